@@ -1,0 +1,177 @@
+"""The public API: plain data in, plain data out, one exception type for bad input.
+
+``advise(profile)`` ranks configurations for a workload; ``check(profile,
+hardware)`` judges one configuration. Both return frozen dataclasses whose
+``to_dict()`` is exactly what the CLI prints as JSON. Nothing here keeps state
+between calls: each thread reuses its own engine (see ``session``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Optional, Union
+
+from .errors import InputError
+from .knowledge.loader import Catalog, load_catalog
+from .planner import Option
+from .profile import NONE, Profile
+from .session import Run, TraceEvent, run_with_defaults
+from . import facts as F
+
+ProfileLike = Union[Profile, Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class Advice:
+    """The answer to a consultation.
+
+    .. versionadded:: 0.1.0
+    """
+
+    profile: Mapping[str, Any]
+    defaults_used: Mapping[str, Any]
+    memory_need: Mapping[str, Any]
+    recommendations: tuple[Mapping[str, Any], ...]
+    warnings: tuple[Mapping[str, Any], ...]
+    tips: tuple[Mapping[str, Any], ...]
+    notes: tuple[Mapping[str, Any], ...]
+    candidates: int
+    trace: tuple[TraceEvent, ...] = field(repr=False, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document `llmhw recommend --format json` prints."""
+        return {
+            "profile": dict(self.profile), "defaults_used": dict(self.defaults_used), "memory_need": dict(self.memory_need),
+            "recommendations": [dict(r) for r in self.recommendations], "warnings": [dict(w) for w in self.warnings],
+            "tips": [dict(t) for t in self.tips], "notes": [dict(n) for n in self.notes], "candidates": self.candidates,
+        }
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """Whether a workload fits one named configuration, and how well.
+
+    .. versionadded:: 0.1.0
+    """
+
+    profile: Mapping[str, Any]
+    defaults_used: Mapping[str, Any]
+    hardware: str
+    count: int
+    configuration: Mapping[str, Any]
+    warnings: tuple[Mapping[str, Any], ...]
+    tips: tuple[Mapping[str, Any], ...]
+    notes: tuple[Mapping[str, Any], ...]
+    trace: tuple[TraceEvent, ...] = field(repr=False, compare=False)
+
+    @property
+    def fits(self) -> bool:
+        return bool(self.configuration.get("fits"))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document `llmhw check --format json` prints."""
+        c = self.configuration
+        return {
+            "profile": dict(self.profile), "defaults_used": dict(self.defaults_used), "hardware": self.hardware,
+            "count": self.count, "precision": c.get("precision"), "runtime": c.get("runtime"), "fits": self.fits,
+            "memory": c.get("memory", {}), "available": c.get("available"), "utilization": c.get("utilization"),
+            "tokens_per_s": c.get("tokens_per_s"), "total_tokens_per_s": c.get("total_tokens_per_s"),
+            "prefill_tokens_per_s": c.get("prefill_tokens_per_s"), "cost": c.get("cost", {}),
+            "warnings": [dict(w) for w in self.warnings], "tips": [dict(t) for t in self.tips],
+            "notes": [dict(n) for n in self.notes],
+        }
+
+
+def catalog(knowledge_dirs: Iterable[str] = ()) -> Catalog:
+    """The built-in knowledge base plus any extra directories (validated like the built-in files)."""
+    return load_catalog(tuple(str(d) for d in knowledge_dirs))
+
+
+def resolve(profile: ProfileLike, cat: Catalog) -> dict[str, Any]:
+    """Check a profile and turn names into catalog ids; raises InputError naming the field."""
+    answers = Profile.from_mapping(profile).answers()
+    if "model" in answers:
+        answers["model"] = cat.resolve("model", answers["model"], "model")
+    if answers.get("precision", "auto").lower() != "auto":
+        answers["precision"] = cat.resolve("precision", answers["precision"], "precision")
+    elif "precision" in answers:
+        answers["precision"] = "auto"
+    if "model" not in answers:
+        raise InputError("model", "required; `llmhw models` lists the models")
+    return answers
+
+
+def _items(result: Run, kind: type) -> tuple[Mapping[str, Any], ...]:
+    out = []
+    for f in result.of(kind):
+        item = {k: v for k, v in f.as_dict().items() if not str(k).startswith("__")}
+        out.append({k: _plain(v) for k, v in sorted(item.items())})
+    return tuple(sorted(out, key=lambda i: (str(i.get("id")), str(i.get("message")))))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, 2)
+    return value
+
+
+def _profile(answers: Mapping[str, Any], defaults: Mapping[str, Any], cat: Catalog) -> dict[str, Any]:
+    merged = {**answers, **defaults}
+    out = {k: (None if v == NONE else v) for k, v in sorted(merged.items())}
+    out["model_name"] = cat.models[out["model"]].name
+    return out
+
+
+TIER_ORDER = ("minimum", "recommended", "best-in-budget")
+
+
+def _recommendation(fact: Any, option: Option, cat: Catalog) -> dict[str, Any]:
+    accel = cat.accelerators[option.hardware]
+    return {**option.as_dict(), "tier": fact["tier"], "hardware": accel.id, "hardware_name": accel.name, "because": fact["because"]}
+
+
+def advise(profile: ProfileLike, knowledge_dirs: Iterable[str] = ()) -> Advice:
+    """Rank hardware configurations for a workload and explain them.
+
+    :param profile: a ``Profile`` or a mapping with the CLI's fields (model, task, context, ...).
+    :param knowledge_dirs: extra knowledge directories (private hardware, in-house models).
+    :raises InputError: a field is missing, unknown or out of range.
+
+    .. versionadded:: 0.1.0
+    """
+    cat = catalog(knowledge_dirs)
+    answers = resolve(profile, cat)
+    result, defaults = run_with_defaults(cat, answers)
+    recs = sorted(result.of(F.Recommendation), key=lambda f: TIER_ORDER.index(f["tier"]))
+    need = result.of(F.MemoryNeed)
+    return Advice(
+        profile=_profile(answers, defaults, cat), defaults_used=dict(sorted(defaults.items())),
+        memory_need={k: v for k, v in need[0].as_dict().items() if not str(k).startswith("__")} if need else {},
+        recommendations=tuple(_recommendation(f, result.options[f["id"]], cat) for f in recs),
+        warnings=_items(result, F.Warning), tips=_items(result, F.Tip), notes=_items(result, F.Note),
+        candidates=len(result.of(F.Candidate)), trace=tuple(result.events),
+    )
+
+
+def check(profile: ProfileLike, hardware: str, count: int = 1, knowledge_dirs: Iterable[str] = ()) -> CheckResult:
+    """Judge one configuration: does the workload fit, how fast, at what cost, with which pitfalls.
+
+    :param hardware: an accelerator name, id or alias (``llmhw hardware`` lists them).
+    :param count: how many of them.
+    :raises InputError: a field is missing, unknown or out of range.
+
+    .. versionadded:: 0.1.0
+    """
+    cat = catalog(knowledge_dirs)
+    answers = resolve(profile, cat)
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 100_000:
+        raise InputError("count", f"expected a whole number from 1 to 100,000, got {count!r}")
+    accel = cat.accelerator(hardware)
+    result, defaults = run_with_defaults(cat, answers, (accel.id, count))
+    fits = result.of(F.Fit)
+    configuration = result.options[fits[0]["id"]].as_dict() if fits else {"fits": False}
+    return CheckResult(
+        profile=_profile(answers, defaults, cat), defaults_used=dict(sorted(defaults.items())), hardware=accel.id,
+        count=count, configuration=configuration, warnings=_items(result, F.Warning), tips=_items(result, F.Tip),
+        notes=_items(result, F.Note), trace=tuple(result.events),
+    )

@@ -1,0 +1,181 @@
+"""The inputs of a consultation: one table of slots, and the ``Profile`` they fill.
+
+The slot table is the single description of every input: its type, accepted
+range, default (a policy key), the question the Q&A session asks, and when it
+is needed at all. The question rules, the CLI's checks and the API's validation
+all read it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Mapping, Optional
+
+from .errors import InputError
+
+TASKS = ("inference", "finetune", "lora", "qlora", "pretrain")
+TRAINING_TASKS = ("finetune", "lora", "qlora", "pretrain")
+ECOSYSTEMS = ("any", "cuda", "rocm", "apple", "tpu", "npu", "cpu")
+DEPLOYMENTS = ("local", "cloud", "edge")
+SCALES = ("personal", "team", "enterprise")
+MAX_CONTEXT = 10_000_000  # no open model reads more than ~10M tokens; larger is a typo
+MAX_USERS = 1_000_000
+MAX_BUDGET_USD = 1e10
+MAX_CORES = 4096
+MAX_RAM_GB = 1_000_000
+NONE = "none"  # the answer to an optional question left empty on purpose (no budget, no host described)
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One input: how it is checked, defaulted and asked."""
+
+    name: str
+    kind: str  # "choice", "int", "float", "bool", "text"
+    question: str
+    hint: str
+    choices: tuple[str, ...] = ()
+    low: float = 0
+    high: float = math.inf
+    default_key: Optional[str] = None  # policy id; None: no default (the slot stays unset)
+    when: Optional[tuple[str, tuple[str, ...]]] = None  # asked only when this other slot has one of these values
+    optional: bool = False  # may stay unset (None) after defaults
+
+    def needed(self, answers: Mapping[str, Any]) -> bool:
+        """Whether this input matters, given the other answers."""
+        return self.when is None or answers.get(self.when[0]) in self.when[1]
+
+
+ON_OWN_HOST = ("deployment", ("local", "edge"))
+TRAINING = ("task", TRAINING_TASKS)
+
+
+SLOTS: tuple[Slot, ...] = (
+    Slot("model", "text", "Which model?", "a name, ollama tag or Hugging Face id, e.g. deepseek-r1:70b; `llmhw models` lists them"),
+    Slot("task", "choice", "Run it or train it?", "inference serves answers; finetune/lora/qlora adapt a model; pretrain trains from scratch",
+         choices=TASKS, default_key="default-task"),
+    Slot("precision", "text", "Which weight precision?", "auto lets the engine choose; or bf16, fp8, int8, q8_0, q4_k_m, awq-int4, ...",
+         default_key="default-precision"),
+    Slot("context", "int", "How many tokens per sequence (prompt + answer)?", "4096 short chat, 8192 chat with history, 32768 documents, 131072 long context",
+         low=1, high=MAX_CONTEXT, default_key="default-context"),
+    Slot("concurrency", "int", "How many people use it at the same time?", "1 for yourself; the number of simultaneous requests for a service",
+         low=1, high=MAX_USERS, default_key="default-concurrency", when=("task", ("inference",))),
+    Slot("batch", "int", "Effective batch size per optimizer step (sequences)?", "the engine reaches it by gradient accumulation if it does not fit at once",
+         low=1, high=MAX_USERS, default_key="default-batch", when=TRAINING),
+    Slot("activation_checkpointing", "choice", "Use activation checkpointing?", "auto turns it on only where it is needed to fit; on saves memory and costs ~33% more compute",
+         choices=("auto", "on", "off"), default_key="default-activation-checkpointing", when=TRAINING),
+    Slot("lora_rank", "int", "LoRA rank?", "8-64 is usual; 16 is a good default",
+         low=1, high=4096, default_key="default-lora-rank", when=("task", ("lora", "qlora"))),
+    Slot("budget", "float", "Budget in USD (purchase, or rental over the planning period)?", "leave empty for no limit",
+         low=1, high=MAX_BUDGET_USD, optional=True),
+    Slot("ecosystem", "choice", "Which ecosystem must it run in?", "any, or the stack you are committed to",
+         choices=ECOSYSTEMS, default_key="default-ecosystem"),
+    Slot("deployment", "choice", "Where does it run?", "local: hardware you buy; cloud: rented; edge: on a laptop or device",
+         choices=DEPLOYMENTS, default_key="default-deployment"),
+    Slot("scale", "choice", "At what scale?", "personal: one person; team: a shared server; enterprise: a cluster",
+         choices=SCALES, optional=True),
+    Slot("hours_per_day", "float", "Hours of use per day?", "sets power cost and the rental hours a purchase is compared with",
+         low=0.1, high=24, default_key="default-hours-per-day"),
+    Slot("cpu_cores", "int", "CPU cores of the host you have (empty if you are buying one)?", "pitfall P2 checks the host feeds the accelerators",
+         low=1, high=MAX_CORES, optional=True, when=ON_OWN_HOST),
+    Slot("ram_gb", "float", "System RAM of that host, in GB?", "pitfall P2 checks it holds the checkpoint for loading",
+         low=0.5, high=MAX_RAM_GB, optional=True, when=ON_OWN_HOST),
+)
+SLOT_BY_NAME = {s.name: s for s in SLOTS}
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A workload description: the same fields as the CLI's options, any of them unset.
+
+    .. versionadded:: 0.1.0
+    """
+
+    model: Optional[str] = None
+    task: Optional[str] = None
+    precision: Optional[str] = None
+    context: Optional[int] = None
+    concurrency: Optional[int] = None
+    batch: Optional[int] = None
+    activation_checkpointing: Optional[str] = None
+    lora_rank: Optional[int] = None
+    budget: Optional[float] = None
+    ecosystem: Optional[str] = None
+    deployment: Optional[str] = None
+    scale: Optional[str] = None
+    hours_per_day: Optional[float] = None
+    cpu_cores: Optional[int] = None
+    ram_gb: Optional[float] = None
+    extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def answers(self) -> dict[str, Any]:
+        """The slots that are set."""
+        return {k: v for k, v in asdict(self).items() if v is not None and k != "extra"}
+
+    @classmethod
+    def from_mapping(cls, data: Any, where: str = "profile") -> "Profile":
+        """Build and check a profile from a plain mapping (a parsed YAML/JSON file, or API kwargs)."""
+        if isinstance(data, Profile):
+            return data
+        if not isinstance(data, Mapping):
+            raise InputError(where, f"expected a mapping of fields, got {type(data).__name__}")
+        values: dict[str, Any] = {}
+        for key, raw in data.items():
+            name = str(key).replace("-", "_")
+            if name not in SLOT_BY_NAME:
+                import difflib
+
+                near = difflib.get_close_matches(name, list(SLOT_BY_NAME), n=1)
+                hint = f"; did you mean '{near[0]}'?" if near else f"; expected one of {', '.join(sorted(SLOT_BY_NAME))}"
+                raise InputError(str(key)[:80], f"unknown field{hint}")
+            values[name] = check(name, raw)
+        return cls(**values)
+
+
+def _number(slot: Slot, given: Any) -> float:
+    raw = given
+    if isinstance(raw, bool):
+        raise InputError(slot.name, f"expected a number, got {raw!r}")
+    if isinstance(raw, str):
+        text = raw.strip().replace("_", "").replace(",", "")
+        try:
+            raw = float(text)
+        except ValueError:
+            raise InputError(slot.name, f"expected a number, got {raw[:40]!r}") from None
+    if not isinstance(raw, (int, float)):
+        raise InputError(slot.name, f"expected a number, got {type(raw).__name__}")
+    value = float(raw)
+    if not math.isfinite(value):
+        raise InputError(slot.name, f"expected a finite number, got {given!r}")
+    if not slot.low <= value <= slot.high:
+        high = f"{slot.high:,.0f}" if slot.high != math.inf else "inf"
+        raise InputError(slot.name, f"expected a number from {slot.low:g} to {high}, got {given!r}")
+    return value
+
+
+def check(name: str, raw: Any) -> Any:
+    """Check one input against its slot; return it normalised, or None for an explicit empty value."""
+    slot = SLOT_BY_NAME[name]
+    if raw is None or (isinstance(raw, str) and not raw.strip() and slot.optional):
+        return None
+    if slot.kind in ("int", "float"):
+        value = _number(slot, raw)
+        if slot.kind == "int":
+            if value != int(value):
+                raise InputError(name, f"expected a whole number, got {raw!r}")
+            return int(value)
+        return value
+    if slot.kind == "choice" and name == "activation_checkpointing" and isinstance(raw, bool):
+        return "on" if raw else "off"
+    if not isinstance(raw, str):
+        raise InputError(name, f"expected text, got {type(raw).__name__}")
+    text = raw.strip()
+    if not text or len(text) > 200:
+        raise InputError(name, f"expected a non-empty name of at most 200 characters, got {raw[:40]!r}")
+    if slot.kind == "choice":
+        value = text.lower()
+        if value not in slot.choices:
+            raise InputError(name, f"expected one of {', '.join(sorted(slot.choices))}; got {text[:40]!r}")
+        return value
+    return text

@@ -1,0 +1,186 @@
+"""Engine assembly and the run loop: answers in, facts and a trace out.
+
+The engine class is built once at import from every rule module (experta caches
+per class), and each thread keeps one instance that is ``reset()`` per
+consultation: building the network is the costly part.
+"""
+
+from __future__ import annotations
+
+import string
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Optional
+
+from experta import Fact, KnowledgeEngine
+
+from . import facts as F
+from .knowledge.loader import Catalog
+from .planner import Option, Workload
+from .profile import NONE, SLOT_BY_NAME, SLOTS
+from .rules import metas
+from .rules.candidates import CandidateRules
+from .rules.memory import MemoryRules
+from .rules.pitfalls import PitfallRules
+from .rules.questions import QuestionRules
+from .rules.recommend import RecommendRules
+from .rules.techniques import TechniqueRules
+
+
+@dataclass(frozen=True)
+class TraceEvent:
+    """One rule firing: what it matched, what it concluded, and why."""
+
+    seq: int
+    rule_id: str
+    rule_name: str
+    statement: str
+    bindings: Mapping[str, Any]
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
+    sources: tuple[str, ...]
+
+
+class _Blank(string.Formatter):
+    """Statement placeholders with no binding stay visible instead of failing."""
+
+    def get_value(self, key: Any, args: Any, kwargs: Mapping[str, Any]) -> Any:
+        return kwargs.get(key, "{" + str(key) + "}")
+
+    def format_field(self, value: Any, format_spec: str) -> str:
+        try:
+            return super().format_field(value, format_spec)
+        except (ValueError, TypeError):
+            return str(value)
+
+
+_FORMAT = _Blank()
+
+
+def plain(value: Any) -> Any:
+    """A JSON-ready copy of a binding or fact value (experta freezes containers)."""
+    if isinstance(value, Fact):
+        return {"fact": value.__factid__}
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, frozenset, set)):
+        items = [plain(v) for v in value]
+        return sorted(items, key=repr) if isinstance(value, (set, frozenset)) else items
+    if isinstance(value, float):
+        return round(value, 6)
+    return value
+
+
+class BaseEngine(KnowledgeEngine):
+    """The machinery every rule module relies on: catalog access and ``conclude``."""
+
+    catalog: Catalog
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.firing: list[tuple[Any, dict[str, Any]]] = []
+        self.events: list[TraceEvent] = []
+        self.options: dict[str, Option] = {}
+
+    def start(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self.events = []
+        self.options = {}
+        self.reset()
+
+    def conclude(self, fact: Fact, inputs: Iterable[Fact] = (), **bindings: Any) -> Optional[Fact]:
+        """Declare a fact and record which rule derived it, from which facts, with which values."""
+        meta, matched = self.firing[-1]
+        declared = self.declare(fact)
+        used = [v for v in matched.values() if isinstance(v, Fact)] + list(inputs)
+        values = {k: v for k, v in matched.items() if not isinstance(v, Fact)}
+        values.update(bindings)
+        self.events.append(TraceEvent(
+            seq=len(self.events) + 1, rule_id=meta.id, rule_name=meta.name,
+            statement=_FORMAT.format(meta.statement, **values),
+            bindings={k: plain(v) for k, v in sorted(values.items())},
+            inputs=tuple(sorted({f.__factid__ for f in used if f.__factid__ is not None})),
+            outputs=(declared.__factid__,) if declared is not None else (),
+            sources=meta.sources,
+        ))
+        return declared
+
+    def workload(self, fact: Fact) -> Workload:
+        """The planner's view of a Workload fact."""
+        return Workload(**{k: fact[k] for k in Workload.__dataclass_fields__})
+
+    def option(self, fact: Fact) -> Option:
+        """The sized option behind a Candidate or Fit fact."""
+        return self.options[fact["id"]]
+
+    def remember(self, option: Option) -> Option:
+        self.options[option.id] = option
+        return option
+
+
+class AdvisorEngine(QuestionRules, MemoryRules, CandidateRules, RecommendRules, PitfallRules, TechniqueRules, BaseEngine):
+    """Every rule of the rulebase in one engine class."""
+
+
+RULES = metas(AdvisorEngine().get_rules())
+_local = threading.local()
+
+
+def engine() -> AdvisorEngine:
+    """This thread's engine (engines are never shared between threads)."""
+    eng = getattr(_local, "engine", None)
+    if eng is None:
+        eng = _local.engine = AdvisorEngine()
+    return eng
+
+
+@dataclass
+class Run:
+    """What one pass of the engine left: its facts by type, and its trace."""
+
+    facts: list[Fact]
+    events: list[TraceEvent]
+    options: dict[str, Option]
+    questions: list[str] = field(default_factory=list)
+
+    def of(self, kind: type) -> list[Fact]:
+        return [f for f in self.facts if type(f) is kind]
+
+
+def run(catalog: Catalog, answers: Mapping[str, Any], proposal: Optional[tuple[str, int]] = None) -> Run:
+    """Declare the answers (and a proposal for `check`), run the rules, and collect the result."""
+    eng = engine()
+    eng.start(catalog)
+    eng.declare(F.Answers(**{s.name: answers.get(s.name) for s in SLOTS}))
+    eng.declare(F.Mode(kind="recommend" if proposal is None else "check"))
+    if proposal is not None:
+        eng.declare(F.Proposal(hardware=proposal[0], count=proposal[1]))
+    eng.run()
+    facts = [f for _, f in sorted(eng.facts.items())]
+    order = [s.name for s in SLOTS]
+    questions = sorted({f["slot"] for f in facts if isinstance(f, F.Question)}, key=order.index)
+    return Run(facts=facts, events=list(eng.events), options=dict(eng.options), questions=questions)
+
+
+def default_for(slot: str, answers: Mapping[str, Any], catalog: Catalog) -> Any:
+    """The documented default of a slot (scale follows the number of users; training defaults to a team server)."""
+    if slot == "scale":
+        if answers.get("task", "inference") != "inference":
+            return "team"
+        users = answers.get("concurrency", 1)
+        return "personal" if users <= 1 else "team" if users <= catalog.value("team-max-concurrency") else "enterprise"
+    key = SLOT_BY_NAME[slot].default_key
+    return catalog.value(key) if key else NONE
+
+
+def run_with_defaults(catalog: Catalog, answers: Mapping[str, Any], proposal: Optional[tuple[str, int]] = None) -> tuple[Run, dict[str, Any]]:
+    """Run, filling every question the rules ask with its default, until none is left."""
+    given = dict(answers)
+    defaults: dict[str, Any] = {}
+    for _ in range(len(SLOTS) + 1):
+        result = run(catalog, given, proposal)
+        if not result.questions:
+            return result, defaults
+        for slot in result.questions:
+            defaults[slot] = given[slot] = default_for(slot, given, catalog)
+    raise RuntimeError("questions did not settle")  # a rulebase bug: a question rule fires after its answer exists

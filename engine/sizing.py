@@ -1,0 +1,285 @@
+"""Memory, speed and cost formulas: pure functions over numbers, no project imports.
+
+Everything is integer bytes inside. The formulas are the published ones (keys in
+knowledge/sources.yaml are named beside each constant); where a coefficient is
+calibrated, it is calibrated on ``measured-h200`` and the test suite holds it to
+that measurement.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from typing import Optional
+
+# -- constants of the formulas (not thresholds: those live in knowledge/policy.yaml) --
+
+BYTES_16BIT = 2  # bf16/fp16 activations and KV cache (nv-kv-blog)
+ADAM_STATE_BYTES = 12  # fp32 master copy + Adam m + v per trainable parameter (zero-paper: K = 12)
+WORKING_WEIGHT_BYTES = 2  # bf16 working copy in mixed-precision training (zero-paper)
+GRADIENT_BYTES = 2  # bf16 gradients (zero-paper)
+ADAM_STEP_WORKSPACE_BYTES = 4  # torch AdamW (foreach) allocates one fp32 temporary per parameter at step time (measured-h200: 1.5B full peak = 20 B/param)
+ADAPTER_STATE_BYTES = 16  # LoRA adapters train in fp32: weight 4 + grad 4 + Adam m, v 8 (measured-h200 lora-bf16)
+INFER_FFN_VALUES = 3  # per token in one layer's prefill: gate, up and their product live at once (measured-h200 prefill, within 1%)
+INFER_HIDDEN_VALUES = 4  # per token: residual, normed input, attention output, projection (measured-h200 prefill)
+TRAIN_LAYER_FACTOR = 2.45  # training keeps ~2.45x one layer's inference transient per layer (measured-h200 7B LoRA, no recompute)
+LOGIT_BYTES_PER_VOCAB = 8  # bf16 logits + fp32 upcast for the loss + fp32 gradient, per vocab entry per token (measured-h200, fit within 6%)
+CHECKPOINT_BYTES_PER_HIDDEN = 2  # full recompute keeps each layer's 16-bit input: 2sbh per layer (korthikanti)
+
+
+@dataclass(frozen=True)
+class Memory:
+    """A memory breakdown in bytes, per device."""
+
+    weights: int = 0
+    kv_cache: int = 0
+    activations: int = 0
+    gradients: int = 0
+    optimizer: int = 0
+    overhead: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(getattr(self, f.name) for f in fields(self))
+
+    def as_dict(self) -> dict[str, int]:
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["total"] = self.total
+        return out
+
+
+@dataclass(frozen=True)
+class Arch:
+    """The architecture numbers the formulas read (a view of a knowledge Model)."""
+
+    params: int
+    active_params: int
+    layers: int
+    hidden: int
+    heads: int
+    kv_heads: int
+    head_dim: int
+    intermediate: int
+    vocab: int
+    experts: Optional[int] = None
+    experts_active: Optional[int] = None
+    shared_experts: Optional[int] = None
+    moe_intermediate: Optional[int] = None
+    kv_lora_rank: Optional[int] = None
+    qk_rope_head_dim: Optional[int] = None
+    sliding_window: Optional[int] = None
+    sliding_layers: int = 0
+
+    @property
+    def ffn_width(self) -> int:
+        """Width of the feed-forward work one token does in one layer."""
+        if self.experts and self.moe_intermediate:
+            return (self.experts_active or 1) * self.moe_intermediate + (self.shared_experts or 0) * self.moe_intermediate
+        return self.intermediate
+
+
+def weight_bytes(params: int, bits_per_weight: float) -> int:
+    """Bytes of the weights at an effective bits-per-weight (transformer-math: params x bytes)."""
+    return math.ceil(params * bits_per_weight / 8)
+
+
+def kv_bytes_per_token_layer(arch: Arch, bytes_per_element: float) -> float:
+    """KV cache bytes one token adds in one layer: MLA caches its latent, others K and V per KV head (GQA)."""
+    if arch.kv_lora_rank:
+        return (arch.kv_lora_rank + (arch.qk_rope_head_dim or 0)) * bytes_per_element  # mla-kv-tests
+    return 2 * arch.kv_heads * arch.head_dim * bytes_per_element  # nv-kv-blog
+
+
+def kv_cache_bytes(arch: Arch, tokens: int, sequences: int, bytes_per_element: float) -> int:
+    """KV cache for ``sequences`` sequences of ``tokens`` each; sliding-window layers stop at their window."""
+    per_layer = kv_bytes_per_token_layer(arch, bytes_per_element)
+    sliding = min(arch.sliding_layers, arch.layers) if arch.sliding_window else 0
+    full_layers = arch.layers - sliding
+    windowed = min(tokens, arch.sliding_window or tokens)
+    return math.ceil(per_layer * sequences * (full_layers * tokens + sliding * windowed))
+
+
+def inference_activation_bytes(arch: Arch, tokens_in_flight: int) -> int:
+    """Transient memory of one layer's forward pass over ``tokens_in_flight`` prefill tokens (16-bit)."""
+    per_token = BYTES_16BIT * (INFER_FFN_VALUES * arch.ffn_width + INFER_HIDDEN_VALUES * arch.hidden)
+    return per_token * tokens_in_flight
+
+
+def training_activation_bytes(arch: Arch, tokens: int, checkpointing: bool, hidden_bytes: int = BYTES_16BIT) -> int:
+    """Activations kept for the backward pass over ``tokens`` (micro-batch x sequence), plus the logits.
+
+    Without recomputation every layer keeps its activations; with full activation
+    checkpointing each layer keeps only its input and one layer is recomputed at a
+    time (korthikanti: 2sbh per layer). The loss over the full vocabulary adds the logits.
+    """
+    layer = TRAIN_LAYER_FACTOR * inference_activation_bytes(arch, tokens)
+    if checkpointing:
+        kept = arch.layers * arch.hidden * hidden_bytes * tokens + layer
+    else:
+        kept = arch.layers * layer
+    return math.ceil(kept + LOGIT_BYTES_PER_VOCAB * arch.vocab * tokens)
+
+
+LORA_TARGETS = ("q", "k", "v", "o", "gate", "up", "down")
+
+
+def lora_params(arch: Arch, rank: int, targets: tuple[str, ...] = LORA_TARGETS) -> int:
+    """Trainable parameters of LoRA adapters: rank x (in + out) per targeted matrix per layer (MoE: every expert)."""
+    q_out = arch.heads * arch.head_dim
+    kv_out = arch.kv_heads * arch.head_dim
+    ffn = arch.moe_intermediate if arch.experts and arch.moe_intermediate else arch.intermediate
+    ffn_copies = (arch.experts or 1) + (arch.shared_experts or 0)
+    shapes = {
+        "q": (arch.hidden, q_out, 1),
+        "k": (arch.hidden, kv_out, 1),
+        "v": (arch.hidden, kv_out, 1),
+        "o": (q_out, arch.hidden, 1),
+        "gate": (arch.hidden, ffn, ffn_copies),
+        "up": (arch.hidden, ffn, ffn_copies),
+        "down": (ffn, arch.hidden, ffn_copies),
+    }
+    per_layer = sum(rank * (i + o) * n for i, o, n in (shapes[t] for t in targets))
+    return per_layer * arch.layers
+
+
+@dataclass(frozen=True)
+class TrainingSetup:
+    """What a training run keeps on the devices."""
+
+    mode: str  # "full" (also pretrain), "lora", "qlora"
+    micro_batch: int
+    seq_len: int
+    checkpointing: bool
+    devices: int = 1
+    zero_stage: int = 0  # 0: plain data parallel, 1-3: ZeRO stages (3 = FSDP full shard)
+    offload_optimizer: bool = False
+    lora_rank: int = 16
+    frozen_bits_per_weight: float = 16.0  # LoRA: the base weights' precision; QLoRA: NF4
+
+
+def training_memory(arch: Arch, setup: TrainingSetup, overhead_bytes: int) -> Memory:
+    """Peak memory per device of one training step (zero-paper model states, korthikanti activations)."""
+    n = setup.devices
+    tokens = setup.micro_batch * setup.seq_len
+    if setup.mode == "full":
+        psi = arch.params
+        weights = WORKING_WEIGHT_BYTES * psi / (n if setup.zero_stage >= 3 else 1)
+        grads = GRADIENT_BYTES * psi / (n if setup.zero_stage >= 2 else 1)
+        optimizer = 0 if setup.offload_optimizer else ADAM_STATE_BYTES * psi / (n if setup.zero_stage >= 1 else 1)
+        workspace = 0 if setup.offload_optimizer else ADAM_STEP_WORKSPACE_BYTES * psi / (n if setup.zero_stage >= 1 else 1)
+        hidden_bytes = 4  # fp32 master weights under autocast keep the residual stream in fp32 (measured-h200 full-mixed)
+    else:
+        trainable = lora_params(arch, setup.lora_rank)
+        weights = weight_bytes(arch.params, setup.frozen_bits_per_weight) / (n if setup.zero_stage >= 3 else 1)
+        grads = 0
+        optimizer = ADAPTER_STATE_BYTES * trainable
+        workspace = 0
+        hidden_bytes = BYTES_16BIT
+    activations = training_activation_bytes(arch, tokens, setup.checkpointing, hidden_bytes)
+    # The optimizer step runs after the backward pass has freed the activations: the peak is the larger of the two.
+    return Memory(
+        weights=math.ceil(weights),
+        gradients=math.ceil(grads),
+        optimizer=math.ceil(optimizer),
+        activations=math.ceil(max(activations, workspace)),
+        overhead=overhead_bytes,
+    )
+
+
+def inference_memory(
+    arch: Arch,
+    bits_per_weight: float,
+    kv_bytes_per_element: float,
+    context: int,
+    sequences: int,
+    prefill_chunk: Optional[int],
+    overhead_bytes: int,
+    devices: int = 1,
+) -> Memory:
+    """Memory per device to serve ``sequences`` concurrent sequences of ``context`` tokens.
+
+    Weights and KV cache split evenly across ``devices`` (tensor/pipeline parallel);
+    the prefill transient is one layer's worth of the tokens in flight, capped by
+    the runtime's prefill chunk when it has one.
+    """
+    in_flight = context * sequences if prefill_chunk is None else min(context * sequences, prefill_chunk)
+    return Memory(
+        weights=math.ceil(weight_bytes(arch.params, bits_per_weight) / devices),
+        kv_cache=math.ceil(kv_cache_bytes(arch, context, sequences, kv_bytes_per_element) / devices),
+        activations=math.ceil(inference_activation_bytes(arch, in_flight) / devices),
+        overhead=overhead_bytes,
+    )
+
+
+def moe_weight_fraction_read(arch: Arch, sequences: int) -> float:
+    """Share of the weights one decode step reads.
+
+    Dense models read all of them. A MoE step reads the shared part plus the experts
+    the batch routes to: with k of E experts per token, independent tokens touch
+    1 - (1 - k/E)^B of them (uniform-routing estimate).
+    """
+    if not (arch.experts and arch.experts_active):
+        return 1.0
+    share_active = arch.active_params / arch.params
+    expert_share = 1.0 - (1.0 - arch.experts_active / arch.experts) ** max(sequences, 1)
+    dense_part = max(share_active - arch.experts_active / arch.experts, 0.0)
+    return min(1.0, dense_part + (1.0 - dense_part) * expert_share)
+
+
+@dataclass(frozen=True)
+class Speed:
+    """Expected decode and prefill rates."""
+
+    decode_per_seq: float  # tokens/s one user sees
+    decode_total: float  # tokens/s across all concurrent sequences
+    prefill: Optional[float]  # prompt tokens/s, None without a compute figure
+    bound: str  # "memory", "compute" or "interconnect"
+
+
+def decode_speed(
+    arch: Arch,
+    weight_total_bytes: int,
+    kv_total_bytes: int,
+    sequences: int,
+    bandwidth_gbs: float,
+    bandwidth_efficiency: float,
+    tflops: Optional[float],
+    compute_efficiency: float,
+    devices: int,
+    link_gbs: Optional[float],
+    link_latency_s: float,
+) -> Speed:
+    """Decode is bound by reading weights and KV cache each step; prefill by compute.
+
+    A step reads the share of the weights the batch routes to, plus on average half
+    of every sequence's KV cache (sequences grow from prompt to full context). Tensor
+    parallel adds two all-reduces of the hidden state per layer per step.
+    """
+    read = weight_total_bytes * moe_weight_fraction_read(arch, sequences) + kv_total_bytes / 2
+    t_memory = read / (bandwidth_gbs * 1e9 * bandwidth_efficiency * devices)
+    flops_step = 2 * arch.active_params * sequences
+    t_compute = flops_step / (tflops * 1e12 * compute_efficiency * devices) if tflops else 0.0
+    t_link = 0.0
+    if devices > 1 and link_gbs:
+        message = sequences * arch.hidden * BYTES_16BIT
+        ring = 2 * (devices - 1) / devices  # ring all-reduce moves 2(N-1)/N of the message
+        t_link = 2 * arch.layers * (link_latency_s + ring * message / (link_gbs * 1e9))
+    step = max(t_memory, t_compute) + t_link
+    bound = "interconnect" if t_link > max(t_memory, t_compute) else ("compute" if t_compute > t_memory else "memory")
+    prefill = (tflops * 1e12 * compute_efficiency * devices) / (2 * arch.active_params) if tflops else None
+    return Speed(decode_per_seq=1 / step, decode_total=sequences / step, prefill=prefill, bound=bound)
+
+
+def training_tokens_per_s(arch: Arch, tflops: Optional[float], mfu: float, devices: int, recompute: bool) -> Optional[float]:
+    """Training throughput: 6 FLOPs per parameter per token (8 with full recompute), at a model-FLOPs utilisation."""
+    if not tflops:
+        return None
+    flops_per_token = (8 if recompute else 6) * arch.active_params
+    return tflops * 1e12 * mfu * devices / flops_per_token
+
+
+def power_cost_usd(tdp_w: Optional[float], devices: int, hours: float, usd_per_kwh: float) -> Optional[float]:
+    """Electricity for ``devices`` at their rated power over ``hours``."""
+    if tdp_w is None:
+        return None
+    return tdp_w * devices * hours / 1000 * usd_per_kwh

@@ -1,0 +1,1 @@
+"""The knowledge base: YAML catalogs (models, accelerators, precisions, runtimes, policy, sources) and their loader."""

@@ -1,0 +1,308 @@
+"""Load and validate the knowledge base: YAML files in, frozen dataclasses out.
+
+One loader walks every file with the dataclass declarations in ``schema``; an
+error names file, entry and key on one line. Loading is explicit and cached
+(``load_catalog``), never done at import time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import math
+import types
+import typing
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable, Mapping, TypeVar, Union
+
+import yaml
+
+from ..errors import InputError, KnowledgeError
+from . import schema
+from .schema import Accelerator, Model, PolicyValue, Precision, Runtime, Source
+
+BUILTIN_DIR = Path(__file__).resolve().parent
+SCHEMA_VERSION = 1
+MAX_FILE_BYTES = 2_000_000  # the largest built-in file is ~100 kB; anything far beyond is not a catalog
+
+# file stem -> (top-level key, entry class, human label)
+CATALOGS: dict[str, tuple[str, type, str]] = {
+    "sources": ("sources", Source, "source"),
+    "models": ("models", Model, "model"),
+    "accelerators": ("accelerators", Accelerator, "accelerator"),
+    "precisions": ("precisions", Precision, "precision"),
+    "runtimes": ("runtimes", Runtime, "runtime"),
+    "policy": ("policy", PolicyValue, "policy value"),
+}
+
+T = TypeVar("T")
+
+
+class _SafeLoader(yaml.SafeLoader):
+    """safe_load, but refusing aliases: no catalog needs them, and they enable alias bombs."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:  # type: ignore[override]
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, "YAML aliases are not allowed", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+
+_CLoader = getattr(yaml, "CSafeLoader", None)
+
+
+def read_yaml(path: Path, *, allow_aliases: bool = False) -> Any:
+    """Parse one YAML (or JSON) file safely, with a size limit; errors name the file."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise KnowledgeError(f"{path}: file is {size:,} bytes, over the {MAX_FILE_BYTES:,}-byte limit")
+        text = path.read_text(encoding="utf-8")
+    except KnowledgeError:
+        raise
+    except (OSError, UnicodeDecodeError) as exc:
+        raise KnowledgeError(f"{path}: cannot read: {exc.__class__.__name__}: {exc}") from exc
+    return parse_yaml(text, str(path), allow_aliases=allow_aliases)
+
+
+def parse_yaml(text: str, where: str, *, allow_aliases: bool = False) -> Any:
+    """Parse YAML text; aliases are refused unless asked for (our own files, C loader)."""
+    loader = (_CLoader or yaml.SafeLoader) if allow_aliases else _SafeLoader
+    try:
+        return yaml.load(text, Loader=loader)  # noqa: S506 - both loaders are safe loaders
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" (line {mark.line + 1})" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise KnowledgeError(f"{where}: not valid YAML{at}: {problem}") from exc
+    except RecursionError as exc:
+        raise KnowledgeError(f"{where}: nested too deeply") from exc
+
+
+def _type_name(tp: Any) -> str:
+    return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(
+        tp, getattr(tp, "__name__", str(tp))
+    )
+
+
+def _convert(value: Any, tp: Any, where: str, field: dataclasses.Field[Any]) -> Any:
+    """Check one value against its declared type and metadata; return it converted."""
+    origin = typing.get_origin(tp)
+    if origin in (Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is None:
+            return None
+        return _convert(value, args[0], where, field)
+    if origin is list:
+        if not isinstance(value, list):
+            raise KnowledgeError(f"{where}: expected a list, got {value!r}")
+        (item_tp,) = typing.get_args(tp)
+        return tuple(_convert(v, item_tp, f"{where}[{i}]", field) for i, v in enumerate(value))
+    if dataclasses.is_dataclass(tp):
+        return build(tp, value, where)
+    if tp is Any:
+        return value
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise KnowledgeError(f"{where}: expected true or false, got {value!r}")
+        return value
+    if tp in (int, float):
+        ok = isinstance(value, int) if tp is int else isinstance(value, (int, float))
+        if isinstance(value, bool) or not ok or (isinstance(value, float) and not math.isfinite(value)):
+            raise KnowledgeError(f"{where}: expected {_type_name(tp)}, got {value!r}")
+        if field.metadata.get("positive") and value <= 0:
+            raise KnowledgeError(f"{where}: expected a number above 0, got {value!r}")
+        return tp(value)
+    if tp is str:
+        if not isinstance(value, str) or (field.metadata.get("required") and not value.strip()):
+            raise KnowledgeError(f"{where}: expected a non-empty string, got {value!r}")
+        choices = field.metadata.get("choices") or ()
+        if choices and value not in choices:
+            raise KnowledgeError(f"{where}: expected one of {', '.join(sorted(choices))}; got {value!r}")
+        return value
+    raise TypeError(f"unsupported schema type {tp!r}")  # a schema bug, not a data error
+
+
+def build(cls: type[T], raw: Any, where: str) -> T:
+    """Build one dataclass entry from a mapping, naming ``where`` in every error."""
+    label = where
+    if not isinstance(raw, Mapping):
+        raise KnowledgeError(f"{where}: expected a mapping, got {raw!r}")
+    if isinstance(raw.get("id"), str):
+        label = f"{where} '{raw['id']}'"
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    hints = typing.get_type_hints(cls)
+    unknown = sorted(set(map(str, raw)) - set(fields))
+    if unknown:
+        near = difflib.get_close_matches(unknown[0], list(fields), n=1)
+        hint = f" (did you mean '{near[0]}'?)" if near else ""
+        raise KnowledgeError(f"{label}, key '{unknown[0]}': unknown key{hint}")
+    values = {}
+    for name, field in fields.items():
+        if name not in raw:
+            if field.metadata.get("required"):
+                raise KnowledgeError(f"{label}, key '{name}': missing")
+            continue
+        values[name] = _convert(raw[name], hints[name], f"{label}, key '{name}'", field)
+    return cls(**values)
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The whole knowledge base, validated, with name resolution."""
+
+    sources: Mapping[str, Source]
+    models: Mapping[str, Model]
+    accelerators: Mapping[str, Accelerator]
+    precisions: Mapping[str, Precision]
+    runtimes: Mapping[str, Runtime]
+    policy: Mapping[str, PolicyValue]
+    hashes: Mapping[str, str]
+    _names: Mapping[str, Mapping[str, str]]
+
+    def value(self, key: str) -> Any:
+        """A policy value by id (a missing key is a bug in a rule: fail loudly)."""
+        return self.policy[key].value
+
+    def resolve(self, kind: str, name: str, field: str) -> str:
+        """The id of a model, accelerator or precision named by id, name or alias (any case)."""
+        if not isinstance(name, str) or not name.strip():
+            raise InputError(field, f"expected a {kind} name, got {name!r}")
+        names = self._names[kind]
+        key = _fold(name)
+        if key in names:
+            return names[key]
+        near = difflib.get_close_matches(key, list(names), n=3, cutoff=0.5)
+        shown = sorted({names[n] for n in near})
+        hint = f"; did you mean {', '.join(repr(s) for s in shown)}?" if shown else f"; see `llmhw {kind}s`"
+        return _raise(InputError(field, f"unknown {kind} {name[:80]!r}{hint}"))
+
+    def model(self, name: str, field: str = "model") -> Model:
+        return self.models[self.resolve("model", name, field)]
+
+    def accelerator(self, name: str, field: str = "hardware") -> Accelerator:
+        return self.accelerators[self.resolve("hardware", name, field)]
+
+    def precision(self, name: str, field: str = "precision") -> Precision:
+        return self.precisions[self.resolve("precision", name, field)]
+
+
+def _raise(exc: Exception) -> Any:
+    raise exc
+
+
+def _fold(name: str) -> str:
+    """Names match case-insensitively and ignore spaces, underscores and 'nvidia ' prefixes."""
+    folded = " ".join(name.lower().replace("_", "-").split())
+    return folded.removeprefix("nvidia ").replace(" ", "-")
+
+
+def _entries(path: Path, key: str, cls: type[T], label: str) -> list[T]:
+    doc = read_yaml(path, allow_aliases=path.parent == BUILTIN_DIR)
+    if not isinstance(doc, dict):
+        raise KnowledgeError(f"{path}: expected a mapping with schema_version and {key}, got {type(doc).__name__}")
+    version = doc.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise KnowledgeError(f"{path}: schema_version: expected {SCHEMA_VERSION}, got {version!r}")
+    extra = sorted(set(doc) - {"schema_version", key})
+    if extra:
+        raise KnowledgeError(f"{path}: unknown top-level key '{extra[0]}' (expected schema_version, {key})")
+    items = doc.get(key)
+    if not isinstance(items, list):
+        raise KnowledgeError(f"{path}: {key}: expected a list of entries, got {items!r}")
+    return [build(cls, raw, f"{path.name}: {label} #{i + 1}") for i, raw in enumerate(items)]
+
+
+def _index(entries: Iterable[Any], file: str, label: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for e in entries:
+        if e.id in out:
+            raise KnowledgeError(f"{file}: {label} '{e.id}': duplicate id")
+        out[e.id] = e
+    return out
+
+
+def _check_whole(cat: dict[str, dict[str, Any]]) -> None:
+    """Cross-file checks: every cited source exists, every reference resolves."""
+    sources = cat["sources"]
+    for stem, (_, _, label) in CATALOGS.items():
+        for entry in cat[stem].values():
+            cited = list(getattr(entry, "sources", ()))
+            cited += [p.source for p in getattr(entry, "prices", ())]
+            for sid in cited:
+                if sid not in sources:
+                    raise KnowledgeError(f"{stem}.yaml: {label} '{entry.id}', key 'sources': unknown source {sid!r}")
+            if stem != "sources" and not cited:
+                raise KnowledgeError(f"{stem}.yaml: {label} '{entry.id}', key 'sources': at least one source is required")
+    for m in cat["models"].values():
+        if m.native_precision not in cat["precisions"]:
+            raise KnowledgeError(f"models.yaml: model '{m.id}', key 'native_precision': unknown precision {m.native_precision!r}")
+        if m.active_params > m.params:
+            raise KnowledgeError(f"models.yaml: model '{m.id}', key 'active_params': larger than params")
+        if m.is_moe and not (m.experts and m.experts_active):
+            raise KnowledgeError(f"models.yaml: model '{m.id}', key 'experts': required for a moe model")
+    for p in cat["precisions"].values():
+        for rid in p.runtimes:
+            if rid not in cat["runtimes"]:
+                raise KnowledgeError(f"precisions.yaml: precision '{p.id}', key 'runtimes': unknown runtime {rid!r}")
+    for r in cat["runtimes"].values():
+        for eco in r.ecosystems:
+            if eco not in schema.ECOSYSTEMS:
+                raise KnowledgeError(
+                    f"runtimes.yaml: runtime '{r.id}', key 'ecosystems': expected one of "
+                    f"{', '.join(sorted(schema.ECOSYSTEMS))}; got {eco!r}"
+                )
+
+
+def _names(cat: dict[str, dict[str, Any]]) -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {}
+    for kind, stem in (("model", "models"), ("hardware", "accelerators"), ("precision", "precisions")):
+        names: dict[str, str] = {}
+        for e in cat[stem].values():
+            for alias in (e.id, e.name, *e.aliases):
+                key = _fold(alias)
+                if names.get(key, e.id) != e.id:
+                    raise KnowledgeError(f"{stem}.yaml: '{e.id}', key 'aliases': {alias!r} already names '{names[key]}'")
+                names[key] = e.id
+        out[kind] = names
+    return out
+
+
+def _files(directory: Path) -> dict[str, Path]:
+    return {stem: directory / f"{stem}.yaml" for stem in CATALOGS if (directory / f"{stem}.yaml").exists()}
+
+
+@lru_cache(maxsize=8)
+def load_catalog(extra_dirs: tuple[str, ...] = ()) -> Catalog:
+    """Load the built-in knowledge base plus any extra directories (entries are added, ids must stay unique).
+
+    :param extra_dirs: directories holding any of models.yaml, accelerators.yaml, ... with the built-in shape.
+    """
+    cat: dict[str, dict[str, Any]] = {stem: {} for stem in CATALOGS}
+    hashes: dict[str, str] = {}
+    for i, directory in enumerate((str(BUILTIN_DIR), *extra_dirs)):
+        path = Path(directory)
+        if not path.is_dir():
+            raise KnowledgeError(f"{directory}: not a directory of knowledge files")
+        files = _files(path)
+        if i and not files:
+            raise KnowledgeError(f"{directory}: holds none of {', '.join(f'{s}.yaml' for s in CATALOGS)}")
+        for stem, file in files.items():
+            key, cls, label = CATALOGS[stem]
+            name = file.name if i == 0 else str(file)
+            entries = _entries(file, key, cls, label)
+            for e in entries:
+                if e.id in cat[stem]:
+                    raise KnowledgeError(f"{name}: {label} '{e.id}': duplicate id")
+            cat[stem].update(_index(entries, name, label))
+            hashes[name] = hashlib.sha256(file.read_bytes()).hexdigest()
+    if not cat["models"] or not cat["accelerators"]:
+        raise KnowledgeError(f"{BUILTIN_DIR}: the built-in catalog is missing")
+    _check_whole(cat)
+    return Catalog(**{k: types.MappingProxyType(v) for k, v in cat.items()},
+                   hashes=types.MappingProxyType(hashes), _names=_names(cat))

@@ -1,0 +1,115 @@
+"""The rulebase: experta rules grouped by topic, one ID prefix per topic.
+
+| prefix | topic                                              | module          |
+|--------|----------------------------------------------------|-----------------|
+| IN     | inputs: which questions a consultation needs       | questions       |
+| MEM    | memory need of the workload                        | memory          |
+| CAND   | which hardware is considered, and what fits        | candidates      |
+| CMP    | processor roles: CPU, GPU, TPU, NPU, unified memory| candidates      |
+| REC    | the ranked choice: minimum, recommended, best      | recommend       |
+| BUD    | budget: what it buys, buy vs rent                  | recommend       |
+| P1     | pitfall: oversized VRAM                            | pitfalls        |
+| P2     | pitfall: weak CPU, RAM or storage                  | pitfalls        |
+| P3     | pitfall: TPU ecosystem lock-in                     | pitfalls        |
+| QNT    | quantization                                       | techniques      |
+| TRN    | training techniques                                | techniques      |
+| NET    | multi-device parallelism and interconnect          | techniques      |
+| MOE    | mixture-of-experts models                          | techniques      |
+| ART    | where the source article is wrong                  | techniques      |
+
+Each rule function carries ``rule_meta`` (below ``@Rule``, since experta's ``Rule``
+copies the wrapped function's attributes): a stable id, a one-sentence statement
+whose ``{placeholders}`` are filled from the rule's bindings, its sources (keys of
+knowledge/sources.yaml) and the input slots it reads.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Optional
+
+PREFIXES = ("IN", "MEM", "CAND", "CMP", "REC", "BUD", "P1", "P2", "P3", "QNT", "TRN", "NET", "MOE", "ART")
+STATUSES = ("stable", "preview", "deprecated", "removed")
+
+# Salience orders the phases; higher fires first.
+SALIENCE_ASK = 40  # questions before anything uses the answers
+SALIENCE_INPUT = 30  # assemble the workload once every needed answer is there
+SALIENCE_FILTER = 20  # exclusions before candidates are generated
+SALIENCE_DEFAULT = 0  # sizing and candidates
+SALIENCE_COLLECT = -5  # close candidate generation once every candidate exists
+SALIENCE_SELECT = -10  # tiers once all candidates exist
+SALIENCE_ADVICE = -20  # warnings and tips read the chosen tiers
+
+
+@dataclass(frozen=True)
+class RuleMeta:
+    """What a rule says about itself: the registry and the trace read this."""
+
+    id: str
+    statement: str
+    sources: tuple[str, ...]
+    needs: tuple[str, ...] = ()
+    since: str = "0.1.0"
+    status: str = "stable"
+    topic: str = ""
+    name: str = ""
+    doc: str = ""
+    location: tuple[str, int] = ("", 0)
+
+
+def rule_meta(
+    id: str,
+    statement: str,
+    sources: Iterable[str],
+    needs: Iterable[str] = (),
+    since: str = "0.1.0",
+    status: str = "stable",
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Attach a rule's id, statement and sources, and let the engine know which rule is firing."""
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        file = inspect.getsourcefile(fn) or ""
+        meta = RuleMeta(
+            id=id, statement=statement, sources=tuple(sources), needs=tuple(needs), since=since,
+            status=status, topic=fn.__module__.rsplit(".", 1)[-1], name=fn.__name__,
+            doc=inspect.cleandoc(fn.__doc__ or ""), location=(file.rsplit("/", 1)[-1], fn.__code__.co_firstlineno),
+        )
+
+        @functools.wraps(fn)
+        def fire(self: Any, **bindings: Any) -> Any:
+            self.firing.append((meta, bindings))
+            try:
+                return fn(self, **bindings)
+            finally:
+                self.firing.pop()
+
+        fire.meta = meta  # type: ignore[attr-defined]
+        return fire
+
+    return decorate
+
+
+def metas(rule_objects: Iterable[Any]) -> list[RuleMeta]:
+    """The metadata of experta Rule objects, checked: every rule must be described."""
+    out: list[RuleMeta] = []
+    for rule in rule_objects:
+        meta: Optional[RuleMeta] = getattr(rule, "meta", None)
+        if meta is None:
+            raise TypeError(f"rule {getattr(rule, '__name__', rule)!r} has no rule_meta")
+        if meta.id.split("-", 1)[0] not in PREFIXES or meta.status not in STATUSES:
+            raise TypeError(f"rule {meta.id!r}: unknown prefix or status")
+        if not meta.statement or not meta.sources:
+            raise TypeError(f"rule {meta.id!r}: statement and sources are required")
+        out.append(meta)
+    return sorted(out, key=lambda m: m.id)
+
+
+def subject() -> Any:
+    """The configuration under discussion, bound as ``rec``: the one the user proposed (`check`), else the recommended tier."""
+    from experta import AND, AS, OR
+
+    from ..facts import Fit, Mode, Recommendation
+
+    return OR(AS.rec << Fit(fits=True), AND(AS.rec << Recommendation(tier="recommended"), Mode(kind="recommend")))

@@ -1,0 +1,233 @@
+"""CAND and CMP: which hardware is considered for this workload, and what fits.
+
+Exclusion rules fire first and say why a class of hardware is out; then one
+rule sizes every remaining device (the planner solves the device count per
+precision, so no rule joins the catalog with itself) and declares the
+candidates that fit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from experta import AS, MATCH, P, Rule
+
+from ..facts import Candidate, CandidateSet, Exclusion, Fit, Note, Proposal, Workload
+from ..planner import Option, enumerate_options, evaluate, precisions_for, runtime_for
+from ..profile import TRAINING_TASKS
+from ..units import gb, params, rate, usd
+from . import SALIENCE_COLLECT, SALIENCE_FILTER, rule_meta
+
+TRAINING = P(lambda t: t in TRAINING_TASKS)
+
+
+def candidate_fact(option: Option, accel: Any) -> Candidate:
+    """The fields later rules match on; the full numbers stay with the option."""
+    return Candidate(
+        id=option.id, hardware=option.hardware, count=option.count, precision=option.precision,
+        kind=accel.kind, ecosystem=accel.ecosystem, interconnect=accel.interconnect, fits=option.fits,
+        utilization=round(option.utilization, 4), cost_usd=option.cost.budget_usd, quality=option.quality,
+        tokens_per_s=option.tokens_per_s, tp_over_pcie=option.tp_over_pcie,
+    )
+
+
+def excluded(accel: Any, exclusions: set[str]) -> bool:
+    """Whether an Exclusion fact rules this device out."""
+    return bool({f"kind:{accel.kind}", f"obtain:{accel.obtain}", f"ecosystem:{accel.ecosystem}"} & exclusions) or (
+        any(e.startswith("ecosystem-only:") and e != f"ecosystem-only:{accel.ecosystem}" for e in exclusions)
+    )
+
+
+class CandidateRules:
+    @Rule(Workload(deployment=MATCH.deployment & P(lambda d: d in ("local", "edge"))), salience=SALIENCE_FILTER)
+    @rule_meta(id="CAND-cloud-only-excluded", statement="cloud-only hardware (Google TPUs) cannot be bought for a {deployment} deployment",
+               sources=["gcp-tpu-frameworks", "article"], needs=("deployment",))
+    def cloud_only_excluded(self: Any, deployment: str) -> None:
+        """## What it decides
+        Leaves out accelerators that are only rented (TPUs) when the hardware must be owned.
+
+        ## Why
+        Cloud TPUs are consumed as Google Cloud VMs and slices; no source offers them for sale (pitfall P3).
+
+        ## Example
+        `--deployment local` never recommends a TPU v5e.
+        """
+        self.conclude(Exclusion(what="obtain:cloud"), deployment=deployment)
+
+    @Rule(Workload(ecosystem=MATCH.ecosystem & P(lambda e: e != "any")), salience=SALIENCE_FILTER)
+    @rule_meta(id="CAND-ecosystem", statement="only {ecosystem} hardware is considered, as asked",
+               sources=["article"], needs=("ecosystem",))
+    def ecosystem_only(self: Any, ecosystem: str) -> None:
+        """## What it decides
+        Keeps only the hardware of the ecosystem the user lives in.
+
+        ## Why
+        Moving a stack between CUDA, ROCm, Apple, TPU and NPU runtimes costs conversion and rework.
+
+        ## Example
+        `--ecosystem rocm` considers AMD Instinct and Radeon cards only.
+        """
+        self.conclude(Exclusion(what=f"ecosystem-only:{ecosystem}"), ecosystem=ecosystem)
+
+    @Rule(Workload(deployment="edge"), salience=SALIENCE_FILTER)
+    @rule_meta(id="CAND-edge-devices", statement="an edge deployment runs on the device itself: only NPUs, unified-memory SoCs and CPUs",
+               sources=["article"], needs=("deployment",))
+    def edge_devices(self: Any) -> None:
+        """## What it decides
+        For on-device use, leaves out data-centre and desktop accelerators and TPUs.
+
+        ## Why
+        The article's "pocket butler": on-device inference runs on the laptop's NPU, SoC GPU or CPU.
+
+        ## Example
+        `--deployment edge --model deepseek-r1:1.5b` looks at NPUs, Apple M-series and CPUs.
+        """
+        for kind in ("gpu", "tpu"):
+            self.conclude(Exclusion(what=f"kind:{kind}"))
+
+    @Rule(Workload(task=TRAINING), salience=SALIENCE_FILTER)
+    @rule_meta(id="CMP-no-training-on-npu-or-cpu", statement="NPUs and CPUs are left out: they are for inference, training on them is impractical",
+               sources=["article"], needs=("task",))
+    def no_training_on_npu_or_cpu(self: Any) -> None:
+        """## What it decides
+        Leaves NPUs and CPU-only hosts out of any training workload.
+
+        ## Why
+        The article: NPUs do low-power inference of small models only, and training on a CPU is impractical
+        (its dense throughput is one to two orders of magnitude below a GPU's).
+
+        ## Example
+        `--task lora` never proposes a Snapdragon NPU.
+        """
+        for kind in ("npu", "cpu"):
+            self.conclude(Exclusion(what=f"kind:{kind}"))
+
+    @Rule(AS.workload << Workload(task="inference"), salience=SALIENCE_FILTER)
+    @rule_meta(id="CMP-npu-small-models-only", statement="NPUs are left out: {model} has {params} parameters, above the {limit} NPUs handle",
+               sources=["article", "npu-xda"], needs=("model",))
+    def npu_small_models_only(self: Any, workload: Workload) -> None:
+        """## What it decides
+        Leaves laptop NPUs out for models too large for them.
+
+        ## Why
+        NPUs share a laptop's 16-32 GB and run small quantized models (a few billion parameters).
+
+        ## Example
+        A 70B model never lands on an NPU; a 1.5B model may.
+        """
+        model = self.catalog.models[workload["model"]]
+        limit = int(self.catalog.value("npu-max-params"))
+        if model.params > limit:
+            self.conclude(Exclusion(what="kind:npu"), model=model.name, params=params(model.params), limit=params(limit))
+
+    @Rule(AS.workload << Workload())
+    @rule_meta(id="CAND-enumerate",
+               statement="{option} fits: {memory} per device, {tokens_per_s} per user, {cost}",
+               sources=["eleuther-tm101", "nv-kv-blog", "zero-paper"], needs=("model", "task", "scale", "ecosystem", "deployment"))
+    def enumerate_candidates(self: Any, workload: Workload) -> None:
+        """## What it decides
+        For every device not excluded, and every precision worth trying, the fewest devices that hold the
+        workload (and the fewest that also reach the speed target); keeps the configurations no other beats
+        on cost, quality and speed.
+
+        ## Why
+        The minimum, recommended and best tiers are chosen among these; sizing each device once keeps the
+        consultation fast however large the catalog.
+
+        ## Example
+        A 70B model at 4-bit for 20 users fits on two 48 GB cards, one 141 GB H200, or four 24 GB cards.
+
+        ## Limits
+        Device counts follow the scale: a desktop holds two cards, a server node eight, a cluster 256.
+        """
+        exclusions = {f["what"] for f in self.facts.values() if isinstance(f, Exclusion)}
+        w = self.workload(workload)
+        model = self.catalog.models[w.model]
+        accels = [a for a in self.catalog.accelerators.values() if not excluded(a, exclusions)]
+        inputs = [f for f in self.facts.values() if isinstance(f, Exclusion)]
+        for option in enumerate_options(w, model, accels, self.catalog):
+            accel = self.catalog.accelerators[self.remember(option).hardware]
+            self.conclude(candidate_fact(option, accel), inputs=inputs, option=f"{option.count} x {accel.name} at {option.precision}",
+                          memory=gb(option.memory.total), tokens_per_s=rate(option.tokens_per_s), cost=usd(option.cost.budget_usd))
+
+    @Rule(AS.workload << Workload(), salience=SALIENCE_COLLECT)
+    @rule_meta(id="CAND-collected", statement="{count} configurations fit and no other beats them on cost, quality and speed together",
+               sources=["llmhw-assumption"], needs=("model",))
+    def collected(self: Any, workload: Workload) -> None:
+        """## What it decides
+        Closes candidate generation, so that the tiers are chosen among all candidates at once.
+
+        ## Why
+        Tier rules compare candidates with each other; they must not start before the last one exists.
+
+        ## Example
+        For a 70B model at a team scale, about twenty configurations remain after pruning.
+        """
+        found = [f for f in self.facts.values() if isinstance(f, Candidate)]
+        self.conclude(CandidateSet(count=len(found)), inputs=found, count=len(found))
+
+    @Rule(AS.workload << Workload(), AS.proposal << Proposal(hardware=MATCH.hardware, count=MATCH.count))
+    @rule_meta(id="CAND-proposal", statement="{count} x {name} at {precision}: needs {need} per device of {available} usable; fits: {fits}",
+               sources=["eleuther-tm101", "nv-kv-blog", "zero-paper"], needs=("model", "task", "precision"))
+    def proposal_fit(self: Any, workload: Workload, proposal: Proposal, hardware: str, count: int) -> None:
+        """## What it decides
+        Whether the configuration the user names holds the workload, at the requested precision or, on
+        `auto`, at the best-quality precision that fits it.
+
+        ## Why
+        `llmhw check` answers "will this model run on that hardware?" with the breakdown behind the answer.
+
+        ## Example
+        `llmhw check --model deepseek-r1:7b --hardware "A100 80GB" --precision q4_k_m` fits with room to spare.
+        """
+        w = self.workload(workload)
+        model = self.catalog.models[w.model]
+        accel = self.catalog.accelerators[hardware]
+        tried = []
+        for precision in precisions_for(w, model, self.catalog):
+            runtime = runtime_for(w, accel, precision, self.catalog)
+            if runtime is not None:
+                tried.append(evaluate(w, model, accel, count, precision, runtime, self.catalog))
+        if not tried:
+            self.conclude(Note(id="CAND-proposal", message=f"No runtime in the catalog runs {w.precision} on {accel.name}."),
+                          name=accel.name, count=count, precision=w.precision, need="?", available="?", fits=False)
+            return
+        fitting = [o for o in tried if o.fits]
+        option = self.remember(fitting[0] if fitting else tried[-1])
+        self.conclude(
+            Fit(id=option.id, hardware=hardware, count=count, precision=option.precision, fits=option.fits,
+                utilization=round(option.utilization, 4), cost_usd=option.cost.budget_usd, kind=accel.kind,
+                ecosystem=accel.ecosystem),
+            name=accel.name, precision=option.precision, need=gb(option.memory.total),
+            available=gb(option.usable_bytes), fits=option.fits,
+        )
+
+    @Rule(AS.done << CandidateSet(count=0), AS.workload << Workload())
+    @rule_meta(id="CAND-none-fit", statement="no configuration in the catalog holds {model} under these constraints",
+               sources=["article"], needs=("scale", "ecosystem", "deployment", "precision"))
+    def none_fit(self: Any, done: CandidateSet, workload: Workload) -> None:
+        """## What it decides
+        Says so plainly when nothing fits, and which constraint to relax.
+
+        ## Why
+        An empty answer with no reason is no advice at all.
+
+        ## Example
+        DeepSeek-R1 671B at `--scale personal` fits no desktop: allow a team server or a cluster.
+        """
+        w = self.workload(workload)
+        model = self.catalog.models[w.model]
+        hints = []
+        if w.scale != "enterprise":
+            hints.append("a larger --scale (more devices)")
+        if w.precision != "auto":
+            hints.append("--precision auto (quantized formats)")
+        if w.ecosystem != "any":
+            hints.append("--ecosystem any")
+        if w.deployment != "cloud":
+            hints.append("--deployment cloud")
+        hints.append("a shorter --context or fewer concurrent users")
+        self.conclude(
+            Note(id="CAND-none-fit", message=f"Nothing in the catalog holds {model.name} for this workload. Try " + ", ".join(hints) + "."),
+            model=model.name,
+        )

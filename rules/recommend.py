@@ -1,0 +1,175 @@
+"""REC and BUD: the ranked choice among the candidates, and what the budget buys."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Optional
+
+from experta import AS, MATCH, TEST, Rule
+
+from ..facts import Candidate, CandidateSet, Recommendation, Tip, Warning, Workload
+from ..planner import Option, best, cheapest, meets
+from ..units import rate, usd
+from . import SALIENCE_ADVICE, SALIENCE_SELECT, rule_meta
+
+
+def _candidates(engine: Any) -> tuple[list[Option], list[Candidate]]:
+    facts = [f for f in engine.facts.values() if isinstance(f, Candidate)]
+    return [engine.option(f) for f in facts], facts
+
+
+def _recommend(engine: Any, tier: str, option: Optional[Option], candidates: list[Candidate], why: str, **bindings: Any) -> None:
+    if option is None:
+        return
+    accel = engine.catalog.accelerators[option.hardware]
+    engine.conclude(
+        Recommendation(tier=tier, id=option.id, hardware=option.hardware, count=option.count, precision=option.precision,
+                       kind=accel.kind, utilization=round(option.utilization, 4), cost_usd=option.cost.budget_usd,
+                       tokens_per_s=option.tokens_per_s, because=why),
+        inputs=[c for c in candidates if c["id"] == option.id],
+        tier=tier, option=f"{option.count} x {accel.name} at {option.precision}", cost=usd(option.cost.budget_usd),
+        because=why, **bindings,
+    )
+
+
+class RecommendRules:
+    @Rule(AS.done << CandidateSet(count=MATCH.count), AS.workload << Workload(), TEST(lambda count: count > 0), salience=SALIENCE_SELECT)
+    @rule_meta(id="REC-minimum", statement="the minimum that works is {option} for {cost}: {because}",
+               sources=["article", "brysbaert-2019", "kquant-pr"], needs=("budget", "concurrency"))
+    def minimum(self: Any, done: CandidateSet, workload: Workload, count: int) -> None:
+        """## What it decides
+        The cheapest configuration that holds the workload at acceptable quality (4-bit or better) and, for
+        inference, at least reading speed per user.
+
+        ## Why
+        The article's thesis: hardware is a matching problem; the floor is what the workload needs, not more.
+
+        ## Example
+        DeepSeek-R1-Distill-Qwen-1.5B for one person: a desktop CPU or an 8 GB RTX 3060.
+
+        ## Limits
+        Configurations without a price in the catalog cannot be ranked on cost and are left out of the tiers.
+        """
+        options, facts = _candidates(self)
+        w = self.workload(workload)
+        floor = str(self.catalog.value("quality-floor-minimum"))
+        speed = 0.0 if w.training else float(self.catalog.value("min-tokens-per-s"))
+        pick = cheapest(o for o in options if meets(o, floor, speed))
+        why = "the cheapest that fits at acceptable quality" + ("" if w.training else f" and at least {speed:g} tok/s per user")
+        if pick is None:
+            pick, why = cheapest(options), "nothing meets the quality and speed floor: this is the cheapest that fits at all"
+        _recommend(self, "minimum", pick, facts, why)
+
+    @Rule(AS.done << CandidateSet(count=MATCH.count), AS.workload << Workload(), TEST(lambda count: count > 0), salience=SALIENCE_SELECT)
+    @rule_meta(id="REC-recommended", statement="the recommended choice is {option} for {cost}: {because}",
+               sources=["brysbaert-2019", "kquant-pr", "llmhw-assumption"], needs=("concurrency", "context", "budget"))
+    def recommended(self: Any, done: CandidateSet, workload: Workload, count: int) -> None:
+        """## What it decides
+        The cheapest configuration that reaches the target speed per user (about three times reading speed),
+        keeps 15% of memory free for longer prompts and more users, and needs no tensor parallel over PCIe
+        beyond two cards.
+
+        ## Why
+        The minimum works on paper; the recommended one works on a busy day.
+
+        ## Example
+        A 70B model for 20 users at 8k: two 48 GB cards or one H200 rather than four 24 GB cards over PCIe.
+        """
+        options, facts = _candidates(self)
+        w = self.workload(workload)
+        floor = str(self.catalog.value("quality-floor-recommended"))
+        target = 0.0 if w.training else float(self.catalog.value("target-tokens-per-s"))
+        roomy = float(self.catalog.value("comfortable-utilization"))
+        batching = w.concurrency > int(self.catalog.value("serving-engine-above-users"))
+        steps = [
+            ("reaches the speed target with memory to spare and no tensor parallel over PCIe"
+             + (", on a serving engine that batches users" if batching else ""),
+             lambda o: meets(o, floor, target) and o.utilization <= roomy and not o.tp_over_pcie
+             and (o.serves_many or not batching)),
+            ("reaches the speed target (memory is tight or the cards talk over PCIe)", lambda o: meets(o, floor, target)),
+            ("the fastest at acceptable quality: nothing reaches the speed target", None),
+        ]
+        for why, keep in steps:
+            pick = cheapest(o for o in options if keep(o)) if keep else best(o for o in options if meets(o, floor, 0))
+            if pick is not None:
+                _recommend(self, "recommended", pick, facts, why)
+                return
+
+    @Rule(AS.done << CandidateSet(count=MATCH.count), AS.workload << Workload(budget=MATCH.budget), TEST(lambda count: count > 0),
+          salience=SALIENCE_SELECT)
+    @rule_meta(id="REC-best-in-budget", statement="the best within a budget of {limit} is {option} for {cost}",
+               sources=["article"], needs=("budget",))
+    def best_in_budget(self: Any, done: CandidateSet, workload: Workload, count: int, budget: Optional[float]) -> None:
+        """## What it decides
+        The best configuration the budget pays for: highest quality, then highest total throughput.
+
+        ## Why
+        Some buyers want the most their money buys, not the least that works; the ranking shows both.
+
+        ## Example
+        With 40,000 USD for a 70B model, a single H200 at FP8 rather than 4-bit cards.
+
+        ## Limits
+        With no budget, the best configuration overall within the scale's device limit.
+        """
+        options, facts = _candidates(self)
+        affordable = [o for o in options if budget is None or (o.cost.budget_usd or math.inf) <= budget]
+        pick = best(affordable)
+        why = "highest quality, then highest total throughput" + (" within the budget" if budget else " (no budget given)")
+        _recommend(self, "best-in-budget", pick, facts, why, limit=usd(budget) if budget else "no limit")
+
+    @Rule(AS.workload << Workload(budget=MATCH.budget), AS.rec << Recommendation(tier="minimum", cost_usd=MATCH.cost),
+          TEST(lambda budget, cost: budget is not None and cost is not None and cost > budget), salience=SALIENCE_ADVICE)
+    @rule_meta(id="BUD-over-budget", statement="the minimum configuration costs {cost}, {short} over the {budget} budget",
+               sources=["article"], needs=("budget",))
+    def over_budget(self: Any, workload: Workload, rec: Recommendation, budget: float, cost: float) -> None:
+        """## What it decides
+        When even the minimum costs more than the budget: by how much, and what the budget buys instead.
+
+        ## Why
+        A budget that cannot be met deserves a number, not silence.
+
+        ## Example
+        1,000 USD for a 70B model: 2,998 USD short; the budget rents the same hardware for N hours.
+        """
+        option = self.option(rec)
+        hours = budget / option.cost.cloud_usd_per_hour if option.cost.cloud_usd_per_hour else None
+        rent = f"; it rents this configuration for about {hours:,.0f} hours" if hours else ""
+        self.conclude(
+            Warning(id="BUD-over-budget", at_stake_usd=round(cost - budget, 2),
+                    message=f"The cheapest configuration that fits costs {usd(cost)}, {usd(cost - budget)} over the budget of "
+                    f"{usd(budget)}. Options: a smaller model of the same family, more quantization, or renting{rent}."),
+            cost=usd(cost), short=usd(cost - budget), budget=usd(budget),
+        )
+
+    @Rule(AS.workload << Workload(deployment=MATCH.deployment, hours_per_day=MATCH.hours),
+          AS.rec << Recommendation(tier="recommended"), salience=SALIENCE_ADVICE)
+    @rule_meta(id="BUD-buy-vs-rent", statement="buying pays off against renting after {months} months at {hours:g} h/day",
+               sources=["llmhw-assumption"], needs=("deployment", "hours_per_day"))
+    def buy_vs_rent(self: Any, workload: Workload, rec: Recommendation, deployment: str, hours: float) -> None:
+        """## What it decides
+        For the recommended configuration, after how many months of use its purchase (plus power) costs less
+        than renting the same devices.
+
+        ## Why
+        Buy or rent is the first money question; the answer depends on hours of use, not on the hardware alone.
+
+        ## Example
+        An H100 bought for ~25,000 USD against ~2.5 USD/h: about 3 years at 8 h/day, under a year at 24 h/day.
+        """
+        cost = self.option(rec).cost
+        if not (cost.purchase_usd and cost.cloud_usd_per_hour):
+            return
+        power_per_hour = (cost.power_usd_per_year or 0) / (hours * 365)
+        saving_per_hour = cost.cloud_usd_per_hour - power_per_hour
+        if saving_per_hour <= 0:
+            return
+        months = cost.purchase_usd / saving_per_hour / (hours * 365 / 12)
+        years = float(self.catalog.value("ownership-years"))
+        verdict = "buying pays off" if months <= years * 12 else f"renting is cheaper over {years:g} years"
+        self.conclude(
+            Tip(id="BUD-buy-vs-rent", effect_usd=round(cost.purchase_usd, 2),
+                message=f"Buying ({usd(cost.purchase_usd)} + power) breaks even with renting ({usd(cost.cloud_usd_per_hour)}/h) "
+                f"after {months:,.0f} months at {hours:g} h/day: {verdict}."),
+            months=f"{months:,.0f}", hours=hours,
+        )

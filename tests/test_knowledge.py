@@ -1,0 +1,106 @@
+"""The knowledge base loads, resolves names, and rejects broken files with file, entry and field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from llmhw.errors import InputError, KnowledgeError
+from llmhw.knowledge.loader import load_catalog
+
+REQUIRED_MODELS = [
+    "deepseek-r1:1.5b", "deepseek-r1:7b", "deepseek-r1:8b", "deepseek-r1:14b", "deepseek-r1:32b", "deepseek-r1:70b",
+    "deepseek-r1:671b", "llama3.1:8b", "llama3.1:70b", "llama3.1:405b", "qwen2.5:7b", "qwen2.5:14b", "qwen2.5:32b",
+    "qwen2.5:72b", "qwen3:30b-a3b", "qwen3:235b-a22b", "mixtral:8x7b", "gpt-oss:20b", "gpt-oss:120b", "gemma3:27b",
+    "mistral:7b", "phi4",
+]
+
+
+def test_catalog_sizes(catalog):
+    assert len(catalog.models) >= 22
+    assert len(catalog.accelerators) >= 35
+    kinds = {a.kind for a in catalog.accelerators.values()}
+    assert kinds == {"gpu", "tpu", "npu", "unified", "cpu"}
+    for pid in ["bf16", "fp16", "fp8", "int8", "q8_0", "q6_k", "q5_k_m", "q4_k_m", "q3_k_m", "q2_k", "awq-int4", "gptq-int4", "nvfp4", "mxfp4"]:
+        assert pid in catalog.precisions
+
+
+@pytest.mark.parametrize("name", REQUIRED_MODELS)
+def test_required_models_resolve_from_ollama_tags(catalog, name):
+    model = catalog.model(name)
+    assert model.params >= model.active_params > 0
+
+
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("deepseek-ai/DeepSeek-R1-Distill-Qwen-7B", "deepseek-r1-distill-qwen-7b"),
+        ("DEEPSEEK-R1:7B", "deepseek-r1-distill-qwen-7b"),
+        ("DeepSeek-R1-Distill-Llama-70B", "deepseek-r1-distill-llama-70b"),
+        ("A100 80GB", "a100-80gb-sxm"),
+        ("h100", "h100-sxm"),
+    ],
+)
+def test_names_resolve_case_insensitively(catalog, name, expected):
+    kind = "hardware" if expected.startswith(("a100", "h100")) else "model"
+    assert catalog.resolve(kind, name, kind) == expected
+
+
+def test_unknown_model_suggests_nearest_names(catalog):
+    with pytest.raises(InputError) as err:
+        catalog.model("deepseek-r1:7")
+    assert str(err.value).startswith("model: unknown model 'deepseek-r1:7'; did you mean")
+    assert "deepseek-r1-distill-qwen-7b" in str(err.value)
+
+
+def test_every_number_has_a_source(catalog):
+    for stem in ("models", "accelerators", "precisions", "runtimes", "policy"):
+        for entry in getattr(catalog, stem).values():
+            assert entry.sources, f"{stem}: {entry.id} has no source"
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    (tmp_path / name).write_text(text)
+    return tmp_path
+
+
+GOOD_ACCEL = """schema_version: 1
+accelerators:
+  - id: my-card
+    name: My Card 48GB
+    vendor: acme
+    kind: gpu
+    ecosystem: cuda
+    memory_bytes: 48000000000
+    mem_bandwidth_gbs: 960
+    obtain: buy
+    sources: [article]
+"""
+
+
+def test_extra_knowledge_directory_adds_entries(tmp_path):
+    cat = load_catalog((str(write(tmp_path, "accelerators.yaml", GOOD_ACCEL)),))
+    assert cat.accelerator("my card 48gb").id == "my-card"
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (GOOD_ACCEL.replace("memory_bytes: 48000000000", "memory_bytes: eighty"),
+         "accelerators.yaml: accelerator #1 'my-card', key 'memory_bytes': expected an integer, got 'eighty'"),
+        (GOOD_ACCEL.replace("memory_bytes", "memroy_bytes"),
+         "accelerators.yaml: accelerator #1 'my-card', key 'memroy_bytes': unknown key (did you mean 'memory_bytes'?)"),
+        (GOOD_ACCEL.replace("kind: gpu", "kind: fpga"),
+         "accelerators.yaml: accelerator #1 'my-card', key 'kind': expected one of cpu, gpu, npu, tpu, unified; got 'fpga'"),
+        (GOOD_ACCEL.replace("    sources: [article]\n", ""),
+         "accelerators.yaml: accelerator 'my-card', key 'sources': at least one source is required"),
+        (GOOD_ACCEL.replace("id: my-card", "id: h100-sxm"), "accelerators.yaml: accelerator 'h100-sxm': duplicate id"),
+        ("schema_version: 2\naccelerators: []\n", "accelerators.yaml: schema_version: expected 1, got 2"),
+        ("a: &x [1]\nb: *x\n", "accelerators.yaml: not valid YAML (line 2): YAML aliases are not allowed"),
+    ],
+)
+def test_broken_knowledge_names_file_entry_and_field(tmp_path, text, message):
+    with pytest.raises(KnowledgeError) as err:
+        load_catalog((str(write(tmp_path, "accelerators.yaml", text)),))
+    assert str(err.value).endswith(message), str(err.value)

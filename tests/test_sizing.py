@@ -1,0 +1,106 @@
+"""Sizing against the memory measured on a real H200 (shared/reference/measured-h200.json) and published formulas.
+
+Tolerances: weights and KV cache within 3%, training peaks within 15% (the issue's acceptance bounds).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from llmhw import sizing
+from llmhw.planner import arch
+
+MEASURED = json.loads((Path(__file__).parent / "data" / "measured-h200.json").read_text())["models"]
+MODELS = {"r1-distill-qwen-1.5b": "deepseek-r1-distill-qwen-1.5b", "r1-distill-qwen-7b": "deepseek-r1-distill-qwen-7b"}
+# The first prefill of the measuring process (1.5B, batch 1, 4k) also holds a one-time 33 MiB allocation
+# (the KV figure is exactly 28,672 B/token x 4,096 + 33 MiB; batch 8 at 4k matches to the byte).
+FIRST_CALL_BYTES = 33 * 2**20
+
+
+def cases(kind):
+    return [
+        pytest.param(model_id, row, id=f"{key}-{row.get('mode', 'inf')}-b{row['batch']}-{row.get('ctx', row.get('seq'))}-{row.get('grad_ckpt', '')}")
+        for key, model_id in MODELS.items()
+        for row in MEASURED[key][kind]
+    ]
+
+
+@pytest.mark.parametrize("key", list(MODELS))
+def test_weights_within_3_percent(catalog, key):
+    model = catalog.models[MODELS[key]]
+    assert sizing.weight_bytes(model.params, 16) == pytest.approx(MEASURED[key]["weights_bytes"], rel=0.03)
+
+
+@pytest.mark.parametrize("model_id, row", cases("inference"))
+def test_kv_cache_within_3_percent(catalog, model_id, row):
+    kv = sizing.kv_cache_bytes(arch(catalog.models[model_id]), row["ctx"], row["batch"], 2)
+    measured = row["kv_cache_bytes"]
+    if model_id.endswith("1.5b") and row["batch"] == 1 and row["ctx"] == 4096:
+        measured -= FIRST_CALL_BYTES
+    assert kv == pytest.approx(measured, rel=0.03)
+
+
+@pytest.mark.parametrize("model_id, row", cases("inference"))
+def test_prefill_peak_within_15_percent(catalog, model_id, row):
+    a = arch(catalog.models[model_id])
+    peak = sizing.kv_cache_bytes(a, row["ctx"], row["batch"], 2) + sizing.inference_activation_bytes(a, row["ctx"] * row["batch"])
+    assert peak == pytest.approx(row["prefill_peak_over_weights"], rel=0.15)
+
+
+@pytest.mark.parametrize("model_id, row", cases("training"))
+def test_training_peak_within_15_percent(catalog, model_id, row):
+    mode = "full" if row["mode"] == "full-mixed" else "lora"
+    setup = sizing.TrainingSetup(mode=mode, micro_batch=row["batch"], seq_len=row["seq"], checkpointing=row["grad_ckpt"], lora_rank=16)
+    peak = sizing.training_memory(arch(catalog.models[model_id]), setup, overhead_bytes=0).total
+    if row.get("oom"):
+        assert peak > 139 * 2**30  # the run ran out of the 139 GiB the card offers; we must say it does not fit
+    else:
+        assert peak == pytest.approx(row["peak_bytes"], rel=0.15)
+        if mode == "lora":
+            assert sizing.lora_params(arch(catalog.models[model_id]), 16) == row["trainable_params"]
+
+
+def test_activation_checkpointing_effect_depends_on_workload(catalog):
+    """Measured: recomputation halves a 7B LoRA peak but leaves a 1.5B full fine-tune's peak where it was."""
+    def peak(model_id, mode, ckpt):
+        setup = sizing.TrainingSetup(mode=mode, micro_batch=1, seq_len=2048, checkpointing=ckpt)
+        return sizing.training_memory(arch(catalog.models[model_id]), setup, 0).total
+
+    assert peak("deepseek-r1-distill-qwen-7b", "lora", True) < 0.6 * peak("deepseek-r1-distill-qwen-7b", "lora", False)
+    assert peak("deepseek-r1-distill-qwen-1.5b", "full", True) > 0.85 * peak("deepseek-r1-distill-qwen-1.5b", "full", False)
+
+
+def test_mla_kv_cache_is_the_latent(catalog):
+    """DeepSeek-R1 671B caches 61 layers x (512 + 64) x 2 bytes = 70,272 B per token, not per-head K and V."""
+    a = arch(catalog.models["deepseek-r1"])
+    assert sizing.kv_cache_bytes(a, 1, 1, 2) == 70_272
+
+
+def test_gqa_counts_kv_heads(catalog):
+    """Llama-3.1-70B: 80 layers x 2 x 8 KV heads x 128 x 2 bytes = 327,680 B per token (64 query heads would give 8x)."""
+    assert sizing.kv_cache_bytes(arch(catalog.models["llama-3.1-70b"]), 1, 1, 2) == 327_680
+
+
+def test_sliding_window_layers_stop_at_their_window(catalog):
+    a = arch(catalog.models["gemma-3-27b"])
+    per_token_full = 2 * a.kv_heads * a.head_dim * 2 * a.layers
+    long = sizing.kv_cache_bytes(a, 32768, 1, 2)
+    assert long < per_token_full * 32768 * 0.3  # 52 of 62 layers keep only 1,024 tokens
+
+
+def test_moe_stores_every_expert(catalog):
+    model = catalog.models["deepseek-r1"]
+    assert sizing.weight_bytes(model.params, 8) > 670e9  # all 671B at FP8, though 37B are active
+    assert model.active_params < 0.06 * model.params
+
+
+def test_zero3_divides_model_states(catalog):
+    a = arch(catalog.models["deepseek-r1-distill-qwen-7b"])
+    one = sizing.training_memory(a, sizing.TrainingSetup("full", 1, 2048, True, devices=1), 0)
+    eight = sizing.training_memory(a, sizing.TrainingSetup("full", 1, 2048, True, devices=8, zero_stage=3), 0)
+    states = lambda m: m.weights + m.gradients + m.optimizer  # noqa: E731
+    assert states(eight) == pytest.approx(states(one) / 8, rel=0.001)
+    assert eight.activations == one.activations or eight.activations < one.activations
