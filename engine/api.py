@@ -15,7 +15,8 @@ from .errors import InputError
 from .knowledge.loader import Catalog, load_catalog
 from .planner import Option
 from .profile import NONE, Profile
-from .session import Run, TraceEvent, run_with_defaults
+from .session import Run, run_with_defaults
+from .trace import TraceEvent
 from . import facts as F
 
 ProfileLike = Union[Profile, Mapping[str, Any]]

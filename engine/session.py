@@ -19,26 +19,13 @@ from .knowledge.loader import Catalog
 from .planner import Option, Workload
 from .profile import NONE, SLOT_BY_NAME, SLOTS
 from .rules import metas
+from .trace import TraceEvent
 from .rules.candidates import CandidateRules
 from .rules.memory import MemoryRules
 from .rules.pitfalls import PitfallRules
 from .rules.questions import QuestionRules
 from .rules.recommend import RecommendRules
 from .rules.techniques import TechniqueRules
-
-
-@dataclass(frozen=True)
-class TraceEvent:
-    """One rule firing: what it matched, what it concluded, and why."""
-
-    seq: int
-    rule_id: str
-    rule_name: str
-    statement: str
-    bindings: Mapping[str, Any]
-    inputs: tuple[int, ...]
-    outputs: tuple[int, ...]
-    sources: tuple[str, ...]
 
 
 class _Blank(string.Formatter):

@@ -164,7 +164,7 @@ class CandidateRules:
         For a 70B model at a team scale, about twenty configurations remain after pruning.
         """
         found = [f for f in self.facts.values() if isinstance(f, Candidate)]
-        self.conclude(CandidateSet(count=len(found)), inputs=found, count=len(found))
+        self.conclude(CandidateSet(count=len(found)), count=len(found))
 
     @Rule(AS.workload << Workload(), AS.proposal << Proposal(hardware=MATCH.hardware, count=MATCH.count))
     @rule_meta(id="CAND-proposal", statement="{count} x {name} at {precision}: needs {need} per device of {available} usable; fits: {fits}",

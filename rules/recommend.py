@@ -101,7 +101,8 @@ class RecommendRules:
                sources=["article"], needs=("budget",))
     def best_in_budget(self: Any, done: CandidateSet, workload: Workload, count: int, budget: Optional[float]) -> None:
         """## What it decides
-        The best configuration the budget pays for: highest quality, then highest total throughput.
+        The best configuration the budget pays for: highest quality, then highest total throughput, among those
+        the workload does not leave mostly idle (pitfall P1).
 
         ## Why
         Some buyers want the most their money buys, not the least that works; the ranking shows both.
@@ -114,8 +115,11 @@ class RecommendRules:
         """
         options, facts = _candidates(self)
         affordable = [o for o in options if budget is None or (o.cost.budget_usd or math.inf) <= budget]
-        pick = best(affordable)
-        why = "highest quality, then highest total throughput" + (" within the budget" if budget else " (no budget given)")
+        # Pitfall P1 applies to our own top tier: prefer configurations the workload does not leave mostly idle.
+        used = [o for o in affordable if o.utilization >= float(self.catalog.value("p1-max-utilization"))]
+        pick = best(used or affordable)
+        why = ("highest quality, then highest total throughput" + (" within the budget" if budget else " (no budget given)")
+               + ("" if used or not affordable else "; every affordable option leaves most of its memory idle"))
         _recommend(self, "best-in-budget", pick, facts, why, limit=usd(budget) if budget else "no limit")
 
     @Rule(AS.workload << Workload(budget=MATCH.budget), AS.rec << Recommendation(tier="minimum", cost_usd=MATCH.cost),
