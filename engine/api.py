@@ -8,6 +8,7 @@ between calls: each thread reuses its own engine (see ``session``).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional, Union
 
@@ -16,7 +17,7 @@ from .knowledge.loader import Catalog, load_catalog
 from .planner import Option
 from .profile import NONE, Profile
 from .session import Run, run_with_defaults
-from .trace import TraceEvent
+from .trace import Evidence, TraceEvent, evidence
 from . import facts as F
 
 ProfileLike = Union[Profile, Mapping[str, Any]]
@@ -38,6 +39,7 @@ class Advice:
     notes: tuple[Mapping[str, Any], ...]
     candidates: int
     trace: tuple[TraceEvent, ...] = field(repr=False, compare=False)
+    evidence: Optional[Evidence] = field(default=None, repr=False, compare=False)  # facts and hashes for trace.write()
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document `llmhw recommend --format json` prints."""
@@ -64,6 +66,7 @@ class CheckResult:
     tips: tuple[Mapping[str, Any], ...]
     notes: tuple[Mapping[str, Any], ...]
     trace: tuple[TraceEvent, ...] = field(repr=False, compare=False)
+    evidence: Optional[Evidence] = field(default=None, repr=False, compare=False)  # facts and hashes for trace.write()
 
     @property
     def fits(self) -> bool:
@@ -85,7 +88,14 @@ class CheckResult:
 
 def catalog(knowledge_dirs: Iterable[str] = ()) -> Catalog:
     """The built-in knowledge base plus any extra directories (validated like the built-in files)."""
-    return load_catalog(tuple(str(d) for d in knowledge_dirs))
+    return load_catalog(_dirs(knowledge_dirs))
+
+
+def _dirs(knowledge_dirs: Any) -> tuple[str, ...]:
+    """Extra knowledge directories as a tuple of strings (one path on its own is accepted too)."""
+    if isinstance(knowledge_dirs, (str, os.PathLike)):
+        return (os.fspath(knowledge_dirs),)
+    return tuple(os.fspath(d) for d in knowledge_dirs)
 
 
 def resolve(profile: ProfileLike, cat: Catalog) -> dict[str, Any]:
@@ -140,6 +150,7 @@ def advise(profile: ProfileLike, knowledge_dirs: Iterable[str] = ()) -> Advice:
 
     .. versionadded:: 0.1.0
     """
+    knowledge_dirs = _dirs(knowledge_dirs)
     cat = catalog(knowledge_dirs)
     answers = resolve(profile, cat)
     result, defaults = run_with_defaults(cat, answers)
@@ -151,6 +162,7 @@ def advise(profile: ProfileLike, knowledge_dirs: Iterable[str] = ()) -> Advice:
         recommendations=tuple(_recommendation(f, result.options[f["id"]], cat) for f in recs),
         warnings=_items(result, F.Warning), tips=_items(result, F.Tip), notes=_items(result, F.Note),
         candidates=len(result.of(F.Candidate)), trace=tuple(result.events),
+        evidence=evidence("recommend", profile, knowledge_dirs, cat, result.facts, result.events),
     )
 
 
@@ -163,6 +175,7 @@ def check(profile: ProfileLike, hardware: str, count: int = 1, knowledge_dirs: I
 
     .. versionadded:: 0.1.0
     """
+    knowledge_dirs = _dirs(knowledge_dirs)
     cat = catalog(knowledge_dirs)
     answers = resolve(profile, cat)
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 100_000:
@@ -175,4 +188,32 @@ def check(profile: ProfileLike, hardware: str, count: int = 1, knowledge_dirs: I
         profile=_profile(answers, defaults, cat), defaults_used=dict(sorted(defaults.items())), hardware=accel.id,
         count=count, configuration=configuration, warnings=_items(result, F.Warning), tips=_items(result, F.Tip),
         notes=_items(result, F.Note), trace=tuple(result.events),
+        evidence=evidence("check", profile, knowledge_dirs, cat, result.facts, result.events, (accel.id, count)),
     )
+
+
+def list_rules(topic: Optional[str] = None, rule_id: Optional[str] = None) -> list[dict[str, Any]]:
+    """The rulebase as data: id, topic, status, statement, sources (with titles), docs and where it is defined.
+
+    :param topic: keep the rules of one topic module (``pitfalls``) or ID prefix (``P1``, ``QNT``).
+    :param rule_id: one rule by its ID.
+    :raises InputError: the topic or ID matches no rule.
+
+    .. versionadded:: 0.1.0
+    """
+    from .session import RULES
+
+    sources = catalog().sources
+    picked = [m for m in RULES if (topic is None or topic.lower() in (m.topic, m.id.split("-", 1)[0].lower()))
+              and (rule_id is None or m.id.lower() == rule_id.lower())]
+    if not picked:
+        field, value = ("rule", rule_id) if rule_id else ("--topic", topic)
+        choices = sorted({m.topic for m in RULES} | {m.id.split("-", 1)[0] for m in RULES}) if not rule_id else []
+        hint = f"; expected one of {', '.join(choices)}" if choices else "; `llmhw rules` lists them"
+        raise InputError(field, f"no rule matches {value!r}{hint}")
+    return [
+        {"id": m.id, "topic": m.topic, "status": m.status, "since": m.since, "statement": m.statement, "needs": list(m.needs),
+         "sources": [{"id": s, "title": sources[s].title, "url": sources[s].url} for s in m.sources],
+         "doc": m.doc, "source_location": {"file": m.location[0], "line": m.location[1]}}
+        for m in picked
+    ]

@@ -10,8 +10,9 @@ joins the catalog with itself.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
-from typing import Any, Iterable, Mapping, Optional
+import operator
+from dataclasses import dataclass
+from typing import Any, Iterable, Optional
 
 from . import sizing
 from .knowledge.loader import Catalog
@@ -21,7 +22,6 @@ from .profile import TRAINING_TASKS
 QUALITY_RANK = {"large-loss": 0, "noticeable-loss": 1, "small-loss": 2, "near-lossless": 3, "reference": 4}
 KV_BYTES_DEFAULT = 2.0  # 16-bit KV cache, the default of vLLM, llama.cpp and transformers (nv-kv-blog)
 HOURS_PER_YEAR = 365 * 24
-
 
 @dataclass(frozen=True)
 class Workload:
@@ -254,9 +254,10 @@ def runs_on(precision: Precision, accel: Accelerator, model: Model) -> bool:
 
 
 def device_counts(w: Workload, accel: Accelerator, cat: Catalog) -> list[int]:
-    """Device counts allowed for this scale; one node's worth unless the scale is a cluster."""
+    """Device counts allowed for this scale: one node's worth, unless the scale is a cluster of server-class nodes."""
     limit = int(cat.value(f"max-devices-{w.scale}"))
-    if accel.kind in ("unified", "npu", "cpu") or w.scale != "enterprise":
+    server_class = accel.kind in ("gpu", "tpu") and accel.max_devices >= int(cat.value("max-devices-team"))
+    if w.scale != "enterprise" or not server_class:
         limit = min(limit, accel.max_devices)
     return [n for n in cat.value("device-counts") if n <= limit]
 
@@ -322,8 +323,9 @@ def pareto(options: list[Option], comfortable: float) -> list[Option]:
     ranked = sorted(((_merits(o, comfortable), o) for o in options), key=lambda mo: mo[1].id)
     ranked.sort(key=lambda mo: mo[0], reverse=True)  # best first; equal options keep the first id
     front: list[tuple[tuple[float, ...], Option]] = []
+    ge = operator.ge
     for m, o in ranked:
-        if not any(all(a >= b for a, b in zip(n, m)) for n, _ in front):
+        if not any(all(map(ge, n, m)) for n, _ in front):
             front.append((m, o))
     return [o for _, o in sorted(front, key=lambda mo: (-mo[0][0], -mo[0][1], -mo[0][2], mo[1].id))]
 
@@ -355,12 +357,14 @@ def reference_precision(w: Workload, model: Model) -> str:
 
 
 def reference_memory(w: Workload, model: Model, precision: Precision, cat: Catalog) -> tuple[sizing.Memory, Runtime]:
-    """The need on one device with unbounded memory, under the runtime that would usually run it."""
+    """The need on one device with unbounded memory, under the runtime that would usually run it.
+
+    The runtime depends on the task only (a serving engine for inference, a trainer for training), never on the
+    number of users, so that more users can never lower the need.
+    """
     runtimes = [cat.runtimes[r] for r in precision.runtimes if cat.runtimes[r].trains or not w.training]
-    many = w.concurrency > 1
-    runtime = sorted(runtimes or list(cat.runtimes.values()), key=lambda r: r.serves_many != many)[0]
+    runtime = sorted(runtimes or list(cat.runtimes.values()), key=lambda r: not r.serves_many)[0]
     if w.training:
         ckpt = w.activation_checkpointing == "on"
-        mb = 1
-        return sizing.training_memory(arch(model), _training_setup(w, precision, 1, mb, ckpt), runtime.overhead_bytes), runtime
+        return sizing.training_memory(arch(model), _training_setup(w, precision, 1, 1, ckpt), runtime.overhead_bytes), runtime
     return _inference_memory(w, arch(model), precision, runtime, 1), runtime

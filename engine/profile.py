@@ -128,7 +128,7 @@ class Profile:
 
                 near = difflib.get_close_matches(name, list(SLOT_BY_NAME), n=1)
                 hint = f"; did you mean '{near[0]}'?" if near else f"; expected one of {', '.join(sorted(SLOT_BY_NAME))}"
-                raise InputError(str(key)[:80], f"unknown field{hint}")
+                raise InputError(_printable(str(key))[:80], f"unknown field{hint}")
             values[name] = check(name, raw)
         return cls(**values)
 
@@ -145,13 +145,29 @@ def _number(slot: Slot, given: Any) -> float:
             raise InputError(slot.name, f"expected a number, got {raw[:40]!r}") from None
     if not isinstance(raw, (int, float)):
         raise InputError(slot.name, f"expected a number, got {type(raw).__name__}")
-    value = float(raw)
+    try:
+        value = float(raw)
+    except OverflowError:  # an int beyond float range (10**400)
+        value = math.inf if raw > 0 else -math.inf
     if not math.isfinite(value):
-        raise InputError(slot.name, f"expected a finite number, got {given!r}")
+        raise InputError(slot.name, f"expected a finite number, got {_shown(given)}")
     if not slot.low <= value <= slot.high:
         high = f"{slot.high:,.0f}" if slot.high != math.inf else "inf"
-        raise InputError(slot.name, f"expected a number from {slot.low:g} to {high}, got {given!r}")
+        raise InputError(slot.name, f"expected a number from {slot.low:g} to {high}, got {_shown(given)}")
     return value
+
+
+def _printable(text: str) -> str:
+    """A name as typed, or its repr when it holds a newline or another control character (an error stays one line)."""
+    return text if text.isprintable() else repr(text)
+
+
+def _shown(value: Any) -> str:
+    """A short repr for an error message (huge ints and long strings are cut, never echoed whole)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**40:
+        return f"a {len(str(abs(value))) if abs(value).bit_length() < 13_000 else 'huge'}-digit number"
+    text = repr(value)
+    return text if len(text) <= 42 else text[:40] + "..."
 
 
 def check(name: str, raw: Any) -> Any:
@@ -163,7 +179,7 @@ def check(name: str, raw: Any) -> Any:
         value = _number(slot, raw)
         if slot.kind == "int":
             if value != int(value):
-                raise InputError(name, f"expected a whole number, got {raw!r}")
+                raise InputError(name, f"expected a whole number, got {_shown(raw)}")
             return int(value)
         return value
     if slot.kind == "choice" and name == "activation_checkpointing" and isinstance(raw, bool):

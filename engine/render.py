@@ -63,18 +63,18 @@ def advice_text(d: Mapping[str, Any]) -> str:
         lines += _memory_rows(need)
     recs = d["recommendations"]
     if recs:
-        lines += ["", f"{'#':<3}{'tier':<16}{'hardware':<44}{'precision':<11}{'memory used/usable':<22}{'tok/s user / all':<19}cost"]
+        lines += ["", f"{'#':<3}{'tier':<16}{'hardware':<32}{'precision':<11}{'memory used/usable':<20}{'tok/s user / all':<21}cost"]
         for i, r in enumerate(recs, 1):
             used = f"{r['memory']['total'] / 1e9:,.0f}/{gb(r['available'], 0)} {pct(r['utilization'])}"
-            hw = f"{r['count']} x {r['hardware_name']}"
+            hw = f"{r['count']} x {r['hardware']}"
             speed = f"{rate(r['tokens_per_s']).replace(' tok/s', '')} / {rate(r['total_tokens_per_s'])}"
             cost = usd(r["cost"]["budget_usd"]) + ("/year rented" if r["cost"]["basis"] == "cloud" else " + host")
-            lines.append(f"{i:<3}{r['tier']:<16}{hw[:43]:<44}{r['precision']:<11}{used:<22}{speed:<19}{cost}")
+            lines.append(f"{i:<3}{r['tier']:<16}{hw:<32}{r['precision']:<11}{used:<20}{speed:<21}{cost}")
         lines.append("")
         for i, r in enumerate(recs, 1):
-            lines.append(_wrap(f"Why #{i} ({r['tier']}): {r['because']}; runs on {r['runtime']}"
+            lines.append(_wrap(f"#{i} {r['count']} x {r['hardware_name']} ({r['tier']}): {r['because']}; runs on {r['runtime']}"
                                + (f", micro-batch {r['micro_batch']} x {r['accumulation_steps']} steps" if r["micro_batch"] else "")
-                               + f". Per device: " + ", ".join(f"{k.replace('_', ' ')} {gb(v)}" for k, v in r["memory"].items()
+                               + ". Per device: " + ", ".join(f"{k.replace('_', ' ')} {gb(v)}" for k, v in r["memory"].items()
                                                                if v and k in MEMORY_PARTS) + ".", 4))
         lines.append("Ask `llmhw recommend ... --trace FILE` then `llmhw explain FILE` for the full chain of each conclusion.")
     lines += _items("Warnings", d["warnings"]) + _items("Tips", d["tips"]) + _items("Notes", d["notes"])
@@ -127,3 +127,17 @@ def catalog_hardware_text(accels: Sequence[Any]) -> str:
         price = next((f"{usd(p.usd)} ({p.kind}, {p.date})" for p in a.prices), "no price")
         rows.append(f"{a.id:<28}{a.kind:<9}{a.ecosystem:<10}{gb(a.memory_bytes, 0):>11}{a.mem_bandwidth_gbs:>8,.0f}  {price}")
     return "\n".join(rows) + "\n"
+
+
+def rules_text(rules: Sequence[Mapping[str, Any]], full: bool) -> str:
+    """`llmhw rules`: one block per rule; with an ID, its documentation and where it is defined too."""
+    out = []
+    for r in rules:
+        out.append(f"{r['id']}  [{r['topic']}, {r['status']} since {r['since']}]")
+        out.append("  " + _wrap(r["statement"], 2))
+        for s in r["sources"]:
+            out.append("  source: " + _wrap(f"{s['id']}: {s['title']}", 10))
+        if full:
+            out += ["", textwrap.indent(r["doc"], "  "), f"  defined in {r['source_location']['file']}:{r['source_location']['line']}"]
+        out.append("")
+    return "\n".join(out)

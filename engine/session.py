@@ -12,7 +12,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional
 
-from experta import Fact, KnowledgeEngine
+from experta import Fact, KnowledgeEngine, Rule
+from experta.strategies import DepthStrategy
 
 from . import facts as F
 from .knowledge.loader import Catalog
@@ -20,11 +21,14 @@ from .planner import Option, Workload
 from .profile import NONE, SLOT_BY_NAME, SLOTS
 from .rules import metas
 from .trace import TraceEvent
+from .rules.article import ArticleRules
 from .rules.candidates import CandidateRules
 from .rules.memory import MemoryRules
+from .rules.parallelism import ParallelismRules
 from .rules.pitfalls import PitfallRules
 from .rules.questions import QuestionRules
 from .rules.recommend import RecommendRules
+from .rules.roles import RoleRules
 from .rules.techniques import TechniqueRules
 
 
@@ -58,9 +62,26 @@ def plain(value: Any) -> Any:
     return value
 
 
+class StableDepthStrategy(DepthStrategy):
+    """experta's depth strategy with a deterministic tie-break.
+
+    experta orders the agenda by (salience, fact ids); activations that tie on both
+    are inserted in set-iteration order, which follows PYTHONHASHSEED, so the firing
+    order (and the fact ids) of two identical runs could differ between processes.
+    Breaking ties by rule id makes every run, and so every trace, reproducible.
+    (Not cached: the parent's ``lru_cache`` on a method is one cache for all engines.)
+    """
+
+    def get_key(self, activation: Any) -> Any:
+        meta = getattr(activation.rule, "meta", None)
+        facts = sorted((f["__factid__"] for f in activation.facts), reverse=True)
+        return (activation.rule.salience, facts, getattr(meta, "id", ""))
+
+
 class BaseEngine(KnowledgeEngine):
     """The machinery every rule module relies on: catalog access and ``conclude``."""
 
+    __strategy__ = StableDepthStrategy
     catalog: Catalog
 
     def __init__(self) -> None:
@@ -105,11 +126,17 @@ class BaseEngine(KnowledgeEngine):
         return option
 
 
-class AdvisorEngine(QuestionRules, MemoryRules, CandidateRules, RecommendRules, PitfallRules, TechniqueRules, BaseEngine):
+def vars_of(cls: type) -> list[Any]:
+    """Every attribute of a class and its bases, without instantiating it (building the network is the costly part)."""
+    return [value for klass in cls.__mro__ for value in vars(klass).values()]
+
+
+class AdvisorEngine(QuestionRules, MemoryRules, CandidateRules, RecommendRules, PitfallRules, RoleRules, TechniqueRules,
+                    ParallelismRules, ArticleRules, BaseEngine):
     """Every rule of the rulebase in one engine class."""
 
 
-RULES = metas(AdvisorEngine().get_rules())
+RULES = metas(r for r in vars_of(AdvisorEngine) if isinstance(r, Rule))
 _local = threading.local()
 
 
@@ -150,14 +177,25 @@ def run(catalog: Catalog, answers: Mapping[str, Any], proposal: Optional[tuple[s
 
 
 def default_for(slot: str, answers: Mapping[str, Any], catalog: Catalog) -> Any:
-    """The documented default of a slot (scale follows the number of users; training defaults to a team server)."""
+    """The documented default of a slot. Scale follows the number of users and the model's size (training: at least a team server)."""
     if slot == "scale":
-        if answers.get("task", "inference") != "inference":
-            return "team"
+        scales = ["personal", "team", "enterprise"]
         users = answers.get("concurrency", 1)
-        return "personal" if users <= 1 else "team" if users <= catalog.value("team-max-concurrency") else "enterprise"
+        by_users = 0 if users <= 1 else 1 if users <= catalog.value("team-max-concurrency") else 2
+        size = catalog.models[answers["model"]].params if answers.get("model") in catalog.models else 0
+        by_size = 2 if size >= catalog.value("scale-enterprise-min-params") else 1 if size >= catalog.value("scale-team-min-params") else 0
+        by_task = 1 if answers.get("task", "inference") != "inference" else 0
+        return scales[max(by_users, by_size, by_task)]
     key = SLOT_BY_NAME[slot].default_key
     return catalog.value(key) if key else NONE
+
+
+def predicted_questions(answers: Mapping[str, Any]) -> list[str]:
+    """The slots the IN-ask-* rules (generated from the slot table) would ask for, in slot order.
+
+    Any question they ask beyond these is still asked and answered by the loop in ``run_with_defaults``.
+    """
+    return [s.name for s in SLOTS if answers.get(s.name) is None and s.needed(answers)]
 
 
 def run_with_defaults(catalog: Catalog, answers: Mapping[str, Any], proposal: Optional[tuple[str, int]] = None) -> tuple[Run, dict[str, Any]]:
@@ -165,9 +203,13 @@ def run_with_defaults(catalog: Catalog, answers: Mapping[str, Any], proposal: Op
     given = dict(answers)
     defaults: dict[str, Any] = {}
     for _ in range(len(SLOTS) + 1):
-        result = run(catalog, given, proposal)
-        if not result.questions:
-            return result, defaults
-        for slot in result.questions:
+        # The question rules' conditions come from the slot table: reading it first saves an engine pass per round.
+        asked = predicted_questions(given)
+        if not asked:
+            result = run(catalog, given, proposal)
+            if not result.questions:
+                return result, defaults
+            asked = result.questions
+        for slot in asked:
             defaults[slot] = given[slot] = default_for(slot, given, catalog)
     raise RuntimeError("questions did not settle")  # a rulebase bug: a question rule fires after its answer exists

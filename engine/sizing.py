@@ -40,7 +40,7 @@ class Memory:
 
     @property
     def total(self) -> int:
-        return sum(getattr(self, f.name) for f in fields(self))
+        return self.weights + self.kv_cache + self.activations + self.gradients + self.optimizer + self.overhead
 
     def as_dict(self) -> dict[str, int]:
         out = {f.name: getattr(self, f.name) for f in fields(self)}

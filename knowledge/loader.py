@@ -11,6 +11,7 @@ import dataclasses
 import difflib
 import hashlib
 import math
+import stat
 import types
 import typing
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from .schema import Accelerator, Model, PolicyValue, Precision, Runtime, Source
 BUILTIN_DIR = Path(__file__).resolve().parent
 SCHEMA_VERSION = 1
 MAX_FILE_BYTES = 2_000_000  # the largest built-in file is ~100 kB; anything far beyond is not a catalog
+MAX_NUMBER = 1e18  # no catalog number comes near (the largest are bytes of memory and parameters, ~1e12); beyond overflows float
 
 # file stem -> (top-level key, entry class, human label)
 CATALOGS: dict[str, tuple[str, type, str]] = {
@@ -52,6 +54,18 @@ class _SafeLoader(yaml.SafeLoader):
             )
         return super().compose_node(parent, index)
 
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:  # type: ignore[override]
+        """Refuse a key given twice: YAML would keep the last one silently (`context: 4096` then `context: 8192`)."""
+        if isinstance(node, yaml.MappingNode):
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                if isinstance(key_node, yaml.ScalarNode):
+                    key = self.construct_object(key_node, deep=deep)
+                    if key in seen:
+                        raise yaml.constructor.ConstructorError(None, None, f"duplicate key {str(key)[:80]!r}", key_node.start_mark)
+                    seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
 
 _CLoader = getattr(yaml, "CSafeLoader", None)
 
@@ -59,10 +73,16 @@ _CLoader = getattr(yaml, "CSafeLoader", None)
 def read_yaml(path: Path, *, allow_aliases: bool = False) -> Any:
     """Parse one YAML (or JSON) file safely, with a size limit; errors name the file."""
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise KnowledgeError(f"{path}: file is {size:,} bytes, over the {MAX_FILE_BYTES:,}-byte limit")
-        text = path.read_text(encoding="utf-8")
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):  # a FIFO or a device would block or never end
+            raise KnowledgeError(f"{path}: cannot read: not a regular file")
+        if info.st_size > MAX_FILE_BYTES:
+            raise KnowledgeError(f"{path}: file is {info.st_size:,} bytes, over the {MAX_FILE_BYTES:,}-byte limit")
+        with path.open("rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)  # a file that grew (or lied about its size) is cut off here
+        if len(data) > MAX_FILE_BYTES:
+            raise KnowledgeError(f"{path}: file is over the {MAX_FILE_BYTES:,}-byte limit")
+        text = data.decode("utf-8")
     except KnowledgeError:
         raise
     except (OSError, UnicodeDecodeError) as exc:
@@ -84,6 +104,15 @@ def parse_yaml(text: str, where: str, *, allow_aliases: bool = False) -> Any:
         raise KnowledgeError(f"{where}: nested too deeply") from exc
 
 
+def _short(value: Any, limit: int = 60) -> str:
+    """A repr for an error message, cut to ``limit`` characters (a value may be a megabyte string or a huge list)."""
+    try:
+        text = repr(value) if not isinstance(value, (list, dict)) or len(value) <= 20 else f"a {type(value).__name__} of {len(value)} items"
+    except (ValueError, RecursionError):  # an int beyond str()'s digit limit, a structure nested too deeply
+        text = f"a {type(value).__name__} too large to show"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _type_name(tp: Any) -> str:
     return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(
         tp, getattr(tp, "__name__", str(tp))
@@ -100,7 +129,7 @@ def _convert(value: Any, tp: Any, where: str, field: dataclasses.Field[Any]) -> 
         return _convert(value, args[0], where, field)
     if origin is list:
         if not isinstance(value, list):
-            raise KnowledgeError(f"{where}: expected a list, got {value!r}")
+            raise KnowledgeError(f"{where}: expected a list, got {_short(value)}")
         (item_tp,) = typing.get_args(tp)
         return tuple(_convert(v, item_tp, f"{where}[{i}]", field) for i, v in enumerate(value))
     if dataclasses.is_dataclass(tp):
@@ -109,39 +138,46 @@ def _convert(value: Any, tp: Any, where: str, field: dataclasses.Field[Any]) -> 
         return value
     if tp is bool:
         if not isinstance(value, bool):
-            raise KnowledgeError(f"{where}: expected true or false, got {value!r}")
+            raise KnowledgeError(f"{where}: expected true or false, got {_short(value)}")
         return value
     if tp in (int, float):
         ok = isinstance(value, int) if tp is int else isinstance(value, (int, float))
         if isinstance(value, bool) or not ok or (isinstance(value, float) and not math.isfinite(value)):
-            raise KnowledgeError(f"{where}: expected {_type_name(tp)}, got {value!r}")
+            raise KnowledgeError(f"{where}: expected {_type_name(tp)}, got {_short(value)}")
+        if abs(value) > MAX_NUMBER:
+            raise KnowledgeError(f"{where}: expected {_type_name(tp)} of at most {MAX_NUMBER:.0e}, got a number that large")
         if field.metadata.get("positive") and value <= 0:
-            raise KnowledgeError(f"{where}: expected a number above 0, got {value!r}")
+            raise KnowledgeError(f"{where}: expected a number above 0, got {_short(value)}")
         return tp(value)
     if tp is str:
         if not isinstance(value, str) or (field.metadata.get("required") and not value.strip()):
-            raise KnowledgeError(f"{where}: expected a non-empty string, got {value!r}")
+            raise KnowledgeError(f"{where}: expected a non-empty string, got {_short(value)}")
         choices = field.metadata.get("choices") or ()
         if choices and value not in choices:
-            raise KnowledgeError(f"{where}: expected one of {', '.join(sorted(choices))}; got {value!r}")
+            raise KnowledgeError(f"{where}: expected one of {', '.join(sorted(choices))}; got {_short(value)}")
         return value
     raise TypeError(f"unsupported schema type {tp!r}")  # a schema bug, not a data error
+
+
+@lru_cache(maxsize=None)
+def _schema_of(cls: type) -> tuple[dict[str, dataclasses.Field[Any]], dict[str, Any]]:
+    """A dataclass's fields and resolved type hints (resolving them per entry dominated catalog loading)."""
+    return {f.name: f for f in dataclasses.fields(cls)}, typing.get_type_hints(cls)
 
 
 def build(cls: type[T], raw: Any, where: str) -> T:
     """Build one dataclass entry from a mapping, naming ``where`` in every error."""
     label = where
     if not isinstance(raw, Mapping):
-        raise KnowledgeError(f"{where}: expected a mapping, got {raw!r}")
+        raise KnowledgeError(f"{where}: expected a mapping, got {_short(raw)}")
     if isinstance(raw.get("id"), str):
-        label = f"{where} '{raw['id']}'"
-    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    hints = typing.get_type_hints(cls)
+        label = f"{where} {raw['id'][:80]!r}"
+    fields, hints = _schema_of(cls)
     unknown = sorted(set(map(str, raw)) - set(fields))
     if unknown:
         near = difflib.get_close_matches(unknown[0], list(fields), n=1)
         hint = f" (did you mean '{near[0]}'?)" if near else ""
-        raise KnowledgeError(f"{label}, key '{unknown[0]}': unknown key{hint}")
+        raise KnowledgeError(f"{label}, key {unknown[0][:80]!r}: unknown key{hint}")
     values = {}
     for name, field in fields.items():
         if name not in raw:
@@ -172,7 +208,7 @@ class Catalog:
     def resolve(self, kind: str, name: str, field: str) -> str:
         """The id of a model, accelerator or precision named by id, name or alias (any case)."""
         if not isinstance(name, str) or not name.strip():
-            raise InputError(field, f"expected a {kind} name, got {name!r}")
+            raise InputError(field, f"expected a {kind} name, got {_short(name)}")
         names = self._names[kind]
         key = _fold(name)
         if key in names:
@@ -208,13 +244,13 @@ def _entries(path: Path, key: str, cls: type[T], label: str) -> list[T]:
         raise KnowledgeError(f"{path}: expected a mapping with schema_version and {key}, got {type(doc).__name__}")
     version = doc.get("schema_version")
     if version != SCHEMA_VERSION:
-        raise KnowledgeError(f"{path}: schema_version: expected {SCHEMA_VERSION}, got {version!r}")
+        raise KnowledgeError(f"{path}: schema_version: expected {SCHEMA_VERSION}, got {_short(version)}")
     extra = sorted(set(doc) - {"schema_version", key})
     if extra:
         raise KnowledgeError(f"{path}: unknown top-level key '{extra[0]}' (expected schema_version, {key})")
     items = doc.get(key)
     if not isinstance(items, list):
-        raise KnowledgeError(f"{path}: {key}: expected a list of entries, got {items!r}")
+        raise KnowledgeError(f"{path}: {key}: expected a list of entries, got {_short(items)}")
     return [build(cls, raw, f"{path.name}: {label} #{i + 1}") for i, raw in enumerate(items)]
 
 

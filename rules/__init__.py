@@ -5,7 +5,7 @@
 | IN     | inputs: which questions a consultation needs       | questions       |
 | MEM    | memory need of the workload                        | memory          |
 | CAND   | which hardware is considered, and what fits        | candidates      |
-| CMP    | processor roles: CPU, GPU, TPU, NPU, unified memory| candidates      |
+| CMP    | processor roles: CPU, GPU, TPU, NPU, unified memory| roles, candidates |
 | REC    | the ranked choice: minimum, recommended, best      | recommend       |
 | BUD    | budget: what it buys, buy vs rent                  | recommend       |
 | P1     | pitfall: oversized VRAM                            | pitfalls        |
@@ -13,9 +13,9 @@
 | P3     | pitfall: TPU ecosystem lock-in                     | pitfalls        |
 | QNT    | quantization                                       | techniques      |
 | TRN    | training techniques                                | techniques      |
-| NET    | multi-device parallelism and interconnect          | techniques      |
-| MOE    | mixture-of-experts models                          | techniques      |
-| ART    | where the source article is wrong                  | techniques      |
+| NET    | multi-device parallelism and interconnect          | parallelism     |
+| MOE    | mixture-of-experts models                          | parallelism     |
+| ART    | where the source article is wrong                  | article         |
 
 Each rule function carries ``rule_meta`` (below ``@Rule``, since experta's ``Rule``
 copies the wrapped function's attributes): a stable id, a one-sentence statement

@@ -197,7 +197,7 @@ class CandidateRules:
         self.conclude(
             Fit(id=option.id, hardware=hardware, count=count, precision=option.precision, fits=option.fits,
                 utilization=round(option.utilization, 4), cost_usd=option.cost.budget_usd, kind=accel.kind,
-                ecosystem=accel.ecosystem),
+                ecosystem=accel.ecosystem, tp_over_pcie=option.tp_over_pcie),
             name=accel.name, precision=option.precision, need=gb(option.memory.total),
             available=gb(option.usable_bytes), fits=option.fits,
         )

@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 from typing import Any, Optional
 
-from experta import AS, MATCH, NOT, OR, TEST, P, Rule
+from experta import AS, MATCH, TEST, P, Rule
 
-from ..facts import Fit, Mode, Recommendation, Tip, Warning, Workload
+from ..facts import Candidate, Fit, Mode, Recommendation, Tip, Warning, Workload
 from ..planner import Option, cheapest, enumerate_options, meets
 from ..units import gb, pct, rate, usd
 from . import SALIENCE_ADVICE, rule_meta, subject
@@ -77,31 +77,34 @@ class PitfallRules:
             config=f"{option.count} x {accel.name}", used=pct(used), cheaper=cheaper, saving=usd(saving),
         )
 
-    @Rule(AS.rec << Recommendation(tier="best-in-budget", utilization=MATCH.used, cost_usd=MATCH.cost),
+    @Rule(AS.rec << Recommendation(tier="best-in-budget", cost_usd=MATCH.cost),
           AS.cheap << Recommendation(tier="recommended", cost_usd=MATCH.base), Mode(kind="recommend"),
-          TEST(lambda used, cost, base: cost is not None and base is not None and cost > base), salience=SALIENCE_ADVICE)
-    @rule_meta(id="P1-oversized-tier", statement="the best-in-budget option fills {used} of its memory and costs {extra} more than the recommended one",
+          TEST(lambda cost, base: cost is not None and base is not None and cost > base), salience=SALIENCE_ADVICE)
+    @rule_meta(id="P1-oversized-tier", statement="the best-in-budget option costs {extra} more than the recommended one for only {gain} the throughput",
                sources=["article"], needs=("budget",))
-    def oversized_tier(self: Any, rec: Recommendation, cheap: Recommendation, used: float, cost: float, base: float) -> None:
+    def oversized_tier(self: Any, rec: Recommendation, cheap: Recommendation, cost: float, base: float) -> None:
         """## What it decides
-        Warns when spending the whole budget buys memory the workload leaves idle.
+        Warns when spending the budget on the top tier buys little more than the recommended tier gives.
 
         ## Why
-        Pitfall P1 applies to our own top tier too: a bigger budget is not a reason to buy idle capacity.
+        Pitfall P1 applies to our own top tier too: a bigger budget is not a reason to buy capacity the
+        workload does not turn into speed.
 
         ## Example
-        A 7B model with a 40,000 USD budget: the best tier is a B200 that sits 90% empty.
+        A 7B model with a 40,000 USD budget: the best tier costs 30,000 USD more for 1.2x the throughput.
         """
-        if used >= float(self.catalog.value("p1-max-utilization")) or cost - base < float(self.catalog.value("p1-min-waste-usd")):
-            return
         option, base_option = self.option(rec), self.option(cheap)
+        gain = (option.total_tokens_per_s or 0) / (base_option.total_tokens_per_s or 1)
+        if cost - base < float(self.catalog.value("p1-min-waste-usd")) or gain >= float(self.catalog.value("p1-min-speed-gain")):
+            return
         name = self.catalog.accelerators[option.hardware].name
         self.conclude(
             Warning(id="P1-oversized-tier", at_stake_usd=round(cost - base, 2),
-                    message=f"The best-in-budget option ({option.count} x {name}) would sit {pct(1 - used)} idle; the recommended "
-                    f"one costs {usd(cost - base)} less and reaches {rate(base_option.tokens_per_s)} per user. Buy the bigger "
-                    f"one only for planned growth (longer contexts, more users, larger models)."),
-            used=pct(used), extra=usd(cost - base),
+                    message=f"The best-in-budget option ({option.count} x {name}) costs {usd(cost - base)} more than the recommended "
+                    f"one for {gain:.2f}x its throughput ({rate(option.total_tokens_per_s)} against {rate(base_option.total_tokens_per_s)}) "
+                    f"and fills {pct(option.utilization)} of its memory. Buy it only for planned growth (longer contexts, more users, "
+                    f"larger models)."),
+            extra=usd(cost - base), gain=f"{gain:.2f}x",
         )
 
     @Rule(AS.workload << Workload(cpu_cores=MATCH.cores & P(lambda c: c is not None)),
@@ -181,13 +184,11 @@ class PitfallRules:
         option = self.option(rec)
         cores, ram = _host_need(self, w, option)
         name = self.catalog.accelerators[option.hardware].name
-        load_nvme = option.memory.weights * option.count / (float(self.catalog.value("nvme-gbs")) * 1e9)
-        load_sata = option.memory.weights * option.count / (float(self.catalog.value("sata-gbs")) * 1e9)
         self.conclude(
             Tip(id="P2-host-sizing",
-                message=f"Host for {option.count} x {name}: at least {cores} CPU cores with AVX2, {gb(ram)} of RAM and an NVMe "
-                f"SSD (loading {gb(option.memory.weights * option.count)} takes ~{load_nvme:,.0f} s from NVMe, ~{load_sata:,.0f} s "
-                f"from SATA). Give --cpu-cores and --ram to check a host you already have."),
+                message=f"Host for {option.count} x {name}: at least {cores} CPU cores with AVX2, {gb(ram)} of RAM (to load "
+                f"{gb(option.memory.weights * option.count)} of weights) and an NVMe SSD. Give --cpu-cores and --ram to check a host "
+                f"you already have."),
             devices=f"{option.count} x {name}", cores=cores, ram=gb(ram),
         )
 
@@ -222,4 +223,154 @@ class PitfallRules:
                     f"(not TensorFlow only, as the article says), but CUDA-specific kernels and serving stacks do not carry over. "
                     f"GPU alternative: {alt}."),
             deployment=deployment, alternative=alt,
+        )
+
+    @Rule(AS.fit << Fit(fits=True, utilization=MATCH.used, cost_usd=MATCH.cost, precision=MATCH.precision), salience=SALIENCE_ADVICE)
+    @rule_meta(id="P1-quantize-instead", statement="{config} at {precision} costs {cost}; {cheaper} serves the same speed need for {saving} less",
+               sources=["article", "kquant-pr"], needs=("precision", "concurrency"))
+    def quantize_instead(self: Any, fit: Fit, used: float, cost: Optional[float], precision: str) -> None:
+        """## What it decides
+        Flags a proposed 16-bit configuration when a smaller card with 8-bit or 4-bit weights reaches the same
+        speed per user for less money.
+
+        ## Why
+        Pitfall P1 in its quieter form: the memory is used, but only because the weights are stored wider than
+        the quality needs. Near-lossless 8-bit or small-loss 4-bit formats halve or quarter that memory.
+
+        ## Example
+        A 32B model in BF16 on an 80 GB card, where a 48 GB card at FP8 is as fast and costs less.
+        """
+        option = self.option(fit)
+        if cost is None or self.catalog.precisions[precision].bits_per_weight < 16:
+            return
+        if used < float(self.catalog.value("p1-max-utilization")):
+            return  # P1-oversized-vram speaks for this case
+        speed = option.tokens_per_s or 0
+        floor = str(self.catalog.value("quality-floor-recommended"))
+        cheaper = [self.option(f) for f in self.facts.values() if isinstance(f, Candidate)]
+        cheaper = [o for o in cheaper if meets(o, floor, speed) and o.cost.budget_usd is not None
+                   and cost - o.cost.budget_usd >= float(self.catalog.value("p1-min-waste-usd"))]
+        alt = cheapest(cheaper)
+        if alt is None:
+            return
+        accel, alt_accel = self.catalog.accelerators[option.hardware], self.catalog.accelerators[alt.hardware]
+        saving = cost - (alt.cost.budget_usd or 0)
+        config = f"{option.count} x {accel.name}"
+        label = f"{alt.count} x {alt_accel.name} at {alt.precision}"
+        self.conclude(
+            Warning(id="P1-quantize-instead", at_stake_usd=round(saving, 2),
+                    message=f"{config} holds the {precision.upper()} weights, but {label} ({alt.quality}) reaches "
+                    f"{rate(alt.tokens_per_s)} per user (here {rate(option.tokens_per_s)}) for {usd(alt.cost.budget_usd)} "
+                    f"instead of {usd(cost)}: {usd(saving)} at stake."),
+            config=config, precision=precision, cost=usd(cost), cheaper=label, saving=usd(saving),
+        )
+
+    @Rule(AS.workload << Workload(deployment=P(lambda d: d != "cloud")), subject(), salience=SALIENCE_ADVICE)
+    @rule_meta(id="P2-slow-storage", statement="loading {weights} takes {sata} from a SATA SSD and {nvme} from NVMe",
+               sources=["article", "llmhw-assumption"], needs=("deployment", "model"))
+    def slow_storage(self: Any, workload: Workload, rec: Any) -> None:
+        """## What it decides
+        For large checkpoints: whether the storage it loads from matters.
+
+        ## Why
+        Pitfall P2 includes slow storage: every restart reads the whole checkpoint; at SATA speed (~0.55 GB/s)
+        a few hundred gigabytes take minutes, at NVMe speed seconds.
+
+        ## Example
+        DeepSeek-R1 671B at FP8: ~690 GB, 21 minutes from SATA, 3 minutes from one NVMe drive.
+        """
+        option = self.option(rec)
+        weights = option.memory.weights * option.count
+        sata = weights / (float(self.catalog.value("sata-gbs")) * 1e9)
+        nvme = weights / (float(self.catalog.value("nvme-gbs")) * 1e9)
+        if sata <= float(self.catalog.value("slow-load-seconds")):
+            return
+        self.conclude(
+            Tip(id="P2-slow-storage", effect_s=round(sata - nvme),
+                    message=f"Loading {gb(weights)} of weights takes ~{sata / 60:,.1f} min from a SATA SSD but ~{nvme / 60:,.1f} min "
+                    f"from an NVMe drive ({self.catalog.value('nvme-gbs')} GB/s): keep checkpoints on NVMe (or several in RAID 0) "
+                    f"so restarts and scaling do not stall."),
+            weights=gb(weights), sata=f"{sata / 60:,.1f} min", nvme=f"{nvme / 60:,.1f} min",
+        )
+
+    @Rule(subject(), salience=SALIENCE_ADVICE)
+    @rule_meta(id="P2-cpu-isa", statement="{hardware} runs the model on its CPU: {isa} is {verdict}",
+               sources=["article", "llamacpp-issue-34"], needs=("ecosystem",))
+    def cpu_isa(self: Any, rec: Any) -> None:
+        """## What it decides
+        When the configuration runs the model on a CPU: whether its instruction set suits LLM kernels.
+
+        ## Why
+        The article: AVX2/AVX-512 matter. llama.cpp's fast kernels need AVX2; AVX-512 (and AMX on Xeon)
+        speed up prompt processing, while decode stays bound by memory bandwidth.
+
+        ## Example
+        A Core i5-12400 has AVX2 but not AVX-512: fine for decode, slower prompts.
+        """
+        option = self.option(rec)
+        accel = self.catalog.accelerators[option.hardware]
+        if accel.kind != "cpu":
+            return
+        required = str(self.catalog.value("host-isa-required"))
+        has = set(accel.isa)
+        verdict = ("missing: llama.cpp will be several times slower" if required not in has else
+                   "enough; AVX-512/AMX would speed up prompt processing" if not has & {"avx512", "amx"} else "well suited")
+        kind = Warning if required not in has else Tip
+        self.conclude(
+            kind(id="P2-cpu-isa", message=f"{accel.name} runs the model on its CPU cores; instruction sets {', '.join(sorted(has)) or 'unknown'}: "
+                 f"{verdict}. Decode speed follows memory bandwidth ({accel.mem_bandwidth_gbs:g} GB/s)."),
+            hardware=accel.name, isa=", ".join(sorted(has)) or "unknown", verdict=verdict,
+        )
+
+    @Rule(AS.workload << Workload(ecosystem="any", deployment="cloud"), AS.rec << Recommendation(kind="tpu"), salience=SALIENCE_ADVICE)
+    @rule_meta(id="P3-tpu-in-ranking", statement="the {tier} tier is a TPU: it ties serving to Google Cloud; the GPU alternative is {alternative}",
+               sources=["gcp-tpu-frameworks", "article"], needs=("ecosystem", "deployment"))
+    def tpu_in_ranking(self: Any, workload: Workload, rec: Recommendation) -> None:
+        """## What it decides
+        When a TPU makes the ranking on its price: what choosing it commits to, and the GPU option beside it.
+
+        ## Why
+        Pitfall P3: a TPU can be the cheapest hour, but it is rented from one cloud only; multi-cloud plans,
+        a later move on-premises, or CUDA-only kernels make the saving expensive.
+
+        ## Example
+        A 7B model served from a TPU v5e at 1.20 USD/h against an L4 at 0.80 USD/h.
+        """
+        option = self.option(rec)
+        gpus = [self.option(f) for f in self.facts.values() if isinstance(f, Candidate) and f["kind"] == "gpu"]
+        alt = cheapest(o for o in gpus if (o.tokens_per_s or 0) >= (option.tokens_per_s or 0) * 0.5) or cheapest(gpus)
+        alternative = (f"{alt.count} x {self.catalog.accelerators[alt.hardware].name} at {usd(alt.cost.cloud_usd_per_hour)}/h"
+                       if alt else "none in the catalog")
+        self.conclude(
+            Warning(id="P3-tpu-in-ranking", tier=rec["tier"],
+                    message=f"The {rec['tier']} tier is {option.count} x {self.catalog.accelerators[option.hardware].name} "
+                    f"({usd(option.cost.cloud_usd_per_hour)}/h). TPUs are rented from Google Cloud only: multi-cloud or a later "
+                    f"move on-premises means porting to another stack (JAX, PyTorch/XLA and TensorFlow run on TPU; CUDA kernels do "
+                    f"not). GPU alternative: {alternative}."),
+            tier=rec["tier"], alternative=alternative,
+        )
+
+    @Rule(AS.workload << Workload(ram_gb=MATCH.ram & P(lambda r: r is not None)),
+          AS.tip << Tip(id="MOE-expert-offload", effect_bytes=MATCH.experts), salience=SALIENCE_ADVICE - 1)
+    @rule_meta(id="P2-offload-ram", statement="offloading {experts} of experts needs {need} of RAM; the host has {ram}",
+               sources=["article", "llmhw-assumption"], needs=("ram_gb",))
+    def offload_ram(self: Any, workload: Workload, tip: Tip, ram: float, experts: int) -> None:
+        """## What it decides
+        When expert offload is suggested: whether the host's RAM can hold the offloaded experts.
+
+        ## Why
+        Pitfall P2: offloading moves the weights to system RAM, so RAM, not VRAM, becomes the limit; too little
+        and the system swaps.
+
+        ## Example
+        Qwen3-235B-A22B's experts at Q4_K_M (~140 GB) on a 64 GB host.
+        """
+        need = experts + float(self.catalog.value("host-os-reserve-bytes"))
+        if ram * 1e9 >= need:
+            return
+        self.conclude(
+            Warning(id="P2-offload-ram", shortfall_bytes=int(need - ram * 1e9),
+                    message=f"Expert offload puts {gb(experts)} of weights in system RAM; with the system's share that needs {gb(need)}, "
+                    f"and the host has {gb(ram * 1e9)}: it would swap. Add {gb(need - ram * 1e9)} of RAM or choose a GPU configuration."),
+            experts=gb(experts), need=gb(need), ram=gb(ram * 1e9),
         )

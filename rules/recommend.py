@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any, Optional
 
 from experta import AS, MATCH, TEST, Rule
 
-from ..facts import Candidate, CandidateSet, Recommendation, Tip, Warning, Workload
-from ..planner import Option, best, cheapest, meets
-from ..units import rate, usd
+from ..facts import Candidate, CandidateSet, Exclusion, Recommendation, Tip, Warning, Workload
+from ..planner import Option, best, cheapest, enumerate_options, meets
+from ..units import params, rate, usd
+from .candidates import excluded
 from . import SALIENCE_ADVICE, SALIENCE_SELECT, rule_meta
 
 
@@ -25,7 +27,7 @@ def _recommend(engine: Any, tier: str, option: Optional[Option], candidates: lis
     engine.conclude(
         Recommendation(tier=tier, id=option.id, hardware=option.hardware, count=option.count, precision=option.precision,
                        kind=accel.kind, utilization=round(option.utilization, 4), cost_usd=option.cost.budget_usd,
-                       tokens_per_s=option.tokens_per_s, because=why),
+                       tokens_per_s=option.tokens_per_s, tp_over_pcie=option.tp_over_pcie, because=why),
         inputs=[c for c in candidates if c["id"] == option.id],
         tier=tier, option=f"{option.count} x {accel.name} at {option.precision}", cost=usd(option.cost.budget_usd),
         because=why, **bindings,
@@ -128,23 +130,54 @@ class RecommendRules:
                sources=["article"], needs=("budget",))
     def over_budget(self: Any, workload: Workload, rec: Recommendation, budget: float, cost: float) -> None:
         """## What it decides
-        When even the minimum costs more than the budget: by how much, and what the budget buys instead.
+        When even the minimum costs more than the budget: by how much, and what the budget buys instead: the
+        largest smaller model of the same family that fits it, a lower-quality quantization, or rental hours.
 
         ## Why
-        A budget that cannot be met deserves a number, not silence.
+        A budget that cannot be met deserves numbers, not silence.
 
         ## Example
-        1,000 USD for a 70B model: 2,998 USD short; the budget rents the same hardware for N hours.
+        1,000 USD for a 70B model: the 14B distill fits on a 16 GB card within it, or the budget rents the 70B
+        configuration for a few hundred hours.
         """
-        option = self.option(rec)
-        hours = budget / option.cost.cloud_usd_per_hour if option.cost.cloud_usd_per_hour else None
-        rent = f"; it rents this configuration for about {hours:,.0f} hours" if hours else ""
+        w = self.workload(workload)
+        options, _ = _candidates(self)
+        offers = []
+        smaller = self._smaller_model_within(w, budget)
+        if smaller:
+            offers.append(smaller)
+        lowest = cheapest(options)
+        if lowest is not None and (lowest.cost.budget_usd or math.inf) <= budget:
+            offers.append(f"{lowest.count} x {self.catalog.accelerators[lowest.hardware].name} at {lowest.precision} "
+                          f"({lowest.quality}, {rate(lowest.tokens_per_s)} per user) for {usd(lowest.cost.budget_usd)}")
+        hourly = [o for o in options if o.cost.cloud_usd_per_hour]
+        rent = min(hourly, key=lambda o: (o.cost.cloud_usd_per_hour, o.id), default=None)
+        if rent is not None:
+            offers.append(f"about {budget / rent.cost.cloud_usd_per_hour:,.0f} hours of {rent.count} x "
+                          f"{self.catalog.accelerators[rent.hardware].name} rented at {usd(rent.cost.cloud_usd_per_hour)}/h")
+        buys = ("; ".join(offers) + ".") if offers else "nothing in the catalog for this workload."
         self.conclude(
             Warning(id="BUD-over-budget", at_stake_usd=round(cost - budget, 2),
                     message=f"The cheapest configuration that fits costs {usd(cost)}, {usd(cost - budget)} over the budget of "
-                    f"{usd(budget)}. Options: a smaller model of the same family, more quantization, or renting{rent}."),
+                    f"{usd(budget)}. The budget buys: {buys}"),
             cost=usd(cost), short=usd(cost - budget), budget=usd(budget),
         )
+
+    def _smaller_model_within(self: Any, w: Any, budget: float) -> Optional[str]:
+        """The largest smaller model of the same family whose minimum configuration fits the budget."""
+        model = self.catalog.models[w.model]
+        exclusions = {f["what"] for f in self.facts.values() if isinstance(f, Exclusion)}
+        accels = [a for a in self.catalog.accelerators.values() if not excluded(a, exclusions)]
+        floor = str(self.catalog.value("quality-floor-minimum"))
+        speed = 0.0 if w.training else float(self.catalog.value("min-tokens-per-s"))
+        family = sorted((m for m in self.catalog.models.values() if m.family == model.family and m.params < model.params),
+                        key=lambda m: -m.params)
+        for other in family:
+            pick = cheapest(o for o in enumerate_options(replace(w, model=other.id), other, accels, self.catalog) if meets(o, floor, speed))
+            if pick is not None and (pick.cost.budget_usd or math.inf) <= budget:
+                return (f"{other.name} ({params(other.params)}) on {pick.count} x {self.catalog.accelerators[pick.hardware].name} "
+                        f"at {pick.precision} for {usd(pick.cost.budget_usd)}")
+        return None
 
     @Rule(AS.workload << Workload(deployment=MATCH.deployment, hours_per_day=MATCH.hours),
           AS.rec << Recommendation(tier="recommended"), salience=SALIENCE_ADVICE)

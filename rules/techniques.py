@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from experta import AS, MATCH, TEST, P, Rule
+from experta import AS, MATCH, OR, P, Rule
 
 from .. import sizing
-from ..facts import Recommendation, Tip, Warning, Workload
-from ..planner import KV_BYTES_DEFAULT, arch, reference_precision
+from ..facts import Fit, Recommendation, Tip, Warning, Workload
+from ..planner import arch, reference_precision
 from ..profile import TRAINING_TASKS
-from ..units import gb, params, pct, rate
+from ..units import gb, params, pct
 from . import SALIENCE_ADVICE, rule_meta, subject
 
 TRAINING = P(lambda t: t in TRAINING_TASKS)
@@ -51,8 +51,8 @@ class TechniqueRules:
             precision=chosen.name, quantized=gb(small), native=gb(full), native_name=native.name, saving=gb(full - small),
         )
 
-    @Rule(subject(), salience=SALIENCE_ADVICE)
-    @rule_meta(id="QNT-low-bit-quality", statement="{precision} is {bits:g} bits per weight: expect a clear quality loss",
+    @Rule(OR(AS.rec << Recommendation(), AS.rec << Fit(fits=True)), salience=SALIENCE_ADVICE)
+    @rule_meta(id="QNT-low-bit-quality", statement="{tier} runs {precision} at {bits:g} bits per weight: expect a clear quality loss",
                sources=["kquant-pr", "llamacpp-quant"], needs=("precision",))
     def low_bit_quality(self: Any, rec: Any) -> None:
         """## What it decides
@@ -67,11 +67,12 @@ class TechniqueRules:
         precision = self.catalog.precisions[self.option(rec).precision]
         if precision.bits_per_weight > float(self.catalog.value("low-bit-warning-bits")):
             return
+        tier = rec.get("tier", "proposed")
         self.conclude(
-            Warning(id="QNT-low-bit-quality",
-                    message=f"{precision.name} stores {precision.bits_per_weight:g} bits per weight; at this level quality drops "
+            Warning(id="QNT-low-bit-quality", tier=tier,
+                    message=f"({tier}) {precision.name} stores {precision.bits_per_weight:g} bits per weight; at this level quality drops "
                     f"noticeably ({precision.quality}). Prefer 4-bit (Q4_K_M, AWQ) on larger hardware, or a smaller model at 4-bit or more."),
-            precision=precision.name, bits=precision.bits_per_weight,
+            tier=tier, precision=precision.name, bits=precision.bits_per_weight,
         )
 
     @Rule(AS.workload << Workload(task="inference"), subject(), salience=SALIENCE_ADVICE)
@@ -217,52 +218,128 @@ class TechniqueRules:
         )
 
     @Rule(subject(), salience=SALIENCE_ADVICE)
-    @rule_meta(id="NET-tp-over-pcie", statement="{count} x {hardware} splits every layer over PCIe: the link sets the speed",
-               sources=["llmhw-assumption", "l40s-datasheet-copy"], needs=("concurrency",))
-    def tp_over_pcie(self: Any, rec: Any) -> None:
+    @rule_meta(id="QNT-format-for-hardware", statement="on {hardware} with {runtime}, {precision} is the 4-to-8-bit format to use: {why}",
+               sources=["kquant-pr", "fm-vllm-cacheconfig", "bnb-docs", "article"], needs=("precision", "ecosystem"))
+    def format_for_hardware(self: Any, rec: Any) -> None:
         """## What it decides
-        Warns when tensor parallelism would run over PCIe across more than two cards.
+        Which quantized format suits the chosen hardware and runtime, and whether the hardware computes it natively.
 
         ## Why
-        Tensor parallel all-reduces twice per layer per token; PCIe moves 32-64 GB/s against 900+ GB/s for
-        NVLink, so beyond two cards the link, not the GPUs, bounds decode speed.
+        The article's first technique, made concrete: GGUF k-quants for llama.cpp/ollama (CPUs, Apple, consumer
+        GPUs), AWQ/GPTQ for vLLM on CUDA and ROCm, FP8 natively on Ada/Hopper/MI300, NVFP4 natively on Blackwell.
+        A format the hardware does not compute natively is dequantized in the kernel: memory is saved, compute is not.
 
         ## Example
-        Four RTX 4090s serving a 70B model.
+        A 70B model on two RTX 6000 Ada: FP8 runs natively on Ada tensor cores.
         """
         option = self.option(rec)
-        if not option.tp_over_pcie:
+        precision = self.catalog.precisions[option.precision]
+        if precision.bits_per_weight >= 16:
             return
         accel = self.catalog.accelerators[option.hardware]
+        runtime = self.catalog.runtimes[option.runtime]
+        native = precision.native_feature in accel.features if precision.native_feature else False
+        why = ("computed natively by its tensor cores" if native else
+               "weights are dequantized to 16-bit in the kernels, so memory and bandwidth are saved but not compute")
         self.conclude(
-            Warning(id="NET-tp-over-pcie",
-                    message=f"{option.count} x {accel.name} have no NVLink: tensor parallel over PCIe "
-                    f"({accel.interconnect_gbs or '?'} GB/s) adds two all-reduces per layer per token. Expect "
-                    f"{rate(option.tokens_per_s)} per user at best; prefer fewer, larger cards or pipeline parallel."),
-            count=option.count, hardware=accel.name,
+            Tip(id="QNT-format-for-hardware", effect_bits=precision.bits_per_weight,
+                message=f"Use {precision.name} with {runtime.name} on {accel.name}: {precision.bits_per_weight:g} bits per weight, "
+                f"{gb(option.memory.weights * option.count)} of weights in all; {why}."),
+            hardware=accel.name, runtime=runtime.name, precision=precision.name, why=why,
         )
 
-    @Rule(AS.workload << Workload(), salience=SALIENCE_ADVICE)
-    @rule_meta(id="MOE-all-experts-stored", statement="{model} stores {total} parameters but computes with {active} per token",
-               sources=["r1-readme", "v3-readme", "article"], needs=("model",))
-    def all_experts_stored(self: Any, workload: Workload) -> None:
+    @Rule(AS.workload << Workload(task="inference"), subject(), salience=SALIENCE_ADVICE)
+    @rule_meta(id="QNT-fp8-native", statement="{hardware} computes FP8: FP8 weights would take {fp8} instead of {bf16}, at {tflops} TFLOPS",
+               sources=["gk-h100", "fm-vllm-cacheconfig", "article"], needs=("precision",))
+    def fp8_native(self: Any, workload: Workload, rec: Any) -> None:
         """## What it decides
-        For mixture-of-experts models: memory follows the total parameters, speed the active ones.
+        When a 16-bit configuration runs on hardware with FP8 tensor cores: what FP8 weights would give.
 
         ## Why
-        Corrected from the article: MoE needs far less compute per token than its size suggests, but every
-        expert must still be held in memory (or offloaded, at a large speed cost).
+        The article's mixed-precision technique for inference: FP8 halves weight memory and bandwidth per token
+        and doubles dense throughput on Ada, Hopper, Blackwell and MI300, with near-lossless quality.
 
         ## Example
-        DeepSeek-R1 671B activates 37B parameters per token, and all 671B must be stored.
+        A 70B model in BF16 on 2 x H100: in FP8 it fits one H100's worth of weights per card with room to spare.
         """
+        option = self.option(rec)
+        accel = self.catalog.accelerators[option.hardware]
+        if option.precision not in ("bf16", "fp16") or "fp8" not in accel.features:
+            return
         model = self.catalog.models[workload["model"]]
-        if not model.is_moe:
+        bf16 = sizing.weight_bytes(model.params, 16)
+        fp8 = sizing.weight_bytes(model.params, self.catalog.precisions["fp8"].bits_per_weight)
+        self.conclude(
+            Tip(id="QNT-fp8-native", effect_bytes=bf16 - fp8,
+                message=f"{accel.name} computes FP8 natively ({accel.fp8_tflops or '?'} vs {accel.bf16_tflops or '?'} dense TFLOPS "
+                f"in BF16): FP8 weights take {gb(fp8)} instead of {gb(bf16)} and read half the bytes per token, with near-lossless quality."),
+            hardware=accel.name, fp8=gb(fp8), bf16=gb(bf16), tflops=accel.fp8_tflops or "?",
+        )
+
+    @Rule(AS.workload << Workload(task=P(lambda t: t in ("finetune", "pretrain"))), subject(), salience=SALIENCE_ADVICE)
+    @rule_meta(id="TRN-cpu-offload", statement="offloading the optimizer ({optimizer}) to host RAM would fit on {fewer} devices instead of {count}",
+               sources=["zero-paper", "article"], needs=("task", "ram_gb"))
+    def cpu_offload(self: Any, workload: Workload, rec: Any) -> None:
+        """## What it decides
+        For full training on several devices: whether ZeRO-Offload (optimizer states in host RAM) would need fewer.
+
+        ## Why
+        AdamW's fp32 master weights and moments are 12 of the 16 bytes per parameter; moving them to CPU RAM
+        (DeepSpeed ZeRO-Offload) frees most of the device memory at the cost of slower optimizer steps.
+
+        ## Example
+        A 7B full fine-tune: 2 x 48 GB GPUs instead of 4, with ~92 GB of optimizer state in RAM.
+        """
+        option = self.option(rec)
+        if option.count < 2:
+            return
+        w = self.workload(workload)
+        a = arch(self.catalog.models[w.model])
+        fewer = option.count // 2
+        setup = sizing.TrainingSetup(mode="full", micro_batch=1, seq_len=w.context, checkpointing=True, devices=fewer,
+                                     zero_stage=3 if fewer > 1 else 0, offload_optimizer=True)
+        memory = sizing.training_memory(a, setup, self.catalog.runtimes[option.runtime].overhead_bytes)
+        if memory.total > option.usable_bytes:
+            return
+        optimizer = sizing.ADAM_STATE_BYTES * a.params
+        self.conclude(
+            Tip(id="TRN-cpu-offload", effect_devices=option.count - fewer,
+                message=f"With the AdamW states ({gb(optimizer)}) offloaded to host RAM (ZeRO-Offload), {fewer} device(s) would hold "
+                f"this run ({gb(memory.total)} each, micro-batch 1 with recomputation) instead of {option.count}; the host then needs "
+                f"~{gb(optimizer)} more RAM and optimizer steps run on the CPU, several times slower."),
+            optimizer=gb(optimizer), fewer=fewer, count=option.count,
+        )
+
+    @Rule(AS.workload << Workload(task="finetune"), subject(), salience=SALIENCE_ADVICE)
+    @rule_meta(id="TRN-lora-instead", statement="LoRA on the same model needs {lora} per device instead of {full}",
+               sources=["measured-h200", "qlora-paper"], needs=("task", "lora_rank"))
+    def lora_instead(self: Any, workload: Workload, rec: Any) -> None:
+        """## What it decides
+        For a full fine-tune: what LoRA and QLoRA would need instead.
+
+        ## Why
+        LoRA trains small adapters over frozen weights: optimizer states shrink from 16 bytes per parameter of the
+        whole model to 16 bytes per adapter parameter (~0.5% of the model at rank 16). QLoRA stores the frozen
+        weights in 4-bit NF4.
+
+        ## Example
+        DeepSeek-R1-Distill-Qwen-7B: ~122 GB of model states for a full fine-tune, ~16 GB of weights plus 0.6 GB of
+        adapter state for LoRA.
+        """
+        option = self.option(rec)
+        w = self.workload(workload)
+        a = arch(self.catalog.models[w.model])
+        overhead = self.catalog.runtimes[option.runtime].overhead_bytes
+        lora = sizing.training_memory(a, sizing.TrainingSetup("lora", 1, w.context, True, lora_rank=w.lora_rank), overhead)
+        qlora = sizing.training_memory(a, sizing.TrainingSetup("qlora", 1, w.context, True, lora_rank=w.lora_rank,
+                                                               frozen_bits_per_weight=self.catalog.precisions["nf4"].bits_per_weight), overhead)
+        full = option.memory.total * option.count
+        if lora.total >= full:
             return
         self.conclude(
-            Tip(id="MOE-all-experts-stored", effect_params=model.params - model.active_params,
-                message=f"{model.name} is a mixture of experts: all {params(model.params)} parameters must be in memory, "
-                f"but each token computes with {params(model.active_params)} ({pct(model.active_params / model.params)}), so "
-                f"decode reads far less than the full weights per token and runs faster than a dense model of its size."),
-            model=model.name, total=params(model.params), active=params(model.active_params),
+            Tip(id="TRN-lora-instead", effect_bytes=full - lora.total,
+                message=f"A full fine-tune needs {gb(full)} across {option.count} device(s); LoRA (rank {w.lora_rank}) on one device "
+                f"needs ~{gb(lora.total)} and QLoRA ~{gb(qlora.total)} (micro-batch 1, recomputation on). Adapters usually recover "
+                f"most of a full fine-tune's gain on narrow tasks."),
+            lora=gb(lora.total), full=gb(full),
         )

@@ -9,7 +9,8 @@ from llmhw.session import RULES
 
 MODULE_PREFIXES = {
     "questions": {"IN"}, "memory": {"MEM"}, "candidates": {"CAND", "CMP"}, "recommend": {"REC", "BUD"},
-    "pitfalls": {"P1", "P2", "P3"}, "techniques": {"QNT", "TRN", "NET", "MOE", "CMP", "ART"},
+    "pitfalls": {"P1", "P2", "P3"}, "roles": {"CMP"}, "techniques": {"QNT", "TRN"}, "parallelism": {"NET", "MOE"},
+    "article": {"ART"},
 }
 
 

@@ -1,0 +1,49 @@
+"""A fixed, varied set of consultation profiles (deterministic: the same on every machine)."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+MODELS = (
+    "deepseek-r1:1.5b", "deepseek-r1:7b", "deepseek-r1:8b", "deepseek-r1:14b", "deepseek-r1:32b", "deepseek-r1:70b",
+    "deepseek-r1", "llama-3.1-8b", "llama-3.1-70b", "llama-3.1-405b", "qwen2.5-7b", "qwen2.5-14b", "qwen2.5-32b",
+    "qwen2.5-72b", "qwen3-30b-a3b", "qwen3-235b-a22b", "mixtral-8x7b", "gpt-oss-20b", "gpt-oss-120b", "gemma-3-27b",
+    "mistral-7b", "phi-4", "llama-3.2-3b", "qwen3-8b", "qwen3-32b", "gemma-3-12b", "deepseek-v3",
+)
+PRECISIONS = ("auto", "auto", "auto", "auto", "bf16", "fp8", "int8", "q4_k_m", "awq-int4", "q8_0")
+
+
+def profiles(n: int = 240, seed: int = 7) -> list[dict[str, Any]]:
+    """``n`` profiles mixing models, tasks, contexts, users, budgets, ecosystems, deployments and scales."""
+    rng = random.Random(seed)
+    out: list[dict[str, Any]] = []
+    for i in range(n):
+        p: dict[str, Any] = {"model": MODELS[i % len(MODELS)]}
+        task = rng.choice(("inference",) * 6 + ("finetune", "lora", "qlora"))
+        if task != "inference":
+            p["task"] = task
+            p["batch"] = rng.choice((8, 16, 32))
+            if rng.random() < 0.3:
+                p["activation_checkpointing"] = rng.choice(("on", "off"))
+            if task in ("lora", "qlora") and rng.random() < 0.5:
+                p["lora_rank"] = rng.choice((8, 16, 64))
+        else:
+            p["concurrency"] = rng.choice((1, 1, 2, 4, 20, 64, 200))
+            if rng.random() < 0.5:
+                p["precision"] = rng.choice(PRECISIONS)
+        p["context"] = rng.choice((2048, 4096, 8192, 8192, 32768, 131072))
+        if rng.random() < 0.5:
+            p["budget"] = rng.choice((1000, 5000, 40000, 250000))
+        if rng.random() < 0.3:
+            p["ecosystem"] = rng.choice(("cuda", "rocm", "apple", "tpu", "cpu"))
+        p["deployment"] = rng.choice(("local", "local", "cloud", "edge")) if task == "inference" else rng.choice(("local", "cloud"))
+        if rng.random() < 0.3:
+            p["scale"] = rng.choice(("personal", "team", "enterprise"))
+        if rng.random() < 0.2:
+            p["hours_per_day"] = rng.choice((2, 8, 24))
+        if rng.random() < 0.2 and p["deployment"] != "cloud":
+            p["cpu_cores"] = rng.choice((4, 8, 32))
+            p["ram_gb"] = rng.choice((16, 64, 256))
+        out.append(p)
+    return out

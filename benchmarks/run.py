@@ -1,0 +1,305 @@
+"""Run every llmhw benchmark with one command and write benchmarks/RESULTS.md.
+
+    .venv/bin/python benchmarks/run.py            (or: make bench)
+    .venv/bin/python benchmarks/run.py --quick    (fewer rows: a smoke run, not for RESULTS.md)
+
+Absolute times vary between machines and with load, so every target is also measured as a ratio within this
+one run: cold start against a bare `import experta`, the large catalogs against the real one, and the
+optimizations against the same code with them switched off (``planner.CACHE``, ``session.PREDICT_DEFAULTS``),
+interleaved profile by profile so that background load hits both alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import random
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import types
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from profiles import profiles  # noqa: E402
+
+PY = sys.executable
+LLMHW = str(Path(PY).with_name("llmhw"))
+
+
+def _median_run(cmd: list[str], n: int) -> float:
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+# experta 1.9.4 needs collections.Mapping, gone since Python 3.10: the floor gets the same one-line shim llmhw uses.
+SHIM = "import collections, collections.abc; collections.Mapping = collections.abc.Mapping; "
+
+PHASES = r"""
+import time, json
+t0 = time.perf_counter()
+import collections, collections.abc; collections.Mapping = collections.abc.Mapping
+import experta
+t1 = time.perf_counter()
+from llmhw import cli, api
+t2 = time.perf_counter()
+cat = api.catalog()
+t3 = time.perf_counter()
+api.check({"model": "deepseek-r1:7b", "precision": "q4_k_m"}, "A100 80GB")
+t4 = time.perf_counter()
+api.check({"model": "deepseek-r1:7b", "precision": "q4_k_m"}, "A100 80GB")
+t5 = time.perf_counter()
+print(json.dumps({"import experta": t1 - t0, "import llmhw (rules, engine class)": t2 - t1, "load knowledge": t3 - t2,
+                  "first consultation (network build)": t4 - t3, "warm consultation": t5 - t4}))
+"""
+
+
+def cold_start(n: int) -> dict:
+    check = [LLMHW, "check", "--model", "deepseek-r1:7b", "--hardware", "A100 80GB", "--precision", "q4_k_m"]
+    bare = [PY, "-c", SHIM + "import experta"]
+    _median_run(bare, 1), _median_run(check, 1)  # warm the OS file cache
+    t_bare, t_check = _median_run(bare, n), _median_run(check, n)
+    phases = [json.loads(subprocess.run([PY, "-c", PHASES], check=True, capture_output=True, text=True).stdout) for _ in range(3)]
+    phase = {k: statistics.median(p[k] for p in phases) for k in phases[0]}
+    return {"bare_s": t_bare, "check_s": t_check, "ratio": t_check / t_bare, "phases": phase, "runs": n}
+
+
+def _timed_advise(api, p) -> float:
+    t = time.perf_counter()
+    api.advise(p)
+    return time.perf_counter() - t
+
+
+def _pct(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
+
+
+def warm(n: int) -> dict:
+    from llmhw import api, planner, session
+
+    ps = profiles(n)
+    for p in ps[:10]:
+        api.advise(p)
+    on, off = [], []
+    for p in ps:  # interleaved: the same profile with the optimizations off, then on
+        planner.CACHE, session.PREDICT_DEFAULTS = False, False
+        off.append(_timed_advise(api, p))
+        planner.CACHE, session.PREDICT_DEFAULTS = True, True
+        on.append(_timed_advise(api, p))
+    stat = lambda xs: {"median_ms": 1000 * statistics.median(xs), "p99_ms": 1000 * _pct(xs, 0.99), "mean_ms": 1000 * statistics.mean(xs)}
+    return {"profiles": n, "after": stat(on), "before": stat(off)}
+
+
+def synthetic(cat, factor: int, perturb_specs: bool, seed: int = 1):
+    """The real catalog with (factor - 1) copies of every accelerator: new ids, no aliases, prices within +-20%.
+
+    With ``perturb_specs`` the copies' bandwidth and compute also move (+-5%), so no two devices size alike.
+    """
+    rng = random.Random(seed)
+    accels = dict(cat.accelerators)
+    for k in range(1, factor):
+        for a in cat.accelerators.values():
+            prices = tuple(dataclasses.replace(p, usd=round(p.usd * rng.uniform(0.8, 1.2), 2)) for p in a.prices)
+            changes = {"id": f"{a.id}-syn{k}", "name": f"{a.name} (synthetic {k})", "aliases": (), "prices": prices}
+            if perturb_specs:
+                f = rng.uniform(0.95, 1.05)
+                changes["mem_bandwidth_gbs"] = a.mem_bandwidth_gbs * f
+                if a.bf16_tflops:
+                    changes["bf16_tflops"] = a.bf16_tflops * f
+            accels[changes["id"]] = dataclasses.replace(a, **changes)
+    return dataclasses.replace(cat, accelerators=types.MappingProxyType(accels))
+
+
+def scale(n10: int, n100: int) -> dict:
+    from llmhw import api
+
+    real = api.catalog()
+    ps = profiles(n10)
+    out: dict = {"profiles_10x": n10, "profiles_100x": n100}
+    original = api.catalog
+
+    def measure(cat, subset) -> list[float]:
+        api.catalog = lambda dirs=(): cat  # advise() reads the catalog through this function
+        try:
+            for p in subset[:3]:
+                api.advise(p)
+            return [_timed_advise(api, p) for p in subset]
+        finally:
+            api.catalog = original
+
+    for name, factor, perturb, subset in (("10x", 10, False, ps), ("10x-distinct", 10, True, ps),
+                                           ("100x", 100, False, ps[:n100])):
+        cat = synthetic(real, factor, perturb)
+        base = measure(real, subset)
+        big = measure(cat, subset)
+        out[name] = {"devices": len(cat.accelerators), "base_median_ms": 1000 * statistics.median(base),
+                     "median_ms": 1000 * statistics.median(big), "p99_ms": 1000 * _pct(big, 0.99),
+                     "ratio_median": statistics.median(big) / statistics.median(base),
+                     "ratio_mean": statistics.mean(big) / statistics.mean(base)}
+    return out
+
+
+SUMMARY = re.compile(r"([\d,]+) rows, ([\d,]+) failed, ([\d.]+) s, ([\d,.]+) rows/s with (\d+) job\(s\)(?:, peak worker memory (\d+) MB)?")
+
+
+def batch(rows_jobs2: int, rows_jobs1: int) -> dict:
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for jobs, n in ((1, rows_jobs1), (2, rows_jobs2)):
+            src = Path(tmp) / f"in{n}.jsonl"
+            src.write_text("".join(json.dumps(p) + "\n" for p in profiles(n, seed=3)))
+            t = time.perf_counter()
+            proc = subprocess.run([LLMHW, "batch", str(src), "--out", str(Path(tmp) / "out.jsonl"), "--jobs", str(jobs)],
+                                  capture_output=True, text=True)
+            wall = time.perf_counter() - t
+            m = SUMMARY.search(proc.stderr)
+            if m is None:
+                raise RuntimeError(f"batch failed: {proc.stderr[-2000:]}")
+            out[f"jobs{jobs}"] = {"rows": int(m.group(1).replace(",", "")), "failed": int(m.group(2).replace(",", "")),
+                                  "seconds": float(m.group(3)), "rows_per_s": float(m.group(4).replace(",", "")),
+                                  "wall_s": wall, "peak_worker_mb": int(m.group(6) or 0), "exit": proc.returncode}
+    return out
+
+
+def machine() -> dict:
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        load = "%.2f %.2f %.2f" % os.getloadavg()
+    except OSError:
+        load = "?"
+    return {"platform": platform.platform(), "cpu": cpu, "cpus": os.cpu_count(), "python": platform.python_version(),
+            "load_at_start": load}
+
+
+def verdict(ok: bool, missed: str = "") -> str:
+    return "met" if ok else f"**missed** {missed}"
+
+
+def write_results(r: dict, path: Path) -> None:
+    m, c, w, s, b = r["machine"], r["cold"], r["warm"], r["scale"], r["batch"]
+    a, bf = w["after"], w["before"]
+    j1, j2 = b["jobs1"], b["jobs2"]
+    v_cold = verdict(c["ratio"] <= 3, f"by {c['ratio'] / 3 - 1:.0%}")
+    v_med = verdict(a["median_ms"] <= 25, f"by {a['median_ms'] - 25:.1f} ms")
+    v_p99 = verdict(a["p99_ms"] <= 75, f"by {a['p99_ms'] - 75:.1f} ms")
+    v_10x = verdict(s["10x"]["ratio_median"] <= 2, f"by {s['10x']['ratio_median'] / 2 - 1:.0%}")
+    v_10xd = verdict(s["10x-distinct"]["ratio_median"] <= 2, f"by {s['10x-distinct']['ratio_median'] / 2 - 1:.0%}")
+    v_batch = verdict(j2["rows_per_s"] >= 100, f"by {1 - j2['rows_per_s'] / 100:.0%}")
+    v_mem = verdict(0 < j2["peak_worker_mb"] < 150)
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Written by `make bench` (`benchmarks/run.py`) on {time.strftime('%Y-%m-%d %H:%M')}, in {r['seconds']:.0f} s.",
+        "",
+        f"Machine: {m['platform']}; CPU: {m['cpu']}; {m['cpus']} CPUs; Python {m['python']}; "
+        f"load average at start: {m['load_at_start']}.",
+        "",
+        "| # | What | Target | Measured | Verdict |",
+        "|---|------|--------|----------|---------|",
+        f"| 1 | Cold start: `llmhw check` process vs `python -c 'import experta'` | at most 3x | "
+        f"{c['check_s'] * 1000:.0f} ms vs {c['bare_s'] * 1000:.0f} ms = **{c['ratio']:.2f}x** | {v_cold} |",
+        f"| 2 | Warm consultation, {w['profiles']} profiles: median | at most 25 ms | **{a['median_ms']:.1f} ms** | {v_med} |",
+        f"| 2 | Warm consultation: p99 | at most 75 ms | **{a['p99_ms']:.1f} ms** | {v_p99} |",
+        f"| 3 | 10x catalog ({s['10x']['devices']} devices) vs real | at most 2x | **{s['10x']['ratio_median']:.2f}x** median "
+        f"({s['10x']['ratio_mean']:.2f}x mean) | {v_10x} |",
+        f"| 3 | 10x catalog, no two devices alike | (same target) | {s['10x-distinct']['ratio_median']:.2f}x median | {v_10xd} |",
+        f"| 3 | 100x catalog ({s['100x']['devices']} devices) vs real | (no target) | {s['100x']['ratio_median']:.2f}x median | - |",
+        f"| 4 | Batch `--jobs 2`, {j2['rows']:,} profiles | at least 100/s | **{j2['rows_per_s']:.0f} rows/s** | {v_batch} |",
+        f"| 4 | Batch memory per worker | under 150 MB | **{j2['peak_worker_mb']} MB** peak RSS | {v_mem} |",
+        "",
+    ]
+    lines += [
+        "## 1. Cold start",
+        "",
+        f"Median of {c['runs']} runs each. Where a cold process spends its time (median of 3, in-process):",
+        "",
+        "| Phase | ms |", "|---|---|",
+        *[f"| {k} | {v * 1000:.0f} |" for k, v in c["phases"].items()],
+        "",
+        "## 2. Warm consultation, before and after",
+        "",
+        f"`api.advise` over the fixed set of {w['profiles']} profiles in `benchmarks/profiles.py`, engine reused. "
+        "`before` is the same code with the optimizations switched off (`planner.CACHE = False`, "
+        "`session.PREDICT_DEFAULTS = False`), timed profile by profile alternately with `after`.",
+        "",
+        "| | median ms | p99 ms | mean ms |", "|---|---|---|---|",
+        f"| before | {bf['median_ms']:.1f} | {bf['p99_ms']:.1f} | {bf['mean_ms']:.1f} |",
+        f"| after | {a['median_ms']:.1f} | {a['p99_ms']:.1f} | {a['mean_ms']:.1f} |",
+        "",
+        "## 3. Scale",
+        "",
+        "Synthetic catalogs: every real accelerator copied with a new id, no aliases and prices moved by up to 20% "
+        "(`10x`, `100x`); `10x-distinct` also moves each copy's bandwidth and compute by up to 5%, so that no two "
+        "devices size alike (the worst case for the twin grouping). The same profiles run on the real catalog "
+        f"in the same run for the ratio; the 100x catalog runs the first {s['profiles_100x']} profiles only, to keep "
+        "the whole benchmark within about ten minutes.",
+        "",
+        "| Catalog | devices | real median ms | median ms | p99 ms | ratio (median) | ratio (mean) |",
+        "|---|---|---|---|---|---|---|",
+        *[f"| {k} | {v['devices']} | {v['base_median_ms']:.1f} | {v['median_ms']:.1f} | {v['p99_ms']:.1f} | "
+          f"{v['ratio_median']:.2f}x | {v['ratio_mean']:.2f}x |" for k, v in s.items() if isinstance(v, dict)],
+        "",
+        "## 4. Batch throughput",
+        "",
+        "| jobs | rows | failed | s | rows/s | peak RSS per worker MB | exit |", "|---|---|---|---|---|---|---|",
+        *[f"| {k[4:]} | {v['rows']:,} | {v['failed']} | {v['seconds']:.1f} | {v['rows_per_s']:.1f} | {v['peak_worker_mb']} | {v['exit']} |"
+          for k, v in b.items()],
+        "",
+        f"Speed-up from 1 to 2 jobs: {j2['rows_per_s'] / j1['rows_per_s']:.2f}x. "
+        + ("" if j1["rows"] == j2["rows"] else f"(`--jobs 1` ran {j1['rows']:,} rows to save time; its rate is per row.)"),
+        "",
+    ]
+    notes = r.get("notes")
+    if notes:
+        lines += ["## Notes", "", notes.strip(), ""]
+    path.write_text("\n".join(lines))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="fewer profiles and rows (smoke run)")
+    ap.add_argument("--out", default=str(HERE / "RESULTS.md"))
+    ap.add_argument("--notes", default=str(HERE / "NOTES.md"), help="analysis appended to RESULTS.md, if the file exists")
+    args = ap.parse_args()
+    q = args.quick
+    t = time.perf_counter()
+    r: dict = {"machine": machine()}
+    print("machine:", r["machine"], flush=True)
+    r["cold"] = cold_start(3 if q else 9)
+    print("cold start:", r["cold"], flush=True)
+    r["warm"] = warm(40 if q else 240)
+    print("warm:", r["warm"], flush=True)
+    r["scale"] = scale(20 if q else 240, 5 if q else 40)
+    print("scale:", r["scale"], flush=True)
+    r["batch"] = batch(200 if q else 10_000, 100 if q else 2_000)
+    print("batch:", r["batch"], flush=True)
+    r["seconds"] = time.perf_counter() - t
+    notes = Path(args.notes)
+    r["notes"] = notes.read_text() if notes.exists() else ""
+    (Path(args.out).with_suffix(".json")).write_text(json.dumps(r, indent=2))
+    write_results(r, Path(args.out))
+    print(f"wrote {args.out} in {r['seconds']:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,190 @@
+"""The embedding API: dataclasses whose to_dict() is the CLI's JSON, InputError, threads, extra knowledge, docs/api.md."""
+
+from __future__ import annotations
+
+import json
+import re
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+import llmhw
+from llmhw.cli import main
+
+from .conftest import run_json
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "api.md"
+
+EXTRA_SOURCES = """\
+schema_version: 1
+sources:
+- {id: acme-datasheet, title: ACME internal datasheets, url: https://intranet.example/acme, accessed: 2026-01, quality: primary}
+"""
+EXTRA_ACCELERATORS = """\
+schema_version: 1
+accelerators:
+- id: acme-npx-24
+  name: ACME NPX-24
+  aliases: ["NPX-24"]
+  vendor: acme
+  kind: gpu
+  ecosystem: cuda
+  memory_bytes: 24000000000
+  mem_bandwidth_gbs: 900
+  bf16_tflops: 150
+  int8_tops: 300
+  max_devices: 4
+  features: [bf16, fp16, int8, int4]
+  obtain: buy
+  prices:
+  - {usd: 99, kind: msrp, date: "2026-01", source: acme-datasheet}
+  sources: [acme-datasheet]
+"""
+EXTRA_MODELS = """\
+schema_version: 1
+models:
+- id: acme-chat-7b
+  name: ACME Chat 7B
+  family: acme
+  architecture: dense
+  params: 7615616512
+  active_params: 7615616512
+  layers: 28
+  hidden: 3584
+  heads: 28
+  kv_heads: 4
+  head_dim: 128
+  intermediate: 18944
+  vocab: 152064
+  tied_embeddings: false
+  max_context: 32768
+  native_precision: bf16
+  aliases: ["acme/chat-7b"]
+  sources: [acme-datasheet]
+"""
+
+
+def write_extra(directory: Path) -> Path:
+    """An embedding app's own knowledge: a cheap private accelerator and an in-house model."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "sources.yaml").write_text(EXTRA_SOURCES)
+    (directory / "accelerators.yaml").write_text(EXTRA_ACCELERATORS)
+    (directory / "models.yaml").write_text(EXTRA_MODELS)
+    return directory
+
+
+PROFILES = [
+    {"model": "deepseek-r1:7b"},
+    {"model": "deepseek-r1:70b", "concurrency": 20, "budget": 40000},
+    {"model": "qwen2.5:7b", "task": "lora", "batch": 32},
+    {"model": "deepseek-r1:7b", "deployment": "cloud", "ecosystem": "tpu"},
+    {"model": "llama-3.1-70b", "task": "qlora", "budget": 10000},
+]
+
+
+def test_public_api_is_reexported():
+    for name in ("advise", "check", "Advice", "CheckResult", "Profile", "InputError", "TraceError"):
+        assert hasattr(llmhw, name), name
+    assert (Path(llmhw.__file__).parent / "py.typed").exists()
+    assert (Path(llmhw.__file__).parent / "trace.schema.json").exists()
+
+
+def test_advise_to_dict_is_the_cli_json(runner):
+    profile = {"model": "deepseek-r1:70b", "concurrency": 20, "context": 8192, "budget": 40000}
+    cli = run_json(runner, "recommend", "--model", "deepseek-r1:70b", "--concurrency", "20", "--context", "8192",
+                   "--budget", "40000")
+    assert llmhw.advise(profile).to_dict() == cli
+    assert json.loads(json.dumps(llmhw.advise(llmhw.Profile(**profile)).to_dict())) == cli
+
+
+def test_check_to_dict_is_the_cli_json(runner):
+    cli = run_json(runner, "check", "--model", "deepseek-r1:7b", "--hardware", "A100 80GB", "--precision", "q4_k_m")
+    result = llmhw.check({"model": "deepseek-r1:7b", "precision": "q4_k_m"}, "A100 80GB")
+    assert result.to_dict() == cli and result.fits
+
+
+@pytest.mark.parametrize("profile, field", [
+    ({"model": "deepseek-r1:7b", "context": 0}, "context"),
+    ({"model": "no-such-model-xyz"}, "model"),
+    ({"model": "deepseek-r1:7b", "task": "dance"}, "task"),
+    ({"model": "deepseek-r1:7b", "contxt": 10}, "contxt"),
+    ({"task": "inference"}, "model"),
+    ("deepseek-r1:7b", "profile"),
+])
+def test_bad_input_raises_input_error_naming_the_field(profile, field):
+    with pytest.raises(llmhw.InputError) as info:
+        llmhw.advise(profile)
+    assert isinstance(info.value, ValueError) and info.value.field == field
+    assert str(info.value).startswith(f"{field}: ")
+
+
+def test_check_bad_hardware_and_count():
+    with pytest.raises(ValueError) as info:
+        llmhw.check({"model": "deepseek-r1:7b"}, "no-such-card")
+    assert info.value.field == "hardware"
+    with pytest.raises(llmhw.InputError) as info:
+        llmhw.check({"model": "deepseek-r1:7b"}, "h100-sxm", count=0)
+    assert info.value.field == "count"
+
+
+def test_thread_pool_gives_the_sequential_results():
+    jobs = [PROFILES[i % len(PROFILES)] for i in range(40)]
+    sequential = [llmhw.advise(p).to_dict() for p in jobs]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        parallel = list(pool.map(lambda p: llmhw.advise(p).to_dict(), jobs))
+    assert parallel == sequential
+    checks = [({"model": "deepseek-r1:7b", "precision": "q4_k_m"}, "A100 80GB"), ({"model": "deepseek-r1:70b"}, "h100-sxm")] * 8
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        parallel_checks = list(pool.map(lambda a: llmhw.check(*a).to_dict(), checks))
+    assert parallel_checks == [llmhw.check(*a).to_dict() for a in checks]
+
+
+def test_thread_pool_traces_are_identical():
+    from llmhw import trace
+
+    profile = PROFILES[1]
+    expected = trace.dumps(trace.document(llmhw.advise(profile), created="2026-01-01T00:00:00Z"))
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        docs = list(pool.map(lambda _: trace.dumps(trace.document(llmhw.advise(profile), created="2026-01-01T00:00:00Z")),
+                             range(16)))
+    assert all(d == expected for d in docs)
+
+
+def test_extra_knowledge_changes_the_recommendations(tmp_path, runner):
+    extra = write_extra(tmp_path / "acme")
+    before = llmhw.advise({"model": "deepseek-r1:7b"})
+    after = llmhw.advise({"model": "deepseek-r1:7b"}, knowledge_dirs=[extra])
+    assert before.recommendations[0]["hardware"] != "acme-npx-24"
+    minimum = after.recommendations[0]
+    assert minimum["tier"] == "minimum" and minimum["hardware"] == "acme-npx-24" and minimum["cost"]["purchase_usd"] == 99
+    # The in-house model resolves by name only with the extra knowledge.
+    with pytest.raises(llmhw.InputError) as info:
+        llmhw.advise({"model": "acme/chat-7b"})
+    assert info.value.field == "model"
+    own = llmhw.advise({"model": "acme/chat-7b"}, knowledge_dirs=[str(extra)])
+    assert own.profile["model"] == "acme-chat-7b" and own.profile["model_name"] == "ACME Chat 7B"
+    # The private accelerator can be checked by name, and the CLI takes the same directory.
+    assert llmhw.check({"model": "acme/chat-7b"}, "NPX-24", knowledge_dirs=[extra]).fits
+    cli = run_json(runner, "recommend", "--model", "deepseek-r1:7b", "--knowledge", str(extra))
+    assert cli == after.to_dict()
+
+
+def test_broken_extra_knowledge_is_validated_like_builtin(tmp_path, runner):
+    extra = write_extra(tmp_path / "bad")
+    (extra / "accelerators.yaml").write_text(EXTRA_ACCELERATORS.replace("memory_bytes: 24000000000", "memory_bytes: -24"))
+    with pytest.raises(llmhw.KnowledgeError, match="acme-npx-24.*memory_bytes"):
+        llmhw.advise({"model": "deepseek-r1:7b"}, knowledge_dirs=[extra])
+    result = runner.invoke(main, ["recommend", "--model", "deepseek-r1:7b", "--knowledge", str(extra)])
+    assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_docs_api_examples_run(capsys):
+    blocks = re.findall(r"```python\n(.*?)```", DOCS.read_text(), re.S)
+    assert len(blocks) >= 4
+    text = DOCS.read_text()
+    assert "web handler" in text and "batch job" in text
+    namespace: dict = {"__name__": "docs_api"}
+    for i, block in enumerate(blocks):
+        exec(compile(block, f"{DOCS}#block{i + 1}", "exec"), namespace)
+    assert "bad input: context:" in capsys.readouterr().out

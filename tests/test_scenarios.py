@@ -1,0 +1,138 @@
+"""The article's scenarios, run through the real engine: the DeepSeek-R1 table and the three case studies.
+
+Each checks what a user would check: the class of hardware, the precision, the warnings, and where the
+article is wrong, that the output says so.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from llmhw import api
+from llmhw.knowledge.loader import load_catalog
+
+CAT = load_catalog()
+
+
+def advise(**profile):
+    return api.advise(profile).to_dict()
+
+
+def tier(data, name):
+    return next(r for r in data["recommendations"] if r["tier"] == name)
+
+
+def ids(items):
+    return {i["id"] for i in items}
+
+
+def kind(rec):
+    return CAT.accelerators[rec["hardware"]].kind
+
+
+def bits(rec):
+    return CAT.precisions[rec["precision"]].bits_per_weight
+
+
+# --- the DeepSeek-R1 sizing table (digest section 3), corrected where the article is wrong -------------
+
+def test_r1_1_5b_runs_on_a_cpu():
+    data = advise(model="deepseek-r1:1.5b")
+    assert data["profile"]["scale"] == "personal"
+    assert kind(tier(data, "minimum")) == "cpu"  # the article: a 1.5B runs on a modern CPU without a GPU
+    assert "CMP-cpu-only-enough" in ids(data["tips"])
+    assert tier(data, "recommended")["cost"]["budget_usd"] < 1000
+
+
+def test_r1_7b_on_an_8_to_12_gb_card_at_4_bit():
+    data = advise(model="deepseek-r1:7b")
+    rec = tier(data, "recommended")
+    assert kind(rec) == "gpu" and rec["count"] == 1
+    assert CAT.accelerators[rec["hardware"]].memory_bytes <= 12e9
+    assert 4 <= bits(rec) < 5
+    assert "ART-7b-needs-8gb" in ids(data["notes"])
+
+
+def test_r1_32b_does_not_fit_16_gb_at_4_bit():
+    data = advise(model="deepseek-r1:32b")
+    rec = tier(data, "recommended")
+    assert rec["memory"]["weights"] * rec["count"] > 16e9
+    note = next(n for n in data["notes"] if n["id"] == "ART-32b-on-16gb")
+    assert "The article claims 4-bit quantization lets a 32B model run on 16 GB" in note["message"]
+    assert "20.0 GB" in note["message"]
+
+
+def test_r1_70b_needs_more_than_64_gb_and_the_output_says_so():
+    data = advise(model="deepseek-r1:70b", concurrency=20, context=8192, budget=40000)
+    assert data["profile"]["scale"] == "team"
+    rec = tier(data, "recommended")
+    assert rec["count"] * rec["available"] >= 64e9
+    assert rec["cost"]["budget_usd"] <= 40000
+    note = next(n for n in data["notes"] if n["id"] == "ART-70b-needs-64gb")
+    assert "43.0 GB at Q4_K_M" in note["message"] and "141.1 GB at BF16" in note["message"]
+
+
+def test_r1_671b_is_a_cluster_workload():
+    data = advise(model="deepseek-r1:671b", concurrency=100)
+    assert data["profile"]["scale"] == "enterprise"  # default scale follows the model's size
+    rec = tier(data, "recommended")
+    assert rec["count"] >= 8 and kind(rec) == "gpu"
+    assert rec["memory"]["weights"] * rec["count"] > 300e9  # every expert is stored
+    assert {"MOE-all-experts-stored", "MOE-expert-parallel"} <= ids(data["tips"])
+    assert "ART-671b-on-mac" in ids(data["notes"])
+
+
+# --- the three case studies (digest section 5) as budget and scale tiers --------------------------------
+
+def test_individual_developer_value_first():
+    data = advise(model="deepseek-r1:1.5b", budget=1500, scale="personal")
+    for rec in data["recommendations"]:
+        assert rec["cost"]["budget_usd"] <= 1500 and rec["count"] == 1
+    assert not [w for w in data["warnings"] if w["id"].startswith("P1")]
+
+
+def test_small_business_7b_team_server():
+    data = advise(model="deepseek-r1:7b", concurrency=10, budget=5000, scale="team")
+    rec = tier(data, "recommended")
+    assert kind(rec) == "gpu" and rec["cost"]["budget_usd"] <= 5000
+    assert rec["runtime"] == "vllm"  # ten users want continuous batching
+    assert rec["tokens_per_s"] >= 15
+
+
+def test_large_enterprise_70b_for_a_hundred_users():
+    data = advise(model="deepseek-r1:70b", concurrency=100, budget=300000, scale="enterprise")
+    rec = tier(data, "recommended")
+    assert CAT.accelerators[rec["hardware"]].interconnect in ("nvlink", "infinity-fabric")
+    assert rec["total_tokens_per_s"] >= 100 * 15
+    assert "NET-tensor-parallel" in ids(data["tips"])
+
+
+def test_large_enterprise_distributed_training():
+    data = advise(model="deepseek-r1:32b", task="finetune", scale="enterprise", context=4096, budget=400000)
+    rec = tier(data, "recommended")
+    assert rec["count"] >= 8 and rec["zero_stage"] == 3
+    assert {"TRN-zero-sharding", "TRN-mixed-precision", "TRN-lora-instead"} <= ids(data["tips"])
+    assert "ART-zero3-saves-70" in ids(data["notes"])
+
+
+# --- budget -------------------------------------------------------------------------------------------
+
+def test_budget_respected_and_shortfall_explained():
+    data = advise(model="deepseek-r1:70b", concurrency=4, budget=1000)
+    warning = next(w for w in data["warnings"] if w["id"] == "BUD-over-budget")
+    assert warning["at_stake_usd"] > 0
+    assert "The budget buys: DeepSeek-R1-Distill-Qwen-32B" in warning["message"] and "hours of" in warning["message"]
+    assert tier(data, "best-in-budget")["cost"]["budget_usd"] <= 1000 if any(r["tier"] == "best-in-budget" for r in data["recommendations"]) else True
+
+
+@pytest.mark.parametrize("budget", [2000, 10000, 50000])
+def test_best_tier_within_budget(budget):
+    data = advise(model="deepseek-r1:32b", concurrency=8, budget=budget)
+    best = tier(data, "best-in-budget")
+    assert best["cost"]["budget_usd"] <= budget
+
+
+def test_buy_versus_rent_break_even():
+    data = advise(model="deepseek-r1:70b", concurrency=100, budget=300000, scale="enterprise", hours_per_day=24)
+    tip = next(t for t in data["tips"] if t["id"] == "BUD-buy-vs-rent")
+    assert "breaks even with renting" in tip["message"] and "24 h/day" in tip["message"]
