@@ -3,10 +3,12 @@
     .venv/bin/python benchmarks/run.py            (or: make bench)
     .venv/bin/python benchmarks/run.py --quick    (fewer rows: a smoke run, not for RESULTS.md)
 
-Absolute times vary between machines and with load, so every target is also measured as a ratio within this
-one run: cold start against a bare `import experta`, the large catalogs against the real one, and the
-optimizations against the same code with them switched off (``planner.CACHE``, ``session.PREDICT_DEFAULTS``),
-interleaved profile by profile so that background load hits both alike.
+Absolute times vary between machines and with load, so the targets that are ratios are measured within this
+one run: cold start against a bare `import experta`, and the synthetic 10x and 100x catalogs (every copy's
+bandwidth and compute moved by up to 5%, so no two devices size alike) against the real one, profile set by
+profile set. The warm consultation is measured on the current code only; for before/after it is shown next to
+the warm numbers of the previous run, read from the RESULTS.json this run replaces (a different run, so its
+load may differ: both load averages are reported).
 """
 
 from __future__ import annotations
@@ -87,26 +89,46 @@ def _pct(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
 
 
+def _stat(xs: list[float]) -> dict:
+    return {"median_ms": 1000 * statistics.median(xs), "p99_ms": 1000 * _pct(xs, 0.99), "mean_ms": 1000 * statistics.mean(xs)}
+
+
 def warm(n: int) -> dict:
-    from llmhw import api, planner, session
+    from llmhw import api
 
     ps = profiles(n)
     for p in ps[:10]:
         api.advise(p)
-    on, off = [], []
-    for p in ps:  # interleaved: the same profile with the optimizations off, then on
-        planner.CACHE, session.PREDICT_DEFAULTS = False, False
-        off.append(_timed_advise(api, p))
-        planner.CACHE, session.PREDICT_DEFAULTS = True, True
-        on.append(_timed_advise(api, p))
-    stat = lambda xs: {"median_ms": 1000 * statistics.median(xs), "p99_ms": 1000 * _pct(xs, 0.99), "mean_ms": 1000 * statistics.mean(xs)}
-    return {"profiles": n, "after": stat(on), "before": stat(off)}
+    return {"profiles": n, "current": _stat([_timed_advise(api, p) for p in ps])}
 
 
-def synthetic(cat, factor: int, perturb_specs: bool, seed: int = 1):
-    """The real catalog with (factor - 1) copies of every accelerator: new ids, no aliases, prices within +-20%.
+def previous_run(json_path: Path) -> dict | None:
+    """The warm numbers of the run whose RESULTS.json this run is about to replace (None if there is none).
 
-    With ``perturb_specs`` the copies' bandwidth and compute also move (+-5%), so no two devices size alike.
+    Runs written before the date was stored in the JSON take it from the RESULTS.md next to it. A JSON whose warm
+    section has ``after``/``before`` comes from the benchmark that switched ``planner.CACHE`` and
+    ``session.PREDICT_DEFAULTS``: that run measured the code with the caches and the twin grouping since removed,
+    and its ``after`` column is the one that ran by default.
+    """
+    try:
+        old = json.loads(json_path.read_text())
+        w = old["warm"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    old_code = "current" not in w and "after" in w
+    stat = w["current"] if not old_code else w["after"]
+    date = old.get("date")
+    if not date:
+        md = json_path.with_suffix(".md")
+        m = re.search(r" on (\d{4}-\d\d-\d\d \d\d:\d\d)", md.read_text()) if md.exists() else None
+        date = m.group(1) if m else time.strftime("%Y-%m-%d %H:%M", time.localtime(json_path.stat().st_mtime))
+    return {"date": date, "profiles": w.get("profiles"), "warm": stat, "removed_optimizations": old_code,
+            "load_at_start": old.get("machine", {}).get("load_at_start", "?")}
+
+
+def synthetic(cat, factor: int, seed: int = 1):
+    """The real catalog with (factor - 1) copies of every accelerator: new ids, no aliases, prices within +-20%,
+    and bandwidth and compute (bf16 TFLOPS) within +-5%, so that no two devices size alike.
     """
     rng = random.Random(seed)
     accels = dict(cat.accelerators)
@@ -114,11 +136,10 @@ def synthetic(cat, factor: int, perturb_specs: bool, seed: int = 1):
         for a in cat.accelerators.values():
             prices = tuple(dataclasses.replace(p, usd=round(p.usd * rng.uniform(0.8, 1.2), 2)) for p in a.prices)
             changes = {"id": f"{a.id}-syn{k}", "name": f"{a.name} (synthetic {k})", "aliases": (), "prices": prices}
-            if perturb_specs:
-                f = rng.uniform(0.95, 1.05)
-                changes["mem_bandwidth_gbs"] = a.mem_bandwidth_gbs * f
-                if a.bf16_tflops:
-                    changes["bf16_tflops"] = a.bf16_tflops * f
+            f = rng.uniform(0.95, 1.05)
+            changes["mem_bandwidth_gbs"] = a.mem_bandwidth_gbs * f
+            if a.bf16_tflops:
+                changes["bf16_tflops"] = a.bf16_tflops * f
             accels[changes["id"]] = dataclasses.replace(a, **changes)
     return dataclasses.replace(cat, accelerators=types.MappingProxyType(accels))
 
@@ -140,9 +161,8 @@ def scale(n10: int, n100: int) -> dict:
         finally:
             api.catalog = original
 
-    for name, factor, perturb, subset in (("10x", 10, False, ps), ("10x-distinct", 10, True, ps),
-                                           ("100x", 100, False, ps[:n100])):
-        cat = synthetic(real, factor, perturb)
+    for name, factor, subset in (("10x", 10, ps), ("100x", 100, ps[:n100])):
+        cat = synthetic(real, factor)
         base = measure(real, subset)
         big = measure(cat, subset)
         out[name] = {"devices": len(cat.accelerators), "base_median_ms": 1000 * statistics.median(base),
@@ -197,19 +217,20 @@ def verdict(ok: bool, missed: str = "") -> str:
 
 def write_results(r: dict, path: Path) -> None:
     m, c, w, s, b = r["machine"], r["cold"], r["warm"], r["scale"], r["batch"]
-    a, bf = w["after"], w["before"]
+    a, prev = w["current"], r.get("previous")
+    pw = prev["warm"] if prev else None
+    was = (lambda k: f" (previous run: {pw[k]:.1f} ms)") if pw else (lambda k: "")
     j1, j2 = b["jobs1"], b["jobs2"]
     v_cold = verdict(c["ratio"] <= 3, f"by {c['ratio'] / 3 - 1:.0%}")
     v_med = verdict(a["median_ms"] <= 25, f"by {a['median_ms'] - 25:.1f} ms")
     v_p99 = verdict(a["p99_ms"] <= 75, f"by {a['p99_ms'] - 75:.1f} ms")
     v_10x = verdict(s["10x"]["ratio_median"] <= 2, f"by {s['10x']['ratio_median'] / 2 - 1:.0%}")
-    v_10xd = verdict(s["10x-distinct"]["ratio_median"] <= 2, f"by {s['10x-distinct']['ratio_median'] / 2 - 1:.0%}")
     v_batch = verdict(j2["rows_per_s"] >= 100, f"by {1 - j2['rows_per_s'] / 100:.0%}")
     v_mem = verdict(0 < j2["peak_worker_mb"] < 150)
     lines = [
         "# Benchmark results",
         "",
-        f"Written by `make bench` (`benchmarks/run.py`) on {time.strftime('%Y-%m-%d %H:%M')}, in {r['seconds']:.0f} s.",
+        f"Written by `make bench` (`benchmarks/run.py`) on {r['date']}, in {r['seconds']:.0f} s.",
         "",
         f"Machine: {m['platform']}; CPU: {m['cpu']}; {m['cpus']} CPUs; Python {m['python']}; "
         f"load average at start: {m['load_at_start']}.",
@@ -218,12 +239,12 @@ def write_results(r: dict, path: Path) -> None:
         "|---|------|--------|----------|---------|",
         f"| 1 | Cold start: `llmhw check` process vs `python -c 'import experta'` | at most 3x | "
         f"{c['check_s'] * 1000:.0f} ms vs {c['bare_s'] * 1000:.0f} ms = **{c['ratio']:.2f}x** | {v_cold} |",
-        f"| 2 | Warm consultation, {w['profiles']} profiles: median | at most 25 ms | **{a['median_ms']:.1f} ms** | {v_med} |",
-        f"| 2 | Warm consultation: p99 | at most 75 ms | **{a['p99_ms']:.1f} ms** | {v_p99} |",
+        f"| 2 | Warm consultation, {w['profiles']} profiles: median | at most 25 ms | **{a['median_ms']:.1f} ms**{was('median_ms')} | {v_med} |",
+        f"| 2 | Warm consultation: p99 | at most 75 ms | **{a['p99_ms']:.1f} ms**{was('p99_ms')} | {v_p99} |",
         f"| 3 | 10x catalog ({s['10x']['devices']} devices) vs real | at most 2x | **{s['10x']['ratio_median']:.2f}x** median "
         f"({s['10x']['ratio_mean']:.2f}x mean) | {v_10x} |",
-        f"| 3 | 10x catalog, no two devices alike | (same target) | {s['10x-distinct']['ratio_median']:.2f}x median | {v_10xd} |",
-        f"| 3 | 100x catalog ({s['100x']['devices']} devices) vs real | (no target) | {s['100x']['ratio_median']:.2f}x median | - |",
+        f"| 3 | 100x catalog ({s['100x']['devices']} devices) vs real, {s['profiles_100x']} profiles | (no target) | "
+        f"{s['100x']['ratio_median']:.2f}x median ({s['100x']['ratio_mean']:.2f}x mean) | - |",
         f"| 4 | Batch `--jobs 2`, {j2['rows']:,} profiles | at least 100/s | **{j2['rows_per_s']:.0f} rows/s** | {v_batch} |",
         f"| 4 | Batch memory per worker | under 150 MB | **{j2['peak_worker_mb']} MB** peak RSS | {v_mem} |",
         "",
@@ -236,23 +257,30 @@ def write_results(r: dict, path: Path) -> None:
         "| Phase | ms |", "|---|---|",
         *[f"| {k} | {v * 1000:.0f} |" for k, v in c["phases"].items()],
         "",
-        "## 2. Warm consultation, before and after",
+        "## 2. Warm consultation, this run and the previous one",
         "",
-        f"`api.advise` over the fixed set of {w['profiles']} profiles in `benchmarks/profiles.py`, engine reused. "
-        "`before` is the same code with the optimizations switched off (`planner.CACHE = False`, "
-        "`session.PREDICT_DEFAULTS = False`), timed profile by profile alternately with `after`.",
+        f"`api.advise` over the fixed set of {w['profiles']} profiles in `benchmarks/profiles.py`, engine reused, "
+        "current code only. The previous run's numbers are read from the `RESULTS.json` this run replaced; "
+        "it ran at another time, under another load, so compare with care.",
         "",
-        "| | median ms | p99 ms | mean ms |", "|---|---|---|---|",
-        f"| before | {bf['median_ms']:.1f} | {bf['p99_ms']:.1f} | {bf['mean_ms']:.1f} |",
-        f"| after | {a['median_ms']:.1f} | {a['p99_ms']:.1f} | {a['mean_ms']:.1f} |",
+        "| | profiles | median ms | p99 ms | mean ms | load average at start |", "|---|---|---|---|---|---|",
+        f"| this run ({r['date']}) | {w['profiles']} | {a['median_ms']:.1f} | {a['p99_ms']:.1f} | {a['mean_ms']:.1f} | "
+        f"{m['load_at_start']} |",
+        *([f"| previous run ({prev['date']}) | {prev['profiles']} | {pw['median_ms']:.1f} | {pw['p99_ms']:.1f} | "
+           f"{pw['mean_ms']:.1f} | {prev['load_at_start']} |"] if prev else []),
         "",
+        *(["The previous run measured the code as it was then: with the planner caches (`planner.CACHE`), the "
+           "`session.PREDICT_DEFAULTS` switch and the grouping of identical (\"twin\") devices, all since removed. "
+           "The code measured here has no cache and no twin grouping, and always fills the predicted defaults "
+           "before the first engine pass.", ""] if prev and prev["removed_optimizations"] else []),
+        *(["No previous `RESULTS.json` was found, so there is nothing to compare with.", ""] if not prev else []),
         "## 3. Scale",
         "",
-        "Synthetic catalogs: every real accelerator copied with a new id, no aliases and prices moved by up to 20% "
-        "(`10x`, `100x`); `10x-distinct` also moves each copy's bandwidth and compute by up to 5%, so that no two "
-        "devices size alike (the worst case for the twin grouping). The same profiles run on the real catalog "
-        f"in the same run for the ratio; the 100x catalog runs the first {s['profiles_100x']} profiles only, to keep "
-        "the whole benchmark within about ten minutes.",
+        "Synthetic catalogs: every real accelerator copied with a new id, no aliases, prices moved by up to 20% and "
+        "bandwidth and compute moved by up to 5%, so that no two devices size alike. The same profiles run on the "
+        f"real catalog in the same run for the ratio. The 10x catalog runs {s['profiles_10x']} profiles; the 100x "
+        f"catalog runs the first {s['profiles_100x']} only (a consultation there takes about a second), to keep the "
+        "whole benchmark within about eight minutes on 2 cores.",
         "",
         "| Catalog | devices | real median ms | median ms | p99 ms | ratio (median) | ratio (mean) |",
         "|---|---|---|---|---|---|---|",
@@ -283,8 +311,11 @@ def main() -> None:
     args = ap.parse_args()
     q = args.quick
     t = time.perf_counter()
-    r: dict = {"machine": machine()}
+    out = Path(args.out)
+    previous = previous_run(out.with_suffix(".json"))  # read before this run overwrites it
+    r: dict = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine(), "previous": previous}
     print("machine:", r["machine"], flush=True)
+    print("previous run:", previous, flush=True)
     r["cold"] = cold_start(3 if q else 9)
     print("cold start:", r["cold"], flush=True)
     r["warm"] = warm(40 if q else 240)
@@ -296,8 +327,8 @@ def main() -> None:
     r["seconds"] = time.perf_counter() - t
     notes = Path(args.notes)
     r["notes"] = notes.read_text() if notes.exists() else ""
-    (Path(args.out).with_suffix(".json")).write_text(json.dumps(r, indent=2))
-    write_results(r, Path(args.out))
+    out.with_suffix(".json").write_text(json.dumps(r, indent=2))
+    write_results(r, out)
     print(f"wrote {args.out} in {r['seconds']:.0f} s")
 
 

@@ -1,16 +1,24 @@
-"""llmhw: which hardware to buy or rent to run or train a large language model, and why."""
+"""llmhw: which hardware to buy or rent to run or train a large language model, and why.
 
-from . import _compat  # noqa: F401  (must run before experta is imported anywhere)
-from .errors import InputError as InputError, KnowledgeError as KnowledgeError, LlmhwError as LlmhwError
-from .profile import Profile as Profile
-from .trace import TraceError as TraceError
-from .consult import Consultation as Consultation  # loads the engine on first use, not at import
+The public API is what this module names: ``advise``, ``check``, ``Advice``, ``CheckResult``, ``Profile``,
+``Consultation``, ``InputError`` (and the other errors). The engine (experta and the rulebase) loads on
+first use, so that ``import llmhw`` stays cheap.
+"""
+
+from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # the public API; loaded on first use at run time so that `import llmhw` stays cheap (no experta)
+from . import _compat  # noqa: F401  (must run before experta is imported anywhere)
+from .consult import Consultation as Consultation
+from .errors import InputError as InputError, KnowledgeError as KnowledgeError, LlmhwError as LlmhwError
+from .profile import Profile as Profile
+from .trace import TraceError as TraceError
+
+if TYPE_CHECKING:
     from .api import Advice as Advice, CheckResult as CheckResult, advise as advise, check as check
 
+__version__ = "0.1.0"
 _LAZY = {"Advice", "CheckResult", "advise", "check"}
 
 
@@ -26,5 +34,3 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | _LAZY)
-
-__version__ = "0.1.0"

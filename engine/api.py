@@ -14,7 +14,7 @@ from typing import Any, Iterable, Mapping, Optional, Union
 
 from .errors import InputError
 from .knowledge.loader import Catalog, load_catalog
-from .planner import Option
+from .planner import TIERS, Option
 from .profile import NONE, Profile
 from .session import Run, run_with_defaults
 from .trace import Evidence, TraceEvent, evidence
@@ -133,9 +133,6 @@ def _profile(answers: Mapping[str, Any], defaults: Mapping[str, Any], cat: Catal
     return out
 
 
-TIER_ORDER = ("minimum", "recommended", "best-in-budget")
-
-
 def _recommendation(fact: Any, option: Option, cat: Catalog) -> dict[str, Any]:
     accel = cat.accelerators[option.hardware]
     return {**option.as_dict(), "tier": fact["tier"], "hardware": accel.id, "hardware_name": accel.name, "because": fact["because"]}
@@ -154,7 +151,7 @@ def advise(profile: ProfileLike, knowledge_dirs: Iterable[str] = ()) -> Advice:
     cat = catalog(knowledge_dirs)
     answers = resolve(profile, cat)
     result, defaults = run_with_defaults(cat, answers)
-    recs = sorted(result.of(F.Recommendation), key=lambda f: TIER_ORDER.index(f["tier"]))
+    recs = sorted(result.of(F.Recommendation), key=lambda f: TIERS.index(f["tier"]))
     need = result.of(F.MemoryNeed)
     return Advice(
         profile=_profile(answers, defaults, cat), defaults_used=dict(sorted(defaults.items())),
@@ -217,3 +214,24 @@ def list_rules(topic: Optional[str] = None, rule_id: Optional[str] = None) -> li
          "doc": m.doc, "source_location": {"file": m.location[0], "line": m.location[1]}}
         for m in picked
     ]
+
+
+def list_models(knowledge_dirs: Iterable[str] = ()) -> list[dict[str, Any]]:
+    """The models of the knowledge base, by family and size, with the numbers sizing uses and their aliases.
+
+    .. versionadded:: 0.1.0
+    """
+    models = sorted(catalog(knowledge_dirs).models.values(), key=lambda m: (m.family, m.params, m.id))
+    return [{"id": m.id, "name": m.name, "family": m.family, "params": m.params, "active_params": m.active_params,
+             "native_precision": m.native_precision, "max_context": m.max_context, "aliases": list(m.aliases)} for m in models]
+
+
+def list_hardware(knowledge_dirs: Iterable[str] = ()) -> list[dict[str, Any]]:
+    """The accelerators and hosts of the knowledge base, by ecosystem and memory, with their prices.
+
+    .. versionadded:: 0.1.0
+    """
+    accels = sorted(catalog(knowledge_dirs).accelerators.values(), key=lambda a: (a.ecosystem, a.memory_bytes, a.id))
+    return [{"id": a.id, "name": a.name, "kind": a.kind, "ecosystem": a.ecosystem, "memory_bytes": a.memory_bytes,
+             "mem_bandwidth_gbs": a.mem_bandwidth_gbs, "obtain": a.obtain,
+             "prices": [{"usd": p.usd, "kind": p.kind, "date": p.date} for p in a.prices]} for a in accels]

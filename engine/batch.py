@@ -37,11 +37,11 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Optional, TextIO
 
 from .errors import InputError, LlmhwError
+from .planner import TIERS
 
 MAX_INPUT_BYTES = 50_000_000  # JSONL and CSV are streamed; YAML is parsed whole, so this also bounds its memory
 INPUT_FORMATS = ("jsonl", "csv", "yaml")
 OUTPUT_FORMATS = ("jsonl", "csv")
-TIERS = ("minimum", "recommended", "best-in-budget")
 CSV_COLUMNS = ("row", "line", "ok", "error", "model", "candidates") + tuple(
     f"{t.replace('-', '_')}_{c}" for t in TIERS for c in ("hardware", "count", "precision", "cost_usd")
 )

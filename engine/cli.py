@@ -235,12 +235,8 @@ def models(knowledge: tuple[str, ...], fmt: str) -> None:
     Example:
       llmhw models
     """
-    entries = sorted(api.catalog(knowledge).models.values(), key=lambda m: (m.family, m.params))
-    if fmt == "json":
-        click.echo(render.to_json({"models": [{"id": m.id, "name": m.name, "params": m.params, "active_params": m.active_params,
-                                               "native_precision": m.native_precision, "aliases": list(m.aliases)} for m in entries]}))
-    else:
-        click.echo(render.catalog_models_text(entries), nl=False)
+    entries = api.list_models(knowledge)
+    click.echo(render.to_json({"models": entries}) if fmt == "json" else render.catalog_models_text(entries), nl=fmt == "json")
 
 
 @main.command()
@@ -254,13 +250,8 @@ def hardware(knowledge: tuple[str, ...], fmt: str) -> None:
     Example:
       llmhw hardware
     """
-    entries = sorted(api.catalog(knowledge).accelerators.values(), key=lambda a: (a.ecosystem, a.memory_bytes))
-    if fmt == "json":
-        click.echo(render.to_json({"hardware": [{"id": a.id, "name": a.name, "kind": a.kind, "ecosystem": a.ecosystem,
-                                                 "memory_bytes": a.memory_bytes, "mem_bandwidth_gbs": a.mem_bandwidth_gbs,
-                                                 "obtain": a.obtain} for a in entries]}))
-    else:
-        click.echo(render.catalog_hardware_text(entries), nl=False)
+    entries = api.list_hardware(knowledge)
+    click.echo(render.to_json({"hardware": entries}) if fmt == "json" else render.catalog_hardware_text(entries), nl=fmt == "json")
 
 
 def write_trace(path: str, result: Any) -> None:

@@ -16,10 +16,9 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional
 
-import yaml
-
 from .errors import InputError, LlmhwError
-from .knowledge.loader import load_catalog
+from .planner import TIERS
+from .knowledge.loader import dump_yaml, load_catalog
 from .profile import NONE, SLOT_BY_NAME, SLOTS, Slot, check
 from .trace import derivation, explain_lines
 from .units import gb, params, usd
@@ -27,7 +26,6 @@ from .units import gb, params, usd
 if TYPE_CHECKING:
     from .api import Advice
 
-TIERS = ("minimum", "recommended", "best-in-budget")
 # The same presets as the context slot's hint, offered as typical values.
 CONTEXT_PRESETS = ((4096, "short chat"), (8192, "chat with history"), (32768, "documents"), (131072, "long context"))
 AT_ANY_QUESTION = "At any question: why (which rules need this answer), help, back (previous question), quit."
@@ -227,7 +225,7 @@ class Consultation:
         accepted = [f"{k}={_show(self._answers[k])}" for k in self._order if k in self._defaulted and k not in data]
         if accepted:
             head += f"# defaults accepted (recommend fills them again): {', '.join(accepted)}\n"
-        return head + yaml.safe_dump(data, sort_keys=False, default_flow_style=False)
+        return head + dump_yaml(data)
 
     def how(self, conclusion: str) -> str:
         """How a recommendation (1-3 or its tier), warning, tip or note was reached: its chain of rules and facts."""

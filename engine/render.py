@@ -114,18 +114,19 @@ def advice_markdown(d: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def catalog_models_text(models: Sequence[Any]) -> str:
+def catalog_models_text(models: Sequence[Mapping[str, Any]]) -> str:
     rows = [f"{'id':<32}{'params':>10}{'active':>10}  {'native':<7} aliases"]
     for m in models:
-        rows.append(f"{m.id:<32}{params(m.params):>10}{params(m.active_params):>10}  {m.native_precision:<7} {', '.join(m.aliases[:3])}")
+        rows.append(f"{m['id']:<32}{params(m['params']):>10}{params(m['active_params']):>10}  {m['native_precision']:<7} "
+                    f"{', '.join(m['aliases'][:3])}")
     return "\n".join(rows) + "\n"
 
 
-def catalog_hardware_text(accels: Sequence[Any]) -> str:
+def catalog_hardware_text(accels: Sequence[Mapping[str, Any]]) -> str:
     rows = [f"{'id':<28}{'kind':<9}{'ecosystem':<10}{'memory':>11}{'GB/s':>8}  price"]
     for a in accels:
-        price = next((f"{usd(p.usd)} ({p.kind}, {p.date})" for p in a.prices), "no price")
-        rows.append(f"{a.id:<28}{a.kind:<9}{a.ecosystem:<10}{gb(a.memory_bytes, 0):>11}{a.mem_bandwidth_gbs:>8,.0f}  {price}")
+        price = next((f"{usd(p['usd'])} ({p['kind']}, {p['date']})" for p in a["prices"]), "no price")
+        rows.append(f"{a['id']:<28}{a['kind']:<9}{a['ecosystem']:<10}{gb(a['memory_bytes'], 0):>11}{a['mem_bandwidth_gbs']:>8,.0f}  {price}")
     return "\n".join(rows) + "\n"
 
 

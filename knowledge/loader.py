@@ -113,6 +113,11 @@ def _short(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def dump_yaml(data: Any) -> str:
+    """YAML text for a plain mapping (a saved profile), in the order given."""
+    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True)
+
+
 def _type_name(tp: Any) -> str:
     return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(
         tp, getattr(tp, "__name__", str(tp))
@@ -215,7 +220,8 @@ class Catalog:
             return names[key]
         near = difflib.get_close_matches(key, list(names), n=3, cutoff=0.5)
         shown = sorted({names[n] for n in near})
-        hint = f"; did you mean {', '.join(repr(s) for s in shown)}?" if shown else f"; see `llmhw {kind}s`"
+        listing = {"model": "llmhw models", "hardware": "llmhw hardware"}.get(kind, "llmhw recommend --help")
+        hint = f"; did you mean {', '.join(repr(s) for s in shown)}?" if shown else f"; see `{listing}`"
         return _raise(InputError(field, f"unknown {kind} {name[:80]!r}{hint}"))
 
     def model(self, name: str, field: str = "model") -> Model:

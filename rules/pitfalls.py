@@ -287,9 +287,9 @@ class PitfallRules:
             return
         self.conclude(
             Tip(id="P2-slow-storage", effect_s=round(sata - nvme),
-                    message=f"Loading {gb(weights)} of weights takes ~{sata / 60:,.1f} min from a SATA SSD but ~{nvme / 60:,.1f} min "
-                    f"from an NVMe drive ({self.catalog.value('nvme-gbs')} GB/s): keep checkpoints on NVMe (or several in RAID 0) "
-                    f"so restarts and scaling do not stall."),
+                message=f"Loading {gb(weights)} of weights takes ~{sata / 60:,.1f} min from a SATA SSD but ~{nvme / 60:,.1f} min "
+                f"from an NVMe drive ({self.catalog.value('nvme-gbs')} GB/s): keep checkpoints on NVMe (or several in RAID 0) "
+                f"so restarts and scaling do not stall."),
             weights=gb(weights), sata=f"{sata / 60:,.1f} min", nvme=f"{nvme / 60:,.1f} min",
         )
 
