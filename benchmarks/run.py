@@ -2,6 +2,8 @@
 
     .venv/bin/python benchmarks/run.py            (or: make bench)
     .venv/bin/python benchmarks/run.py --quick    (fewer rows: a smoke run, not for RESULTS.md)
+        (--quick still writes --out and the .json next to it; pass e.g. --out /tmp/r.md so that the next full
+        run still finds the previous full run's numbers in benchmarks/RESULTS.json)
 
 Absolute times vary between machines and with load, so the targets that are ratios are measured within this
 one run: cold start against a bare `import experta`, and the synthetic 10x and 100x catalogs (every copy's
