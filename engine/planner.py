@@ -206,9 +206,10 @@ def training_fit(w: Workload, a: sizing.Arch, p: Precision, rt: Runtime, n: int,
     return best
 
 
-def evaluate(w: Workload, model: Model, accel: Accelerator, count: int, precision: Precision, runtime: Runtime, cat: Catalog) -> Option:
-    """Size, time and price one configuration."""
-    a = arch(model)
+def evaluate(w: Workload, model: Model, accel: Accelerator, count: int, precision: Precision, runtime: Runtime, cat: Catalog,
+             a: Optional[sizing.Arch] = None) -> Option:
+    """Size, time and price one configuration (``a``: the model's sizing view, when the caller has it already)."""
+    a = a or arch(model)
     usable = usable_bytes(accel, runtime, float(cat.value("fit-headroom")))
     tflops = tflops_at(accel, precision)
     micro, steps, ckpt = 0, 0, False
@@ -263,40 +264,53 @@ def device_counts(w: Workload, accel: Accelerator, cat: Catalog) -> list[int]:
     return [n for n in cat.value("device-counts") if n <= limit]
 
 
-def options_for(w: Workload, model: Model, accel: Accelerator, cat: Catalog) -> list[Option]:
+@dataclass
+class _Shared:
+    """What every device of one enumeration shares: the model's sizing view, the formats to try, and the
+    one-device need per (precision, runtime), which does not depend on the device."""
+
+    a: sizing.Arch
+    precisions: list[Precision]
+    one_device: dict[tuple[str, str], sizing.Memory]
+
+
+def options_for(w: Workload, model: Model, accel: Accelerator, cat: Catalog, shared: Optional[_Shared] = None) -> list[Option]:
     """For one device: per precision, the fewest devices that fit, and the fewest that also meet the speed target."""
+    shared = shared or _Shared(arch(model), precisions_for(w, model, cat), {})
     out: list[Option] = []
     counts = device_counts(w, accel, cat)
     target = float(cat.value("target-tokens-per-s"))
-    for p in precisions_for(w, model, cat):
+    for p in shared.precisions:
         rt = runtime_for(w, accel, p, cat) if runs_on(p, accel, model) else None
         if rt is None or not counts:
             continue
-        first = _fewest_fitting(w, model, accel, p, rt, counts, cat)
+        first = _fewest_fitting(w, model, accel, p, rt, counts, cat, shared)
         if first is None:
             continue
         out.append(first)
         if not w.training and (first.tokens_per_s or 0) < target:
             for n in counts:
                 if n > first.count:
-                    faster = evaluate(w, model, accel, n, p, rt, cat)
+                    faster = evaluate(w, model, accel, n, p, rt, cat, shared.a)
                     if (faster.tokens_per_s or 0) >= target:
                         out.append(faster)
                         break
     return out
 
 
-def _fewest_fitting(w: Workload, model: Model, accel: Accelerator, p: Precision, rt: Runtime, counts: list[int], cat: Catalog) -> Optional[Option]:
+def _fewest_fitting(w: Workload, model: Model, accel: Accelerator, p: Precision, rt: Runtime, counts: list[int], cat: Catalog,
+                    shared: _Shared) -> Optional[Option]:
     if not w.training:
         # Memory per device is (weights + KV + activations)/n + overhead: solve for n instead of trying each count.
-        one = _inference_memory(w, arch(model), p, rt, 1)
+        key = (p.id, rt.id)
+        one = shared.one_device.get(key) or shared.one_device.setdefault(key, _inference_memory(w, shared.a, p, rt, 1))
         room = usable_bytes(accel, rt, float(cat.value("fit-headroom"))) - rt.overhead_bytes
         if room <= 0:
             return None
         need = math.ceil((one.total - rt.overhead_bytes) / room)
         counts = [n for n in counts if n >= need][:2]
     for n in counts:
-        option = evaluate(w, model, accel, n, p, rt, cat)
+        option = evaluate(w, model, accel, n, p, rt, cat, shared.a)
         if option.fits:
             return option
     return None
@@ -304,8 +318,50 @@ def _fewest_fitting(w: Workload, model: Model, accel: Accelerator, p: Precision,
 
 def enumerate_options(w: Workload, model: Model, accelerators: Iterable[Accelerator], cat: Catalog) -> list[Option]:
     """Every fitting option over the given devices, pruned to the ones no other option beats on cost, quality and speed."""
-    options = [o for accel in accelerators for o in options_for(w, model, accel, cat)]
+    shared = _Shared(arch(model), precisions_for(w, model, cat), {})
+    options = [o for accel in undominated(w, accelerators) for o in options_for(w, model, accel, cat, shared)]
     return pareto(options, float(cat.value("comfortable-utilization")))
+
+
+def _price(w: Workload, accel: Accelerator) -> float:
+    """The price the budget is compared with for this deployment (rental for cloud), infinite when unknown."""
+    kinds = ("cloud-hour",) if w.deployment == "cloud" else ("msrp", "street")
+    prices = [p for p in accel.prices if p.kind in kinds]
+    if not prices:
+        return math.inf
+    return min(p.usd for p in prices) if w.deployment == "cloud" else max(prices, key=lambda p: p.date).usd
+
+
+def _specs(accel: Accelerator) -> tuple[float, ...]:
+    """Every number that sizes or times a device, larger is better; a missing throughput counts as none."""
+    return (accel.usable_memory_bytes or accel.memory_bytes, accel.mem_bandwidth_gbs, accel.bf16_tflops or 0,
+            accel.fp8_tflops or 0, accel.fp4_tflops or 0, accel.int8_tops or 0, accel.interconnect_gbs or 0, accel.max_devices)
+
+
+def undominated(w: Workload, accelerators: Iterable[Accelerator]) -> list[Accelerator]:
+    """Drop devices that another device of the same class beats on every sizing number and on price.
+
+    Exact: the same count and format on the better device fits at least as well, runs at least as fast and
+    costs no more, so ``pareto`` would drop the worse device's options anyway; sizing them is wasted work.
+    Devices compare only within one class (kind, ecosystem, link, features, ISA, how obtained, which throughput
+    figures are known), where the runtime and the speed formula are the same.
+    """
+    groups: dict[tuple[Any, ...], list[Accelerator]] = {}
+    for a in accelerators:
+        known = tuple(x is not None for x in (a.bf16_tflops, a.fp8_tflops, a.fp4_tflops, a.int8_tops))
+        groups.setdefault((a.kind, a.ecosystem, a.interconnect, a.obtain, tuple(a.features), tuple(a.isa), known), []).append(a)
+    keep = []
+    for group in groups.values():
+        scored = [(_specs(a), -_price(w, a), a) for a in group]
+        for specs, price, a in scored:
+            beaten = any(
+                b is not a and price_b >= price and all(map(operator.ge, specs_b, specs))
+                and (price_b > price or specs_b != specs or b.id < a.id)
+                for specs_b, price_b, b in scored
+            )
+            if not beaten:
+                keep.append(a)
+    return keep
 
 
 def _merits(o: Option, comfortable: float = 1.0) -> tuple[float, ...]:
