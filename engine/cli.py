@@ -276,12 +276,12 @@ def explain(trace_file: str, conclusion: Optional[str]) -> None:
       llmhw recommend --model deepseek-r1:70b --concurrency 20 --trace run.json
       llmhw explain run.json --conclusion recommended
     """
-    from . import trace
+    from . import audit, trace
 
     doc = trace.read(trace_file)
     if trace.reference_problems(doc):
         click.echo(f"Warning: {trace_file} fails its integrity checks; `llmhw audit {trace_file}` says why.", err=True)
-    click.echo("\n".join(trace.explain(doc, conclusion)))
+    click.echo("\n".join(audit.explain(doc, conclusion)))
 
 
 @main.command()
@@ -300,10 +300,10 @@ def audit(trace_file: str, knowledge: tuple[str, ...], fmt: str) -> int:
     Example:
       llmhw audit run.json
     """
-    from . import trace
+    from . import audit as auditing, trace
 
     doc = trace.read(trace_file)
-    report = trace.audit(doc, list(knowledge) if knowledge else None)
+    report = auditing.audit(doc, list(knowledge) if knowledge else None)
     if fmt == "json":
         click.echo(render.to_json(report.to_dict()))
     else:
