@@ -22,7 +22,6 @@ from .profile import TRAINING_TASKS
 TIERS = ("minimum", "recommended", "best-in-budget")  # the ranked answer, in the order it is shown
 QUALITY_RANK = {"large-loss": 0, "noticeable-loss": 1, "small-loss": 2, "near-lossless": 3, "reference": 4}
 KV_BYTES_DEFAULT = 2.0  # 16-bit KV cache, the default of vLLM, llama.cpp and transformers (nv-kv-blog)
-HOURS_PER_YEAR = 365 * 24
 
 @dataclass(frozen=True)
 class Workload:

@@ -19,6 +19,7 @@ ADAM_STATE_BYTES = 12  # fp32 master copy + Adam m + v per trainable parameter (
 WORKING_WEIGHT_BYTES = 2  # bf16 working copy in mixed-precision training (zero-paper)
 GRADIENT_BYTES = 2  # bf16 gradients (zero-paper)
 ADAM_STEP_WORKSPACE_BYTES = 4  # torch AdamW (foreach) allocates one fp32 temporary per parameter at step time (measured-h200: 1.5B full peak = 20 B/param)
+MIXED_PRECISION_STATE_BYTES = WORKING_WEIGHT_BYTES + GRADIENT_BYTES + ADAM_STATE_BYTES  # 16 per parameter (zero-paper)
 ADAPTER_STATE_BYTES = 16  # LoRA adapters train in fp32: weight 4 + grad 4 + Adam m, v 8 (measured-h200 lora-bf16)
 INFER_FFN_VALUES = 3  # per token in one layer's prefill: gate, up and their product live at once (measured-h200 prefill, within 1%)
 INFER_HIDDEN_VALUES = 4  # per token: residual, normed input, attention output, projection (measured-h200 prefill)

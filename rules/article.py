@@ -94,7 +94,7 @@ class ArticleRules:
         if not _in(model.params, self.catalog.value("article-7b-params")):
             return
         q4 = sizing.weight_bytes(model.params, self.catalog.precisions["q4_k_m"].bits_per_weight)
-        bf16 = sizing.weight_bytes(model.params, 16)
+        bf16 = sizing.weight_bytes(model.params, self.catalog.precisions["bf16"].bits_per_weight)
         _note(self, "ART-7b-needs-8gb", "a 7B model needs at least 8 GB of VRAM",
               f"That holds only at 4-bit: {model.name} takes {gb(q4)} at Q4_K_M but {gb(bf16)} at BF16, plus the KV cache.",
               q4=gb(q4), bf16=gb(bf16))
@@ -114,9 +114,10 @@ class ArticleRules:
         Q4_K_M saves 69.5% of BF16 weight memory.
         """
         precision = self.catalog.precisions[self.option(rec).precision]
-        if not 4 <= precision.bits_per_weight < 5:
+        low, high = self.catalog.value("article-4bit-bits")
+        if not low <= precision.bits_per_weight < high:
             return
-        saving = 1 - precision.bits_per_weight / 16
+        saving = 1 - precision.bits_per_weight / self.catalog.precisions["bf16"].bits_per_weight
         _note(self, "ART-4bit-saves-75", "4-bit quantization cuts VRAM by 75%",
               f"{precision.name} stores {precision.bits_per_weight:g} bits per weight with its scales, so it saves {pct(saving)} of "
               f"the 16-bit weights, and nothing of the KV cache or activations.", precision=precision.name, saving=pct(saving))

@@ -177,8 +177,11 @@ class ParallelismRules:
         per_token = experts * model.experts_active / model.experts
         link = float(self.catalog.value("moe-offload-link-gbs")) * 1e9
         speed = link / per_token if per_token else None
+        headroom = float(self.catalog.value("fit-headroom"))
+        kv_room = float(self.catalog.value("moe-offload-kv-bytes"))
+        reserve = float(self.catalog.value("host-os-reserve-bytes"))
         gpus = [a for a in self.catalog.accelerators.values() if a.kind == "gpu" and a.obtain == "buy"
-                and (a.usable_memory_bytes or a.memory_bytes) * 0.9 >= dense + 2e9]
+                and (a.usable_memory_bytes or a.memory_bytes) * headroom >= dense + kv_room]
         if not gpus:
             return
         gpu = min(gpus, key=lambda a: (a.memory_bytes, a.id))
@@ -186,6 +189,6 @@ class ParallelismRules:
             Tip(id="MOE-expert-offload", effect_bytes=experts,
                 message=f"{model.name} at Q4_K_M is {gb(total)}; with its experts ({gb(experts)}) in host RAM a single {gpu.name} "
                 f"holds the rest ({gb(dense)}) plus the KV cache, and each token streams ~{gb(per_token)} of active experts over "
-                f"PCIe: ~{rate(speed)} per user at best. The host then needs at least {gb(experts + 8e9)} of RAM."),
+                f"PCIe: ~{rate(speed)} per user at best. The host then needs at least {gb(experts + reserve)} of RAM."),
             gpu=gpu.name, model=model.name, speed=rate(speed),
         )

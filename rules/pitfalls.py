@@ -241,7 +241,7 @@ class PitfallRules:
         A 32B model in BF16 on an 80 GB card, where a 48 GB card at FP8 is as fast and costs less.
         """
         option = self.option(fit)
-        if cost is None or self.catalog.precisions[precision].bits_per_weight < 16:
+        if cost is None or self.catalog.precisions[precision].bits_per_weight < self.catalog.precisions["bf16"].bits_per_weight:
             return
         if used < float(self.catalog.value("p1-max-utilization")):
             return  # P1-oversized-vram speaks for this case
@@ -338,7 +338,8 @@ class PitfallRules:
         """
         option = self.option(rec)
         gpus = [self.option(f) for f in self.facts.values() if isinstance(f, Candidate) and f["kind"] == "gpu"]
-        alt = cheapest(o for o in gpus if (o.tokens_per_s or 0) >= (option.tokens_per_s or 0) * 0.5) or cheapest(gpus)
+        share = float(self.catalog.value("p3-alternative-min-speed-share"))
+        alt = cheapest(o for o in gpus if (o.tokens_per_s or 0) >= (option.tokens_per_s or 0) * share) or cheapest(gpus)
         alternative = (f"{alt.count} x {self.catalog.accelerators[alt.hardware].name} at {usd(alt.cost.cloud_usd_per_hour)}/h"
                        if alt else "none in the catalog")
         self.conclude(

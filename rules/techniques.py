@@ -93,7 +93,7 @@ class TechniqueRules:
         option = self.option(rec)
         accel = self.catalog.accelerators[option.hardware]
         kv = option.memory.kv_cache * option.count
-        if "fp8" not in accel.features or kv < 0.2 * option.memory.total * option.count:
+        if "fp8" not in accel.features or kv < float(self.catalog.value("fp8-kv-min-share")) * option.memory.total * option.count:
             return
         self.conclude(
             Tip(id="QNT-fp8-kv", effect_bytes=kv // 2,
@@ -129,7 +129,7 @@ class TechniqueRules:
         saving = without - with_
         peak = option.memory.total
         verdict = ("is on and needed to fit" if option.checkpointing else
-                   "would save little here" if saving < 0.1 * peak else "would free memory for a larger micro-batch")
+                   "would save little here" if saving < float(self.catalog.value("checkpointing-min-saving-share")) * peak else "would free memory for a larger micro-batch")
         self.conclude(
             Tip(id="TRN-activation-checkpointing", effect_bytes=saving,
                 message=f"Activation checkpointing {verdict}: activations for micro-batch {option.micro_batch} x {w.context:,} "
@@ -182,7 +182,7 @@ class TechniqueRules:
         if option.count <= 1:
             return
         model = self.catalog.models[workload["model"]]
-        full = 16 * model.params
+        full = sizing.MIXED_PRECISION_STATE_BYTES * model.params
         sharded = full / option.count
         self.conclude(
             Tip(id="TRN-zero-sharding", effect_bytes=int(full - sharded),
@@ -208,7 +208,7 @@ class TechniqueRules:
         A 1.5B full fine-tune: 28 GB of model states before any activation.
         """
         model = self.catalog.models[workload["model"]]
-        states = 16 * model.params
+        states = sizing.MIXED_PRECISION_STATE_BYTES * model.params
         self.conclude(
             Tip(id="TRN-mixed-precision", effect_bytes=states,
                 message=f"Train in BF16 mixed precision: {params(model.params)} parameters x 16 bytes = {gb(states)} of weights, "
@@ -267,7 +267,7 @@ class TechniqueRules:
         if option.precision not in ("bf16", "fp16") or "fp8" not in accel.features:
             return
         model = self.catalog.models[workload["model"]]
-        bf16 = sizing.weight_bytes(model.params, 16)
+        bf16 = sizing.weight_bytes(model.params, self.catalog.precisions["bf16"].bits_per_weight)
         fp8 = sizing.weight_bytes(model.params, self.catalog.precisions["fp8"].bits_per_weight)
         self.conclude(
             Tip(id="QNT-fp8-native", effect_bytes=bf16 - fp8,
