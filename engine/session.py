@@ -48,20 +48,6 @@ class _Blank(string.Formatter):
 _FORMAT = _Blank()
 
 
-def plain(value: Any) -> Any:
-    """A JSON-ready copy of a binding or fact value (experta freezes containers)."""
-    if isinstance(value, Fact):
-        return {"fact": value.__factid__}
-    if isinstance(value, Mapping):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, frozenset, set)):
-        items = [plain(v) for v in value]
-        return sorted(items, key=repr) if isinstance(value, (set, frozenset)) else items
-    if isinstance(value, float):
-        return round(value, 6)
-    return value
-
-
 class StableDepthStrategy(DepthStrategy):
     """experta's depth strategy with a deterministic tie-break.
 
@@ -106,7 +92,7 @@ class BaseEngine(KnowledgeEngine):
         self.events.append(TraceEvent(
             seq=len(self.events) + 1, rule_id=meta.id, rule_name=meta.name,
             statement=_FORMAT.format(meta.statement, **values),
-            bindings={k: plain(v) for k, v in sorted(values.items())},
+            bindings=dict(sorted(values.items())),  # made JSON-ready (trace.plain) only if a trace is written
             inputs=tuple(sorted({f.__factid__ for f in used if f.__factid__ is not None})),
             outputs=(declared.__factid__,) if declared is not None else (),
             sources=meta.sources,

@@ -17,6 +17,7 @@ import hashlib
 import json
 import re
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Sequence, Union
@@ -40,8 +41,20 @@ class TraceEvent:
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["inputs"], out["outputs"], out["sources"] = list(self.inputs), list(self.outputs), list(self.sources)
-        out["bindings"] = dict(self.bindings)
+        out["bindings"] = plain(self.bindings)
         return out
+
+
+def plain(value: Any) -> Any:
+    """A JSON-ready copy of a binding or fact value (experta freezes containers into its own types)."""
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, frozenset, set)):
+        items = [plain(v) for v in value]
+        return sorted(items, key=repr) if isinstance(value, (set, frozenset)) else items
+    if isinstance(value, float):
+        return round(value, 6)
+    return value
 
 
 @dataclass(frozen=True)
@@ -119,51 +132,65 @@ class TraceError(InputError):
 
 @dataclass(frozen=True)
 class Evidence:
-    """What a consultation saw besides its firings: the inputs as given and every fact, with the knowledge hashes."""
+    """What a consultation saw besides its firings: the inputs as given and every fact, with the knowledge hashes.
+
+    The fact records, entries and sources are built only when a trace is written: most consultations never are.
+    """
 
     command: str  # "recommend" or "check"
     inputs: Mapping[str, Any]  # the answers as given (before names are resolved); defaults are not in here
     proposal: Optional[Mapping[str, Any]]  # {"hardware", "count"} for check
     knowledge_dirs: tuple[str, ...]  # absolute paths of the extra knowledge directories
     knowledge: Mapping[str, str]  # file -> SHA-256 (extra files as "extra[i]/name.yaml")
-    facts: tuple[Mapping[str, Any], ...]  # {"id", "type", "fields"} for every fact, in id order
-    entries: Mapping[str, Any]  # the knowledge entries the facts name, with their sources
-    sources: Mapping[str, Any]  # the sources cited by rules and entries: id -> {title, url, quality}
+    raw_facts: tuple[Any, ...] = field(repr=False)  # the experta facts, in id order
+    events: tuple[TraceEvent, ...] = field(repr=False)
+    catalog: Any = field(repr=False)
+
+    @cached_property
+    def facts(self) -> tuple[Mapping[str, Any], ...]:
+        """{"id", "type", "fields"} for every fact, in id order."""
+        return tuple(fact_record(f) for f in self.raw_facts)
+
+    @cached_property
+    def entries(self) -> Mapping[str, Any]:
+        """The knowledge entries the facts name, with their sources."""
+        entries: dict[str, Any] = {}
+        for rec in self.facts:
+            for key, (attr, file, label) in ENTRY_FIELDS.items():
+                value = rec["fields"].get(key)
+                table = getattr(self.catalog, attr)
+                if isinstance(value, str) and value in table and f"{label}:{value}" not in entries:
+                    entry = table[value]
+                    cited = list(getattr(entry, "sources", ())) + [p.source for p in getattr(entry, "prices", ())]
+                    entries[f"{label}:{value}"] = {"kind": label, "id": value, "name": getattr(entry, "name", value),
+                                                   "file": file, "sources": sorted(set(cited))}
+        return dict(sorted(entries.items()))
+
+    @cached_property
+    def sources(self) -> Mapping[str, Any]:
+        """The sources cited by rules and entries: id -> {title, url, quality}."""
+        cited = {s for e in self.entries.values() for s in e["sources"]} | {s for e in self.events for s in e.sources}
+        src = self.catalog.sources
+        return {s: {"title": src[s].title, "url": src[s].url, "quality": src[s].quality} for s in sorted(cited) if s in src}
 
 
 def fact_record(fact: Any) -> dict[str, Any]:
     """One experta fact as data: its id, type and fields (JSON-ready)."""
-    from .session import plain
-
     fields = {str(k): v for k, v in fact.as_dict().items() if not str(k).startswith("__")}
     return {"id": fact.__factid__, "type": type(fact).__name__, "fields": plain(dict(sorted(fields.items())))}
 
 
 def evidence(command: str, profile: Any, knowledge_dirs: Iterable[str], catalog: Any, facts: Iterable[Any],
              events: Sequence[TraceEvent], proposal: Optional[tuple[str, int]] = None) -> Evidence:
-    """Collect the evidence of one consultation (the API calls this; it costs a copy of the facts)."""
+    """Keep the evidence of one consultation (the API calls this; the records are built when a trace is written)."""
     from .profile import Profile
 
     dirs = tuple(str(d) for d in knowledge_dirs)
-    records = tuple(fact_record(f) for f in facts)
-    entries: dict[str, Any] = {}
-    for rec in records:
-        for key, (attr, file, label) in ENTRY_FIELDS.items():
-            value = rec["fields"].get(key)
-            table = getattr(catalog, attr)
-            if isinstance(value, str) and value in table and f"{label}:{value}" not in entries:
-                entry = table[value]
-                cited = list(getattr(entry, "sources", ())) + [p.source for p in getattr(entry, "prices", ())]
-                entries[f"{label}:{value}"] = {"kind": label, "id": value, "name": getattr(entry, "name", value),
-                                               "file": file, "sources": sorted(set(cited))}
-    cited = {s for e in entries.values() for s in e["sources"]} | {s for e in events for s in e.sources}
-    sources = {s: {"title": catalog.sources[s].title, "url": catalog.sources[s].url, "quality": catalog.sources[s].quality}
-               for s in sorted(cited) if s in catalog.sources}
     return Evidence(
         command=command, inputs=Profile.from_mapping(profile).answers(),
         proposal={"hardware": proposal[0], "count": proposal[1]} if proposal else None,
         knowledge_dirs=tuple(str(Path(d).resolve()) for d in dirs), knowledge=knowledge_hashes(catalog.hashes, dirs),
-        facts=records, entries=dict(sorted(entries.items())), sources=sources,
+        raw_facts=tuple(facts), events=tuple(events), catalog=catalog,
     )
 
 
@@ -240,7 +267,7 @@ def document(result: Any, created: Optional[str] = None) -> dict[str, Any]:
     firings = []
     for e in events:
         firings.append({"seq": e.seq, "rule_id": e.rule_id, "rule_name": e.rule_name, "statement": e.statement,
-                        "bindings": dict(e.bindings), "matched": list(e.inputs), "asserted": list(e.outputs),
+                        "bindings": plain(e.bindings), "matched": list(e.inputs), "asserted": list(e.outputs),
                         "retracted": [], "sources": list(e.sources)})
     rulebase = rulebase_hash()
     doc = _json({
