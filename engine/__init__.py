@@ -10,23 +10,23 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from . import _compat  # noqa: F401  (must run before experta is imported anywhere)
-from .consult import Consultation as Consultation
 from .errors import InputError as InputError, KnowledgeError as KnowledgeError, LlmhwError as LlmhwError
 from .profile import Profile as Profile
 from .trace import TraceError as TraceError
 
 if TYPE_CHECKING:
     from .api import Advice as Advice, CheckResult as CheckResult, advise as advise, check as check
+    from .consult import Consultation as Consultation
 
 __version__ = "0.1.0"
-_LAZY = {"Advice", "CheckResult", "advise", "check"}
+_LAZY = {"Advice": "api", "CheckResult": "api", "advise": "api", "check": "api", "Consultation": "consult"}
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        from . import api
+        import importlib
 
-        value = getattr(api, name)
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'llmhw' has no attribute {name!r}")

@@ -48,6 +48,19 @@ class _Blank(string.Formatter):
 _FORMAT = _Blank()
 
 
+class _Missing(dict):  # type: ignore[type-arg]
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def statement(template: str, values: Mapping[str, Any]) -> str:
+    """A rule's statement with its bindings filled in (the fast path; odd values fall back to the lenient formatter)."""
+    try:
+        return template.format_map(_Missing(values))
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+        return _FORMAT.format(template, **values)
+
+
 class StableDepthStrategy(DepthStrategy):
     """experta's depth strategy with a deterministic tie-break.
 
@@ -91,7 +104,7 @@ class BaseEngine(KnowledgeEngine):
         values.update(bindings)
         self.events.append(TraceEvent(
             seq=len(self.events) + 1, rule_id=meta.id, rule_name=meta.name,
-            statement=_FORMAT.format(meta.statement, **values),
+            statement=statement(meta.statement, values),
             bindings=dict(sorted(values.items())),  # made JSON-ready (trace.plain) only if a trace is written
             inputs=tuple(sorted({f.__factid__ for f in used if f.__factid__ is not None})),
             outputs=(declared.__factid__,) if declared is not None else (),

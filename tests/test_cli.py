@@ -123,3 +123,21 @@ def test_real_subprocess_run():
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert data["recommendations"][0]["tier"] == "minimum"
+
+
+def test_console_script_ctrl_c_during_start_up_is_one_line():
+    """The `llmhw` script catches Ctrl-C while the engine is still importing (~0.5 s), not only once it runs."""
+    import signal
+    import time
+    from pathlib import Path
+
+    script = Path(sys.executable).with_name("llmhw")
+    proc = subprocess.Popen([str(script), "recommend", "--model", "deepseek-r1:7b"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    text = err.decode()
+    assert "Traceback" not in text, text
+    assert proc.returncode in (0, 130), (proc.returncode, text)
+    if proc.returncode == 130:
+        assert text.count("\n") == 1, text
