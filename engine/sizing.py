@@ -212,19 +212,28 @@ def inference_memory(
     )
 
 
-def moe_weight_fraction_read(arch: Arch, sequences: int) -> float:
-    """Share of the weights one decode step reads.
+def moe_shared_fraction(arch: Arch) -> float:
+    """Share of a MoE model's weights outside its routed experts (attention, embeddings, shared experts).
 
-    Dense models read all of them. A MoE step reads the shared part plus the experts
-    the batch routes to: with k of E experts per token, independent tokens touch
-    1 - (1 - k/E)^B of them (uniform-routing estimate).
+    Active parameters are the shared part plus k of E experts' share: active/total = shared + (1 - shared) k/E.
     """
     if not (arch.experts and arch.experts_active):
         return 1.0
-    share_active = arch.active_params / arch.params
-    expert_share = 1.0 - (1.0 - arch.experts_active / arch.experts) ** max(sequences, 1)
-    dense_part = max(share_active - arch.experts_active / arch.experts, 0.0)
-    return min(1.0, dense_part + (1.0 - dense_part) * expert_share)
+    k_over_e = arch.experts_active / arch.experts
+    return min(max((arch.active_params / arch.params - k_over_e) / (1.0 - k_over_e), 0.0), 1.0)
+
+
+def experts_touched(arch: Arch, sequences: int) -> float:
+    """Share of the routed experts one decode step of ``sequences`` tokens visits: 1 - (1 - k/E)^B (uniform routing)."""
+    if not (arch.experts and arch.experts_active):
+        return 1.0
+    return 1.0 - (1.0 - arch.experts_active / arch.experts) ** max(sequences, 1)
+
+
+def moe_weight_fraction_read(arch: Arch, sequences: int) -> float:
+    """Share of the weights one decode step reads: all of a dense model; a MoE's shared part plus the experts routed to."""
+    shared = moe_shared_fraction(arch)
+    return shared + (1.0 - shared) * experts_touched(arch, sequences)
 
 
 @dataclass(frozen=True)

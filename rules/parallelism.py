@@ -14,7 +14,8 @@ from typing import Any
 from experta import AS, OR, Rule
 
 from .. import sizing
-from ..facts import Fit, Recommendation, Tip, Warning, Workload
+from ..facts import Fit, MemoryNeed, Recommendation, Tip, Warning, Workload
+from ..planner import arch
 from ..units import gb, params, pct, rate
 from . import SALIENCE_ADVICE, rule_meta, subject
 
@@ -167,28 +168,27 @@ class ParallelismRules:
         Qwen3-30B-A3B at Q4_K_M with experts in RAM: the GPU holds ~1.5 GB; each token moves ~1.6 GB.
         """
         model = self.catalog.models[workload["model"]]
-        if not (model.is_moe and model.experts and model.experts_active):
+        needs = [f for f in self.facts.values() if isinstance(f, MemoryNeed)]
+        if not (model.is_moe and model.experts and model.experts_active and needs):
             return
-        q4 = self.catalog.precisions["q4_k_m"]
-        total = sizing.weight_bytes(model.params, q4.bits_per_weight)
-        expert_share = 1 - (model.active_params / model.params - model.experts_active / model.experts)
-        experts = int(total * min(max(expert_share, 0.0), 1.0))
-        dense = total - experts
-        per_token = experts * model.experts_active / model.experts
-        link = float(self.catalog.value("moe-offload-link-gbs")) * 1e9
-        speed = link / per_token if per_token else None
+        a = arch(model)
+        total = sizing.weight_bytes(model.params, self.catalog.precisions["q4_k_m"].bits_per_weight)
+        experts = int(total * (1 - sizing.moe_shared_fraction(a)))
+        on_gpu = total - experts + needs[0]["kv_cache"] + needs[0]["activations"] + self.catalog.runtimes["llama-cpp"].overhead_bytes
+        per_step = experts * sizing.experts_touched(a, workload["concurrency"])
+        speed = float(self.catalog.value("moe-offload-link-gbs")) * 1e9 / per_step
         headroom = float(self.catalog.value("fit-headroom"))
-        kv_room = float(self.catalog.value("moe-offload-kv-bytes"))
-        reserve = float(self.catalog.value("host-os-reserve-bytes"))
-        gpus = [a for a in self.catalog.accelerators.values() if a.kind == "gpu" and a.obtain == "buy"
-                and (a.usable_memory_bytes or a.memory_bytes) * headroom >= dense + kv_room]
+        gpus = [g for g in self.catalog.accelerators.values() if g.kind == "gpu" and g.obtain == "buy"
+                and (g.usable_memory_bytes or g.memory_bytes) * headroom >= on_gpu]
         if not gpus:
             return
-        gpu = min(gpus, key=lambda a: (a.memory_bytes, a.id))
+        gpu = min(gpus, key=lambda g: (g.memory_bytes, g.id))
+        reserve = float(self.catalog.value("host-os-reserve-bytes"))
         self.conclude(
             Tip(id="MOE-expert-offload", effect_bytes=experts,
-                message=f"{model.name} at Q4_K_M is {gb(total)}; with its experts ({gb(experts)}) in host RAM a single {gpu.name} "
-                f"holds the rest ({gb(dense)}) plus the KV cache, and each token streams ~{gb(per_token)} of active experts over "
-                f"PCIe: ~{rate(speed)} per user at best. The host then needs at least {gb(experts + reserve)} of RAM."),
+                message=f"{model.name} at Q4_K_M is {gb(total)}; with its routed experts ({gb(experts)}) in host RAM a single "
+                f"{gpu.name} holds the rest with this workload's KV cache ({gb(on_gpu)}), and each decode step streams "
+                f"~{gb(per_step)} of the experts its {workload['concurrency']} sequence(s) route to over PCIe: ~{rate(speed)} per "
+                f"user at best. The host then needs at least {gb(experts + reserve)} of RAM."),
             gpu=gpu.name, model=model.name, speed=rate(speed),
         )
