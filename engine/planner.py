@@ -415,11 +415,11 @@ def reference_precision(w: Workload, model: Model) -> str:
 def reference_memory(w: Workload, model: Model, precision: Precision, cat: Catalog) -> tuple[sizing.Memory, Runtime]:
     """The need on one device with unbounded memory, under the runtime that would usually run it.
 
-    The runtime depends on the task only (a serving engine for inference, a trainer for training), never on the
-    number of users, so that more users can never lower the need.
+    The runtime depends on the task only (a serving engine for inference, a trainer such as transformers for
+    training), never on the number of users, so that more users can never lower the need.
     """
     runtimes = [cat.runtimes[r] for r in precision.runtimes if cat.runtimes[r].trains or not w.training]
-    runtime = sorted(runtimes or list(cat.runtimes.values()), key=lambda r: not r.serves_many)[0]
+    runtime = sorted(runtimes or list(cat.runtimes.values()), key=lambda r: r.serves_many == w.training)[0]
     if w.training:
         ckpt = w.activation_checkpointing == "on"
         return sizing.training_memory(arch(model), _training_setup(w, precision, 1, 1, ckpt), runtime.overhead_bytes), runtime

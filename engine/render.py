@@ -56,20 +56,24 @@ def _items(title: str, items: Sequence[Mapping[str, Any]]) -> list[str]:
 def advice_text(d: Mapping[str, Any]) -> str:
     """The terminal view of `llmhw recommend`."""
     p = d["profile"]
-    lines = _workload_line(p) + [_defaults(d["defaults_used"]), "(GB = 10^9 bytes; speeds are decode tokens/s per user, and for all users together)"]
+    speeds = ("speeds are training tokens/s" if p["task"] != "inference"
+              else "speeds are decode tokens/s per user, and for all users together")
+    lines = _workload_line(p) + [_defaults(d["defaults_used"]), f"(GB = 10^9 bytes; {speeds})"]
     need = d.get("memory_need") or {}
     if need:
         lines += ["", f"Memory need at {need['precision']} on one device (reference, runtime {need['runtime']})  [MEM-need]"]
         lines += _memory_rows(need)
     recs = d["recommendations"]
     if recs:
-        lines += ["", f"{'#':<3}{'tier':<16}{'hardware':<32}{'precision':<11}{'memory used/usable':<20}{'tok/s user / all':<21}cost"]
+        speed_head = "train tok/s" if p["task"] != "inference" else "tok/s user / all"
+        lines += ["", f"{'#':<3}{'tier':<16}{'hardware':<32}{'precision':<11}{'memory used/usable':<20}{speed_head:<23}cost"]
         for i, r in enumerate(recs, 1):
             used = f"{r['memory']['total'] / 1e9:,.0f}/{gb(r['available'], 0)} {pct(r['utilization'])}"
             hw = f"{r['count']} x {r['hardware']}"
-            speed = f"{rate(r['tokens_per_s']).replace(' tok/s', '')} / {rate(r['total_tokens_per_s'])}"
+            speed = (rate(r["tokens_per_s"]) if p["task"] != "inference"
+                     else f"{rate(r['tokens_per_s']).replace(' tok/s', '')} / {rate(r['total_tokens_per_s'])}")
             cost = usd(r["cost"]["budget_usd"]) + ("/year rented" if r["cost"]["basis"] == "cloud" else " + host")
-            lines.append(f"{i:<3}{r['tier']:<16}{hw:<32}{r['precision']:<11}{used:<20}{speed:<21}{cost}")
+            lines.append(f"{i:<3}{r['tier']:<16}{hw:<32}{r['precision']:<11}{used:<20}{speed:<23}{cost}")
         lines.append("")
         for i, r in enumerate(recs, 1):
             lines.append(_wrap(f"#{i} {r['count']} x {r['hardware_name']} ({r['tier']}): {r['because']}; runs on {r['runtime']}"
