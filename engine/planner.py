@@ -182,12 +182,21 @@ def _training_setup(w: Workload, p: Precision, n: int, micro_batch: int, checkpo
     )
 
 
-def training_fit(w: Workload, a: sizing.Arch, p: Precision, rt: Runtime, n: int, limit: int) -> tuple[sizing.Memory, int, bool]:
+def training_fit(w: Workload, a: sizing.Arch, p: Precision, rt: Runtime, n: int, limit: int,
+                 memo: Optional[dict[Any, sizing.Memory]] = None) -> tuple[sizing.Memory, int, bool]:
     """The largest micro-batch (power of two, at most the effective batch) that fits, and whether recompute is on.
 
     Activation checkpointing follows the user's choice; on ``auto`` it is used only
-    when micro-batch 1 does not fit without it.
+    when micro-batch 1 does not fit without it. ``memo`` keeps the needs, which do not depend on the device.
     """
+    memo = {} if memo is None else memo
+
+    def need(mb: int, ckpt: bool) -> sizing.Memory:
+        key = (p.id, rt.id, n, mb, ckpt)
+        if key not in memo:
+            memo[key] = sizing.training_memory(a, _training_setup(w, p, n, mb, ckpt), rt.overhead_bytes)
+        return memo[key]
+
     choices = {"on": (True,), "off": (False,)}.get(w.activation_checkpointing or "auto", (False, True))
     best: Optional[tuple[sizing.Memory, int, bool]] = None
     for ckpt in choices:
@@ -195,25 +204,25 @@ def training_fit(w: Workload, a: sizing.Arch, p: Precision, rt: Runtime, n: int,
         while mb * 2 <= w.batch:
             mb *= 2
         while mb >= 1:
-            mem = sizing.training_memory(a, _training_setup(w, p, n, mb, ckpt), rt.overhead_bytes)
+            mem = need(mb, ckpt)
             if mem.total <= limit:
                 return mem, mb, ckpt
             best = best or (mem, mb, ckpt)
             mb //= 2
-        best = (sizing.training_memory(a, _training_setup(w, p, n, 1, ckpt), rt.overhead_bytes), 1, ckpt)
+        best = (need(1, ckpt), 1, ckpt)
     assert best is not None
     return best
 
 
 def evaluate(w: Workload, model: Model, accel: Accelerator, count: int, precision: Precision, runtime: Runtime, cat: Catalog,
-             a: Optional[sizing.Arch] = None) -> Option:
-    """Size, time and price one configuration (``a``: the model's sizing view, when the caller has it already)."""
+             a: Optional[sizing.Arch] = None, memo: Optional[dict[Any, sizing.Memory]] = None) -> Option:
+    """Size, time and price one configuration (``a`` and ``memo``: what the caller already computed for this model)."""
     a = a or arch(model)
     usable = usable_bytes(accel, runtime, float(cat.value("fit-headroom")))
     tflops = tflops_at(accel, precision)
     micro, steps, ckpt = 0, 0, False
     if w.training:
-        mem, micro, ckpt = training_fit(w, a, precision, runtime, count, usable)
+        mem, micro, ckpt = training_fit(w, a, precision, runtime, count, usable, memo)
         steps = math.ceil(w.batch / micro)
         rate = sizing.training_tokens_per_s(a, accel.bf16_tflops, float(cat.value("training-mfu")), count, ckpt)
         per_user, total, prefill, bound = rate, rate, None, "compute"
@@ -266,11 +275,11 @@ def device_counts(w: Workload, accel: Accelerator, cat: Catalog) -> list[int]:
 @dataclass
 class _Shared:
     """What every device of one enumeration shares: the model's sizing view, the formats to try, and the
-    one-device need per (precision, runtime), which does not depend on the device."""
+    memory needs computed so far, which depend on the format, runtime and device count, not on the device."""
 
     a: sizing.Arch
     precisions: list[Precision]
-    one_device: dict[tuple[str, str], sizing.Memory]
+    memo: dict[Any, sizing.Memory]
 
 
 def options_for(w: Workload, model: Model, accel: Accelerator, cat: Catalog, shared: Optional[_Shared] = None) -> list[Option]:
@@ -290,7 +299,7 @@ def options_for(w: Workload, model: Model, accel: Accelerator, cat: Catalog, sha
         if not w.training and (first.tokens_per_s or 0) < target:
             for n in counts:
                 if n > first.count:
-                    faster = evaluate(w, model, accel, n, p, rt, cat, shared.a)
+                    faster = evaluate(w, model, accel, n, p, rt, cat, shared.a, shared.memo)
                     if (faster.tokens_per_s or 0) >= target:
                         out.append(faster)
                         break
@@ -302,14 +311,16 @@ def _fewest_fitting(w: Workload, model: Model, accel: Accelerator, p: Precision,
     if not w.training:
         # Memory per device is (weights + KV + activations)/n + overhead: solve for n instead of trying each count.
         key = (p.id, rt.id)
-        one = shared.one_device.get(key) or shared.one_device.setdefault(key, _inference_memory(w, shared.a, p, rt, 1))
+        if key not in shared.memo:
+            shared.memo[key] = _inference_memory(w, shared.a, p, rt, 1)
+        one = shared.memo[key]
         room = usable_bytes(accel, rt, float(cat.value("fit-headroom"))) - rt.overhead_bytes
         if room <= 0:
             return None
         need = math.ceil((one.total - rt.overhead_bytes) / room)
         counts = [n for n in counts if n >= need][:2]
     for n in counts:
-        option = evaluate(w, model, accel, n, p, rt, cat, shared.a)
+        option = evaluate(w, model, accel, n, p, rt, cat, shared.a, shared.memo)
         if option.fits:
             return option
     return None
@@ -373,16 +384,21 @@ def _merits(o: Option, comfortable: float = 1.0) -> tuple[float, ...]:
 def pareto(options: list[Option], comfortable: float) -> list[Option]:
     """Drop options that another option equals or beats on every axis (cost, quality, speed, headroom, link, batching).
 
-    Sorted best-first, an option can only be dominated by one kept before it, so each is compared with the
-    kept front only.
+    Sorted best-first (cheapest first), an option can only be dominated by one kept before it, and every kept
+    option is already no dearer; so it is enough to know, for each combination of the discrete axes (quality,
+    headroom, link, batching: a few dozen at most), the fastest option kept so far.
     """
     ranked = sorted(((_merits(o, comfortable), o) for o in options), key=lambda mo: mo[1].id)
     ranked.sort(key=lambda mo: mo[0], reverse=True)  # best first; equal options keep the first id
+    fastest: dict[tuple[float, ...], float] = {}  # discrete merits -> the fastest kept option with them
     front: list[tuple[tuple[float, ...], Option]] = []
     ge = operator.ge
     for m, o in ranked:
-        if not any(all(map(ge, n, m)) for n, _ in front):
-            front.append((m, o))
+        discrete, speed = (m[1], *m[3:]), m[2]
+        if any(s >= speed and all(map(ge, d, discrete)) for d, s in fastest.items()):
+            continue
+        front.append((m, o))
+        fastest[discrete] = max(speed, fastest.get(discrete, speed))
     return [o for _, o in sorted(front, key=lambda mo: (-mo[0][0], -mo[0][1], -mo[0][2], mo[1].id))]
 
 
