@@ -129,7 +129,7 @@ def _plain(value: Any) -> Any:
 def _profile(answers: Mapping[str, Any], defaults: Mapping[str, Any], cat: Catalog) -> dict[str, Any]:
     merged = {**answers, **defaults}
     out = {k: (None if v == NONE else v) for k, v in sorted(merged.items())}
-    out["model_name"] = cat.models[out["model"]].name
+    out["model_name"] = cat.models[str(out["model"])].name
     return out
 
 

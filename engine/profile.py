@@ -176,12 +176,12 @@ def check(name: str, raw: Any) -> Any:
     if raw is None or (isinstance(raw, str) and not raw.strip() and slot.optional):
         return None
     if slot.kind in ("int", "float"):
-        value = _number(slot, raw)
+        number = _number(slot, raw)
         if slot.kind == "int":
-            if value != int(value):
+            if number != int(number):
                 raise InputError(name, f"expected a whole number, got {_shown(raw)}")
-            return int(value)
-        return value
+            return int(number)
+        return number
     if slot.kind == "choice" and name == "activation_checkpointing" and isinstance(raw, bool):
         return "on" if raw else "off"
     if not isinstance(raw, str):

@@ -137,7 +137,7 @@ def _convert(value: Any, tp: Any, where: str, field: dataclasses.Field[Any]) -> 
             raise KnowledgeError(f"{where}: expected a list, got {_short(value)}")
         (item_tp,) = typing.get_args(tp)
         return tuple(_convert(v, item_tp, f"{where}[{i}]", field) for i, v in enumerate(value))
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return build(tp, value, where)
     if tp is Any:
         return value
@@ -165,7 +165,7 @@ def _convert(value: Any, tp: Any, where: str, field: dataclasses.Field[Any]) -> 
 
 
 @lru_cache(maxsize=None)
-def _schema_of(cls: type) -> tuple[dict[str, dataclasses.Field[Any]], dict[str, Any]]:
+def _schema_of(cls: Any) -> tuple[dict[str, dataclasses.Field[Any]], dict[str, Any]]:
     """A dataclass's fields and resolved type hints (resolving them per entry dominated catalog loading)."""
     return {f.name: f for f in dataclasses.fields(cls)}, typing.get_type_hints(cls)
 
@@ -177,7 +177,7 @@ def build(cls: type[T], raw: Any, where: str) -> T:
         raise KnowledgeError(f"{where}: expected a mapping, got {_short(raw)}")
     if isinstance(raw.get("id"), str):
         label = f"{where} {raw['id'][:80]!r}"
-    fields, hints = _schema_of(cls)
+    fields, hints = _schema_of(typing.cast(Any, cls))
     unknown = sorted(set(map(str, raw)) - set(fields))
     if unknown:
         near = difflib.get_close_matches(unknown[0], list(fields), n=1)
@@ -337,7 +337,7 @@ def load_catalog(extra_dirs: tuple[str, ...] = ()) -> Catalog:
         for stem, file in files.items():
             key, cls, label = CATALOGS[stem]
             name = file.name if i == 0 else str(file)
-            entries = _entries(file, key, cls, label)
+            entries: list[Any] = _entries(file, key, cls, label)
             for e in entries:
                 if e.id in cat[stem]:
                     raise KnowledgeError(f"{name}: {label} '{e.id}': duplicate id")

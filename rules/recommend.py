@@ -150,11 +150,11 @@ class RecommendRules:
         if lowest is not None and (lowest.cost.budget_usd or math.inf) <= budget:
             offers.append(f"{lowest.count} x {self.catalog.accelerators[lowest.hardware].name} at {lowest.precision} "
                           f"({lowest.quality}, {rate(lowest.tokens_per_s)} per user) for {usd(lowest.cost.budget_usd)}")
-        hourly = [o for o in options if o.cost.cloud_usd_per_hour]
-        rent = min(hourly, key=lambda o: (o.cost.cloud_usd_per_hour, o.id), default=None)
-        if rent is not None:
-            offers.append(f"about {budget / rent.cost.cloud_usd_per_hour:,.0f} hours of {rent.count} x "
-                          f"{self.catalog.accelerators[rent.hardware].name} rented at {usd(rent.cost.cloud_usd_per_hour)}/h")
+        hourly = [(o.cost.cloud_usd_per_hour, o.id, o) for o in options if o.cost.cloud_usd_per_hour]
+        if hourly:
+            per_hour, _, rent = min(hourly)
+            offers.append(f"about {budget / per_hour:,.0f} hours of {rent.count} x "
+                          f"{self.catalog.accelerators[rent.hardware].name} rented at {usd(per_hour)}/h")
         buys = ("; ".join(offers) + ".") if offers else "nothing in the catalog for this workload."
         self.conclude(
             Warning(id="BUD-over-budget", at_stake_usd=round(cost - budget, 2),
