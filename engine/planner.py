@@ -228,11 +228,12 @@ def evaluate(w: Workload, model: Model, accel: Accelerator, count: int, precisio
         per_user, total, prefill, bound = rate, rate, None, "compute"
     else:
         mem = _inference_memory(w, a, precision, runtime, count)
+        working = count if runtime.split == "tensor" else 1  # a layer split runs one device at a time per token
         speed = sizing.decode_speed(
             a, sizing.weight_bytes(a.params, precision.bits_per_weight),
             sizing.kv_cache_bytes(a, w.context, w.concurrency, KV_BYTES_DEFAULT), w.concurrency,
             accel.mem_bandwidth_gbs, bandwidth_efficiency(accel, cat), tflops, float(cat.value("compute-efficiency")),
-            count, accel.interconnect_gbs, float(cat.value("link-latency-s")[accel.interconnect]),
+            working, accel.interconnect_gbs, float(cat.value("link-latency-s")[accel.interconnect]),
         )
         per_user, total, prefill, bound = speed.decode_per_seq, speed.decode_total, speed.prefill, speed.bound
     return Option(
@@ -240,7 +241,8 @@ def evaluate(w: Workload, model: Model, accel: Accelerator, count: int, precisio
         fits=mem.total <= usable, tokens_per_s=per_user, total_tokens_per_s=total, prefill_tokens_per_s=prefill,
         bound=bound, quality=precision.quality, cost=cost_of(w, accel, count, cat), micro_batch=micro,
         accumulation_steps=steps, checkpointing=ckpt, zero_stage=3 if (w.training and count > 1) else 0,
-        tp_over_pcie=(not w.training and count > int(cat.value("tp-over-pcie-max")) and accel.interconnect == "pcie"),
+        tp_over_pcie=(not w.training and runtime.split == "tensor" and count > int(cat.value("tp-over-pcie-max"))
+                      and accel.interconnect == "pcie"),
         serves_many=runtime.serves_many,
     )
 

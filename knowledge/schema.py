@@ -161,6 +161,7 @@ class Runtime:
     trains: bool = meta(required=True)
     sources: list[str] = meta([])
     prefill_chunk_tokens: Optional[int] = meta(positive=True, unit="tokens")
+    split: str = meta("tensor", choices=("tensor", "layer"))  # how it spreads a model over devices: layer = one device works at a time
     notes: str = meta("")
 
 

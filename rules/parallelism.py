@@ -38,7 +38,8 @@ class ParallelismRules:
         """
         option = self.option(rec)
         accel = self.catalog.accelerators[option.hardware]
-        if option.count < 2 or accel.interconnect not in ("nvlink", "infinity-fabric", "ici") or option.count > accel.max_devices:
+        if (option.count < 2 or accel.interconnect not in ("nvlink", "infinity-fabric", "ici") or option.count > accel.max_devices
+                or self.catalog.runtimes[option.runtime].split != "tensor"):
             return
         self.conclude(
             Tip(id="NET-tensor-parallel", effect_bytes=option.memory.weights,
