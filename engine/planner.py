@@ -16,7 +16,7 @@ from typing import Any, Iterable, Optional
 
 from . import sizing
 from .knowledge.loader import Catalog
-from .knowledge.schema import Accelerator, Model, Precision, Runtime
+from .knowledge.schema import Accelerator, Model, Precision, Price, Runtime
 from .profile import TRAINING_TASKS
 
 TIERS = ("minimum", "recommended", "best-in-budget")  # the ranked answer, in the order it is shown
@@ -147,12 +147,16 @@ def runtime_for(w: Workload, accel: Accelerator, precision: Precision, cat: Cata
     return sorted(usable, key=lambda r: (r.serves_many != many, precision.runtimes.index(r.id)))[0]
 
 
-def cost_of(w: Workload, accel: Accelerator, count: int, cat: Catalog) -> Cost:
-    """Purchase or rental cost of ``count`` devices, with power over the ownership period's years."""
+def prices_of(accel: Accelerator) -> tuple[Optional[Price], Optional[Price]]:
+    """The purchase price that counts (the most recent MSRP or street price) and the cheapest rental hour."""
     buys = [p for p in accel.prices if p.kind in ("msrp", "street")]
     rents = [p for p in accel.prices if p.kind == "cloud-hour"]
-    buy = max(buys, key=lambda p: p.date) if buys else None
-    rent = min(rents, key=lambda p: p.usd) if rents else None
+    return (max(buys, key=lambda p: p.date) if buys else None, min(rents, key=lambda p: p.usd) if rents else None)
+
+
+def cost_of(w: Workload, accel: Accelerator, count: int, cat: Catalog) -> Cost:
+    """Purchase or rental cost of ``count`` devices, with power over the ownership period's years."""
+    buy, rent = prices_of(accel)
     hours_year = w.hours_per_day * 365
     power = sizing.power_cost_usd(accel.tdp_w, count, hours_year, float(cat.value("electricity-usd-per-kwh")))
     if w.deployment == "cloud":
@@ -337,11 +341,9 @@ def enumerate_options(w: Workload, model: Model, accelerators: Iterable[Accelera
 
 def _price(w: Workload, accel: Accelerator) -> float:
     """The price the budget is compared with for this deployment (rental for cloud), infinite when unknown."""
-    kinds = ("cloud-hour",) if w.deployment == "cloud" else ("msrp", "street")
-    prices = [p for p in accel.prices if p.kind in kinds]
-    if not prices:
-        return math.inf
-    return min(p.usd for p in prices) if w.deployment == "cloud" else max(prices, key=lambda p: p.date).usd
+    buy, rent = prices_of(accel)
+    price = rent if w.deployment == "cloud" else buy
+    return price.usd if price else math.inf
 
 
 def _specs(accel: Accelerator) -> tuple[float, ...]:

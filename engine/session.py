@@ -116,6 +116,10 @@ class BaseEngine(KnowledgeEngine):
         """The planner's view of a Workload fact."""
         return Workload(**{k: fact[k] for k in Workload.__dataclass_fields__})
 
+    def facts_of(self, kind: type) -> list[Fact]:
+        """The facts of one type in working memory, in declaration order."""
+        return [f for f in self.facts.values() if isinstance(f, kind)]
+
     def option(self, fact: Fact) -> Option:
         """The sized option behind a Candidate or Fit fact."""
         return self.options[fact["id"]]

@@ -14,6 +14,8 @@ from typing import Optional
 
 # -- constants of the formulas (not thresholds: those live in knowledge/policy.yaml) --
 
+GIGA = 1e9  # catalog bandwidths are GB/s with GB = 10^9 bytes (units of knowledge/schema.py)
+TERA = 1e12  # catalog throughputs are TFLOPS (10^12 operations per second)
 BYTES_16BIT = 2  # bf16/fp16 activations and KV cache (nv-kv-blog)
 ADAM_STATE_BYTES = 12  # fp32 master copy + Adam m + v per trainable parameter (zero-paper: K = 12)
 WORKING_WEIGHT_BYTES = 2  # bf16 working copy in mixed-precision training (zero-paper)
@@ -266,17 +268,17 @@ def decode_speed(
     parallel adds two all-reduces of the hidden state per layer per step.
     """
     read = weight_total_bytes * moe_weight_fraction_read(arch, sequences) + kv_total_bytes / 2
-    t_memory = read / (bandwidth_gbs * 1e9 * bandwidth_efficiency * devices)
+    t_memory = read / (bandwidth_gbs * GIGA * bandwidth_efficiency * devices)
     flops_step = 2 * arch.active_params * sequences
-    t_compute = flops_step / (tflops * 1e12 * compute_efficiency * devices) if tflops else 0.0
+    t_compute = flops_step / (tflops * TERA * compute_efficiency * devices) if tflops else 0.0
     t_link = 0.0
     if devices > 1 and link_gbs:
         message = sequences * arch.hidden * BYTES_16BIT
         ring = 2 * (devices - 1) / devices  # ring all-reduce moves 2(N-1)/N of the message
-        t_link = 2 * arch.layers * (link_latency_s + ring * message / (link_gbs * 1e9))
+        t_link = 2 * arch.layers * (link_latency_s + ring * message / (link_gbs * GIGA))
     step = max(t_memory, t_compute) + t_link
     bound = "interconnect" if t_link > max(t_memory, t_compute) else ("compute" if t_compute > t_memory else "memory")
-    prefill = (tflops * 1e12 * compute_efficiency * devices) / (2 * arch.active_params) if tflops else None
+    prefill = (tflops * TERA * compute_efficiency * devices) / (2 * arch.active_params) if tflops else None
     return Speed(decode_per_seq=1 / step, decode_total=sequences / step, prefill=prefill, bound=bound)
 
 
@@ -285,7 +287,7 @@ def training_tokens_per_s(arch: Arch, tflops: Optional[float], mfu: float, devic
     if not tflops:
         return None
     flops_per_token = (8 if recompute else 6) * arch.active_params
-    return tflops * 1e12 * mfu * devices / flops_per_token
+    return tflops * TERA * mfu * devices / flops_per_token
 
 
 def power_cost_usd(tdp_w: Optional[float], devices: int, hours: float, usd_per_kwh: float) -> Optional[float]:

@@ -17,7 +17,7 @@ import typing
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Mapping, TypeVar, Union
+from typing import Any, Mapping, TypeVar, Union
 
 import yaml
 
@@ -72,6 +72,18 @@ _CLoader = getattr(yaml, "CSafeLoader", None)
 
 def read_yaml(path: Path, *, allow_aliases: bool = False) -> Any:
     """Parse one YAML (or JSON) file safely, with a size limit; errors name the file."""
+    return parse_yaml(_text(read_bytes(path), path), str(path), allow_aliases=allow_aliases)
+
+
+def _text(data: bytes, path: Path) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise KnowledgeError(f"{path}: cannot read: {exc.__class__.__name__}: {exc}") from exc
+
+
+def read_bytes(path: Path) -> bytes:
+    """A regular file's bytes, refusing anything over the size limit; errors name the file."""
     try:
         info = path.stat()
         if not stat.S_ISREG(info.st_mode):  # a FIFO or a device would block or never end
@@ -82,12 +94,11 @@ def read_yaml(path: Path, *, allow_aliases: bool = False) -> Any:
             data = handle.read(MAX_FILE_BYTES + 1)  # a file that grew (or lied about its size) is cut off here
         if len(data) > MAX_FILE_BYTES:
             raise KnowledgeError(f"{path}: file is over the {MAX_FILE_BYTES:,}-byte limit")
-        text = data.decode("utf-8")
     except KnowledgeError:
         raise
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise KnowledgeError(f"{path}: cannot read: {exc.__class__.__name__}: {exc}") from exc
-    return parse_yaml(text, str(path), allow_aliases=allow_aliases)
+    return data
 
 
 def parse_yaml(text: str, where: str, *, allow_aliases: bool = False) -> Any:
@@ -244,8 +255,8 @@ def _fold(name: str) -> str:
     return folded.removeprefix("nvidia ").replace(" ", "-")
 
 
-def _entries(path: Path, key: str, cls: type[T], label: str) -> list[T]:
-    doc = read_yaml(path, allow_aliases=path.parent == BUILTIN_DIR)
+def _entries(path: Path, data: bytes, key: str, cls: type[T], label: str) -> list[T]:
+    doc = parse_yaml(_text(data, path), str(path), allow_aliases=path.parent == BUILTIN_DIR)
     if not isinstance(doc, dict):
         raise KnowledgeError(f"{path}: expected a mapping with schema_version and {key}, got {type(doc).__name__}")
     version = doc.get("schema_version")
@@ -258,15 +269,6 @@ def _entries(path: Path, key: str, cls: type[T], label: str) -> list[T]:
     if not isinstance(items, list):
         raise KnowledgeError(f"{path}: {key}: expected a list of entries, got {_short(items)}")
     return [build(cls, raw, f"{path.name}: {label} #{i + 1}") for i, raw in enumerate(items)]
-
-
-def _index(entries: Iterable[Any], file: str, label: str) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for e in entries:
-        if e.id in out:
-            raise KnowledgeError(f"{file}: {label} '{e.id}': duplicate id")
-        out[e.id] = e
-    return out
 
 
 def _check_whole(cat: dict[str, dict[str, Any]]) -> None:
@@ -337,12 +339,13 @@ def load_catalog(extra_dirs: tuple[str, ...] = ()) -> Catalog:
         for stem, file in files.items():
             key, cls, label = CATALOGS[stem]
             name = file.name if i == 0 else str(file)
-            entries: list[Any] = _entries(file, key, cls, label)
-            for e in entries:
+            data = read_bytes(file)  # read once: parsed, and hashed for traces
+            entries: list[Any] = _entries(file, data, key, cls, label)
+            for e in entries:  # unique within the file and across all directories
                 if e.id in cat[stem]:
                     raise KnowledgeError(f"{name}: {label} '{e.id}': duplicate id")
-            cat[stem].update(_index(entries, name, label))
-            hashes[name] = hashlib.sha256(file.read_bytes()).hexdigest()
+                cat[stem][e.id] = e
+            hashes[name] = hashlib.sha256(data).hexdigest()
     if not cat["models"] or not cat["accelerators"]:
         raise KnowledgeError(f"{BUILTIN_DIR}: the built-in catalog is missing")
     _check_whole(cat)

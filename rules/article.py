@@ -22,7 +22,7 @@ def _in(value: int, bounds: Any) -> bool:
 
 
 def _memory_need(engine: Any) -> dict[str, Any]:
-    needs = [f for f in engine.facts.values() if isinstance(f, MemoryNeed)]
+    needs = engine.facts_of(MemoryNeed)
     return dict(needs[0]) if needs else {}
 
 

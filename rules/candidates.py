@@ -140,11 +140,11 @@ class CandidateRules:
         ## Limits
         Device counts follow the scale: a desktop holds two cards, a server node eight, a cluster 256.
         """
-        exclusions = {f["what"] for f in self.facts.values() if isinstance(f, Exclusion)}
+        inputs = self.facts_of(Exclusion)
+        exclusions = {f["what"] for f in inputs}
         w = self.workload(workload)
         model = self.catalog.models[w.model]
         accels = [a for a in self.catalog.accelerators.values() if not excluded(a, exclusions)]
-        inputs = [f for f in self.facts.values() if isinstance(f, Exclusion)]
         for option in enumerate_options(w, model, accels, self.catalog):
             accel = self.catalog.accelerators[self.remember(option).hardware]
             self.conclude(candidate_fact(option, accel), inputs=inputs, option=f"{option.count} x {accel.name} at {option.precision}",
@@ -163,7 +163,7 @@ class CandidateRules:
         ## Example
         For a 70B model at a team scale, about twenty configurations remain after pruning.
         """
-        found = [f for f in self.facts.values() if isinstance(f, Candidate)]
+        found = self.facts_of(Candidate)
         self.conclude(CandidateSet(count=len(found)), count=len(found))
 
     @Rule(AS.workload << Workload(), AS.proposal << Proposal(hardware=MATCH.hardware, count=MATCH.count))

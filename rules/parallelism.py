@@ -16,7 +16,7 @@ from experta import AS, OR, Rule
 from .. import sizing
 from ..facts import Fit, MemoryNeed, Recommendation, Tip, Warning, Workload
 from ..planner import arch
-from ..units import gb, params, pct, rate
+from ..units import GB, gb, params, pct, rate
 from . import SALIENCE_ADVICE, rule_meta, subject
 
 
@@ -169,7 +169,7 @@ class ParallelismRules:
         Qwen3-30B-A3B at Q4_K_M with experts in RAM: the GPU holds ~1.5 GB; each token moves ~1.6 GB.
         """
         model = self.catalog.models[workload["model"]]
-        needs = [f for f in self.facts.values() if isinstance(f, MemoryNeed)]
+        needs = self.facts_of(MemoryNeed)
         if not (model.is_moe and model.experts and model.experts_active and needs):
             return
         a = arch(model)
@@ -177,7 +177,7 @@ class ParallelismRules:
         experts = int(total * (1 - sizing.moe_shared_fraction(a)))
         on_gpu = total - experts + needs[0]["kv_cache"] + needs[0]["activations"] + self.catalog.runtimes["llama-cpp"].overhead_bytes
         per_step = experts * sizing.experts_touched(a, workload["concurrency"])
-        speed = float(self.catalog.value("moe-offload-link-gbs")) * 1e9 / per_step
+        speed = float(self.catalog.value("moe-offload-link-gbs")) * GB / per_step
         headroom = float(self.catalog.value("fit-headroom"))
         gpus = [g for g in self.catalog.accelerators.values() if g.kind == "gpu" and g.obtain == "buy"
                 and (g.usable_memory_bytes or g.memory_bytes) * headroom >= on_gpu]

@@ -9,12 +9,12 @@ from experta import AS, MATCH, TEST, P, Rule
 
 from ..facts import Candidate, Fit, Mode, Recommendation, Tip, Warning, Workload
 from ..planner import Option, cheapest, enumerate_options, meets
-from ..units import gb, pct, rate, usd
+from ..units import GB, gb, pct, rate, usd
 from . import SALIENCE_ADVICE, rule_meta, subject
 
 
 def _tier(engine: Any, tier: str) -> Optional[Any]:
-    recs = [f for f in engine.facts.values() if isinstance(f, Recommendation) and f["tier"] == tier]
+    recs = [f for f in engine.facts_of(Recommendation) if f["tier"] == tier]
     return recs[0] if recs else None
 
 
@@ -155,7 +155,7 @@ class PitfallRules:
         w = self.workload(workload)
         option = self.option(rec)
         _, need = _host_need(self, w, option)
-        have = ram * 1e9
+        have = ram * GB
         if have >= need:
             return
         self.conclude(
@@ -247,7 +247,7 @@ class PitfallRules:
             return  # P1-oversized-vram speaks for this case
         speed = option.tokens_per_s or 0
         floor = str(self.catalog.value("quality-floor-recommended"))
-        cheaper = [self.option(f) for f in self.facts.values() if isinstance(f, Candidate)]
+        cheaper = [self.option(f) for f in self.facts_of(Candidate)]
         cheaper = [o for o in cheaper if meets(o, floor, speed) and o.cost.budget_usd is not None
                    and cost - o.cost.budget_usd >= float(self.catalog.value("p1-min-waste-usd"))]
         alt = cheapest(cheaper)
@@ -281,8 +281,8 @@ class PitfallRules:
         """
         option = self.option(rec)
         weights = option.memory.weights * option.count
-        sata = weights / (float(self.catalog.value("sata-gbs")) * 1e9)
-        nvme = weights / (float(self.catalog.value("nvme-gbs")) * 1e9)
+        sata = weights / (float(self.catalog.value("sata-gbs")) * GB)
+        nvme = weights / (float(self.catalog.value("nvme-gbs")) * GB)
         if sata <= float(self.catalog.value("slow-load-seconds")):
             return
         self.conclude(
@@ -337,7 +337,7 @@ class PitfallRules:
         A 7B model served from a TPU v5e at 1.20 USD/h against an L4 at 0.80 USD/h.
         """
         option = self.option(rec)
-        gpus = [self.option(f) for f in self.facts.values() if isinstance(f, Candidate) and f["kind"] == "gpu"]
+        gpus = [self.option(f) for f in self.facts_of(Candidate) if f["kind"] == "gpu"]
         share = float(self.catalog.value("p3-alternative-min-speed-share"))
         alt = cheapest(o for o in gpus if (o.tokens_per_s or 0) >= (option.tokens_per_s or 0) * share) or cheapest(gpus)
         alternative = (f"{alt.count} x {self.catalog.accelerators[alt.hardware].name} at {usd(alt.cost.cloud_usd_per_hour)}/h"
@@ -367,11 +367,12 @@ class PitfallRules:
         Qwen3-235B-A22B's experts at Q4_K_M (~140 GB) on a 64 GB host.
         """
         need = experts + float(self.catalog.value("host-os-reserve-bytes"))
-        if ram * 1e9 >= need:
+        have = ram * GB
+        if have >= need:
             return
         self.conclude(
-            Warning(id="P2-offload-ram", shortfall_bytes=int(need - ram * 1e9),
+            Warning(id="P2-offload-ram", shortfall_bytes=int(need - have),
                     message=f"Expert offload puts {gb(experts)} of weights in system RAM; with the system's share that needs {gb(need)}, "
-                    f"and the host has {gb(ram * 1e9)}: it would swap. Add {gb(need - ram * 1e9)} of RAM or choose a GPU configuration."),
-            experts=gb(experts), need=gb(need), ram=gb(ram * 1e9),
+                    f"and the host has {gb(have)}: it would swap. Add {gb(need - have)} of RAM or choose a GPU configuration."),
+            experts=gb(experts), need=gb(need), ram=gb(have),
         )

@@ -68,7 +68,7 @@ class QuestionRules:
         ## Example
         `--model deepseek-r1:70b --concurrency 20` gives a workload of DeepSeek-R1-Distill-Llama-70B for 20 users.
         """
-        if any(isinstance(f, Question) for f in self.facts.values()):
+        if self.facts_of(Question):
             return  # the question rules (higher salience) asked for something: the workload waits for the answers
         given = {s.name: answers.get(s.name) for s in SLOTS}
         # Slots this task does not use get neutral values, so later rules need no special cases.

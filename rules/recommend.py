@@ -16,7 +16,7 @@ from . import SALIENCE_ADVICE, SALIENCE_SELECT, rule_meta
 
 
 def _candidates(engine: Any) -> tuple[list[Option], list[Candidate]]:
-    facts = [f for f in engine.facts.values() if isinstance(f, Candidate)]
+    facts = engine.facts_of(Candidate)
     return [engine.option(f) for f in facts], facts
 
 
@@ -166,7 +166,7 @@ class RecommendRules:
     def _smaller_model_within(self: Any, w: Any, budget: float) -> Optional[str]:
         """The largest smaller model of the same family whose minimum configuration fits the budget."""
         model = self.catalog.models[w.model]
-        exclusions = {f["what"] for f in self.facts.values() if isinstance(f, Exclusion)}
+        exclusions = {f["what"] for f in self.facts_of(Exclusion)}
         accels = [a for a in self.catalog.accelerators.values() if not excluded(a, exclusions)]
         floor = str(self.catalog.value("quality-floor-minimum"))
         speed = 0.0 if w.training else float(self.catalog.value("min-tokens-per-s"))

@@ -20,7 +20,7 @@ from . import SALIENCE_ADVICE, rule_meta, subject
 def _best_of_kind(engine: Any, kind: str) -> Any:
     """The fastest candidate of one device kind at acceptable quality (4-bit or better), if any."""
     floor = str(engine.catalog.value("quality-floor-minimum"))
-    options = [engine.option(f) for f in engine.facts.values() if isinstance(f, Candidate) and f["kind"] == kind]
+    options = [engine.option(f) for f in engine.facts_of(Candidate) if f["kind"] == kind]
     return max((o for o in options if meets(o, floor, 0)), key=lambda o: (o.tokens_per_s or 0, o.id), default=None)
 
 
