@@ -10,12 +10,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from . import _compat  # noqa: F401  (must run before experta is imported anywhere)
-from .errors import InputError as InputError, KnowledgeError as KnowledgeError, LlmhwError as LlmhwError
+from .errors import InputError as InputError
+from .errors import KnowledgeError as KnowledgeError
+from .errors import LlmhwError as LlmhwError
 from .profile import Profile as Profile
 from .trace import TraceError as TraceError
 
 if TYPE_CHECKING:
-    from .api import Advice as Advice, CheckResult as CheckResult, advise as advise, check as check
+    from .api import Advice as Advice
+    from .api import CheckResult as CheckResult
+    from .api import advise as advise
+    from .api import check as check
     from .consult import Consultation as Consultation
 
 __version__ = "0.1.0"

@@ -9,16 +9,17 @@ between calls: each thread reuses its own engine (see ``session``).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Optional, Union
+from typing import Any, Union
 
+from . import facts as F
 from .errors import InputError
 from .knowledge.loader import Catalog, load_catalog
 from .planner import TIERS, Option
 from .profile import NONE, Profile
 from .session import Run, run_with_defaults
 from .trace import Evidence, TraceEvent, evidence
-from . import facts as F
 
 ProfileLike = Union[Profile, Mapping[str, Any]]
 
@@ -39,7 +40,7 @@ class Advice:
     notes: tuple[Mapping[str, Any], ...]
     candidates: int
     trace: tuple[TraceEvent, ...] = field(repr=False, compare=False)
-    evidence: Optional[Evidence] = field(default=None, repr=False, compare=False)  # facts and hashes for trace.write()
+    evidence: Evidence | None = field(default=None, repr=False, compare=False)  # facts and hashes for trace.write()
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document `llmhw recommend --format json` prints."""
@@ -66,7 +67,7 @@ class CheckResult:
     tips: tuple[Mapping[str, Any], ...]
     notes: tuple[Mapping[str, Any], ...]
     trace: tuple[TraceEvent, ...] = field(repr=False, compare=False)
-    evidence: Optional[Evidence] = field(default=None, repr=False, compare=False)  # facts and hashes for trace.write()
+    evidence: Evidence | None = field(default=None, repr=False, compare=False)  # facts and hashes for trace.write()
 
     @property
     def fits(self) -> bool:
@@ -189,7 +190,7 @@ def check(profile: ProfileLike, hardware: str, count: int = 1, knowledge_dirs: I
     )
 
 
-def list_rules(topic: Optional[str] = None, rule_id: Optional[str] = None) -> list[dict[str, Any]]:
+def list_rules(topic: str | None = None, rule_id: str | None = None) -> list[dict[str, Any]]:
     """The rulebase as data: id, topic, status, statement, sources (with titles), docs and where it is defined.
 
     :param topic: keep the rules of one topic module (``pitfalls``) or ID prefix (``P1``, ``QNT``).

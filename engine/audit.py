@@ -7,12 +7,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any
 
 from .errors import InputError, KnowledgeError
-from .trace import (CONCLUSION_FACTS, TraceError, derivation, document, events_of, explain_lines, knowledge_hashes,
-                    reference_problems, rulebase_hash)
+from .trace import (
+    CONCLUSION_FACTS,
+    TraceError,
+    derivation,
+    document,
+    events_of,
+    explain_lines,
+    knowledge_hashes,
+    reference_problems,
+    rulebase_hash,
+)
+
 
 def _summary(c: Mapping[str, Any]) -> str:
     v = c["value"]
@@ -23,7 +34,7 @@ def _summary(c: Mapping[str, Any]) -> str:
     return f"{c['key']}: {v.get('message', '')}"
 
 
-def explain(doc: Mapping[str, Any], conclusion: Optional[str] = None) -> list[str]:
+def explain(doc: Mapping[str, Any], conclusion: str | None = None) -> list[str]:
     """Each conclusion's derivation in plain language, down to the inputs and the knowledge entries with their sources.
 
     :param conclusion: a conclusion key (tier, or warning/tip/note id), kind:key, or fact id; None explains them all.
@@ -58,7 +69,7 @@ class _Titled:
     title: str
 
 
-def replay(doc: Mapping[str, Any], knowledge_dirs: Optional[Sequence[str]] = None) -> Any:
+def replay(doc: Mapping[str, Any], knowledge_dirs: Sequence[str] | None = None) -> Any:
     """Run a trace's inputs through today's rules and knowledge: an ``Advice`` or a ``CheckResult``."""
     from . import api
 
@@ -80,7 +91,7 @@ class Audit:
 
     verdict: str
     differences: tuple[Mapping[str, Any], ...]
-    parted_at: Optional[Mapping[str, Any]]
+    parted_at: Mapping[str, Any] | None
     rulebase_changed: tuple[str, ...]
     knowledge_changed: tuple[str, ...]
     version: tuple[str, str]
@@ -162,9 +173,9 @@ def _differences(before: Sequence[Mapping[str, Any]], after: Sequence[Mapping[st
     return out
 
 
-def _parting(before: Sequence[Mapping[str, Any]], after: Sequence[Mapping[str, Any]]) -> Optional[dict[str, Any]]:
+def _parting(before: Sequence[Mapping[str, Any]], after: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
     """The first firing (1-based) whose rule or statement differs between the two runs."""
-    def brief(f: Optional[Mapping[str, Any]]) -> Optional[dict[str, Any]]:
+    def brief(f: Mapping[str, Any] | None) -> dict[str, Any] | None:
         return {"rule_id": f["rule_id"], "statement": f["statement"]} if f else None
 
     for i in range(max(len(before), len(after))):
@@ -175,7 +186,7 @@ def _parting(before: Sequence[Mapping[str, Any]], after: Sequence[Mapping[str, A
     return None
 
 
-def audit(doc: Mapping[str, Any], knowledge_dirs: Optional[Sequence[str]] = None) -> Audit:
+def audit(doc: Mapping[str, Any], knowledge_dirs: Sequence[str] | None = None) -> Audit:
     """Replay a trace's inputs through today's rules and knowledge, and compare.
 
     :param knowledge_dirs: where the extra knowledge directories are now (default: the paths the trace recorded).
@@ -186,7 +197,7 @@ def audit(doc: Mapping[str, Any], knowledge_dirs: Optional[Sequence[str]] = None
     rules_now = rulebase_hash()["files"]
     rulebase_changed = _file_changes(doc["rulebase"]["files"], rules_now)
     try:
-        fresh: Optional[dict[str, Any]] = document(replay(doc, knowledge_dirs), created=doc["created"])
+        fresh: dict[str, Any] | None = document(replay(doc, knowledge_dirs), created=doc["created"])
         replay_error = None
     except InputError as exc:
         fresh, replay_error = None, str(exc)

@@ -30,11 +30,12 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Optional, TextIO
+from typing import Any, TextIO
 
 from .errors import InputError, LlmhwError
 from .planner import TIERS
@@ -55,7 +56,7 @@ class Row:
     row: int
     line: int
     profile: Any = None
-    error: Optional[str] = None
+    error: str | None = None
 
 
 @dataclass
@@ -88,7 +89,7 @@ class Summary:
 # ---------------------------------------------------------------------------------------------- reading
 
 
-def input_format(path: Path, given: Optional[str] = None) -> str:
+def input_format(path: Path, given: str | None = None) -> str:
     """The input format: as given, else from the file's suffix."""
     if given:
         return given
@@ -156,9 +157,9 @@ def _csv_rows(path: Path) -> Iterator[Row]:
 
 
 def _yaml_rows(path: Path) -> Iterator[Row]:
-    from .knowledge.loader import _SafeLoader  # aliases refused, like every file llmhw reads from users
-
     import yaml
+
+    from .knowledge.loader import _SafeLoader  # aliases refused, like every file llmhw reads from users
 
     with _open_text(path) as f:
         text = f.read()
@@ -187,7 +188,7 @@ def _yaml_rows(path: Path) -> Iterator[Row]:
         loader.dispose()
 
 
-def read_rows(path: Path, fmt: Optional[str] = None) -> Iterator[Row]:
+def read_rows(path: Path, fmt: str | None = None) -> Iterator[Row]:
     """The rows of an input file, streamed (JSONL, CSV) or parsed whole (YAML); a bad row is a Row with an error."""
     path = Path(path)
     _check_size(path)
@@ -195,7 +196,7 @@ def read_rows(path: Path, fmt: Optional[str] = None) -> Iterator[Row]:
     return {"jsonl": _jsonl_rows, "csv": _csv_rows, "yaml": _yaml_rows}[kind](path)
 
 
-def estimate_rows(path: Path, fmt: str) -> Optional[int]:
+def estimate_rows(path: Path, fmt: str) -> int | None:
     """About how many rows (for the progress bar): non-blank lines, minus the CSV header."""
     if fmt == "yaml":
         return None
@@ -277,7 +278,7 @@ def _init_worker(knowledge_dirs: tuple[str, ...], fmt: str) -> None:
     session.engine()
 
 
-def _work(rows: list[Row]) -> tuple[list[tuple[int, Optional[str], Any]], int, int]:
+def _work(rows: list[Row]) -> tuple[list[tuple[int, str | None, Any]], int, int]:
     knowledge_dirs, fmt = _WORKER["knowledge_dirs"], _WORKER["fmt"]
     out = []
     for row in rows:
@@ -292,15 +293,15 @@ def _work(rows: list[Row]) -> tuple[list[tuple[int, Optional[str], Any]], int, i
 class _OrderedWriter:
     """Writes records in row order, each as soon as every row before it is written; reports failed rows in order."""
 
-    def __init__(self, stream: TextIO, fmt: str, lines: dict[int, int], report: Optional[Callable[[str], None]]) -> None:
+    def __init__(self, stream: TextIO, fmt: str, lines: dict[int, int], report: Callable[[str], None] | None) -> None:
         self.stream, self.fmt, self.lines, self.report = stream, fmt, lines, report
         self.csv = csv.writer(stream, lineterminator="\n") if fmt == "csv" else None
         self.next = 1
-        self.waiting: dict[int, tuple[Optional[str], Any]] = {}
+        self.waiting: dict[int, tuple[str | None, Any]] = {}
         if self.csv is not None:
             self.csv.writerow(CSV_COLUMNS)
 
-    def _write(self, row: int, error: Optional[str], payload: Any) -> None:
+    def _write(self, row: int, error: str | None, payload: Any) -> None:
         if self.csv is not None:
             self.csv.writerow(payload)
         else:
@@ -309,7 +310,7 @@ class _OrderedWriter:
         if error is not None and self.report is not None:
             self.report(f"row {row}, line {line}: {error}")
 
-    def add(self, row: int, error: Optional[str], payload: Any) -> None:
+    def add(self, row: int, error: str | None, payload: Any) -> None:
         self.waiting[row] = (error, payload)
         if self.next not in self.waiting:
             return
@@ -328,7 +329,7 @@ class _OrderedWriter:
 class _Progress:
     """A one-line progress bar on stderr, only when stderr is a terminal."""
 
-    def __init__(self, total: Optional[int], stream: TextIO, enabled: Optional[bool] = None) -> None:
+    def __init__(self, total: int | None, stream: TextIO, enabled: bool | None = None) -> None:
         self.total, self.stream = total, stream
         self.enabled = stream.isatty() if enabled is None else enabled
         self.start = time.perf_counter()
@@ -370,9 +371,9 @@ def _chunks(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
 
 
 def run_batch(
-    input_path: Path, out: TextIO, *, jobs: Optional[int] = None, out_format: str = "jsonl",
-    in_format: Optional[str] = None, knowledge_dirs: Iterable[str] = (), progress: Optional[bool] = None,
-    report: Optional[Callable[[str], None]] = None, err: TextIO = sys.stderr,
+    input_path: Path, out: TextIO, *, jobs: int | None = None, out_format: str = "jsonl",
+    in_format: str | None = None, knowledge_dirs: Iterable[str] = (), progress: bool | None = None,
+    report: Callable[[str], None] | None = None, err: TextIO = sys.stderr,
 ) -> Summary:
     """Consult every row of ``input_path`` and write one record per row to ``out``, in input order.
 
@@ -398,7 +399,7 @@ def run_batch(
             lines[r.row] = r.line
             yield r
 
-    def finished(row: int, error: Optional[str], payload: Any) -> None:
+    def finished(row: int, error: str | None, payload: Any) -> None:
         summary.rows += 1
         summary.failures += error is not None
         writer.add(row, error, payload)
@@ -420,7 +421,7 @@ def run_batch(
     return summary
 
 
-def _run_here(rows: Iterable[Row], dirs: tuple[str, ...], fmt: str, finished: Callable[[int, Optional[str], Any], None],
+def _run_here(rows: Iterable[Row], dirs: tuple[str, ...], fmt: str, finished: Callable[[int, str | None, Any], None],
               bar: _Progress, summary: Summary) -> None:
     for row in rows:
         rec = consult(row, dirs)
@@ -429,7 +430,7 @@ def _run_here(rows: Iterable[Row], dirs: tuple[str, ...], fmt: str, finished: Ca
     summary.worker_peak_rss_bytes[os.getpid()] = peak_rss_bytes()
 
 
-def _run_pool(rows: Iterable[Row], dirs: tuple[str, ...], fmt: str, jobs: int, finished: Callable[[int, Optional[str], Any], None],
+def _run_pool(rows: Iterable[Row], dirs: tuple[str, ...], fmt: str, jobs: int, finished: Callable[[int, str | None, Any], None],
               bar: _Progress, summary: Summary) -> None:
     chunk = 4  # rows per task: amortizes inter-process traffic, small enough to write results promptly
     window = jobs * 4  # tasks in flight: bounds memory however long the input is
@@ -463,14 +464,14 @@ def _run_pool(rows: Iterable[Row], dirs: tuple[str, ...], fmt: str, jobs: int, f
     pool.shutdown(wait=True)
 
 
-def _take(f: Future[Any], finished: Callable[[int, Optional[str], Any], None], summary: Summary) -> None:
+def _take(f: Future[Any], finished: Callable[[int, str | None, Any], None], summary: Summary) -> None:
     results, pid, rss = f.result()
     summary.worker_peak_rss_bytes[pid] = max(rss, summary.worker_peak_rss_bytes.get(pid, 0))
     for row, error, payload in results:
         finished(row, error, payload)
 
 
-def _collect(pending: set[Future[Any]], finished: Callable[[int, Optional[str], Any], None], summary: Summary,
+def _collect(pending: set[Future[Any]], finished: Callable[[int, str | None, Any], None], summary: Summary,
              bar: _Progress) -> set[Future[Any]]:
     done, rest = wait(pending, return_when=FIRST_COMPLETED)
     for f in done:
@@ -494,7 +495,7 @@ def open_output(path: str, fmt: str) -> Iterator[TextIO]:
         yield f
 
 
-def output_format(path: str, given: Optional[str]) -> str:
+def output_format(path: str, given: str | None) -> str:
     """The output format: as given, else ``csv`` for a .csv file, else ``jsonl``."""
     if given:
         return given

@@ -11,8 +11,9 @@ from __future__ import annotations
 import io
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 import click
 
@@ -130,7 +131,7 @@ def format_option(*choices: str) -> Callable[[Callable[..., Any]], Callable[...,
     return click.option("--format", "fmt", type=click.Choice(choices), default="text", show_default=True, help="Output format.")
 
 
-def build_profile(profile_file: Optional[str], checkpointing: Optional[bool], options: dict[str, Any]) -> Profile:
+def build_profile(profile_file: str | None, checkpointing: bool | None, options: dict[str, Any]) -> Profile:
     """The profile file (if any) overlaid with the options given on the command line."""
     data: dict[str, Any] = {}
     if profile_file:
@@ -159,8 +160,8 @@ def main() -> None:
 @format_option("text", "json", "markdown")
 @click.option("--trace", "trace_file", type=click.Path(dir_okay=False), help="Also write an auditable trace of this consultation to FILE (JSON; see `llmhw explain`, `llmhw audit`).")
 @fail_on_errors
-def recommend(profile_file: Optional[str], checkpointing: Optional[bool], knowledge: tuple[str, ...], fmt: str,
-              trace_file: Optional[str] = None, **options: Any) -> None:
+def recommend(profile_file: str | None, checkpointing: bool | None, knowledge: tuple[str, ...], fmt: str,
+              trace_file: str | None = None, **options: Any) -> None:
     """Rank hardware for a workload: the minimum that works, the recommended one, the best within budget.
 
     \b
@@ -183,8 +184,8 @@ def recommend(profile_file: Optional[str], checkpointing: Optional[bool], knowle
 @format_option("text", "json")
 @click.option("--trace", "trace_file", type=click.Path(dir_okay=False), help="Also write an auditable trace of this consultation to FILE (JSON; see `llmhw explain`, `llmhw audit`).")
 @fail_on_errors
-def check(hardware: str, count: str, profile_file: Optional[str], checkpointing: Optional[bool], knowledge: tuple[str, ...],
-          fmt: str, trace_file: Optional[str] = None, **options: Any) -> None:
+def check(hardware: str, count: str, profile_file: str | None, checkpointing: bool | None, knowledge: tuple[str, ...],
+          fmt: str, trace_file: str | None = None, **options: Any) -> None:
     """Check whether a workload fits a configuration you name, with the breakdown, speed and pitfalls.
 
     \b
@@ -209,7 +210,7 @@ def check(hardware: str, count: str, profile_file: Optional[str], checkpointing:
 @click.option("--topic", help="Only this topic (module or ID prefix): questions, memory, candidates, recommend, pitfalls, roles, techniques, parallelism, article; or P1, QNT, ...")
 @format_option("text", "json")
 @fail_on_errors
-def rules(rule_id: Optional[str], topic: Optional[str], fmt: str) -> None:
+def rules(rule_id: str | None, topic: str | None, fmt: str) -> None:
     """List the rules (id, statement, sources), or show one rule in full.
 
     \b
@@ -268,7 +269,7 @@ def write_trace(path: str, result: Any) -> None:
 @click.argument("trace_file", metavar="FILE", type=click.Path(dir_okay=False))
 @click.option("--conclusion", help="Only this conclusion: a tier (minimum, recommended, best-in-budget), a warning/tip/note id, or a fact id.")
 @fail_on_errors
-def explain(trace_file: str, conclusion: Optional[str]) -> None:
+def explain(trace_file: str, conclusion: str | None) -> None:
     """Explain each conclusion of a trace: which rule drew it, from which facts, back to your inputs and the knowledge.
 
     \b
@@ -300,7 +301,8 @@ def audit(trace_file: str, knowledge: tuple[str, ...], fmt: str) -> int:
     Example:
       llmhw audit run.json
     """
-    from . import audit as auditing, trace
+    from . import audit as auditing
+    from . import trace
 
     doc = trace.read(trace_file)
     report = auditing.audit(doc, list(knowledge) if knowledge else None)
@@ -322,7 +324,7 @@ def audit(trace_file: str, knowledge: tuple[str, ...], fmt: str) -> int:
               help="Input format  [default: from INPUT's suffix: .jsonl/.json, .csv, .yaml/.yml]")
 @click.option("--knowledge", multiple=True, type=click.Path(file_okay=False), help="Extra knowledge directory (repeatable).")
 @fail_on_errors
-def batch(input_file: str, out_path: str, jobs: Optional[int], fmt: Optional[str], in_fmt: Optional[str],
+def batch(input_file: str, out_path: str, jobs: int | None, fmt: str | None, in_fmt: str | None,
           knowledge: tuple[str, ...]) -> int:
     """Consult every profile of INPUT (JSON Lines, CSV or YAML; one profile per row) and write one result per row.
 
@@ -356,7 +358,7 @@ def batch(input_file: str, out_path: str, jobs: Optional[int], fmt: Optional[str
 ASK_FOLLOWUPS = "Now: how <# | tier | id>, what-if <field>=<value>, save <file>, or quit."
 
 
-def _read(stdin: Any, prompt: str, echo: bool) -> Optional[str]:
+def _read(stdin: Any, prompt: str, echo: bool) -> str | None:
     """One line, or None at end of input. Piped answers are echoed so that the transcript reads as a dialogue."""
     click.echo(prompt, nl=False)
     line = stdin.readline()  # a plain read: works without a TTY, where prompt libraries break

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional
+from typing import TYPE_CHECKING, Any
 
 from .errors import InputError, LlmhwError
-from .planner import TIERS
 from .knowledge.loader import dump_yaml, load_catalog
+from .planner import TIERS
 from .profile import NONE, SLOT_BY_NAME, SLOTS, Slot, check
 from .trace import derivation, explain_lines
 from .units import gb, params, usd
@@ -42,8 +43,8 @@ class QuestionView:
     choices: tuple[str, ...] = ()  # accepted values, also by their 1-based number; empty for numbers
     labels: tuple[str, ...] = ()  # one note per choice (model sizes), "" where none
     suggestions: tuple[str, ...] = ()  # typical values of a numeric slot (context presets)
-    range: Optional[tuple[float, float]] = None  # accepted numbers, inclusive
-    default: Optional[str] = None  # what an empty answer takes; None: an answer is required
+    range: tuple[float, float] | None = None  # accepted numbers, inclusive
+    default: str | None = None  # what an empty answer takes; None: an answer is required
     optional: bool = False  # "none" leaves it empty on purpose (no budget, no host described)
 
     def range_text(self) -> str:
@@ -99,8 +100,8 @@ class Consultation:
         self._order: list[str] = []  # slots in the order they were answered: `back` pops the last
         self._defaulted: set[str] = set()  # answered by accepting the default shown
         self._explicit_only = True  # whether result() could leave the accepted defaults to `recommend`
-        self._advice: Optional[Advice] = None
-        self._pending: Optional[str] = None
+        self._advice: Advice | None = None
+        self._pending: str | None = None
         self._refresh()
 
     # -- the questions ---------------------------------------------------------------------------------
@@ -110,7 +111,7 @@ class Consultation:
         """The answers so far (catalog ids for model and precision; "none" for a slot left empty on purpose)."""
         return dict(self._answers)
 
-    def next_question(self) -> Optional[QuestionView]:
+    def next_question(self) -> QuestionView | None:
         """The question the rules need answered next, or None when the consultation is complete."""
         if self._pending is None:
             return None
@@ -130,7 +131,7 @@ class Consultation:
             default=None if default is None else _show(default), optional=default == NONE,
         )
 
-    def answer(self, raw: Optional[str]) -> None:
+    def answer(self, raw: str | None) -> None:
         """Answer the open question; an empty answer takes the default. Raises InputError and keeps the question open."""
         slot = self._open()
         text = (raw or "").strip()
@@ -336,7 +337,7 @@ class Consultation:
         return {s.name: keep[s.name] for s in SLOTS if s.name in keep}
 
 
-def _option(rec: Optional[Mapping[str, Any]]) -> str:
+def _option(rec: Mapping[str, Any] | None) -> str:
     if rec is None:
         return "nothing"
     return f"{rec['count']} x {rec['hardware_name']} at {rec['precision']}, {usd(rec['cost']['budget_usd'])}"

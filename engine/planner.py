@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import math
 import operator
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable, Optional
+from typing import Any
 
 from . import sizing
 from .knowledge.loader import Catalog
@@ -33,15 +34,15 @@ class Workload:
     context: int
     concurrency: int
     batch: int
-    activation_checkpointing: Optional[str]
+    activation_checkpointing: str | None
     lora_rank: int
-    budget: Optional[float]
+    budget: float | None
     ecosystem: str
     deployment: str
     scale: str
     hours_per_day: float
-    cpu_cores: Optional[int]
-    ram_gb: Optional[float]
+    cpu_cores: int | None
+    ram_gb: float | None
 
     @property
     def training(self) -> bool:
@@ -52,10 +53,10 @@ class Workload:
 class Cost:
     """What an option costs, in USD."""
 
-    purchase_usd: Optional[float]
-    cloud_usd_per_hour: Optional[float]
-    power_usd_per_year: Optional[float]
-    budget_usd: Optional[float]  # the figure compared with the budget: purchase (local/edge) or a year of rental (cloud)
+    purchase_usd: float | None
+    cloud_usd_per_hour: float | None
+    power_usd_per_year: float | None
+    budget_usd: float | None  # the figure compared with the budget: purchase (local/edge) or a year of rental (cloud)
     basis: str  # "purchase" or "cloud"
     price_kind: str = ""
     price_date: str = ""
@@ -75,9 +76,9 @@ class Option:
     memory: sizing.Memory
     usable_bytes: int  # per device, after the runtime's share and the fit headroom
     fits: bool
-    tokens_per_s: Optional[float]  # per user (inference) or training tokens/s
-    total_tokens_per_s: Optional[float]
-    prefill_tokens_per_s: Optional[float]
+    tokens_per_s: float | None  # per user (inference) or training tokens/s
+    total_tokens_per_s: float | None
+    prefill_tokens_per_s: float | None
     bound: str
     quality: str
     cost: Cost
@@ -109,7 +110,7 @@ class Option:
         }
 
 
-def _round(x: Optional[float]) -> Optional[float]:
+def _round(x: float | None) -> float | None:
     return None if x is None else round(x, 2)
 
 
@@ -123,7 +124,7 @@ def usable_bytes(accel: Accelerator, runtime: Runtime, headroom: float) -> int:
     return int((accel.usable_memory_bytes or accel.memory_bytes) * runtime.memory_fraction * headroom)
 
 
-def tflops_at(accel: Accelerator, precision: Precision) -> Optional[float]:
+def tflops_at(accel: Accelerator, precision: Precision) -> float | None:
     """Dense throughput for a format: its native rate where the hardware has it, else the 16-bit rate."""
     native = {"fp8": accel.fp8_tflops, "fp4": accel.fp4_tflops, "int8": accel.int8_tops}.get(precision.native_feature or "")
     if native and precision.native_feature in accel.features:
@@ -136,7 +137,7 @@ def bandwidth_efficiency(accel: Accelerator, cat: Catalog) -> float:
     return float(cat.value(f"bandwidth-efficiency-{kind}"))
 
 
-def runtime_for(w: Workload, accel: Accelerator, precision: Precision, cat: Catalog) -> Optional[Runtime]:
+def runtime_for(w: Workload, accel: Accelerator, precision: Precision, cat: Catalog) -> Runtime | None:
     """The runtime that would run this format on this device: serving engines for many users, trainers for training."""
     usable = [cat.runtimes[r] for r in precision.runtimes if accel.ecosystem in cat.runtimes[r].ecosystems]
     if w.training:
@@ -147,7 +148,7 @@ def runtime_for(w: Workload, accel: Accelerator, precision: Precision, cat: Cata
     return sorted(usable, key=lambda r: (r.serves_many != many, precision.runtimes.index(r.id)))[0]
 
 
-def prices_of(accel: Accelerator) -> tuple[Optional[Price], Optional[Price]]:
+def prices_of(accel: Accelerator) -> tuple[Price | None, Price | None]:
     """The purchase price that counts (the most recent MSRP or street price) and the cheapest rental hour."""
     buys = [p for p in accel.prices if p.kind in ("msrp", "street")]
     rents = [p for p in accel.prices if p.kind == "cloud-hour"]
@@ -187,7 +188,7 @@ def _training_setup(w: Workload, p: Precision, n: int, micro_batch: int, checkpo
 
 
 def training_fit(w: Workload, a: sizing.Arch, p: Precision, rt: Runtime, n: int, limit: int,
-                 memo: Optional[dict[Any, sizing.Memory]] = None) -> tuple[sizing.Memory, int, bool]:
+                 memo: dict[Any, sizing.Memory] | None = None) -> tuple[sizing.Memory, int, bool]:
     """The largest micro-batch (power of two, at most the effective batch) that fits, and whether recompute is on.
 
     Activation checkpointing follows the user's choice; on ``auto`` it is used only
@@ -202,7 +203,7 @@ def training_fit(w: Workload, a: sizing.Arch, p: Precision, rt: Runtime, n: int,
         return memo[key]
 
     choices = {"on": (True,), "off": (False,)}.get(w.activation_checkpointing or "auto", (False, True))
-    best: Optional[tuple[sizing.Memory, int, bool]] = None
+    best: tuple[sizing.Memory, int, bool] | None = None
     for ckpt in choices:
         mb = 1
         while mb * 2 <= w.batch:
@@ -219,7 +220,7 @@ def training_fit(w: Workload, a: sizing.Arch, p: Precision, rt: Runtime, n: int,
 
 
 def evaluate(w: Workload, model: Model, accel: Accelerator, count: int, precision: Precision, runtime: Runtime, cat: Catalog,
-             a: Optional[sizing.Arch] = None, memo: Optional[dict[Any, sizing.Memory]] = None) -> Option:
+             a: sizing.Arch | None = None, memo: dict[Any, sizing.Memory] | None = None) -> Option:
     """Size, time and price one configuration (``a`` and ``memo``: what the caller already computed for this model)."""
     a = a or arch(model)
     usable = usable_bytes(accel, runtime, float(cat.value("fit-headroom")))
@@ -288,7 +289,7 @@ class _Shared:
     memo: dict[Any, sizing.Memory]
 
 
-def options_for(w: Workload, model: Model, accel: Accelerator, cat: Catalog, shared: Optional[_Shared] = None) -> list[Option]:
+def options_for(w: Workload, model: Model, accel: Accelerator, cat: Catalog, shared: _Shared | None = None) -> list[Option]:
     """For one device: per precision, the fewest devices that fit, and the fewest that also meet the speed target."""
     shared = shared or _Shared(arch(model), precisions_for(w, model, cat), {})
     out: list[Option] = []
@@ -313,7 +314,7 @@ def options_for(w: Workload, model: Model, accel: Accelerator, cat: Catalog, sha
 
 
 def _fewest_fitting(w: Workload, model: Model, accel: Accelerator, p: Precision, rt: Runtime, counts: list[int], cat: Catalog,
-                    shared: _Shared) -> Optional[Option]:
+                    shared: _Shared) -> Option | None:
     if not w.training:
         # Memory per device is (weights + KV + activations)/n + overhead: solve for n instead of trying each count.
         key = (p.id, rt.id)
@@ -410,11 +411,11 @@ def priced(options: Iterable[Option]) -> list[Option]:
     return [o for o in options if o.cost.budget_usd is not None]
 
 
-def cheapest(options: Iterable[Option]) -> Optional[Option]:
+def cheapest(options: Iterable[Option]) -> Option | None:
     return min(priced(options), key=lambda o: (o.cost.budget_usd, -QUALITY_RANK[o.quality], -(o.tokens_per_s or 0), o.id), default=None)
 
 
-def best(options: Iterable[Option]) -> Optional[Option]:
+def best(options: Iterable[Option]) -> Option | None:
     """The best on quality, then on total throughput, then the cheaper."""
     return max(priced(options), key=lambda o: (QUALITY_RANK[o.quality], o.total_tokens_per_s or 0, -(o.cost.budget_usd or 0), o.id), default=None)
 

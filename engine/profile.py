@@ -9,8 +9,9 @@ all read it.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Mapping, Optional
+from typing import Any
 
 from .errors import InputError
 
@@ -38,8 +39,8 @@ class Slot:
     choices: tuple[str, ...] = ()
     low: float = 0
     high: float = math.inf
-    default_key: Optional[str] = None  # policy id; None: no default (the slot stays unset)
-    when: Optional[tuple[str, tuple[str, ...]]] = None  # asked only when this other slot has one of these values
+    default_key: str | None = None  # policy id; None: no default (the slot stays unset)
+    when: tuple[str, tuple[str, ...]] | None = None  # asked only when this other slot has one of these values
     optional: bool = False  # may stay unset (None) after defaults
 
     def needed(self, answers: Mapping[str, Any]) -> bool:
@@ -92,21 +93,21 @@ class Profile:
     .. versionadded:: 0.1.0
     """
 
-    model: Optional[str] = None
-    task: Optional[str] = None
-    precision: Optional[str] = None
-    context: Optional[int] = None
-    concurrency: Optional[int] = None
-    batch: Optional[int] = None
-    activation_checkpointing: Optional[str] = None
-    lora_rank: Optional[int] = None
-    budget: Optional[float] = None
-    ecosystem: Optional[str] = None
-    deployment: Optional[str] = None
-    scale: Optional[str] = None
-    hours_per_day: Optional[float] = None
-    cpu_cores: Optional[int] = None
-    ram_gb: Optional[float] = None
+    model: str | None = None
+    task: str | None = None
+    precision: str | None = None
+    context: int | None = None
+    concurrency: int | None = None
+    batch: int | None = None
+    activation_checkpointing: str | None = None
+    lora_rank: int | None = None
+    budget: float | None = None
+    ecosystem: str | None = None
+    deployment: str | None = None
+    scale: str | None = None
+    hours_per_day: float | None = None
+    cpu_cores: int | None = None
+    ram_gb: float | None = None
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def answers(self) -> dict[str, Any]:
@@ -114,7 +115,7 @@ class Profile:
         return {k: v for k, v in asdict(self).items() if v is not None and k != "extra"}
 
     @classmethod
-    def from_mapping(cls, data: Any, where: str = "profile") -> "Profile":
+    def from_mapping(cls, data: Any, where: str = "profile") -> Profile:
         """Build and check a profile from a plain mapping (a parsed YAML/JSON file, or API kwargs)."""
         if isinstance(data, Profile):
             return data

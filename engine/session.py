@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import string
 import threading
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any
 
 from experta import Fact, KnowledgeEngine, Rule
 from experta.strategies import DepthStrategy
@@ -20,7 +21,6 @@ from .knowledge.loader import Catalog
 from .planner import Option, Workload
 from .profile import NONE, SLOT_BY_NAME, SLOTS
 from .rules import metas
-from .trace import TraceEvent
 from .rules.article import ArticleRules
 from .rules.candidates import CandidateRules
 from .rules.memory import MemoryRules
@@ -30,6 +30,7 @@ from .rules.questions import QuestionRules
 from .rules.recommend import RecommendRules
 from .rules.roles import RoleRules
 from .rules.techniques import TechniqueRules
+from .trace import TraceEvent
 
 
 class _Blank(string.Formatter):
@@ -95,7 +96,7 @@ class BaseEngine(KnowledgeEngine):
         self.options = {}
         self.reset()
 
-    def conclude(self, fact: Fact, inputs: Iterable[Fact] = (), **bindings: Any) -> Optional[Fact]:
+    def conclude(self, fact: Fact, inputs: Iterable[Fact] = (), **bindings: Any) -> Fact | None:
         """Declare a fact and record which rule derived it, from which facts, with which values."""
         meta, matched = self.firing[-1]
         declared = self.declare(fact)
@@ -164,7 +165,7 @@ class Run:
         return [f for f in self.facts if type(f) is kind]
 
 
-def run(catalog: Catalog, answers: Mapping[str, Any], proposal: Optional[tuple[str, int]] = None) -> Run:
+def run(catalog: Catalog, answers: Mapping[str, Any], proposal: tuple[str, int] | None = None) -> Run:
     """Declare the answers (and a proposal for `check`), run the rules, and collect the result."""
     eng = engine()
     eng.start(catalog)
@@ -201,7 +202,7 @@ def predicted_questions(answers: Mapping[str, Any]) -> list[str]:
     return [s.name for s in SLOTS if answers.get(s.name) is None and s.needed(answers)]
 
 
-def run_with_defaults(catalog: Catalog, answers: Mapping[str, Any], proposal: Optional[tuple[str, int]] = None) -> tuple[Run, dict[str, Any]]:
+def run_with_defaults(catalog: Catalog, answers: Mapping[str, Any], proposal: tuple[str, int] | None = None) -> tuple[Run, dict[str, Any]]:
     """Run, filling every question the rules ask with its default, until none is left."""
     given = dict(answers)
     defaults: dict[str, Any] = {}

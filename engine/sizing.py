@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
-from typing import Optional
 
 # -- constants of the formulas (not thresholds: those live in knowledge/policy.yaml) --
 
@@ -64,13 +63,13 @@ class Arch:
     head_dim: int
     intermediate: int
     vocab: int
-    experts: Optional[int] = None
-    experts_active: Optional[int] = None
-    shared_experts: Optional[int] = None
-    moe_intermediate: Optional[int] = None
-    kv_lora_rank: Optional[int] = None
-    qk_rope_head_dim: Optional[int] = None
-    sliding_window: Optional[int] = None
+    experts: int | None = None
+    experts_active: int | None = None
+    shared_experts: int | None = None
+    moe_intermediate: int | None = None
+    kv_lora_rank: int | None = None
+    qk_rope_head_dim: int | None = None
+    sliding_window: int | None = None
     sliding_layers: int = 0
 
     @property
@@ -195,7 +194,7 @@ def inference_memory(
     kv_bytes_per_element: float,
     context: int,
     sequences: int,
-    prefill_chunk: Optional[int],
+    prefill_chunk: int | None,
     overhead_bytes: int,
     devices: int = 1,
 ) -> Memory:
@@ -244,7 +243,7 @@ class Speed:
 
     decode_per_seq: float  # tokens/s one user sees
     decode_total: float  # tokens/s across all concurrent sequences
-    prefill: Optional[float]  # prompt tokens/s, None without a compute figure
+    prefill: float | None  # prompt tokens/s, None without a compute figure
     bound: str  # "memory", "compute" or "interconnect"
 
 
@@ -255,10 +254,10 @@ def decode_speed(
     sequences: int,
     bandwidth_gbs: float,
     bandwidth_efficiency: float,
-    tflops: Optional[float],
+    tflops: float | None,
     compute_efficiency: float,
     devices: int,
-    link_gbs: Optional[float],
+    link_gbs: float | None,
     link_latency_s: float,
 ) -> Speed:
     """Decode is bound by reading weights and KV cache each step; prefill by compute.
@@ -282,7 +281,7 @@ def decode_speed(
     return Speed(decode_per_seq=1 / step, decode_total=sequences / step, prefill=prefill, bound=bound)
 
 
-def training_tokens_per_s(arch: Arch, tflops: Optional[float], mfu: float, devices: int, recompute: bool) -> Optional[float]:
+def training_tokens_per_s(arch: Arch, tflops: float | None, mfu: float, devices: int, recompute: bool) -> float | None:
     """Training throughput: 6 FLOPs per parameter per token (8 with full recompute), at a model-FLOPs utilisation."""
     if not tflops:
         return None
@@ -290,7 +289,7 @@ def training_tokens_per_s(arch: Arch, tflops: Optional[float], mfu: float, devic
     return tflops * TERA * mfu * devices / flops_per_token
 
 
-def power_cost_usd(tdp_w: Optional[float], devices: int, hours: float, usd_per_kwh: float) -> Optional[float]:
+def power_cost_usd(tdp_w: float | None, devices: int, hours: float, usd_per_kwh: float) -> float | None:
     """Electricity for ``devices`` at their rated power over ``hours``."""
     if tdp_w is None:
         return None

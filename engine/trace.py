@@ -16,11 +16,12 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from functools import cached_property
 from datetime import datetime, timezone
+from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional, Sequence, Union
+from typing import Any
 
 from .errors import InputError
 
@@ -62,8 +63,8 @@ class Step:
     """One node of a derivation tree: the event that declared a fact, and the steps behind its inputs."""
 
     fact: int
-    event: Optional[TraceEvent]  # None for a fact no rule declared (the user's answers)
-    because: tuple["Step", ...] = field(default=())
+    event: TraceEvent | None  # None for a fact no rule declared (the user's answers)
+    because: tuple[Step, ...] = field(default=())
 
 
 def derivation(events: Sequence[TraceEvent], fact: int) -> Step:
@@ -79,8 +80,8 @@ def derivation(events: Sequence[TraceEvent], fact: int) -> Step:
     return walk(fact, frozenset())
 
 
-def explain_lines(step: Step, sources: Mapping[str, Any], depth: int = 0, shown: Optional[set[Any]] = None,
-                  facts: Optional[Mapping[int, Mapping[str, Any]]] = None, doc: Optional[Mapping[str, Any]] = None) -> list[str]:
+def explain_lines(step: Step, sources: Mapping[str, Any], depth: int = 0, shown: set[Any] | None = None,
+                  facts: Mapping[int, Mapping[str, Any]] | None = None, doc: Mapping[str, Any] | None = None) -> list[str]:
     """A derivation in plain language: each rule's statement, its sources, then what it rested on.
 
     A step reached again by another path is named, not repeated. Given a trace document's ``facts``
@@ -139,7 +140,7 @@ class Evidence:
 
     command: str  # "recommend" or "check"
     inputs: Mapping[str, Any]  # the answers as given (before names are resolved); defaults are not in here
-    proposal: Optional[Mapping[str, Any]]  # {"hardware", "count"} for check
+    proposal: Mapping[str, Any] | None  # {"hardware", "count"} for check
     knowledge_dirs: tuple[str, ...]  # absolute paths of the extra knowledge directories
     knowledge: Mapping[str, str]  # file -> SHA-256 (extra files as "extra[i]/name.yaml")
     raw_facts: tuple[Any, ...] = field(repr=False)  # the experta facts, in id order
@@ -181,7 +182,7 @@ def fact_record(fact: Any) -> dict[str, Any]:
 
 
 def evidence(command: str, profile: Any, knowledge_dirs: Iterable[str], catalog: Any, facts: Iterable[Any],
-             events: Sequence[TraceEvent], proposal: Optional[tuple[str, int]] = None) -> Evidence:
+             events: Sequence[TraceEvent], proposal: tuple[str, int] | None = None) -> Evidence:
     """Keep the evidence of one consultation (the API calls this; the records are built when a trace is written)."""
     from .profile import Profile
 
@@ -256,11 +257,11 @@ def _json(value: Any) -> Any:
     return json.loads(json.dumps(value, sort_keys=True, default=str))
 
 
-def document(result: Any, created: Optional[str] = None) -> dict[str, Any]:
+def document(result: Any, created: str | None = None) -> dict[str, Any]:
     """The trace document of an ``Advice`` or ``CheckResult`` (see docs/trace.md and trace.schema.json)."""
     from . import __version__
 
-    ev: Optional[Evidence] = getattr(result, "evidence", None)
+    ev: Evidence | None = getattr(result, "evidence", None)
     if ev is None:
         raise ValueError("this result carries no evidence: make it with llmhw.advise() or llmhw.check()")
     events = list(result.trace)
@@ -295,7 +296,7 @@ def dumps(doc: Mapping[str, Any]) -> str:
     return json.dumps(doc, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
 
-def write(path: Union[str, Path], result: Any, created: Optional[str] = None) -> dict[str, Any]:
+def write(path: str | Path, result: Any, created: str | None = None) -> dict[str, Any]:
     """Write the trace of an ``Advice`` or ``CheckResult`` to ``path`` (validated first); return the document.
 
     ``llmhw recommend --trace FILE``, ``llmhw check --trace FILE`` and ``llmhw ask`` (on save) call this.
@@ -309,7 +310,7 @@ def write(path: Union[str, Path], result: Any, created: Optional[str] = None) ->
     return doc
 
 
-def read(path: Union[str, Path]) -> dict[str, Any]:
+def read(path: str | Path) -> dict[str, Any]:
     """Read and validate a trace file; raises ``TraceError`` (an ``InputError``) with one line naming the problem."""
     p = Path(path)
     try:
@@ -354,7 +355,7 @@ def validate(doc: Any) -> None:
         raise TraceError("trace", problem)
 
 
-def schema_problem(doc: Any) -> Optional[str]:
+def schema_problem(doc: Any) -> str | None:
     """The first way ``doc`` breaks the schema, or None.
 
     Understands the keywords the trace schema uses: type, const, enum, required, properties,
@@ -363,7 +364,7 @@ def schema_problem(doc: Any) -> Optional[str]:
     """
     root = schema()
 
-    def check(value: Any, sch: Mapping[str, Any], at: str) -> Optional[str]:
+    def check(value: Any, sch: Mapping[str, Any], at: str) -> str | None:
         if "$ref" in sch:
             sch = root["$defs"][sch["$ref"].rsplit("/", 1)[-1]]
         if "type" in sch:
@@ -452,7 +453,7 @@ def reference_problems(doc: Mapping[str, Any]) -> list[str]:
     return problems
 
 
-def _input_line(fact: Optional[Mapping[str, Any]], doc: Optional[Mapping[str, Any]]) -> str:
+def _input_line(fact: Mapping[str, Any] | None, doc: Mapping[str, Any] | None) -> str:
     if fact is None or doc is None:
         return "your inputs and the defaults"
     kind = fact["type"]
@@ -467,7 +468,7 @@ def _input_line(fact: Optional[Mapping[str, Any]], doc: Optional[Mapping[str, An
     return kind
 
 
-def _entry_lines(fact: Optional[Mapping[str, Any]], doc: Optional[Mapping[str, Any]], pad: str, shown: set[Any]) -> list[str]:
+def _entry_lines(fact: Mapping[str, Any] | None, doc: Mapping[str, Any] | None, pad: str, shown: set[Any]) -> list[str]:
     """The knowledge entries a fact names, each once per explanation, with the titles of their sources."""
     if fact is None or doc is None:
         return []

@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 GB = 1e9  # decimal gigabyte: what vendors print on memory and what every llmhw output uses
 GIB = 2**30
 
 
-def gb(n_bytes: Optional[float], digits: int = 1) -> str:
+def gb(n_bytes: float | None, digits: int = 1) -> str:
     """Bytes as GB (1e9 bytes)."""
     return "?" if n_bytes is None else f"{n_bytes / GB:,.{digits}f} GB"
 
 
-def usd(amount: Optional[float]) -> str:
+def usd(amount: float | None) -> str:
     """An amount in US dollars, rounded to a sensible precision."""
     if amount is None:
         return "price unknown"
     return f"{amount:,.2f} USD" if amount < 100 else f"{amount:,.0f} USD"
 
 
-def rate(tokens_per_s: Optional[float]) -> str:
+def rate(tokens_per_s: float | None) -> str:
     return "?" if tokens_per_s is None else f"{tokens_per_s:,.1f} tok/s" if tokens_per_s < 100 else f"{tokens_per_s:,.0f} tok/s"
 
 

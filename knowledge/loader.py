@@ -14,10 +14,11 @@ import math
 import stat
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any, Mapping, TypeVar, Union
+from typing import Any, TypeVar, Union
 
 import yaml
 
@@ -175,7 +176,7 @@ def _convert(value: Any, tp: Any, where: str, field: dataclasses.Field[Any]) -> 
     raise TypeError(f"unsupported schema type {tp!r}")  # a schema bug, not a data error
 
 
-@lru_cache(maxsize=None)
+@cache
 def _schema_of(cls: Any) -> tuple[dict[str, dataclasses.Field[Any]], dict[str, Any]]:
     """A dataclass's fields and resolved type hints (resolving them per entry dominated catalog loading)."""
     return {f.name: f for f in dataclasses.fields(cls)}, typing.get_type_hints(cls)

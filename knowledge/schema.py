@@ -9,7 +9,7 @@ typo), so adding a field here is the only way to add one to a file.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 
 def meta(
@@ -66,15 +66,15 @@ class Model:
     native_precision: str = meta(required=True)
     sources: list[str] = meta([])
     aliases: list[str] = meta([])
-    experts: Optional[int] = meta(positive=True)
-    experts_active: Optional[int] = meta(positive=True)
-    shared_experts: Optional[int] = meta()
-    moe_intermediate: Optional[int] = meta(positive=True)
-    kv_lora_rank: Optional[int] = meta(positive=True)
-    qk_rope_head_dim: Optional[int] = meta(positive=True)
-    sliding_window: Optional[int] = meta(positive=True, unit="tokens")
+    experts: int | None = meta(positive=True)
+    experts_active: int | None = meta(positive=True)
+    shared_experts: int | None = meta()
+    moe_intermediate: int | None = meta(positive=True)
+    kv_lora_rank: int | None = meta(positive=True)
+    qk_rope_head_dim: int | None = meta(positive=True)
+    sliding_window: int | None = meta(positive=True, unit="tokens")
     sliding_layers: int = meta(0)
-    checkpoint_bytes: Optional[int] = meta(positive=True, unit="bytes")
+    checkpoint_bytes: int | None = meta(positive=True, unit="bytes")
     notes: str = meta("")
 
     @property
@@ -107,21 +107,21 @@ class Accelerator:
     obtain: str = meta(required=True, choices=("buy", "cloud"))
     sources: list[str] = meta([])
     aliases: list[str] = meta([])
-    usable_memory_bytes: Optional[int] = meta(positive=True, unit="bytes")
-    bf16_tflops: Optional[float] = meta(positive=True, unit="TFLOPS dense")
-    fp8_tflops: Optional[float] = meta(positive=True, unit="TFLOPS dense")
-    fp4_tflops: Optional[float] = meta(positive=True, unit="TFLOPS dense")
-    int8_tops: Optional[float] = meta(positive=True, unit="TOPS dense")
-    tdp_w: Optional[float] = meta(positive=True, unit="W")
+    usable_memory_bytes: int | None = meta(positive=True, unit="bytes")
+    bf16_tflops: float | None = meta(positive=True, unit="TFLOPS dense")
+    fp8_tflops: float | None = meta(positive=True, unit="TFLOPS dense")
+    fp4_tflops: float | None = meta(positive=True, unit="TFLOPS dense")
+    int8_tops: float | None = meta(positive=True, unit="TOPS dense")
+    tdp_w: float | None = meta(positive=True, unit="W")
     interconnect: str = meta(
         "pcie",
         choices=("pcie", "nvlink", "infinity-fabric", "ici", "unified", "none"),
     )
-    interconnect_gbs: Optional[float] = meta(positive=True, unit="GB/s")
+    interconnect_gbs: float | None = meta(positive=True, unit="GB/s")
     max_devices: int = meta(1, positive=True, unit="devices per node")
     features: list[str] = meta([])
     stacks: list[str] = meta([])
-    cpu_cores: Optional[int] = meta(positive=True)
+    cpu_cores: int | None = meta(positive=True)
     isa: list[str] = meta([])
     prices: list[Price] = meta([])
     notes: str = meta("")
@@ -142,9 +142,9 @@ class Precision:
     trainable: bool = meta(required=True)
     sources: list[str] = meta([])
     aliases: list[str] = meta([])
-    native_feature: Optional[str] = meta()
+    native_feature: str | None = meta()
     runtimes: list[str] = meta([])
-    kv_bytes_per_element: Optional[float] = meta(positive=True, unit="bytes")
+    kv_bytes_per_element: float | None = meta(positive=True, unit="bytes")
     notes: str = meta("")
 
 
@@ -160,7 +160,7 @@ class Runtime:
     serves_many: bool = meta(required=True)
     trains: bool = meta(required=True)
     sources: list[str] = meta([])
-    prefill_chunk_tokens: Optional[int] = meta(positive=True, unit="tokens")
+    prefill_chunk_tokens: int | None = meta(positive=True, unit="tokens")
     split: str = meta("tensor", choices=("tensor", "layer"))  # how it spreads a model over devices: layer = one device works at a time
     notes: str = meta("")
 

@@ -27,8 +27,9 @@ from __future__ import annotations
 
 import functools
 import inspect
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Optional
 
 PREFIXES = ("IN", "MEM", "CAND", "CMP", "REC", "BUD", "P1", "P2", "P3", "QNT", "TRN", "NET", "MOE", "ART")
 STATUSES = ("stable", "preview", "deprecated", "removed")
@@ -95,7 +96,7 @@ def metas(rule_objects: Iterable[Any]) -> list[RuleMeta]:
     """The metadata of experta Rule objects, checked: every rule must be described."""
     out: list[RuleMeta] = []
     for rule in rule_objects:
-        meta: Optional[RuleMeta] = getattr(rule, "meta", None)
+        meta: RuleMeta | None = getattr(rule, "meta", None)
         if meta is None:
             raise TypeError(f"rule {getattr(rule, '__name__', rule)!r} has no rule_meta")
         if meta.id.split("-", 1)[0] not in PREFIXES or meta.status not in STATUSES:

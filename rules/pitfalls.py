@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Optional
+from typing import Any
 
 from experta import AS, MATCH, TEST, P, Rule
 
@@ -13,7 +13,7 @@ from ..units import GB, gb, pct, rate, usd
 from . import SALIENCE_ADVICE, rule_meta, subject
 
 
-def _tier(engine: Any, tier: str) -> Optional[Any]:
+def _tier(engine: Any, tier: str) -> Any | None:
     recs = [f for f in engine.facts_of(Recommendation) if f["tier"] == tier]
     return recs[0] if recs else None
 
@@ -38,7 +38,7 @@ class PitfallRules:
     @rule_meta(id="P1-oversized-vram",
                statement="{config} uses {used} of its memory; {cheaper} fits for {saving} less",
                sources=["article"], needs=("model", "precision", "context", "concurrency"))
-    def oversized_proposal(self: Any, fit: Fit, used: float, cost: Optional[float]) -> None:
+    def oversized_proposal(self: Any, fit: Fit, used: float, cost: float | None) -> None:
         """## What it decides
         Flags a configuration whose memory is far beyond the need at the chosen precision, with the money
         a smaller configuration that also fits would save.
@@ -228,7 +228,7 @@ class PitfallRules:
     @Rule(AS.fit << Fit(fits=True, utilization=MATCH.used, cost_usd=MATCH.cost, precision=MATCH.precision), salience=SALIENCE_ADVICE)
     @rule_meta(id="P1-quantize-instead", statement="{config} at {precision} costs {cost}; {cheaper} serves the same speed need for {saving} less",
                sources=["article", "kquant-pr"], needs=("precision", "concurrency"))
-    def quantize_instead(self: Any, fit: Fit, used: float, cost: Optional[float], precision: str) -> None:
+    def quantize_instead(self: Any, fit: Fit, used: float, cost: float | None, precision: str) -> None:
         """## What it decides
         Flags a proposed 16-bit configuration when a smaller card with 8-bit or 4-bit weights reaches the same
         speed per user for less money.

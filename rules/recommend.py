@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from typing import Any, Optional
+from typing import Any
 
 from experta import AS, MATCH, TEST, Rule
 
 from ..facts import Candidate, CandidateSet, Exclusion, Recommendation, Tip, Warning, Workload
 from ..planner import Option, best, cheapest, enumerate_options, meets
 from ..units import params, rate, usd
-from .candidates import excluded
 from . import SALIENCE_ADVICE, SALIENCE_SELECT, rule_meta
+from .candidates import excluded
 
 
 def _candidates(engine: Any) -> tuple[list[Option], list[Candidate]]:
@@ -20,7 +20,7 @@ def _candidates(engine: Any) -> tuple[list[Option], list[Candidate]]:
     return [engine.option(f) for f in facts], facts
 
 
-def _recommend(engine: Any, tier: str, option: Optional[Option], candidates: list[Candidate], why: str, **bindings: Any) -> None:
+def _recommend(engine: Any, tier: str, option: Option | None, candidates: list[Candidate], why: str, **bindings: Any) -> None:
     if option is None:
         return
     accel = engine.catalog.accelerators[option.hardware]
@@ -101,7 +101,7 @@ class RecommendRules:
           salience=SALIENCE_SELECT)
     @rule_meta(id="REC-best-in-budget", statement="the best within a budget of {limit} is {option} for {cost}",
                sources=["article"], needs=("budget",))
-    def best_in_budget(self: Any, done: CandidateSet, workload: Workload, count: int, budget: Optional[float]) -> None:
+    def best_in_budget(self: Any, done: CandidateSet, workload: Workload, count: int, budget: float | None) -> None:
         """## What it decides
         The best configuration the budget pays for: highest quality, then highest total throughput, among those
         the workload does not leave mostly idle (pitfall P1).
@@ -163,7 +163,7 @@ class RecommendRules:
             cost=usd(cost), short=usd(cost - budget), budget=usd(budget),
         )
 
-    def _smaller_model_within(self: Any, w: Any, budget: float) -> Optional[str]:
+    def _smaller_model_within(self: Any, w: Any, budget: float) -> str | None:
         """The largest smaller model of the same family whose minimum configuration fits the budget."""
         model = self.catalog.models[w.model]
         exclusions = {f["what"] for f in self.facts_of(Exclusion)}

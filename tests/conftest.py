@@ -3,10 +3,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import llmhw  # noqa: F401  (applies the experta compatibility shim first)
 import pytest
 from click.testing import CliRunner
-
-import llmhw  # noqa: F401  (applies the experta compatibility shim first)
 from llmhw.cli import main
 from llmhw.knowledge.loader import load_catalog
 
@@ -27,3 +26,7 @@ def run_json(runner: CliRunner, *args: str) -> dict[str, Any]:
     result = runner.invoke(main, [*args, "--format", "json"])
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true", help="rewrite tests/golden/* from today's answers")

@@ -7,9 +7,8 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import pytest
-
 import llmhw
+import pytest
 from llmhw.cli import main
 
 from .conftest import run_json

@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from llmhw import Consultation, InputError, LlmhwError, api
 from llmhw.cli import main
 from llmhw.profile import NONE

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from llmhw import api
 from llmhw.cli import main
 from llmhw.errors import InputError, KnowledgeError
@@ -189,7 +188,7 @@ def test_cli_bad_option_is_one_line_exit_2(args, says):
 # -- profile files ----------------------------------------------------------------------------------------------------
 
 
-def _profile(tmp_path: Path, content: "str | bytes", name: str = "p.yaml") -> str:
+def _profile(tmp_path: Path, content: str | bytes, name: str = "p.yaml") -> str:
     path = tmp_path / name
     path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
     return str(path)
@@ -345,9 +344,9 @@ def good_trace(tmp_path_factory) -> str:
     return path.read_text()
 
 
-def _bad_traces(text: str) -> dict[str, "str | bytes"]:
+def _bad_traces(text: str) -> dict[str, str | bytes]:
     doc = json.loads(text)
-    out: dict[str, "str | bytes"] = {
+    out: dict[str, str | bytes] = {
         "truncated": text[: len(text) // 2], "truncated-1-byte": text[:-2], "empty": "", "not-json": "model: x\n",
         "json-list": "[1, 2]", "json-null": "null", "binary": b"\x89PNG\r\n\x1a\n\x00\x00", "deep": "[" * 100_000 + "]" * 100_000,
     }

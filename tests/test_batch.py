@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from llmhw import api
 from llmhw.batch import CSV_COLUMNS, read_rows
 from llmhw.cli import main

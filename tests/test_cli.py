@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import pytest
-
 from llmhw.cli import main
 
 from .conftest import DEMO, run_json

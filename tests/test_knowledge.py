@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from llmhw.errors import InputError, KnowledgeError
 from llmhw.knowledge.loader import load_catalog
 

@@ -7,7 +7,6 @@ import random
 import types
 
 import pytest
-
 from llmhw import api, planner
 
 PROFILES = [

@@ -10,20 +10,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 import subprocess
 import sys
-from typing import Any, Optional
+from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-
-from llmhw import api
+from llmhw import api, planner, sizing
 from llmhw.errors import InputError
 from llmhw.knowledge.loader import load_catalog
-from llmhw import planner, sizing
 from llmhw.profile import DEPLOYMENTS, ECOSYSTEMS, SCALES, SLOTS, TASKS, TRAINING_TASKS
 
 # -- hypothesis profiles ------------------------------------------------------------------------------------------
@@ -74,7 +70,7 @@ budgets = st.one_of(st.none(), st.floats(100, 1e7, allow_nan=False))  # budget: 
 
 
 @st.composite
-def profiles(draw: Any, model: Optional[str] = None, task: Optional[str] = None) -> dict[str, Any]:
+def profiles(draw: Any, model: str | None = None, task: str | None = None) -> dict[str, Any]:
     """A valid profile: the model and task always, every other field given or left to its default."""
     mid = model or draw(st.sampled_from(MODELS))
     out: dict[str, Any] = {"model": mid, "task": task or draw(st.sampled_from(TASKS))}
@@ -284,11 +280,11 @@ def test_more_memory_or_devices_never_breaks_a_fit(w, hid, n, k, extra):
     assert planner.evaluate(w, model, a, n * extra, p, rt, CAT).fits, f"{option.id} stops fitting on {n * extra} devices"
 
 
-def _rank(rec: Optional[dict[str, Any]]) -> tuple[float, float]:
+def _rank(rec: dict[str, Any] | None) -> tuple[float, float]:
     return (QUALITY[rec["quality"]], rec["total_tokens_per_s"] or 0.0) if rec else (-1.0, -1.0)
 
 
-def _tier(data: dict[str, Any], tier: str) -> Optional[dict[str, Any]]:
+def _tier(data: dict[str, Any], tier: str) -> dict[str, Any] | None:
     return next((r for r in data["recommendations"] if r["tier"] == tier), None)
 
 

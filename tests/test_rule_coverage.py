@@ -7,7 +7,6 @@ where it applies and one where it does not.
 from __future__ import annotations
 
 import pytest
-
 from llmhw import api, session
 from llmhw.knowledge.loader import load_catalog
 from llmhw.profile import SLOTS

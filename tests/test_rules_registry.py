@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from llmhw.rules import PREFIXES
 from llmhw.session import RULES
 

@@ -7,7 +7,6 @@ article is wrong, that the output says so.
 from __future__ import annotations
 
 import pytest
-
 from llmhw import api
 from llmhw.knowledge.loader import load_catalog
 

@@ -9,7 +9,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from llmhw import sizing
 from llmhw.planner import arch
 

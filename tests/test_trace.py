@@ -11,7 +11,6 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-
 from llmhw import api, audit, trace
 from llmhw.cli import main
 from llmhw.knowledge import loader
