@@ -11,7 +11,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from llmhw import api, audit, trace
+from llmhw import api, trace
 from llmhw.cli import main
 from llmhw.knowledge import loader
 
@@ -148,7 +148,7 @@ def test_audit_changed_policy_threshold_exits_1_naming_the_rule(runner, tmp_path
     assert "The runs part at firing #" in out and "trace: [P1-oversized-vram]" in out
     assert "Knowledge: changed since the trace was written (policy.yaml changed)" in out
     assert "Rulebase: unchanged" in out and "INCONSISTENT" not in out
-    report = audit.audit(trace.read(path))
+    report = trace.audit(trace.read(path))
     assert report.verdict == "changed" and report.parted_at["recorded"]["rule_id"] == "P1-oversized-vram"
     assert report.knowledge_changed == ("policy.yaml changed",)
 
@@ -157,7 +157,7 @@ def test_audit_changed_threshold_that_changes_a_tier(tmp_path, changed_policy):
     path = tmp_path / "t.json"
     trace.write(path, api.advise({"model": "deepseek-r1:70b", "concurrency": 20, "budget": 40000}))
     changed_policy("comfortable-utilization", "0.85", "0.5")
-    report = audit.audit(trace.read(path))
+    report = trace.audit(trace.read(path))
     assert report.verdict == "changed" and report.exit_code == 1
     assert any(d["change"] == "changed" and d["kind"] == "recommendation" for d in report.differences)
     assert report.parted_at is not None
@@ -193,7 +193,7 @@ def test_audit_tampered_trace_is_inconsistent(runner, tmp_path, how):
     result = runner.invoke(main, ["audit", str(path)])
     assert result.exit_code == 1, result.output
     assert "INCONSISTENT" in result.stdout
-    report = audit.audit(trace.read(path))
+    report = trace.audit(trace.read(path))
     assert report.verdict == "inconsistent" and report.problems
     if how == "dangling-fact":
         assert any("matched fact 9999" in p for p in report.problems)
