@@ -30,7 +30,6 @@ def transcript(runner, tmp_path: Path, script: list[tuple[str, str]], after: lis
     result = runner.invoke(main, ["ask"], input="".join(f"{line}\n" for line in lines), catch_exceptions=False)
     assert result.exit_code == 0, result.output
     out = result.stdout
-    assert "Traceback" not in result.output
     pos = 0
     for prompt, text in script:
         match = re.compile(rf"^{re.escape(prompt)}( \[[^\]\n]*\])?> {re.escape(text)}$", re.M).search(out, pos)
@@ -162,9 +161,8 @@ def test_invalid_answers_are_asked_again(runner, tmp_path):
 
 def test_end_of_input_mid_session(runner):
     result = runner.invoke(main, ["ask"], input="deepseek-r1:7b\n")
-    assert result.exit_code == 0
-    assert result.stdout.rstrip().endswith("End of input: session ended before the last question.")
-    assert "Traceback" not in result.output
+    assert result.exit_code == 0 and result.exception is None, repr(result.exception)  # exit 0: CliRunner keeps no SystemExit(0)
+    assert result.stdout.rstrip().endswith("task [inference]> \nEnd of input: session ended before the last question.")
 
 
 def test_back_at_the_first_question(runner, tmp_path):
@@ -187,8 +185,7 @@ def test_ctrl_c_ends_cleanly_with_130():
     proc = subprocess.Popen([sys.executable, "-m", "llmhw.cli", "ask"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
-        while "Question 1" not in proc.stdout.readline():
-            pass
+        assert any("Question 1" in line for line in proc.stdout)  # stops at the first question (or fails at end of output)
         time.sleep(0.3)  # let it reach the read of the first answer
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=30)
