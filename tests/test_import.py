@@ -32,3 +32,16 @@ def llmhw_version() -> str:
     import llmhw
 
     return llmhw.__version__
+
+
+def test_every_subpackage_ships():
+    """setuptools installs only the packages pyproject.toml lists: a new folder under engine/ must be listed."""
+    from pathlib import Path
+
+    import pytest
+
+    tomllib = pytest.importorskip("tomllib")
+    root = Path(__file__).resolve().parent.parent
+    listed = set(tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {"llmhw." + ".".join(p.parent.relative_to(root / "engine").parts) for p in (root / "engine").glob("*/__init__.py")}
+    assert found <= listed, sorted(found - listed)

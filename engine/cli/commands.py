@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from .. import api
+from .. import api, trace
 from ..errors import InputError
 from . import render
 from .group import LlmhwGroup
@@ -141,8 +141,6 @@ def explain(trace_file: str, conclusion: str | None) -> None:
       llmhw recommend --model deepseek-r1:70b --concurrency 20 --trace run.json
       llmhw explain run.json --conclusion recommended
     """
-    from .. import trace
-
     doc = trace.read(trace_file)
     if trace.reference_problems(doc):
         click.echo(f"Warning: {trace_file} fails its integrity checks; `llmhw audit {trace_file}` says why.", err=True)
@@ -164,8 +162,6 @@ def audit(trace_file: str, knowledge: tuple[str, ...], fmt: str) -> int:
       llmhw audit run.json
       llmhw audit run.json --format json
     """
-    from .. import trace
-
     doc = trace.read(trace_file)
     report = trace.audit(doc, list(knowledge) if knowledge else None)
     if fmt == "json":

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from click.types import OptionHelpExtra
 
 from ..errors import InputError, KnowledgeError
 from ..knowledge.loader import load_catalog, read_yaml
@@ -50,7 +51,7 @@ class SlotOption(click.Option):
         super().__init__(*args, **kwargs)
         self.slot = slot
 
-    def get_help_extra(self, ctx: click.Context) -> Any:
+    def get_help_extra(self, ctx: click.Context) -> OptionHelpExtra:
         extra = super().get_help_extra(ctx)
         default = self.slot.unset
         if self.slot.default_key:

@@ -12,6 +12,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from ..profile import Profile
 from .events import TraceEvent, plain
 
 # Fact fields naming knowledge entries: field -> (Catalog attribute, file, label)
@@ -69,8 +70,6 @@ def fact_record(fact: Any) -> dict[str, Any]:
 def evidence(command: str, profile: Any, knowledge_dirs: Iterable[str], catalog: Any, facts: Iterable[Any],
              events: Sequence[TraceEvent], proposal: tuple[str, int] | None = None) -> Evidence:
     """Keep the evidence of one consultation (the API calls this; the records are built when a trace is written)."""
-    from ..profile import Profile
-
     dirs = tuple(str(d) for d in knowledge_dirs)
     return Evidence(
         command=command, inputs=Profile.from_mapping(profile).answers(),
