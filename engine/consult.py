@@ -79,8 +79,8 @@ class WhyView:
 class HowView:
     """How a conclusion was reached: the conclusion, its derivation (the one explainer's), and the inputs."""
 
-    kind: str  # recommendation, warning, tip, note
-    key: str  # the tier, or the warning/tip/note id
+    kind: str  # recommendation, warning, tip, note; rule for another rule's conclusions (how MEM-need)
+    key: str  # the tier, the warning/tip/note id, or the rule id
     number: int | None  # a recommendation's position (1-3)
     subject: Mapping[str, Any]  # the recommendation, or the warning/tip/note, as `recommend --format json` has it
     explained: tuple[Explained, ...]
@@ -263,9 +263,11 @@ class Consultation:
     def how(self, conclusion: str) -> HowView:
         """How a recommendation (1-3 or its tier), warning, tip or note was reached: its chain of rules and facts."""
         from .trace.document import document
-        from .trace.explain import explain
+        from .trace.explain import explain, explain_rule
 
         advice = self.result()
+        if self._document is None:
+            self._document = document(advice)
         key = (conclusion or "").strip().lstrip("#").lower()
         recs = list(advice.recommendations)
         items = {str(it["id"]).lower(): (kind, it) for kind, group in (("warning", advice.warnings), ("tip", advice.tips),
@@ -278,14 +280,19 @@ class Consultation:
         elif key and key in items:
             kind, subject = items[key]
             key = str(subject["id"])
-        else:
-            known = [str(i) for i in range(1, len(recs) + 1)] + [r["tier"] for r in recs] + [str(it["id"]) for _, it in items.values()]
-            raise InputError("how", f"no conclusion {conclusion.strip()[:40]!r}; choose one of {', '.join(known) or '(none)'}")
-        if self._document is None:
-            self._document = document(advice)
-        explanation = explain(self._document, f"{kind}:{key}")
-        return HowView(kind=kind, key=key, number=number, subject=subject, explained=explanation.conclusions,
-                       profile={k: v for k, v in advice.profile.items() if k != "model_name"})
+        else:  # any other rule that concluded something: the memory need, a candidate, ...
+            steps = explain_rule(self._document, key) if key else ()
+            if not steps:
+                known = [str(i) for i in range(1, len(recs) + 1)] + [r["tier"] for r in recs] + [str(it["id"]) for _, it in items.values()]
+                raise InputError("how", f"no conclusion {conclusion.strip()[:40]!r}; choose one of {', '.join(known) or '(none)'}")
+            return HowView(kind="rule", key=steps[0].key, number=None, subject={"id": steps[0].key, "message": steps[0].summary},
+                           explained=steps, profile=self._inputs(advice))
+        explained = explain(self._document, f"{kind}:{key}").conclusions
+        return HowView(kind=kind, key=key, number=number, subject=subject, explained=explained, profile=self._inputs(advice))
+
+    @staticmethod
+    def _inputs(advice: Advice) -> dict[str, Any]:
+        return {k: v for k, v in advice.profile.items() if k != "model_name"}
 
     def what_if(self, field: str, value: str) -> WhatIfView:
         """Run the consultation again with one answer changed and describe what changed (the session keeps its answers)."""

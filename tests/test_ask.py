@@ -318,6 +318,9 @@ def test_how_explains_tiers_and_warnings_down_to_the_inputs():
     assert "  knowledge: model DeepSeek-R1-Distill-Qwen-7B (models.yaml), sources: " in text
     assert consult.how("1") == consult.how("minimum") == consult.how("#1")
     assert consult.how("1").number == 1 and consult.how("1").explained[0].node.rule_id == "REC-minimum"
+    need = consult.how("MEM-need")  # a rule whose fact is not a conclusion: its firings' derivations
+    assert (need.kind, need.key) == ("rule", "MEM-need") and need.explained[0].node.rule_id == "MEM-need"
+    assert how_text(need).startswith(f"MEM-need: {need.explained[0].node.text}\nHow it was reached")
     with pytest.raises(InputError, match="^how: no conclusion 'P9-nothing'; choose one of 1, 2, 3, minimum"):
         consult.how("P9-nothing")
 

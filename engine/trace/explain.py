@@ -121,6 +121,14 @@ def explain(doc: Mapping[str, Any], conclusion: str | None = None) -> Explanatio
                        sources=tuple((s, known[s]["title"], known[s]["url"]) for s in cited))
 
 
+def explain_rule(doc: Mapping[str, Any], rule_id: str) -> tuple[Explained, ...]:
+    """The derivation of every fact a rule's firings declared: for a step that is not a conclusion (``MEM-need``)."""
+    events = events_of(doc)
+    facts = {f["id"]: f for f in doc["facts"]}
+    return tuple(Explained("rule", e.rule_id, e.statement, _node(derivation(events, fact), doc, facts, set()))
+                 for e in events if e.rule_id.lower() == rule_id.strip().lower() for fact in e.outputs)
+
+
 def _entries_of(node: Node) -> list[tuple[str, str | None]]:
     return [s for e in node.entries for s in e.sources] + [s for child in node.because for s in _entries_of(child)]
 
