@@ -457,3 +457,23 @@ def test_ctrl_c_during_a_command_is_one_line_exit_130():
     finally:
         proc.kill()
     assert (proc.returncode, out, err) == (130, "", "Interrupted.\n")
+
+
+def test_broken_installed_catalog_exits_1_naming_the_file(tmp_path, monkeypatch):
+    """Not the input's fault: exit 1, while the same file in a --knowledge directory exits 2 (above)."""
+    import shutil
+
+    from llmhw.knowledge import loader
+
+    copy = tmp_path / "builtin"
+    shutil.copytree(loader.BUILTIN_DIR, copy, ignore=shutil.ignore_patterns("__pycache__", "*.py"))
+    (copy / "accelerators.yaml").write_text("schema_version: 2\naccelerators: []\n")
+    monkeypatch.setattr(loader, "BUILTIN_DIR", copy)
+    loader.load_catalog.cache_clear()
+    try:
+        result = CliRunner().invoke(main, ["models"])
+    finally:
+        monkeypatch.undo()
+        loader.load_catalog.cache_clear()
+    assert result.exit_code == 1, result.output
+    assert result.stderr == f"Error: {copy / 'accelerators.yaml'}: schema_version: expected 1, got 2\n"
