@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test golden lint bench clean
+.PHONY: demo test golden lint typecheck bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,14 +21,16 @@ test: $(STAMP)
 golden: $(STAMP)  ## rewrite tests/golden/ from today's answers; review the diff before committing
 	$(BIN)/python -m pytest -q tests/test_golden.py --update-golden
 
+lint: typecheck
+	$(BIN)/ruff check .
+
 # mypy reads the installed layout (llmhw = engine/, llmhw.rules = rules/, llmhw.knowledge = knowledge/) from a symlink tree.
-lint: $(STAMP)
+typecheck: $(STAMP)
 	rm -rf build/typecheck && mkdir -p build/typecheck/llmhw
 	ln -s $(CURDIR)/engine/* build/typecheck/llmhw/
 	ln -s $(CURDIR)/rules build/typecheck/llmhw/rules
 	ln -s $(CURDIR)/knowledge build/typecheck/llmhw/knowledge
 	cd build/typecheck && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml -p llmhw
-	$(BIN)/ruff check .
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py

@@ -13,8 +13,8 @@ from . import _compat  # noqa: F401  (must run before experta is imported anywhe
 from .errors import InputError as InputError
 from .errors import KnowledgeError as KnowledgeError
 from .errors import LlmhwError as LlmhwError
+from .errors import TraceError as TraceError
 from .profile import Profile as Profile
-from .trace import TraceError as TraceError
 
 if TYPE_CHECKING:
     from .api import Advice as Advice

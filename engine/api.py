@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 from . import facts as F
 from .errors import InputError
@@ -21,7 +21,7 @@ from .profile import NONE, Profile
 from .session import Run, run_with_defaults
 from .trace import Evidence, TraceEvent, evidence
 
-ProfileLike = Union[Profile, Mapping[str, Any]]
+ProfileLike = Profile | Mapping[str, Any]
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
 """The question-and-answer consultation, step by step, with no terminal I/O.
 
 `llmhw ask` is a thin loop over ``Consultation``; other programs (a web form, a
-chat bot) drive the same steps. The questions are not scripted here: after each
+chat bot) drive the same steps. Each step returns a view (``QuestionView``,
+``WhyView``, ``HowView``, ``WhatIfView``): plain data that ``llmhw.cli.render``
+lays out as text, and another app can lay out its own way. The questions are not scripted here: after each
 answer the rules run again, and the first slot an ``IN-ask-*`` rule asked for is
 the next question, so an input no rule needs is never asked.
 
@@ -21,8 +23,8 @@ from .errors import InputError, LlmhwError
 from .knowledge.loader import dump_yaml, load_catalog
 from .planner import TIERS
 from .profile import NONE, SLOT_BY_NAME, SLOTS, Slot, check
-from .trace import derivation, explain_lines
-from .units import gb, params, usd
+from .trace.explain import Explained
+from .units import params
 
 if TYPE_CHECKING:
     from .api import Advice
@@ -55,13 +57,67 @@ class QuestionView:
         return f"a number from {_number(self.range[0])} to {high}"
 
 
+@dataclass(frozen=True)
+class RuleNote:
+    """A rule as ``why`` names it: its id, its statement with the placeholders named, and what it decides."""
+
+    id: str
+    statement: str  # `{cost}` reads `<cost>`: the numbers are not known yet
+    decides: str = ""
+
+
+@dataclass(frozen=True)
+class WhyView:
+    """Why the open question is asked: the rule that asked it, and the rules that will read the answer."""
+
+    slot: str
+    asker: RuleNote | None
+    readers: tuple[RuleNote, ...]
+
+
+@dataclass(frozen=True)
+class HowView:
+    """How a conclusion was reached: the conclusion, its derivation (the one explainer's), and the inputs."""
+
+    kind: str  # recommendation, warning, tip, note; rule for another rule's conclusions (how MEM-need)
+    key: str  # the tier, the warning/tip/note id, or the rule id
+    number: int | None  # a recommendation's position (1-3)
+    subject: Mapping[str, Any]  # the recommendation, or the warning/tip/note, as `recommend --format json` has it
+    explained: tuple[Explained, ...]
+    profile: Mapping[str, Any]  # every input, given or defaulted
+
+
+@dataclass(frozen=True)
+class ItemChange:
+    """A warning, tip or note that appears, disappears or changes its message."""
+
+    change: str  # added, removed, changed
+    kind: str  # warning, tip, note
+    id: str
+    message: str
+
+
+@dataclass(frozen=True)
+class WhatIfView:
+    """What changes when one answer changes: the inputs that follow, the tiers, the memory need, the items."""
+
+    field: str
+    value: Any
+    was: Any
+    follows: tuple[tuple[str, Any, Any], ...]  # (input, before, after) that changed with it (scale follows users)
+    tiers: tuple[tuple[str, Mapping[str, Any] | None, Mapping[str, Any] | None], ...]  # (tier, before, after)
+    memory_need: tuple[int | None, int | None]
+    items: tuple[ItemChange, ...]
+
+
 def _engine() -> tuple[Any, Any]:
     from . import api, session
 
     return session, api
 
 
-def _show(value: Any) -> str:
+def show(value: Any) -> str:
+    """An answer as the user types it: `none` for an empty optional, 8192 rather than 8192.0."""
     if value is None or value == NONE:
         return NONE
     if isinstance(value, float) and value.is_integer():
@@ -101,6 +157,7 @@ class Consultation:
         self._defaulted: set[str] = set()  # answered by accepting the default shown
         self._explicit_only = True  # whether result() could leave the accepted defaults to `recommend`
         self._advice: Advice | None = None
+        self._document: dict[str, Any] | None = None  # the trace document of the result, built for `how`
         self._pending: str | None = None
         self._refresh()
 
@@ -128,7 +185,7 @@ class Consultation:
         return QuestionView(
             slot=slot.name, number=len(self._order) + 1, text=slot.question, hint=hint, choices=choices, labels=labels,
             suggestions=suggestions, range=(slot.low, slot.high) if numeric else None,
-            default=None if default is None else _show(default), optional=default == NONE,
+            default=None if default is None else show(default), optional=default == NONE,
         )
 
     def answer(self, raw: str | None) -> None:
@@ -156,46 +213,21 @@ class Consultation:
         self._defaulted.discard(slot)
         self._refresh()
 
-    def why(self) -> str:
+    def why(self) -> WhyView:
         """Why the open question is asked: the rule that asked it, and the rules that will use the answer."""
         slot = self._open()
         session, _ = _engine()
         asker = next((m for m in session.RULES if m.id.startswith("IN-ask-") and slot.name in m.needs), None)
         users = [m for m in session.RULES if slot.name in m.needs and not m.id.startswith("IN-ask-")]
-        lines = [f"Why `{slot.name}`?"]
-        if asker is not None:
-            lines.append(f"  [{asker.id}] asks it: {_template(asker.statement)}")
-        lines.append(f"  {len(users)} rule(s) read this answer:" if users else "  No other rule reads this answer yet.")
-        for meta in users:
-            lines.append(f"  - [{meta.id}] {_template(meta.statement)}")
-            decides = _decides(meta.doc)
-            if decides:
-                lines.append(f"      decides: {decides}")
-        return "\n".join(lines)
+        return WhyView(slot=slot.name, asker=None if asker is None else RuleNote(asker.id, _template(asker.statement)),
+                       readers=tuple(RuleNote(m.id, _template(m.statement), _decides(m.doc)) for m in users))
 
-    def help(self) -> str:
-        """What the open question means, its choices or range, and its default."""
+    def help(self) -> QuestionView:
+        """The open question in full (its choices or range, and its default), for a help screen."""
         q = self.next_question()
         if q is None:
             raise LlmhwError("the consultation is complete: no question is open")
-        lines = [f"{q.text}  ({q.slot})", f"  {q.hint}"]
-        if q.choices:
-            lines.append("  Answer with a name or its number:")
-            lines += [f"    {i:>2}. {c}" + (f"  ({label})" if label else "") for i, (c, label) in enumerate(zip(q.choices, q.labels), 1)]
-            if q.slot == "model":
-                lines.append("  Ollama tags and Hugging Face ids work too (e.g. deepseek-r1:70b).")
-        if q.range:
-            lines.append(f"  Answer with {q.range_text()}" + (" (32k reads 32768)." if q.slot == "context" else "."))
-        if q.suggestions:
-            lines.append(f"  Typical values: {', '.join(q.suggestions)}.")
-        if q.default is None:
-            lines.append("  No default: an answer is needed.")
-        else:
-            lines.append(f"  Press Enter for the default: {q.default}" + (" (left empty on purpose)." if q.optional else "."))
-        if q.optional:
-            lines.append("  Answer `none` to leave it empty.")
-        lines.append(f"  {AT_ANY_QUESTION}")
-        return "\n".join(lines)
+        return q
 
     # -- the result ------------------------------------------------------------------------------------
 
@@ -223,41 +255,46 @@ class Consultation:
         """The profile as a YAML document, with the accepted defaults noted in a comment."""
         data = self.profile()
         head = "# llmhw profile written by `llmhw ask`; reproduce with `llmhw recommend --profile FILE`\n"
-        accepted = [f"{k}={_show(self._answers[k])}" for k in self._order if k in self._defaulted and k not in data]
+        accepted = [f"{k}={show(self._answers[k])}" for k in self._order if k in self._defaulted and k not in data]
         if accepted:
             head += f"# defaults accepted (recommend fills them again): {', '.join(accepted)}\n"
         return head + dump_yaml(data)
 
-    def how(self, conclusion: str) -> str:
+    def how(self, conclusion: str) -> HowView:
         """How a recommendation (1-3 or its tier), warning, tip or note was reached: its chain of rules and facts."""
+        from .trace.document import document
+        from .trace.explain import explain, explain_rule
+
         advice = self.result()
+        if self._document is None:
+            self._document = document(advice)
         key = (conclusion or "").strip().lstrip("#").lower()
         recs = list(advice.recommendations)
-        items = [*advice.warnings, *advice.tips, *advice.notes]
-        tier = None
-        if key.isdigit() and 1 <= int(key) <= len(recs):
-            tier = recs[int(key) - 1]["tier"]
-        elif key in {r["tier"] for r in recs}:
-            tier = key
+        items = {str(it["id"]).lower(): (kind, it) for kind, group in (("warning", advice.warnings), ("tip", advice.tips),
+                                                                       ("note", advice.notes)) for it in group}
+        number = int(key) if key.isdigit() and 1 <= int(key) <= len(recs) else None
+        tier = recs[number - 1]["tier"] if number else key if key in {r["tier"] for r in recs} else None
         if tier is not None:
-            i, rec = next((i, r) for i, r in enumerate(recs, 1) if r["tier"] == tier)
-            title = f"#{i} {tier}: {rec['count']} x {rec['hardware_name']} at {rec['precision']}, {usd(rec['cost']['budget_usd'])}"
-            events = [e for e in advice.trace if e.rule_id.startswith("REC-") and e.bindings.get("tier") == tier]
-        else:
-            events = [e for e in advice.trace if e.rule_id.lower() == key and e.outputs]
-            if not key or not events:
-                known = [str(i) for i in range(1, len(recs) + 1)] + [r["tier"] for r in recs] + [str(it["id"]) for it in items]
+            number = next(i for i, r in enumerate(recs, 1) if r["tier"] == tier)
+            kind, subject, key = "recommendation", recs[number - 1], tier
+        elif key and key in items:
+            kind, subject = items[key]
+            key = str(subject["id"])
+        else:  # any other rule that concluded something: the memory need, a candidate, ...
+            steps = explain_rule(self._document, key) if key else ()
+            if not steps:
+                known = [str(i) for i in range(1, len(recs) + 1)] + [r["tier"] for r in recs] + [str(it["id"]) for _, it in items.values()]
                 raise InputError("how", f"no conclusion {conclusion.strip()[:40]!r}; choose one of {', '.join(known) or '(none)'}")
-            item = next((it for it in items if str(it["id"]).lower() == key), None)
-            title = f"{item['id']}: {item['message']}" if item else f"{events[0].rule_id}: {events[0].statement}"
-        lines = [title, "How it was reached (each rule with its sources, then what it rested on):"]
-        for event in events:
-            for fact in event.outputs:
-                lines += ["  " + line for line in explain_lines(derivation(advice.trace, fact), self.catalog.sources)]
-        lines.append("Your inputs and the defaults: " + ", ".join(f"{k}={_show(v)}" for k, v in advice.profile.items() if k != "model_name"))
-        return "\n".join(lines)
+            return HowView(kind="rule", key=steps[0].key, number=None, subject={"id": steps[0].key, "message": steps[0].summary},
+                           explained=steps, profile=self._inputs(advice))
+        explained = explain(self._document, f"{kind}:{key}").conclusions
+        return HowView(kind=kind, key=key, number=number, subject=subject, explained=explained, profile=self._inputs(advice))
 
-    def what_if(self, field: str, value: str) -> str:
+    @staticmethod
+    def _inputs(advice: Advice) -> dict[str, Any]:
+        return {k: v for k, v in advice.profile.items() if k != "model_name"}
+
+    def what_if(self, field: str, value: str) -> WhatIfView:
         """Run the consultation again with one answer changed and describe what changed (the session keeps its answers)."""
         before = self.result()
         name = (field or "").strip().lower().replace("-", "_")
@@ -267,12 +304,12 @@ class Consultation:
             raise InputError("what-if", f"unknown field {field.strip()[:40]!r}; {hint}")
         slot = SLOT_BY_NAME[name]
         if not (value or "").strip():
-            raise InputError("what-if", f"expected {name}=<value>, e.g. {name}={_show(before.profile.get(name))}")
+            raise InputError("what-if", f"expected {name}=<value>, e.g. {name}={show(before.profile.get(name))}")
         new = self._parse(slot, value.strip())
         full = {**{k: v for k, v in before.profile.items() if v is not None}, name: new}
         if not slot.needed(full):
             other = slot.when[0] if slot.when else ""
-            raise InputError(name, f"not used when {other} is {_show(full.get(other))}")
+            raise InputError(name, f"not used when {other} is {show(full.get(other))}")
         given = {**self._given(), name: new}
         if new == NONE:
             del given[name]
@@ -280,7 +317,7 @@ class Consultation:
         given = {k: v for k, v in given.items() if SLOT_BY_NAME[k].needed(full)}
         _, api = _engine()
         after = api.advise(given, self.knowledge_dirs)
-        return "\n".join(_differences(name, before, after))
+        return _differences(name, before, after)
 
     # -- internals -------------------------------------------------------------------------------------
 
@@ -289,6 +326,7 @@ class Consultation:
         questions = session.run(self.catalog, self._answers).questions
         self._pending = questions[0] if questions else None
         self._advice = None
+        self._document = None
         self._explicit_only = True
 
     def _open(self) -> Slot:
@@ -337,46 +375,24 @@ class Consultation:
         return {s.name: keep[s.name] for s in SLOTS if s.name in keep}
 
 
-def _option(rec: Mapping[str, Any] | None) -> str:
-    if rec is None:
-        return "nothing"
-    return f"{rec['count']} x {rec['hardware_name']} at {rec['precision']}, {usd(rec['cost']['budget_usd'])}"
-
-
-def _differences(name: str, before: Advice, after: Advice) -> list[str]:
-    """What changed between two results: the tiers, the memory need, the defaults that follow, warnings and tips."""
-    lines = [f"What if {name}={_show(after.profile.get(name))} (was {_show(before.profile.get(name))}):"]
-    changed = False
-    for key in sorted(set(before.profile) | set(after.profile)):
-        if key not in (name, "model_name") and before.profile.get(key) != after.profile.get(key):
-            lines.append(f"  {key} follows: {_show(before.profile.get(key))} -> {_show(after.profile.get(key))}")
+def _differences(name: str, before: Advice, after: Advice) -> WhatIfView:
+    """What changed between two results: the inputs that follow, the tiers, the memory need, warnings and tips."""
+    follows = tuple((k, before.profile.get(k), after.profile.get(k)) for k in sorted(set(before.profile) | set(after.profile))
+                    if k not in (name, "model_name") and before.profile.get(k) != after.profile.get(k))
     old = {r["tier"]: r for r in before.recommendations}
     new = {r["tier"]: r for r in after.recommendations}
-    for tier in TIERS:
-        a, b = _option(old.get(tier)), _option(new.get(tier))
-        if a != b:
-            changed = True
-            lines.append(f"  {tier}: {a} -> {b}")
-        elif tier in new:
-            lines.append(f"  {tier}: unchanged ({b})")
-    need_a, need_b = before.memory_need.get("total"), after.memory_need.get("total")
-    if need_a != need_b:
-        changed = True
-        lines.append(f"  memory need: {gb(need_a)} -> {gb(need_b)}")
+    tiers = tuple((t, old.get(t), new.get(t)) for t in TIERS if t in old or t in new)
+    items: list[ItemChange] = []
     for kind, a_items, b_items in (("warning", before.warnings, after.warnings), ("tip", before.tips, after.tips),
                                    ("note", before.notes, after.notes)):
         a_ids = {str(i["id"]): i for i in a_items}
         b_ids = {str(i["id"]): i for i in b_items}
         for key in sorted(set(a_ids) | set(b_ids)):
             if key not in a_ids:
-                lines.append(f"  + {kind} {key}: {b_ids[key]['message']}")
+                items.append(ItemChange("added", kind, key, b_ids[key]["message"]))
             elif key not in b_ids:
-                lines.append(f"  - {kind} {key} no longer applies")
+                items.append(ItemChange("removed", kind, key, a_ids[key]["message"]))
             elif a_ids[key]["message"] != b_ids[key]["message"]:
-                lines.append(f"  ~ {kind} {key}: {b_ids[key]['message']}")
-            else:
-                continue
-            changed = True
-    if not changed:
-        lines.append("  Nothing else changes: the same recommendations, warnings and tips.")
-    return lines
+                items.append(ItemChange("changed", kind, key, b_ids[key]["message"]))
+    return WhatIfView(field=name, value=after.profile.get(name), was=before.profile.get(name), follows=follows, tiers=tiers,
+                      memory_need=(before.memory_need.get("total"), after.memory_need.get("total")), items=tuple(items))

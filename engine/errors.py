@@ -17,3 +17,10 @@ class InputError(LlmhwError, ValueError):
 
 class KnowledgeError(LlmhwError):
     """A knowledge file is broken: the message names the file, entry and field."""
+
+
+class TraceError(InputError):
+    """A trace file that cannot be used: unreadable, not JSON, or not a valid trace document (the CLI exits 2)."""
+
+    def __init__(self, where: str, message: str) -> None:
+        super().__init__("trace", f"{where}: {message}")

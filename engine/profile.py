@@ -1,16 +1,17 @@
 """The inputs of a consultation: one table of slots, and the ``Profile`` they fill.
 
 The slot table is the single description of every input: its type, accepted
-range, default (a policy key), the question the Q&A session asks, and when it
-is needed at all. The question rules, the CLI's checks and the API's validation
-all read it.
+range, default (a policy key), the question the Q&A session asks, its command-line
+option, and when it is needed at all. ``Profile``'s fields, the CLI's options
+(``llmhw.cli.options``), the question rules and the API's validation all derive
+from it: adding an input is one new ``Slot``.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .errors import InputError
@@ -42,6 +43,13 @@ class Slot:
     default_key: str | None = None  # policy id; None: no default (the slot stays unset)
     when: tuple[str, tuple[str, ...]] | None = None  # asked only when this other slot has one of these values
     optional: bool = False  # may stay unset (None) after defaults
+    option: str = ""  # the command-line option when it is not --<name> ("--on/--off" for a switch)
+    unset: str = ""  # what leaving it unset means, for the option's help ("no limit")
+
+    @property
+    def flag(self) -> str:
+        """The command-line option: ``--context``, ``--ram``, ``--activation-checkpointing/--no-activation-checkpointing``."""
+        return self.option or "--" + self.name.replace("_", "-")
 
     def needed(self, answers: Mapping[str, Any]) -> bool:
         """Whether this input matters, given the other answers."""
@@ -58,61 +66,78 @@ SLOTS: tuple[Slot, ...] = (
          choices=TASKS, default_key="default-task"),
     Slot("precision", "text", "Which weight precision?", "auto lets the engine choose; or bf16, fp8, int8, q8_0, q4_k_m, awq-int4, ...",
          default_key="default-precision"),
-    Slot("context", "int", "How many tokens per sequence (prompt + answer)?", "4096 short chat, 8192 chat with history, 32768 documents, 131072 long context",
+    Slot("context", "int", "How many tokens per sequence (prompt + answer)?",
+         "4096 short chat, 8192 chat with history, 32768 documents, 131072 long context",
          low=1, high=MAX_CONTEXT, default_key="default-context"),
     Slot("concurrency", "int", "How many people use it at the same time?", "1 for yourself; the number of simultaneous requests for a service",
          low=1, high=MAX_USERS, default_key="default-concurrency", when=("task", ("inference",))),
-    Slot("batch", "int", "Effective batch size per optimizer step (sequences)?", "the engine reaches it by gradient accumulation if it does not fit at once",
+    Slot("batch", "int", "Effective batch size per optimizer step (sequences)?",
+         "the engine reaches it by gradient accumulation if it does not fit at once",
          low=1, high=MAX_USERS, default_key="default-batch", when=TRAINING),
-    Slot("activation_checkpointing", "choice", "Use activation checkpointing?", "auto turns it on only where it is needed to fit; on saves memory and costs ~33% more compute",
-         choices=("auto", "on", "off"), default_key="default-activation-checkpointing", when=TRAINING),
+    Slot("activation_checkpointing", "choice", "Use activation checkpointing?",
+         "auto turns it on only where it is needed to fit; on saves memory and costs ~33% more compute",
+         choices=("auto", "on", "off"), default_key="default-activation-checkpointing", when=TRAINING,
+         option="--activation-checkpointing/--no-activation-checkpointing"),
     Slot("lora_rank", "int", "LoRA rank?", "8-64 is usual; 16 is a good default",
          low=1, high=4096, default_key="default-lora-rank", when=("task", ("lora", "qlora"))),
     Slot("budget", "float", "Budget in USD (purchase, or rental over the planning period)?", "leave empty for no limit",
-         low=1, high=MAX_BUDGET_USD, optional=True),
+         low=1, high=MAX_BUDGET_USD, optional=True, unset="no limit"),
     Slot("ecosystem", "choice", "Which ecosystem must it run in?", "any, or the stack you are committed to",
          choices=ECOSYSTEMS, default_key="default-ecosystem"),
     Slot("deployment", "choice", "Where does it run?", "local: hardware you buy; cloud: rented; edge: on a laptop or device",
          choices=DEPLOYMENTS, default_key="default-deployment"),
     Slot("scale", "choice", "At what scale?", "personal: one person; team: a shared server; enterprise: a cluster",
-         choices=SCALES, optional=True),
+         choices=SCALES, optional=True, unset="from the number of users and the model's size"),
     Slot("hours_per_day", "float", "Hours of use per day?", "sets power cost and the rental hours a purchase is compared with",
          low=0.1, high=24, default_key="default-hours-per-day"),
     Slot("cpu_cores", "int", "CPU cores of the host you have (empty if you are buying one)?", "pitfall P2 checks the host feeds the accelerators",
-         low=1, high=MAX_CORES, optional=True, when=ON_OWN_HOST),
+         low=1, high=MAX_CORES, optional=True, when=ON_OWN_HOST, unset="no host described: the P2 rules size one"),
     Slot("ram_gb", "float", "System RAM of that host, in GB?", "pitfall P2 checks it holds the checkpoint for loading",
-         low=0.5, high=MAX_RAM_GB, optional=True, when=ON_OWN_HOST),
+         low=0.5, high=MAX_RAM_GB, optional=True, when=ON_OWN_HOST, option="--ram",
+         unset="no host described: the P2 rules size one"),
 )
 SLOT_BY_NAME = {s.name: s for s in SLOTS}
 
 
-@dataclass(frozen=True)
 class Profile:
-    """A workload description: the same fields as the CLI's options, any of them unset.
+    """A workload description: one optional value per slot of ``SLOTS`` (the CLI's options), checked when built.
+
+    ``Profile(model="deepseek-r1:7b", context=8192)``; ``profile.context`` reads a field (None when unset).
+    Immutable and hashable, like a frozen dataclass.
 
     .. versionadded:: 0.1.0
     """
 
-    model: str | None = None
-    task: str | None = None
-    precision: str | None = None
-    context: int | None = None
-    concurrency: int | None = None
-    batch: int | None = None
-    activation_checkpointing: str | None = None
-    lora_rank: int | None = None
-    budget: float | None = None
-    ecosystem: str | None = None
-    deployment: str | None = None
-    scale: str | None = None
-    hours_per_day: float | None = None
-    cpu_cores: int | None = None
-    ram_gb: float | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    __slots__ = ("_values",)
+    _values: dict[str, Any]
+
+    def __init__(self, **fields: Any) -> None:
+        unknown = sorted(set(fields) - set(SLOT_BY_NAME))
+        if unknown:
+            raise TypeError(f"Profile() got an unexpected keyword argument {unknown[0]!r}")
+        checked = {s.name: check(s.name, fields[s.name]) for s in SLOTS if fields.get(s.name) is not None}
+        object.__setattr__(self, "_values", {k: v for k, v in checked.items() if v is not None})
+
+    def __getattr__(self, name: str) -> Any:
+        if name in SLOT_BY_NAME:
+            return self._values.get(name)
+        raise AttributeError(f"'Profile' object has no attribute {name!r}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("Profile is immutable: build a new one")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Profile) and self._values == other._values
+
+    def __hash__(self) -> int:
+        return hash(tuple(sorted(self._values.items())))
+
+    def __repr__(self) -> str:
+        return "Profile(" + ", ".join(f"{k}={v!r}" for k, v in self._values.items()) + ")"
 
     def answers(self) -> dict[str, Any]:
-        """The slots that are set."""
-        return {k: v for k, v in asdict(self).items() if v is not None and k != "extra"}
+        """The slots that are set, in slot order."""
+        return dict(self._values)
 
     @classmethod
     def from_mapping(cls, data: Any, where: str = "profile") -> Profile:
@@ -130,7 +155,7 @@ class Profile:
                 near = difflib.get_close_matches(name, list(SLOT_BY_NAME), n=1)
                 hint = f"; did you mean '{near[0]}'?" if near else f"; expected one of {', '.join(sorted(SLOT_BY_NAME))}"
                 raise InputError(_printable(str(key))[:80], f"unknown field{hint}")
-            values[name] = check(name, raw)
+            values[name] = check(name, raw)  # in the mapping's order, so the first bad field is the one named
         return cls(**values)
 
 

@@ -187,3 +187,21 @@ def test_docs_api_examples_run(capsys):
     for i, block in enumerate(blocks):
         exec(compile(block, f"{DOCS}#block{i + 1}", "exec"), namespace)
     assert "bad input: context:" in capsys.readouterr().out
+
+
+def test_profile_is_the_slot_table():
+    """Profile has one field per slot and checks each when built, like the API and the CLI do."""
+    from llmhw.profile import SLOTS
+
+    empty = llmhw.Profile()
+    assert [getattr(empty, s.name) for s in SLOTS] == [None] * len(SLOTS)
+    profile = llmhw.Profile(model="deepseek-r1:7b", context="8192", activation_checkpointing=True, budget=None)
+    assert profile.answers() == {"model": "deepseek-r1:7b", "context": 8192, "activation_checkpointing": "on"}
+    assert profile == llmhw.Profile.from_mapping({"model": "deepseek-r1:7b", "context": 8192, "activation-checkpointing": "on"})
+    assert hash(profile) == hash(llmhw.Profile(**profile.answers()))
+    with pytest.raises(llmhw.InputError, match=r"^context: expected a number from 1 to 10,000,000, got 0$"):
+        llmhw.Profile(model="deepseek-r1:7b", context=0)
+    with pytest.raises(TypeError, match="^Profile\\(\\) got an unexpected keyword argument 'contex'$"):
+        llmhw.Profile(contex=4096)
+    with pytest.raises(AttributeError):
+        profile.context = 4096

@@ -38,9 +38,10 @@ YAML = """\
 """
 # (suffix, text, line of each row, the bad row's line and what its error names)
 CASES = {
-    "jsonl": (JSONL, [1, 3, 4, 5], {3: "unknown model", 4: "not valid JSON"}),
-    "csv": (CSV, [2, 3, 4], {3: "concurrency"}),
-    "yaml": (YAML, [1, 3, 5], {3: "context"}),
+    "jsonl": (JSONL, [1, 3, 4, 5], {3: "model: unknown model 'nosuchmodel'; see `llmhw models`",
+                                    4: "not valid JSON: Expecting ',' delimiter (column 1)"}),
+    "csv": (CSV, [2, 3, 4], {3: "concurrency: expected a number, got 'lots'"}),
+    "yaml": (YAML, [1, 3, 5], {3: "context: expected a number from 1 to 10,000,000, got -5"}),
 }
 
 
@@ -61,13 +62,14 @@ def test_batch_jsonl_output_all_input_formats_two_jobs(runner, tmp_path, kind):
     assert [r["line"] for r in records] == lines
     for r in records:
         if r["line"] in bad:
-            assert r["ok"] is False and bad[r["line"]] in r["error"]
-            assert f"line {r['line']}: " in result.stderr
+            assert r["ok"] is False and r["error"] == bad[r["line"]]
+            assert f"row {r['row']}, line {r['line']}: {bad[r['line']]}\n" in result.stderr
         else:
             assert r["ok"] is True and set(r) == {"row", "line", "ok", "result"}
     assert records[0]["result"] == _expected(GOOD_A)
     assert records[-1]["result"] == _expected(GOOD_B)
-    assert "rows" in result.stderr and "failed" in result.stderr and "rows/s" in result.stderr
+    summary = result.stderr.splitlines()[-1]
+    assert summary.startswith(f"batch: {len(lines)} rows, {len(bad)} failed, ") and " rows/s with 2 job(s)" in summary, summary
 
 
 def test_batch_csv_output_columns(runner, tmp_path):
@@ -98,17 +100,21 @@ def test_batch_all_good_exits_0_one_job(runner, tmp_path):
     assert "2 rows, 0 failed" in result.stderr
 
 
-def test_batch_unreadable_input_is_exit_2(runner, tmp_path):
-    result = runner.invoke(main, ["batch", str(tmp_path / "missing.jsonl"), "--out", str(tmp_path / "o.jsonl")])
-    assert result.exit_code == 2
-    bad = tmp_path / "in.yaml"
-    bad.write_text("model: x\n")  # a mapping, not a list of profiles
-    result = runner.invoke(main, ["batch", str(bad), "--out", str(tmp_path / "o.jsonl")])
-    assert result.exit_code == 2 and "list" in result.stderr
-    alias = tmp_path / "alias.yaml"
-    alias.write_text("- &a {model: deepseek-r1:7b}\n- *a\n")
-    result = runner.invoke(main, ["batch", str(alias), "--out", str(tmp_path / "o.jsonl")])
-    assert result.exit_code == 2 and "aliases" in result.stderr
+@pytest.mark.parametrize("name, text, message", [
+    ("missing.jsonl", None, "cannot read: No such file or directory"),
+    ("map.yaml", "model: x\n", "expected a YAML list of profiles (one mapping per item)"),  # a mapping, not a list
+    ("alias.yaml", "- &a {model: deepseek-r1:7b}\n- *a\n", "not valid YAML (line 2): YAML aliases are not allowed"),
+    # read whole by the loader's safe reader, as every YAML file llmhw reads: a key given twice is refused
+    ("dup.yaml", "- {model: a, model: b}\n- {model: deepseek-r1:7b}\n", "not valid YAML (line 1): duplicate key 'model'"),
+    ("in.txt", "{}\n", "cannot tell the format from the suffix '.txt'; name it .jsonl, .csv or .yaml, or pass --input-format"),
+])
+def test_batch_unreadable_input_is_exit_2(runner, tmp_path, name, text, message):
+    src = tmp_path / name
+    if text is not None:
+        src.write_text(text)
+    result = runner.invoke(main, ["batch", str(src), "--out", str(tmp_path / "o.jsonl")])
+    assert result.exit_code == 2, result.output
+    assert result.stderr == f"Error: INPUT: {src}: {message}\n"
 
 
 def test_yaml_rows_keep_their_line_numbers(tmp_path):
@@ -116,7 +122,8 @@ def test_yaml_rows_keep_their_line_numbers(tmp_path):
     src.write_text("# profiles\n\n- {model: a}\n-\n  model: b\n- 3\n")
     rows = list(read_rows(src))
     assert [(r.row, r.line) for r in rows] == [(1, 3), (2, 5), (3, 6)]
-    assert rows[0].profile == {"model": "a"} and rows[2].error
+    assert rows[0].profile == {"model": "a"} and rows[1].profile == {"model": "b"}
+    assert rows[2].error == "expected a mapping of fields"
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")

@@ -1,6 +1,5 @@
-"""Explain and audit a trace document: the derivation of each conclusion, and a replay through today's rules.
+"""Audit a trace document: replay its inputs through today's rules and knowledge, and compare.
 
-``explain`` prints each conclusion's chain of rule firings down to the inputs and knowledge entries;
 ``audit`` reruns the recorded inputs and compares conclusions, and says whether the document can be trusted
 (its digest, its internal references, and whether unchanged rules and knowledge reproduce it).
 """
@@ -11,67 +10,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import InputError, KnowledgeError
-from .trace import (
-    CONCLUSION_FACTS,
-    TraceError,
-    derivation,
-    document,
-    events_of,
-    explain_lines,
-    knowledge_hashes,
-    reference_problems,
-    rulebase_hash,
-)
-
-
-def _summary(c: Mapping[str, Any]) -> str:
-    v = c["value"]
-    if c["kind"] == "recommendation":
-        return f"{v.get('tier')}: {v.get('count')} x {v.get('hardware_name', v.get('hardware'))} at {v.get('precision')}"
-    if c["kind"] == "fit":
-        return f"{c['key']}: {'fits' if v.get('fits') else 'does not fit'}" + (f" at {v['precision']}" if v.get("precision") else "")
-    return f"{c['key']}: {v.get('message', '')}"
-
-
-def explain(doc: Mapping[str, Any], conclusion: str | None = None) -> list[str]:
-    """Each conclusion's derivation in plain language, down to the inputs and the knowledge entries with their sources.
-
-    :param conclusion: a conclusion key (tier, or warning/tip/note id), kind:key, or fact id; None explains them all.
-    :raises TraceError: no conclusion has that id.
-    """
-    chosen = list(doc["conclusions"])
-    if conclusion is not None:
-        want = conclusion.strip().lower()
-        chosen = [c for c in chosen if want in (c["key"].lower(), f"{c['kind']}:{c['key']}".lower(), str(c["fact"]))]
-        if not chosen:
-            keys = ", ".join(sorted({c["key"] for c in doc["conclusions"]}))
-            raise InputError("--conclusion", f"no conclusion {conclusion[:80]!r} in this trace; it has: {keys}")
-    events = events_of(doc)
-    facts = {f["id"]: f for f in doc["facts"]}
-    sources = {k: _Titled(v.get("title", k)) for k, v in doc["knowledge"]["sources"].items()}
-    lines = [f"Trace of `llmhw {doc['command']}` written {doc['created']} by llmhw {doc['llmhw_version']}."]
-    given = ", ".join(f"{k}={v}" for k, v in sorted(doc["inputs"].items())) or "none"
-    used = ", ".join(f"{k}={v}" for k, v in sorted(doc["defaults"].items())) or "none"
-    lines += [f"Your inputs: {given}", f"Defaults applied: {used}"]
-    for c in chosen:
-        lines += ["", f"{c['kind'].capitalize()} {_summary(c)}"]
-        lines += explain_lines(derivation(events, c["fact"]), sources, depth=1, facts=facts, doc=doc)
-    cited = sorted({s for line in lines if "knowledge: " in line for s in doc["knowledge"]["sources"] if f" {s} (" in line})
-    if cited:
-        lines += ["", "Knowledge sources:"]
-        lines += [f"  {s}: {doc['knowledge']['sources'][s]['title']} <{doc['knowledge']['sources'][s]['url']}>" for s in cited]
-    return lines
-
-
-@dataclass(frozen=True)
-class _Titled:
-    title: str
+from ..errors import InputError, KnowledgeError, TraceError
+from .document import CONCLUSION_FACTS, document, reference_problems, rulebase_hash
+from .evidence import knowledge_hashes
 
 
 def replay(doc: Mapping[str, Any], knowledge_dirs: Sequence[str] | None = None) -> Any:
     """Run a trace's inputs through today's rules and knowledge: an ``Advice`` or a ``CheckResult``."""
-    from . import api
+    from .. import api
 
     dirs = list(doc["knowledge_dirs"] if knowledge_dirs is None else knowledge_dirs)
     if doc["command"] == "check":
@@ -106,39 +52,6 @@ class Audit:
                 "parted_at": dict(self.parted_at) if self.parted_at else None,
                 "rulebase_changed": list(self.rulebase_changed), "knowledge_changed": list(self.knowledge_changed),
                 "version": {"trace": self.version[0], "today": self.version[1]}, "problems": list(self.problems)}
-
-    def lines(self) -> list[str]:
-        out = []
-        if self.verdict == "inconsistent":
-            out.append("INCONSISTENT: this trace is not trusted.")
-            out += [f"  - {p}" for p in self.problems]
-        elif self.verdict == "same":
-            out.append("Same conclusions as the trace.")
-        else:
-            out.append(f"Conclusions changed: {len(self.differences)} difference(s).")
-        for d in self.differences:
-            what = f"{d['change']} {d['kind']} {d['key']}"
-            if d.get("reason"):
-                what = d["reason"]
-            elif d["change"] == "changed":
-                what += f" (changed: {', '.join(d['fields'])})"
-            elif d["change"] == "added":
-                what += f": {_summary({'kind': d['kind'], 'key': d['key'], 'value': d['after']})}"
-            else:
-                what += f": {_summary({'kind': d['kind'], 'key': d['key'], 'value': d['before']})}"
-            out.append(f"  - {what}")
-        if self.parted_at:
-            p = self.parted_at
-            was = f"[{p['recorded']['rule_id']}] {p['recorded']['statement']}" if p["recorded"] else "(no more firings)"
-            now = f"[{p['replayed']['rule_id']}] {p['replayed']['statement']}" if p["replayed"] else "(no more firings)"
-            out += [f"The runs part at firing #{p['firing']}:", f"  trace: {was}", f"  today: {now}"]
-        out.append("Rulebase: " + (f"changed since the trace was written ({', '.join(self.rulebase_changed)})"
-                                   if self.rulebase_changed else "unchanged since the trace was written"))
-        out.append("Knowledge: " + (f"changed since the trace was written ({', '.join(self.knowledge_changed)})"
-                                    if self.knowledge_changed else "unchanged since the trace was written"))
-        if self.version[0] != self.version[1]:
-            out.append(f"llmhw version: {self.version[0]} when written, {self.version[1]} today")
-        return out
 
 
 def _file_changes(before: Mapping[str, str], after: Mapping[str, str]) -> tuple[str, ...]:
@@ -191,7 +104,7 @@ def audit(doc: Mapping[str, Any], knowledge_dirs: Sequence[str] | None = None) -
 
     :param knowledge_dirs: where the extra knowledge directories are now (default: the paths the trace recorded).
     """
-    from . import __version__
+    from .. import __version__
 
     problems = reference_problems(doc)
     rules_now = rulebase_hash()["files"]
@@ -205,7 +118,7 @@ def audit(doc: Mapping[str, Any], knowledge_dirs: Sequence[str] | None = None) -
         raise TraceError("knowledge", f"cannot load the knowledge the trace was written with ({exc}); "
                                       "pass --knowledge DIR for each extra directory") from exc
     if fresh is None:
-        from .api import catalog
+        from ..api import catalog
 
         dirs = list(doc["knowledge_dirs"] if knowledge_dirs is None else knowledge_dirs)
         knowledge_now = knowledge_hashes(catalog(dirs).hashes, [str(d) for d in dirs])

@@ -1,0 +1,307 @@
+"""Text, Markdown and JSON layouts of the API's results and views: a decision first, then the evidence."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ..consult import AT_ANY_QUESTION, HowView, QuestionView, WhatIfView, WhyView, show
+from ..trace.audit import Audit
+from ..trace.explain import Explanation, Node, summary
+from ..units import gb, params, pct, rate, usd
+
+MEMORY_PARTS = ("weights", "kv_cache", "activations", "gradients", "optimizer", "overhead")
+WIDTH = 100
+
+
+def to_json(data: Mapping[str, Any]) -> str:
+    return json.dumps(data, indent=2, sort_keys=True)
+
+
+def _wrap(text: str, indent: int) -> str:
+    return textwrap.fill(text, WIDTH, initial_indent="", subsequent_indent=" " * indent)
+
+
+def _workload_line(p: Mapping[str, Any]) -> list[str]:
+    task = p["task"]
+    if task == "inference":
+        what = f"{p['concurrency']} concurrent user(s) x {p['context']:,} tokens"
+    else:
+        what = f"batch {p['batch']} x {p['context']:,} tokens" + (f", LoRA rank {p['lora_rank']}" if task in ("lora", "qlora") else "")
+    budget = usd(p["budget"]) if p.get("budget") else "no budget limit"
+    return [
+        f"{p['model_name']} · {task} · {what}",
+        f"Budget {budget} · ecosystem: {p['ecosystem']} · deployment: {p['deployment']} · scale: {p['scale']} · precision: {p['precision']}",
+    ]
+
+
+def _defaults(defaults: Mapping[str, Any]) -> str:
+    shown = ", ".join(f"{k}={'none' if v is None or v == 'none' else v}" for k, v in defaults.items())
+    return f"Defaults used: {shown}" if shown else "Defaults used: none (every input was given)"
+
+
+def _memory_rows(memory: Mapping[str, int]) -> list[str]:
+    rows = [f"  {part.replace('_', ' '):<12}{gb(memory[part]):>12}" for part in MEMORY_PARTS if memory.get(part)]
+    rows.append(f"  {'total':<12}{gb(memory['total']):>12}")
+    return rows
+
+
+def _items(title: str, items: Sequence[Mapping[str, Any]]) -> list[str]:
+    if not items:
+        return []
+    out = ["", title]
+    for item in items:
+        out.append("  " + _wrap(f"{item['id']:<28} {item['message']}", 31))
+    return out
+
+
+def advice_text(d: Mapping[str, Any]) -> str:
+    """The terminal view of `llmhw recommend`."""
+    p = d["profile"]
+    speeds = ("speeds are training tokens/s" if p["task"] != "inference"
+              else "speeds are decode tokens/s per user, and for all users together")
+    lines = _workload_line(p) + [_defaults(d["defaults_used"]), f"(GB = 10^9 bytes; {speeds})"]
+    need = d.get("memory_need") or {}
+    if need:
+        lines += ["", f"Memory need at {need['precision']} on one device (reference, runtime {need['runtime']})  [MEM-need]"]
+        lines += _memory_rows(need)
+    recs = d["recommendations"]
+    if recs:
+        speed_head = "train tok/s" if p["task"] != "inference" else "tok/s user / all"
+        lines += ["", f"{'#':<3}{'tier':<16}{'hardware':<32}{'precision':<11}{'memory used/usable':<20}{speed_head:<23}cost"]
+        for i, r in enumerate(recs, 1):
+            used = f"{r['memory']['total'] / 1e9:,.0f}/{gb(r['available'], 0)} {pct(r['utilization'])}"
+            hw = f"{r['count']} x {r['hardware']}"
+            speed = (rate(r["tokens_per_s"]) if p["task"] != "inference"
+                     else f"{rate(r['tokens_per_s']).replace(' tok/s', '')} / {rate(r['total_tokens_per_s'])}")
+            cost = usd(r["cost"]["budget_usd"]) + ("/year rented" if r["cost"]["basis"] == "cloud" else " + host")
+            lines.append(f"{i:<3}{r['tier']:<16}{hw:<32}{r['precision']:<11}{used:<20}{speed:<23}{cost}")
+        lines.append("")
+        for i, r in enumerate(recs, 1):
+            lines.append(_wrap(f"#{i} {r['count']} x {r['hardware_name']} ({r['tier']}): {r['because']}; runs on {r['runtime']}"
+                               + (f", micro-batch {r['micro_batch']} x {r['accumulation_steps']} steps" if r["micro_batch"] else "")
+                               + ". Per device: " + ", ".join(f"{k.replace('_', ' ')} {gb(v)}" for k, v in r["memory"].items()
+                                                               if v and k in MEMORY_PARTS) + ".", 4))
+        lines.append("Ask `llmhw recommend ... --trace FILE` then `llmhw explain FILE` for the full chain of each conclusion.")
+    lines += _items("Warnings", d["warnings"]) + _items("Tips", d["tips"]) + _items("Notes", d["notes"])
+    return "\n".join(lines) + "\n"
+
+
+def check_text(d: Mapping[str, Any], hardware_name: str) -> str:
+    """The terminal view of `llmhw check`."""
+    p = d["profile"]
+    verdict = "FITS" if d["fits"] else "DOES NOT FIT"
+    how = f" at {d['precision']} with {d['runtime']}" if d.get("precision") else ""
+    lines = [f"{verdict}: {p['model_name']} on {d['count']} x {hardware_name}{how}"]
+    lines += _workload_line(p) + [_defaults(d["defaults_used"]), "(GB = 10^9 bytes)"]
+    if d.get("memory"):
+        lines += ["", f"Memory per device (usable {gb(d['available'])}, {pct(d['utilization'])} used)"] + _memory_rows(d["memory"])
+        lines += ["", f"Decode: {rate(d['tokens_per_s'])} per user, {rate(d['total_tokens_per_s'])} in all; "
+                      f"prefill {rate(d['prefill_tokens_per_s'])}" if p["task"] == "inference"
+                  else f"Training throughput: {rate(d['tokens_per_s'])}"]
+        cost = d["cost"]
+        lines.append(f"Cost: purchase {usd(cost.get('purchase_usd'))}, rent {usd(cost.get('cloud_usd_per_hour'))}/h")
+    lines += _items("Warnings", d["warnings"]) + _items("Tips", d["tips"]) + _items("Notes", d["notes"])
+    return "\n".join(lines) + "\n"
+
+
+def advice_markdown(d: Mapping[str, Any]) -> str:
+    """A report view of `llmhw recommend` for pasting into documents."""
+    p = d["profile"]
+    lines = [f"# Hardware for {p['model_name']}", "", *(f"- {line}" for line in _workload_line(p)), f"- {_defaults(d['defaults_used'])}", ""]
+    lines += ["| # | tier | hardware | precision | memory used / usable (GB = 1e9 B) | tok/s per user | tok/s all | cost (USD) |",
+              "|---|---|---|---|---|---|---|---|"]
+    for i, r in enumerate(d["recommendations"], 1):
+        lines.append(f"| {i} | {r['tier']} | {r['count']} x {r['hardware_name']} | {r['precision']} | "
+                     f"{gb(r['memory']['total'])} / {gb(r['available'])} | {rate(r['tokens_per_s'])} | {rate(r['total_tokens_per_s'])} | "
+                     f"{usd(r['cost']['budget_usd'])} |")
+    for title, key in (("Warnings", "warnings"), ("Tips", "tips"), ("Notes", "notes")):
+        if d[key]:
+            lines += ["", f"## {title}", ""] + [f"- **{i['id']}**: {i['message']}" for i in d[key]]
+    return "\n".join(lines) + "\n"
+
+
+def catalog_models_text(models: Sequence[Mapping[str, Any]]) -> str:
+    rows = [f"{'id':<32}{'params':>10}{'active':>10}  {'native':<7} aliases"]
+    for m in models:
+        rows.append(f"{m['id']:<32}{params(m['params']):>10}{params(m['active_params']):>10}  {m['native_precision']:<7} "
+                    f"{', '.join(m['aliases'][:3])}")
+    return "\n".join(rows) + "\n"
+
+
+def catalog_hardware_text(accels: Sequence[Mapping[str, Any]]) -> str:
+    rows = [f"{'id':<28}{'kind':<9}{'ecosystem':<10}{'memory':>11}{'GB/s':>8}  price"]
+    for a in accels:
+        price = next((f"{usd(p['usd'])} ({p['kind']}, {p['date']})" for p in a["prices"]), "no price")
+        rows.append(f"{a['id']:<28}{a['kind']:<9}{a['ecosystem']:<10}{gb(a['memory_bytes'], 0):>11}{a['mem_bandwidth_gbs']:>8,.0f}  {price}")
+    return "\n".join(rows) + "\n"
+
+
+def rules_text(rules: Sequence[Mapping[str, Any]], full: bool) -> str:
+    """`llmhw rules`: one block per rule; with an ID, its documentation and where it is defined too."""
+    out = []
+    for r in rules:
+        out.append(f"{r['id']}  [{r['topic']}, {r['status']} since {r['since']}]")
+        out.append("  " + _wrap(r["statement"], 2))
+        for s in r["sources"]:
+            out.append("  source: " + _wrap(f"{s['id']}: {s['title']}", 10))
+        if full:
+            out += ["", textwrap.indent(r["doc"], "  "), f"  defined in {r['source_location']['file']}:{r['source_location']['line']}"]
+        out.append("")
+    return "\n".join(out)
+
+
+# -- explanations and audits -------------------------------------------------------------------------------
+
+
+def node_lines(node: Node, depth: int) -> list[str]:
+    """One step of a derivation and the steps it rested on, indented by depth."""
+    pad = "  " * depth
+    if node.rule_id is None:
+        return [f"{pad}- {node.text} (fact {node.fact})"]
+    if node.repeated:
+        return [f"{pad}- [{node.rule_id}] (as above)"]
+    lines = [f"{pad}- [{node.rule_id}] {node.text}", f"{pad}  sources: {'; '.join(node.sources)}"]
+    for e in node.entries:
+        cited = ", ".join(f"{s} ({quality})" if quality else s for s, quality in e.sources)
+        lines.append(f"{pad}  knowledge: {e.label} {e.name} ({e.file}), sources: {cited}")
+    for child in node.because:
+        lines += node_lines(child, depth + 1)
+    return lines
+
+
+def explanation_lines(e: Explanation) -> list[str]:
+    """`llmhw explain`: the trace's header, then each conclusion's derivation, then the knowledge sources cited."""
+    given = ", ".join(f"{k}={v}" for k, v in sorted(e.inputs.items())) or "none"
+    used = ", ".join(f"{k}={v}" for k, v in sorted(e.defaults.items())) or "none"
+    lines = [f"Trace of `llmhw {e.command}` written {e.created} by llmhw {e.version}.", f"Your inputs: {given}", f"Defaults applied: {used}"]
+    for c in e.conclusions:
+        lines += ["", f"{c.kind.capitalize()} {c.summary}", *node_lines(c.node, 1)]
+    if e.sources:
+        lines += ["", "Knowledge sources:", *(f"  {s}: {title} <{url}>" for s, title, url in e.sources)]
+    return lines
+
+
+def audit_lines(a: Audit) -> list[str]:
+    """`llmhw audit`: the verdict, each difference, where the runs part, and what changed since the trace."""
+    out = []
+    if a.verdict == "inconsistent":
+        out.append("INCONSISTENT: this trace is not trusted.")
+        out += [f"  - {p}" for p in a.problems]
+    elif a.verdict == "same":
+        out.append("Same conclusions as the trace.")
+    else:
+        out.append(f"Conclusions changed: {len(a.differences)} difference(s).")
+    for d in a.differences:
+        what = f"{d['change']} {d['kind']} {d['key']}"
+        if d.get("reason"):
+            what = d["reason"]
+        elif d["change"] == "changed":
+            what += f" (changed: {', '.join(d['fields'])})"
+        else:
+            what += f": {summary(d['kind'], d['key'], d['after'] if d['change'] == 'added' else d['before'])}"
+        out.append(f"  - {what}")
+    if a.parted_at:
+        p = a.parted_at
+        was = f"[{p['recorded']['rule_id']}] {p['recorded']['statement']}" if p["recorded"] else "(no more firings)"
+        now = f"[{p['replayed']['rule_id']}] {p['replayed']['statement']}" if p["replayed"] else "(no more firings)"
+        out += [f"The runs part at firing #{p['firing']}:", f"  trace: {was}", f"  today: {now}"]
+    out.append("Rulebase: " + (f"changed since the trace was written ({', '.join(a.rulebase_changed)})"
+                               if a.rulebase_changed else "unchanged since the trace was written"))
+    out.append("Knowledge: " + (f"changed since the trace was written ({', '.join(a.knowledge_changed)})"
+                                if a.knowledge_changed else "unchanged since the trace was written"))
+    if a.version[0] != a.version[1]:
+        out.append(f"llmhw version: {a.version[0]} when written, {a.version[1]} today")
+    return out
+
+
+# -- the views of a consultation (`llmhw ask`) ---------------------------------------------------------------
+
+
+def question_text(q: QuestionView) -> str:
+    """A question as `llmhw ask` poses it: the text, the hint, the choices or range, the default."""
+    lines = ["", f"Question {q.number}: {q.text}", f"  {q.hint}"]
+    if q.slot == "model":  # the list with sizes is the guide for someone who does not know what to ask
+        cells = [f"{i:>2}. {c} ({label})" for i, (c, label) in enumerate(zip(q.choices, q.labels, strict=True), 1)]
+        lines += ["  " + "".join(f"{cell:<50}" for cell in cells[i:i + 2]).rstrip() for i in range(0, len(cells), 2)]
+    elif q.choices:
+        lines.append("  choices: " + ", ".join(f"{i} {c}" for i, c in enumerate(q.choices, 1)))
+    if q.range:
+        lines.append(f"  {q.range_text()}" + (f"; typical: {', '.join(q.suggestions)}" if q.suggestions else ""))
+    if q.default is None:
+        lines.append("  no default: an answer is needed")
+    else:
+        lines.append(f"  default: {q.default}" + (" (answer none to leave it empty)" if q.optional else ""))
+    return "\n".join(lines)
+
+
+def help_text(q: QuestionView) -> str:
+    """`help` at a question: what it means, its choices or range, and its default."""
+    lines = [f"{q.text}  ({q.slot})", f"  {q.hint}"]
+    if q.choices:
+        lines.append("  Answer with a name or its number:")
+        lines += [f"    {i:>2}. {c}" + (f"  ({label})" if label else "") for i, (c, label) in enumerate(zip(q.choices, q.labels, strict=True), 1)]
+        if q.slot == "model":
+            lines.append("  Ollama tags and Hugging Face ids work too (e.g. deepseek-r1:70b).")
+    if q.range:
+        lines.append(f"  Answer with {q.range_text()}" + (" (32k reads 32768)." if q.slot == "context" else "."))
+    if q.suggestions:
+        lines.append(f"  Typical values: {', '.join(q.suggestions)}.")
+    if q.default is None:
+        lines.append("  No default: an answer is needed.")
+    else:
+        lines.append(f"  Press Enter for the default: {q.default}" + (" (left empty on purpose)." if q.optional else "."))
+    if q.optional:
+        lines.append("  Answer `none` to leave it empty.")
+    lines.append(f"  {AT_ANY_QUESTION}")
+    return "\n".join(lines)
+
+
+def why_text(w: WhyView) -> str:
+    """`why` at a question: the rule that asked it, and each rule that reads the answer with what it decides."""
+    lines = [f"Why `{w.slot}`?"]
+    if w.asker is not None:
+        lines.append(f"  [{w.asker.id}] asks it: {w.asker.statement}")
+    lines.append(f"  {len(w.readers)} rule(s) read this answer:" if w.readers else "  No other rule reads this answer yet.")
+    for rule in w.readers:
+        lines.append(f"  - [{rule.id}] {rule.statement}")
+        if rule.decides:
+            lines.append(f"      decides: {rule.decides}")
+    return "\n".join(lines)
+
+
+def _option(rec: Mapping[str, Any] | None) -> str:
+    if rec is None:
+        return "nothing"
+    return f"{rec['count']} x {rec['hardware_name']} at {rec['precision']}, {usd(rec['cost']['budget_usd'])}"
+
+
+def how_text(h: HowView) -> str:
+    """`how` after a result: the conclusion, the chain of rules and facts behind it, and the inputs."""
+    s = h.subject
+    title = f"#{h.number} {h.key}: {_option(s)}" if h.kind == "recommendation" else f"{s['id']}: {s['message']}"
+    lines = [title, "How it was reached (each rule with its sources, then what it rested on):"]
+    for c in h.explained:
+        lines += node_lines(c.node, 1)
+    lines.append("Your inputs and the defaults: " + ", ".join(f"{k}={show(v)}" for k, v in h.profile.items()))
+    return "\n".join(lines)
+
+
+def what_if_text(w: WhatIfView) -> str:
+    """`what-if` after a result: what changes with one answer changed."""
+    lines = [f"What if {w.field}={show(w.value)} (was {show(w.was)}):"]
+    lines += [f"  {key} follows: {show(a)} -> {show(b)}" for key, a, b in w.follows]
+    changed = bool(w.items) or w.memory_need[0] != w.memory_need[1]
+    for tier, a, b in w.tiers:
+        changed |= _option(a) != _option(b)
+        lines.append(f"  {tier}: {_option(a)} -> {_option(b)}" if _option(a) != _option(b) else f"  {tier}: unchanged ({_option(b)})")
+    if w.memory_need[0] != w.memory_need[1]:
+        lines.append(f"  memory need: {gb(w.memory_need[0])} -> {gb(w.memory_need[1])}")
+    for item in w.items:
+        lines.append({"added": f"  + {item.kind} {item.id}: {item.message}", "removed": f"  - {item.kind} {item.id} no longer applies",
+                      "changed": f"  ~ {item.kind} {item.id}: {item.message}"}[item.change])
+    if not changed:
+        lines.append("  Nothing else changes: the same recommendations, warnings and tips.")
+    return "\n".join(lines)
