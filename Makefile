@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test golden lint bench clean
+.PHONY: demo test golden lint bench calibration clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,9 @@ lint: $(STAMP)
 	ln -s $(CURDIR)/knowledge build/typecheck/llmhw/knowledge
 	cd build/typecheck && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml -p llmhw
 	$(BIN)/ruff check .
+
+calibration: $(STAMP)  ## estimate vs published decode speed for every run of knowledge/calibration.yaml
+	LLMHW_CALIBRATION_REPORT=benchmarks/CALIBRATION.md $(BIN)/python -m pytest -q -s tests/test_calibration.py -k published_runs
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
