@@ -138,7 +138,7 @@ def bandwidth_efficiency(accel: Accelerator, cat: Catalog) -> float:
 
 
 def step_overhead(runtime: Runtime, accel: Accelerator, cat: Catalog) -> sizing.StepOverhead:
-    """A runtime's calibrated per-layer decode costs, for this device's ecosystem where they differ (Metal)."""
+    """A runtime's calibrated per-layer decode costs, for this device's ecosystem where they differ (Metal, ROCm)."""
     def pick(key: str) -> float:
         table = cat.value(key)
         return float(table.get(f"{runtime.id}@{accel.ecosystem}", table[runtime.id]))

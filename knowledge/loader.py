@@ -317,6 +317,8 @@ def _check_calibration(cat: dict[str, dict[str, Any]]) -> None:
                 raise KnowledgeError(f"{where}, key '{key}': unknown {key} {getattr(run, key)!r}")
         if run.per_user_tok_s is None and run.total_tok_s is None:
             raise KnowledgeError(f"{where}, key 'per_user_tok_s': one of per_user_tok_s and total_tok_s is required")
+        if run.prompt_tokens is not None and run.prompt_tokens >= run.context:
+            raise KnowledgeError(f"{where}, key 'prompt_tokens': expected fewer than context ({run.context}) tokens")
 
 
 def _names(cat: dict[str, dict[str, Any]]) -> dict[str, dict[str, str]]:
