@@ -9,6 +9,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from llmhw import sizing
 from llmhw.planner import arch
 
@@ -168,3 +170,23 @@ def test_batch_touches_more_experts():
     assert sizing.experts_touched(MOE, 1) == pytest.approx(4 / 32)
     assert sizing.experts_touched(MOE, 8) > sizing.experts_touched(MOE, 2) > sizing.experts_touched(MOE, 1)
     assert sizing.moe_weight_fraction_read(DENSE_8B, 64) == 1.0
+
+
+@settings(max_examples=200, deadline=None)
+@given(users=st.integers(1, 512), extra=st.integers(1, 512), experts=st.sampled_from([None, 8, 64, 256]),
+       tflops=st.sampled_from([None, 50.0, 1000.0]), devices=st.sampled_from([1, 2, 8]),
+       kv_per_user=st.integers(0, 4_000_000_000),
+       overhead=st.builds(sizing.StepOverhead, st.floats(0, 3e-4), st.floats(0, 1e-4), st.floats(0, 1e-5)))
+def test_more_users_never_speed_one_up_nor_slow_all_down(users, extra, experts, tflops, devices, kv_per_user, overhead):
+    """Adding users to a batch can only cost each of them speed, and can only add total throughput."""
+    a = MOE if experts else DENSE_8B
+    if experts:
+        a = sizing.Arch(**{**MOE.__dict__, "experts": experts, "experts_active": max(1, experts // 8)})
+
+    def at(n: int) -> sizing.Speed:
+        return sizing.decode_speed(a, 20_000_000_000, kv_per_user * n, n, 1000.0, 0.9, tflops, 0.5, devices,
+                                   900.0 if devices > 1 else None, 5e-6, overhead)
+
+    few, many = at(users), at(users + extra)
+    assert many.decode_per_seq <= few.decode_per_seq * (1 + 1e-9)
+    assert many.decode_total >= few.decode_total * (1 - 1e-9)
