@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test golden lint typecheck bench clean
+.PHONY: demo test golden lint typecheck bench calibration fit-speed clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,12 @@ typecheck: $(STAMP)
 	ln -s $(CURDIR)/rules build/typecheck/llmhw/rules
 	ln -s $(CURDIR)/knowledge build/typecheck/llmhw/knowledge
 	cd build/typecheck && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml -p llmhw
+
+calibration: $(STAMP)  ## estimate vs published decode speed for every run of knowledge/calibration.yaml
+	LLMHW_CALIBRATION_REPORT=benchmarks/CALIBRATION.md $(BIN)/python -m pytest -q -s tests/test_calibration.py -k published_runs
+
+fit-speed: $(STAMP)  ## refit the speed constants on the calibration runs not held out (prints them; policy.yaml is edited by hand)
+	$(BIN)/python benchmarks/fit_speed.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py

@@ -137,6 +137,15 @@ def bandwidth_efficiency(accel: Accelerator, cat: Catalog) -> float:
     return float(cat.value(f"bandwidth-efficiency-{kind}"))
 
 
+def step_overhead(runtime: Runtime, accel: Accelerator, cat: Catalog) -> sizing.StepOverhead:
+    """A runtime's calibrated per-layer decode costs, for this device's ecosystem where they differ (Metal, ROCm)."""
+    def pick(key: str) -> float:
+        table = cat.value(key)
+        return float(table.get(f"{runtime.id}@{accel.ecosystem}", table[runtime.id]))
+    return sizing.StepOverhead(pick("decode-layer-overhead-s"), pick("decode-moe-layer-overhead-s"),
+                               pick("decode-sequence-layer-overhead-s"))
+
+
 def runtime_for(w: Workload, accel: Accelerator, precision: Precision, cat: Catalog) -> Runtime | None:
     """The runtime that would run this format on this device: serving engines for many users, trainers for training."""
     usable = [cat.runtimes[r] for r in precision.runtimes if accel.ecosystem in cat.runtimes[r].ecosystems]
@@ -239,6 +248,7 @@ def evaluate(w: Workload, model: Model, accel: Accelerator, count: int, precisio
             sizing.kv_cache_bytes(a, w.context, w.concurrency, KV_BYTES_DEFAULT), w.concurrency,
             accel.mem_bandwidth_gbs, bandwidth_efficiency(accel, cat), tflops, float(cat.value("compute-efficiency")),
             working, accel.interconnect_gbs, float(cat.value("link-latency-s")[accel.interconnect]),
+            step_overhead(runtime, accel, cat),
         )
         per_user, total, prefill, bound = speed.decode_per_seq, speed.decode_total, speed.prefill, speed.bound
     return Option(

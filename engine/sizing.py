@@ -244,7 +244,27 @@ class Speed:
     decode_per_seq: float  # tokens/s one user sees
     decode_total: float  # tokens/s across all concurrent sequences
     prefill: float | None  # prompt tokens/s, None without a compute figure
-    bound: str  # "memory", "compute" or "interconnect"
+    bound: str  # what sets the step time: "memory", "compute", "overhead" (per-layer fixed costs) or "interconnect"
+
+
+@dataclass(frozen=True)
+class StepOverhead:
+    """Fixed time a runtime spends per layer in every decode step, whatever the bytes (calibrated, policy.yaml).
+
+    Kernel launches, norms, rotary and attention set-up cost the same for one token as for a few; a
+    mixture-of-experts layer adds the router, top-k and the gather/scatter of tokens to experts; a serving engine
+    also pays a little per sequence in the batch (its attention call, sampling, scheduling). When a token reads
+    only a few GB these fixed costs, not bandwidth, set the speed.
+    """
+
+    layer_s: float = 0.0  # seconds per layer per step
+    moe_layer_s: float = 0.0  # extra seconds per mixture-of-experts layer per step
+    sequence_layer_s: float = 0.0  # extra seconds per layer per step for each sequence in the batch
+
+    def per_step_s(self, arch: Arch, sequences: int) -> float:
+        """The fixed part of one decode step of ``sequences`` tokens."""
+        per_layer = self.layer_s + (self.moe_layer_s if arch.experts else 0.0) + self.sequence_layer_s * sequences
+        return arch.layers * per_layer
 
 
 def decode_speed(
@@ -259,24 +279,28 @@ def decode_speed(
     devices: int,
     link_gbs: float | None,
     link_latency_s: float,
+    overhead: StepOverhead = StepOverhead(),
 ) -> Speed:
-    """Decode is bound by reading weights and KV cache each step; prefill by compute.
+    """Time one decode step from first principles: max(bytes / bandwidth, FLOPs / compute) + fixed costs + links.
 
-    A step reads the share of the weights the batch routes to, plus on average half
-    of every sequence's KV cache (sequences grow from prompt to full context). Tensor
-    parallel adds two all-reduces of the hidden state per layer per step.
+    A step reads the share of the weights the batch routes to (batching amortises the weight reads) plus, for
+    every sequence, on average half of its KV cache (sequences grow from prompt to full context; KV reads do not
+    amortise). Every layer costs the runtime's fixed per-layer time (``StepOverhead``). Tensor parallel adds
+    two all-reduces of the hidden state per layer per step, each paying the link's latency.
     """
     read = weight_total_bytes * moe_weight_fraction_read(arch, sequences) + kv_total_bytes / 2
     t_memory = read / (bandwidth_gbs * GIGA * bandwidth_efficiency * devices)
     flops_step = 2 * arch.active_params * sequences
     t_compute = flops_step / (tflops * TERA * compute_efficiency * devices) if tflops else 0.0
+    t_fixed = overhead.per_step_s(arch, sequences)
     t_link = 0.0
     if devices > 1 and link_gbs:
         message = sequences * arch.hidden * BYTES_16BIT
         ring = 2 * (devices - 1) / devices  # ring all-reduce moves 2(N-1)/N of the message
         t_link = 2 * arch.layers * (link_latency_s + ring * message / (link_gbs * GIGA))
-    step = max(t_memory, t_compute) + t_link
-    bound = "interconnect" if t_link > max(t_memory, t_compute) else ("compute" if t_compute > t_memory else "memory")
+    step = max(t_memory, t_compute) + t_fixed + t_link
+    parts = {"memory": t_memory, "compute": t_compute, "overhead": t_fixed, "interconnect": t_link}
+    bound = max(parts, key=lambda k: parts[k])
     prefill = (tflops * TERA * compute_efficiency * devices) / (2 * arch.active_params) if tflops else None
     return Speed(decode_per_seq=1 / step, decode_total=sequences / step, prefill=prefill, bound=bound)
 

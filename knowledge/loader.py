@@ -24,7 +24,7 @@ import yaml
 
 from ..errors import InputError, KnowledgeError
 from . import schema
-from .schema import Accelerator, Model, PolicyValue, Precision, Runtime, Source
+from .schema import Accelerator, CalibrationRun, Model, PolicyValue, Precision, Runtime, Source
 
 BUILTIN_DIR = Path(__file__).resolve().parent
 SCHEMA_VERSION = 1
@@ -39,6 +39,7 @@ CATALOGS: dict[str, tuple[str, type, str]] = {
     "precisions": ("precisions", Precision, "precision"),
     "runtimes": ("runtimes", Runtime, "runtime"),
     "policy": ("policy", PolicyValue, "policy value"),
+    "calibration": ("calibration", CalibrationRun, "calibration run"),
 }
 
 T = TypeVar("T")
@@ -215,6 +216,7 @@ class Catalog:
     precisions: Mapping[str, Precision]
     runtimes: Mapping[str, Runtime]
     policy: Mapping[str, PolicyValue]
+    calibration: Mapping[str, CalibrationRun]
     hashes: Mapping[str, str]
     _names: Mapping[str, Mapping[str, str]]
 
@@ -295,6 +297,7 @@ def _check_whole(cat: dict[str, dict[str, Any]]) -> None:
         for rid in p.runtimes:
             if rid not in cat["runtimes"]:
                 raise KnowledgeError(f"precisions.yaml: precision '{p.id}', key 'runtimes': unknown runtime {rid!r}")
+    _check_calibration(cat)
     for r in cat["runtimes"].values():
         for eco in r.ecosystems:
             if eco not in schema.ECOSYSTEMS:
@@ -302,6 +305,20 @@ def _check_whole(cat: dict[str, dict[str, Any]]) -> None:
                     f"runtimes.yaml: runtime '{r.id}', key 'ecosystems': expected one of "
                     f"{', '.join(sorted(schema.ECOSYSTEMS))}; got {eco!r}"
                 )
+
+
+def _check_calibration(cat: dict[str, dict[str, Any]]) -> None:
+    """Every calibration run names catalog entries and publishes a rate."""
+    refs = (("model", "models"), ("hardware", "accelerators"), ("precision", "precisions"), ("runtime", "runtimes"))
+    for run in cat["calibration"].values():
+        where = f"calibration.yaml: calibration run '{run.id}'"
+        for key, stem in refs:
+            if getattr(run, key) not in cat[stem]:
+                raise KnowledgeError(f"{where}, key '{key}': unknown {key} {getattr(run, key)!r}")
+        if run.per_user_tok_s is None and run.total_tok_s is None:
+            raise KnowledgeError(f"{where}, key 'per_user_tok_s': one of per_user_tok_s and total_tok_s is required")
+        if run.prompt_tokens is not None and run.prompt_tokens >= run.context:
+            raise KnowledgeError(f"{where}, key 'prompt_tokens': expected fewer than context ({run.context}) tokens")
 
 
 def _names(cat: dict[str, dict[str, Any]]) -> dict[str, dict[str, str]]:

@@ -166,6 +166,35 @@ class Runtime:
 
 
 @dataclass(frozen=True)
+class CalibrationRun:
+    """A published decode speed: one configuration, the engine that ran it and the rate it reached."""
+
+    id: str = meta(required=True)
+    model: str = meta(required=True)
+    hardware: str = meta(required=True)
+    count: int = meta(required=True, positive=True, unit="devices")
+    precision: str = meta(required=True)
+    runtime: str = meta(required=True)  # the catalog runtime that models the engine (SGLang as vllm, Ollama as llama-cpp)
+    engine: str = meta(required=True)  # what was published: software, version, parallel layout
+    users: int = meta(required=True, positive=True, unit="concurrent sequences")
+    context: int = meta(required=True, positive=True, unit="tokens per sequence at the end of the run")
+    quote: str = meta(required=True)
+    sources: list[str] = meta([])
+    per_user_tok_s: float | None = meta(positive=True, unit="tokens/s per user")
+    total_tok_s: float | None = meta(positive=True, unit="tokens/s over all users")
+    prompt_tokens: int | None = meta(positive=True, unit="tokens")  # given when the published rate counts prefill time too
+    held_out: bool = meta(False)  # not used to fit the speed constants
+    notes: str = meta("")
+
+    @property
+    def published_tok_s(self) -> float:
+        """The figure compared with the estimate: per user when published, else the total."""
+        rate = self.per_user_tok_s if self.per_user_tok_s is not None else self.total_tok_s
+        assert rate is not None  # the loader requires one of the two
+        return rate
+
+
+@dataclass(frozen=True)
 class PolicyValue:
     """A threshold or constant that a rule or formula uses."""
 

@@ -9,6 +9,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from llmhw import sizing
 from llmhw.planner import arch
 
@@ -103,3 +105,88 @@ def test_zero3_divides_model_states(catalog):
     states = lambda m: m.weights + m.gradients + m.optimizer  # noqa: E731
     assert states(eight) == pytest.approx(states(one) / 8, rel=0.001)
     assert eight.activations == one.activations or eight.activations < one.activations
+
+
+# -- decode speed: bytes over bandwidth, plus per-layer fixed costs, plus links (tests/test_calibration.py checks
+#    the constants against published runs; these pin the formula's shape) --
+
+DENSE_8B = sizing.Arch(params=8_000_000_000, active_params=8_000_000_000, layers=32, hidden=4096, heads=32, kv_heads=8,
+                       head_dim=128, intermediate=14336, vocab=128256)
+MOE = sizing.Arch(params=20_000_000_000, active_params=3_600_000_000, layers=24, hidden=2880, heads=64, kv_heads=8,
+                  head_dim=64, intermediate=2880, vocab=201088, experts=32, experts_active=4, moe_intermediate=2880)
+
+
+NO_OVERHEAD = sizing.StepOverhead()
+
+
+def speed(a: sizing.Arch, sequences: int = 1, kv: int = 0, overhead: sizing.StepOverhead = NO_OVERHEAD,
+          tflops: float | None = None, devices: int = 1) -> sizing.Speed:
+    return sizing.decode_speed(a, 16_000_000_000 if a is DENSE_8B else 11_000_000_000, kv, sequences, 1000.0, 1.0,
+                               tflops, 0.5, devices, 900.0 if devices > 1 else None, 5e-6, overhead)
+
+
+def test_one_token_reads_the_weights_once_then_pays_each_layer():
+    plain = speed(DENSE_8B)
+    assert plain.decode_per_seq == pytest.approx(1000e9 / 16e9)  # 16 GB at 1,000 GB/s: 16 ms
+    slowed = speed(DENSE_8B, overhead=sizing.StepOverhead(layer_s=100e-6))
+    assert 1 / slowed.decode_per_seq == pytest.approx(0.016 + 32 * 100e-6)
+    assert slowed.bound == "memory"
+
+
+def test_moe_layers_pay_the_router_and_dense_layers_do_not():
+    cost = sizing.StepOverhead(layer_s=50e-6, moe_layer_s=80e-6)
+    assert cost.per_step_s(MOE, 1) == pytest.approx(24 * 130e-6)
+    assert cost.per_step_s(DENSE_8B, 1) == pytest.approx(32 * 50e-6)
+
+
+def test_a_moe_token_reading_a_few_gb_is_bound_by_fixed_costs():
+    """gpt-oss-20b-like: ~2 GB per token; at 1,000 GB/s the fixed per-layer costs, not bandwidth, set the step."""
+    fast = speed(MOE)
+    slow = speed(MOE, overhead=sizing.StepOverhead(layer_s=50e-6, moe_layer_s=80e-6))
+    assert slow.bound == "overhead" and slow.decode_per_seq < fast.decode_per_seq / 2
+
+
+def test_batching_amortises_weight_reads_but_not_kv_reads():
+    one, many = speed(DENSE_8B, 1), speed(DENSE_8B, 32)
+    assert many.decode_total == pytest.approx(32 * one.decode_total)  # weights read once for all 32 tokens
+    kv_each = 2_000_000_000
+    one_kv, many_kv = speed(DENSE_8B, 1, kv=kv_each), speed(DENSE_8B, 32, kv=32 * kv_each)
+    assert many_kv.decode_per_seq < one_kv.decode_per_seq / 2  # every sequence still reads its own KV cache
+
+
+def test_large_batches_become_compute_bound():
+    capped = speed(DENSE_8B, 256, tflops=100.0)
+    assert capped.bound == "compute"
+    assert capped.decode_total == pytest.approx(100e12 * 0.5 / (2 * 8e9))
+
+
+def test_tensor_parallel_pays_two_all_reduces_per_layer():
+    one, eight = speed(DENSE_8B), speed(DENSE_8B, devices=8)
+    link = 2 * 32 * (5e-6 + 2 * 7 / 8 * 4096 * 2 / 900e9)
+    assert 1 / eight.decode_per_seq == pytest.approx(1 / one.decode_per_seq / 8 + link)
+
+
+def test_batch_touches_more_experts():
+    assert sizing.experts_touched(MOE, 1) == pytest.approx(4 / 32)
+    assert sizing.experts_touched(MOE, 8) > sizing.experts_touched(MOE, 2) > sizing.experts_touched(MOE, 1)
+    assert sizing.moe_weight_fraction_read(DENSE_8B, 64) == 1.0
+
+
+@settings(max_examples=200, deadline=None)
+@given(users=st.integers(1, 512), extra=st.integers(1, 512), experts=st.sampled_from([None, 8, 64, 256]),
+       tflops=st.sampled_from([None, 50.0, 1000.0]), devices=st.sampled_from([1, 2, 8]),
+       kv_per_user=st.integers(0, 4_000_000_000),
+       overhead=st.builds(sizing.StepOverhead, st.floats(0, 3e-4), st.floats(0, 1e-4), st.floats(0, 1e-5)))
+def test_more_users_never_speed_one_up_nor_slow_all_down(users, extra, experts, tflops, devices, kv_per_user, overhead):
+    """Adding users to a batch can only cost each of them speed, and can only add total throughput."""
+    a = MOE if experts else DENSE_8B
+    if experts:
+        a = sizing.Arch(**{**MOE.__dict__, "experts": experts, "experts_active": max(1, experts // 8)})
+
+    def at(n: int) -> sizing.Speed:
+        return sizing.decode_speed(a, 20_000_000_000, kv_per_user * n, n, 1000.0, 0.9, tflops, 0.5, devices,
+                                   900.0 if devices > 1 else None, 5e-6, overhead)
+
+    few, many = at(users), at(users + extra)
+    assert many.decode_per_seq <= few.decode_per_seq * (1 + 1e-9)
+    assert many.decode_total >= few.decode_total * (1 - 1e-9)
