@@ -104,7 +104,8 @@ def workload_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """The workload options shared by `recommend` and `check` (values are checked by the API, one line per error)."""
     opts = [
         click.option("--profile", "profile_file", type=click.Path(dir_okay=False), help="YAML or JSON file with these fields; options override it."),
-        click.option("--model", help="Model name, ollama tag or Hugging Face id (see `llmhw models`)."),
+        click.option("--model", help="Model name, ollama tag or Hugging Face id (see `llmhw models`), "
+                                "or a model folder, config.json, .safetensors or .gguf file."),
         click.option("--task", help="inference | finetune | lora | qlora | pretrain  [default: inference]"),
         click.option("--precision", help="auto | bf16 | fp16 | fp8 | int8 | q8_0 | q6_k | q5_k_m | q4_k_m | q3_k_m | q2_k | awq-int4 | gptq-int4 | nvfp4 | mxfp4 | nf4  [default: auto]"),
         click.option("--context", help="Tokens per sequence (prompt + answer)  [default: 8192]"),
@@ -225,19 +226,41 @@ def rules(rule_id: str | None, topic: str | None, fmt: str) -> None:
         click.echo(render.rules_text(entries, full=rule_id is not None), nl=False)
 
 
-@main.command()
+@main.group(invoke_without_command=True)
 @click.option("--knowledge", multiple=True, type=click.Path(file_okay=False), help="Extra knowledge directory (repeatable).")
 @format_option("text", "json")
+@click.pass_context
 @fail_on_errors
-def models(knowledge: tuple[str, ...], fmt: str) -> None:
-    """List the models the knowledge base knows, with their sizes and aliases.
+def models(ctx: click.Context, knowledge: tuple[str, ...], fmt: str) -> None:
+    """List the models the knowledge base knows, with their sizes and aliases; `models show MODEL` details one.
 
     \b
     Example:
       llmhw models
+      llmhw models show ./Llama-3.2-1B-Instruct
     """
-    entries = api.list_models(knowledge)
-    click.echo(render.to_json({"models": entries}) if fmt == "json" else render.catalog_models_text(entries), nl=fmt == "json")
+    if ctx.invoked_subcommand is None:
+        entries = api.list_models(knowledge)
+        click.echo(render.to_json({"models": entries}) if fmt == "json" else render.catalog_models_text(entries), nl=fmt == "json")
+
+
+@models.command("show")
+@click.argument("model")
+@click.option("--knowledge", multiple=True, type=click.Path(file_okay=False), help="Extra knowledge directory (repeatable).")
+@format_option("text", "json")
+@fail_on_errors
+def models_show(model: str, knowledge: tuple[str, ...], fmt: str) -> None:
+    """Show what sizing will use for MODEL and where each number came from.
+
+    MODEL is a catalog name, a model folder, a config.json, a safetensors index or file, a .gguf file or a Hugging Face id.
+
+    \b
+    Example:
+      llmhw models show qwen3-32b
+      llmhw models show ./gemma-3-4b-it/config.json --format json
+    """
+    sheet = api.show_model(model, knowledge)
+    click.echo(render.to_json(sheet.to_dict()) if fmt == "json" else "\n".join(sheet.lines()))
 
 
 @main.command()
