@@ -67,13 +67,14 @@ def shards(path: Path, reader: Any) -> list[Path]:
 def read(path: Path, given: str, catalog_precisions: Sequence[Precision]) -> Reading:
     """Read a .gguf file (all shards of a split one) into a knowledge entry with its own exact format."""
     first = _reader(path)
+    paths = shards(path, first)
     arch = str(_value(first, "general.architecture") or "")
     if not arch:
         raise InputError("model", f"{path}: GGUF without general.architecture")
     if any(a in arch for a in HYBRID_ARCHS) or any(k.startswith(f"{arch}.ssm.") for k in first.fields):
         raise InputError("model", f"{path}: {arch} is a hybrid architecture (SSM / recurrent layers): it keeps a state per sequence, "
                                   "not a KV cache per token, and llmhw does not size it; refused rather than sized wrong")
-    readers = [(path, first)] + [(p, _reader(p)) for p in shards(path, first)[1:]]
+    readers = [(path, first)] + [(p, _reader(p)) for p in paths[1:]]
     tensors = [t for _, r in readers for t in r.tensors]
     params = sum(int(t.n_elements) for t in tensors)
     tensor_bytes = sum(int(t.n_bytes) for t in tensors)
