@@ -21,7 +21,7 @@ from ..errors import InputError
 # "full": over all heads, OLMo-2 style), norms (norm weights per layer), router_bias (e_score_correction_bias or
 # a router bias per expert), expert_bias (biases on every expert projection, gpt-oss), sinks (one attention sink per head).
 FAMILIES: dict[str, dict[str, Any]] = {
-    "llama": {}, "mistral": {}, "mixtral": {}, "phi3": {}, "granite": {},
+    "llama": {}, "mistral": {}, "ministral3": {}, "mixtral": {}, "phi3": {}, "granite": {},
     "qwen2": {"qkv_bias": True, "o_bias": False},
     "qwen2_moe": {"qkv_bias": True, "o_bias": False},
     "qwen2_vl_text": {"qkv_bias": True, "o_bias": False},
@@ -253,11 +253,27 @@ def _field_origins(origins: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
-def siglip_params(vision: Mapping[str, Any], text_hidden: int) -> int:
-    """A SigLIP vision tower (Gemma 3) and its projector: patch embedding, positions, encoder layers with biases, post norm."""
+def vision_params(cfg: Mapping[str, Any], text_hidden: int) -> int | None:
+    """A vision tower and its projector counted from vision_config, for the towers whose layout is known; None otherwise.
+
+    SigLIP (Gemma 3): patch embedding with bias, learned positions, encoder layers with biases and two LayerNorms,
+    a post LayerNorm, then Gemma 3's projection and soft-embedding norm. Pixtral (Mistral 3): patch convolution without
+    bias, a pre-norm, gated-MLP layers without biases and two RMSNorms, then Mistral 3's norm, patch merger and two linears.
+    """
+    vision = cfg.get("vision_config")
+    if not isinstance(vision, Mapping):
+        return None
+    kind = vision.get("model_type")
     hv, inter, n = int(vision["hidden_size"]), int(vision["intermediate_size"]), int(vision["num_hidden_layers"])
-    patch, image = int(vision["patch_size"]), int(vision["image_size"])
-    embed = 3 * patch * patch * hv + hv + (image // patch) ** 2 * hv
-    layer = 4 * (hv * hv + hv) + 2 * hv * inter + inter + hv + 4 * hv  # q,k,v,o with biases; fc1, fc2 with biases; 2 layer norms
-    projector = hv * text_hidden + hv  # mm_input_projection_weight + mm_soft_emb_norm
-    return embed + n * layer + 2 * hv + projector
+    patch = int(vision["patch_size"])
+    if kind == "siglip_vision_model":
+        embed = 3 * patch * patch * hv + hv + (int(vision["image_size"]) // patch) ** 2 * hv
+        layer = 4 * (hv * hv + hv) + 2 * hv * inter + inter + hv + 4 * hv
+        return embed + n * layer + 2 * hv + hv * text_hidden + hv
+    if kind == "pixtral":
+        merge = int(cfg.get("spatial_merge_size", 2))
+        bias = bool(cfg.get("multimodal_projector_bias", False))
+        tower = 3 * patch * patch * hv + hv + n * (4 * hv * hv + 3 * hv * inter + 2 * hv)
+        projector = hv + merge * merge * hv * hv + hv * text_hidden + text_hidden * text_hidden + (2 * text_hidden if bias else 0)
+        return tower + projector
+    return None

@@ -17,7 +17,7 @@ from ..errors import InputError
 from ..knowledge.loader import Catalog
 from ..knowledge.schema import Precision
 from . import gguf, hub, safetensors
-from .config import WRAPPERS, count, refuse_hybrid, siglip_params
+from .config import WRAPPERS, count, refuse_hybrid, vision_params
 from .entry import Reading, file_source, make_model, sha256
 from .formats import SAFETENSORS_DTYPES, released_format
 
@@ -127,14 +127,14 @@ def read_hf(config: Path, given: str, ref: str, tensors: safetensors.Tensors | N
     where = config.name
     model_type = str(cfg.get("model_type") or "")
     arch_name = str((cfg.get("architectures") or [model_type or "unknown"])[0])
-    refuse_hybrid(cfg, model_type, arch_name, where)
     text: Mapping[str, Any] = cfg
     text_type = model_type
     if isinstance(cfg.get("text_config"), Mapping) or model_type in WRAPPERS:
         text = cfg.get("text_config") or {}
         text_type = str(text.get("model_type") or f"{model_type}_text")
+        refuse_hybrid(text, text_type, arch_name, f"{config.name}: text_config")
         where = f"{config.name}: text_config"
-        refuse_hybrid(text, text_type, arch_name, where)
+    refuse_hybrid(cfg, model_type, arch_name, config.name)
     counted = count({**{k: v for k, v in cfg.items() if k == "tie_word_embeddings"}, **text}, where, text_type)
     fields, origins, notes = dict(counted.fields), dict(counted.origins), list(counted.notes)
     fmt, fmt_origin, scheme = released_format(cfg, text, config.name)
@@ -166,11 +166,11 @@ def read_hf(config: Path, given: str, ref: str, tensors: safetensors.Tensors | N
         if dtype:
             fmt = dtype
             origins["native_precision"] = f"safetensors headers: {tensors.main_dtype()} holds most elements"
-    elif "vision_config" in towers and cfg["vision_config"].get("model_type") == "siglip_vision_model":
-        vision = siglip_params(cfg["vision_config"], fields["hidden"])
+    elif towers == ["vision_config"] and (vision := vision_params(cfg, fields["hidden"])):
+        kind = cfg["vision_config"].get("model_type")
         fields["params"] += vision
-        origins["params"] += " + the SigLIP vision tower and projector counted from vision_config"
-        notes.append(f"Counts the SigLIP vision tower and projector ({vision:,} parameters, from vision_config) beyond the "
+        origins["params"] += f" + the {kind} vision tower and projector counted from vision_config"
+        notes.append(f"Counts the {kind} vision tower and projector ({vision:,} parameters, from vision_config) beyond the "
                      f"{text_params:,} of the text decoder.")
     elif towers:
         notes.append(f"Text decoder only: the {', '.join(towers)} tower is not counted (no safetensors headers at hand).")
