@@ -62,6 +62,7 @@ def test_exact_counts_reproduce_the_catalogs_derived_ones():
     ("devstral-small-2-24b-instruct.json", 24_011_361_280, "FP8 release, mistral3 text_config + pixtral tower"),
     ("llama-3.2-1b-instruct.json", 1.23e9, "dense GQA, tied embeddings"),
     ("glm-4.5-air.json", 106e9, "MoE with a shared expert and a dense first layer"),
+    ("deepseek-v2-lite-chat.json", 15.7e9, "MoE with two shared experts, MLA without a q low-rank projection"),
 ])
 def test_models_beyond_the_catalog_size_within_one_percent_of_their_published_count(config, published, what):
     assert read(config).model.params == pytest.approx(published, rel=0.01), what
@@ -72,6 +73,18 @@ def test_exaone_sliding_global_mix_matches_its_non_embedding_count():
     embeddings = 2 * model.vocab * model.hidden  # untied
     assert model.params - embeddings == pytest.approx(30.95e9, rel=0.01)
     assert (model.sliding_window, model.sliding_layers, model.layers) == (4096, 48, 64)  # layer_types: 3 local, 1 global
+
+
+def test_gemma2_local_global_alternation_matches_the_papers_non_embedding_count():
+    model = read("gemma-2-2b-it.json").model
+    assert model.params - model.vocab * model.hidden == 2_024_517_888  # tied: one embedding table
+    assert (model.sliding_window, model.sliding_layers, model.layers, model.tied_embeddings) == (4096, 13, 26, True)
+
+
+def test_mla_caches_its_latent_whatever_the_head_count():
+    lite = read("deepseek-v2-lite-chat.json").model
+    assert (lite.kv_lora_rank, lite.qk_rope_head_dim, lite.shared_experts, lite.experts, lite.experts_active) == (512, 64, 2, 64, 6)
+    assert sizing.kv_bytes_per_token_layer(arch(lite), 2) == (512 + 64) * 2
 
 
 def test_moe_active_parameters_and_shared_experts():
