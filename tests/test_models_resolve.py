@@ -37,6 +37,17 @@ def test_check_with_a_hub_id_offline_and_an_empty_cache_fails_in_one_line(runner
                              "point --model at a local model folder, config.json or .gguf file, or allow network access to huggingface.co\n")
 
 
+def test_a_hub_id_with_no_network_fails_fast_in_one_line(runner, tmp_path, monkeypatch):
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # the discard port: nothing listens, the connection is refused
+    result = runner.invoke(main, ["models", "show", "someorg/other-model"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: model: 'someorg/other-model' is not in the Hugging Face cache and the Hub cannot be reached (")
+    assert result.stderr.endswith("point --model at a local model folder, config.json or .gguf file, or allow network access to huggingface.co\n")
+    assert result.stderr.count("\n") == 1
+
+
 def test_a_hub_id_is_read_from_the_cache_offline(runner, offline_cache):
     snapshot = offline_cache / "models--meta-llama--Llama-3.2-1B-Instruct" / "snapshots" / "0123abcd"
     snapshot.mkdir(parents=True)

@@ -22,13 +22,15 @@ def offline() -> bool:
 
 def fetch(repo_id: str) -> Path:
     """The cache folder holding the repo's config.json (and its safetensors index when it has one)."""
-    from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import EntryNotFoundError, GatedRepoError, HfHubHTTPError, LocalEntryNotFoundError, RepositoryNotFoundError
+    from huggingface_hub import get_hf_file_metadata, hf_hub_download, hf_hub_url
+    from huggingface_hub.errors import EntryNotFoundError, GatedRepoError, LocalEntryNotFoundError, RepositoryNotFoundError
 
-    cache_dir = os.environ.get("HF_HUB_CACHE") or None  # read now: huggingface_hub reads it once, at import
+    # Read now: huggingface_hub reads these once, when it is imported.
+    cache_dir = os.environ.get("HF_HUB_CACHE") or None
+    endpoint = os.environ.get("HF_ENDPOINT") or None
 
     def download(filename: str, local_only: bool) -> Path:
-        return Path(hf_hub_download(repo_id, filename, cache_dir=cache_dir, local_files_only=local_only))
+        return Path(hf_hub_download(repo_id, filename, cache_dir=cache_dir, local_files_only=local_only, endpoint=endpoint))
 
     try:
         try:
@@ -36,6 +38,8 @@ def fetch(repo_id: str) -> Path:
         except LocalEntryNotFoundError:
             if offline():
                 raise
+            # One request without retries first: hf_hub_download retries a dead network for ~25 s, warning each time.
+            get_hf_file_metadata(hf_hub_url(repo_id, "config.json", endpoint=endpoint), timeout=10)
             config = download("config.json", False)
     except LocalEntryNotFoundError as exc:  # a subclass of EntryNotFoundError: not in the cache, and no network to fetch it
         why = "HF_HUB_OFFLINE forbids the network" if offline() else "the Hub cannot be reached"
@@ -45,16 +49,16 @@ def fetch(repo_id: str) -> Path:
         raise InputError("model", f"{repo_id!r}: no such model on the Hugging Face Hub, or it is gated ({exc.__class__.__name__})") from exc
     except EntryNotFoundError as exc:
         raise InputError("model", f"{repo_id!r}: the Hub repository has no config.json; point --model at a .gguf file or a model folder") from exc
-    except (HfHubHTTPError, OSError, ValueError) as exc:
+    except Exception as exc:  # noqa: BLE001 - the transport's errors (requests or httpx, by huggingface_hub version): no network
         raise InputError("model", f"{repo_id!r} is not in the Hugging Face cache and the Hub cannot be reached ({exc.__class__.__name__}): "
                                   "point --model at a local model folder, config.json or .gguf file, "
                                   "or allow network access to huggingface.co") from exc
     try:
         download(FILES[1], True)
-    except Exception:  # noqa: BLE001 - an index is optional (small models ship one safetensors file)
+    except LocalEntryNotFoundError:
         if not offline():
             try:
                 download(FILES[1], False)
-            except Exception:  # noqa: BLE001 - no index on the Hub either: the count comes from the config
+            except Exception:  # noqa: BLE001 - an index is optional (small models ship one file); the config gives the count
                 pass
     return config.parent
