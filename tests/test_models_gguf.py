@@ -5,17 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import gguf
 import numpy as np
 import pytest
-
-gguf = pytest.importorskip("gguf")
-
-from llmhw import api, sizing  # noqa: E402
-from llmhw.cli import main  # noqa: E402
-from llmhw.errors import InputError  # noqa: E402
-from llmhw.knowledge.loader import load_catalog  # noqa: E402
-from llmhw.models import with_model  # noqa: E402
-from llmhw.planner import arch  # noqa: E402
+from llmhw import api, sizing
+from llmhw.cli import main
+from llmhw.errors import InputError
+from llmhw.knowledge.loader import load_catalog
+from llmhw.models import with_model
+from llmhw.planner import arch
 
 Q8 = gguf.GGMLQuantizationType.Q8_0
 LAYERS, HIDDEN, HEADS, KV_HEADS, FFN, VOCAB = 2, 64, 4, 2, 128, 256

@@ -8,11 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-safetensors_numpy = pytest.importorskip("safetensors.numpy")
-
-from llmhw.knowledge.loader import load_catalog  # noqa: E402
-from llmhw.models import open_model, with_model  # noqa: E402
+import safetensors.numpy as safetensors_numpy
+from llmhw.knowledge.loader import load_catalog
+from llmhw.models import open_model, with_model
 
 HIDDEN, LAYERS, HEADS, KV_HEADS, FFN, VOCAB = 64, 2, 4, 2, 128, 256
 PRECISIONS = tuple(load_catalog().precisions.values())

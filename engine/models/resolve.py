@@ -79,6 +79,8 @@ def _read_path(target: Path, given: str, precisions: tuple[Precision, ...], stam
                 raise InputError("model", f"{target}: no config.json; point --model at one of its .gguf files ({ggufs[0].name})")
             raise InputError("model", f"{target}: expected a model folder with a config.json, got a folder without one")
         return read_hf(config, given, str(target), safetensors.read_folder(target))
+    if not target.is_file():  # a FIFO or a device would block or never end
+        raise InputError("model", f"{target}: not a regular file")
     suffix = target.name.lower()
     if suffix.endswith(".gguf"):
         return gguf.read(target, given, precisions)
@@ -130,7 +132,7 @@ def read_hf(config: Path, given: str, ref: str, tensors: safetensors.Tensors | N
     text: Mapping[str, Any] = cfg
     text_type = model_type
     if isinstance(cfg.get("text_config"), Mapping) or model_type in WRAPPERS:
-        text = cfg.get("text_config") or {}
+        text = cfg.get("text_config") or cfg  # Qwen2-VL keeps its language model's keys at the top level
         text_type = str(text.get("model_type") or f"{model_type}_text")
         refuse_hybrid(text, text_type, arch_name, f"{config.name}: text_config")
         where = f"{config.name}: text_config"
