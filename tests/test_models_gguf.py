@@ -146,3 +146,42 @@ def test_models_show_gguf_json_names_the_tensor_table(runner, tmp_path):
     assert sheet["kv_bytes_per_token"]["bf16"] == 2 * KV_HEADS * 16 * 2 * LAYERS
     assert sheet["sources"][0]["url"] == path.resolve().as_uri()
     assert sheet["checkpoint_bytes"] == tensor_table(path)[1]
+
+
+def write_arch(path: Path, arch_name: str, keys: dict[str, int], tensors: dict[str, np.ndarray]) -> None:
+    w = gguf.GGUFWriter(str(path), arch_name)
+    for key, value in keys.items():
+        w.add_uint32(f"{arch_name}.{key}", value)
+    for name, data in tensors.items():
+        w.add_tensor(name, data)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
+def test_moe_active_parameters_come_from_the_expert_tensors(tmp_path):
+    experts, used = 4, 1
+    tensors = {"token_embd.weight": np.zeros((VOCAB, HIDDEN), dtype=np.float16)}
+    for i in range(LAYERS):
+        tensors |= {f"blk.{i}.attn_q.weight": np.zeros((HIDDEN, HIDDEN), dtype=np.float16),
+                    f"blk.{i}.ffn_gate_inp.weight": np.zeros((experts, HIDDEN), dtype=np.float32),
+                    **{f"blk.{i}.ffn_{p}_exps.weight": np.zeros((experts, FFN, HIDDEN), dtype=np.float16) for p in ("gate", "up", "down")}}
+    path = tmp_path / "moe.gguf"
+    write_arch(path, "qwen3moe", {"block_count": LAYERS, "embedding_length": HIDDEN, "attention.head_count": HEADS,
+                                  "attention.head_count_kv": KV_HEADS, "expert_count": experts, "expert_used_count": used,
+                                  "expert_feed_forward_length": FFN, "context_length": 4096}, tensors)
+    model = with_model(load_catalog(), str(path)).model(str(path))
+    expert_elements = LAYERS * 3 * experts * FFN * HIDDEN
+    assert model.params == sum(t.size for t in tensors.values())
+    assert model.active_params == model.params - expert_elements * (experts - used) // experts
+    assert (model.architecture, model.experts, model.experts_active, model.moe_intermediate, model.tied_embeddings) == ("moe", 4, 1, FFN, True)
+
+
+def test_gemma3_layers_follow_llama_cpps_sliding_pattern(tmp_path):
+    path = tmp_path / "gemma3.gguf"
+    write_arch(path, "gemma3", {"block_count": 12, "embedding_length": HIDDEN, "attention.head_count": HEADS, "context_length": 8192,
+                                "attention.sliding_window": 512, "feed_forward_length": FFN},
+               {"token_embd.weight": np.zeros((VOCAB, HIDDEN), dtype=np.float16)})
+    model = with_model(load_catalog(), str(path)).model(str(path))
+    assert (model.sliding_window, model.sliding_layers, model.layers) == (512, 10, 12)  # 5 local, then 1 global
