@@ -63,6 +63,7 @@ def test_exact_counts_reproduce_the_catalogs_derived_ones():
     ("llama-3.2-1b-instruct.json", 1.23e9, "dense GQA, tied embeddings"),
     ("glm-4.5-air.json", 106e9, "MoE with a shared expert and a dense first layer"),
     ("deepseek-v2-lite-chat.json", 15.7e9, "MoE with two shared experts, MLA without a q low-rank projection"),
+    ("allam-7b-instruct-preview.json", 7e9, "dense multi-head attention (32 KV heads), untied"),
 ])
 def test_models_beyond_the_catalog_size_within_one_percent_of_their_published_count(config, published, what):
     assert read(config).model.params == pytest.approx(published, rel=0.01), what
@@ -79,6 +80,12 @@ def test_gemma2_local_global_alternation_matches_the_papers_non_embedding_count(
     model = read("gemma-2-2b-it.json").model
     assert model.params - model.vocab * model.hidden == 2_024_517_888  # tied: one embedding table
     assert (model.sliding_window, model.sliding_layers, model.layers, model.tied_embeddings) == (4096, 13, 26, True)
+
+
+def test_qwen3_small_tied_model_matches_its_non_embedding_count():
+    model = read("qwen3-0.6b-base-think-sft.json").model  # a Qwen3-0.6B-Base fine-tune: Qwen3-0.6B's shape, saved in float32
+    assert model.params - model.vocab * model.hidden == pytest.approx(0.44e9, rel=0.01)
+    assert model.tied_embeddings and model.native_precision == "fp32" and model.sliding_window is None
 
 
 def test_mla_caches_its_latent_whatever_the_head_count():
@@ -108,13 +115,16 @@ def test_quantization_config_gives_the_released_format(config, fmt, scheme):
     assert scheme in model.notes
 
 
-def test_hybrid_architecture_is_refused_in_one_line():
+@pytest.mark.parametrize(("config", "named"), [
+    ("qwen3.5-27b.json", "Qwen3_5ForConditionalGeneration is a hybrid architecture (layer types linear_attention)"),
+    ("lfm2.5-vl-1.6b.json", "Lfm2VlForConditionalGeneration is a hybrid architecture (layer types conv)"),
+])
+def test_hybrid_architectures_are_refused_in_one_line(config, named):
     with pytest.raises(InputError) as err:
-        read("qwen3.5-27b.json")
+        read(config)
     assert str(err.value) == (
-        "model: qwen3.5-27b.json: text_config: Qwen3_5ForConditionalGeneration is a hybrid architecture (layer types linear_attention): "
-        "its linear-attention/SSM layers keep a state per sequence, not a KV cache per token, and llmhw does not size them; "
-        "refused rather than sized wrong")
+        f"model: {config}: text_config: {named}: its recurrent layers (linear attention, SSM, convolution) keep a state per "
+        "sequence, not a KV cache per token, and llmhw does not size them; refused rather than sized wrong")
 
 
 def test_every_number_names_the_key_it_came_from():

@@ -97,8 +97,9 @@ def refuse_hybrid(data: Mapping[str, Any], model_type: str, arch_name: str, wher
                                                  "qwen3_next", "qwen3_5", "lfm2", "bamba", "plamo"))
     if odd or keys or hybrid_type:
         why = f"layer types {', '.join(odd)}" if odd else f"key {keys[0]}" if keys else f"model_type {model_type}"
-        raise InputError("model", f"{where}: {arch_name} is a hybrid architecture ({why}): its linear-attention/SSM layers keep a "
-                                  "state per sequence, not a KV cache per token, and llmhw does not size them; refused rather than sized wrong")
+        raise InputError("model", f"{where}: {arch_name} is a hybrid architecture ({why}): its recurrent layers (linear attention, SSM, "
+                                  "convolution) keep a state per sequence, not a KV cache per token, and llmhw does not size them; "
+                                  "refused rather than sized wrong")
 
 
 def count(data: Mapping[str, Any], where: str, model_type: str) -> Counted:
