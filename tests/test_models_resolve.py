@@ -54,10 +54,14 @@ def test_a_hub_id_is_read_from_the_cache_offline(runner, offline_cache):
     shutil.copy(CONFIGS / "llama-3.2-1b-instruct.json", snapshot / "config.json")
     (offline_cache / "models--meta-llama--Llama-3.2-1B-Instruct" / "refs").mkdir()
     (offline_cache / "models--meta-llama--Llama-3.2-1B-Instruct" / "refs" / "main").write_text("0123abcd")
+    index = {"metadata": {"total_size": 2_471_645_184}, "weight_map": {"model.embed_tokens.weight": "model.safetensors"}}
+    (snapshot / "model.safetensors.index.json").write_text(json.dumps(index))  # metadata only: the weights are never fetched
     result = runner.invoke(main, ["models", "show", "meta-llama/Llama-3.2-1B-Instruct", "--format", "json"])
     assert result.exit_code == 0, result.output
     sheet = json.loads(result.stdout)
     assert (sheet["id"], sheet["params"], sheet["tied_embeddings"]) == ("meta-llama/Llama-3.2-1B-Instruct", 1_235_814_400, True)
+    assert sheet["checkpoint_bytes"] == 2_471_645_184
+    assert sheet["origins"]["checkpoint_bytes"] == "model.safetensors.index.json, key metadata.total_size (shards not at hand)"
     assert sheet["sources"][0]["url"] == "https://huggingface.co/meta-llama/Llama-3.2-1B-Instruct"
 
 
