@@ -16,6 +16,8 @@ from typing import Any
 from . import facts as F
 from .errors import InputError
 from .knowledge.loader import Catalog, load_catalog
+from .models import with_model
+from .models.sheet import ModelSheet, describe
 from .planner import TIERS, Option
 from .profile import NONE, Profile
 from .session import Run, run_with_defaults
@@ -149,7 +151,7 @@ def advise(profile: ProfileLike, knowledge_dirs: Iterable[str] = ()) -> Advice:
     .. versionadded:: 0.1.0
     """
     knowledge_dirs = _dirs(knowledge_dirs)
-    cat = catalog(knowledge_dirs)
+    cat = with_model(catalog(knowledge_dirs), Profile.from_mapping(profile).model)
     answers = resolve(profile, cat)
     result, defaults = run_with_defaults(cat, answers)
     recs = sorted(result.of(F.Recommendation), key=lambda f: TIERS.index(f["tier"]))
@@ -174,7 +176,7 @@ def check(profile: ProfileLike, hardware: str, count: int = 1, knowledge_dirs: I
     .. versionadded:: 0.1.0
     """
     knowledge_dirs = _dirs(knowledge_dirs)
-    cat = catalog(knowledge_dirs)
+    cat = with_model(catalog(knowledge_dirs), Profile.from_mapping(profile).model)
     answers = resolve(profile, cat)
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 100_000:
         raise InputError("count", f"expected a whole number from 1 to 100,000, got {count!r}")
@@ -225,6 +227,18 @@ def list_models(knowledge_dirs: Iterable[str] = ()) -> list[dict[str, Any]]:
     models = sorted(catalog(knowledge_dirs).models.values(), key=lambda m: (m.family, m.params, m.id))
     return [{"id": m.id, "name": m.name, "family": m.family, "params": m.params, "active_params": m.active_params,
              "native_precision": m.native_precision, "max_context": m.max_context, "aliases": list(m.aliases)} for m in models]
+
+
+def show_model(model: str, knowledge_dirs: Iterable[str] = ()) -> ModelSheet:
+    """What sizing will use for a model (a catalog name, a model folder, config.json, safetensors, .gguf file or Hub id),
+    and where each number came from.
+
+    :raises InputError: an unknown name, or files that cannot be sized (the message names the file and key).
+
+    .. versionadded:: 0.2.0
+    """
+    cat = with_model(catalog(knowledge_dirs), model)
+    return describe(cat, cat.resolve("model", model, "model"))
 
 
 def list_hardware(knowledge_dirs: Iterable[str] = ()) -> list[dict[str, Any]]:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import InputError, LlmhwError
 from .knowledge.loader import dump_yaml, load_catalog
+from .models import with_model
 from .planner import TIERS
 from .profile import NONE, SLOT_BY_NAME, SLOTS, Slot, check
 from .trace.explain import Explained
@@ -364,6 +365,7 @@ class Consultation:
             text = str(int(text[:-1]) * 1024)  # 32k reads 32768, as model cards write context lengths
         value = check(slot.name, text)
         if slot.name == "model":
+            self.catalog = with_model(self.catalog, value)  # a path or Hub id joins this consultation's catalog
             return self.catalog.resolve("model", value, "model")
         if slot.name == "precision":
             return "auto" if value.lower() == "auto" else self.catalog.resolve("precision", value, "precision")

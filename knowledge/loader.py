@@ -14,7 +14,7 @@ import math
 import stat
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
@@ -246,6 +246,23 @@ class Catalog:
 
     def precision(self, name: str, field: str = "precision") -> Precision:
         return self.precisions[self.resolve("precision", name, field)]
+
+    def with_models(self, models: Iterable[Model], sources: Iterable[Source] = (), precisions: Iterable[Precision] = (),
+                    hashes: Mapping[str, str] | None = None) -> Catalog:
+        """A copy with models read from files added (with their sources, own formats and file hashes), checked like the built-in ones.
+
+        A consultation about a model folder, config.json, safetensors, GGUF file or Hub id adds that model this way,
+        so rules, traces and audits see it as one more knowledge entry.
+        """
+        cat: dict[str, dict[str, Any]] = {stem: dict(getattr(self, key)) for stem, (key, _, _) in CATALOGS.items()}
+        for stem, entries in (("sources", sources), ("precisions", precisions), ("models", models)):
+            for e in entries:
+                if e.id in cat[stem] and cat[stem][e.id] != e:
+                    raise KnowledgeError(f"{e.id}: {CATALOGS[stem][2]} id already in the knowledge base")
+                cat[stem][e.id] = e
+        _check_whole(cat)
+        return Catalog(**{k: types.MappingProxyType(v) for k, v in cat.items()},
+                       hashes=types.MappingProxyType({**self.hashes, **(hashes or {})}), _names=_names(cat))
 
 
 def _raise(exc: Exception) -> Any:

@@ -76,6 +76,7 @@ class Model:
     sliding_layers: int = meta(0)
     checkpoint_bytes: int | None = meta(positive=True, unit="bytes")
     notes: str = meta("")
+    origins: list[str] = meta([])  # models read from files: "field: file, key" for every number (where it came from)
 
     @property
     def is_moe(self) -> bool:

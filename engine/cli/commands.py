@@ -100,19 +100,40 @@ def rules(rule_id: str | None, topic: str | None, fmt: str) -> None:
         click.echo(render.rules_text(entries, full=rule_id is not None), nl=False)
 
 
-@main.command()
+@main.group(invoke_without_command=True)
 @knowledge_option()
 @format_option("text", "json")
-def models(knowledge: tuple[str, ...], fmt: str) -> None:
-    """List the models the knowledge base knows, with their sizes and aliases.
+@click.pass_context
+def models(ctx: click.Context, knowledge: tuple[str, ...], fmt: str) -> None:
+    """List the models the knowledge base knows, with their sizes and aliases; `models show MODEL` details one.
 
     \b
     Example:
       llmhw models
       llmhw models --format json
+      llmhw models show ./Llama-3.2-1B-Instruct
     """
-    entries = api.list_models(knowledge)
-    click.echo(render.to_json({"models": entries}) if fmt == "json" else render.catalog_models_text(entries), nl=fmt == "json")
+    if ctx.invoked_subcommand is None:
+        entries = api.list_models(knowledge)
+        click.echo(render.to_json({"models": entries}) if fmt == "json" else render.catalog_models_text(entries), nl=fmt == "json")
+
+
+@models.command("show")
+@click.argument("model")
+@knowledge_option()
+@format_option("text", "json")
+def models_show(model: str, knowledge: tuple[str, ...], fmt: str) -> None:
+    """Show what sizing will use for MODEL and where each number came from.
+
+    MODEL is a catalog name, a model folder, a config.json, a safetensors index or file, a .gguf file or a Hugging Face id.
+
+    \b
+    Example:
+      llmhw models show qwen3-32b
+      llmhw models show ./gemma-3-4b-it/config.json --format json
+    """
+    sheet = api.show_model(model, knowledge)
+    click.echo(render.to_json(sheet.to_dict()) if fmt == "json" else "\n".join(sheet.lines()))
 
 
 @main.command()
