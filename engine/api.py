@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, Union
 
 from . import facts as F
@@ -228,11 +229,10 @@ def list_models(knowledge_dirs: Iterable[str] = ()) -> list[dict[str, Any]]:
 
 
 def list_hardware(knowledge_dirs: Iterable[str] = ()) -> list[dict[str, Any]]:
-    """The accelerators and hosts of the knowledge base, by ecosystem and memory, with their prices.
+    """The accelerators and hosts of the knowledge base, by ecosystem and usable memory, with their prices and ages.
 
     .. versionadded:: 0.1.0
     """
-    accels = sorted(catalog(knowledge_dirs).accelerators.values(), key=lambda a: (a.ecosystem, a.memory_bytes, a.id))
-    return [{"id": a.id, "name": a.name, "kind": a.kind, "ecosystem": a.ecosystem, "memory_bytes": a.memory_bytes,
-             "mem_bandwidth_gbs": a.mem_bandwidth_gbs, "obtain": a.obtain,
-             "prices": [{"usd": p.usd, "kind": p.kind, "date": p.date} for p in a.prices]} for a in accels]
+    from . import hardware
+
+    return hardware.listing(catalog(knowledge_dirs), hardware.Filters(), datetime.now(timezone.utc).date())

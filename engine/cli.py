@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import os
 import sys
+from datetime import datetime, timezone
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ import click
 from . import api, render
 from .errors import InputError, KnowledgeError, LlmhwError
 from .knowledge.loader import read_yaml
+from .knowledge.schema import ECOSYSTEMS, KINDS
 from .profile import SLOTS, Profile
 
 
@@ -242,17 +244,33 @@ def models(knowledge: tuple[str, ...], fmt: str) -> None:
 
 @main.command()
 @click.option("--knowledge", multiple=True, type=click.Path(file_okay=False), help="Extra knowledge directory (repeatable).")
+@click.option("--ecosystem", type=click.Choice(ECOSYSTEMS), help="Only this software ecosystem.")
+@click.option("--kind", type=click.Choice(KINDS), help="Only this kind of device.")
+@click.option("--min-memory", type=click.FloatRange(min=0), metavar="GB", help="At least this much usable memory (GB = 1e9 bytes).")
+@click.option("--max-price", type=click.FloatRange(min=0), metavar="USD", help="A buy price of at most this (unpriced devices are left out).")
+@click.option("--stale", is_flag=True, help="List the prices older than the policy age instead (price-max-age-months).")
 @format_option("text", "json")
 @fail_on_errors
-def hardware(knowledge: tuple[str, ...], fmt: str) -> None:
-    """List the accelerators and hosts the knowledge base knows, with memory, bandwidth and price.
+def hardware(knowledge: tuple[str, ...], ecosystem: str | None, kind: str | None, min_memory: float | None,
+             max_price: float | None, stale: bool, fmt: str) -> None:
+    """List the accelerators and hosts: usable memory, bandwidth, dense compute, price per GB, price kind and age.
 
     \b
     Example:
-      llmhw hardware
+      llmhw hardware --ecosystem cuda --min-memory 24 --max-price 2000
+      llmhw hardware --stale
     """
-    entries = api.list_hardware(knowledge)
-    click.echo(render.to_json({"hardware": entries}) if fmt == "json" else render.catalog_hardware_text(entries), nl=fmt == "json")
+    from . import hardware as listing
+
+    cat, today = api.catalog(knowledge), datetime.now(timezone.utc).date()
+    if stale:
+        age = int(cat.value("price-max-age-months"))
+        found = listing.stale_prices(cat, today, age)
+        rows = [{"id": a.id, "kind": p.kind, "date": p.date, "age_months": n, "usd": p.usd, "source": p.source} for a, p, n in found]
+        click.echo(render.to_json({"max_age_months": age, "stale": rows}) if fmt == "json" else listing.stale_text(found, age), nl=fmt == "json")
+        return
+    rows = listing.listing(cat, listing.Filters(ecosystem, kind, min_memory, max_price), today)
+    click.echo(render.to_json({"hardware": rows}) if fmt == "json" else listing.listing_text(rows), nl=fmt == "json")
 
 
 def write_trace(path: str, result: Any) -> None:

@@ -72,7 +72,10 @@ accelerators:
     kind: gpu
     ecosystem: cuda
     memory_bytes: 48000000000
+    usable_memory_bytes: 47000000000
+    usable_memory_basis: driver-reported
     mem_bandwidth_gbs: 960
+    cites: {memory_bytes: article, usable_memory_bytes: article, mem_bandwidth_gbs: article}
     obtain: buy
     sources: [article]
 """
