@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any, Union
 
 from . import facts as F
@@ -235,4 +234,4 @@ def list_hardware(knowledge_dirs: Iterable[str] = ()) -> list[dict[str, Any]]:
     """
     from . import hardware
 
-    return hardware.listing(catalog(knowledge_dirs), hardware.Filters(), datetime.now(timezone.utc).date())
+    return hardware.listing(catalog(knowledge_dirs), hardware.Filters(), hardware.today())

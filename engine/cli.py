@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import os
 import sys
-from datetime import datetime, timezone
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -262,7 +261,7 @@ def hardware(knowledge: tuple[str, ...], ecosystem: str | None, kind: str | None
     """
     from . import hardware as listing
 
-    cat, today = api.catalog(knowledge), datetime.now(timezone.utc).date()
+    cat, today = api.catalog(knowledge), listing.today()
     if stale:
         age = int(cat.value("price-max-age-months"))
         found = listing.stale_prices(cat, today, age)

@@ -1,13 +1,13 @@
 """`llmhw hardware`: the catalog's devices as a buyer compares them, filtered, and the prices that have aged.
 
-Pure functions over a loaded catalog and a date: no I/O, no clock (the caller passes ``today``).
+Pure functions over a loaded catalog and a date; ``today`` is the one clock reading (UTC), so tests can pin it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timezone
 from typing import Any
 
 from .knowledge.loader import Catalog
@@ -23,6 +23,11 @@ class Filters:
     kind: str | None = None
     min_memory_gb: float | None = None  # usable memory, GB = 1e9 bytes
     max_price_usd: float | None = None  # the newest buy price; devices without one are left out when this is set
+
+
+def today() -> date:
+    """Today's date in UTC: what price ages are counted to."""
+    return datetime.now(timezone.utc).date()
 
 
 def age_months(price_date: str, today: date) -> int:
@@ -105,8 +110,11 @@ def listing_text(rows: Sequence[dict[str, Any]]) -> str:
 
 
 def stale_prices(cat: Catalog, today: date, max_age_months: int) -> list[tuple[Accelerator, Price, int]]:
-    """Every price older than ``max_age_months``, oldest first: the ones to re-check before trusting a cost."""
-    found = [(a, p, age_months(p.date, today)) for a in cat.accelerators.values() for p in a.prices]
+    """The prices a cost is built on (each device's buy price and rent price) that are older than ``max_age_months``,
+    oldest first: the ones to re-check. A superseded older price (a launch MSRP after a newer used price) is history, not stale.
+    """
+    used = [(a, p) for a in cat.accelerators.values() for p in (a.buy_price, rent_price(a)) if p is not None]
+    found = [(a, p, age_months(p.date, today)) for a, p in used]
     return sorted(((a, p, age) for a, p, age in found if age > max_age_months), key=lambda t: (-t[2], t[0].id, t[1].kind))
 
 
