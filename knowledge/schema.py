@@ -31,7 +31,7 @@ def meta(
     return field(default=default, metadata=info)
 
 
-ECOSYSTEMS = ("cuda", "rocm", "apple", "tpu", "npu", "cpu", "oneapi")  # oneapi (Intel Arc) is listed; no runtime plans it yet
+ECOSYSTEMS = ("cuda", "rocm", "apple", "tpu", "npu", "cpu", "oneapi", "gaudi")  # oneapi (Intel Arc) and gaudi are listed; no runtime plans them yet
 KINDS = ("gpu", "tpu", "npu", "unified", "cpu")
 QUALITY = ("primary", "secondary", "tertiary", "derived", "assumption")
 
