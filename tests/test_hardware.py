@@ -36,7 +36,7 @@ def test_rocm_listing_shows_rent_prices_and_unknown_ones(runner):
     out = lines(runner, "--ecosystem", "rocm")
     assert "mi300x                        gpu     rocm           206.1  5,300    2,615 FP8       -  1.50 USD/h cloud-on-demand, 2026-05 (7 mo)" in out
     assert "mi355x                        gpu     rocm           309.2  8,000    5,000 FP8       -  price unknown" in out
-    assert out[-1] == "12 devices"
+    assert out[-1] == "13 devices"
 
 
 def test_a_filter_nothing_passes_says_so(runner):
@@ -52,7 +52,7 @@ def test_bad_filter_is_a_one_line_error(runner):
 def test_json_lists_usable_memory_with_its_basis_for_every_device(runner):
     result = runner.invoke(main, ["hardware", "--format", "json"])
     rows = json.loads(result.output)["hardware"]
-    assert len(rows) >= 79
+    assert len(rows) >= 80
     by_id = {r["id"]: r for r in rows}
     assert by_id["rtx-4090"]["usable_memory_bytes"] == 24564 * 2**20  # nvidia-smi's 24,564 MiB, not 24e9
     assert by_id["h100-sxm"]["usable_memory_bytes"] == 81559 * 2**20
