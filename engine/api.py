@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import facts as F
+from . import hardware
 from .errors import InputError
 from .knowledge.loader import Catalog, load_catalog
 from .models import with_model
@@ -241,12 +242,20 @@ def show_model(model: str, knowledge_dirs: Iterable[str] = ()) -> ModelSheet:
     return describe(cat, cat.resolve("model", model, "model"))
 
 
-def list_hardware(knowledge_dirs: Iterable[str] = ()) -> list[dict[str, Any]]:
-    """The accelerators and hosts of the knowledge base, by ecosystem and memory, with their prices.
+def list_hardware(knowledge_dirs: Iterable[str] = (), filters: hardware.Filters | None = None) -> list[dict[str, Any]]:
+    """The accelerators and hosts of the knowledge base passing ``filters``, by ecosystem and usable memory, with their
+    prices and ages.
 
     .. versionadded:: 0.1.0
     """
-    accels = sorted(catalog(knowledge_dirs).accelerators.values(), key=lambda a: (a.ecosystem, a.memory_bytes, a.id))
-    return [{"id": a.id, "name": a.name, "kind": a.kind, "ecosystem": a.ecosystem, "memory_bytes": a.memory_bytes,
-             "mem_bandwidth_gbs": a.mem_bandwidth_gbs, "obtain": a.obtain,
-             "prices": [{"usd": p.usd, "kind": p.kind, "date": p.date} for p in a.prices]} for a in accels]
+    return hardware.listing(catalog(knowledge_dirs), filters or hardware.Filters(), hardware.today())
+
+
+def stale_prices(knowledge_dirs: Iterable[str] = ()) -> dict[str, Any]:
+    """The prices costs are built on that are older than the policy's ``price-max-age-months``, oldest first.
+
+    .. versionadded:: 0.2.0
+    """
+    cat = catalog(knowledge_dirs)
+    age = int(cat.value("price-max-age-months"))
+    return {"max_age_months": age, "stale": hardware.stale_prices(cat, hardware.today(), age)}

@@ -158,10 +158,9 @@ def runtime_for(w: Workload, accel: Accelerator, precision: Precision, cat: Cata
 
 
 def prices_of(accel: Accelerator) -> tuple[Price | None, Price | None]:
-    """The purchase price that counts (the most recent MSRP or street price) and the cheapest rental hour."""
-    buys = [p for p in accel.prices if p.kind in ("msrp", "street")]
-    rents = [p for p in accel.prices if p.kind == "cloud-hour"]
-    return (max(buys, key=lambda p: p.date) if buys else None, min(rents, key=lambda p: p.usd) if rents else None)
+    """The purchase price that counts (the most recent buy price, the cheapest of that date) and the cheapest on-demand hour."""
+    rents = [p for p in accel.prices if p.kind == "cloud-on-demand"]
+    return accel.buy_price, min(rents, key=lambda p: p.usd) if rents else None
 
 
 def cost_of(w: Workload, accel: Accelerator, count: int, cat: Catalog) -> Cost:

@@ -11,6 +11,7 @@ import dataclasses
 import difflib
 import hashlib
 import math
+import re
 import stat
 import types
 import typing
@@ -145,6 +146,12 @@ def _convert(value: Any, tp: Any, where: str, field: dataclasses.Field[Any]) -> 
         if value is None:
             return None
         return _convert(value, args[0], where, field)
+    if origin is dict:
+        if not isinstance(value, Mapping):
+            raise KnowledgeError(f"{where}: expected a mapping, got {_short(value)}")
+        key_tp, value_tp = typing.get_args(tp)
+        return types.MappingProxyType({_convert(k, key_tp, f"{where}[{_short(k)}]", field): _convert(v, value_tp, f"{where}[{_short(k)}]", field)
+                                       for k, v in value.items()})
     if origin is list:
         if not isinstance(value, list):
             raise KnowledgeError(f"{where}: expected a list, got {_short(value)}")
@@ -173,6 +180,9 @@ def _convert(value: Any, tp: Any, where: str, field: dataclasses.Field[Any]) -> 
         choices = field.metadata.get("choices") or ()
         if choices and value not in choices:
             raise KnowledgeError(f"{where}: expected one of {', '.join(sorted(choices))}; got {_short(value)}")
+        pattern = field.metadata.get("pattern")
+        if pattern and not re.fullmatch(pattern, value):
+            raise KnowledgeError(f"{where}: expected a date YYYY, YYYY-MM or YYYY-MM-DD, got {_short(value)}")
         return value
     raise TypeError(f"unsupported schema type {tp!r}")  # a schema bug, not a data error
 
@@ -303,6 +313,8 @@ def _check_whole(cat: dict[str, dict[str, Any]]) -> None:
                     raise KnowledgeError(f"{stem}.yaml: {label} '{entry.id}', key 'sources': unknown source {sid!r}")
             if stem != "sources" and not cited:
                 raise KnowledgeError(f"{stem}.yaml: {label} '{entry.id}', key 'sources': at least one source is required")
+    for a in cat["accelerators"].values():
+        _check_accelerator(a, sources)
     for m in cat["models"].values():
         if m.native_precision not in cat["precisions"]:
             raise KnowledgeError(f"models.yaml: model '{m.id}', key 'native_precision': unknown precision {m.native_precision!r}")
@@ -336,6 +348,28 @@ def _check_calibration(cat: dict[str, dict[str, Any]]) -> None:
             raise KnowledgeError(f"{where}, key 'per_user_tok_s': one of per_user_tok_s and total_tok_s is required")
         if run.prompt_tokens is not None and run.prompt_tokens >= run.context:
             raise KnowledgeError(f"{where}, key 'prompt_tokens': expected fewer than context ({run.context}) tokens")
+
+
+@cache
+def _cited_fields() -> tuple[str, ...]:
+    """The accelerator numbers that must each name their source."""
+    return tuple(f.name for f in dataclasses.fields(Accelerator) if f.metadata.get("cited"))
+
+
+def _check_accelerator(a: Accelerator, sources: Mapping[str, Source]) -> None:
+    """Every number cites a known source, and usable memory fits in the memory."""
+    where = f"accelerators.yaml: accelerator '{a.id}'"
+    cited = _cited_fields()
+    for name, sid in a.cites.items():
+        if name not in cited:
+            raise KnowledgeError(f"{where}, key 'cites': {name!r} is not a sourced number (expected one of {', '.join(cited)})")
+        if sid not in sources:
+            raise KnowledgeError(f"{where}, key 'cites': unknown source {sid!r} for {name}")
+    for name in cited:
+        if getattr(a, name) is not None and name not in a.cites:
+            raise KnowledgeError(f"{where}, key '{name}': a number without a source (add it to cites)")
+    if a.usable_memory_bytes > a.memory_bytes:
+        raise KnowledgeError(f"{where}, key 'usable_memory_bytes': larger than memory_bytes")
 
 
 def _names(cat: dict[str, dict[str, Any]]) -> dict[str, dict[str, str]]:

@@ -19,9 +19,11 @@ def meta(
     choices: tuple[str, ...] = (),
     positive: bool = False,
     required: bool = False,
+    cited: bool = False,
+    pattern: str = "",
 ) -> Any:
-    """Declare a field with its unit, allowed values and range."""
-    info = {"unit": unit, "choices": choices, "positive": positive, "required": required}
+    """Declare a field with its unit, allowed values, range, text pattern, and whether each value must cite a source."""
+    info = {"unit": unit, "choices": choices, "positive": positive, "required": required, "cited": cited, "pattern": pattern}
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: type(default)(default), metadata=info)
     if required:
@@ -29,7 +31,8 @@ def meta(
     return field(default=default, metadata=info)
 
 
-ECOSYSTEMS = ("cuda", "rocm", "apple", "tpu", "npu", "cpu")
+ECOSYSTEMS = ("cuda", "rocm", "apple", "tpu", "npu", "cpu", "oneapi", "gaudi")  # oneapi (Intel Arc) and gaudi are listed; no runtime plans them yet
+KINDS = ("gpu", "tpu", "npu", "unified", "cpu")
 QUALITY = ("primary", "secondary", "tertiary", "derived", "assumption")
 
 
@@ -83,42 +86,63 @@ class Model:
         return self.architecture == "moe"
 
 
+# How a price was observed. Buy kinds are per device (or per configured machine); rent kinds are per device-hour.
+BUY_KINDS = ("msrp", "street-new", "used")
+RENT_KINDS = ("cloud-on-demand", "cloud-spot", "community")  # community: peer marketplaces (Vast.ai-style hosts)
+# Why usable_memory_bytes has its value: what the driver/OS reports, or the vendor's GB read as GiB where nothing
+# better was found (the basis then says so, and the README lists it as the weaker reading).
+USABLE_BASES = ("driver-reported", "metal-working-set", "vram-split", "os-reported", "vendor-gib")
+DATE_PATTERN = r"\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?"  # YYYY, YYYY-MM or YYYY-MM-DD
+
+
 @dataclass(frozen=True)
 class Price:
-    """One price of an accelerator: a purchase (MSRP or street) or a cloud hour."""
+    """One dated price of an accelerator or host, in US dollars: a purchase or a rented device-hour."""
 
-    usd: float = meta(required=True, positive=True, unit="USD")
-    kind: str = meta(required=True, choices=("msrp", "street", "cloud-hour"))
-    date: str = meta(required=True)
+    usd: float = meta(required=True, positive=True, unit="USD (per device, or per device-hour for rent kinds)")
+    kind: str = meta(required=True, choices=BUY_KINDS + RENT_KINDS)
+    date: str = meta(required=True, pattern=DATE_PATTERN)
     source: str = meta(required=True)
+    region: str = meta("US", choices=("US", "EU", "global"))  # where the price was seen; amounts are always USD
     note: str = meta("")
+
+    @property
+    def is_rent(self) -> bool:
+        return self.kind in RENT_KINDS
 
 
 @dataclass(frozen=True)
 class Accelerator:
-    """A device that can hold and run a model: GPU, TPU, NPU, unified-memory SoC or CPU host."""
+    """A device that can hold and run a model: GPU, TPU, NPU, unified-memory SoC or CPU host.
+
+    memory_bytes is the installed capacity, the vendor's GB read as GiB (GPU and DIMM "GB" are binary);
+    usable_memory_bytes is what the driver or OS lets a model use, on the basis ``usable_memory_basis`` names.
+    Every number declared ``cited`` that an entry gives must name its source in ``cites``.
+    """
 
     id: str = meta(required=True)
     name: str = meta(required=True)
     vendor: str = meta(required=True)
-    kind: str = meta(required=True, choices=("gpu", "tpu", "npu", "unified", "cpu"))
+    kind: str = meta(required=True, choices=KINDS)
     ecosystem: str = meta(required=True, choices=ECOSYSTEMS)
-    memory_bytes: int = meta(required=True, positive=True, unit="bytes")
-    mem_bandwidth_gbs: float = meta(required=True, positive=True, unit="GB/s")
+    memory_bytes: int = meta(required=True, positive=True, cited=True, unit="bytes")
+    usable_memory_bytes: int = meta(required=True, positive=True, cited=True, unit="bytes")
+    usable_memory_basis: str = meta(required=True, choices=USABLE_BASES)
+    mem_bandwidth_gbs: float = meta(required=True, positive=True, cited=True, unit="GB/s")
     obtain: str = meta(required=True, choices=("buy", "cloud"))
+    cites: dict[str, str] = meta({})  # number field -> the source id that gives (or, with 'derived', computes) it
     sources: list[str] = meta([])
     aliases: list[str] = meta([])
-    usable_memory_bytes: int | None = meta(positive=True, unit="bytes")
-    bf16_tflops: float | None = meta(positive=True, unit="TFLOPS dense")
-    fp8_tflops: float | None = meta(positive=True, unit="TFLOPS dense")
-    fp4_tflops: float | None = meta(positive=True, unit="TFLOPS dense")
-    int8_tops: float | None = meta(positive=True, unit="TOPS dense")
-    tdp_w: float | None = meta(positive=True, unit="W")
+    bf16_tflops: float | None = meta(positive=True, cited=True, unit="TFLOPS dense")
+    fp8_tflops: float | None = meta(positive=True, cited=True, unit="TFLOPS dense")
+    fp4_tflops: float | None = meta(positive=True, cited=True, unit="TFLOPS dense")
+    int8_tops: float | None = meta(positive=True, cited=True, unit="TOPS dense")
+    tdp_w: float | None = meta(positive=True, cited=True, unit="W")
     interconnect: str = meta(
         "pcie",
         choices=("pcie", "nvlink", "infinity-fabric", "ici", "unified", "none"),
     )
-    interconnect_gbs: float | None = meta(positive=True, unit="GB/s")
+    interconnect_gbs: float | None = meta(positive=True, cited=True, unit="GB/s")
     max_devices: int = meta(1, positive=True, unit="devices per node")
     features: list[str] = meta([])
     stacks: list[str] = meta([])
@@ -126,6 +150,12 @@ class Accelerator:
     isa: list[str] = meta([])
     prices: list[Price] = meta([])
     notes: str = meta("")
+
+    @property
+    def buy_price(self) -> Price | None:
+        """The newest purchase price, the cheapest of that date: what a buyer pays today, as far as the catalog knows."""
+        buys = [p for p in self.prices if not p.is_rent]
+        return max(buys, key=lambda p: (p.date, -p.usd)) if buys else None
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ REQUIRED_MODELS = [
 
 def test_catalog_sizes(catalog):
     assert len(catalog.models) >= 22
-    assert len(catalog.accelerators) >= 35
+    assert len(catalog.accelerators) >= 80  # the issue asks 100: see the catalog report for the devices still missing
     kinds = {a.kind for a in catalog.accelerators.values()}
     assert kinds == {"gpu", "tpu", "npu", "unified", "cpu"}
     for pid in ["bf16", "fp16", "fp8", "int8", "q8_0", "q6_k", "q5_k_m", "q4_k_m", "q3_k_m", "q2_k", "awq-int4", "gptq-int4", "nvfp4", "mxfp4"]:
@@ -59,6 +59,37 @@ def test_every_number_has_a_source(catalog):
             assert entry.sources, f"{stem}: {entry.id} has no source"
 
 
+# Devices for which no dated price was found yet (each is a known gap, listed in the catalog report): a new
+# device must come with its price, and a price found for one of these must remove it from here.
+UNPRICED = {
+    "mi355x", "apple-m1-max-64gb", "apple-m2-max-96gb", "apple-m3-ultra-512gb",
+    "npu-amd-ryzen-ai-300", "cpu-workstation-trpro-7985wx", "cpu-server-epyc-9554", "cpu-server-xeon-8480",
+}
+
+
+def test_every_buyable_device_has_a_dated_buy_price_and_every_rented_one_a_rent_price(catalog):
+    missing = set()
+    for a in catalog.accelerators.values():
+        has = a.buy_price is not None if a.obtain == "buy" else any(p.is_rent for p in a.prices)
+        if not has:
+            missing.add(a.id)
+    assert missing == UNPRICED
+
+
+def test_usable_memory_is_what_the_driver_reports(catalog):
+    assert catalog.accelerator("RTX 4090").usable_memory_bytes == 24564 * 2**20
+    assert catalog.accelerator("RTX 3090").usable_memory_bytes == 24576 * 2**20
+    assert catalog.accelerator("MI300X").usable_memory_bytes == 206141652992
+    assert catalog.accelerator("M2 Max").usable_memory_bytes == 72 * 2**30  # Metal's 75% working set of 96 GiB
+    for a in catalog.accelerators.values():
+        assert 0 < a.usable_memory_bytes <= a.memory_bytes, a.id
+
+
+def test_the_newest_buy_price_counts(catalog):
+    price = catalog.accelerator("RTX 3090").buy_price
+    assert (price.usd, price.kind, price.date) == (750, "used", "2026-05")
+
+
 def write(tmp_path: Path, name: str, text: str) -> Path:
     (tmp_path / name).write_text(text)
     return tmp_path
@@ -72,7 +103,10 @@ accelerators:
     kind: gpu
     ecosystem: cuda
     memory_bytes: 48000000000
+    usable_memory_bytes: 47000000000
+    usable_memory_basis: driver-reported
     mem_bandwidth_gbs: 960
+    cites: {memory_bytes: article, usable_memory_bytes: article, mem_bandwidth_gbs: article}
     obtain: buy
     sources: [article]
 """
@@ -95,6 +129,18 @@ def test_extra_knowledge_directory_adds_entries(tmp_path):
         (GOOD_ACCEL.replace("    sources: [article]\n", ""),
          "accelerators.yaml: accelerator 'my-card', key 'sources': at least one source is required"),
         (GOOD_ACCEL.replace("id: my-card", "id: h100-sxm"), "accelerators.yaml: accelerator 'h100-sxm': duplicate id"),
+        (GOOD_ACCEL.replace("    obtain: buy\n", "    bf16_tflops: 100\n    obtain: buy\n"),
+         "accelerators.yaml: accelerator 'my-card', key 'bf16_tflops': a number without a source (add it to cites)"),
+        (GOOD_ACCEL.replace("usable_memory_bytes: 47000000000", "usable_memory_bytes: 49000000000"),
+         "accelerators.yaml: accelerator 'my-card', key 'usable_memory_bytes': larger than memory_bytes"),
+        (GOOD_ACCEL.replace("mem_bandwidth_gbs: article}", "mem_bandwidth_gbs: nowhere}"),
+         "accelerators.yaml: accelerator 'my-card', key 'cites': unknown source 'nowhere' for mem_bandwidth_gbs"),
+        (GOOD_ACCEL.replace("usable_memory_basis: driver-reported", "usable_memory_basis: guess"),
+         "key 'usable_memory_basis': expected one of driver-reported, metal-working-set, os-reported, vendor-gib, vram-split; got 'guess'"),
+        (GOOD_ACCEL.replace("    obtain: buy\n", "    obtain: buy\n    prices: [{usd: 9, kind: street, date: '2026-01', source: article}]\n"),
+         "key 'prices'[0], key 'kind': expected one of cloud-on-demand, cloud-spot, community, msrp, street-new, used; got 'street'"),
+        (GOOD_ACCEL.replace("    obtain: buy\n", "    obtain: buy\n    prices: [{usd: 9, kind: used, date: 'last year', source: article}]\n"),
+         "key 'prices'[0], key 'date': expected a date YYYY, YYYY-MM or YYYY-MM-DD, got 'last year'"),
         ("schema_version: 2\naccelerators: []\n", "accelerators.yaml: schema_version: expected 1, got 2"),
         ("a: &x [1]\nb: *x\n", "accelerators.yaml: not valid YAML (line 2): YAML aliases are not allowed"),
     ],

@@ -50,16 +50,19 @@ accelerators:
     vendor: google
     kind: tpu
     ecosystem: tpu
-    memory_bytes: 16000000000
+    memory_bytes: 17179869184
+    usable_memory_bytes: 17179869184
+    usable_memory_basis: vendor-gib
     mem_bandwidth_gbs: 819
     bf16_tflops: 197
     int8_tops: 393
     interconnect: ici
     interconnect_gbs: 400
+    cites: {memory_bytes: gcp-tpu-v5e, usable_memory_bytes: gcp-tpu-v5e, mem_bandwidth_gbs: gcp-tpu-v5e, bf16_tflops: gcp-tpu-v5e, int8_tops: gcp-tpu-v5e, interconnect_gbs: gcp-tpu-v5e}
     max_devices: 256
     features: [bf16, int8]
     obtain: cloud
-    prices: [{usd: 0.3, kind: cloud-hour, date: "2026-11", source: llmhw-assumption, note: "a negotiated test price"}]
+    prices: [{usd: 0.3, kind: cloud-on-demand, date: "2026-11", source: llmhw-assumption, note: "a negotiated test price (committed use, read as the hour this app pays)"}]
     sources: [gcp-tpu-v5e]
 """
 

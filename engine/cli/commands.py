@@ -15,6 +15,8 @@ from typing import Any
 import click
 
 from .. import api, trace
+from .. import hardware as listing
+from ..knowledge.schema import ECOSYSTEMS, KINDS
 from ..errors import InputError
 from . import render
 from .group import LlmhwGroup
@@ -138,17 +140,27 @@ def models_show(model: str, knowledge: tuple[str, ...], fmt: str) -> None:
 
 @main.command()
 @knowledge_option()
+@click.option("--ecosystem", type=click.Choice(ECOSYSTEMS), help="Only this software ecosystem.")
+@click.option("--kind", type=click.Choice(KINDS), help="Only this kind of device.")
+@click.option("--min-memory", type=click.FloatRange(min=0), metavar="GB", help="At least this much usable memory (GB = 1e9 bytes).")
+@click.option("--max-price", type=click.FloatRange(min=0), metavar="USD", help="A buy price of at most this (unpriced devices are left out).")
+@click.option("--stale", is_flag=True, help="List the prices older than the policy age instead (price-max-age-months).")
 @format_option("text", "json")
-def hardware(knowledge: tuple[str, ...], fmt: str) -> None:
-    """List the accelerators and hosts the knowledge base knows, with memory, bandwidth and price.
+def hardware(knowledge: tuple[str, ...], ecosystem: str | None, kind: str | None, min_memory: float | None,
+             max_price: float | None, stale: bool, fmt: str) -> None:
+    """List the accelerators and hosts: usable memory, bandwidth, dense compute, price per GB, price kind and age.
 
     \b
     Example:
-      llmhw hardware
-      llmhw hardware --format json
+      llmhw hardware --ecosystem cuda --min-memory 24 --max-price 2000
+      llmhw hardware --stale
     """
-    entries = api.list_hardware(knowledge)
-    click.echo(render.to_json({"hardware": entries}) if fmt == "json" else render.catalog_hardware_text(entries), nl=fmt == "json")
+    if stale:
+        aged = api.stale_prices(knowledge)
+        click.echo(render.to_json(aged) if fmt == "json" else listing.stale_text(aged["stale"], aged["max_age_months"]), nl=fmt == "json")
+        return
+    rows = api.list_hardware(knowledge, listing.Filters(ecosystem, kind, min_memory, max_price))
+    click.echo(render.to_json({"hardware": rows}) if fmt == "json" else listing.listing_text(rows), nl=fmt == "json")
 
 
 @main.command()

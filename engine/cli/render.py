@@ -131,14 +131,6 @@ def catalog_models_text(models: Sequence[Mapping[str, Any]]) -> str:
     return "\n".join(rows) + "\n"
 
 
-def catalog_hardware_text(accels: Sequence[Mapping[str, Any]]) -> str:
-    rows = [f"{'id':<28}{'kind':<9}{'ecosystem':<10}{'memory':>11}{'GB/s':>8}  price"]
-    for a in accels:
-        price = next((f"{usd(p['usd'])} ({p['kind']}, {p['date']})" for p in a["prices"]), "no price")
-        rows.append(f"{a['id']:<28}{a['kind']:<9}{a['ecosystem']:<10}{gb(a['memory_bytes'], 0):>11}{a['mem_bandwidth_gbs']:>8,.0f}  {price}")
-    return "\n".join(rows) + "\n"
-
-
 def rules_text(rules: Sequence[Mapping[str, Any]], full: bool) -> str:
     """`llmhw rules`: one block per rule; with an ID, its documentation and where it is defined too."""
     out = []

@@ -1,0 +1,83 @@
+"""`llmhw hardware`: filters, usable memory, price kind and age, and the stale-price list, as a user sees them."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+from llmhw import hardware
+from llmhw.cli import main
+
+TODAY = date(2026, 12, 1)
+
+
+@pytest.fixture(autouse=True)
+def pinned_today(monkeypatch):
+    """Price ages are counted to a fixed day, so the printed lines stay exact."""
+    monkeypatch.setattr(hardware, "today", lambda: TODAY)
+
+
+def lines(runner, *args):
+    result = runner.invoke(main, ["hardware", *args])
+    assert result.exit_code == 0, result.output
+    return result.output.splitlines()
+
+
+def test_filters_pick_the_cheap_24gb_cuda_cards(runner):
+    assert lines(runner, "--ecosystem", "cuda", "--kind", "gpu", "--min-memory", "20", "--max-price", "1000") == [
+        "id                            kind    ecosystem  usable GB   GB/s dense TFLOPS  USD/GB  price",
+        "rtx-3090                      gpu     cuda            25.8    936      71 BF16      29  750 USD used, 2026-05 (7 mo)",
+        "1 devices",
+    ]
+
+
+def test_rocm_listing_shows_rent_prices_and_unknown_ones(runner):
+    out = lines(runner, "--ecosystem", "rocm")
+    assert "mi300x                        gpu     rocm           206.1  5,300    2,615 FP8       -  1.50 USD/h cloud-on-demand, 2026-05 (7 mo)" in out
+    assert "mi355x                        gpu     rocm           309.2  8,000    5,000 FP8       -  price unknown" in out
+    assert out[-1] == "13 devices"
+
+
+def test_a_filter_nothing_passes_says_so(runner):
+    assert lines(runner, "--kind", "tpu", "--max-price", "10") == [lines(runner)[0], "0 devices"]
+
+
+def test_bad_filter_is_a_one_line_error(runner):
+    result = runner.invoke(main, ["hardware", "--ecosystem", "cuba"])
+    assert result.exit_code == 2
+    assert "Invalid value for '--ecosystem'" in result.output and "Traceback" not in result.output
+
+
+def test_json_lists_usable_memory_with_its_basis_for_every_device(runner):
+    result = runner.invoke(main, ["hardware", "--format", "json"])
+    rows = json.loads(result.output)["hardware"]
+    assert len(rows) >= 80
+    by_id = {r["id"]: r for r in rows}
+    assert by_id["rtx-4090"]["usable_memory_bytes"] == 24564 * 2**20  # nvidia-smi's 24,564 MiB, not 24e9
+    assert by_id["h100-sxm"]["usable_memory_bytes"] == 81559 * 2**20
+    assert by_id["rtx-4090"]["usable_memory_basis"] == "driver-reported"
+    assert by_id["rtx-3090"]["buy"] == {"usd": 750, "kind": "used", "date": "2026-05", "age_months": 7, "region": "US",
+                                        "source": "bestllmfor-dual3090", "source_quality": "tertiary"}
+    assert all(0 < r["usable_memory_bytes"] <= r["memory_bytes"] for r in rows)
+
+
+def test_stale_lists_only_the_prices_costs_are_built_on(runner):
+    out = lines(runner, "--stale")
+    assert out[0].endswith("prices older than 12 months (policy price-max-age-months):")
+    assert "  rtx-3080-10gb                 msrp            2020-09      75 mo  699 USD  (fz-rtx30)" in out
+    assert not any(line.startswith("  rtx-3090 ") for line in out)  # its 2020 MSRP is superseded by a 2026 used price
+
+
+def test_age_counts_whole_months_and_a_bare_year_from_january():
+    assert hardware.age_months("2026-05", TODAY) == 7
+    assert hardware.age_months("2026-05-31", TODAY) == 7
+    assert hardware.age_months("2025", TODAY) == 23
+    assert hardware.age_months("2027-01", TODAY) == 0  # a future date is not negative
+
+
+def test_stale_prices_is_a_pure_function_of_the_date(catalog):
+    now = hardware.stale_prices(catalog, TODAY, 12)
+    later = hardware.stale_prices(catalog, date(2030, 1, 1), 12)
+    assert {r["id"] for r in now} < {r["id"] for r in later}
+    assert all(r["age_months"] > 12 for r in now)
