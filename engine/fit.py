@@ -9,9 +9,8 @@ grows with tokens held), so the search usually needs two or three checks, not a 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from . import api
@@ -53,25 +52,12 @@ class FitResult:
     sort: str
     fits: tuple[FitRow, ...]
     does_not_fit: tuple[str, ...]
-    checks: int  # how many consultations it took
-    seconds: float = field(compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document `llmhw fit --format json` prints."""
         return {"hardware": self.hardware, "hardware_name": self.hardware_name, "count": self.count, "sort": self.sort,
                 "max_users_searched": MAX_USERS_SEARCHED, "fits": [vars(r) for r in self.fits],
                 "does_not_fit": list(self.does_not_fit)}
-
-
-class _Checker:
-    """``api.check`` for one model on one configuration, counting calls."""
-
-    def __init__(self, hardware: str, count: int, knowledge_dirs: tuple[str, ...]) -> None:
-        self.hardware, self.count, self.knowledge_dirs, self.calls = hardware, count, knowledge_dirs, 0
-
-    def __call__(self, **profile: Any) -> api.CheckResult:
-        self.calls += 1
-        return api.check(profile, self.hardware, self.count, knowledge_dirs=self.knowledge_dirs)
 
 
 def largest(fits: Callable[[int], bool], known: int, limit: int, guess: int, step: int) -> int:
@@ -113,7 +99,7 @@ def _tokens_fitting(result: api.CheckResult, tokens_held: int) -> int:
     return int(tokens_held + (available - total) / (kv / tokens_held))
 
 
-def _fit_model(check: _Checker, model: Any, default_context: int) -> FitRow | None:
+def _fit_model(check: Callable[..., api.CheckResult], model: Any, default_context: int) -> FitRow | None:
     context = min(default_context, model.max_context)
     first = check(model=model.id, context=context)
     if not first.fits:
@@ -155,14 +141,16 @@ def fit(hardware: str, count: int = 1, models: Iterable[str] = (), sort: str = "
 
     .. versionadded:: 0.1.0
     """
-    started = time.perf_counter()
     dirs = api._dirs(knowledge_dirs)
     cat = api.catalog(dirs)
     if sort not in SORTS:
         raise InputError("sort", f"expected one of {', '.join(sorted(SORTS))}; got {str(sort)[:40]!r}")
     accel = cat.accelerator(hardware)
     chosen = [cat.model(m) for m in models] if models else sorted(cat.models.values(), key=lambda m: m.id)
-    check = _Checker(accel.id, count, dirs)
+
+    def check(**profile: Any) -> api.CheckResult:
+        return api.check(profile, accel.id, count, knowledge_dirs=dirs)
+
     rows, missing = [], []
     for model in dict.fromkeys(chosen):  # a model named twice is fitted once
         row = _fit_model(check, model, int(cat.value("default-context")))
@@ -171,4 +159,4 @@ def fit(hardware: str, count: int = 1, models: Iterable[str] = (), sort: str = "
         else:
             rows.append(row)
     return FitResult(hardware=accel.id, hardware_name=accel.name, count=count, sort=sort, fits=tuple(_sorted(rows, sort)),
-                     does_not_fit=tuple(missing), checks=check.calls, seconds=time.perf_counter() - started)
+                     does_not_fit=tuple(missing))

@@ -116,6 +116,16 @@ def test_devices_the_catalog_lacks_are_described_from_the_driver(catalog, gpus):
     assert match_gpu(gpus[0], catalog).catalog_note == "no catalog entry has this name"
 
 
+def test_probes_never_import_the_engine():
+    """Probes produce plain dataclasses: importing them loads neither experta nor the rules, planner or API."""
+    import subprocess
+
+    code = ("import sys, llmhw.machine; from llmhw.machine import detect; detect(); "
+            "print(sorted(m for m in sys.modules if m == 'experta' or m.startswith(('llmhw.rules', 'llmhw.planner', 'llmhw.api', "
+            "'llmhw.session'))))")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "[]\n"
+
+
 # ---------------------------------------------------------------- the real probes on this machine
 @no_gpu_here
 def test_this_machine_real_probes(catalog):
@@ -226,6 +236,8 @@ def test_nvml_devices_are_read_and_matched(runner, monkeypatch):
     assert (checked["hardware"], checked["count"]) == ("rtx-4090", 2)
     one = json.loads(runner.invoke(main, ["check", "--model", "qwen2.5:7b", "--hardware", "this", "--count", "1", "--format", "json"]).stdout)
     assert (one["hardware"], one["count"]) == ("rtx-4090", 1)
+    fitted = json.loads(runner.invoke(main, ["fit", "--hardware", "this", "--model", "qwen2.5:7b", "--format", "json"]).stdout)
+    assert (fitted["hardware"], fitted["count"], [r["model"] for r in fitted["fits"]]) == ("rtx-4090", 2, ["qwen2.5-7b"])
 
 
 class _FakeAmdsmi:
