@@ -1,7 +1,7 @@
 """Which models fit a given hardware, and how far each can go: the reverse of ``advise``.
 
 Built on ``api.check`` alone, so it agrees with every other answer as the planner changes. For each model:
-one check at the default context with ``precision=auto`` gives the best format (the best quality that fits);
+one check at the default context with ``precision=auto`` gives the format (the engine's choice for that workload);
 then, at that format, the longest context for one user and the most users at the default context are found
 by searching over ``check``. The first check's memory breakdown predicts where the limit lies (the KV cache
 grows with tokens held), so the search usually needs two or three checks, not a dozen.

@@ -70,7 +70,7 @@ def test_text_lists_each_fit_and_what_does_not(runner, rtx_4090):
     n = len(rtx_4090["fits"])
     assert lines[:4] == [
         f"Models that fit 1 x NVIDIA GeForce RTX 4090 24GB: {n} of {n + len(rtx_4090['does_not_fit'])} (inference; sorted by speed)",
-        "format: the best quality that fits at 8,192 tokens; users: concurrent at that context (searched up to 1,024); "
+        "format: what `check --precision auto` picks at 8,192 tokens; users: concurrent at that context (searched up to 1,024); "
         "tok/s: decode for one user",
         "",
         "model                              params  format    runtime         max context  users       tok/s",

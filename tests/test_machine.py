@@ -116,6 +116,15 @@ def test_devices_the_catalog_lacks_are_described_from_the_driver(catalog, gpus):
     assert match_gpu(gpus[0], catalog).catalog_note == "no catalog entry has this name"
 
 
+def test_a_tool_that_fails_is_one_line_naming_it():
+    from llmhw.machine.run import run_tool
+
+    assert run_tool(["sh", "-c", "echo; echo 'NVIDIA-SMI has failed because it could not communicate' >&2; exit 9"]) == (
+        None, "sh failed (exit 9): NVIDIA-SMI has failed because it could not communicate")
+    assert run_tool(["llmhw-no-such-tool"]) == (None, "llmhw-no-such-tool not found")
+    assert run_tool(["sh", "-c", "echo ok"]) == ("ok\n", "")
+
+
 def test_probes_never_import_the_engine():
     """Probes produce plain dataclasses: importing them loads neither experta nor the rules, planner or API."""
     import subprocess

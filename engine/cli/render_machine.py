@@ -52,7 +52,7 @@ def fit_text(d: Mapping[str, Any], default_context: int) -> str:
     rows = d["fits"]
     total = len(rows) + len(d["does_not_fit"])
     lines = [f"Models that fit {d['count']} x {d['hardware_name']}: {len(rows)} of {total} (inference; sorted by {d['sort']})",
-             f"format: the best quality that fits at {default_context:,} tokens; users: concurrent at that context "
+             f"format: what `check --precision auto` picks at {default_context:,} tokens; users: concurrent at that context "
              f"(searched up to {d['max_users_searched']:,}); tok/s: decode for one user",
              "",
              f"{'model':<32}{'params':>9}  {'format':<10}{'runtime':<14}{'max context':>13}{'users':>7}{'tok/s':>12}"]
