@@ -24,8 +24,10 @@ def meta(
 ) -> Any:
     """Declare a field with its unit, allowed values, range, text pattern, and whether each value must cite a source."""
     info = {"unit": unit, "choices": choices, "positive": positive, "required": required, "cited": cited, "pattern": pattern}
-    if isinstance(default, (list, dict)):
-        return field(default_factory=lambda: type(default)(default), metadata=info)
+    if isinstance(default, list):  # lists load as tuples, so that entries stay hashable; a default must too
+        return field(default=tuple(default), metadata=info)
+    if isinstance(default, dict):
+        return field(default_factory=lambda: dict(default), metadata=info)
     if required:
         return field(metadata=info)
     return field(default=default, metadata=info)

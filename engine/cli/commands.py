@@ -14,11 +14,12 @@ from typing import Any
 
 import click
 
-from .. import api, trace
+from .. import api, machine, trace
+from .. import fit as fit_module
 from .. import hardware as listing
 from ..knowledge.schema import ECOSYSTEMS, KINDS
 from ..errors import InputError
-from . import render
+from . import render, render_machine
 from .group import LlmhwGroup
 from .options import build_profile, format_option, knowledge_option, trace_option, workload_options, write_trace
 
@@ -56,12 +57,12 @@ def recommend(profile_file: str | None, knowledge: tuple[str, ...], fmt: str, tr
 
 
 @main.command()
-@click.option("--hardware", required=True, help="Accelerator name or id (see `llmhw hardware`).")
-@click.option("--count", default="1", show_default=True, help="How many of them.")
+@click.option("--hardware", required=True, help="Accelerator name or id (see `llmhw hardware`), or `this` for this machine's GPUs.")
+@click.option("--count", help="How many of them.  [default: 1, or as many as this machine has]")
 @workload_options
 @format_option("text", "json")
 @trace_option
-def check(hardware: str, count: str, profile_file: str | None, knowledge: tuple[str, ...], fmt: str, trace_file: str | None,
+def check(hardware: str, count: str | None, profile_file: str | None, knowledge: tuple[str, ...], fmt: str, trace_file: str | None,
           **options: Any) -> None:
     """Check whether a workload fits a configuration you name, with the breakdown, speed and pitfalls.
 
@@ -69,17 +70,69 @@ def check(hardware: str, count: str, profile_file: str | None, knowledge: tuple[
     Example:
       llmhw check --model deepseek-r1:7b --hardware "A100 80GB" --precision q4_k_m
       llmhw check --model llama-3.1-70b --hardware h100-sxm --count 2 --format json
+      llmhw check --model qwen2.5:14b --hardware this
     """
-    try:
-        n = int(count)
-    except ValueError:
-        raise InputError("count", f"expected a whole number, got {count[:40]!r}") from None
+    hardware, n = _hardware(hardware, count, knowledge)
     result = api.check(build_profile(profile_file, options), hardware, n, knowledge_dirs=knowledge)
     if trace_file:
         write_trace(trace_file, result)
     data = result.to_dict()
     name = api.catalog(knowledge).accelerators[result.hardware].name
     click.echo(render.to_json(data) if fmt == "json" else render.check_text(data, name), nl=fmt == "json")
+
+
+@main.command()
+@knowledge_option()
+@format_option("text", "json")
+def detect(knowledge: tuple[str, ...], fmt: str) -> None:
+    """Describe this machine: GPUs (matched to the catalog), driver-reported memory, CPU, RAM and disks.
+
+    Every probe is optional: a missing driver, tool or permission is a line in the output, never an error.
+    `--hardware this` in `check` and `fit` uses what it finds.
+
+    \b
+    Example:
+      llmhw detect
+      llmhw detect --format json
+    """
+    found = machine.detect(api.catalog(knowledge))
+    if fmt == "json":
+        click.echo(render.to_json(found.to_dict()))
+        return
+    try:
+        hw, n = machine.this_hardware(found)
+        this = f"{n} x {hw}"
+    except InputError as exc:
+        this = str(exc).removeprefix("hardware: ")
+    click.echo(render_machine.detect_text(found.to_dict(), this), nl=False)
+
+
+@main.command()
+@click.option("--hardware", required=True, help="Accelerator name or id (see `llmhw hardware`), or `this` for this machine's GPUs.")
+@click.option("--count", help="How many of them.  [default: 1, or as many as this machine has]")
+@click.option("--model", "models", multiple=True, help="Only this model (repeatable)  [default: every catalog model]")
+@click.option("--sort", type=click.Choice(fit_module.SORTS), default="speed", show_default=True,
+              help="speed: decode tok/s, fastest first; size: parameters, largest first; name: by model id.")
+@knowledge_option()
+@format_option("text", "json")
+def fit(hardware: str, count: str | None, models: tuple[str, ...], sort: str, knowledge: tuple[str, ...], fmt: str) -> None:
+    """List the models that fit a configuration, with the best format, longest context, most users and speed.
+
+    The reverse of `recommend`: for each model, the best-quality format that fits at the default context,
+    then at that format the longest context for one user and the most concurrent users, and the runtime.
+
+    \b
+    Example:
+      llmhw fit --hardware "RTX 4090"
+      llmhw fit --hardware this --sort size --format json
+    """
+    hardware, n = _hardware(hardware, count, knowledge)
+    result = fit_module.fit(hardware, n, models, sort=sort, knowledge_dirs=knowledge)
+    data = result.to_dict()
+    if fmt == "json":
+        click.echo(render.to_json(data))
+    else:
+        click.echo(render_machine.fit_text(data, int(api.catalog(knowledge).value("default-context"))), nl=False)
 
 
 @main.command()
@@ -259,3 +312,17 @@ def ask(knowledge: tuple[str, ...]) -> None:
     from .ask import run
 
     run(knowledge)
+
+
+def _hardware(hardware: str, count: str | None, knowledge: tuple[str, ...]) -> tuple[str, int]:
+    """The accelerator and count of ``--hardware``/``--count``: ``this`` is what ``llmhw detect`` finds here."""
+    n = None
+    if count is not None:
+        try:
+            n = int(count)
+        except ValueError:
+            raise InputError("count", f"expected a whole number, got {count[:40]!r}") from None
+    if hardware.strip().lower() == "this":
+        detected, found = machine.this_hardware(machine.detect(api.catalog(knowledge)))
+        return detected, found if n is None else n
+    return hardware, 1 if n is None else n
