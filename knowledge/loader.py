@@ -291,10 +291,6 @@ def _check_whole(cat: dict[str, dict[str, Any]]) -> None:
             raise KnowledgeError(f"models.yaml: model '{m.id}', key 'active_params': larger than params")
         if m.is_moe and not (m.experts and m.experts_active):
             raise KnowledgeError(f"models.yaml: model '{m.id}', key 'experts': required for a moe model")
-    for p in cat["precisions"].values():
-        for rid in p.runtimes:
-            if rid not in cat["runtimes"]:
-                raise KnowledgeError(f"precisions.yaml: precision '{p.id}', key 'runtimes': unknown runtime {rid!r}")
     for r in cat["runtimes"].values():
         for eco in r.ecosystems:
             if eco not in schema.ECOSYSTEMS:
@@ -302,6 +298,16 @@ def _check_whole(cat: dict[str, dict[str, Any]]) -> None:
                     f"runtimes.yaml: runtime '{r.id}', key 'ecosystems': expected one of "
                     f"{', '.join(sorted(schema.ECOSYSTEMS))}; got {eco!r}"
                 )
+        for f in r.formats:
+            where = f"runtimes.yaml: runtime '{r.id}', key 'formats', precision {f.precision!r}"
+            if f.precision not in cat["precisions"]:
+                raise KnowledgeError(f"{where}: unknown precision")
+            outside = sorted(set(f.ecosystems) - set(r.ecosystems))
+            if outside:
+                raise KnowledgeError(f"{where}: ecosystem {outside[0]!r} is not one of the runtime's ({', '.join(r.ecosystems)})")
+            unknown = [s for s in f.sources if s not in sources]
+            if unknown:
+                raise KnowledgeError(f"{where}: unknown source {unknown[0]!r}")
 
 
 def _names(cat: dict[str, dict[str, Any]]) -> dict[str, dict[str, str]]:

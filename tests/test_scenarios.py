@@ -109,7 +109,7 @@ def test_large_enterprise_70b_for_a_hundred_users():
 def test_large_enterprise_distributed_training():
     data = advise(model="deepseek-r1:32b", task="finetune", scale="enterprise", context=4096, budget=400000)
     rec = tier(data, "recommended")
-    assert rec["count"] >= 8 and rec["zero_stage"] == 3
+    assert rec["count"] >= 4 and rec["zero_stage"] == 3  # sharded over several devices (4 x B200 undercut 8 x H100)
     assert {"TRN-zero-sharding", "TRN-mixed-precision", "TRN-lora-instead"} <= ids(data["tips"])
     assert "ART-zero3-saves-70" in ids(data["notes"])
 
@@ -120,7 +120,8 @@ def test_budget_respected_and_shortfall_explained():
     data = advise(model="deepseek-r1:70b", concurrency=4, budget=1000)
     warning = next(w for w in data["warnings"] if w["id"] == "BUD-over-budget")
     assert warning["at_stake_usd"] > 0
-    assert "The budget buys: DeepSeek-R1-Distill-Qwen-32B" in warning["message"] and "hours of" in warning["message"]
+    # 4 users share a llama.cpp card in turns, so the 32B's cheap GGUF setups fall below reading speed: the 14B fits
+    assert "The budget buys: DeepSeek-R1-Distill-Qwen-14B" in warning["message"] and "hours of" in warning["message"]
     assert tier(data, "best-in-budget")["cost"]["budget_usd"] <= 1000 if any(r["tier"] == "best-in-budget" for r in data["recommendations"]) else True
 
 

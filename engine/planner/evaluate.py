@@ -7,7 +7,7 @@ from typing import Any
 
 from .. import sizing
 from ..knowledge.loader import Catalog
-from ..knowledge.schema import Accelerator, Model, Precision, Price, Runtime
+from ..knowledge.schema import QUALITY_CLASSES, Accelerator, Model, Precision, Price, Runtime
 from .options import KV_BYTES_DEFAULT, Cost, Option, Workload
 
 
@@ -34,15 +34,22 @@ def bandwidth_efficiency(accel: Accelerator, cat: Catalog) -> float:
     return float(cat.value(f"bandwidth-efficiency-{kind}"))
 
 
+def runtimes_for(w: Workload, accel: Accelerator, precision: Precision, cat: Catalog) -> list[Runtime]:
+    """The runtimes that really run this format on this device's ecosystem, for this task (catalog order)."""
+    return [r for r in cat.runtimes.values()
+            if r.runs(precision.id, accel.ecosystem) and (r.trains if w.training else r.infers)]
+
+
+def many_users(w: Workload) -> bool:
+    """Whether the workload is a service for several users (then a batching server is the natural runtime)."""
+    return w.concurrency > 1 or w.scale != "personal"
+
+
 def runtime_for(w: Workload, accel: Accelerator, precision: Precision, cat: Catalog) -> Runtime | None:
-    """The runtime that would run this format on this device: serving engines for many users, trainers for training."""
-    usable = [cat.runtimes[r] for r in precision.runtimes if accel.ecosystem in cat.runtimes[r].ecosystems]
-    if w.training:
-        usable = [r for r in usable if r.trains]
-    if not usable:
-        return None
-    many = w.concurrency > 1 or w.scale != "personal"
-    return sorted(usable, key=lambda r: (r.serves_many != many, precision.runtimes.index(r.id)))[0]
+    """The runtime one would pick for this format on this device: a batching server for many users, else a one-user one."""
+    usable = runtimes_for(w, accel, precision, cat)
+    many = many_users(w)
+    return min(usable, key=lambda r: r.serves_many != many, default=None)
 
 
 def prices_of(accel: Accelerator) -> tuple[Price | None, Price | None]:
@@ -131,17 +138,21 @@ def evaluate(w: Workload, model: Model, accel: Accelerator, count: int, precisio
     else:
         mem = _inference_memory(w, a, precision, runtime, count)
         working = count if runtime.split == "tensor" else 1  # a layer split runs one device at a time per token
+        # A runtime without continuous batching serves one request at a time: the users take turns at its
+        # single-stream speed (llama.cpp's --parallel slots are not modelled: no published per-slot figures here).
+        batch = w.concurrency if runtime.serves_many else 1
         speed = sizing.decode_speed(
             a, sizing.weight_bytes(a.params, precision.bits_per_weight),
-            sizing.kv_cache_bytes(a, w.context, w.concurrency, KV_BYTES_DEFAULT), w.concurrency,
+            sizing.kv_cache_bytes(a, w.context, batch, KV_BYTES_DEFAULT), batch,
             accel.mem_bandwidth_gbs, bandwidth_efficiency(accel, cat), tflops, float(cat.value("compute-efficiency")),
             working, accel.interconnect_gbs, float(cat.value("link-latency-s")[accel.interconnect]),
         )
-        per_user, total, prefill, bound = speed.decode_per_seq, speed.decode_total, speed.prefill, speed.bound
+        turns = w.concurrency / batch
+        per_user, total, prefill, bound = speed.decode_per_seq / turns, speed.decode_total, speed.prefill, speed.bound
     return Option(
         hardware=accel.id, count=count, precision=precision.id, runtime=runtime.id, memory=mem, usable_bytes=usable,
         fits=mem.total <= usable, tokens_per_s=per_user, total_tokens_per_s=total, prefill_tokens_per_s=prefill,
-        bound=bound, quality=precision.quality, cost=cost_of(w, accel, count, cat), micro_batch=micro,
+        bound=bound, quality=quality_of(precision, model), cost=cost_of(w, accel, count, cat), micro_batch=micro,
         accumulation_steps=steps, checkpointing=ckpt, zero_stage=3 if (w.training and count > 1) else 0,
         tp_over_pcie=(not w.training and runtime.split == "tensor" and count > int(cat.value("tp-over-pcie-max"))
                       and accel.interconnect == "pcie"),
@@ -149,8 +160,17 @@ def evaluate(w: Workload, model: Model, accel: Accelerator, count: int, precisio
     )
 
 
+def quality_of(precision: Precision, model: Model) -> str:
+    """A format's quality class for this model: its released format is the model itself, hence lossless."""
+    return QUALITY_CLASSES[-1] if precision.id == model.native_precision else precision.quality
+
+
 def precisions_for(w: Workload, model: Model, cat: Catalog) -> list[Precision]:
-    """The formats worth trying: the user's, or every format no wider than the model's native one."""
+    """The formats worth trying, released format first: the user's, or every format no wider than the released one.
+
+    "No wider" compares whole bits per weight (fp8 8.24, int8 8.24 and q8_0 8.5 are all 8-bit): upcasting a released
+    checkpoint (BF16 for an FP8 model) costs memory and gains nothing, while Q8_0 is how llama.cpp runs an 8-bit model.
+    """
     if w.precision != "auto":
         return [cat.precisions[w.precision]]
     if w.task == "qlora":
@@ -158,13 +178,21 @@ def precisions_for(w: Workload, model: Model, cat: Catalog) -> list[Precision]:
     if w.training:
         return [cat.precisions["bf16"]]
     native = cat.precisions[model.native_precision]
-    wanted = [cat.precisions[p] for p in cat.value("auto-inference-precisions") if p != native.id] + [native]
-    return [p for p in wanted if p.bits_per_weight <= native.bits_per_weight + 1e-9]
+    wanted = [native] + [cat.precisions[p] for p in cat.value("auto-inference-precisions") if p != native.id]
+    return [p for p in wanted if math.floor(p.bits_per_weight) <= math.floor(native.bits_per_weight)]
 
 
 def runs_on(precision: Precision, accel: Accelerator, model: Model) -> bool:
-    """FP4 formats need FP4 tensor cores, except a model's own release format (gpt-oss MXFP4 is dequantized elsewhere)."""
-    return precision.family != "fp4" or precision.native_feature in accel.features or precision.id == model.native_precision
+    """FP8 and FP4 formats need the hardware feature, except a model released in FP4 (vLLM and llama.cpp dequantize
+    gpt-oss MXFP4 elsewhere: vllm-gptoss-recipe); FP8 MoE models need FP8 hardware in vLLM (vllm-fp8-w8a16)."""
+    if precision.native_feature not in ("fp8", "fp4") or precision.native_feature in accel.features:
+        return True
+    return precision.family == "fp4" and precision.id == model.native_precision
+
+
+def offered(w: Workload, model: Model, accel: Accelerator, precision: Precision, cat: Catalog) -> list[Runtime]:
+    """The runtimes that run this format on this device for this workload (none where the device cannot)."""
+    return runtimes_for(w, accel, precision, cat) if runs_on(precision, accel, model) else []
 
 
 def device_counts(w: Workload, accel: Accelerator, cat: Catalog) -> list[int]:
@@ -190,7 +218,8 @@ def reference_memory(w: Workload, model: Model, precision: Precision, cat: Catal
     The runtime depends on the task only (a serving engine for inference, a trainer such as transformers for
     training), never on the number of users, so that more users can never lower the need.
     """
-    runtimes = [cat.runtimes[r] for r in precision.runtimes if cat.runtimes[r].trains or not w.training]
+    runtimes = [r for r in cat.runtimes.values() if any(f.precision == precision.id for f in r.formats)
+                and (r.trains if w.training else r.infers)]
     runtime = sorted(runtimes or list(cat.runtimes.values()), key=lambda r: r.serves_many == w.training)[0]
     if w.training:
         ckpt = w.activation_checkpointing == "on"

@@ -16,7 +16,7 @@ from typing import Any
 from .. import sizing
 from ..knowledge.loader import Catalog
 from ..knowledge.schema import Accelerator, Model, Precision, Runtime
-from .evaluate import _inference_memory, arch, device_counts, evaluate, precisions_for, prices_of, runs_on, runtime_for, usable_bytes
+from .evaluate import _inference_memory, arch, device_counts, evaluate, offered, precisions_for, prices_of, usable_bytes
 from .options import QUALITY_RANK, Option, Workload
 
 
@@ -31,25 +31,30 @@ class _Shared:
 
 
 def options_for(w: Workload, model: Model, accel: Accelerator, cat: Catalog, shared: _Shared | None = None) -> list[Option]:
-    """For one device: per precision, the fewest devices that fit, and the fewest that also meet the speed target."""
+    """For one device: per format and runtime, the fewest devices that fit, and the fewest that also reach the
+    speed floor and the speed target (tensor parallel buys speed with devices; a layer split does not)."""
     shared = shared or _Shared(arch(model), precisions_for(w, model, cat), {})
     out: list[Option] = []
     counts = device_counts(w, accel, cat)
-    target = float(cat.value("target-tokens-per-s"))
+    speeds = [] if w.training else [float(cat.value("min-tokens-per-s")), float(cat.value("target-tokens-per-s"))]
     for p in shared.precisions:
-        rt = runtime_for(w, accel, p, cat) if runs_on(p, accel, model) else None
-        if rt is None or not counts:
-            continue
-        first = _fewest_fitting(w, model, accel, p, rt, counts, cat, shared)
-        if first is None:
-            continue
-        out.append(first)
-        if not w.training and (first.tokens_per_s or 0) < target:
-            for n in counts:
-                if n > first.count:
+        same: set[tuple[Any, ...]] = set()  # runtimes with identical numbers (vLLM, TensorRT-LLM): the first stands for all
+        for rt in offered(w, model, accel, p, cat) if counts else []:
+            first = _fewest_fitting(w, model, accel, p, rt, counts, cat, shared)
+            if first is None:
+                continue
+            numbers = (first.count, first.memory, first.usable_bytes, first.tokens_per_s, first.serves_many)
+            if numbers in same:
+                continue
+            same.add(numbers)
+            out.append(first)
+            found = first
+            for speed in speeds:
+                for n in (n for n in counts if n > found.count and (found.tokens_per_s or 0) < speed):
                     faster = evaluate(w, model, accel, n, p, rt, cat, shared.a, shared.memo)
-                    if (faster.tokens_per_s or 0) >= target:
+                    if (faster.tokens_per_s or 0) >= speed:
                         out.append(faster)
+                        found = faster
                         break
     return out
 
@@ -97,6 +102,8 @@ def _specs(accel: Accelerator) -> tuple[float, ...]:
 def undominated(w: Workload, accelerators: Iterable[Accelerator]) -> list[Accelerator]:
     """Drop devices that another device of the same class beats on every sizing number and on price.
 
+    A device without a price is kept: nothing is known to cost no more than it.
+
     Exact: the same count and format on the better device fits at least as well, runs at least as fast and
     costs no more, so ``pareto`` would drop the worse device's options anyway; sizing them is wasted work.
     Devices compare only within one class (kind, ecosystem, link, features, ISA, how obtained, which throughput
@@ -110,7 +117,7 @@ def undominated(w: Workload, accelerators: Iterable[Accelerator]) -> list[Accele
     for group in groups.values():
         scored = [(_specs(a), -_price(w, a), a) for a in group]
         for specs, price, a in scored:
-            beaten = any(
+            beaten = price != -math.inf and any(
                 b is not a and price_b >= price and all(map(operator.ge, specs_b, specs))
                 and (price_b > price or specs_b != specs or b.id < a.id)
                 for specs_b, price_b, b in scored
@@ -121,13 +128,28 @@ def undominated(w: Workload, accelerators: Iterable[Accelerator]) -> list[Accele
 
 
 def _merits(o: Option, comfortable: float = 1.0) -> tuple[float, ...]:
-    """What makes an option better, every axis oriented so that larger is better."""
-    cost = o.cost.budget_usd if o.cost.budget_usd is not None else math.inf
+    """What makes an option better, every axis oriented so that larger is better (an unpriced option's cost axis
+    is its device count: it is compared only with the same device, where fewer devices cost less)."""
+    cost = o.cost.budget_usd if o.cost.budget_usd is not None else o.count
     roomy = o.utilization <= comfortable
     return (-cost, QUALITY_RANK[o.quality], o.tokens_per_s or 0.0, float(roomy), float(not o.tp_over_pcie), float(o.serves_many))
 
 
 def pareto(options: list[Option], comfortable: float) -> list[Option]:
+    """The priced options no other priced option beats, and per unpriced device the options no fewer of it beat.
+
+    An option without a price is never dropped for a priced one: nobody knows which costs less.
+    """
+    priced = [o for o in options if o.price_known]
+    by_device: dict[str, list[Option]] = {}
+    for o in options:
+        if not o.price_known:
+            by_device.setdefault(o.hardware, []).append(o)
+    front = _front(priced, comfortable) + [o for group in by_device.values() for o in _front(group, comfortable)]
+    return sorted(front, key=lambda o: (not o.price_known, *(-m for m in _merits(o, comfortable)[:3]), o.id))
+
+
+def _front(options: list[Option], comfortable: float) -> list[Option]:
     """Drop options that another option equals or beats on every axis (cost, quality, speed, headroom, link, batching).
 
     Sorted best-first (cheapest first), an option can only be dominated by one kept before it, and every kept
@@ -145,22 +167,4 @@ def pareto(options: list[Option], comfortable: float) -> list[Option]:
             continue
         front.append((m, o))
         fastest[discrete] = max(speed, fastest.get(discrete, speed))
-    return [o for _, o in sorted(front, key=lambda mo: (-mo[0][0], -mo[0][1], -mo[0][2], mo[1].id))]
-
-
-def priced(options: Iterable[Option]) -> list[Option]:
-    return [o for o in options if o.cost.budget_usd is not None]
-
-
-def cheapest(options: Iterable[Option]) -> Option | None:
-    return min(priced(options), key=lambda o: (o.cost.budget_usd, -QUALITY_RANK[o.quality], -(o.tokens_per_s or 0), o.id), default=None)
-
-
-def best(options: Iterable[Option]) -> Option | None:
-    """The best on quality, then on total throughput, then the cheaper."""
-    return max(priced(options), key=lambda o: (QUALITY_RANK[o.quality], o.total_tokens_per_s or 0, -(o.cost.budget_usd or 0), o.id), default=None)
-
-
-def meets(o: Option, quality_floor: str, min_speed: float) -> bool:
-    return QUALITY_RANK[o.quality] >= QUALITY_RANK[quality_floor] and (o.tokens_per_s or 0) >= min_speed
-
+    return [o for _, o in front]

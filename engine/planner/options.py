@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import sizing
+from ..knowledge.schema import QUALITY_CLASSES
 from ..profile import TRAINING_TASKS
 
 TIERS = ("minimum", "recommended", "best-in-budget")  # the ranked answer, in the order it is shown
-QUALITY_RANK = {"large-loss": 0, "noticeable-loss": 1, "small-loss": 2, "near-lossless": 3, "reference": 4}
+QUALITY_RANK = {q: i for i, q in enumerate(QUALITY_CLASSES)}  # worst class 0, lossless highest
 KV_BYTES_DEFAULT = 2.0  # 16-bit KV cache, the default of vLLM, llama.cpp and transformers (nv-kv-blog)
+
 
 @dataclass(frozen=True)
 class Workload:
@@ -69,7 +71,7 @@ class Option:
     total_tokens_per_s: float | None
     prefill_tokens_per_s: float | None
     bound: str
-    quality: str
+    quality: str  # the format's quality class for this model (its released format is lossless)
     cost: Cost
     micro_batch: int = 0
     accumulation_steps: int = 0
@@ -80,7 +82,12 @@ class Option:
 
     @property
     def id(self) -> str:
-        return f"{self.count}x{self.hardware}@{self.precision}"
+        return f"{self.count}x{self.hardware}@{self.precision}/{self.runtime}"
+
+    @property
+    def price_known(self) -> bool:
+        """Whether the catalog prices this configuration for the deployment (purchase, or rental in the cloud)."""
+        return self.cost.budget_usd is not None
 
     @property
     def utilization(self) -> float:
@@ -91,8 +98,11 @@ class Option:
             "id": self.id, "hardware": self.hardware, "count": self.count, "precision": self.precision,
             "runtime": self.runtime, "memory": self.memory.as_dict(), "available": self.usable_bytes,
             "fits": self.fits, "utilization": round(self.utilization, 4),
-            "tokens_per_s": _round(self.tokens_per_s), "total_tokens_per_s": _round(self.total_tokens_per_s),
-            "prefill_tokens_per_s": _round(self.prefill_tokens_per_s), "bound": self.bound, "quality": self.quality,
+            # a configuration that does not fit cannot run: it has no speed to show
+            "tokens_per_s": _round(self.tokens_per_s) if self.fits else None,
+            "total_tokens_per_s": _round(self.total_tokens_per_s) if self.fits else None,
+            "prefill_tokens_per_s": _round(self.prefill_tokens_per_s) if self.fits else None, "bound": self.bound,
+            "quality_class": self.quality, "price_known": self.price_known,
             "cost": self.cost.as_dict(), "micro_batch": self.micro_batch, "accumulation_steps": self.accumulation_steps,
             "checkpointing": self.checkpointing, "zero_stage": self.zero_stage, "tp_over_pcie": self.tp_over_pcie,
             "serves_many": self.serves_many,
