@@ -260,7 +260,7 @@ class CandidateRules:
         if smaller is not None:
             other, o = smaller
             closest.append(f"{other.name} ({params(other.params)}) fits on {o.count} x {self.catalog.accelerators[o.hardware].name} "
-                           f"at {o.precision} for {usd(o.cost.budget_usd)}")
+                           f"at {o.precision} ({rate(o.tokens_per_s)} per user) for {usd(o.cost.budget_usd)}")
         hints = []
         if w.scale != "enterprise":
             hints.append("a larger --scale (more devices)")

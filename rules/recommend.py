@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 from experta import AS, MATCH, TEST, Rule
@@ -193,9 +194,7 @@ class RecommendRules:
         model = self.catalog.models[w.model]
         exclusions = {f["what"] for f in self.facts_of(Exclusion)}
         accels = [a for a in self.catalog.accelerators.values() if not excluded(a, exclusions)]
-        f = Floors.of(w, self.catalog)
-        found = largest_smaller_model(w, model, accels, self.catalog,
-                                      lambda o: meets(o, f.quality, f.speed) and (o.cost.budget_usd or math.inf) <= budget)
+        found = largest_smaller_model(replace(w, budget=budget), model, accels, self.catalog, floors_only=True)
         if found is None:
             return None
         other, pick = found

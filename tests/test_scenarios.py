@@ -136,3 +136,53 @@ def test_buy_versus_rent_break_even():
     data = advise(model="deepseek-r1:70b", concurrency=100, budget=300000, scale="enterprise", hours_per_day=24)
     tip = next(t for t in data["tips"] if t["id"] == "BUD-buy-vs-rent")
     assert "breaks even with renting" in tip["message"] and "24 h/day" in tip["message"]
+
+
+# --- issue 11: the reproductions, answered as an expert would -------------------------------------------
+
+
+def test_r1_70b_recommended_is_not_slower_than_minimum_and_not_on_transformers():
+    data = advise(model="deepseek-r1:70b")
+    low, rec, top = (tier(data, t) for t in ("minimum", "recommended", "best-in-budget"))
+    assert rec["tokens_per_s"] >= low["tokens_per_s"]
+    assert {r["runtime"] for r in data["recommendations"]}.isdisjoint({"transformers"})
+    assert top["quality_class"] == "lossless" and top["tokens_per_s"] >= rec["tokens_per_s"]
+
+
+def test_r1_32b_best_in_budget_meets_the_speed_floor():
+    """The old best-in-budget, an M4 Max at BF16 through transformers, ran at 4.5 tok/s (below reading speed)."""
+    data = advise(model="deepseek-r1:32b", budget=5000)
+    top = tier(data, "best-in-budget")
+    assert top["tokens_per_s"] >= CAT.value("min-tokens-per-s") and top["runtime"] != "transformers"
+    assert top["cost"]["budget_usd"] <= 5000 and "P1-oversized-tier" not in ids(data["warnings"])
+
+
+def test_llama_70b_on_apple_recommends_a_usable_speed():
+    """The old recommended tier was BF16 at 3.1 tok/s and 100% memory; 4-bit on a Mac reads at ~10 tok/s."""
+    data = advise(model="llama3.1:70b", ecosystem="apple")
+    low, rec = tier(data, "minimum"), tier(data, "recommended")
+    assert rec["tokens_per_s"] >= low["tokens_per_s"] >= CAT.value("min-tokens-per-s")
+    assert rec["precision"] != "bf16" and rec["utilization"] < 0.95
+
+
+@pytest.mark.parametrize("profile", [{"model": "deepseek-r1", "ecosystem": "apple"},
+                                     {"model": "llama3.1:70b", "ecosystem": "rocm", "concurrency": 100}])
+def test_configurations_without_a_price_are_shown(profile):
+    data = api.advise(profile).to_dict()
+    assert data["recommendations"] and all(not r["price_known"] for r in data["recommendations"])
+    assert "CAND-unpriced" in ids(data["notes"])
+
+
+def test_nothing_fits_says_why_and_shows_the_closest():
+    data = advise(model="deepseek-r1:671b", ecosystem="apple", context=131072, concurrency=64)
+    assert not data["recommendations"]
+    note = next(n["message"] for n in data["notes"] if n["id"] == "CAND-none-fit")
+    assert "Closest that fits: --context 32,768 fits" in note and "DeepSeek-R1-Distill-Qwen-7B" in note, note
+
+
+def test_check_speaks_only_of_the_configuration_checked():
+    """8 x B200 once printed a buy-vs-rent figure for 8 x A100, a hidden tier; now the figure is the B200s' own."""
+    got = api.check({"model": "deepseek-r1"}, "B200", 8).to_dict()
+    tip = next(t for t in got["tips"] if t["id"] == "BUD-buy-vs-rent")
+    assert tip["message"].startswith("Buying (320,000 USD")
+    assert got["precision"] == "fp8" and got["runtime"] == "vllm"

@@ -15,6 +15,7 @@ from ..knowledge.schema import Accelerator, Model
 from .evaluate import device_counts, evaluate, offered, precisions_for
 from .frontier import enumerate_options
 from .options import QUALITY_RANK, Option, Workload
+from .tiers import Floors, pick_minimum
 
 MIN_CONTEXT = 512  # the shortest context worth proposing: a short chat turn (llama.cpp's default batch is 512 tokens)
 
@@ -76,13 +77,17 @@ def closest_context(w: Workload, model: Model, accels: list[Accelerator], cat: C
 
 
 def largest_smaller_model(w: Workload, model: Model, accels: list[Accelerator], cat: Catalog,
-                          accept: Callable[[Option], bool] | None = None) -> tuple[Model, Option] | None:
-    """The largest smaller model of the same family with an option ``accept(option)`` takes (any fitting one if None)."""
+                          floors_only: bool = False) -> tuple[Model, Option] | None:
+    """The largest smaller model of the same family that fits these devices within the workload's budget, with the
+    configuration the minimum tier would pick for it (one below the quality and speed floors only if ``floors_only``
+    is off and nothing meets them)."""
+    f = Floors.of(w, cat)
     family = sorted((m for m in cat.models.values() if m.family == model.family and m.params < model.params),
                     key=lambda m: (-m.params, m.id))
     for other in family:
-        options = enumerate_options(replace(w, model=other.id), other, accels, cat)
-        taken = [o for o in options if accept is None or accept(o)]
-        if taken:
-            return other, min(taken, key=lambda o: (not o.price_known, o.cost.budget_usd or 0.0, o.id))
+        options = [o for o in enumerate_options(replace(w, model=other.id), other, accels, cat)
+                   if f.budget is None or (o.cost.budget_usd is not None and o.cost.budget_usd <= f.budget)]
+        pick, meets_floors = pick_minimum(options, f)
+        if pick is not None and (meets_floors or not floors_only):
+            return other, pick
     return None

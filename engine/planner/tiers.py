@@ -1,8 +1,9 @@
 """The three tiers, and the promises they keep.
 
 minimum: the cheapest option at acceptable quality that meets the speed floor.
-recommended: within the budget, at least as fast as the minimum, and dominated by no option (none is
-    cheaper-or-equal, faster-or-equal and of the same or a better quality class).
+recommended: within the budget, at least as fast as the minimum (or of a better quality class at the speed
+    target), and dominated by no option (none is cheaper-or-equal, faster-or-equal and of the same or a better
+    quality class).
 best-in-budget: the best quality class, then the fastest, within the budget and above the speed floor, never
     below the recommended tier on quality-and-speed.
 Options without a price take part only when no priced option qualifies: they cannot be compared on cost.
@@ -112,6 +113,12 @@ def comfortable(o: Option, f: Floors) -> bool:
             and (o.serves_many or not f.batching))
 
 
+def not_below(o: Option, minimum: Option, f: Floors) -> bool:
+    """At least as fast as the minimum, or of a better quality class and still at the speed target (four 4-bit cards
+    over PCIe may out-run two FP8 cards; the FP8 pair, lossless and fast enough, is no step down)."""
+    return _speed(o) >= _speed(minimum) or (_quality(o) > _quality(minimum) and _speed(o) >= f.target)
+
+
 def pick_minimum(options: list[Option], f: Floors) -> tuple[Option | None, bool]:
     """The minimum tier, and whether it meets the floors (else it is the cheapest that fits at all)."""
     pick = smallest(o for o in options if meets(o, f.quality, f.speed))
@@ -124,7 +131,7 @@ def pick_recommended(options: list[Option], minimum: Option | None, f: Floors) -
     the option that dominates it if one does."""
     if minimum is None:
         return None
-    pool = [o for o in _eligible(options, f) if _speed(o) >= _speed(minimum)]
+    pool = [o for o in _eligible(options, f) if not_below(o, minimum, f)]
     if f.budget is not None:
         pool = [o for o in pool if _cost(o) <= f.budget]
     if not pool:
