@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .. import sizing
@@ -28,6 +28,14 @@ class _Shared:
     a: sizing.Arch
     precisions: list[Precision]
     memo: dict[Any, sizing.Memory]
+    runtimes: dict[tuple[str, str, bool], list[Runtime]] = field(default_factory=dict)
+
+    def offered(self, w: Workload, model: Model, accel: Accelerator, p: Precision, cat: Catalog) -> list[Runtime]:
+        """``evaluate.offered``, which depends only on the ecosystem and whether the device has the format's feature."""
+        key = (accel.ecosystem, p.id, p.native_feature in accel.features)
+        if key not in self.runtimes:
+            self.runtimes[key] = offered(w, model, accel, p, cat)
+        return self.runtimes[key]
 
 
 def options_for(w: Workload, model: Model, accel: Accelerator, cat: Catalog, shared: _Shared | None = None) -> list[Option]:
@@ -39,7 +47,7 @@ def options_for(w: Workload, model: Model, accel: Accelerator, cat: Catalog, sha
     speeds = [] if w.training else [float(cat.value("min-tokens-per-s")), float(cat.value("target-tokens-per-s"))]
     for p in shared.precisions:
         same: set[tuple[Any, ...]] = set()  # runtimes with identical numbers (vLLM, TensorRT-LLM): the first stands for all
-        for rt in offered(w, model, accel, p, cat) if counts else []:
+        for rt in shared.offered(w, model, accel, p, cat) if counts else []:
             first = _fewest_fitting(w, model, accel, p, rt, counts, cat, shared)
             if first is None:
                 continue
