@@ -141,7 +141,7 @@ def pick_recommended(options: list[Option], minimum: Option | None, f: Floors) -
     # (which runs out of memory, not speed, when tight) keeps it uncapped.
     limit = _cost(reaching) * f.premium if reaching is not None and not f.batching else math.inf
     pick = (smallest(o for o in pool if comfortable(o, f) and _cost(o) <= limit) or reaching
-            or max(pool, key=lambda o: (_speed(o), _quality(o), -_cost(o), o.id)))
+            or min(pool, key=lambda o: (-_speed(o), -_quality(o), _cost(o), o.id)))
     while (better := dominator(pick, pool)) is not None:
         pick = better
     return pick
@@ -157,7 +157,7 @@ def pick_best(options: list[Option], recommended: Option | None, f: Floors, idle
     if recommended is not None and recommended in pool:
         pool = [o for o in pool if (_quality(o), _speed(o)) >= (_quality(recommended), _speed(recommended))]
     used = [o for o in pool if o.utilization >= idle_below]
-    pick = max(used or pool, key=lambda o: (_quality(o), _speed(o), -_cost(o), o.id), default=None)
+    pick = min(used or pool, key=lambda o: (-_quality(o), -_speed(o), _cost(o), o.id), default=None)
     while pick is not None and (better := dominator(pick, pool)) is not None:
         pick = better  # a mostly idle option that costs no more and is no worse is still the better buy
     return pick, bool(pool) and not used
