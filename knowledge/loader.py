@@ -298,6 +298,9 @@ def _check_whole(cat: dict[str, dict[str, Any]]) -> None:
                     f"runtimes.yaml: runtime '{r.id}', key 'ecosystems': expected one of "
                     f"{', '.join(sorted(schema.ECOSYSTEMS))}; got {eco!r}"
                 )
+        for kv in r.kv_formats:
+            if kv not in cat["precisions"] or cat["precisions"][kv].kv_bytes_per_element is None:
+                raise KnowledgeError(f"runtimes.yaml: runtime '{r.id}', key 'kv_formats': {kv!r} is not a precision with kv_bytes_per_element")
         for f in r.formats:
             where = f"runtimes.yaml: runtime '{r.id}', key 'formats', precision {f.precision!r}"
             if f.precision not in cat["precisions"]:

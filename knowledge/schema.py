@@ -171,6 +171,7 @@ class Runtime:
     trains: bool = meta(required=True)
     infers: bool = meta(required=True)  # offered for inference (HF transformers is a training stack here)
     formats: list[RuntimeFormat] = meta([])
+    kv_formats: list[str] = meta([])  # precisions it accepts as the KV-cache dtype instead of 16-bit
     sources: list[str] = meta([])
     prefill_chunk_tokens: int | None = meta(positive=True, unit="tokens")
     split: str = meta("tensor", choices=("tensor", "layer"))  # how it spreads a model over devices: layer = one device works at a time

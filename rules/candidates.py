@@ -203,7 +203,7 @@ class CandidateRules:
     def remedy(self: Any, workload: Workload, fit: Fit, hardware: str, count: int) -> None:
         """## What it decides
         For a configuration that does not fit, the nearest changes that do, each on its own: another format at
-        the same device count, the fewest devices that fit, the longest shorter context that fits.
+        the same device count, an 8-bit KV cache, the fewest devices that fit, the longest shorter context that fits.
 
         ## Why
         "Does not fit" is half an answer; the user wants to know what to change.
@@ -221,6 +221,9 @@ class CandidateRules:
             o = found.precision
             offers.append(f"--precision {o.precision} ({o.quality}) fits {count} x {accel.name} at {pct(o.utilization)} of its memory "
                           f"on {o.runtime}")
+        if found.kv is not None:
+            kv, o = found.kv
+            offers.append(f"a {kv.upper()} KV cache on {o.runtime} fits at {o.precision}, {pct(o.utilization)} of each device")
         if found.count is not None:
             o = found.count
             offers.append(f"--count {o.count} fits at {o.precision} ({o.quality}) on {o.runtime}, {pct(o.utilization)} of each device")

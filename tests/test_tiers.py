@@ -132,3 +132,11 @@ def test_does_not_fit_names_the_remedy_and_no_speed() -> None:
     assert got["fits"] is False and got["tokens_per_s"] is None and got["total_tokens_per_s"] is None
     remedy = next(n["message"] for n in got["notes"] if n["id"] == "CAND-remedy")
     assert "--precision fp8 (lossless)" in remedy and "--count 2 fits at bf16" in remedy
+
+
+def test_does_not_fit_offers_a_smaller_kv_cache() -> None:
+    """Two users of Llama-3.1-8B at 32k on a 24 GB card: BF16 weights plus a 16-bit KV cache overflow it; llama.cpp's
+    Q8_0 KV cache (34 bytes per 32 values) brings it under."""
+    got = api.check({"model": "llama-3.1-8b", "precision": "bf16", "context": 32768, "concurrency": 2}, "RTX 4090").to_dict()
+    remedy = next(n["message"] for n in got["notes"] if n["id"] == "CAND-remedy")
+    assert not got["fits"] and "a Q8_0 KV cache on llama-cpp fits at bf16" in remedy

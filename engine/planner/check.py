@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 
 from ..knowledge.loader import Catalog
 from ..knowledge.schema import Accelerator, Model
-from .evaluate import device_counts, evaluate, offered, precisions_for
+from .evaluate import device_counts, evaluate, kv_formats, offered, precisions_for
 from .frontier import enumerate_options
 from .options import QUALITY_RANK, Option, Workload
 from .tiers import Floors, pick_minimum
@@ -43,6 +43,7 @@ class Remedies:
     """What would make a configuration that does not fit, fit (``None`` where that change is not enough)."""
 
     precision: Option | None  # another format at the same device count
+    kv: tuple[str, Option] | None  # a smaller KV-cache format (its id) at the same format and devices
     count: Option | None  # the fewest devices that fit
     context: int | None  # the longest context that fits at the same devices, in tokens
 
@@ -54,7 +55,21 @@ def remedies(w: Workload, model: Model, accel: Accelerator, count: int, cat: Cat
     more = [n for n in device_counts(replace(w, scale="enterprise"), accel, cat) if n > count]
     by_count = next((o for n in more if (o := choose(configurations(w, model, accel, n, cat), model)) and o.fits), None)
     context = longest_context(w, lambda v: _fits_any(configurations(v, model, accel, count, cat)))
-    return Remedies(precision=precision if precision and precision.fits else None, count=by_count, context=context)
+    return Remedies(precision=precision if precision and precision.fits else None, kv=_smaller_kv(w, model, accel, count, cat),
+                    count=by_count, context=context)
+
+
+def _smaller_kv(w: Workload, model: Model, accel: Accelerator, count: int, cat: Catalog) -> tuple[str, Option] | None:
+    """The configuration (released or asked format first) that fits with an 8-bit KV cache, if one does."""
+    if w.training:
+        return None
+    for p in precisions_for(w, model, cat):
+        for rt in offered(w, model, accel, p, cat):
+            for kv in kv_formats(rt, accel, cat):
+                option = evaluate(w, model, accel, count, p, rt, cat, kv=kv)
+                if option.fits:
+                    return kv.id, option
+    return None
 
 
 def _fits_any(options: Iterable[Option]) -> bool:

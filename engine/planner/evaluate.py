@@ -78,8 +78,9 @@ def cost_of(w: Workload, accel: Accelerator, count: int, cat: Catalog) -> Cost:
     )
 
 
-def _inference_memory(w: Workload, a: sizing.Arch, p: Precision, rt: Runtime, n: int) -> sizing.Memory:
-    return sizing.inference_memory(a, p.bits_per_weight, KV_BYTES_DEFAULT, w.context, w.concurrency,
+def _inference_memory(w: Workload, a: sizing.Arch, p: Precision, rt: Runtime, n: int,
+                      kv_bytes: float = KV_BYTES_DEFAULT) -> sizing.Memory:
+    return sizing.inference_memory(a, p.bits_per_weight, kv_bytes, w.context, w.concurrency,
                                    rt.prefill_chunk_tokens, rt.overhead_bytes, devices=n)
 
 
@@ -124,8 +125,11 @@ def training_fit(w: Workload, a: sizing.Arch, p: Precision, rt: Runtime, n: int,
 
 
 def evaluate(w: Workload, model: Model, accel: Accelerator, count: int, precision: Precision, runtime: Runtime, cat: Catalog,
-             a: sizing.Arch | None = None, memo: dict[Any, sizing.Memory] | None = None) -> Option:
-    """Size, time and price one configuration (``a`` and ``memo``: what the caller already computed for this model)."""
+             a: sizing.Arch | None = None, memo: dict[Any, sizing.Memory] | None = None,
+             kv: Precision | None = None) -> Option:
+    """Size, time and price one configuration (``a`` and ``memo``: what the caller already computed for this model;
+    ``kv``: a KV-cache format other than 16-bit, for inference)."""
+    kv_bytes = kv.kv_bytes_per_element if kv is not None and kv.kv_bytes_per_element else KV_BYTES_DEFAULT
     a = a or arch(model)
     usable = usable_bytes(accel, runtime, float(cat.value("fit-headroom")))
     tflops = tflops_at(accel, precision)
@@ -136,14 +140,14 @@ def evaluate(w: Workload, model: Model, accel: Accelerator, count: int, precisio
         rate = sizing.training_tokens_per_s(a, accel.bf16_tflops, float(cat.value("training-mfu")), count, ckpt)
         per_user, total, prefill, bound = rate, rate, None, "compute"
     else:
-        mem = _inference_memory(w, a, precision, runtime, count)
+        mem = _inference_memory(w, a, precision, runtime, count, kv_bytes)
         working = count if runtime.split == "tensor" else 1  # a layer split runs one device at a time per token
         # A runtime without continuous batching serves one request at a time: the users take turns at its
         # single-stream speed (llama.cpp's --parallel slots are not modelled: no published per-slot figures here).
         batch = w.concurrency if runtime.serves_many else 1
         speed = sizing.decode_speed(
             a, sizing.weight_bytes(a.params, precision.bits_per_weight),
-            sizing.kv_cache_bytes(a, w.context, batch, KV_BYTES_DEFAULT), batch,
+            sizing.kv_cache_bytes(a, w.context, batch, kv_bytes), batch,
             accel.mem_bandwidth_gbs, bandwidth_efficiency(accel, cat), tflops, float(cat.value("compute-efficiency")),
             working, accel.interconnect_gbs, float(cat.value("link-latency-s")[accel.interconnect]),
         )
@@ -188,6 +192,12 @@ def runs_on(precision: Precision, accel: Accelerator, model: Model) -> bool:
     if precision.native_feature not in ("fp8", "fp4") or precision.native_feature in accel.features:
         return True
     return precision.family == "fp4" and precision.id == model.native_precision
+
+
+def kv_formats(runtime: Runtime, accel: Accelerator, cat: Catalog) -> list[Precision]:
+    """The smaller KV-cache formats this runtime offers on this device (FP8 only where the device computes FP8)."""
+    kvs = [cat.precisions[k] for k in runtime.kv_formats]
+    return [k for k in kvs if k.native_feature not in ("fp8", "fp4") or k.native_feature in accel.features]
 
 
 def offered(w: Workload, model: Model, accel: Accelerator, precision: Precision, cat: Catalog) -> list[Runtime]:
