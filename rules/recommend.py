@@ -55,10 +55,10 @@ def _recommended_why(option: Option, minimum: Option, w: Any, f: Floors) -> str:
     if not meets(option, f.quality, f.speed):
         return "nothing meets the quality and speed floor, so this is the minimum again"
     if w.training:
-        speed = ("" if option.tokens_per_s is not None
-                 else "; no training speed figure for this device (no published dense BF16 throughput)")
         room = "fits with memory to spare" if option.utilization <= f.comfortable else "fits, with memory tight"
-        return f"the cheapest that {room}, no cheaper option trains as fast at the same quality{speed}"
+        if option.tokens_per_s is None:
+            return f"the cheapest that {room}; no training speed figure for this device (no published dense BF16 throughput)"
+        return f"the cheapest with a known training speed that {room}; no cheaper option trains as fast at the same quality"
     if comfortable(option, f):
         return ("reaches the speed target with memory to spare and no tensor parallel over PCIe"
                 + (", on a serving engine that batches users" if f.batching else ""))

@@ -30,6 +30,7 @@ class Floors:
     premium: float  # how much more than the cheapest option reaching the target the recommended tier pays for comfort
     batching: bool  # several users: the recommended tier prefers a runtime that batches them
     budget: float | None
+    training: bool
 
     @classmethod
     def of(cls, w: Workload, cat: Catalog) -> Floors:
@@ -42,6 +43,7 @@ class Floors:
             premium=math.inf if training else float(cat.value("recommended-max-premium")),
             batching=not training and w.concurrency > int(cat.value("serving-engine-above-users")),
             budget=w.budget,
+            training=training,
         )
 
 
@@ -136,6 +138,8 @@ def pick_recommended(options: list[Option], minimum: Option | None, f: Floors) -
         pool = [o for o in pool if _cost(o) <= f.budget]
     if not pool:
         return minimum  # over the budget or below the floors: the budget rules say by how much
+    if f.training:  # a training tier is recommended on a device whose speed is known, when one fits
+        pool = [o for o in pool if o.tokens_per_s is not None] or pool
     reaching = smallest(o for o in pool if _speed(o) >= f.target)
     # One user gains little from headroom, so comfort is bought only up to the premium; a service or a training run
     # (which runs out of memory, not speed, when tight) keeps it uncapped.
