@@ -75,7 +75,7 @@ def check_promises(profile: dict[str, Any]) -> None:
         if o.id in kept:
             continue
         rivals = [c for c in candidates if c.price_known == o.price_known and (o.price_known or c.hardware == o.hardware)]
-        assert any(all(a >= b for a, b in zip(_merits(c, comfortable), _merits(o, comfortable))) for c in rivals), (
+        assert any(all(a >= b for a, b in zip(_merits(c, comfortable), _merits(o, comfortable), strict=True)) for c in rivals), (
             f"{profile}: {o.id} fits but is neither a candidate nor beaten by one")
 
 
@@ -140,3 +140,17 @@ def test_does_not_fit_offers_a_smaller_kv_cache() -> None:
     got = api.check({"model": "llama-3.1-8b", "precision": "bf16", "context": 32768, "concurrency": 2}, "RTX 4090").to_dict()
     remedy = next(n["message"] for n in got["notes"] if n["id"] == "CAND-remedy")
     assert not got["fits"] and "a Q8_0 KV cache on llama-cpp fits at bf16" in remedy
+
+
+@pytest.mark.parametrize(("profile", "hardware", "count"), [
+    ({"model": "deepseek-r1"}, "B200", 8), ({"model": "llama3.1:8b"}, "A100 80GB", 1),
+    ({"model": "llama-3.1-70b", "precision": "bf16"}, "RTX 4090", 2), ({"model": "deepseek-r1:70b", "budget": 1000}, "H100 SXM", 2),
+])
+def test_check_budget_and_candidate_rules_speak_only_of_the_configuration_checked(profile, hardware, count) -> None:
+    """In `check`, the BUD and CAND conclusions name the checked devices and no hidden tier's."""
+    got = api.check(profile, hardware, count).to_dict()
+    name = CAT.accelerator(hardware).name
+    others = [a.name for a in CAT.accelerators.values() if a.name != name]
+    for item in got["warnings"] + got["tips"] + got["notes"]:
+        if item["id"].split("-")[0] in ("BUD", "CAND", "REC"):
+            assert not [o for o in others if o in item["message"]], f"{item['id']} speaks of another configuration: {item['message']}"

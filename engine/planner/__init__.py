@@ -17,7 +17,6 @@ from .evaluate import (
     cost_of,
     device_counts,
     evaluate,
-    many_users,
     offered,
     precisions_for,
     prices_of,
@@ -25,7 +24,6 @@ from .evaluate import (
     reference_memory,
     reference_precision,
     runs_on,
-    runtime_for,
     runtimes_for,
     tflops_at,
     training_fit,
@@ -33,13 +31,13 @@ from .evaluate import (
 )
 from .frontier import enumerate_options, options_for, pareto, undominated
 from .options import KV_BYTES_DEFAULT, QUALITY_RANK, TIERS, Cost, Option, Workload
-from .tiers import Floors, best, cheapest, dominates, meets, pick_best, pick_minimum, pick_recommended, priced, smallest
+from .tiers import Floors, cheapest, dominates, meets, pick_best, pick_minimum, pick_recommended, priced, smallest
 
 __all__ = [
     "KV_BYTES_DEFAULT", "QUALITY_RANK", "TIERS", "Cost", "Floors", "Option", "Remedies", "Workload", "arch",
-    "bandwidth_efficiency", "best", "cheapest", "choose", "closest_context", "configurations", "cost_of",
-    "device_counts", "dominates", "enumerate_options", "evaluate", "frontier", "largest_smaller_model", "many_users",
+    "bandwidth_efficiency", "cheapest", "choose", "closest_context", "configurations", "cost_of",
+    "device_counts", "dominates", "enumerate_options", "evaluate", "frontier", "largest_smaller_model",
     "meets", "offered", "options_for", "pareto", "pick_best", "pick_minimum", "pick_recommended", "precisions_for",
     "priced", "prices_of", "quality_of", "reference_memory", "reference_precision", "remedies", "runs_on",
-    "runtime_for", "runtimes_for", "smallest", "tflops_at", "training_fit", "undominated", "usable_bytes",
+    "runtimes_for", "smallest", "tflops_at", "training_fit", "undominated", "usable_bytes",
 ]

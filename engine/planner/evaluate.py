@@ -40,18 +40,6 @@ def runtimes_for(w: Workload, accel: Accelerator, precision: Precision, cat: Cat
             if r.runs(precision.id, accel.ecosystem) and (r.trains if w.training else r.infers)]
 
 
-def many_users(w: Workload) -> bool:
-    """Whether the workload is a service for several users (then a batching server is the natural runtime)."""
-    return w.concurrency > 1 or w.scale != "personal"
-
-
-def runtime_for(w: Workload, accel: Accelerator, precision: Precision, cat: Catalog) -> Runtime | None:
-    """The runtime one would pick for this format on this device: a batching server for many users, else a one-user one."""
-    usable = runtimes_for(w, accel, precision, cat)
-    many = many_users(w)
-    return min(usable, key=lambda r: r.serves_many != many, default=None)
-
-
 def prices_of(accel: Accelerator) -> tuple[Price | None, Price | None]:
     """The purchase price that counts (the most recent MSRP or street price) and the cheapest rental hour."""
     buys = [p for p in accel.prices if p.kind in ("msrp", "street")]

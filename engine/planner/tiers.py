@@ -72,11 +72,6 @@ def cheapest(options: Iterable[Option]) -> Option | None:
     return min(priced(options), key=lambda o: (_cost(o), -_quality(o), -_speed(o), o.id), default=None)
 
 
-def best(options: Iterable[Option]) -> Option | None:
-    """The best priced option on quality, then on total throughput, then the cheaper."""
-    return max(priced(options), key=lambda o: (_quality(o), o.total_tokens_per_s or 0, -_cost(o), o.id), default=None)
-
-
 def smallest(options: Iterable[Option]) -> Option | None:
     """The cheapest option (then the better quality, then the faster); among unpriced ones, ranked after every priced
     one, the least memory bought stands for the cost."""
