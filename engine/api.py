@@ -82,6 +82,7 @@ class CheckResult:
         return {
             "profile": dict(self.profile), "defaults_used": dict(self.defaults_used), "hardware": self.hardware,
             "count": self.count, "precision": c.get("precision"), "runtime": c.get("runtime"), "fits": self.fits,
+            "quality_class": c.get("quality_class"), "price_known": c.get("price_known"),
             "memory": c.get("memory", {}), "available": c.get("available"), "utilization": c.get("utilization"),
             "tokens_per_s": c.get("tokens_per_s"), "total_tokens_per_s": c.get("total_tokens_per_s"),
             "prefill_tokens_per_s": c.get("prefill_tokens_per_s"), "cost": c.get("cost", {}),

@@ -270,9 +270,20 @@ class Catalog:
                 if e.id in cat[stem] and cat[stem][e.id] != e:
                     raise KnowledgeError(f"{e.id}: {CATALOGS[stem][2]} id already in the knowledge base")
                 cat[stem][e.id] = e
+        for p in precisions:
+            if p.variant_of is not None:
+                _run_like(cat["runtimes"], p.id, p.variant_of)
         _check_whole(cat)
         return Catalog(**{k: types.MappingProxyType(v) for k, v in cat.items()},
                        hashes=types.MappingProxyType({**self.hashes, **(hashes or {})}), _names=_names(cat))
+
+
+def _run_like(runtimes: dict[str, Runtime], variant: str, of: str) -> None:
+    """Let every runtime run the format ``variant`` where it runs the catalog format ``of``."""
+    for rid, r in runtimes.items():
+        extra = tuple(dataclasses.replace(f, precision=variant) for f in r.formats if f.precision == of)
+        if extra:
+            runtimes[rid] = dataclasses.replace(r, formats=(*r.formats, *extra))
 
 
 def _raise(exc: Exception) -> Any:
@@ -322,10 +333,6 @@ def _check_whole(cat: dict[str, dict[str, Any]]) -> None:
             raise KnowledgeError(f"models.yaml: model '{m.id}', key 'active_params': larger than params")
         if m.is_moe and not (m.experts and m.experts_active):
             raise KnowledgeError(f"models.yaml: model '{m.id}', key 'experts': required for a moe model")
-    for p in cat["precisions"].values():
-        for rid in p.runtimes:
-            if rid not in cat["runtimes"]:
-                raise KnowledgeError(f"precisions.yaml: precision '{p.id}', key 'runtimes': unknown runtime {rid!r}")
     _check_calibration(cat)
     for r in cat["runtimes"].values():
         for eco in r.ecosystems:
@@ -334,6 +341,19 @@ def _check_whole(cat: dict[str, dict[str, Any]]) -> None:
                     f"runtimes.yaml: runtime '{r.id}', key 'ecosystems': expected one of "
                     f"{', '.join(sorted(schema.ECOSYSTEMS))}; got {eco!r}"
                 )
+        for kv in r.kv_formats:
+            if kv not in cat["precisions"] or cat["precisions"][kv].kv_bytes_per_element is None:
+                raise KnowledgeError(f"runtimes.yaml: runtime '{r.id}', key 'kv_formats': {kv!r} is not a precision with kv_bytes_per_element")
+        for f in r.formats:
+            where = f"runtimes.yaml: runtime '{r.id}', key 'formats', precision {f.precision!r}"
+            if f.precision not in cat["precisions"]:
+                raise KnowledgeError(f"{where}: unknown precision")
+            outside = sorted(set(f.ecosystems) - set(r.ecosystems))
+            if outside:
+                raise KnowledgeError(f"{where}: ecosystem {outside[0]!r} is not one of the runtime's ({', '.join(r.ecosystems)})")
+            unknown = [s for s in f.sources if s not in sources]
+            if unknown:
+                raise KnowledgeError(f"{where}: unknown source {unknown[0]!r}")
 
 
 def _check_calibration(cat: dict[str, dict[str, Any]]) -> None:

@@ -36,6 +36,10 @@ def meta(
 ECOSYSTEMS = ("cuda", "rocm", "apple", "tpu", "npu", "cpu", "oneapi", "gaudi")  # oneapi (Intel Arc) and gaudi are listed; no runtime plans them yet
 KINDS = ("gpu", "tpu", "npu", "unified", "cpu")
 QUALITY = ("primary", "secondary", "tertiary", "derived", "assumption")
+# A format's quality class, worst first (the planner ranks by position): perplexity and benchmark recovery in
+# precisions.yaml; large-loss (Q2_K, 20x the Q4_K_M perplexity loss) is the part of "3 bits and below" used only
+# when nothing else fits. A model's released format (Model.native_precision) is lossless for that model.
+QUALITY_CLASSES = ("large-loss", "noticeable-loss", "small-loss", "near-lossless", "lossless")
 
 
 @dataclass(frozen=True)
@@ -68,7 +72,7 @@ class Model:
     vocab: int = meta(required=True, positive=True)
     tied_embeddings: bool = meta(required=True)
     max_context: int = meta(required=True, positive=True, unit="tokens")
-    native_precision: str = meta(required=True)
+    native_precision: str = meta(required=True)  # the released format (gpt-oss MXFP4, DeepSeek-V3/R1 FP8, BF16 for most)
     sources: list[str] = meta([])
     aliases: list[str] = meta([])
     experts: int | None = meta(positive=True)
@@ -168,22 +172,29 @@ class Precision:
     name: str = meta(required=True)
     bits_per_weight: float = meta(required=True, positive=True, unit="bits")
     family: str = meta(required=True, choices=("float", "int", "gguf", "fp8", "fp4"))
-    quality: str = meta(
-        required=True,
-        choices=("reference", "near-lossless", "small-loss", "noticeable-loss", "large-loss"),
-    )
+    quality: str = meta(required=True, choices=QUALITY_CLASSES)
     trainable: bool = meta(required=True)
     sources: list[str] = meta([])
     aliases: list[str] = meta([])
     native_feature: str | None = meta()
-    runtimes: list[str] = meta([])
     kv_bytes_per_element: float | None = meta(positive=True, unit="bytes")
+    variant_of: str | None = meta()  # a file's own mix of a catalog format (a GGUF's tensors): runtimes run it where they run that one
+    notes: str = meta("")
+
+
+@dataclass(frozen=True)
+class RuntimeFormat:
+    """A format a runtime runs, and on which ecosystems (vendors) it really runs it."""
+
+    precision: str = meta(required=True)
+    ecosystems: list[str] = meta(required=True)
+    sources: list[str] = meta([])
     notes: str = meta("")
 
 
 @dataclass(frozen=True)
 class Runtime:
-    """A serving or training stack, with what it reserves on each device."""
+    """A serving or training stack, with what it reserves on each device and the formats it runs where."""
 
     id: str = meta(required=True)
     name: str = meta(required=True)
@@ -191,11 +202,19 @@ class Runtime:
     overhead_bytes: int = meta(required=True, unit="bytes per device")
     memory_fraction: float = meta(required=True, positive=True, unit="fraction of device memory")
     serves_many: bool = meta(required=True)
+    batches: bool = meta(required=True)  # decodes concurrent requests in one batch; else users take turns
     trains: bool = meta(required=True)
+    infers: bool = meta(required=True)  # offered for inference (HF transformers is a training stack here)
+    formats: list[RuntimeFormat] = meta([])
+    kv_formats: list[str] = meta([])  # precisions it accepts as the KV-cache dtype instead of 16-bit
     sources: list[str] = meta([])
     prefill_chunk_tokens: int | None = meta(positive=True, unit="tokens")
     split: str = meta("tensor", choices=("tensor", "layer"))  # how it spreads a model over devices: layer = one device works at a time
     notes: str = meta("")
+
+    def runs(self, precision: str, ecosystem: str) -> bool:
+        """Whether this runtime runs ``precision`` on hardware of ``ecosystem``."""
+        return any(f.precision == precision and ecosystem in f.ecosystems for f in self.formats)
 
 
 @dataclass(frozen=True)

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from experta import AS, MATCH, P, Rule
+from experta import AS, MATCH, TEST, P, Rule
 
-from ..facts import Candidate, CandidateSet, Exclusion, Fit, Note, Proposal, Workload
-from ..planner import Option, enumerate_options, evaluate, precisions_for, runtime_for
+from ..facts import Candidate, CandidateSet, Exclusion, Fit, Mode, Note, Proposal, Recommendation, Workload
+from ..planner import QUALITY_RANK, Option, choose, closest_context, configurations, enumerate_options, largest_smaller_model, remedies
 from ..profile import TRAINING_TASKS
-from ..units import gb, params, rate, usd
-from . import SALIENCE_COLLECT, SALIENCE_FILTER, rule_meta
+from ..units import gb, params, pct, rate, usd
+from . import SALIENCE_ADVICE, SALIENCE_COLLECT, SALIENCE_FILTER, rule_meta
 
 TRAINING = P(lambda t: t in TRAINING_TASKS)
 
@@ -183,26 +183,61 @@ class CandidateRules:
         w = self.workload(workload)
         model = self.catalog.models[w.model]
         accel = self.catalog.accelerators[hardware]
-        tried = []
-        for precision in precisions_for(w, model, self.catalog):
-            runtime = runtime_for(w, accel, precision, self.catalog)
-            if runtime is not None:
-                tried.append(evaluate(w, model, accel, count, precision, runtime, self.catalog))
-        if not tried:
+        option = choose(configurations(w, model, accel, count, self.catalog), model)
+        if option is None:
             self.conclude(Note(id="CAND-proposal", message=f"No runtime in the catalog runs {w.precision} on {accel.name}."),
                           name=accel.name, count=count, precision=w.precision, need="?", available="?", fits=False)
             return
-        fitting = [o for o in tried if o.fits]
-        option = self.remember(fitting[0] if fitting else tried[-1])
+        self.remember(option)
         self.conclude(
             Fit(id=option.id, hardware=hardware, count=count, precision=option.precision, fits=option.fits,
                 utilization=round(option.utilization, 4), cost_usd=option.cost.budget_usd, kind=accel.kind,
-                ecosystem=accel.ecosystem, tp_over_pcie=option.tp_over_pcie),
+                ecosystem=accel.ecosystem, tp_over_pcie=option.tp_over_pcie, quality=option.quality),
             name=accel.name, precision=option.precision, need=gb(option.memory.total),
             available=gb(option.usable_bytes), fits=option.fits,
         )
 
-    @Rule(AS.done << CandidateSet(count=0), AS.workload << Workload())
+    @Rule(AS.workload << Workload(), AS.fit << Fit(fits=False, hardware=MATCH.hardware, count=MATCH.count))
+    @rule_meta(id="CAND-remedy", statement="{config} does not hold the workload; what fits instead: {remedies}",
+               sources=["eleuther-tm101", "nv-kv-blog"], needs=("model", "precision", "context"))
+    def remedy(self: Any, workload: Workload, fit: Fit, hardware: str, count: int) -> None:
+        """## What it decides
+        For a configuration that does not fit, the nearest changes that do, each on its own: another format at
+        the same device count, an 8-bit KV cache, the fewest devices that fit, the longest shorter context that fits.
+
+        ## Why
+        "Does not fit" is half an answer; the user wants to know what to change.
+
+        ## Example
+        `llmhw check --model llama-3.1-70b --hardware "RTX 4090"` names Q3_K_M on one card, Q4_K_M on two, or a
+        shorter context.
+        """
+        w = self.workload(workload)
+        model = self.catalog.models[w.model]
+        accel = self.catalog.accelerators[hardware]
+        found = remedies(w, model, accel, count, self.catalog)
+        offers = []
+        if found.precision is not None:
+            o = found.precision
+            offers.append(f"--precision {o.precision} ({o.quality}) fits {count} x {accel.name} at {pct(o.utilization)} of its memory "
+                          f"on {o.runtime}")
+        if found.kv is not None:
+            kv, o = found.kv
+            offers.append(f"a {kv.upper()} KV cache on {o.runtime} fits at {o.precision}, {pct(o.utilization)} of each device")
+        if found.count is not None:
+            o = found.count
+            offers.append(f"--count {o.count} fits at {o.precision} ({o.quality}) on {o.runtime}, {pct(o.utilization)} of each device")
+        if found.context is not None:
+            offers.append(f"--context {found.context:,} fits on {count} x {accel.name}")
+        listed = "; ".join(offers) if offers else "nothing within the catalog's device counts and a context down to 512 tokens"
+        config = f"{count} x {accel.name}"
+        self.conclude(
+            Note(id="CAND-remedy", message=f"{config} does not hold this workload (it needs {pct(fit['utilization'])} of its usable "
+                 f"memory); no speed is given for a configuration that cannot run. What fits instead: {listed}."),
+            config=config, remedies=listed,
+        )
+
+    @Rule(AS.done << CandidateSet(count=0), AS.workload << Workload(), Mode(kind="recommend"))
     @rule_meta(id="CAND-none-fit", statement="no configuration in the catalog holds {model} under these constraints",
                sources=["article"], needs=("scale", "ecosystem", "deployment", "precision"))
     def none_fit(self: Any, done: CandidateSet, workload: Workload) -> None:
@@ -213,10 +248,22 @@ class CandidateRules:
         An empty answer with no reason is no advice at all.
 
         ## Example
-        DeepSeek-R1 671B at `--scale personal` fits no desktop: allow a team server or a cluster.
+        DeepSeek-R1 671B at `--scale personal` fits no desktop: allow a team server or a cluster; the closest that
+        fits is a shorter context or the 70B distill.
         """
         w = self.workload(workload)
         model = self.catalog.models[w.model]
+        exclusions = {f["what"] for f in self.facts_of(Exclusion)}
+        accels = [a for a in self.catalog.accelerators.values() if not excluded(a, exclusions)]
+        closest = []
+        context = closest_context(w, model, accels, self.catalog)
+        if context is not None:
+            closest.append(f"--context {context:,} fits")
+        smaller = largest_smaller_model(w, model, accels, self.catalog)
+        if smaller is not None:
+            other, o = smaller
+            closest.append(f"{other.name} ({params(other.params)}) fits on {o.count} x {self.catalog.accelerators[o.hardware].name} "
+                           f"at {o.precision} ({rate(o.tokens_per_s)} per user) for {usd(o.cost.budget_usd)}")
         hints = []
         if w.scale != "enterprise":
             hints.append("a larger --scale (more devices)")
@@ -227,7 +274,41 @@ class CandidateRules:
         if w.deployment != "cloud":
             hints.append("--deployment cloud")
         hints.append("a shorter --context or fewer concurrent users")
+        nearest = (" Closest that fits: " + "; ".join(closest) + ".") if closest else ""
         self.conclude(
-            Note(id="CAND-none-fit", message=f"Nothing in the catalog holds {model.name} for this workload. Try " + ", ".join(hints) + "."),
+            Note(id="CAND-none-fit", message=f"Nothing in the catalog holds {model.name} for this workload with these "
+                 f"constraints ({w.scale} scale, {w.ecosystem} ecosystem, {w.deployment} deployment, precision {w.precision})."
+                 f"{nearest} Also try " + ", ".join(hints) + "."),
             model=model.name,
+        )
+
+    @Rule(AS.done << CandidateSet(count=MATCH.count), AS.workload << Workload(), Mode(kind="recommend"),
+          TEST(lambda count: count > 0), salience=SALIENCE_ADVICE)
+    @rule_meta(id="CAND-unpriced", statement="{unpriced} of the {count} configurations that fit have no price in the catalog",
+               sources=["llmhw-assumption"], needs=("model",))
+    def unpriced(self: Any, done: CandidateSet, workload: Workload, count: int) -> None:
+        """## What it decides
+        Names the configurations that fit but have no price, so none is dropped silently: they rank after
+        priced ones and enter the tiers only when no priced configuration qualifies.
+
+        ## Why
+        A machine the catalog cannot price (a 512 GB Mac Studio, an MI300X sold only through OEMs) may be exactly
+        what the user can get; an empty answer would hide it.
+
+        ## Example
+        DeepSeek-R1 671B on Apple: only the M3 Ultra 512GB holds it, shown with "price unknown".
+        """
+        shown = {f["id"] for f in self.facts_of(Recommendation)}
+        unpriced = [self.option(c) for c in self.facts_of(Candidate) if c["cost_usd"] is None]
+        if not unpriced:
+            return
+        hidden = sorted((o for o in unpriced if o.id not in shown), key=lambda o: (-QUALITY_RANK[o.quality], -(o.tokens_per_s or 0), o.id))
+        listed = ", ".join(f"{o.count} x {self.catalog.accelerators[o.hardware].name} at {o.precision} ({rate(o.tokens_per_s)})"
+                           for o in hidden[:3]) + (f" and {len(hidden) - 3} more" if len(hidden) > 3 else "")
+        self.conclude(
+            Note(id="CAND-unpriced", message=f"{len(unpriced)} of the {count} configurations that fit have no price in the catalog"
+                 + (f"; {len(hidden)} of them are not among the tiers, the best of which: {listed}." if hidden
+                    else ", all shown above as price unknown.")
+                 + " Get a quote to compare them."),
+            unpriced=len(unpriced), count=count,
         )

@@ -8,10 +8,11 @@ from typing import Any
 
 from experta import AS, MATCH, TEST, Rule
 
-from ..facts import Candidate, CandidateSet, Exclusion, Recommendation, Tip, Warning, Workload
-from ..planner import Option, best, cheapest, enumerate_options, meets
-from ..units import params, rate, usd
-from . import SALIENCE_ADVICE, SALIENCE_SELECT, rule_meta
+from ..facts import Candidate, CandidateSet, Exclusion, Mode, Recommendation, Tip, Warning, Workload
+from ..planner import Floors, Option, cheapest, largest_smaller_model, meets, pick_best, pick_minimum, pick_recommended
+from ..planner.tiers import comfortable
+from ..units import params, pct, rate, usd
+from . import SALIENCE_ADVICE, SALIENCE_SELECT, rule_meta, subject
 from .candidates import excluded
 
 
@@ -20,18 +21,54 @@ def _candidates(engine: Any) -> tuple[list[Option], list[Candidate]]:
     return [engine.option(f) for f in facts], facts
 
 
+def _tiers(engine: Any, workload: Workload) -> tuple[list[Option], list[Candidate], Any, Floors]:
+    """The candidates, their facts, the planner's workload and the promises the tiers keep for it."""
+    options, facts = _candidates(engine)
+    w = engine.workload(workload)
+    return options, facts, w, Floors.of(w, engine.catalog)
+
+
+def _priced_note(option: Option) -> str:
+    return "" if option.price_known else "; price unknown (no price in the catalog), so ranked by the memory it buys"
+
+
 def _recommend(engine: Any, tier: str, option: Option | None, candidates: list[Candidate], why: str, **bindings: Any) -> None:
     if option is None:
         return
     accel = engine.catalog.accelerators[option.hardware]
+    why += _priced_note(option)
     engine.conclude(
         Recommendation(tier=tier, id=option.id, hardware=option.hardware, count=option.count, precision=option.precision,
                        kind=accel.kind, utilization=round(option.utilization, 4), cost_usd=option.cost.budget_usd,
-                       tokens_per_s=option.tokens_per_s, tp_over_pcie=option.tp_over_pcie, because=why),
+                       tokens_per_s=option.tokens_per_s, tp_over_pcie=option.tp_over_pcie, quality=option.quality,
+                       price_known=option.price_known, because=why),
         inputs=[c for c in candidates if c["id"] == option.id],
-        tier=tier, option=f"{option.count} x {accel.name} at {option.precision}", cost=usd(option.cost.budget_usd),
+        tier=tier, option=f"{option.count} x {accel.name} at {option.precision} on {option.runtime}", cost=usd(option.cost.budget_usd),
         because=why, **bindings,
     )
+
+
+def _recommended_why(option: Option, minimum: Option, w: Any, f: Floors) -> str:
+    """Why the recommended tier is what it is, read from the option itself (it may have moved to a dominating one)."""
+    if f.budget is not None and (option.cost.budget_usd is None or option.cost.budget_usd > f.budget) and option is minimum:
+        return "nothing within the budget meets the quality and speed floor, so this is the minimum again (see BUD-over-budget)"
+    if not meets(option, f.quality, f.speed):
+        return "nothing meets the quality and speed floor, so this is the minimum again"
+    if w.training:
+        room = "fits with memory to spare" if option.utilization <= f.comfortable else "fits, with memory tight"
+        if option.tokens_per_s is None:
+            return f"the cheapest that {room}; no training speed figure for this device (no published dense BF16 throughput)"
+        return f"the cheapest with a known training speed that {room}; no cheaper option trains as fast at the same quality"
+    if comfortable(option, f):
+        return ("reaches the speed target with memory to spare and no tensor parallel over PCIe"
+                + (", on a serving engine that batches users" if f.batching else ""))
+    if (option.tokens_per_s or 0) >= f.target:
+        short = [f"memory is {pct(option.utilization)} full" if option.utilization > f.comfortable else "",
+                 "tensor parallel runs over PCIe" if option.tp_over_pcie else "",
+                 "its runtime is no serving engine (no paged KV cache shared by the users)" if f.batching and not option.serves_many else ""]
+        return "reaches the speed target, though " + ", ".join(x for x in short if x) + "; no option costs less and runs as fast at the same quality"
+    within = "within the budget" if f.budget is not None else "that fits"
+    return f"the fastest at acceptable quality {within}: none reaches the {f.target:g} tok/s target"
 
 
 class RecommendRules:
@@ -41,7 +78,7 @@ class RecommendRules:
     def minimum(self: Any, done: CandidateSet, workload: Workload, count: int) -> None:
         """## What it decides
         The cheapest configuration that holds the workload at acceptable quality (4-bit or better) and, for
-        inference, at least reading speed per user.
+        inference, at least reading speed per user (with users taking turns on a runtime that does not batch them).
 
         ## Why
         The article's thesis: hardware is a matching problem; the floor is what the workload needs, not more.
@@ -50,16 +87,13 @@ class RecommendRules:
         DeepSeek-R1-Distill-Qwen-1.5B for one person: a desktop CPU or an 8 GB RTX 3060.
 
         ## Limits
-        Configurations without a price in the catalog cannot be ranked on cost and are left out of the tiers.
+        Configurations without a price in the catalog are ranked after priced ones, smallest memory first, and
+        chosen only when no priced configuration meets the floor; they are marked "price unknown".
         """
-        options, facts = _candidates(self)
-        w = self.workload(workload)
-        floor = str(self.catalog.value("quality-floor-minimum"))
-        speed = 0.0 if w.training else float(self.catalog.value("min-tokens-per-s"))
-        pick = cheapest(o for o in options if meets(o, floor, speed))
-        why = "the cheapest that fits at acceptable quality" + ("" if w.training else f" and at least {speed:g} tok/s per user")
-        if pick is None:
-            pick, why = cheapest(options), "nothing meets the quality and speed floor: this is the cheapest that fits at all"
+        options, facts, w, f = _tiers(self, workload)
+        pick, ok = pick_minimum(options, f)
+        why = ("the cheapest that fits at acceptable quality" + ("" if w.training else f" and at least {f.speed:g} tok/s per user")
+               if ok else "nothing meets the quality and speed floor: this is the cheapest that fits at all")
         _recommend(self, "minimum", pick, facts, why)
 
     @Rule(AS.done << CandidateSet(count=MATCH.count), AS.workload << Workload(), TEST(lambda count: count > 0), salience=SALIENCE_SELECT)
@@ -67,9 +101,11 @@ class RecommendRules:
                sources=["brysbaert-2019", "kquant-pr", "llmhw-assumption"], needs=("concurrency", "context", "budget"))
     def recommended(self: Any, done: CandidateSet, workload: Workload, count: int) -> None:
         """## What it decides
-        The cheapest configuration that reaches the target speed per user (about three times reading speed),
-        keeps 15% of memory free for longer prompts and more users, and needs no tensor parallel over PCIe
-        beyond two cards.
+        Within the budget, at least as fast as the minimum: the cheapest configuration that reaches the target
+        speed per user (about three times reading speed), keeps 15% of memory free, needs no tensor parallel over
+        PCIe beyond two cards and, for several users, runs on a serving engine that batches them; else the cheapest
+        that reaches the target; else the fastest. If another option costs no more, runs no slower and is of no
+        lower quality class, it takes its place: the recommended tier is never dominated.
 
         ## Why
         The minimum works on paper; the recommended one works on a busy day.
@@ -77,25 +113,11 @@ class RecommendRules:
         ## Example
         A 70B model for 20 users at 8k: two 48 GB cards or one H200 rather than four 24 GB cards over PCIe.
         """
-        options, facts = _candidates(self)
-        w = self.workload(workload)
-        floor = str(self.catalog.value("quality-floor-recommended"))
-        target = 0.0 if w.training else float(self.catalog.value("target-tokens-per-s"))
-        roomy = float(self.catalog.value("comfortable-utilization"))
-        batching = w.concurrency > int(self.catalog.value("serving-engine-above-users"))
-        steps = [
-            ("reaches the speed target with memory to spare and no tensor parallel over PCIe"
-             + (", on a serving engine that batches users" if batching else ""),
-             lambda o: meets(o, floor, target) and o.utilization <= roomy and not o.tp_over_pcie
-             and (o.serves_many or not batching)),
-            ("reaches the speed target (memory is tight or the cards talk over PCIe)", lambda o: meets(o, floor, target)),
-            ("the fastest at acceptable quality: nothing reaches the speed target", None),
-        ]
-        for why, keep in steps:
-            pick = cheapest(o for o in options if keep(o)) if keep else best(o for o in options if meets(o, floor, 0))
-            if pick is not None:
-                _recommend(self, "recommended", pick, facts, why)
-                return
+        options, facts, w, f = _tiers(self, workload)
+        minimum, _ = pick_minimum(options, f)
+        pick = pick_recommended(options, minimum, f)
+        if pick is not None and minimum is not None:
+            _recommend(self, "recommended", pick, facts, _recommended_why(pick, minimum, w, f))
 
     @Rule(AS.done << CandidateSet(count=MATCH.count), AS.workload << Workload(budget=MATCH.budget), TEST(lambda count: count > 0),
           salience=SALIENCE_SELECT)
@@ -103,8 +125,9 @@ class RecommendRules:
                sources=["article"], needs=("budget",))
     def best_in_budget(self: Any, done: CandidateSet, workload: Workload, count: int, budget: float | None) -> None:
         """## What it decides
-        The best configuration the budget pays for: highest quality, then highest total throughput, among those
-        the workload does not leave mostly idle (pitfall P1).
+        The best configuration the budget pays for: the best quality class, then the highest speed, above the
+        speed floor and never below the recommended tier, among those the workload does not leave mostly idle
+        (pitfall P1).
 
         ## Why
         Some buyers want the most their money buys, not the least that works; the ranking shows both.
@@ -115,16 +138,18 @@ class RecommendRules:
         ## Limits
         With no budget, the best configuration overall within the scale's device limit.
         """
-        options, facts = _candidates(self)
-        affordable = [o for o in options if budget is None or (o.cost.budget_usd or math.inf) <= budget]
-        # Pitfall P1 applies to our own top tier: prefer configurations the workload does not leave mostly idle.
-        used = [o for o in affordable if o.utilization >= float(self.catalog.value("p1-max-utilization"))]
-        pick = best(used or affordable)
-        why = ("highest quality, then highest total throughput" + (" within the budget" if budget else " (no budget given)")
-               + ("" if used or not affordable else "; every affordable option leaves most of its memory idle"))
+        options, facts, w, f = _tiers(self, workload)
+        minimum, _ = pick_minimum(options, f)
+        recommended = pick_recommended(options, minimum, f)
+        pick, idle = pick_best(options, recommended, f, float(self.catalog.value("p1-max-utilization")))
+        speed = "training speed" if w.training else "speed per user"
+        why = (f"the best quality class, then the highest {speed}" + (" within the budget" if budget else " (no budget given)")
+               + ("" if w.training else f", at least {f.speed:g} tok/s per user")
+               + ("; every option that good leaves most of its memory idle" if idle else ""))
         _recommend(self, "best-in-budget", pick, facts, why, limit=usd(budget) if budget else "no limit")
 
     @Rule(AS.workload << Workload(budget=MATCH.budget), AS.rec << Recommendation(tier="minimum", cost_usd=MATCH.cost),
+          Mode(kind="recommend"),
           TEST(lambda budget, cost: budget is not None and cost is not None and cost > budget), salience=SALIENCE_ADVICE)
     @rule_meta(id="BUD-over-budget", statement="the minimum configuration costs {cost}, {short} over the {budget} budget",
                sources=["article"], needs=("budget",))
@@ -146,7 +171,8 @@ class RecommendRules:
         smaller = self._smaller_model_within(w, budget)
         if smaller:
             offers.append(smaller)
-        lowest = cheapest(options)
+        f = Floors.of(w, self.catalog)
+        lowest = cheapest(o for o in options if meets(o, f.quality, f.speed))
         if lowest is not None and (lowest.cost.budget_usd or math.inf) <= budget:
             offers.append(f"{lowest.count} x {self.catalog.accelerators[lowest.hardware].name} at {lowest.precision} "
                           f"({lowest.quality}, {rate(lowest.tokens_per_s)} per user) for {usd(lowest.cost.budget_usd)}")
@@ -168,24 +194,19 @@ class RecommendRules:
         model = self.catalog.models[w.model]
         exclusions = {f["what"] for f in self.facts_of(Exclusion)}
         accels = [a for a in self.catalog.accelerators.values() if not excluded(a, exclusions)]
-        floor = str(self.catalog.value("quality-floor-minimum"))
-        speed = 0.0 if w.training else float(self.catalog.value("min-tokens-per-s"))
-        family = sorted((m for m in self.catalog.models.values() if m.family == model.family and m.params < model.params),
-                        key=lambda m: -m.params)
-        for other in family:
-            pick = cheapest(o for o in enumerate_options(replace(w, model=other.id), other, accels, self.catalog) if meets(o, floor, speed))
-            if pick is not None and (pick.cost.budget_usd or math.inf) <= budget:
-                return (f"{other.name} ({params(other.params)}) on {pick.count} x {self.catalog.accelerators[pick.hardware].name} "
-                        f"at {pick.precision} for {usd(pick.cost.budget_usd)}")
-        return None
+        found = largest_smaller_model(replace(w, budget=budget), model, accels, self.catalog, floors_only=True)
+        if found is None:
+            return None
+        other, pick = found
+        return (f"{other.name} ({params(other.params)}) on {pick.count} x {self.catalog.accelerators[pick.hardware].name} "
+                f"at {pick.precision} for {usd(pick.cost.budget_usd)}")
 
-    @Rule(AS.workload << Workload(deployment=MATCH.deployment, hours_per_day=MATCH.hours),
-          AS.rec << Recommendation(tier="recommended"), salience=SALIENCE_ADVICE)
+    @Rule(AS.workload << Workload(deployment=MATCH.deployment, hours_per_day=MATCH.hours), subject(), salience=SALIENCE_ADVICE)
     @rule_meta(id="BUD-buy-vs-rent", statement="buying pays off against renting after {months} months at {hours:g} h/day",
                sources=["llmhw-assumption"], needs=("deployment", "hours_per_day"))
     def buy_vs_rent(self: Any, workload: Workload, rec: Recommendation, deployment: str, hours: float) -> None:
         """## What it decides
-        For the recommended configuration, after how many months of use its purchase (plus power) costs less
+        For the configuration checked (or the recommended one), after how many months of use its purchase (plus power) costs less
         than renting the same devices.
 
         ## Why

@@ -78,7 +78,8 @@ def test_gguf_weights_are_the_files_tensor_bytes_exactly(tmp_path):
     assert model.checkpoint_bytes == tensor_bytes
     own = cat.precisions[model.native_precision]
     assert sizing.weight_bytes(model.params, own.bits_per_weight) == tensor_bytes  # what every option sizes at the file's format
-    assert own.quality == cat.precisions["q8_0"].quality and own.runtimes == cat.precisions["q8_0"].runtimes
+    assert own.quality == cat.precisions["q8_0"].quality and own.variant_of == "q8_0"
+    assert cat.runtimes["llama-cpp"].runs(own.id, "cuda") and not cat.runtimes["vllm"].runs(own.id, "cuda")
     assert (model.layers, model.hidden, model.heads, model.kv_heads, model.head_dim, model.vocab) == (LAYERS, HIDDEN, HEADS, KV_HEADS, 16, VOCAB)
     assert not model.tied_embeddings and model.max_context == 2048 and model.name == "tiny-llama"
     assert sizing.kv_bytes_per_token_layer(arch(model), 2) == 2 * KV_HEADS * 16 * 2

@@ -36,7 +36,7 @@ def test_skipping_dominated_devices_changes_no_answer(monkeypatch, profile):
     cat = crowded(api.catalog())
     monkeypatch.setattr(api, "catalog", lambda dirs=(): cat)
     pruned = api.advise(profile).to_dict()
-    monkeypatch.setattr(planner, "undominated", lambda w, accels: list(accels))
+    monkeypatch.setattr(planner.frontier, "undominated", lambda w, accels: list(accels))
     assert api.advise(profile).to_dict() == pruned
 
 
@@ -48,3 +48,10 @@ def test_dominated_device_is_skipped(catalog):
     worse = dataclasses.replace(h100, id="h100-worse", mem_bandwidth_gbs=h100.mem_bandwidth_gbs / 2)
     kept = planner.undominated(w, [h100, worse])
     assert kept == [h100]
+
+
+def test_workload_has_one_field_per_input_slot():
+    """planner.Workload is the typed view of the slot table: a slot added to profile.SLOTS must appear here too."""
+    from llmhw.profile import SLOTS
+
+    assert list(planner.Workload.__dataclass_fields__) == [s.name for s in SLOTS]

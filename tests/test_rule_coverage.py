@@ -40,6 +40,7 @@ WORKLOADS = {
     "check-32b-bf16": ({"model": "deepseek-r1:32b", "precision": "bf16", "concurrency": 4}, ("h100-sxm", 2)),
     "check-70b-4x4090": ({"model": "deepseek-r1:70b", "precision": "q4_k_m", "concurrency": 4}, ("rtx-4090", 4)),
     "check-70b-3bit": ({"model": "deepseek-r1:70b", "precision": "q3_k_m"}, ("rtx-4090", 2)),
+    "check-70b-bf16-one-4090": ({"model": "deepseek-r1:70b", "precision": "bf16"}, ("rtx-4090", 1)),
 }
 
 # A committed-use TPU price (an embedding app's private knowledge) makes a TPU the cheapest hour.

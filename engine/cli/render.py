@@ -98,9 +98,10 @@ def check_text(d: Mapping[str, Any], hardware_name: str) -> str:
     lines += _workload_line(p) + [_defaults(d["defaults_used"]), "(GB = 10^9 bytes)"]
     if d.get("memory"):
         lines += ["", f"Memory per device (usable {gb(d['available'])}, {pct(d['utilization'])} used)"] + _memory_rows(d["memory"])
-        lines += ["", f"Decode: {rate(d['tokens_per_s'])} per user, {rate(d['total_tokens_per_s'])} in all; "
-                      f"prefill {rate(d['prefill_tokens_per_s'])}" if p["task"] == "inference"
-                  else f"Training throughput: {rate(d['tokens_per_s'])}"]
+        if d["fits"]:  # a configuration that does not fit has no speed to show
+            lines += ["", f"Decode: {rate(d['tokens_per_s'])} per user, {rate(d['total_tokens_per_s'])} in all; "
+                          f"prefill {rate(d['prefill_tokens_per_s'])}" if p["task"] == "inference"
+                      else f"Training throughput: {rate(d['tokens_per_s'])}"]
         cost = d["cost"]
         lines.append(f"Cost: purchase {usd(cost.get('purchase_usd'))}, rent {usd(cost.get('cloud_usd_per_hour'))}/h")
     lines += _items("Warnings", d["warnings"]) + _items("Tips", d["tips"]) + _items("Notes", d["notes"])

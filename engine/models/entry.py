@@ -80,6 +80,6 @@ def own_format(model_id: str, template: Precision, params: int, tensor_bytes: in
         bits = math.nextafter(bits, 0.0)
     raw = {"id": f"{template.id}-{source.id.removeprefix('file-')[:8]}", "name": f"{file_type} ({Path(model_id).name}: {bits:.3f} bits per weight)",
            "bits_per_weight": bits, "family": template.family, "quality": template.quality, "trainable": False, "sources": [source.id],
-           "native_feature": template.native_feature, "runtimes": list(template.runtimes),
+           "native_feature": template.native_feature, "variant_of": template.id,
            "notes": f"This file's own tensor mix: {tensor_bytes:,} bytes of tensors for {params:,} parameters."}
     return build(Precision, raw, model_id)

@@ -1,0 +1,43 @@
+"""Turn a workload and the catalog into sized options, and pick tiers among them.
+
+Rules call these functions: the arithmetic stays here and in ``sizing``, the
+reasoning (what is excluded, which tier, which warning) stays in the rules.
+``options`` holds the vocabulary, ``evaluate`` sizes one configuration,
+``frontier`` searches the catalog and keeps the options no other beats, ``tiers`` picks the three tiers, ``check``
+chooses the format for a named configuration and what would make it fit.
+"""
+
+from __future__ import annotations
+
+from . import frontier
+from .check import Remedies, choose, closest_context, configurations, largest_smaller_model, remedies
+from .evaluate import (
+    arch,
+    bandwidth_efficiency,
+    cost_of,
+    device_counts,
+    evaluate,
+    offered,
+    precisions_for,
+    prices_of,
+    quality_of,
+    reference_memory,
+    reference_precision,
+    runs_on,
+    runtimes_for,
+    tflops_at,
+    training_fit,
+    usable_bytes,
+)
+from .frontier import enumerate_options, options_for, pareto, undominated
+from .options import KV_BYTES_DEFAULT, QUALITY_RANK, TIERS, Cost, Option, Workload
+from .tiers import Floors, cheapest, dominates, meets, pick_best, pick_minimum, pick_recommended, priced, smallest
+
+__all__ = [
+    "KV_BYTES_DEFAULT", "QUALITY_RANK", "TIERS", "Cost", "Floors", "Option", "Remedies", "Workload", "arch",
+    "bandwidth_efficiency", "cheapest", "choose", "closest_context", "configurations", "cost_of",
+    "device_counts", "dominates", "enumerate_options", "evaluate", "frontier", "largest_smaller_model",
+    "meets", "offered", "options_for", "pareto", "pick_best", "pick_minimum", "pick_recommended", "precisions_for",
+    "priced", "prices_of", "quality_of", "reference_memory", "reference_precision", "remedies", "runs_on",
+    "runtimes_for", "smallest", "tflops_at", "training_fit", "undominated", "usable_bytes",
+]

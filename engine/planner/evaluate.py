@@ -1,0 +1,234 @@
+"""Sizing, timing and pricing one configuration: a device, a count, a format and the runtime that runs it."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .. import sizing
+from ..knowledge.loader import Catalog
+from ..knowledge.schema import QUALITY_CLASSES, Accelerator, Model, Precision, Price, Runtime
+from .options import KV_BYTES_DEFAULT, Cost, Option, Workload
+
+
+def arch(model: Model) -> sizing.Arch:
+    """The sizing view of a catalog model."""
+    return sizing.Arch(**{f: getattr(model, f) for f in sizing.Arch.__dataclass_fields__})
+
+
+def usable_bytes(accel: Accelerator, runtime: Runtime, headroom: float) -> int:
+    """Memory one device offers this runtime, with the policy's headroom kept free."""
+    return int((accel.usable_memory_bytes or accel.memory_bytes) * runtime.memory_fraction * headroom)
+
+
+def tflops_at(accel: Accelerator, precision: Precision) -> float | None:
+    """Dense throughput for a format: its native rate where the hardware has it, else the 16-bit rate."""
+    native = {"fp8": accel.fp8_tflops, "fp4": accel.fp4_tflops, "int8": accel.int8_tops}.get(precision.native_feature or "")
+    if native and precision.native_feature in accel.features:
+        return native
+    return accel.bf16_tflops or accel.int8_tops
+
+
+def bandwidth_efficiency(accel: Accelerator, cat: Catalog) -> float:
+    kind = "gpu" if accel.kind == "gpu" else accel.kind
+    return float(cat.value(f"bandwidth-efficiency-{kind}"))
+
+
+def step_overhead(runtime: Runtime, accel: Accelerator, cat: Catalog) -> sizing.StepOverhead:
+    """A runtime's calibrated per-layer decode costs, for this device's ecosystem where they differ (Metal, ROCm)."""
+    def pick(key: str) -> float:
+        table = cat.value(key)
+        return float(table.get(f"{runtime.id}@{accel.ecosystem}", table[runtime.id]))
+    return sizing.StepOverhead(pick("decode-layer-overhead-s"), pick("decode-moe-layer-overhead-s"),
+                               pick("decode-sequence-layer-overhead-s"))
+
+
+def runtimes_for(w: Workload, accel: Accelerator, precision: Precision, cat: Catalog) -> list[Runtime]:
+    """The runtimes that really run this format on this device's ecosystem, for this task (catalog order)."""
+    return [r for r in cat.runtimes.values()
+            if r.runs(precision.id, accel.ecosystem) and (r.trains if w.training else r.infers)]
+
+
+def prices_of(accel: Accelerator) -> tuple[Price | None, Price | None]:
+    """The purchase price that counts (the most recent buy price, the cheapest of that date) and the cheapest on-demand hour."""
+    rents = [p for p in accel.prices if p.kind == "cloud-on-demand"]
+    return accel.buy_price, min(rents, key=lambda p: p.usd) if rents else None
+
+
+def cost_of(w: Workload, accel: Accelerator, count: int, cat: Catalog) -> Cost:
+    """Purchase or rental cost of ``count`` devices, with power over the ownership period's years."""
+    buy, rent = prices_of(accel)
+    hours_year = w.hours_per_day * 365
+    power = sizing.power_cost_usd(accel.tdp_w, count, hours_year, float(cat.value("electricity-usd-per-kwh")))
+    if w.deployment == "cloud":
+        per_hour = rent.usd * count if rent else None
+        return Cost(
+            purchase_usd=buy.usd * count if buy else None, cloud_usd_per_hour=per_hour, power_usd_per_year=None,
+            budget_usd=per_hour * hours_year if per_hour else None, basis="cloud",
+            price_kind=rent.kind if rent else "", price_date=rent.date if rent else "",
+        )
+    purchase = buy.usd * count if buy else None
+    return Cost(
+        purchase_usd=purchase, cloud_usd_per_hour=rent.usd * count if rent else None, power_usd_per_year=power,
+        budget_usd=purchase, basis="purchase", price_kind=buy.kind if buy else "", price_date=buy.date if buy else "",
+    )
+
+
+def _inference_memory(w: Workload, a: sizing.Arch, p: Precision, rt: Runtime, n: int,
+                      kv_bytes: float = KV_BYTES_DEFAULT) -> sizing.Memory:
+    return sizing.inference_memory(a, p.bits_per_weight, kv_bytes, w.context, w.concurrency,
+                                   rt.prefill_chunk_tokens, rt.overhead_bytes, devices=n)
+
+
+def _training_setup(w: Workload, p: Precision, n: int, micro_batch: int, checkpointing: bool) -> sizing.TrainingSetup:
+    mode = {"lora": "lora", "qlora": "qlora"}.get(w.task, "full")
+    return sizing.TrainingSetup(
+        mode=mode, micro_batch=micro_batch, seq_len=w.context, checkpointing=checkpointing, devices=n,
+        zero_stage=3 if n > 1 else 0, lora_rank=w.lora_rank, frozen_bits_per_weight=p.bits_per_weight,
+    )
+
+
+def training_fit(w: Workload, a: sizing.Arch, p: Precision, rt: Runtime, n: int, limit: int,
+                 memo: dict[Any, sizing.Memory] | None = None) -> tuple[sizing.Memory, int, bool]:
+    """The largest micro-batch (power of two, at most the effective batch) that fits, and whether recompute is on.
+
+    Activation checkpointing follows the user's choice; on ``auto`` it is used only
+    when micro-batch 1 does not fit without it. ``memo`` keeps the needs, which do not depend on the device.
+    """
+    memo = {} if memo is None else memo
+
+    def need(mb: int, ckpt: bool) -> sizing.Memory:
+        key = (p.id, rt.id, n, mb, ckpt)
+        if key not in memo:
+            memo[key] = sizing.training_memory(a, _training_setup(w, p, n, mb, ckpt), rt.overhead_bytes)
+        return memo[key]
+
+    choices = {"on": (True,), "off": (False,)}.get(w.activation_checkpointing or "auto", (False, True))
+    best: tuple[sizing.Memory, int, bool] | None = None
+    for ckpt in choices:
+        mb = 1
+        while mb * 2 <= w.batch:
+            mb *= 2
+        while mb >= 1:
+            mem = need(mb, ckpt)
+            if mem.total <= limit:
+                return mem, mb, ckpt
+            best = best or (mem, mb, ckpt)
+            mb //= 2
+        best = (need(1, ckpt), 1, ckpt)
+    assert best is not None
+    return best
+
+
+def evaluate(w: Workload, model: Model, accel: Accelerator, count: int, precision: Precision, runtime: Runtime, cat: Catalog,
+             a: sizing.Arch | None = None, memo: dict[Any, sizing.Memory] | None = None,
+             kv: Precision | None = None) -> Option:
+    """Size, time and price one configuration (``a`` and ``memo``: what the caller already computed for this model;
+    ``kv``: a KV-cache format other than 16-bit, for inference)."""
+    kv_bytes = kv.kv_bytes_per_element if kv is not None and kv.kv_bytes_per_element else KV_BYTES_DEFAULT
+    a = a or arch(model)
+    usable = usable_bytes(accel, runtime, float(cat.value("fit-headroom")))
+    tflops = tflops_at(accel, precision)
+    micro, steps, ckpt = 0, 0, False
+    if w.training:
+        mem, micro, ckpt = training_fit(w, a, precision, runtime, count, usable, memo)
+        steps = math.ceil(w.batch / micro)
+        rate = sizing.training_tokens_per_s(a, accel.bf16_tflops, float(cat.value("training-mfu")), count, ckpt)
+        per_user, total, prefill, bound = rate, rate, None, "compute"
+    else:
+        mem = _inference_memory(w, a, precision, runtime, count, kv_bytes)
+        working = count if runtime.split == "tensor" else 1  # a layer split runs one device at a time per token
+        # A runtime that does not batch decode serves one request at a time: the users take turns at its
+        # single-stream speed. llama-server's parallel slots do batch (runtimes.yaml, calibration.yaml).
+        batch = w.concurrency if runtime.batches else 1
+        speed = sizing.decode_speed(
+            a, sizing.weight_bytes(a.params, precision.bits_per_weight),
+            sizing.kv_cache_bytes(a, w.context, batch, kv_bytes), batch,
+            accel.mem_bandwidth_gbs, bandwidth_efficiency(accel, cat), tflops, float(cat.value("compute-efficiency")),
+            working, accel.interconnect_gbs, float(cat.value("link-latency-s")[accel.interconnect]),
+            step_overhead(runtime, accel, cat),
+        )
+        turns = w.concurrency / batch
+        per_user, total, prefill, bound = speed.decode_per_seq / turns, speed.decode_total, speed.prefill, speed.bound
+    return Option(
+        hardware=accel.id, count=count, precision=precision.id, runtime=runtime.id, memory=mem, usable_bytes=usable,
+        fits=mem.total <= usable, tokens_per_s=per_user, total_tokens_per_s=total, prefill_tokens_per_s=prefill,
+        bound=bound, quality=quality_of(precision, model), cost=cost_of(w, accel, count, cat), micro_batch=micro,
+        accumulation_steps=steps, checkpointing=ckpt, zero_stage=3 if (w.training and count > 1) else 0,
+        tp_over_pcie=(not w.training and runtime.split == "tensor" and count > int(cat.value("tp-over-pcie-max"))
+                      and accel.interconnect == "pcie"),
+        serves_many=runtime.serves_many,
+    )
+
+
+def quality_of(precision: Precision, model: Model) -> str:
+    """A format's quality class for this model: its released format is the model itself, hence lossless."""
+    return QUALITY_CLASSES[-1] if precision.id == model.native_precision else precision.quality
+
+
+def precisions_for(w: Workload, model: Model, cat: Catalog) -> list[Precision]:
+    """The formats worth trying, released format first: the user's, or every format no wider than the released one.
+
+    "No wider" compares whole bits per weight (fp8 8.24, int8 8.24 and q8_0 8.5 are all 8-bit): upcasting a released
+    checkpoint (BF16 for an FP8 model) costs memory and gains nothing, while Q8_0 is how llama.cpp runs an 8-bit model.
+    """
+    if w.precision != "auto":
+        return [cat.precisions[w.precision]]
+    if w.task == "qlora":
+        return [p for p in cat.precisions.values() if p.id == "nf4"]
+    if w.training:
+        return [cat.precisions["bf16"]]
+    native = cat.precisions[model.native_precision]
+    wanted = [native] + [cat.precisions[p] for p in cat.value("auto-inference-precisions") if p != native.id]
+    return [p for p in wanted if math.floor(p.bits_per_weight) <= math.floor(native.bits_per_weight)]
+
+
+def runs_on(precision: Precision, accel: Accelerator, model: Model) -> bool:
+    """FP8 and FP4 formats need the hardware feature, except a model released in FP4 (vLLM and llama.cpp dequantize
+    gpt-oss MXFP4 elsewhere: vllm-gptoss-recipe); FP8 MoE models need FP8 hardware in vLLM (vllm-fp8-w8a16)."""
+    if precision.native_feature not in ("fp8", "fp4") or precision.native_feature in accel.features:
+        return True
+    return precision.family == "fp4" and precision.id == model.native_precision
+
+
+def kv_formats(runtime: Runtime, accel: Accelerator, cat: Catalog) -> list[Precision]:
+    """The smaller KV-cache formats this runtime offers on this device (FP8 only where the device computes FP8)."""
+    kvs = [cat.precisions[k] for k in runtime.kv_formats]
+    return [k for k in kvs if k.native_feature not in ("fp8", "fp4") or k.native_feature in accel.features]
+
+
+def offered(w: Workload, model: Model, accel: Accelerator, precision: Precision, cat: Catalog) -> list[Runtime]:
+    """The runtimes that run this format on this device for this workload (none where the device cannot)."""
+    return runtimes_for(w, accel, precision, cat) if runs_on(precision, accel, model) else []
+
+
+def device_counts(w: Workload, accel: Accelerator, cat: Catalog) -> list[int]:
+    """Device counts allowed for this scale: one node's worth, unless the scale is a cluster of server-class nodes."""
+    limit = int(cat.value(f"max-devices-{w.scale}"))
+    server_class = accel.kind in ("gpu", "tpu") and accel.max_devices >= int(cat.value("max-devices-team"))
+    if w.scale != "enterprise" or not server_class:
+        limit = min(limit, accel.max_devices)
+    return [n for n in cat.value("device-counts") if n <= limit]
+
+def reference_precision(w: Workload, model: Model) -> str:
+    """The precision the memory need is shown at: the user's, else the model's native format (training: bf16/nf4)."""
+    if w.precision != "auto":
+        return w.precision
+    if w.task == "qlora":
+        return "nf4"
+    return "bf16" if w.training else model.native_precision
+
+
+def reference_memory(w: Workload, model: Model, precision: Precision, cat: Catalog) -> tuple[sizing.Memory, Runtime]:
+    """The need on one device with unbounded memory, under the runtime that would usually run it.
+
+    The runtime depends on the task only (a serving engine for inference, a trainer such as transformers for
+    training), never on the number of users, so that more users can never lower the need.
+    """
+    runtimes = [r for r in cat.runtimes.values() if any(f.precision == precision.id for f in r.formats)
+                and (r.trains if w.training else r.infers)]
+    runtime = sorted(runtimes or list(cat.runtimes.values()), key=lambda r: r.serves_many == w.training)[0]
+    if w.training:
+        ckpt = w.activation_checkpointing == "on"
+        return sizing.training_memory(arch(model), _training_setup(w, precision, 1, 1, ckpt), runtime.overhead_bytes), runtime
+    return _inference_memory(w, arch(model), precision, runtime, 1), runtime

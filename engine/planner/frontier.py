@@ -1,0 +1,178 @@
+"""The candidate search: per device, the fewest devices that fit each format; then the options no other beats.
+
+The catalog is walked once per consultation with O(1) work per accelerator and
+precision (the smallest device count is solved, not searched), so no rule ever
+joins the catalog with itself.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import sizing
+from ..knowledge.loader import Catalog
+from ..knowledge.schema import Accelerator, Model, Precision, Runtime
+from .evaluate import _inference_memory, arch, device_counts, evaluate, offered, precisions_for, prices_of, usable_bytes
+from .options import QUALITY_RANK, Option, Workload
+
+
+@dataclass
+class _Shared:
+    """What every device of one enumeration shares: the model's sizing view, the formats to try, and the
+    memory needs computed so far, which depend on the format, runtime and device count, not on the device."""
+
+    a: sizing.Arch
+    precisions: list[Precision]
+    memo: dict[Any, sizing.Memory]
+    runtimes: dict[tuple[str, str, bool], list[Runtime]] = field(default_factory=dict)
+
+    def offered(self, w: Workload, model: Model, accel: Accelerator, p: Precision, cat: Catalog) -> list[Runtime]:
+        """``evaluate.offered``, which depends only on the ecosystem and whether the device has the format's feature."""
+        key = (accel.ecosystem, p.id, p.native_feature in accel.features)
+        if key not in self.runtimes:
+            self.runtimes[key] = offered(w, model, accel, p, cat)
+        return self.runtimes[key]
+
+
+def options_for(w: Workload, model: Model, accel: Accelerator, cat: Catalog, shared: _Shared | None = None) -> list[Option]:
+    """For one device: per format and runtime, the fewest devices that fit, and the fewest that also reach the
+    speed floor and the speed target (tensor parallel buys speed with devices; a layer split does not)."""
+    shared = shared or _Shared(arch(model), precisions_for(w, model, cat), {})
+    out: list[Option] = []
+    counts = device_counts(w, accel, cat)
+    speeds = [] if w.training else [float(cat.value("min-tokens-per-s")), float(cat.value("target-tokens-per-s"))]
+    for p in shared.precisions:
+        same: set[tuple[Any, ...]] = set()  # runtimes with identical numbers (vLLM, TensorRT-LLM): the first stands for all
+        for rt in shared.offered(w, model, accel, p, cat) if counts else []:
+            first = _fewest_fitting(w, model, accel, p, rt, counts, cat, shared)
+            if first is None:
+                continue
+            numbers = (first.count, first.memory, first.usable_bytes, first.tokens_per_s, first.serves_many)
+            if numbers in same:
+                continue
+            same.add(numbers)
+            out.append(first)
+            found = first
+            for speed in speeds:
+                for n in (n for n in counts if n > found.count and (found.tokens_per_s or 0) < speed):
+                    faster = evaluate(w, model, accel, n, p, rt, cat, shared.a, shared.memo)
+                    if (faster.tokens_per_s or 0) >= speed:
+                        out.append(faster)
+                        found = faster
+                        break
+    return out
+
+
+def _fewest_fitting(w: Workload, model: Model, accel: Accelerator, p: Precision, rt: Runtime, counts: list[int], cat: Catalog,
+                    shared: _Shared) -> Option | None:
+    if not w.training:
+        # Memory per device is (weights + KV + activations)/n + overhead: solve for n instead of trying each count.
+        key = (p.id, rt.id)
+        if key not in shared.memo:
+            shared.memo[key] = _inference_memory(w, shared.a, p, rt, 1)
+        one = shared.memo[key]
+        room = usable_bytes(accel, rt, float(cat.value("fit-headroom"))) - rt.overhead_bytes
+        if room <= 0:
+            return None
+        need = math.ceil((one.total - rt.overhead_bytes) / room)
+        counts = [n for n in counts if n >= need][:2]
+    for n in counts:
+        option = evaluate(w, model, accel, n, p, rt, cat, shared.a, shared.memo)
+        if option.fits:
+            return option
+    return None
+
+
+def enumerate_options(w: Workload, model: Model, accelerators: Iterable[Accelerator], cat: Catalog) -> list[Option]:
+    """Every fitting option over the given devices, pruned to the ones no other option beats on cost, quality and speed."""
+    shared = _Shared(arch(model), precisions_for(w, model, cat), {})
+    options = [o for accel in undominated(w, accelerators) for o in options_for(w, model, accel, cat, shared)]
+    return pareto(options, float(cat.value("comfortable-utilization")))
+
+
+def _price(w: Workload, accel: Accelerator) -> float:
+    """The price the budget is compared with for this deployment (rental for cloud), infinite when unknown."""
+    buy, rent = prices_of(accel)
+    price = rent if w.deployment == "cloud" else buy
+    return price.usd if price else math.inf
+
+
+def _specs(accel: Accelerator) -> tuple[float, ...]:
+    """Every number that sizes or times a device, larger is better; a missing throughput counts as none."""
+    return (accel.usable_memory_bytes or accel.memory_bytes, accel.mem_bandwidth_gbs, accel.bf16_tflops or 0,
+            accel.fp8_tflops or 0, accel.fp4_tflops or 0, accel.int8_tops or 0, accel.interconnect_gbs or 0, accel.max_devices)
+
+
+def undominated(w: Workload, accelerators: Iterable[Accelerator]) -> list[Accelerator]:
+    """Drop devices that another device of the same class beats on every sizing number and on price.
+
+    A device without a price is kept: nothing is known to cost no more than it.
+
+    Exact: the same count and format on the better device fits at least as well, runs at least as fast and
+    costs no more, so ``pareto`` would drop the worse device's options anyway; sizing them is wasted work.
+    Devices compare only within one class (kind, ecosystem, link, features, ISA, how obtained, which throughput
+    figures are known), where the runtime and the speed formula are the same.
+    """
+    groups: dict[tuple[Any, ...], list[Accelerator]] = {}
+    for a in accelerators:
+        known = tuple(x is not None for x in (a.bf16_tflops, a.fp8_tflops, a.fp4_tflops, a.int8_tops))
+        groups.setdefault((a.kind, a.ecosystem, a.interconnect, a.obtain, tuple(a.features), tuple(a.isa), known), []).append(a)
+    keep = []
+    for group in groups.values():
+        scored = [(_specs(a), -_price(w, a), a) for a in group]
+        for specs, price, a in scored:
+            beaten = price != -math.inf and any(
+                b is not a and price_b >= price and all(map(operator.ge, specs_b, specs))
+                and (price_b > price or specs_b != specs or b.id < a.id)
+                for specs_b, price_b, b in scored
+            )
+            if not beaten:
+                keep.append(a)
+    return keep
+
+
+def _merits(o: Option, comfortable: float = 1.0) -> tuple[float, ...]:
+    """What makes an option better, every axis oriented so that larger is better (an unpriced option's cost axis
+    is its device count: it is compared only with the same device, where fewer devices cost less)."""
+    cost = o.cost.budget_usd if o.cost.budget_usd is not None else o.count
+    roomy = o.utilization <= comfortable
+    return (-cost, QUALITY_RANK[o.quality], o.tokens_per_s or 0.0, float(roomy), float(not o.tp_over_pcie), float(o.serves_many))
+
+
+def pareto(options: list[Option], comfortable: float) -> list[Option]:
+    """The priced options no other priced option beats, and per unpriced device the options no fewer of it beat.
+
+    An option without a price is never dropped for a priced one: nobody knows which costs less.
+    """
+    priced = [o for o in options if o.price_known]
+    by_device: dict[str, list[Option]] = {}
+    for o in options:
+        if not o.price_known:
+            by_device.setdefault(o.hardware, []).append(o)
+    front = _front(priced, comfortable) + [o for group in by_device.values() for o in _front(group, comfortable)]
+    return sorted(front, key=lambda o: (not o.price_known, *(-m for m in _merits(o, comfortable)[:3]), o.id))
+
+
+def _front(options: list[Option], comfortable: float) -> list[Option]:
+    """Drop options that another option equals or beats on every axis (cost, quality, speed, headroom, link, batching).
+
+    Sorted best-first (cheapest first), an option can only be dominated by one kept before it, and every kept
+    option is already no dearer; so it is enough to know, for each combination of the discrete axes (quality,
+    headroom, link, batching: a few dozen at most), the fastest option kept so far.
+    """
+    ranked = sorted(((_merits(o, comfortable), o) for o in options), key=lambda mo: mo[1].id)
+    ranked.sort(key=lambda mo: mo[0], reverse=True)  # best first; equal options keep the first id
+    fastest: dict[tuple[float, ...], float] = {}  # discrete merits -> the fastest kept option with them
+    front: list[tuple[tuple[float, ...], Option]] = []
+    ge = operator.ge
+    for m, o in ranked:
+        discrete, speed = (m[1], *m[3:]), m[2]
+        if any(s >= speed and all(map(ge, d, discrete)) for d, s in fastest.items()):
+            continue
+        front.append((m, o))
+        fastest[discrete] = max(speed, fastest.get(discrete, speed))
+    return [o for _, o in front]

@@ -1,0 +1,114 @@
+"""The planner's vocabulary: a resolved workload, what an option costs, and one sized option."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from .. import sizing
+from ..knowledge.schema import QUALITY_CLASSES
+from ..profile import TRAINING_TASKS
+
+TIERS = ("minimum", "recommended", "best-in-budget")  # the ranked answer, in the order it is shown
+QUALITY_RANK = {q: i for i, q in enumerate(QUALITY_CLASSES)}  # worst class 0, lossless highest
+KV_BYTES_DEFAULT = 2.0  # 16-bit KV cache, the default of vLLM, llama.cpp and transformers (nv-kv-blog)
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A complete, resolved workload: every slot has a value (``None`` where optional)."""
+
+    model: str
+    task: str
+    precision: str
+    context: int
+    concurrency: int
+    batch: int
+    activation_checkpointing: str | None
+    lora_rank: int
+    budget: float | None
+    ecosystem: str
+    deployment: str
+    scale: str
+    hours_per_day: float
+    cpu_cores: int | None
+    ram_gb: float | None
+
+    @property
+    def training(self) -> bool:
+        return self.task in TRAINING_TASKS
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What an option costs, in USD."""
+
+    purchase_usd: float | None
+    cloud_usd_per_hour: float | None
+    power_usd_per_year: float | None
+    budget_usd: float | None  # the figure compared with the budget: purchase (local/edge) or a year of rental (cloud)
+    basis: str  # "purchase" or "cloud"
+    price_kind: str = ""
+    price_date: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: (round(v, 2) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
+
+
+@dataclass(frozen=True)
+class Option:
+    """One configuration with its numbers: the payload of a Candidate or Fit fact."""
+
+    hardware: str
+    count: int
+    precision: str
+    runtime: str
+    memory: sizing.Memory
+    usable_bytes: int  # per device, after the runtime's share and the fit headroom
+    fits: bool
+    tokens_per_s: float | None  # per user (inference) or training tokens/s
+    total_tokens_per_s: float | None
+    prefill_tokens_per_s: float | None
+    bound: str
+    quality: str  # the format's quality class for this model (its released format is lossless)
+    cost: Cost
+    micro_batch: int = 0
+    accumulation_steps: int = 0
+    checkpointing: bool = False
+    zero_stage: int = 0
+    tp_over_pcie: bool = False
+    serves_many: bool = False  # its runtime batches many users (continuous batching, paged KV)
+
+    @property
+    def id(self) -> str:
+        return f"{self.count}x{self.hardware}@{self.precision}/{self.runtime}"
+
+    @property
+    def price_known(self) -> bool:
+        """Whether the catalog prices this configuration for the deployment (purchase, or rental in the cloud)."""
+        return self.cost.budget_usd is not None
+
+    @property
+    def utilization(self) -> float:
+        return self.memory.total / self.usable_bytes if self.usable_bytes else math.inf
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "hardware": self.hardware, "count": self.count, "precision": self.precision,
+            "runtime": self.runtime, "memory": self.memory.as_dict(), "available": self.usable_bytes,
+            "fits": self.fits, "utilization": round(self.utilization, 4),
+            # a configuration that does not fit cannot run: it has no speed to show
+            "tokens_per_s": _round(self.tokens_per_s) if self.fits else None,
+            "total_tokens_per_s": _round(self.total_tokens_per_s) if self.fits else None,
+            "prefill_tokens_per_s": _round(self.prefill_tokens_per_s) if self.fits else None, "bound": self.bound,
+            "quality_class": self.quality, "price_known": self.price_known,
+            "cost": self.cost.as_dict(), "micro_batch": self.micro_batch, "accumulation_steps": self.accumulation_steps,
+            "checkpointing": self.checkpointing, "zero_stage": self.zero_stage, "tp_over_pcie": self.tp_over_pcie,
+            "serves_many": self.serves_many,
+        }
+
+
+def _round(x: float | None) -> float | None:
+    return None if x is None else round(x, 2)
+

@@ -1,0 +1,169 @@
+"""The three tiers, and the promises they keep.
+
+minimum: the cheapest option at acceptable quality that meets the speed floor.
+recommended: within the budget, at least as fast as the minimum (or of a better quality class at the speed
+    target), and dominated by no option (none is cheaper-or-equal, faster-or-equal and of the same or a better
+    quality class).
+best-in-budget: the best quality class, then the fastest, within the budget and above the speed floor, never
+    below the recommended tier on quality-and-speed.
+Options without a price take part only when no priced option qualifies: they cannot be compared on cost.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from ..knowledge.loader import Catalog
+from .options import QUALITY_RANK, Option, Workload
+
+
+@dataclass(frozen=True)
+class Floors:
+    """What the tiers promise for one workload (policy values; no speed promise for training)."""
+
+    quality: str  # the lowest acceptable quality class
+    speed: float  # tokens/s per user every tier reaches
+    target: float  # tokens/s per user the recommended tier aims for
+    comfortable: float  # fraction of usable memory the recommended tier prefers to stay under
+    premium: float  # how much more than the cheapest option reaching the target the recommended tier pays for comfort
+    batching: bool  # several users: the recommended tier prefers a runtime that batches them
+    budget: float | None
+    training: bool
+
+    @classmethod
+    def of(cls, w: Workload, cat: Catalog) -> Floors:
+        training = w.training
+        return cls(
+            quality=str(cat.value("quality-floor-minimum")),
+            speed=0.0 if training else float(cat.value("min-tokens-per-s")),
+            target=0.0 if training else float(cat.value("target-tokens-per-s")),
+            comfortable=float(cat.value("comfortable-utilization")),
+            premium=math.inf if training else float(cat.value("recommended-max-premium")),
+            batching=not training and w.concurrency > int(cat.value("serving-engine-above-users")),
+            budget=w.budget,
+            training=training,
+        )
+
+
+def _cost(o: Option) -> float:
+    return o.cost.budget_usd if o.cost.budget_usd is not None else math.inf
+
+
+def _speed(o: Option) -> float:
+    return o.tokens_per_s or 0.0
+
+
+def _quality(o: Option) -> int:
+    return QUALITY_RANK[o.quality]
+
+
+def meets(o: Option, quality_floor: str, min_speed: float) -> bool:
+    return QUALITY_RANK[o.quality] >= QUALITY_RANK[quality_floor] and (o.tokens_per_s or 0) >= min_speed
+
+
+def priced(options: Iterable[Option]) -> list[Option]:
+    return [o for o in options if o.cost.budget_usd is not None]
+
+
+def cheapest(options: Iterable[Option]) -> Option | None:
+    """The cheapest priced option (then the better quality, then the faster)."""
+    return min(priced(options), key=lambda o: (_cost(o), -_quality(o), -_speed(o), o.id), default=None)
+
+
+def smallest(options: Iterable[Option]) -> Option | None:
+    """The cheapest option (then the better quality, then the faster); among unpriced ones, ranked after every priced
+    one, the least memory bought stands for the cost."""
+    return min(options, key=lambda o: (not o.price_known, _cost(o), 0 if o.price_known else o.usable_bytes * o.count,
+                                       -_quality(o), -_speed(o), o.id), default=None)
+
+
+def dominates(a: Option, b: Option, several_users: bool = False) -> bool:
+    """``a`` costs no more, runs no slower and is of no lower quality class than ``b``, and is better on one of them.
+
+    Costs and speeds compare only when both are known, or when both are the same devices (the same unknown price).
+    For several users a serving engine (a paged KV cache shared by the users, scheduling and chunked prefill, which
+    keep the time to first token bounded under load) is a merit decode speed does not show: an option without one
+    never dominates one with it.
+    """
+    if several_users and b.serves_many and not a.serves_many:
+        return False
+    same_devices = (a.hardware, a.count) == (b.hardware, b.count)
+    if not same_devices and not (a.price_known and b.price_known and _cost(a) <= _cost(b)):
+        return False
+    if not same_devices and (a.tokens_per_s is None or b.tokens_per_s is None):
+        return False  # an unknown speed (a device without a throughput figure) is no slower and no faster
+    no_worse = _speed(a) >= _speed(b) and _quality(a) >= _quality(b)
+    return no_worse and (_cost(a) < _cost(b) or _speed(a) > _speed(b) or _quality(a) > _quality(b))
+
+
+def dominator(o: Option, options: Iterable[Option], several_users: bool) -> Option | None:
+    """The cheapest option that dominates ``o`` (then the better quality, then the faster), if any."""
+    return min((d for d in options if dominates(d, o, several_users)), key=lambda d: (_cost(d), -_quality(d), -_speed(d), d.id), default=None)
+
+
+def _eligible(options: Iterable[Option], f: Floors) -> list[Option]:
+    """Options at acceptable quality above the speed floor: the priced ones, or the unpriced if no priced one is."""
+    ok = [o for o in options if meets(o, f.quality, f.speed)]
+    return priced(ok) or ok
+
+
+def comfortable(o: Option, f: Floors) -> bool:
+    """Reaches the speed target with memory to spare, without tensor parallel over PCIe, batching users if several."""
+    return (_speed(o) >= f.target and o.utilization <= f.comfortable and not o.tp_over_pcie
+            and (o.serves_many or not f.batching))
+
+
+def not_below(o: Option, minimum: Option, f: Floors) -> bool:
+    """At least as fast as the minimum, or of a better quality class and still at the speed target (four 4-bit cards
+    over PCIe may out-run two FP8 cards; the FP8 pair, lossless and fast enough, is no step down)."""
+    return _speed(o) >= _speed(minimum) or (_quality(o) > _quality(minimum) and _speed(o) >= f.target)
+
+
+def pick_minimum(options: list[Option], f: Floors) -> tuple[Option | None, bool]:
+    """The minimum tier, and whether it meets the floors (else it is the cheapest that fits at all)."""
+    pick = smallest(o for o in options if meets(o, f.quality, f.speed))
+    return (pick, True) if pick is not None else (smallest(options), False)
+
+
+def pick_recommended(options: list[Option], minimum: Option | None, f: Floors) -> Option | None:
+    """The recommended tier: the cheapest comfortable option within the premium over the cheapest one reaching the
+    target, else that cheapest one, else the fastest; within the budget, never slower than the minimum, and moved to
+    the option that dominates it if one does."""
+    if minimum is None:
+        return None
+    pool = [o for o in _eligible(options, f) if not_below(o, minimum, f)]
+    if f.budget is not None:
+        pool = [o for o in pool if _cost(o) <= f.budget]
+    if not pool:
+        return minimum  # over the budget or below the floors: the budget rules say by how much
+    if f.training:  # a training tier is recommended on a device whose speed is known, when one fits
+        pool = [o for o in pool if o.tokens_per_s is not None] or pool
+    reaching = smallest(o for o in pool if _speed(o) >= f.target)
+    # One user gains little from headroom, so comfort is bought only up to the premium; a service or a training run
+    # (which runs out of memory, not speed, when tight) keeps it uncapped.
+    limit = _cost(reaching) * f.premium if reaching is not None and not f.batching else math.inf
+    pick = (smallest(o for o in pool if comfortable(o, f) and _cost(o) <= limit) or reaching
+            or min(pool, key=lambda o: (-_speed(o), -_quality(o), _cost(o), o.id)))
+    while (better := dominator(pick, pool, f.batching)) is not None:
+        pick = better
+    return pick
+
+
+def pick_best(options: list[Option], recommended: Option | None, f: Floors, idle_below: float) -> tuple[Option | None, bool]:
+    """The best-in-budget tier: best quality class, then fastest, within the budget and above the speed floor, never
+    below the recommended tier; configurations the workload leaves mostly idle (under ``idle_below`` of their memory)
+    only if nothing else qualifies. Returns the pick and whether it had to be a mostly idle one."""
+    pool = _eligible(options, f)
+    if f.budget is not None:
+        pool = [o for o in pool if _cost(o) <= f.budget]
+    if f.batching:  # several users: the top tier runs on a serving engine (paged KV, scheduling) when one qualifies
+        pool = [o for o in pool if o.serves_many] or pool
+    if recommended is not None and recommended in pool:
+        pool = [o for o in pool if (_quality(o), _speed(o)) >= (_quality(recommended), _speed(recommended))]
+    used = [o for o in pool if o.utilization >= idle_below]
+    pick = min(used or pool, key=lambda o: (-_quality(o), -_speed(o), _cost(o), o.id), default=None)
+    while pick is not None and (better := dominator(pick, pool, f.batching)) is not None:
+        pick = better  # a mostly idle option that costs no more and is no worse is still the better buy
+    return pick, bool(pool) and not used
