@@ -7,7 +7,7 @@ consultation: building the network is the costly part.
 
 from __future__ import annotations
 
-import string
+import dataclasses
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -18,6 +18,7 @@ from experta.strategies import DepthStrategy
 
 from . import facts as F
 from .knowledge.loader import Catalog
+from .knowledge.schema import Policy
 from .planner import Option, Workload
 from .profile import NONE, SLOT_BY_NAME, SLOTS
 from .rules import metas
@@ -31,38 +32,19 @@ from .rules.recommend import RecommendRules
 from .rules.roles import RoleRules
 from .rules.techniques import TechniqueRules
 from .trace import TraceEvent
-
-
-class _Blank(string.Formatter):
-    """Statement placeholders with no binding stay visible instead of failing."""
-
-    def get_value(self, key: Any, args: Any, kwargs: Mapping[str, Any]) -> Any:
-        return kwargs.get(key, "{" + str(key) + "}")
-
-    def format_field(self, value: Any, format_spec: str) -> str:
-        try:
-            return super().format_field(value, format_spec)
-        except (ValueError, TypeError):
-            return str(value)
-
-
-_FORMAT = _Blank()
-
-
-class _Missing(dict):  # type: ignore[type-arg]
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
+from .units import render, render_lenient
 
 
 def statement(template: str, values: Mapping[str, Any]) -> str:
-    """A rule's statement with its bindings filled in (the fast path; odd values fall back to the lenient formatter)."""
-    try:
-        return template.format_map(_Missing(values))
-    except (ValueError, TypeError, KeyError, IndexError, AttributeError):
-        return _FORMAT.format(template, **values)
+    """A rule's statement with its bindings filled in (unbound placeholders stay visible)."""
+    return render_lenient(template, values)
 
 
-class StableDepthStrategy(DepthStrategy):
+# Conclusions that carry the firing rule's id and message (a Recommendation's id is its option's).
+STAMPED = (F.Warning, F.Tip, F.Note)
+
+
+class StableDepthStrategy(DepthStrategy):  # type: ignore[misc]
     """experta's depth strategy with a deterministic tie-break.
 
     experta orders the agenda by (salience, fact ids); activations that tie on both
@@ -78,11 +60,12 @@ class StableDepthStrategy(DepthStrategy):
         return (activation.rule.salience, facts, getattr(meta, "id", ""))
 
 
-class BaseEngine(KnowledgeEngine):
-    """The machinery every rule module relies on: catalog access and ``conclude``."""
+class BaseEngine(KnowledgeEngine):  # type: ignore[misc]
+    """The machinery every rule module relies on (``rules.Host``): catalog and policy access and ``conclude``."""
 
     __strategy__ = StableDepthStrategy
     catalog: Catalog
+    policy: Policy
 
     def __init__(self) -> None:
         super().__init__()
@@ -92,17 +75,24 @@ class BaseEngine(KnowledgeEngine):
 
     def start(self, catalog: Catalog) -> None:
         self.catalog = catalog
+        self.policy = catalog.typed_policy
         self.events = []
         self.options = {}
         self.reset()
 
     def conclude(self, fact: Fact, inputs: Iterable[Fact] = (), **bindings: Any) -> Fact | None:
-        """Declare a fact and record which rule derived it, from which facts, with which values."""
+        """Declare a fact and record which rule derived it, from which facts, with which values.
+
+        A Warning, Tip or Note of a rule with a message template gets the rule's id and the message filled from
+        the same values as the statement: the rule's matched bindings and ``bindings``.
+        """
         meta, matched = self.firing[-1]
-        declared = self.declare(fact)
         used = [v for v in matched.values() if isinstance(v, Fact)] + list(inputs)
         values = {k: v for k, v in matched.items() if not isinstance(v, Fact)}
         values.update(bindings)
+        if meta.message and isinstance(fact, STAMPED):
+            fact = type(fact)(**{**fact.as_dict(), "id": meta.id, "message": render(meta.message, values)})
+        declared = self.declare(fact)
         self.events.append(TraceEvent(
             seq=len(self.events) + 1, rule_id=meta.id, rule_name=meta.name,
             statement=statement(meta.statement, values),
@@ -173,8 +163,11 @@ def run(catalog: Catalog, answers: Mapping[str, Any], proposal: tuple[str, int] 
     eng.declare(F.Mode(kind="recommend" if proposal is None else "check"))
     if proposal is not None:
         eng.declare(F.Proposal(hardware=proposal[0], count=proposal[1]))
+    # After the inputs, so fact 1 stays the Answers: traces number their facts from the consultation's own.
+    eng.declare(F.Policy(**{f.name: getattr(eng.policy, f.name) for f in dataclasses.fields(eng.policy)}))
     eng.run()
-    facts = [f for _, f in sorted(eng.facts.items())]
+    # The Policy fact is knowledge, not part of this consultation: the trace records policy.yaml by its hash.
+    facts = [f for _, f in sorted(eng.facts.items()) if not isinstance(f, F.Policy)]
     order = [s.name for s in SLOTS]
     questions = sorted({f["slot"] for f in facts if isinstance(f, F.Question)}, key=order.index)
     return Run(facts=facts, events=list(eng.events), options=dict(eng.options), questions=questions)

@@ -19,8 +19,12 @@
 
 Each rule function carries ``rule_meta`` (below ``@Rule``, since experta's ``Rule``
 copies the wrapped function's attributes): a stable id, a one-sentence statement
-whose ``{placeholders}`` are filled from the rule's bindings, its sources (keys of
-knowledge/sources.yaml) and the input slots it reads.
+for the trace and the message the user reads, both templates filled from the
+same bindings (numbers stay raw; unit format specs such as ``{need_bytes:gb}``
+show them, see ``llmhw.units``), its sources (keys of knowledge/sources.yaml)
+and the input slots it reads. ``self.conclude(Warning(...), **bindings)`` stamps
+the rule's id and rendered message on the Warning, Tip or Note it declares.
+docs/rules.md shows how to add a rule.
 """
 
 from __future__ import annotations
@@ -29,7 +33,12 @@ import functools
 import inspect
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    from ..knowledge.loader import Catalog
+    from ..knowledge.schema import Policy
+    from ..planner import Option, Workload
 
 PREFIXES = ("IN", "MEM", "CAND", "CMP", "REC", "BUD", "P1", "P2", "P3", "QNT", "TRN", "NET", "MOE", "ART")
 STATUSES = ("stable", "preview", "deprecated", "removed")
@@ -51,6 +60,7 @@ class RuleMeta:
     id: str
     statement: str
     sources: tuple[str, ...]
+    message: str = ""  # what the user reads; empty for rules that conclude no Warning, Tip or Note (or still write their own)
     needs: tuple[str, ...] = ()
     since: str = "0.1.0"
     status: str = "stable"
@@ -64,16 +74,17 @@ def rule_meta(
     id: str,
     statement: str,
     sources: Iterable[str],
+    message: str = "",
     needs: Iterable[str] = (),
     since: str = "0.1.0",
     status: str = "stable",
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Attach a rule's id, statement and sources, and let the engine know which rule is firing."""
+    """Attach a rule's id, statement, message and sources, and let the engine know which rule is firing."""
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         file = inspect.getsourcefile(fn) or ""
         meta = RuleMeta(
-            id=id, statement=statement, sources=tuple(sources), needs=tuple(needs), since=since,
+            id=id, statement=statement, sources=tuple(sources), message=message, needs=tuple(needs), since=since,
             status=status, topic=fn.__module__.rsplit(".", 1)[-1], name=fn.__name__,
             doc=inspect.cleandoc(fn.__doc__ or ""), location=(file.rsplit("/", 1)[-1], fn.__code__.co_firstlineno),
         )
@@ -105,6 +116,28 @@ def metas(rule_objects: Iterable[Any]) -> list[RuleMeta]:
             raise TypeError(f"rule {meta.id!r}: statement and sources are required")
         out.append(meta)
     return sorted(out, key=lambda m: m.id)
+
+
+FactT = TypeVar("FactT")
+
+
+class Host(Protocol):
+    """What a rule may use of the engine it runs in (rule methods take ``self: Host``)."""
+
+    catalog: Catalog
+    policy: Policy
+
+    def conclude(self, fact: Any, inputs: Iterable[Any] = (), **bindings: Any) -> Any:
+        """Declare a conclusion (stamped with the rule's id and message) and record it in the trace."""
+
+    def facts_of(self, kind: type[FactT]) -> list[FactT]:
+        """The facts of one type in working memory, in declaration order."""
+
+    def option(self, fact: Any) -> Option:
+        """The sized option behind a Candidate, Fit or Recommendation fact."""
+
+    def workload(self, fact: Any) -> Workload:
+        """The planner's view of a Workload fact."""
 
 
 def subject() -> Any:
