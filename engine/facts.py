@@ -68,6 +68,10 @@ class Fit(Fact):  # type: ignore[misc]
     """How a proposed configuration holds the workload."""
 
 
+class HostNeed(Fact):  # type: ignore[misc]
+    """What the host around the configuration under discussion needs: CPU cores, RAM, and the weights it loads (P2)."""
+
+
 class Recommendation(Fact):  # type: ignore[misc]
     """A ranked option: minimum, recommended, or best within budget."""
 

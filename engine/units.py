@@ -96,6 +96,19 @@ class UnitFormatter(string.Formatter):
             return str(value)
 
 
+class Phrase(str):
+    """A part of a message that has more than one wording (an alternative, or its absence), rendered from its own
+    template and values; it keeps both, so a test can change one of its numbers and render it again."""
+
+    template: str
+    values: Mapping[str, Any]
+
+    def __new__(cls, template: str, **values: Any) -> Phrase:
+        phrase = super().__new__(cls, render(template, values))
+        phrase.template, phrase.values = template, values
+        return phrase
+
+
 MESSAGES = UnitFormatter()
 STATEMENTS = UnitFormatter(strict=False)
 

@@ -140,10 +140,15 @@ class Host(Protocol):
         """The planner's view of a Workload fact."""
 
 
-def subject() -> Any:
-    """The configuration under discussion, bound as ``rec``: the one the user proposed (`check`), else the recommended tier."""
+def subject(any_verdict: bool = False, **fields: Any) -> Any:
+    """The configuration under discussion, bound as ``rec``: the one the user proposed (`check`), else the recommended tier.
+
+    :param any_verdict: also a proposal that does not fit (advice about its host holds either way).
+    :param fields: values the configuration's fact must have (``kind="cpu"``).
+    """
     from experta import AND, AS, OR
 
     from ..facts import Fit, Mode, Recommendation
 
-    return OR(AS.rec << Fit(fits=True), AND(AS.rec << Recommendation(tier="recommended"), Mode(kind="recommend")))
+    proposed = Fit(**fields) if any_verdict else Fit(fits=True, **fields)
+    return OR(AS.rec << proposed, AND(AS.rec << Recommendation(tier="recommended", **fields), Mode(kind="recommend")))
