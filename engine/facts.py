@@ -52,6 +52,10 @@ class Exclusion(Fact):  # type: ignore[misc]
     what = Field(str, mandatory=True)  # e.g. "kind:tpu", "ecosystem:npu", "obtain:cloud"
 
 
+class ModelSpec(Fact):  # type: ignore[misc]
+    """The catalog's numbers about the workload's model that rules test in their patterns (size, architecture, experts)."""
+
+
 class MemoryNeed(Fact):  # type: ignore[misc]
     """The memory breakdown of the workload at one precision on one device (bytes)."""
 

@@ -13,7 +13,7 @@ import math
 from experta import AS, MATCH, OR, TEST, P, Rule
 
 from .. import sizing
-from ..facts import Fit, MemoryNeed, Policy, Recommendation, Tip, Warning, Workload
+from ..facts import Fit, MemoryNeed, ModelSpec, Policy, Recommendation, Tip, Warning, Workload
 from ..planner import arch
 from . import SALIENCE_ADVICE, Host, rule_meta, subject
 
@@ -96,13 +96,13 @@ class ParallelismRules:
         self.conclude(Warning(tier=tier), count=option.count, hardware=accel.name, tier=tier, link_gbs=accel.interconnect_gbs,
                       speed=option.tokens_per_s)
 
-    @Rule(AS.workload << Workload(), salience=SALIENCE_ADVICE)
+    @Rule(AS.workload << Workload(), AS.spec << ModelSpec(architecture="moe"), salience=SALIENCE_ADVICE)
     @rule_meta(id="MOE-all-experts-stored", statement="{model} stores {params:params} parameters but computes with {active:params} per token",
                message="{model} is a mixture of experts: all {params:params} parameters must be in memory, but each token computes "
                "with {active:params} ({active_share:pct}), so decode reads far less than the full weights per token and runs faster "
                "than a dense model of its size.",
                sources=["r1-readme", "v3-readme", "article"], needs=("model",))
-    def all_experts_stored(self: Host, workload: Workload) -> None:
+    def all_experts_stored(self: Host, workload: Workload, spec: ModelSpec) -> None:
         """## What it decides
         For mixture-of-experts models: memory follows the total parameters, speed the active ones.
 
@@ -114,17 +114,16 @@ class ParallelismRules:
         DeepSeek-R1 671B activates 37B parameters per token, and all 671B must be stored.
         """
         model = self.catalog.models[workload["model"]]
-        if not model.is_moe:
-            return  # the architecture is a catalog fact the Workload does not carry
         self.conclude(Tip(effect_params=model.params - model.active_params), model=model.name, params=model.params,
                       active=model.active_params, active_share=model.active_params / model.params)
 
-    @Rule(AS.workload << Workload(), subject(), TEST(lambda rec: rec["count"] >= 2), salience=SALIENCE_ADVICE)
+    @Rule(AS.workload << Workload(), AS.spec << ModelSpec(architecture="moe", experts=MATCH.experts & P(bool)), subject(),
+          TEST(lambda rec: rec["count"] >= 2), salience=SALIENCE_ADVICE)
     @rule_meta(id="MOE-expert-parallel", statement="expert parallel places {per_device} of the {experts} experts on each of {count} devices",
                message="{model} has {experts} routed experts: with expert parallel each of the {count} devices holds {per_device} "
                "whole experts and only routed tokens cross the link (vLLM: --enable-expert-parallel).",
                sources=["v3-readme", "r1-readme"], needs=("model",))
-    def expert_parallel(self: Host, workload: Workload, rec: Recommendation) -> None:
+    def expert_parallel(self: Host, workload: Workload, spec: ModelSpec, rec: Recommendation, experts: int) -> None:
         """## What it decides
         For a mixture-of-experts model on several devices: spread the experts rather than split each one.
 
@@ -135,14 +134,13 @@ class ParallelismRules:
         ## Example
         DeepSeek-R1 671B (256 routed experts) on 8 GPUs: 32 experts per GPU.
         """
-        model = self.catalog.models[workload["model"]]
-        if not (model.is_moe and model.experts):
-            return  # the architecture is a catalog fact the Workload does not carry
         count = self.option(rec).count
-        per_device = math.ceil(model.experts / count)
-        self.conclude(Tip(effect_experts=per_device), model=model.name, experts=model.experts, count=count, per_device=per_device)
+        per_device = math.ceil(experts / count)
+        self.conclude(Tip(effect_experts=per_device), model=self.catalog.models[workload["model"]].name, count=count, per_device=per_device)
 
     @Rule(AS.workload << Workload(task="inference", concurrency=MATCH.users),
+          AS.spec << ModelSpec(architecture="moe", experts=P(bool), experts_active=P(bool)),
+          AS.need << MemoryNeed(kv_cache=MATCH.kv_bytes, activations=MATCH.activations_bytes),
           Policy(moe_offload_link_gbs=MATCH.link_gbs, fit_headroom=MATCH.headroom, host_os_reserve_bytes=MATCH.reserve_bytes),
           salience=SALIENCE_ADVICE)
     @rule_meta(id="MOE-expert-offload",
@@ -152,7 +150,8 @@ class ParallelismRules:
                "~{step_bytes:gb} of the experts its {users} sequence(s) route to over PCIe: ~{speed:rate} per user at best. "
                "The host then needs at least {host_bytes:gb} of RAM.",
                sources=["l40s-datasheet-copy", "v3-readme", "article"], needs=("model", "ram_gb"))
-    def expert_offload(self: Host, workload: Workload, users: int, link_gbs: float, headroom: float, reserve_bytes: int) -> None:
+    def expert_offload(self: Host, workload: Workload, spec: ModelSpec, need: MemoryNeed, users: int, kv_bytes: int, activations_bytes: int,
+                       link_gbs: float, headroom: float, reserve_bytes: int) -> None:
         """## What it decides
         For a MoE model too large for the GPUs at hand: what offloading the experts to host RAM costs in speed.
 
@@ -168,13 +167,10 @@ class ParallelismRules:
         Sized for Q4_K_M with llama.cpp on the smallest purchasable GPU that holds the shared part.
         """
         model = self.catalog.models[workload["model"]]
-        needs = self.facts_of(MemoryNeed)
-        if not (model.is_moe and model.experts and model.experts_active and needs):
-            return  # the architecture is a catalog fact the Workload does not carry
         a = arch(model)
         total = sizing.weight_bytes(model.params, self.catalog.precisions["q4_k_m"].bits_per_weight)
         experts = int(total * (1 - sizing.moe_shared_fraction(a)))
-        on_gpu = total - experts + needs[0]["kv_cache"] + needs[0]["activations"] + self.catalog.runtimes["llama-cpp"].overhead_bytes
+        on_gpu = total - experts + kv_bytes + activations_bytes + self.catalog.runtimes["llama-cpp"].overhead_bytes
         per_step = experts * sizing.experts_touched(a, users)
         gpus = [g for g in self.catalog.accelerators.values() if g.kind == "gpu" and g.obtain == "buy"
                 and (g.usable_memory_bytes or g.memory_bytes) * headroom >= on_gpu]
