@@ -207,7 +207,7 @@ def check(hardware: str, count: str, profile_file: str | None, checkpointing: bo
 
 @main.command()
 @click.argument("rule_id", required=False)
-@click.option("--topic", help="Only this topic (module or ID prefix): questions, memory, candidates, recommend, pitfalls, roles, techniques, parallelism, article; or P1, QNT, ...")
+@click.option("--topic", help="Only this topic (module or ID prefix): questions, memory, candidates, recommend, pitfalls, roles, quantization, training, parallelism, article; or P1, QNT, ...")
 @format_option("text", "json")
 @fail_on_errors
 def rules(rule_id: str | None, topic: str | None, fmt: str) -> None:

@@ -30,7 +30,8 @@ from .rules.pitfalls import PitfallRules
 from .rules.questions import QuestionRules
 from .rules.recommend import RecommendRules
 from .rules.roles import RoleRules
-from .rules.techniques import TechniqueRules
+from .rules.training import TrainingRules
+from .rules.quantization import QuantizationRules
 from .trace import TraceEvent
 from .units import render, render_lenient
 
@@ -125,7 +126,7 @@ def vars_of(cls: type) -> list[Any]:
     return [value for klass in cls.__mro__ for value in vars(klass).values()]
 
 
-class AdvisorEngine(QuestionRules, MemoryRules, CandidateRules, RecommendRules, PitfallRules, RoleRules, TechniqueRules,
+class AdvisorEngine(QuestionRules, MemoryRules, CandidateRules, RecommendRules, PitfallRules, RoleRules, QuantizationRules, TrainingRules,
                     ParallelismRules, ArticleRules, BaseEngine):
     """Every rule of the rulebase in one engine class."""
 

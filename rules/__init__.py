@@ -11,8 +11,8 @@
 | P1     | pitfall: oversized VRAM                            | pitfalls        |
 | P2     | pitfall: weak CPU, RAM or storage                  | pitfalls        |
 | P3     | pitfall: TPU ecosystem lock-in                     | pitfalls        |
-| QNT    | quantization                                       | techniques      |
-| TRN    | training techniques                                | techniques      |
+| QNT    | quantization                                       | quantization    |
+| TRN    | training techniques                                | training        |
 | NET    | multi-device parallelism and interconnect          | parallelism     |
 | MOE    | mixture-of-experts models                          | parallelism     |
 | ART    | where the source article is wrong                  | article         |

@@ -8,7 +8,7 @@ from llmhw.session import RULES
 
 MODULE_PREFIXES = {
     "questions": {"IN"}, "memory": {"MEM"}, "candidates": {"CAND", "CMP"}, "recommend": {"REC", "BUD"},
-    "pitfalls": {"P1", "P2", "P3"}, "roles": {"CMP"}, "techniques": {"QNT", "TRN"}, "parallelism": {"NET", "MOE"},
+    "pitfalls": {"P1", "P2", "P3"}, "roles": {"CMP"}, "quantization": {"QNT"}, "training": {"TRN"}, "parallelism": {"NET", "MOE"},
     "article": {"ART"},
 }
 
