@@ -27,11 +27,11 @@ from .rules.candidates import CandidateRules
 from .rules.memory import MemoryRules
 from .rules.parallelism import ParallelismRules
 from .rules.pitfalls import PitfallRules
+from .rules.quantization import QuantizationRules
 from .rules.questions import QuestionRules
 from .rules.recommend import RecommendRules
 from .rules.roles import RoleRules
 from .rules.training import TrainingRules
-from .rules.quantization import QuantizationRules
 from .trace import TraceEvent
 from .units import render, render_lenient
 
@@ -176,16 +176,17 @@ def run(catalog: Catalog, answers: Mapping[str, Any], proposal: tuple[str, int] 
 
 def default_for(slot: str, answers: Mapping[str, Any], catalog: Catalog) -> Any:
     """The documented default of a slot. Scale follows the number of users and the model's size (training: at least a team server)."""
+    policy = catalog.typed_policy
     if slot == "scale":
         scales = ["personal", "team", "enterprise"]
         users = answers.get("concurrency", 1)
-        by_users = 0 if users <= 1 else 1 if users <= catalog.value("team-max-concurrency") else 2
+        by_users = 0 if users <= 1 else 1 if users <= policy.team_max_concurrency else 2
         size = catalog.models[answers["model"]].params if answers.get("model") in catalog.models else 0
-        by_size = 2 if size >= catalog.value("scale-enterprise-min-params") else 1 if size >= catalog.value("scale-team-min-params") else 0
+        by_size = 2 if size >= policy.scale_enterprise_min_params else 1 if size >= policy.scale_team_min_params else 0
         by_task = 1 if answers.get("task", "inference") != "inference" else 0
         return scales[max(by_users, by_size, by_task)]
     key = SLOT_BY_NAME[slot].default_key
-    return catalog.value(key) if key else NONE
+    return getattr(policy, key.replace("-", "_")) if key else NONE
 
 
 def predicted_questions(answers: Mapping[str, Any]) -> list[str]:

@@ -33,7 +33,9 @@ import functools
 import inspect
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
+
+import experta
 
 if TYPE_CHECKING:
     from ..knowledge.loader import Catalog
@@ -101,6 +103,15 @@ def rule_meta(
         return fire
 
     return decorate
+
+
+RuleFunctionT = TypeVar("RuleFunctionT", bound=Callable[..., Any])
+
+
+def Rule(*conditions: Any, salience: int = 0) -> Callable[[RuleFunctionT], RuleFunctionT]:  # noqa: N802 - experta's name
+    """experta's ``Rule`` decorator, typed for mypy (experta has no type hints, and an untyped decorator would make every
+    rule function untyped). At run time it is experta's: the function becomes an ``experta.Rule`` the engine collects."""
+    return cast(Callable[[RuleFunctionT], RuleFunctionT], experta.Rule(*conditions, salience=salience))
 
 
 def metas(rule_objects: Iterable[Any]) -> list[RuleMeta]:

@@ -7,12 +7,12 @@ what the facts are, with the source.
 
 from __future__ import annotations
 
-from experta import AS, MATCH, TEST, Rule
+from experta import AS, MATCH, TEST
 
 from .. import sizing
 from ..facts import MemoryNeed, ModelSpec, Note, Policy, Recommendation, Workload
 from ..units import Phrase
-from . import SALIENCE_ADVICE, Host, rule_meta, subject
+from . import SALIENCE_ADVICE, Host, Rule, rule_meta, subject
 
 
 def weights_at(engine: Host, params: int, precision: str) -> int:
@@ -153,7 +153,8 @@ class ArticleRules:
 
     @Rule(AS.workload << Workload(task="finetune"), subject(), TEST(lambda rec: rec["count"] >= 2),
           Policy(article_zero3_saving=MATCH.claimed_saving), salience=SALIENCE_ADVICE)
-    @rule_meta(id="ART-zero3-saves-70", statement="the article's '{claim}' is no constant: over {count} devices ZeRO-3 saves {saving:pct} of model states",
+    @rule_meta(id="ART-zero3-saves-70",
+               statement="the article's '{claim}' is no constant: over {count} devices ZeRO-3 saves {saving:pct} of model states",
                message="The article claims {claim}. ZeRO-3 divides weights, gradients and optimizer states by the number of "
                "devices: over {count} it saves {saving:pct} of them, and nothing of the activations (Rajbhandari et al., ZeRO).",
                sources=["article", "zero-paper"], needs=("task",))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from experta import AS, Rule
+from typing import Any
+
+from experta import AS
 
 from ..facts import MemoryNeed, ModelSpec, Workload
 from ..planner import reference_memory, reference_precision
-from . import Host, rule_meta
+from . import Host, Rule, rule_meta
 
 
 class MemoryRules:
@@ -61,8 +63,9 @@ class MemoryRules:
         model = self.catalog.models[w.model]
         precision = self.catalog.precisions[reference_precision(w, model)]
         memory, runtime = reference_memory(w, model, precision, self.catalog)
+        breakdown: dict[str, Any] = {f"{k}_bytes": v for k, v in memory.as_dict().items()}
         self.conclude(
             MemoryNeed(precision=precision.id, runtime=runtime.id, **memory.as_dict()),
             model_name=model.name, params=model.params, task=w.task, precision=precision.name,
-            **{f"{k}_bytes": v for k, v in memory.as_dict().items()},
+            **breakdown,
         )

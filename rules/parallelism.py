@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import math
 
-from experta import AS, MATCH, OR, TEST, P, Rule
+from experta import AS, MATCH, OR, TEST, P
 
 from .. import sizing
 from ..facts import Fit, MemoryNeed, ModelSpec, Policy, Recommendation, Tip, Warning, Workload
 from ..planner import arch
-from . import SALIENCE_ADVICE, Host, rule_meta, subject
+from . import SALIENCE_ADVICE, Host, Rule, rule_meta, subject
 
 FAST_LINKS = ("nvlink", "infinity-fabric", "ici")  # links that carry tensor parallel's per-layer all-reduces well
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from experta import AS, MATCH, TEST, P, Rule
+from experta import AS, MATCH, TEST, P
 
 from .. import sizing
 from ..facts import Candidate, Fit, HostNeed, Mode, Policy, Recommendation, Tip, Warning, Workload
 from ..planner import cheapest, enumerate_options, meets
 from ..units import GB, Phrase
-from . import SALIENCE_ADVICE, Host, rule_meta, subject
+from . import SALIENCE_ADVICE, Host, Rule, rule_meta, subject
 
 # Host needs are worked out just before the advice that reads them.
 SALIENCE_HOST_NEED = SALIENCE_ADVICE + 1

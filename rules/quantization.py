@@ -6,12 +6,12 @@ and states the effect in this workload's own numbers.
 
 from __future__ import annotations
 
-from experta import AS, MATCH, OR, P, Rule
+from experta import AS, MATCH, OR, P
 
 from .. import sizing
 from ..facts import Fit, Policy, Recommendation, Tip, Warning, Workload
 from ..planner import reference_precision
-from . import SALIENCE_ADVICE, Host, rule_meta, subject
+from . import SALIENCE_ADVICE, Host, Rule, rule_meta, subject
 
 WIDE = P(lambda precision: precision in ("bf16", "fp16"))
 

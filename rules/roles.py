@@ -7,12 +7,12 @@ the swarm, the TPU the custom factory (cloud only), the NPU the pocket butler
 
 from __future__ import annotations
 
-from experta import AS, MATCH, Rule
+from experta import AS, MATCH
 
 from ..facts import Candidate, Policy, Recommendation, Tip, Warning, Workload
 from ..planner import Option, meets
 from ..units import Phrase
-from . import SALIENCE_ADVICE, Host, rule_meta, subject
+from . import SALIENCE_ADVICE, Host, Rule, rule_meta, subject
 
 
 def _best_of_kind(engine: Host, kind: str) -> Option | None:

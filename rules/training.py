@@ -6,13 +6,13 @@ and states the effect in this workload's own numbers.
 
 from __future__ import annotations
 
-from experta import AS, MATCH, TEST, P, Rule
+from experta import AS, MATCH, TEST, P
 
 from .. import sizing
 from ..facts import ModelSpec, Policy, Recommendation, Tip, Workload
 from ..planner import arch
 from ..profile import TRAINING_TASKS
-from . import SALIENCE_ADVICE, Host, rule_meta, subject
+from . import SALIENCE_ADVICE, Host, Rule, rule_meta, subject
 
 TRAINING = P(lambda t: t in TRAINING_TASKS)
 FULL_TRAINING = P(lambda t: t in ("finetune", "pretrain"))  # every weight trains: AdamW states for all parameters
@@ -79,7 +79,8 @@ class TrainingRules:
 
     @Rule(AS.workload << Workload(task=FULL_TRAINING), AS.spec << ModelSpec(params=MATCH.params), subject(), SEVERAL_DEVICES,
           salience=SALIENCE_ADVICE)
-    @rule_meta(id="TRN-zero-sharding", statement="ZeRO-3/FSDP over {count} devices cuts model states from {full_bytes:gb} to {sharded_bytes:gb} per device",
+    @rule_meta(id="TRN-zero-sharding",
+               statement="ZeRO-3/FSDP over {count} devices cuts model states from {full_bytes:gb} to {sharded_bytes:gb} per device",
                message="Shard model states with ZeRO-3 or FSDP (full shard) over the {count} devices: {full_bytes:gb} of weights, "
                "gradients and AdamW states become {sharded_bytes:gb} per device. Activations are not sharded; communication grows "
                "by ~50% over plain data parallel.",
