@@ -151,6 +151,18 @@ class Host(Protocol):
         """The planner's view of a Workload fact."""
 
 
+def tiers_sharing(engine: Host, rec: Any, field: str) -> list[str]:
+    """The tiers whose Recommendation has the same ``field`` as ``rec`` (its option ``id``, its ``precision``), best-known order.
+
+    Advice about a configuration is given once, naming every tier it applies to: its rule concludes for the first of
+    these tiers only (experta's NOT over several facts of one type misfires, so the pattern cannot say "first").
+    """
+    from ..facts import Recommendation
+    from ..planner import TIERS
+
+    return sorted({f["tier"] for f in engine.facts_of(Recommendation) if f[field] == rec[field]}, key=TIERS.index)
+
+
 def subject(any_verdict: bool = False, **fields: Any) -> Any:
     """The configuration under discussion, bound as ``rec``: the one the user proposed (`check`), else the recommended tier.
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import math
 
-from experta import AS, MATCH, OR, TEST, P
+from experta import AND, AS, MATCH, OR, TEST, P
 
 from .. import sizing
-from ..facts import Fit, MemoryNeed, ModelSpec, Policy, Recommendation, Tip, Warning, Workload
+from ..facts import Fit, MemoryNeed, ModelSpec, Mode, Policy, Recommendation, Tip, Warning, Workload
 from ..planner import arch
-from . import SALIENCE_ADVICE, Host, Rule, rule_meta, subject
+from . import SALIENCE_ADVICE, Host, Rule, rule_meta, subject, tiers_sharing
 
 FAST_LINKS = ("nvlink", "infinity-fabric", "ici")  # links that carry tensor parallel's per-layer all-reduces well
 
@@ -74,14 +74,16 @@ class ParallelismRules:
         nodes = math.ceil(option.count / accel.max_devices)
         self.conclude(Tip(effect_nodes=nodes), count=option.count, hardware=accel.name, nodes=nodes, per_node=accel.max_devices)
 
-    @Rule(OR(AS.rec << Recommendation(tp_over_pcie=True), AS.rec << Fit(tp_over_pcie=True)), salience=SALIENCE_ADVICE)
+    @Rule(OR(AND(AS.rec << Recommendation(tp_over_pcie=True), Mode(kind="recommend")), AS.rec << Fit(tp_over_pcie=True)),
+          salience=SALIENCE_ADVICE)
     @rule_meta(id="NET-tp-over-pcie", statement="{count} x {hardware} splits every layer over PCIe: the link sets the speed",
-               message="{count} x {hardware} ({tier}) have no NVLink: tensor parallel over PCIe ({link_gbs:known} GB/s) adds two "
+               message="{count} x {hardware} ({tiers}) have no NVLink: tensor parallel over PCIe ({link_gbs:known} GB/s) adds two "
                "all-reduces per layer per token. Expect {speed:rate} per user at best; prefer fewer, larger cards or pipeline parallel.",
                sources=["llmhw-assumption", "l40s-datasheet-copy"], needs=("concurrency",))
     def tp_over_pcie(self: Host, rec: Recommendation) -> None:
         """## What it decides
-        Warns when tensor parallelism would run over PCIe across more than two cards.
+        Warns when tensor parallelism would run over PCIe across more than two cards, once per configuration,
+        naming the tiers (or the proposal) it concerns.
 
         ## Why
         Tensor parallel all-reduces twice per layer per token; PCIe moves 32-64 GB/s against 900+ GB/s for
@@ -90,11 +92,13 @@ class ParallelismRules:
         ## Example
         Four RTX 4090s serving a 70B model.
         """
+        tiers = tiers_sharing(self, rec, "id") if "tier" in rec else ["proposed"]
+        if tiers[0] != rec.get("tier", "proposed"):
+            return  # the same configuration in a better-known tier already carries this warning
         option = self.option(rec)
         accel = self.catalog.accelerators[option.hardware]
-        tier = rec.get("tier", "proposed")
-        self.conclude(Warning(tier=tier), count=option.count, hardware=accel.name, tier=tier, link_gbs=accel.interconnect_gbs,
-                      speed=option.tokens_per_s)
+        self.conclude(Warning(tier=", ".join(tiers)), count=option.count, hardware=accel.name, tiers=", ".join(tiers),
+                      link_gbs=accel.interconnect_gbs, speed=option.tokens_per_s)
 
     @Rule(AS.workload << Workload(), AS.spec << ModelSpec(architecture="moe"), salience=SALIENCE_ADVICE)
     @rule_meta(id="MOE-all-experts-stored", statement="{model} stores {params:params} parameters but computes with {active:params} per token",

@@ -6,12 +6,12 @@ and states the effect in this workload's own numbers.
 
 from __future__ import annotations
 
-from experta import AS, MATCH, OR, P
+from experta import AND, AS, MATCH, OR, P
 
 from .. import sizing
-from ..facts import Fit, Policy, Recommendation, Tip, Warning, Workload
+from ..facts import Fit, Mode, Policy, Recommendation, Tip, Warning, Workload
 from ..planner import reference_precision
-from . import SALIENCE_ADVICE, Host, Rule, rule_meta, subject
+from . import SALIENCE_ADVICE, Host, Rule, rule_meta, subject, tiers_sharing
 
 WIDE = P(lambda precision: precision in ("bf16", "fp16"))
 
@@ -51,14 +51,16 @@ class QuantizationRules:
         self.conclude(Tip(effect_bytes=full - small), precision=chosen.name, quantized_bytes=small, native_bytes=full,
                       native_name=native.name, saved_bytes=full - small, saved_share=1 - small / full, quality=chosen.quality)
 
-    @Rule(OR(AS.rec << Recommendation(), AS.rec << Fit(fits=True)), Policy(low_bit_warning_bits=MATCH.limit), salience=SALIENCE_ADVICE)
-    @rule_meta(id="QNT-low-bit-quality", statement="{tier} runs {precision} at {bits:g} bits per weight: expect a clear quality loss",
-               message="({tier}) {precision} stores {bits:g} bits per weight; at this level quality drops noticeably ({quality}). "
+    @Rule(OR(AND(AS.rec << Recommendation(), Mode(kind="recommend")), AS.rec << Fit(fits=True)), Policy(low_bit_warning_bits=MATCH.limit),
+          salience=SALIENCE_ADVICE)
+    @rule_meta(id="QNT-low-bit-quality", statement="{tiers} run {precision} at {bits:g} bits per weight: expect a clear quality loss",
+               message="({tiers}) {precision} stores {bits:g} bits per weight; at this level quality drops noticeably ({quality}). "
                "Prefer 4-bit (Q4_K_M, AWQ) on larger hardware, or a smaller model at 4-bit or more.",
                sources=["kquant-pr", "llamacpp-quant"], needs=("precision",))
     def low_bit_quality(self: Host, rec: Recommendation, limit: float) -> None:
         """## What it decides
-        Warns when the configuration relies on 3-bit-or-lower weights.
+        Warns when the configuration relies on 3-bit-or-lower weights, once per format, naming the tiers (or the
+        proposal) that use it.
 
         ## Why
         llama.cpp's own perplexity table: Q4_K_M adds ~0.18 perplexity on Llama-3-8B, Q3_K_M ~0.66, Q2_K ~3.5.
@@ -71,10 +73,11 @@ class QuantizationRules:
         policy's low-bit-warning-bits is made in the body.
         """
         precision = self.catalog.precisions[self.option(rec).precision]
-        if precision.bits_per_weight > limit:
-            return
-        tier = rec.get("tier", "proposed")
-        self.conclude(Warning(tier=tier), tier=tier, precision=precision.name, bits=precision.bits_per_weight, quality=precision.quality)
+        tiers = tiers_sharing(self, rec, "precision") if "tier" in rec else ["proposed"]
+        if precision.bits_per_weight > limit or tiers[0] != rec.get("tier", "proposed"):
+            return  # wide enough, or a better-known tier with this format already carries the warning
+        self.conclude(Warning(tier=", ".join(tiers)), tiers=", ".join(tiers), precision=precision.name, bits=precision.bits_per_weight,
+                      quality=precision.quality)
 
     @Rule(AS.workload << Workload(task="inference"), subject(), Policy(fp8_kv_min_share=MATCH.min_share), salience=SALIENCE_ADVICE)
     @rule_meta(id="QNT-fp8-kv", statement="an FP8 KV cache halves {kv_bytes:gb} to {half_bytes:gb} on {hardware}",
