@@ -14,6 +14,10 @@ from . import SALIENCE_ADVICE, Host, Rule, rule_meta, subject
 SALIENCE_HOST_NEED = SALIENCE_ADVICE + 1
 KNOWN = P(lambda v: v is not None)
 OWNED = P(lambda d: d != "cloud")
+# Devices that sit in a separate host, whose CPU and RAM are bought apart from them. A CPU host, a unified-memory
+# machine (Mac, DGX Spark, Strix Halo) or a laptop NPU is its own host: its RAM is the device memory the fit already counts.
+IN_A_HOST = P(lambda kind: kind in ("gpu", "tpu"))
+HAS_CORES_TO_SIZE = P(lambda kind: kind in ("gpu", "tpu", "cpu"))  # a CPU host runs the model on the cores it has
 
 
 def compared_tier(recommended_usd: float | None, cost_usd: float | None) -> str:
@@ -101,7 +105,7 @@ class PitfallRules:
             speed=option.total_tokens_per_s, base_speed=base_option.total_tokens_per_s, used=option.utilization,
         )
 
-    @Rule(AS.workload << Workload(concurrency=MATCH.users, task=MATCH.task), subject(),
+    @Rule(AS.workload << Workload(concurrency=MATCH.users, task=MATCH.task), subject(any_verdict=True),
           Policy(host_cores_per_device=MATCH.per_device, host_users_per_core=MATCH.users_per_core,
                  host_min_cores_cpu_inference=MATCH.cpu_cores, host_ram_per_weights=MATCH.ram_per_weights,
                  host_os_reserve_bytes=MATCH.reserve_bytes),
@@ -114,7 +118,7 @@ class PitfallRules:
                   cpu_cores: int, ram_per_weights: float, reserve_bytes: int) -> None:
         """## What it decides
         The CPU cores and RAM the host around the configuration under discussion needs, which the other P2 rules
-        compare with the host the user has (or describe, when none is given).
+        compare with the host the user has (or describe, when none is given), whether the configuration fits or not.
 
         ## Why
         The article's second pitfall: each accelerator wants CPU cores to launch its kernels and feed it, serving
@@ -134,7 +138,7 @@ class PitfallRules:
                       weights_bytes=weights)
 
     @Rule(AS.workload << Workload(cpu_cores=MATCH.cores & KNOWN, concurrency=MATCH.users),
-          AS.host << HostNeed(cores=MATCH.need, count=MATCH.count, hardware=MATCH.hardware),
+          AS.host << HostNeed(cores=MATCH.need, count=MATCH.count, hardware=MATCH.hardware, kind=HAS_CORES_TO_SIZE),
           Policy(host_cores_per_device=MATCH.per_device, host_users_per_core=MATCH.users_per_core),
           TEST(lambda cores, need: cores < need), salience=SALIENCE_ADVICE)
     @rule_meta(id="P2-weak-cpu", statement="{cores} CPU cores feed {count} x {hardware}: {need} are needed",
@@ -157,7 +161,7 @@ class PitfallRules:
         self.conclude(Warning(shortfall=need - cores))
 
     @Rule(AS.workload << Workload(ram_gb=MATCH.ram & KNOWN),
-          AS.host << HostNeed(ram_bytes=MATCH.need_bytes, weights_bytes=MATCH.weights_bytes),
+          AS.host << HostNeed(ram_bytes=MATCH.need_bytes, weights_bytes=MATCH.weights_bytes, kind=IN_A_HOST),
           Policy(host_os_reserve_bytes=MATCH.reserve_bytes),
           TEST(lambda ram, need_bytes: ram * GB < need_bytes), salience=SALIENCE_ADVICE)
     @rule_meta(id="P2-small-ram", statement="{have_bytes:gb} of system RAM is below the {need_bytes:gb} needed to load {weights_bytes:gb} of weights",
@@ -179,7 +183,7 @@ class PitfallRules:
 
     @Rule(AS.workload << Workload(cpu_cores=None, deployment=OWNED),
           AS.host << HostNeed(count=MATCH.count, hardware=MATCH.hardware, cores=MATCH.cores, ram_bytes=MATCH.ram_bytes,
-                              weights_bytes=MATCH.weights_bytes),
+                              weights_bytes=MATCH.weights_bytes, kind=IN_A_HOST),
           Policy(host_isa_required=MATCH.isa), salience=SALIENCE_ADVICE)
     @rule_meta(id="P2-host-sizing", statement="the host for {count} x {hardware} needs at least {cores} cores and {ram_bytes:gb} of RAM",
                message="Host for {count} x {hardware}: at least {cores} CPU cores with {isa_name}, {ram_bytes:gb} of RAM (to load "
@@ -187,7 +191,8 @@ class PitfallRules:
                sources=["article", "gk-h100"], needs=("cpu_cores", "ram_gb"))
     def host_sizing(self: Host, workload: Workload, host: HostNeed, isa: str, **_: object) -> None:
         """## What it decides
-        When the user has not described a host, what the host around the recommended accelerators needs.
+        When the user has not described a host, what the host around the accelerators needs (for devices that sit in
+        one: a Mac, a DGX Spark or a CPU host is its own host).
 
         ## Why
         Pitfall P2 is avoided at purchase time: cores and RAM are cheap next to the accelerators they feed.
@@ -300,7 +305,7 @@ class PitfallRules:
         nvme = sizing.load_seconds(weights_bytes, nvme_gbs)
         self.conclude(Tip(effect_s=round(sata - nvme)), sata_s=sata, nvme_s=nvme)
 
-    @Rule(subject(kind="cpu"), Policy(host_isa_required=MATCH.required), salience=SALIENCE_ADVICE)
+    @Rule(subject(any_verdict=True, kind="cpu"), Policy(host_isa_required=MATCH.required), salience=SALIENCE_ADVICE)
     @rule_meta(id="P2-cpu-isa", statement="{hardware} runs the model on its CPU: {isa} is {verdict}",
                message="{hardware} runs the model on its CPU cores; instruction sets {isa}: {verdict}. Decode speed follows memory "
                "bandwidth ({bandwidth_gbs:g} GB/s).",
