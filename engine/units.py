@@ -56,10 +56,10 @@ UNITS: Mapping[str, Callable[..., str]] = {
 }
 
 
-def unit_spec(spec: str) -> tuple[str, str]:
+def unit_spec(spec: str, units: Mapping[str, Callable[..., str]] = UNITS) -> tuple[str, str]:
     """A format spec split into a unit name and its digits (``gb0`` -> ``gb``, ``0``); ``("", spec)`` if not a unit."""
     name = spec.rstrip("0123456789")
-    return (name, spec[len(name):]) if name in UNITS else ("", spec)
+    return (name, spec[len(name):]) if name in units else ("", spec)
 
 
 class _Placeholder:
@@ -85,7 +85,7 @@ class UnitFormatter(string.Formatter):
         return _Placeholder(str(key))
 
     def format_field(self, value: Any, format_spec: str) -> str:
-        unit, digits = unit_spec(format_spec)
+        unit, digits = unit_spec(format_spec, self.units)
         try:
             if unit and not isinstance(value, _Placeholder):
                 return self.units[unit](value, *([int(digits)] if digits else []))
