@@ -13,7 +13,7 @@ import math
 from experta import AND, AS, MATCH, OR, TEST, P
 
 from .. import sizing
-from ..facts import Fit, MemoryNeed, ModelSpec, Mode, Policy, Recommendation, Tip, Warning, Workload
+from ..facts import Fit, MemoryNeed, Mode, ModelSpec, Policy, Recommendation, Tip, Warning, Workload
 from ..planner import arch
 from . import SALIENCE_ADVICE, Host, Rule, rule_meta, subject, tiers_sharing
 

@@ -62,3 +62,27 @@ def test_templates_use_known_unit_specs_and_no_expressions(meta):
                     format(1.5, spec)  # a number's standard spec (",", "g", ".2f") is fine too
                 except ValueError:
                     pytest.fail(f"{meta.id}: unknown unit spec {spec!r} (known: {', '.join(sorted(UNITS))})")
+
+
+def test_the_worked_example_of_docs_rules_md_is_a_working_rule(monkeypatch):
+    """docs/rules.md's new warning, added to the engine as written there, warns about a tight proposal."""
+    from pathlib import Path
+
+    import experta
+    import llmhw
+    from llmhw import api, facts, session
+    from llmhw.rules import SALIENCE_ADVICE, Host, rule_meta
+
+    doc = (Path(__file__).parent.parent / "docs" / "rules.md").read_text()
+    example = re.search(r"```python\n(.*?)```", doc, re.S).group(1)
+    namespace = {"Rule": llmhw.rules.Rule, "rule_meta": rule_meta, "Host": Host, "SALIENCE_ADVICE": SALIENCE_ADVICE,
+                 "AS": experta.AS, "MATCH": experta.MATCH, "TEST": experta.TEST, "Fit": facts.Fit, "Policy": facts.Policy,
+                 "Warning": facts.Warning, "__name__": "llmhw.rules.pitfalls"}
+    exec("class Example:\n" + "\n".join("    " + line for line in example.splitlines()), namespace)  # noqa: S102 - our own docs
+    engine_class = type("ExampleEngine", (namespace["Example"], session.AdvisorEngine), {})
+    monkeypatch.setattr(session._local, "engine", engine_class(), raising=False)
+    result = api.check({"model": "llama-3.1-70b", "precision": "q4_k_m", "context": 2048}, "rtx-4090", 2)
+    warning = next(w for w in result.warnings if w["id"] == "P1-tight-proposal")
+    assert warning["message"] == (
+        "2 x NVIDIA GeForce RTX 4090 24GB holds this workload but fills 99% of its memory (above 85%): longer prompts or more "
+        "users than planned will not fit. Leave 3.1 GB more per device, or choose the recommended tier.")
