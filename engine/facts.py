@@ -23,6 +23,10 @@ class Policy(Fact):  # type: ignore[misc]
     """
 
 
+class PrecisionSpec(Fact):  # type: ignore[misc]
+    """A catalog precision's numbers that rules test in their patterns (bits per weight, quality), one fact per precision."""
+
+
 class Mode(Fact):  # type: ignore[misc]
     """What the consultation answers: ``recommend`` (rank options) or ``check`` (judge a proposal)."""
 

@@ -43,6 +43,7 @@ def statement(template: str, values: Mapping[str, Any]) -> str:
 
 # Conclusions that carry the firing rule's id and message (a Recommendation's id is its option's).
 STAMPED = (F.Warning, F.Tip, F.Note)
+KNOWLEDGE_FACTS = (F.Policy, F.PrecisionSpec)  # declared from the catalog each run, for patterns to test
 
 
 class StableDepthStrategy(DepthStrategy):  # type: ignore[misc]
@@ -164,11 +165,13 @@ def run(catalog: Catalog, answers: Mapping[str, Any], proposal: tuple[str, int] 
     eng.declare(F.Mode(kind="recommend" if proposal is None else "check"))
     if proposal is not None:
         eng.declare(F.Proposal(hardware=proposal[0], count=proposal[1]))
-    # After the inputs, so fact 1 stays the Answers: traces number their facts from the consultation's own.
+    # Knowledge the patterns test, declared after the inputs so that fact 1 stays the Answers.
     eng.declare(F.Policy(**{f.name: getattr(eng.policy, f.name) for f in dataclasses.fields(eng.policy)}))
+    for p in catalog.precisions.values():
+        eng.declare(F.PrecisionSpec(id=p.id, bits_per_weight=p.bits_per_weight, quality=p.quality))
     eng.run()
-    # The Policy fact is knowledge, not part of this consultation: the trace records policy.yaml by its hash.
-    facts = [f for _, f in sorted(eng.facts.items()) if not isinstance(f, F.Policy)]
+    # Policy and precisions are knowledge, not part of this consultation: the trace records their files by hash.
+    facts = [f for _, f in sorted(eng.facts.items()) if not isinstance(f, KNOWLEDGE_FACTS)]
     order = [s.name for s in SLOTS]
     questions = sorted({f["slot"] for f in facts if isinstance(f, F.Question)}, key=order.index)
     return Run(facts=facts, events=list(eng.events), options=dict(eng.options), questions=questions)

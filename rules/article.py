@@ -10,7 +10,7 @@ from __future__ import annotations
 from experta import AS, MATCH, TEST
 
 from .. import sizing
-from ..facts import MemoryNeed, ModelSpec, Note, Policy, Recommendation, Workload
+from ..facts import MemoryNeed, ModelSpec, Note, Policy, PrecisionSpec, Recommendation, Workload
 from ..units import Phrase
 from . import SALIENCE_ADVICE, Host, Rule, rule_meta, subject
 
@@ -95,12 +95,16 @@ class ArticleRules:
         self.conclude(Note(claim=str(claim)), claim=claim, model=self.catalog.models[workload["model"]].name,
                       q4_bytes=weights_at(self, params, "q4_k_m"), bf16_bytes=weights_at(self, params, "bf16"))
 
-    @Rule(subject(), Policy(article_4bit_bits=MATCH.bits_range, article_4bit_saving=MATCH.claimed_saving), salience=SALIENCE_ADVICE)
+    @Rule(subject(precision=MATCH.precision_id), PrecisionSpec(id=MATCH.precision_id, bits_per_weight=MATCH.bits),
+          PrecisionSpec(id="bf16", bits_per_weight=MATCH.bf16_bits),
+          Policy(article_4bit_bits=MATCH.bits_range, article_4bit_saving=MATCH.claimed_saving),
+          TEST(lambda bits, bits_range: bits_range[0] <= bits < bits_range[1]), salience=SALIENCE_ADVICE)
     @rule_meta(id="ART-4bit-saves-75", statement="the article's '{claim}' overstates it: {precision} saves {saving:pct} of the weights here",
                message="The article claims {claim}. {precision} stores {bits:g} bits per weight with its scales, so it saves "
                "{saving:pct} of the 16-bit weights, and nothing of the KV cache or activations.",
                sources=["article", "llamacpp-quant", "kquant-pr"], needs=("precision",))
-    def four_bit_saves_75(self: Host, rec: Recommendation, bits_range: tuple[float, float], claimed_saving: float) -> None:
+    def four_bit_saves_75(self: Host, rec: Recommendation, precision_id: str, bits: float, bf16_bits: float, claimed_saving: float,
+                          **_: object) -> None:
         """## What it decides
         When the chosen configuration uses a 4-bit format: what it really saves.
 
@@ -110,26 +114,22 @@ class ArticleRules:
 
         ## Example
         Q4_K_M saves 69.5% of BF16 weight memory.
-
-        ## Limits
-        The bits per weight of the chosen format are a catalog fact the configuration's fact does not carry, so
-        the 4-bit test is made in the body.
         """
-        precision = self.catalog.precisions[self.option(rec).precision]
-        low, high = bits_range
-        if not low <= precision.bits_per_weight < high:
-            return
-        saving = 1 - precision.bits_per_weight / self.catalog.precisions["bf16"].bits_per_weight
         claim = Phrase("4-bit quantization cuts VRAM by {claimed_saving:pct}", claimed_saving=claimed_saving)
-        self.conclude(Note(claim=str(claim)), claim=claim, precision=precision.name, bits=precision.bits_per_weight, saving=saving)
+        self.conclude(Note(claim=str(claim)), claim=claim, precision=self.catalog.precisions[precision_id].name, saving=1 - bits / bf16_bits)
 
     @Rule(AS.workload << Workload(), AS.spec << ModelSpec(params=MATCH.params, native_precision=MATCH.native),
-          Policy(article_mac_bytes=MATCH.mac_bytes), salience=SALIENCE_ADVICE)
+          PrecisionSpec(id=MATCH.native, bits_per_weight=MATCH.native_bits), PrecisionSpec(id="q4_k_m", bits_per_weight=MATCH.q4_bits),
+          Policy(article_mac_bytes=MATCH.mac_bytes),
+          TEST(lambda params, native_bits, q4_bits, mac_bytes:
+               sizing.weight_bytes(params, q4_bits) <= mac_bytes < sizing.weight_bytes(params, native_bits)),
+          salience=SALIENCE_ADVICE)
     @rule_meta(id="ART-671b-on-mac", statement="the article's '{claim}' holds only quantized: {q4_bytes:gb} at Q4_K_M, {native_bytes:gb} as released",
                message="The article claims {claim}. Only quantized: {model} takes {q4_bytes:gb} at Q4_K_M, which fits in "
                "{mac_bytes:gb0}, but {native_bytes:gb} at its released {native_name}, which does not.",
                sources=["article", "apple-m3ultra", "ollama-tags-notes", "paddle-mirror"], needs=("model",))
-    def r1_on_mac(self: Host, workload: Workload, spec: ModelSpec, params: int, native: str, mac_bytes: int) -> None:
+    def r1_on_mac(self: Host, workload: Workload, spec: ModelSpec, params: int, native: str, native_bits: float, q4_bits: float,
+                  mac_bytes: int) -> None:
         """## What it decides
         For a model larger than a 512 GB Mac Studio's memory at its native precision: when it fits there.
 
@@ -139,14 +139,8 @@ class ArticleRules:
 
         ## Example
         DeepSeek-R1 671B: ~410 GB at Q4_K_M fits, ~690 GB at FP8 does not.
-
-        ## Limits
-        The weight sizes come from the catalog's precisions, so the test "too large as released, small enough
-        at Q4_K_M" is made in the body.
         """
-        native_bytes, q4 = weights_at(self, params, native), weights_at(self, params, "q4_k_m")
-        if native_bytes <= mac_bytes or q4 > mac_bytes:
-            return
+        native_bytes, q4 = sizing.weight_bytes(params, native_bits), sizing.weight_bytes(params, q4_bits)
         claim = Phrase("DeepSeek-R1 671B runs on a {mac_bytes:gb0} Mac Studio", mac_bytes=mac_bytes)
         self.conclude(Note(claim=str(claim)), claim=claim, model=self.catalog.models[workload["model"]].name, q4_bytes=q4,
                       native_bytes=native_bytes, native_name=native.upper())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from experta import AS, MATCH, TEST, P
 
 from .. import sizing
-from ..facts import Candidate, Fit, HostNeed, Mode, Policy, Recommendation, Tip, Warning, Workload
+from ..facts import Candidate, Fit, HostNeed, Mode, Policy, PrecisionSpec, Recommendation, Tip, Warning, Workload
 from ..planner import cheapest, enumerate_options, meets
 from ..units import GB, Phrase
 from . import SALIENCE_ADVICE, Host, Rule, rule_meta, subject
@@ -239,6 +239,8 @@ class PitfallRules:
     @Rule(AS.fit << Fit(fits=True, utilization=MATCH.used, cost_usd=MATCH.cost, precision=MATCH.precision),
           Policy(p1_max_utilization=MATCH.limit, p1_min_waste_usd=MATCH.min_waste),
           TEST(lambda used, limit, cost: cost is not None and used >= limit),  # below the limit, P1-oversized-vram speaks
+          PrecisionSpec(id=MATCH.precision, bits_per_weight=MATCH.bits), PrecisionSpec(id="bf16", bits_per_weight=MATCH.bf16_bits),
+          TEST(lambda bits, bf16_bits: bits >= bf16_bits),
           salience=SALIENCE_ADVICE)
     @rule_meta(id="P1-quantize-instead",
                statement="{count} x {hardware} at {precision} costs {cost:usd}; {alt_count} x {alt_hardware} at {alt_precision} "
@@ -260,12 +262,9 @@ class PitfallRules:
         A 32B model in BF16 on an 80 GB card, where a 48 GB card at FP8 is as fast and costs less.
 
         ## Limits
-        The width of the weights and the cheaper candidate come from the catalog and the candidates' options, so
-        those two tests are made in the body.
+        The cheaper candidate comes from the candidates' sized options, so whether one exists is tested in the body.
         """
         option = self.option(fit)
-        if self.catalog.precisions[precision].bits_per_weight < self.catalog.precisions["bf16"].bits_per_weight:
-            return
         speed = option.tokens_per_s or 0
         cheaper = [self.option(f) for f in self.facts_of(Candidate)]
         alt = cheapest(o for o in cheaper if meets(o, self.policy.quality_floor_recommended, speed) and o.cost.budget_usd is not None

@@ -6,10 +6,10 @@ and states the effect in this workload's own numbers.
 
 from __future__ import annotations
 
-from experta import AND, AS, MATCH, OR, P
+from experta import AND, AS, MATCH, OR, TEST, P
 
 from .. import sizing
-from ..facts import Fit, Mode, Policy, Recommendation, Tip, Warning, Workload
+from ..facts import Fit, Mode, Policy, PrecisionSpec, Recommendation, Tip, Warning, Workload
 from ..planner import reference_precision
 from . import SALIENCE_ADVICE, Host, Rule, rule_meta, subject, tiers_sharing
 
@@ -51,13 +51,15 @@ class QuantizationRules:
         self.conclude(Tip(effect_bytes=full - small), precision=chosen.name, quantized_bytes=small, native_bytes=full,
                       native_name=native.name, saved_bytes=full - small, saved_share=1 - small / full, quality=chosen.quality)
 
-    @Rule(OR(AND(AS.rec << Recommendation(), Mode(kind="recommend")), AS.rec << Fit(fits=True)), Policy(low_bit_warning_bits=MATCH.limit),
-          salience=SALIENCE_ADVICE)
+    @Rule(OR(AND(AS.rec << Recommendation(precision=MATCH.precision_id), Mode(kind="recommend")),
+             AS.rec << Fit(fits=True, precision=MATCH.precision_id)),
+          PrecisionSpec(id=MATCH.precision_id, bits_per_weight=MATCH.bits), Policy(low_bit_warning_bits=MATCH.limit),
+          TEST(lambda bits, limit: bits <= limit), salience=SALIENCE_ADVICE)
     @rule_meta(id="QNT-low-bit-quality", statement="{tiers} run {precision} at {bits:g} bits per weight: expect a clear quality loss",
                message="({tiers}) {precision} stores {bits:g} bits per weight; at this level quality drops noticeably ({quality}). "
                "Prefer 4-bit (Q4_K_M, AWQ) on larger hardware, or a smaller model at 4-bit or more.",
                sources=["kquant-pr", "llamacpp-quant"], needs=("precision",))
-    def low_bit_quality(self: Host, rec: Recommendation, limit: float) -> None:
+    def low_bit_quality(self: Host, rec: Recommendation, precision_id: str, **_: object) -> None:
         """## What it decides
         Warns when the configuration relies on 3-bit-or-lower weights, once per format, naming the tiers (or the
         proposal) that use it.
@@ -67,17 +69,12 @@ class QuantizationRules:
 
         ## Example
         A 70B model squeezed to Q2_K on 24 GB.
-
-        ## Limits
-        Bits per weight are a catalog fact the configuration's fact does not carry: the test against the
-        policy's low-bit-warning-bits is made in the body.
         """
-        precision = self.catalog.precisions[self.option(rec).precision]
         tiers = tiers_sharing(self, rec, "precision") if "tier" in rec else ["proposed"]
-        if precision.bits_per_weight > limit or tiers[0] != rec.get("tier", "proposed"):
-            return  # wide enough, or a better-known tier with this format already carries the warning
-        self.conclude(Warning(tier=", ".join(tiers)), tiers=", ".join(tiers), precision=precision.name, bits=precision.bits_per_weight,
-                      quality=precision.quality)
+        if tiers[0] != rec.get("tier", "proposed"):
+            return  # a better-known tier with this format already carries the warning
+        precision = self.catalog.precisions[precision_id]
+        self.conclude(Warning(tier=", ".join(tiers)), tiers=", ".join(tiers), precision=precision.name, quality=precision.quality)
 
     @Rule(AS.workload << Workload(task="inference"), subject(), Policy(fp8_kv_min_share=MATCH.min_share), salience=SALIENCE_ADVICE)
     @rule_meta(id="QNT-fp8-kv", statement="an FP8 KV cache halves {kv_bytes:gb} to {half_bytes:gb} on {hardware}",
@@ -106,13 +103,15 @@ class QuantizationRules:
             return
         self.conclude(Tip(effect_bytes=kv // 2), kv_bytes=kv, kv_share=kv / need, hardware=accel.name, half_bytes=kv / 2)
 
-    @Rule(subject(), salience=SALIENCE_ADVICE)
+    @Rule(subject(precision=MATCH.precision_id), PrecisionSpec(id=MATCH.precision_id, bits_per_weight=MATCH.bits),
+          PrecisionSpec(id="bf16", bits_per_weight=MATCH.bf16_bits), TEST(lambda bits, bf16_bits: bits < bf16_bits),
+          salience=SALIENCE_ADVICE)
     @rule_meta(id="QNT-format-for-hardware",
                statement="on {hardware} with {runtime}, {precision} is the 4-to-8-bit format to use: {why}",
                message="Use {precision} with {runtime} on {hardware}: {bits:g} bits per weight, {weights_bytes:gb} of weights in "
                "all; {why}.",
                sources=["kquant-pr", "fm-vllm-cacheconfig", "bnb-docs", "article"], needs=("precision", "ecosystem"))
-    def format_for_hardware(self: Host, rec: Recommendation) -> None:
+    def format_for_hardware(self: Host, rec: Recommendation, precision_id: str, bits: float, **_: object) -> None:
         """## What it decides
         Which quantized format suits the chosen hardware and runtime, and whether the hardware computes it natively.
 
@@ -125,15 +124,13 @@ class QuantizationRules:
         A 70B model on two RTX 6000 Ada: FP8 runs natively on Ada tensor cores.
         """
         option = self.option(rec)
-        precision = self.catalog.precisions[option.precision]
-        if precision.bits_per_weight >= 16:
-            return  # 16-bit and wider formats are not quantized: nothing to choose (bits are a catalog fact)
+        precision = self.catalog.precisions[precision_id]
         accel = self.catalog.accelerators[option.hardware]
         native = precision.native_feature in accel.features if precision.native_feature else False
         why = ("computed natively by its tensor cores" if native else
                "weights are dequantized to 16-bit in the kernels, so memory and bandwidth are saved but not compute")
         self.conclude(Tip(effect_bits=precision.bits_per_weight), hardware=accel.name, runtime=self.catalog.runtimes[option.runtime].name,
-                      precision=precision.name, bits=precision.bits_per_weight, weights_bytes=option.memory.weights * option.count,
+                      precision=precision.name, weights_bytes=option.memory.weights * option.count,
                       why=why)
 
     @Rule(AS.workload << Workload(task="inference"), subject(precision=WIDE), salience=SALIENCE_ADVICE)
