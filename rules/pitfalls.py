@@ -57,7 +57,8 @@ class PitfallRules:
 
         ## Limits
         Fires when the need fills less than the policy's share of memory and the saving is worth a warning. The
-        proposal is compared with the recommended tier if that is cheaper, else with the minimum.
+        proposal is compared with the recommended tier if that is cheaper, else with the minimum; with no
+        recommended tier (no candidate reaches the quality floor) it makes no comparison.
         """
         option, other = self.option(fit), self.option(alt)
         saving = cost - alt_cost_usd
