@@ -26,7 +26,7 @@ class ParallelismRules:
                statement="tensor parallel {count} ways over {link} ({link_gbs} GB/s) splits weights to {weights_bytes:gb} per device",
                message="Split the model with tensor parallel over the {count} devices ({link}, {link_gbs:known} GB/s): "
                "{weights_bytes:gb} of weights and {kv_bytes:gb} of KV cache per device, their bandwidth adds up for decode "
-               "({speed:rate} per user). In vLLM: --tensor-parallel-size {count}.",
+               "({tokens_per_s:rate} per user). In vLLM: --tensor-parallel-size {count}.",
                sources=["gk-h100", "gk-b200", "article"], needs=("model", "concurrency"))
     def tensor_parallel(self: Host, workload: Workload, rec: Recommendation) -> None:
         """## What it decides
@@ -47,7 +47,7 @@ class ParallelismRules:
             return  # a fast link inside one node, a runtime that splits by tensor: catalog facts the pattern does not carry
         self.conclude(Tip(effect_bytes=option.memory.weights), count=option.count, link=accel.interconnect,
                       link_gbs=accel.interconnect_gbs, weights_bytes=option.memory.weights, kv_bytes=option.memory.kv_cache,
-                      speed=option.tokens_per_s)
+                      tokens_per_s=option.tokens_per_s)
 
     @Rule(AS.workload << Workload(), subject(), salience=SALIENCE_ADVICE)
     @rule_meta(id="NET-pipeline-across-nodes",
@@ -78,7 +78,7 @@ class ParallelismRules:
           salience=SALIENCE_ADVICE)
     @rule_meta(id="NET-tp-over-pcie", statement="{count} x {hardware} splits every layer over PCIe: the link sets the speed",
                message="{count} x {hardware} ({tiers}) have no NVLink: tensor parallel over PCIe ({link_gbs:known} GB/s) adds two "
-               "all-reduces per layer per token. Expect {speed:rate} per user at best; prefer fewer, larger cards or pipeline parallel.",
+               "all-reduces per layer per token. Expect {tokens_per_s:rate} per user at best; prefer fewer, larger cards or pipeline parallel.",
                sources=["llmhw-assumption", "l40s-datasheet-copy"], needs=("concurrency",))
     def tp_over_pcie(self: Host, rec: Recommendation) -> None:
         """## What it decides
@@ -98,7 +98,7 @@ class ParallelismRules:
         option = self.option(rec)
         accel = self.catalog.accelerators[option.hardware]
         self.conclude(Warning(tier=", ".join(tiers)), count=option.count, hardware=accel.name, tiers=", ".join(tiers),
-                      link_gbs=accel.interconnect_gbs, speed=option.tokens_per_s)
+                      link_gbs=accel.interconnect_gbs, tokens_per_s=option.tokens_per_s)
 
     @Rule(AS.workload << Workload(), AS.spec << ModelSpec(architecture="moe"), salience=SALIENCE_ADVICE)
     @rule_meta(id="MOE-all-experts-stored", statement="{model} stores {params:params} parameters but computes with {active:params} per token",
@@ -148,10 +148,10 @@ class ParallelismRules:
           Policy(moe_offload_link_gbs=MATCH.link_gbs, fit_headroom=MATCH.headroom, host_os_reserve_bytes=MATCH.reserve_bytes),
           salience=SALIENCE_ADVICE)
     @rule_meta(id="MOE-expert-offload",
-               statement="with experts in host RAM, one {gpu} holds {model}'s shared part and decodes at ~{speed:rate}",
+               statement="with experts in host RAM, one {gpu} holds {model}'s shared part and decodes at ~{tokens_per_s:rate}",
                message="{model} at Q4_K_M is {total_bytes:gb}; with its routed experts ({experts_bytes:gb}) in host RAM a single "
                "{gpu} holds the rest with this workload's KV cache ({on_gpu_bytes:gb}), and each decode step streams "
-               "~{step_bytes:gb} of the experts its {users} sequence(s) route to over PCIe: ~{speed:rate} per user at best. "
+               "~{step_bytes:gb} of the experts its {users} sequence(s) route to over PCIe: ~{tokens_per_s:rate} per user at best. "
                "The host then needs at least {host_bytes:gb} of RAM.",
                sources=["l40s-datasheet-copy", "v3-readme", "article"], needs=("model", "ram_gb"))
     def expert_offload(self: Host, workload: Workload, spec: ModelSpec, need: MemoryNeed, users: int, kv_bytes: int, activations_bytes: int,
@@ -182,5 +182,5 @@ class ParallelismRules:
             return  # no GPU in the catalog holds the shared part: nothing to suggest
         gpu = min(gpus, key=lambda g: (g.memory_bytes, g.id))
         self.conclude(Tip(effect_bytes=experts), model=model.name, gpu=gpu.name, total_bytes=total, experts_bytes=experts,
-                      on_gpu_bytes=on_gpu, step_bytes=per_step, speed=sizing.streamed_steps_per_s(per_step, link_gbs),
+                      on_gpu_bytes=on_gpu, step_bytes=per_step, tokens_per_s=sizing.streamed_steps_per_s(per_step, link_gbs),
                       host_bytes=experts + reserve_bytes)

@@ -27,22 +27,23 @@ def compared_tier(recommended_usd: float | None, cost_usd: float | None) -> str:
 
 
 class PitfallRules:
-    @Rule(AS.fit << Fit(fits=True, utilization=MATCH.used, cost_usd=MATCH.cost),
-          Policy(p1_max_utilization=MATCH.limit, p1_min_waste_usd=MATCH.min_waste),
+    @Rule(AS.fit << Fit(fits=True, utilization=MATCH.used, cost_usd=MATCH.cost_usd),
+          Policy(p1_max_utilization=MATCH.limit, p1_min_waste_usd=MATCH.min_waste_usd),
           TEST(lambda used, limit: used is not None and used < limit),
           Recommendation(tier="recommended", cost_usd=MATCH.recommended_usd),
           AS.alt << Recommendation(tier=MATCH.tier, cost_usd=MATCH.alt_cost_usd),
-          TEST(lambda tier, recommended_usd, cost: tier == compared_tier(recommended_usd, cost)),
-          TEST(lambda cost, alt_cost_usd, min_waste: cost is not None and alt_cost_usd is not None and cost - alt_cost_usd >= min_waste),
+          TEST(lambda tier, recommended_usd, cost_usd: tier == compared_tier(recommended_usd, cost_usd)),
+          TEST(lambda cost_usd, alt_cost_usd, min_waste_usd:
+               cost_usd is not None and alt_cost_usd is not None and cost_usd - alt_cost_usd >= min_waste_usd),
           salience=SALIENCE_ADVICE)
     @rule_meta(id="P1-oversized-vram",
                statement="{count} x {hardware} uses {used:pct} of its memory; {alt_count} x {alt_hardware} ({alt_precision}) fits for "
                "{saving_usd:usd} less",
                message="{count} x {hardware} would sit {idle:pct} idle: this workload needs {need_bytes:gb} of {usable_bytes:gb} per "
                "device. {alt_count} x {alt_hardware} ({alt_precision}), the {tier} tier, also fits, for {alt_cost_usd:usd} instead of "
-               "{cost:usd}: {saving_usd:usd} at stake, at {alt_speed:rate} instead of {speed:rate} per user.",
+               "{cost_usd:usd}: {saving_usd:usd} at stake, at {alt_tokens_per_s:rate} instead of {tokens_per_s:rate} per user.",
                sources=["article"], needs=("model", "precision", "context", "concurrency"))
-    def oversized_proposal(self: Host, fit: Fit, alt: Recommendation, used: float, cost: float, alt_cost_usd: float, tier: str,
+    def oversized_proposal(self: Host, fit: Fit, alt: Recommendation, used: float, cost_usd: float, alt_cost_usd: float, tier: str,
                            **_: object) -> None:
         """## What it decides
         Flags a configuration whose memory is far beyond the need at the chosen precision, with the money
@@ -61,27 +62,27 @@ class PitfallRules:
         recommended tier (no candidate reaches the quality floor) it makes no comparison.
         """
         option, other = self.option(fit), self.option(alt)
-        saving = cost - alt_cost_usd
+        saving = cost_usd - alt_cost_usd
         self.conclude(
             Warning(at_stake_usd=round(saving, 2)),
             count=option.count, hardware=self.catalog.accelerators[option.hardware].name, idle=1 - used,
             need_bytes=option.memory.total, usable_bytes=option.usable_bytes, alt_count=other.count,
             alt_hardware=self.catalog.accelerators[other.hardware].name, alt_precision=other.precision, saving_usd=saving,
-            alt_speed=other.tokens_per_s, speed=option.tokens_per_s,
+            alt_tokens_per_s=other.tokens_per_s, tokens_per_s=option.tokens_per_s,
         )
 
-    @Rule(AS.rec << Recommendation(tier="best-in-budget", cost_usd=MATCH.cost),
-          AS.cheap << Recommendation(tier="recommended", cost_usd=MATCH.base), Mode(kind="recommend"),
-          Policy(p1_min_waste_usd=MATCH.min_waste),
-          TEST(lambda cost, base, min_waste: cost is not None and base is not None and cost - base >= min_waste),
+    @Rule(AS.rec << Recommendation(tier="best-in-budget", cost_usd=MATCH.cost_usd),
+          AS.cheap << Recommendation(tier="recommended", cost_usd=MATCH.base_usd), Mode(kind="recommend"),
+          Policy(p1_min_waste_usd=MATCH.min_waste_usd),
+          TEST(lambda cost_usd, base_usd, min_waste_usd: cost_usd is not None and base_usd is not None and cost_usd - base_usd >= min_waste_usd),
           salience=SALIENCE_ADVICE)
     @rule_meta(id="P1-oversized-tier",
                statement="the best-in-budget option costs {extra_usd:usd} more than the recommended one for only {gain:.2f}x the throughput",
                message="The best-in-budget option ({count} x {hardware}) costs {extra_usd:usd} more than the recommended one for "
-               "{gain:.2f}x its throughput ({speed:rate} against {base_speed:rate}) and fills {used:pct} of its memory. Buy it only "
+               "{gain:.2f}x its throughput ({tokens_per_s:rate} against {base_tokens_per_s:rate}) and fills {used:pct} of its memory. Buy it only "
                "for planned growth (longer contexts, more users, larger models).",
                sources=["article"], needs=("budget",))
-    def oversized_tier(self: Host, rec: Recommendation, cheap: Recommendation, cost: float, base: float, **_: object) -> None:
+    def oversized_tier(self: Host, rec: Recommendation, cheap: Recommendation, cost_usd: float, base_usd: float, **_: object) -> None:
         """## What it decides
         Warns when spending the budget on the top tier buys little more than the recommended tier gives.
 
@@ -101,9 +102,9 @@ class PitfallRules:
         if gain >= self.policy.p1_min_speed_gain:
             return
         self.conclude(
-            Warning(at_stake_usd=round(cost - base, 2)),
-            extra_usd=cost - base, gain=gain, count=option.count, hardware=self.catalog.accelerators[option.hardware].name,
-            speed=option.total_tokens_per_s, base_speed=base_option.total_tokens_per_s, used=option.utilization,
+            Warning(at_stake_usd=round(cost_usd - base_usd, 2)),
+            extra_usd=cost_usd - base_usd, gain=gain, count=option.count, hardware=self.catalog.accelerators[option.hardware].name,
+            tokens_per_s=option.total_tokens_per_s, base_tokens_per_s=base_option.total_tokens_per_s, used=option.utilization,
         )
 
     @Rule(AS.workload << Workload(concurrency=MATCH.users, task=MATCH.task), subject(any_verdict=True),
@@ -161,15 +162,15 @@ class PitfallRules:
         """
         self.conclude(Warning(shortfall=need - cores))
 
-    @Rule(AS.workload << Workload(ram_gb=MATCH.ram & KNOWN),
+    @Rule(AS.workload << Workload(ram_gb=MATCH.ram_gb & KNOWN),
           AS.host << HostNeed(ram_bytes=MATCH.need_bytes, weights_bytes=MATCH.weights_bytes, kind=IN_A_HOST),
           Policy(host_os_reserve_bytes=MATCH.reserve_bytes),
-          TEST(lambda ram, need_bytes: ram * GB < need_bytes), salience=SALIENCE_ADVICE)
+          TEST(lambda ram_gb, need_bytes: ram_gb * GB < need_bytes), salience=SALIENCE_ADVICE)
     @rule_meta(id="P2-small-ram", statement="{have_bytes:gb} of system RAM is below the {need_bytes:gb} needed to load {weights_bytes:gb} of weights",
                message="The host has {have_bytes:gb} of RAM; loading {weights_bytes:gb} of weights plus {reserve_bytes:gb} for the "
                "system wants {need_bytes:gb}. Loading will swap or fail: add {short_bytes:gb} of RAM.",
                sources=["article"], needs=("ram_gb",))
-    def small_ram(self: Host, workload: Workload, host: HostNeed, ram: float, need_bytes: float, **_: object) -> None:
+    def small_ram(self: Host, workload: Workload, host: HostNeed, ram_gb: float, need_bytes: float, **_: object) -> None:
         """## What it decides
         Whether system RAM can hold the checkpoint while it loads, with room for the operating system.
 
@@ -179,7 +180,7 @@ class PitfallRules:
         ## Example
         A 70B model (141 GB in BF16, 40 GB at 4-bit) on a host with 16 GB RAM.
         """
-        have = ram * GB
+        have = ram_gb * GB
         self.conclude(Warning(shortfall_bytes=int(need_bytes - have)), have_bytes=have, short_bytes=need_bytes - have)
 
     @Rule(AS.workload << Workload(cpu_cores=None, deployment=OWNED),
@@ -237,20 +238,20 @@ class PitfallRules:
                        " Every job, dataset and checkpoint lives in Google Cloud; moving away later means re-validating on another stack.")
         self.conclude(Warning(), alternative=alternative, consequence=consequence)
 
-    @Rule(AS.fit << Fit(fits=True, utilization=MATCH.used, cost_usd=MATCH.cost, precision=MATCH.precision),
-          Policy(p1_max_utilization=MATCH.limit, p1_min_waste_usd=MATCH.min_waste),
-          TEST(lambda used, limit, cost: cost is not None and used >= limit),  # below the limit, P1-oversized-vram speaks
+    @Rule(AS.fit << Fit(fits=True, utilization=MATCH.used, cost_usd=MATCH.cost_usd, precision=MATCH.precision),
+          Policy(p1_max_utilization=MATCH.limit, p1_min_waste_usd=MATCH.min_waste_usd),
+          TEST(lambda used, limit, cost_usd: cost_usd is not None and used >= limit),  # below the limit, P1-oversized-vram speaks
           PrecisionSpec(id=MATCH.precision, bits_per_weight=MATCH.bits), PrecisionSpec(id="bf16", bits_per_weight=MATCH.bf16_bits),
           TEST(lambda bits, bf16_bits: bits >= bf16_bits),
           salience=SALIENCE_ADVICE)
     @rule_meta(id="P1-quantize-instead",
-               statement="{count} x {hardware} at {precision} costs {cost:usd}; {alt_count} x {alt_hardware} at {alt_precision} "
+               statement="{count} x {hardware} at {precision} costs {cost_usd:usd}; {alt_count} x {alt_hardware} at {alt_precision} "
                "serves the same speed need for {saving_usd:usd} less",
                message="{count} x {hardware} holds the {precision_name} weights, but {alt_count} x {alt_hardware} at {alt_precision} "
-               "({alt_quality}) reaches {alt_speed:rate} per user (here {speed:rate}) for {alt_cost_usd:usd} instead of {cost:usd}: "
-               "{saving_usd:usd} at stake.",
+               "({alt_quality}) reaches {alt_tokens_per_s:rate} per user (here {tokens_per_s:rate}) for {alt_cost_usd:usd} instead of "
+               "{cost_usd:usd}: {saving_usd:usd} at stake.",
                sources=["article", "kquant-pr"], needs=("precision", "concurrency"))
-    def quantize_instead(self: Host, fit: Fit, cost: float, precision: str, min_waste: float, **_: object) -> None:
+    def quantize_instead(self: Host, fit: Fit, cost_usd: float, precision: str, min_waste_usd: float, **_: object) -> None:
         """## What it decides
         Flags a proposed 16-bit configuration when a smaller card with 8-bit or 4-bit weights reaches the same
         speed per user for less money.
@@ -269,15 +270,15 @@ class PitfallRules:
         speed = option.tokens_per_s or 0
         cheaper = [self.option(f) for f in self.facts_of(Candidate)]
         alt = cheapest(o for o in cheaper if meets(o, self.policy.quality_floor_recommended, speed) and o.cost.budget_usd is not None
-                       and cost - o.cost.budget_usd >= min_waste)
+                       and cost_usd - o.cost.budget_usd >= min_waste_usd)
         if alt is None:
             return
-        saving = cost - (alt.cost.budget_usd or 0)
+        saving = cost_usd - (alt.cost.budget_usd or 0)
         self.conclude(
             Warning(at_stake_usd=round(saving, 2)),
             count=option.count, hardware=self.catalog.accelerators[option.hardware].name, precision_name=precision.upper(),
             alt_count=alt.count, alt_hardware=self.catalog.accelerators[alt.hardware].name, alt_precision=alt.precision,
-            alt_quality=alt.quality, alt_speed=alt.tokens_per_s, speed=option.tokens_per_s, alt_cost_usd=alt.cost.budget_usd,
+            alt_quality=alt.quality, alt_tokens_per_s=alt.tokens_per_s, tokens_per_s=option.tokens_per_s, alt_cost_usd=alt.cost.budget_usd,
             saving_usd=saving,
         )
 
@@ -357,15 +358,15 @@ class PitfallRules:
         self.conclude(Warning(tier=tier), count=option.count, hardware=self.catalog.accelerators[option.hardware].name,
                       usd_per_hour=option.cost.cloud_usd_per_hour, alternative=alternative)
 
-    @Rule(AS.workload << Workload(ram_gb=MATCH.ram & KNOWN),
+    @Rule(AS.workload << Workload(ram_gb=MATCH.ram_gb & KNOWN),
           AS.tip << Tip(id="MOE-expert-offload", effect_bytes=MATCH.experts_bytes), Policy(host_os_reserve_bytes=MATCH.reserve_bytes),
-          TEST(lambda ram, experts_bytes, reserve_bytes: ram * GB < experts_bytes + reserve_bytes), salience=SALIENCE_ADVICE - 1)
+          TEST(lambda ram_gb, experts_bytes, reserve_bytes: ram_gb * GB < experts_bytes + reserve_bytes), salience=SALIENCE_ADVICE - 1)
     @rule_meta(id="P2-offload-ram", statement="offloading {experts_bytes:gb} of experts needs {need_bytes:gb} of RAM; the host has {have_bytes:gb}",
                message="Expert offload puts {experts_bytes:gb} of weights in system RAM; with the system's share that needs "
                "{need_bytes:gb}, and the host has {have_bytes:gb}: it would swap. Add {short_bytes:gb} of RAM or choose a GPU "
                "configuration.",
                sources=["article", "llmhw-assumption"], needs=("ram_gb",))
-    def offload_ram(self: Host, workload: Workload, tip: Tip, ram: float, experts_bytes: int, reserve_bytes: int) -> None:
+    def offload_ram(self: Host, workload: Workload, tip: Tip, ram_gb: float, experts_bytes: int, reserve_bytes: int) -> None:
         """## What it decides
         When expert offload is suggested: whether the host's RAM can hold the offloaded experts.
 
@@ -376,5 +377,5 @@ class PitfallRules:
         ## Example
         Qwen3-235B-A22B's experts at Q4_K_M (~140 GB) on a 64 GB host.
         """
-        need, have = experts_bytes + reserve_bytes, ram * GB
+        need, have = experts_bytes + reserve_bytes, ram_gb * GB
         self.conclude(Warning(shortfall_bytes=int(need - have)), need_bytes=need, have_bytes=have, short_bytes=need - have)

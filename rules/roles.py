@@ -23,13 +23,13 @@ def _best_of_kind(engine: Host, kind: str) -> Option | None:
 
 
 class RoleRules:
-    @Rule(AS.workload << Workload(task="inference"), Policy(min_tokens_per_s=MATCH.floor), salience=SALIENCE_ADVICE)
+    @Rule(AS.workload << Workload(task="inference"), Policy(min_tokens_per_s=MATCH.floor_tokens_per_s), salience=SALIENCE_ADVICE)
     @rule_meta(id="CMP-cpu-only-enough",
-               statement="a CPU host alone runs {model} at {speed:rate} per user from {bandwidth_gbs} GB/s of memory bandwidth",
-               message="No GPU needed: {hardware} runs {model} at {precision} at about {speed:rate} per user ({bandwidth_gbs:g} GB/s "
+               statement="a CPU host alone runs {model} at {tokens_per_s:rate} per user from {bandwidth_gbs} GB/s of memory bandwidth",
+               message="No GPU needed: {hardware} runs {model} at {precision} at about {tokens_per_s:rate} per user ({bandwidth_gbs:g} GB/s "
                "of memory bandwidth), for {cost_usd:usd}. Prompts are processed much more slowly than on a GPU; use llama.cpp or ollama.",
                sources=["article", "llamacpp-issue-34"], needs=("model", "concurrency", "ecosystem"))
-    def cpu_only_enough(self: Host, workload: Workload, floor: float) -> None:
+    def cpu_only_enough(self: Host, workload: Workload, floor_tokens_per_s: float) -> None:
         """## What it decides
         Says when no accelerator is needed: a CPU host decodes this model at reading speed or better.
 
@@ -45,20 +45,21 @@ class RoleRules:
         Only for small models and few users; prefill (long prompts) is much slower than on a GPU.
         """
         option = _best_of_kind(self, "cpu")
-        if option is None or (option.tokens_per_s or 0) < floor:
+        if option is None or (option.tokens_per_s or 0) < floor_tokens_per_s:
             return  # the fastest CPU option comes from the candidates' options, so this test stays in the body
         accel = self.catalog.accelerators[option.hardware]
         self.conclude(Tip(effect_usd=option.cost.budget_usd), model=self.catalog.models[workload["model"]].name, hardware=accel.name,
-                      precision=option.precision, speed=option.tokens_per_s, bandwidth_gbs=accel.mem_bandwidth_gbs,
+                      precision=option.precision, tokens_per_s=option.tokens_per_s, bandwidth_gbs=accel.mem_bandwidth_gbs,
                       cost_usd=option.cost.budget_usd)
 
     @Rule(AS.workload << Workload(task="inference", ecosystem="cpu"),
-          Policy(min_tokens_per_s=MATCH.floor, cpu_max_params_interactive=MATCH.max_params), salience=SALIENCE_ADVICE)
-    @rule_meta(id="CMP-cpu-too-slow", statement="on CPU only, {model} decodes at {speed} per user, below the {floor:g} tok/s reading speed",
-               message="On CPU only, {model} reaches {speed} per user, below the ~{floor:g} tok/s of reading speed. Use a smaller "
+          Policy(min_tokens_per_s=MATCH.floor_tokens_per_s, cpu_max_params_interactive=MATCH.max_params), salience=SALIENCE_ADVICE)
+    @rule_meta(id="CMP-cpu-too-slow",
+               statement="on CPU only, {model} decodes at {speed} per user, below the {floor_tokens_per_s:g} tok/s reading speed",
+               message="On CPU only, {model} reaches {speed} per user, below the ~{floor_tokens_per_s:g} tok/s of reading speed. Use a smaller "
                "model (up to ~{max_params:params} parameters at 4-bit) or add a GPU.",
                sources=["article", "brysbaert-2019", "llamacpp-issue-34"], needs=("ecosystem", "model"))
-    def cpu_too_slow(self: Host, workload: Workload, floor: float, max_params: int) -> None:
+    def cpu_too_slow(self: Host, workload: Workload, floor_tokens_per_s: float, max_params: int) -> None:
         """## What it decides
         Warns when a CPU-only deployment cannot keep up with a reader.
 
@@ -70,9 +71,9 @@ class RoleRules:
         A 70B model on CPU: about 1 token/s.
         """
         option = _best_of_kind(self, "cpu")
-        if option is not None and (option.tokens_per_s or 0) >= floor:
+        if option is not None and (option.tokens_per_s or 0) >= floor_tokens_per_s:
             return  # the fastest CPU option comes from the candidates' options, so this test stays in the body
-        speed = (Phrase("{speed:rate}", speed=option.tokens_per_s) if option else
+        speed = (Phrase("{tokens_per_s:rate}", tokens_per_s=option.tokens_per_s) if option else
                  Phrase("nothing (it does not fit any CPU host in the catalog)"))
         self.conclude(Warning(), model=self.catalog.models[workload["model"]].name, speed=speed)
 
@@ -80,7 +81,7 @@ class RoleRules:
     @rule_meta(id="CMP-unified-memory", statement="{hardware} shares {memory_bytes:gb} between CPU and GPU; the GPU may use {usable_bytes:gb}",
                message="{hardware} shares {memory_bytes:gb} between CPU and GPU; the GPU may use about {usable_bytes:gb} "
                "({usable_share:pct}). This workload fills {used:pct} of that. Its {bandwidth_gbs:g} GB/s is a fraction of HBM's "
-               "3,000-8,000 GB/s, hence {speed:rate} per user.",
+               "3,000-8,000 GB/s, hence {tokens_per_s:rate} per user.",
                sources=["article", "apple-m3ultra", "ot-rapidmlx-183"], needs=("model",))
     def unified_memory(self: Host, workload: Workload, rec: Recommendation) -> None:
         """## What it decides
@@ -100,7 +101,7 @@ class RoleRules:
         usable = accel.usable_memory_bytes or accel.memory_bytes
         self.conclude(Tip(effect_bytes=usable), hardware=accel.name, memory_bytes=accel.memory_bytes, usable_bytes=usable,
                       usable_share=usable / accel.memory_bytes, used=option.utilization, bandwidth_gbs=accel.mem_bandwidth_gbs,
-                      speed=option.tokens_per_s)
+                      tokens_per_s=option.tokens_per_s)
 
     @Rule(AS.workload << Workload(ecosystem="npu"), salience=SALIENCE_ADVICE)
     @rule_meta(id="CMP-npu-role", statement="NPUs run {model} only if it is small and quantized: {verdict}",
@@ -125,7 +126,7 @@ class RoleRules:
         elif option is None:
             verdict = Phrase("{params:params} parameters is beyond what a laptop NPU holds", params=model.params)
         else:
-            verdict = Phrase("{count} x {hardware} at {precision}, ~{speed:rate} per user", count=option.count,
+            verdict = Phrase("{count} x {hardware} at {precision}, ~{tokens_per_s:rate} per user", count=option.count,
                              hardware=self.catalog.accelerators[option.hardware].name, precision=option.precision,
-                             speed=option.tokens_per_s)
+                             tokens_per_s=option.tokens_per_s)
         self.conclude(Tip(), model=model.name, verdict=verdict)
