@@ -331,7 +331,7 @@ class PitfallRules:
                       bandwidth_gbs=accel.mem_bandwidth_gbs)
 
     @Rule(AS.workload << Workload(ecosystem="any", deployment="cloud"), AS.rec << Recommendation(kind="tpu", tier=MATCH.tier),
-          Policy(p3_alternative_min_speed_share=MATCH.share), salience=SALIENCE_ADVICE)
+          Mode(kind="recommend"), Policy(p3_alternative_min_speed_share=MATCH.share), salience=SALIENCE_ADVICE)
     @rule_meta(id="P3-tpu-in-ranking",
                statement="the {tier} tier is a TPU: it ties serving to Google Cloud; the GPU alternative is {alternative}",
                message="The {tier} tier is {count} x {hardware} ({usd_per_hour:usd}/h). TPUs are rented from Google Cloud only: "
