@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from experta import AS, MATCH, TEST, P
 
 from .. import sizing
-from ..facts import Candidate, Fit, HostNeed, Mode, Policy, PrecisionSpec, Recommendation, Tip, Warning, Workload
+from ..facts import Candidate, Exclusion, Fit, HostNeed, Mode, Policy, PrecisionSpec, Recommendation, Tip, Warning, Workload
 from ..planner import cheapest, enumerate_options, meets
 from ..units import GB, Phrase
 from . import SALIENCE_ADVICE, Host, Rule, rule_meta, subject
+from .candidates import excluded
 
 # Host needs are worked out just before the advice that reads them.
 SALIENCE_HOST_NEED = SALIENCE_ADVICE + 1
@@ -238,7 +241,8 @@ class PitfallRules:
                        " Every job, dataset and checkpoint lives in Google Cloud; moving away later means re-validating on another stack.")
         self.conclude(Warning(), alternative=alternative, consequence=consequence)
 
-    @Rule(AS.fit << Fit(fits=True, utilization=MATCH.used, cost_usd=MATCH.cost_usd, precision=MATCH.precision),
+    @Rule(AS.workload << Workload(task="inference"),  # training keeps 16-bit weights (quantized training is the qlora task)
+          AS.fit << Fit(fits=True, utilization=MATCH.used, cost_usd=MATCH.cost_usd, precision=MATCH.precision),
           Policy(p1_max_utilization=MATCH.limit, p1_min_waste_usd=MATCH.min_waste_usd),
           TEST(lambda used, limit, cost_usd: cost_usd is not None and used >= limit),  # below the limit, P1-oversized-vram speaks
           PrecisionSpec(id=MATCH.precision, bits_per_weight=MATCH.bits), PrecisionSpec(id="bf16", bits_per_weight=MATCH.bf16_bits),
@@ -251,7 +255,8 @@ class PitfallRules:
                "({alt_quality}) reaches {alt_tokens_per_s:rate} per user (here {tokens_per_s:rate}) for {alt_cost_usd:usd} instead of "
                "{cost_usd:usd}: {saving_usd:usd} at stake.",
                sources=["article", "kquant-pr"], needs=("precision", "concurrency"))
-    def quantize_instead(self: Host, fit: Fit, cost_usd: float, precision: str, min_waste_usd: float, **_: object) -> None:
+    def quantize_instead(self: Host, workload: Workload, fit: Fit, cost_usd: float, precision: str, bits: float, min_waste_usd: float,
+                         **_: object) -> None:
         """## What it decides
         Flags a proposed 16-bit configuration when a smaller card with 8-bit or 4-bit weights reaches the same
         speed per user for less money.
@@ -264,12 +269,18 @@ class PitfallRules:
         A 32B model in BF16 on an 80 GB card, where a 48 GB card at FP8 is as fast and costs less.
 
         ## Limits
-        The cheaper candidate comes from the candidates' sized options, so whether one exists is tested in the body.
+        Inference only. The cheaper configuration with narrower weights is sized in the body (the candidates hold
+        only the precision asked for), so whether one exists is tested there.
         """
         option = self.option(fit)
         speed = option.tokens_per_s or 0
-        cheaper = [self.option(f) for f in self.facts_of(Candidate)]
-        alt = cheapest(o for o in cheaper if meets(o, self.policy.quality_floor_recommended, speed) and o.cost.budget_usd is not None
+        # The candidates hold the precision asked for; the narrower formats are sized here, on the hardware not excluded.
+        w = replace(self.workload(workload), precision="auto")
+        exclusions = {f["what"] for f in self.facts_of(Exclusion)}
+        accels = [a for a in self.catalog.accelerators.values() if not excluded(a, exclusions)]
+        narrower = [o for o in enumerate_options(w, self.catalog.models[w.model], accels, self.catalog)
+                    if self.catalog.precisions[o.precision].bits_per_weight < bits]
+        alt = cheapest(o for o in narrower if meets(o, self.policy.quality_floor_recommended, speed) and o.cost.budget_usd is not None
                        and cost_usd - o.cost.budget_usd >= min_waste_usd)
         if alt is None:
             return
