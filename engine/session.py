@@ -7,7 +7,7 @@ consultation: building the network is the costly part.
 
 from __future__ import annotations
 
-import string
+import dataclasses
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -18,6 +18,7 @@ from experta.strategies import DepthStrategy
 
 from . import facts as F
 from .knowledge.loader import Catalog
+from .knowledge.schema import Policy
 from .planner import Option, Workload
 from .profile import NONE, SLOT_BY_NAME, SLOTS
 from .rules import metas
@@ -26,43 +27,26 @@ from .rules.candidates import CandidateRules
 from .rules.memory import MemoryRules
 from .rules.parallelism import ParallelismRules
 from .rules.pitfalls import PitfallRules
+from .rules.quantization import QuantizationRules
 from .rules.questions import QuestionRules
 from .rules.recommend import RecommendRules
 from .rules.roles import RoleRules
-from .rules.techniques import TechniqueRules
+from .rules.training import TrainingRules
 from .trace import TraceEvent
-
-
-class _Blank(string.Formatter):
-    """Statement placeholders with no binding stay visible instead of failing."""
-
-    def get_value(self, key: Any, args: Any, kwargs: Mapping[str, Any]) -> Any:
-        return kwargs.get(key, "{" + str(key) + "}")
-
-    def format_field(self, value: Any, format_spec: str) -> str:
-        try:
-            return super().format_field(value, format_spec)
-        except (ValueError, TypeError):
-            return str(value)
-
-
-_FORMAT = _Blank()
-
-
-class _Missing(dict):  # type: ignore[type-arg]
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
+from .units import render, render_lenient
 
 
 def statement(template: str, values: Mapping[str, Any]) -> str:
-    """A rule's statement with its bindings filled in (the fast path; odd values fall back to the lenient formatter)."""
-    try:
-        return template.format_map(_Missing(values))
-    except (ValueError, TypeError, KeyError, IndexError, AttributeError):
-        return _FORMAT.format(template, **values)
+    """A rule's statement with its bindings filled in (unbound placeholders stay visible)."""
+    return render_lenient(template, values)
 
 
-class StableDepthStrategy(DepthStrategy):
+# Conclusions that carry the firing rule's id and message (a Recommendation's id is its option's).
+STAMPED = (F.Warning, F.Tip, F.Note)
+KNOWLEDGE_FACTS = (F.Policy, F.PrecisionSpec)  # declared from the catalog each run, for patterns to test
+
+
+class StableDepthStrategy(DepthStrategy):  # type: ignore[misc]
     """experta's depth strategy with a deterministic tie-break.
 
     experta orders the agenda by (salience, fact ids); activations that tie on both
@@ -78,11 +62,12 @@ class StableDepthStrategy(DepthStrategy):
         return (activation.rule.salience, facts, getattr(meta, "id", ""))
 
 
-class BaseEngine(KnowledgeEngine):
-    """The machinery every rule module relies on: catalog access and ``conclude``."""
+class BaseEngine(KnowledgeEngine):  # type: ignore[misc]
+    """The machinery every rule module relies on (``rules.Host``): catalog and policy access and ``conclude``."""
 
     __strategy__ = StableDepthStrategy
     catalog: Catalog
+    policy: Policy
 
     def __init__(self) -> None:
         super().__init__()
@@ -92,17 +77,24 @@ class BaseEngine(KnowledgeEngine):
 
     def start(self, catalog: Catalog) -> None:
         self.catalog = catalog
+        self.policy = catalog.typed_policy
         self.events = []
         self.options = {}
         self.reset()
 
     def conclude(self, fact: Fact, inputs: Iterable[Fact] = (), **bindings: Any) -> Fact | None:
-        """Declare a fact and record which rule derived it, from which facts, with which values."""
+        """Declare a fact and record which rule derived it, from which facts, with which values.
+
+        A Warning, Tip or Note of a rule with a message template gets the rule's id and the message filled from
+        the same values as the statement: the rule's matched bindings and ``bindings``.
+        """
         meta, matched = self.firing[-1]
-        declared = self.declare(fact)
         used = [v for v in matched.values() if isinstance(v, Fact)] + list(inputs)
         values = {k: v for k, v in matched.items() if not isinstance(v, Fact)}
         values.update(bindings)
+        if meta.message and isinstance(fact, STAMPED):
+            fact = type(fact)(**{**fact.as_dict(), "id": meta.id, "message": render(meta.message, values)})
+        declared = self.declare(fact)
         self.events.append(TraceEvent(
             seq=len(self.events) + 1, rule_id=meta.id, rule_name=meta.name,
             statement=statement(meta.statement, values),
@@ -135,7 +127,7 @@ def vars_of(cls: type) -> list[Any]:
     return [value for klass in cls.__mro__ for value in vars(klass).values()]
 
 
-class AdvisorEngine(QuestionRules, MemoryRules, CandidateRules, RecommendRules, PitfallRules, RoleRules, TechniqueRules,
+class AdvisorEngine(QuestionRules, MemoryRules, CandidateRules, RecommendRules, PitfallRules, RoleRules, QuantizationRules, TrainingRules,
                     ParallelismRules, ArticleRules, BaseEngine):
     """Every rule of the rulebase in one engine class."""
 
@@ -173,8 +165,13 @@ def run(catalog: Catalog, answers: Mapping[str, Any], proposal: tuple[str, int] 
     eng.declare(F.Mode(kind="recommend" if proposal is None else "check"))
     if proposal is not None:
         eng.declare(F.Proposal(hardware=proposal[0], count=proposal[1]))
+    # Knowledge the patterns test, declared after the inputs so that fact 1 stays the Answers.
+    eng.declare(F.Policy(**{f.name: getattr(eng.policy, f.name) for f in dataclasses.fields(eng.policy)}))
+    for p in catalog.precisions.values():
+        eng.declare(F.PrecisionSpec(id=p.id, bits_per_weight=p.bits_per_weight, quality=p.quality))
     eng.run()
-    facts = [f for _, f in sorted(eng.facts.items())]
+    # Policy and precisions are knowledge, not part of this consultation: the trace records their files by hash.
+    facts = [f for _, f in sorted(eng.facts.items()) if not isinstance(f, KNOWLEDGE_FACTS)]
     order = [s.name for s in SLOTS]
     questions = sorted({f["slot"] for f in facts if isinstance(f, F.Question)}, key=order.index)
     return Run(facts=facts, events=list(eng.events), options=dict(eng.options), questions=questions)
@@ -182,16 +179,17 @@ def run(catalog: Catalog, answers: Mapping[str, Any], proposal: tuple[str, int] 
 
 def default_for(slot: str, answers: Mapping[str, Any], catalog: Catalog) -> Any:
     """The documented default of a slot. Scale follows the number of users and the model's size (training: at least a team server)."""
+    policy = catalog.typed_policy
     if slot == "scale":
         scales = ["personal", "team", "enterprise"]
         users = answers.get("concurrency", 1)
-        by_users = 0 if users <= 1 else 1 if users <= catalog.value("team-max-concurrency") else 2
+        by_users = 0 if users <= 1 else 1 if users <= policy.team_max_concurrency else 2
         size = catalog.models[answers["model"]].params if answers.get("model") in catalog.models else 0
-        by_size = 2 if size >= catalog.value("scale-enterprise-min-params") else 1 if size >= catalog.value("scale-team-min-params") else 0
+        by_size = 2 if size >= policy.scale_enterprise_min_params else 1 if size >= policy.scale_team_min_params else 0
         by_task = 1 if answers.get("task", "inference") != "inference" else 0
         return scales[max(by_users, by_size, by_task)]
     key = SLOT_BY_NAME[slot].default_key
-    return catalog.value(key) if key else NONE
+    return getattr(policy, key.replace("-", "_")) if key else NONE
 
 
 def predicted_questions(answers: Mapping[str, Any]) -> list[str]:

@@ -318,3 +318,50 @@ def power_cost_usd(tdp_w: float | None, devices: int, hours: float, usd_per_kwh:
     if tdp_w is None:
         return None
     return tdp_w * devices * hours / 1000 * usd_per_kwh
+
+
+# -- the host around the accelerators, loading and offload (pitfall P2 and the technique rules) --
+
+
+def host_cores(base_cores: int, users: int, users_per_core: int) -> int:
+    """CPU cores a host needs: ``base_cores`` for the devices it drives plus one per ``users_per_core`` concurrent users.
+
+    :param base_cores: policy host-cores-per-device times the accelerators (gk-h100), or host-min-cores-cpu-inference
+        when the CPU runs the model (article).
+    :param users: concurrent users served (0 for training).
+    :param users_per_core: policy host-users-per-core (llmhw-assumption).
+    """
+    return base_cores + math.ceil(users / users_per_core)
+
+
+def host_ram_bytes(weights_bytes: float, ram_per_weights: float, os_reserve_bytes: float) -> float:
+    """RAM to stage a checkpoint through host memory (policy host-ram-per-weights, article) plus the system's share
+    (policy host-os-reserve-bytes, llmhw-assumption)."""
+    return weights_bytes * ram_per_weights + os_reserve_bytes
+
+
+def load_seconds(n_bytes: float, read_gbs: float) -> float:
+    """Seconds to read ``n_bytes`` from a drive reading ``read_gbs`` GB/s (policy sata-gbs, nvme-gbs)."""
+    return n_bytes / (read_gbs * GIGA)
+
+
+def streamed_steps_per_s(bytes_per_step: float, link_gbs: float) -> float:
+    """Decode steps per second when each step streams ``bytes_per_step`` over a ``link_gbs`` GB/s link
+    (policy moe-offload-link-gbs: PCIe Gen4 x16, l40s-datasheet-copy)."""
+    return link_gbs * GIGA / bytes_per_step
+
+
+def training_hidden_bytes(full_training: bool) -> int:
+    """Bytes per value of the residual stream kept for the backward pass: fp32 under autocast with fp32 master weights
+    (measured-h200 full-mixed), 16-bit for adapters over frozen weights (as in ``training_memory``)."""
+    return 4 if full_training else BYTES_16BIT
+
+
+def zero3_sharded_bytes(state_bytes: float, devices: int) -> float:
+    """Model states per device under ZeRO-3 / FSDP full sharding: divided by the devices (zero-paper)."""
+    return state_bytes / devices
+
+
+def zero3_saving(devices: int) -> float:
+    """The share of model states ZeRO-3 saves per device over ``devices`` (1 - 1/N, zero-paper)."""
+    return 1 - 1 / devices

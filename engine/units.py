@@ -1,6 +1,16 @@
-"""How numbers are shown: one place for units, so every output says GB (1e9 bytes) the same way."""
+"""How numbers are shown: one place for units, so every output says GB (1e9 bytes) the same way.
+
+Rule messages and statements are templates over raw numbers; a unit format spec names the
+helper that shows one (``{saving_usd:usd}``, ``{need_bytes:gb}``, ``{idle:pct}``,
+``{speed:rate}``, ``{params:params}``, ``{load_s:min}``), so the numbers stay numbers in the
+trace and are turned into text in exactly one place.
+"""
 
 from __future__ import annotations
+
+import string
+from collections.abc import Callable, Mapping
+from typing import Any
 
 GB = 1e9  # decimal gigabyte: what vendors print on memory and what every llmhw output uses
 GIB = 2**30
@@ -28,3 +38,86 @@ def pct(fraction: float) -> str:
 
 def params(n: int) -> str:
     return f"{n / 1e9:,.1f} B" if n >= 1e9 else f"{n / 1e6:,.0f} M"
+
+
+def minutes(seconds: float) -> str:
+    """A duration given in seconds, shown in minutes."""
+    return f"{seconds / 60:,.1f} min"
+
+
+def known(value: Any) -> str:
+    """A catalog number that may be missing (``None`` shows as ``?``)."""
+    return "?" if value is None else str(value)
+
+
+# The unit format specs of message templates. ``gb`` takes a digit count: ``{claim_bytes:gb0}`` shows "64 GB".
+UNITS: Mapping[str, Callable[..., str]] = {
+    "gb": gb, "usd": usd, "rate": rate, "pct": pct, "params": params, "min": minutes, "known": known,
+}
+
+
+def unit_spec(spec: str, units: Mapping[str, Callable[..., str]] = UNITS) -> tuple[str, str]:
+    """A format spec split into a unit name and its digits (``gb0`` -> ``gb``, ``0``); ``("", spec)`` if not a unit."""
+    name = spec.rstrip("0123456789")
+    return (name, spec[len(name):]) if name in units else ("", spec)
+
+
+class _Placeholder:
+    """A field with no binding: shown as its own ``{name}`` whatever its spec (lenient statements only)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __format__(self, spec: str) -> str:
+        return "{" + self.name + "}"
+
+
+class UnitFormatter(string.Formatter):
+    """``str.format`` with unit specs; ``strict=False`` leaves unbound fields and odd values visible instead of failing."""
+
+    def __init__(self, units: Mapping[str, Callable[..., str]] = UNITS, strict: bool = True) -> None:
+        self.units = units
+        self.strict = strict
+
+    def get_value(self, key: int | str, args: Any, kwargs: Mapping[str, Any]) -> Any:
+        if self.strict or key in kwargs:
+            return super().get_value(key, args, kwargs)
+        return _Placeholder(str(key))
+
+    def format_field(self, value: Any, format_spec: str) -> str:
+        unit, digits = unit_spec(format_spec, self.units)
+        try:
+            if unit and not isinstance(value, _Placeholder):
+                return self.units[unit](value, *([int(digits)] if digits else []))
+            return str(super().format_field(value, format_spec))
+        except (ValueError, TypeError):
+            if self.strict:
+                raise
+            return str(value)
+
+
+class Phrase(str):
+    """A part of a message that has more than one wording (an alternative, or its absence), rendered from its own
+    template and values; it keeps both, so a test can change one of its numbers and render it again."""
+
+    template: str
+    values: Mapping[str, Any]
+
+    def __new__(cls, template: str, **values: Any) -> Phrase:
+        phrase = super().__new__(cls, render(template, values))
+        phrase.template, phrase.values = template, values
+        return phrase
+
+
+MESSAGES = UnitFormatter()
+STATEMENTS = UnitFormatter(strict=False)
+
+
+def render(template: str, values: Mapping[str, Any]) -> str:
+    """A message template filled from a rule's bindings: every field must be bound (a missing one is a rule bug)."""
+    return MESSAGES.vformat(template, (), values)
+
+
+def render_lenient(template: str, values: Mapping[str, Any]) -> str:
+    """A statement for the trace: fields without a binding stay visible as ``{name}``."""
+    return STATEMENTS.vformat(template, (), values)

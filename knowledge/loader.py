@@ -25,7 +25,7 @@ import yaml
 
 from ..errors import InputError, KnowledgeError
 from . import schema
-from .schema import Accelerator, CalibrationRun, Model, PolicyValue, Precision, Runtime, Source
+from .schema import Accelerator, CalibrationRun, Model, Policy, PolicyValue, Precision, Runtime, Source
 
 BUILTIN_DIR = Path(__file__).resolve().parent
 SCHEMA_VERSION = 1
@@ -49,15 +49,15 @@ T = TypeVar("T")
 class _SafeLoader(yaml.SafeLoader):
     """safe_load, but refusing aliases: no catalog needs them, and they enable alias bombs."""
 
-    def compose_node(self, parent: Any, index: Any) -> Any:  # type: ignore[override]
+    def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
+            event = self.peek_event()  # type: ignore[no-untyped-call]
             raise yaml.composer.ComposerError(
                 None, None, "YAML aliases are not allowed", event.start_mark
             )
         return super().compose_node(parent, index)
 
-    def construct_mapping(self, node: Any, deep: bool = False) -> Any:  # type: ignore[override]
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
         """Refuse a key given twice: YAML would keep the last one silently (`context: 4096` then `context: 8192`)."""
         if isinstance(node, yaml.MappingNode):
             seen: set[Any] = set()
@@ -146,17 +146,21 @@ def _convert(value: Any, tp: Any, where: str, field: dataclasses.Field[Any]) -> 
         if value is None:
             return None
         return _convert(value, args[0], where, field)
-    if origin is dict:
-        if not isinstance(value, Mapping):
-            raise KnowledgeError(f"{where}: expected a mapping, got {_short(value)}")
-        key_tp, value_tp = typing.get_args(tp)
-        return types.MappingProxyType({_convert(k, key_tp, f"{where}[{_short(k)}]", field): _convert(v, value_tp, f"{where}[{_short(k)}]", field)
-                                       for k, v in value.items()})
-    if origin is list:
+    if origin in (list, tuple):
         if not isinstance(value, list):
             raise KnowledgeError(f"{where}: expected a list, got {_short(value)}")
-        (item_tp,) = typing.get_args(tp)
-        return tuple(_convert(v, item_tp, f"{where}[{i}]", field) for i, v in enumerate(value))
+        items: tuple[Any, ...] = typing.get_args(tp)
+        if origin is list or items[-1] is Ellipsis:
+            items = (items[0],) * len(value)
+        elif len(value) != len(items):
+            raise KnowledgeError(f"{where}: expected a list of {len(items)} items, got {_short(value)}")
+        return tuple(_convert(v, item_tp, f"{where}[{i}]", field) for i, (v, item_tp) in enumerate(zip(value, items, strict=True)))
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise KnowledgeError(f"{where}: expected a mapping, got {_short(value)}")
+        key_tp, value_tp = typing.get_args(tp)
+        return {_convert(k, key_tp, f"{where}, key {_short(k)}", field): _convert(v, value_tp, f"{where}[{_short(k)}]", field)
+                for k, v in value.items()}
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return build(tp, value, where)
     if tp is Any:
@@ -225,13 +229,14 @@ class Catalog:
     accelerators: Mapping[str, Accelerator]
     precisions: Mapping[str, Precision]
     runtimes: Mapping[str, Runtime]
-    policy: Mapping[str, PolicyValue]
+    policy: Mapping[str, PolicyValue]  # with their units, reasons and sources
+    typed_policy: Policy  # the same values, one typed field each: what rules read
     calibration: Mapping[str, CalibrationRun]
     hashes: Mapping[str, str]
     _names: Mapping[str, Mapping[str, str]]
 
     def value(self, key: str) -> Any:
-        """A policy value by id (a missing key is a bug in a rule: fail loudly)."""
+        """A policy value by id, untyped (a missing key is a bug in a rule: fail loudly). Prefer ``typed_policy``."""
         return self.policy[key].value
 
     def resolve(self, kind: str, name: str, field: str) -> str:
@@ -246,7 +251,7 @@ class Catalog:
         shown = sorted({names[n] for n in near})
         listing = {"model": "llmhw models", "hardware": "llmhw hardware"}.get(kind, "llmhw recommend --help")
         hint = f"; did you mean {', '.join(repr(s) for s in shown)}?" if shown else f"; see `{listing}`"
-        return _raise(InputError(field, f"unknown {kind} {name[:80]!r}{hint}"))
+        raise InputError(field, f"unknown {kind} {name[:80]!r}{hint}")
 
     def model(self, name: str, field: str = "model") -> Model:
         return self.models[self.resolve("model", name, field)]
@@ -274,7 +279,7 @@ class Catalog:
             if p.variant_of is not None:
                 _run_like(cat["runtimes"], p.id, p.variant_of)
         _check_whole(cat)
-        return Catalog(**{k: types.MappingProxyType(v) for k, v in cat.items()},
+        return Catalog(**{k: types.MappingProxyType(v) for k, v in cat.items()}, typed_policy=self.typed_policy,
                        hashes=types.MappingProxyType({**self.hashes, **(hashes or {})}), _names=_names(cat))
 
 
@@ -284,10 +289,6 @@ def _run_like(runtimes: dict[str, Runtime], variant: str, of: str) -> None:
         extra = tuple(dataclasses.replace(f, precision=variant) for f in r.formats if f.precision == of)
         if extra:
             runtimes[rid] = dataclasses.replace(r, formats=(*r.formats, *extra))
-
-
-def _raise(exc: Exception) -> Any:
-    raise exc
 
 
 def _fold(name: str) -> str:
@@ -392,6 +393,23 @@ def _check_accelerator(a: Accelerator, sources: Mapping[str, Source]) -> None:
         raise KnowledgeError(f"{where}, key 'usable_memory_bytes': larger than memory_bytes")
 
 
+def build_policy(entries: Mapping[str, PolicyValue], where: str = "policy.yaml") -> Policy:
+    """The typed policy: every field of ``schema.Policy`` from its entry, each value checked against the field's type."""
+    fields, hints = _schema_of(Policy)
+    ids = {name.replace("_", "-"): name for name in fields}
+    unknown = sorted(set(entries) - set(ids))
+    if unknown:
+        near = difflib.get_close_matches(unknown[0], list(ids), n=1)
+        hint = f" (did you mean '{near[0]}'?)" if near else ""
+        raise KnowledgeError(f"{where}: policy value {unknown[0][:80]!r}, key 'id': unknown entry{hint}")
+    values = {}
+    for entry_id, name in ids.items():
+        if entry_id not in entries:
+            raise KnowledgeError(f"{where}: policy value '{entry_id}': missing (schema.Policy declares it)")
+        values[name] = _convert(entries[entry_id].value, hints[name], f"{where}: policy value '{entry_id}', key 'value'", fields[name])
+    return Policy(**values)
+
+
 def _names(cat: dict[str, dict[str, Any]]) -> dict[str, dict[str, str]]:
     out: dict[str, dict[str, str]] = {}
     for kind, stem in (("model", "models"), ("hardware", "accelerators"), ("precision", "precisions")):
@@ -438,5 +456,5 @@ def load_catalog(extra_dirs: tuple[str, ...] = ()) -> Catalog:
     if not cat["models"] or not cat["accelerators"]:
         raise KnowledgeError(f"{BUILTIN_DIR}: the built-in catalog is missing")
     _check_whole(cat)
-    return Catalog(**{k: types.MappingProxyType(v) for k, v in cat.items()},
+    return Catalog(**{k: types.MappingProxyType(v) for k, v in cat.items()}, typed_policy=build_policy(cat["policy"]),
                    hashes=types.MappingProxyType(hashes), _names=_names(cat))

@@ -11,16 +11,20 @@
 | P1     | pitfall: oversized VRAM                            | pitfalls        |
 | P2     | pitfall: weak CPU, RAM or storage                  | pitfalls        |
 | P3     | pitfall: TPU ecosystem lock-in                     | pitfalls        |
-| QNT    | quantization                                       | techniques      |
-| TRN    | training techniques                                | techniques      |
+| QNT    | quantization                                       | quantization    |
+| TRN    | training techniques                                | training        |
 | NET    | multi-device parallelism and interconnect          | parallelism     |
 | MOE    | mixture-of-experts models                          | parallelism     |
 | ART    | where the source article is wrong                  | article         |
 
 Each rule function carries ``rule_meta`` (below ``@Rule``, since experta's ``Rule``
 copies the wrapped function's attributes): a stable id, a one-sentence statement
-whose ``{placeholders}`` are filled from the rule's bindings, its sources (keys of
-knowledge/sources.yaml) and the input slots it reads.
+for the trace and the message the user reads, both templates filled from the
+same bindings (numbers stay raw; unit format specs such as ``{need_bytes:gb}``
+show them, see ``llmhw.units``), its sources (keys of knowledge/sources.yaml)
+and the input slots it reads. ``self.conclude(Warning(...), **bindings)`` stamps
+the rule's id and rendered message on the Warning, Tip or Note it declares.
+docs/rules.md shows how to add a rule.
 """
 
 from __future__ import annotations
@@ -29,7 +33,14 @@ import functools
 import inspect
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
+
+import experta
+
+if TYPE_CHECKING:
+    from ..knowledge.loader import Catalog
+    from ..knowledge.schema import Policy
+    from ..planner import Option, Workload
 
 PREFIXES = ("IN", "MEM", "CAND", "CMP", "REC", "BUD", "P1", "P2", "P3", "QNT", "TRN", "NET", "MOE", "ART")
 STATUSES = ("stable", "preview", "deprecated", "removed")
@@ -51,6 +62,7 @@ class RuleMeta:
     id: str
     statement: str
     sources: tuple[str, ...]
+    message: str = ""  # what the user reads; empty for rules that conclude no Warning, Tip or Note (or still write their own)
     needs: tuple[str, ...] = ()
     since: str = "0.1.0"
     status: str = "stable"
@@ -64,16 +76,17 @@ def rule_meta(
     id: str,
     statement: str,
     sources: Iterable[str],
+    message: str = "",
     needs: Iterable[str] = (),
     since: str = "0.1.0",
     status: str = "stable",
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Attach a rule's id, statement and sources, and let the engine know which rule is firing."""
+    """Attach a rule's id, statement, message and sources, and let the engine know which rule is firing."""
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         file = inspect.getsourcefile(fn) or ""
         meta = RuleMeta(
-            id=id, statement=statement, sources=tuple(sources), needs=tuple(needs), since=since,
+            id=id, statement=statement, sources=tuple(sources), message=message, needs=tuple(needs), since=since,
             status=status, topic=fn.__module__.rsplit(".", 1)[-1], name=fn.__name__,
             doc=inspect.cleandoc(fn.__doc__ or ""), location=(file.rsplit("/", 1)[-1], fn.__code__.co_firstlineno),
         )
@@ -92,6 +105,15 @@ def rule_meta(
     return decorate
 
 
+RuleFunctionT = TypeVar("RuleFunctionT", bound=Callable[..., Any])
+
+
+def Rule(*conditions: Any, salience: int = 0) -> Callable[[RuleFunctionT], RuleFunctionT]:  # noqa: N802 - experta's name
+    """experta's ``Rule`` decorator, typed for mypy (experta has no type hints, and an untyped decorator would make every
+    rule function untyped). At run time it is experta's: the function becomes an ``experta.Rule`` the engine collects."""
+    return cast(Callable[[RuleFunctionT], RuleFunctionT], experta.Rule(*conditions, salience=salience))
+
+
 def metas(rule_objects: Iterable[Any]) -> list[RuleMeta]:
     """The metadata of experta Rule objects, checked: every rule must be described."""
     out: list[RuleMeta] = []
@@ -107,10 +129,49 @@ def metas(rule_objects: Iterable[Any]) -> list[RuleMeta]:
     return sorted(out, key=lambda m: m.id)
 
 
-def subject() -> Any:
-    """The configuration under discussion, bound as ``rec``: the one the user proposed (`check`), else the recommended tier."""
+FactT = TypeVar("FactT")
+
+
+class Host(Protocol):
+    """What a rule may use of the engine it runs in (rule methods take ``self: Host``)."""
+
+    catalog: Catalog
+    policy: Policy
+
+    def conclude(self, fact: Any, inputs: Iterable[Any] = (), **bindings: Any) -> Any:
+        """Declare a conclusion (stamped with the rule's id and message) and record it in the trace."""
+
+    def facts_of(self, kind: type[FactT]) -> list[FactT]:
+        """The facts of one type in working memory, in declaration order."""
+
+    def option(self, fact: Any) -> Option:
+        """The sized option behind a Candidate, Fit or Recommendation fact."""
+
+    def workload(self, fact: Any) -> Workload:
+        """The planner's view of a Workload fact."""
+
+
+def tiers_sharing(engine: Host, rec: Any, field: str) -> list[str]:
+    """The tiers whose Recommendation has the same ``field`` as ``rec`` (its option ``id``, its ``precision``), best-known order.
+
+    Advice about a configuration is given once, naming every tier it applies to: its rule concludes for the first of
+    these tiers only (experta's NOT over several facts of one type misfires, so the pattern cannot say "first").
+    """
+    from ..facts import Recommendation
+    from ..planner import TIERS
+
+    return sorted({f["tier"] for f in engine.facts_of(Recommendation) if f[field] == rec[field]}, key=TIERS.index)
+
+
+def subject(any_verdict: bool = False, **fields: Any) -> Any:
+    """The configuration under discussion, bound as ``rec``: the one the user proposed (`check`), else the recommended tier.
+
+    :param any_verdict: also a proposal that does not fit (advice about its host holds either way).
+    :param fields: values the configuration's fact must have (``kind="cpu"``).
+    """
     from experta import AND, AS, OR
 
     from ..facts import Fit, Mode, Recommendation
 
-    return OR(AS.rec << Fit(fits=True), AND(AS.rec << Recommendation(tier="recommended"), Mode(kind="recommend")))
+    proposed = Fit(**fields) if any_verdict else Fit(fits=True, **fields)
+    return OR(AS.rec << proposed, AND(AS.rec << Recommendation(tier="recommended", **fields), Mode(kind="recommend")))

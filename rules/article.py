@@ -7,34 +7,36 @@ what the facts are, with the source.
 
 from __future__ import annotations
 
-from typing import Any
-
-from experta import AS, Rule
+from experta import AS, MATCH, TEST
 
 from .. import sizing
-from ..facts import MemoryNeed, Note, Workload
-from ..units import gb, pct
-from . import SALIENCE_ADVICE, rule_meta, subject
+from ..facts import MemoryNeed, ModelSpec, Note, Policy, PrecisionSpec, Recommendation, Workload
+from ..units import Phrase
+from . import SALIENCE_ADVICE, Host, Rule, rule_meta, subject
 
 
-def _in(value: int, bounds: Any) -> bool:
+def weights_at(engine: Host, params: int, precision: str) -> int:
+    """The weight bytes of a model of ``params`` parameters at one catalog precision."""
+    return sizing.weight_bytes(params, engine.catalog.precisions[precision].bits_per_weight)
+
+
+def within(value: int, bounds: tuple[int, int]) -> bool:
+    """Whether a model's parameter count falls in the range a claim is about (policy article-*-params)."""
     return bounds[0] <= value <= bounds[1]
 
 
-def _memory_need(engine: Any) -> dict[str, Any]:
-    needs = engine.facts_of(MemoryNeed)
-    return dict(needs[0]) if needs else {}
-
-
-def _note(engine: Any, rule_id: str, claim: str, facts: str, **bindings: Any) -> None:
-    engine.conclude(Note(id=rule_id, claim=claim, message=f"The article claims {claim}. {facts}"), claim=claim, **bindings)
-
-
 class ArticleRules:
-    @Rule(AS.workload << Workload(), salience=SALIENCE_ADVICE)
-    @rule_meta(id="ART-70b-needs-64gb", statement="the article's '{claim}' fits no common precision: {sizes}",
+    @Rule(AS.workload << Workload(), AS.spec << ModelSpec(params=MATCH.params), AS.need << MemoryNeed(kv_cache=MATCH.kv_bytes),
+          Policy(article_70b_params=MATCH.bounds, article_70b_claim_bytes=MATCH.claim_bytes),
+          TEST(lambda params, bounds: within(params, bounds)), salience=SALIENCE_ADVICE)
+    @rule_meta(id="ART-70b-needs-64gb", statement="the article's '{claim}' fits no common precision: {q4_bytes:gb} at Q4_K_M, "
+               "{q8_bytes:gb} at Q8_0, {bf16_bytes:gb} at BF16",
+               message="The article claims {claim}. {model} weights take {q4_bytes:gb} at Q4_K_M, {q8_bytes:gb} at Q8_0 and "
+               "{bf16_bytes:gb} at BF16, and this workload's KV cache adds {kv_bytes:gb}: {claim_bytes:gb0} matches no common "
+               "precision (public-facts: ollama 70b Q4_K_M 43 GB, Q8_0 74 GB, BF16 checkpoint 140.9 GB).",
                sources=["article", "ollama-tags-notes", "ollama-kr-test", "paddle-mirror"], needs=("model", "context", "concurrency"))
-    def seventy_b_needs_64gb(self: Any, workload: Workload) -> None:
+    def seventy_b_needs_64gb(self: Host, workload: Workload, spec: ModelSpec, need: MemoryNeed, params: int, claim_bytes: int,
+                             **_: object) -> None:
         """## What it decides
         For a 70B-class model: sets the article's "70B needs 64 GB" against this model's real sizes.
 
@@ -44,20 +46,19 @@ class ArticleRules:
         ## Example
         DeepSeek-R1-Distill-Llama-70B: 42.9 GB at Q4_K_M, 75.0 GB at Q8_0, 141.1 GB at BF16.
         """
-        model = self.catalog.models[workload["model"]]
-        if not _in(model.params, self.catalog.value("article-70b-params")):
-            return
-        sizes = {p: sizing.weight_bytes(model.params, self.catalog.precisions[p].bits_per_weight) for p in ("q4_k_m", "q8_0", "bf16")}
-        need = _memory_need(self)
-        facts = (f"{model.name} weights take {gb(sizes['q4_k_m'])} at Q4_K_M, {gb(sizes['q8_0'])} at Q8_0 and {gb(sizes['bf16'])} "
-                 f"at BF16, and this workload's KV cache adds {gb(need.get('kv_cache'))}: 64 GB matches no common precision "
-                 f"(public-facts: ollama 70b Q4_K_M 43 GB, Q8_0 74 GB, BF16 checkpoint 140.9 GB).")
-        _note(self, "ART-70b-needs-64gb", "a 70B model needs 64 GB of VRAM", facts, sizes=facts)
+        claim = Phrase("a 70B model needs {claim_bytes:gb0} of VRAM", claim_bytes=claim_bytes)
+        self.conclude(Note(claim=str(claim)), claim=claim, model=self.catalog.models[workload["model"]].name,
+                      q4_bytes=weights_at(self, params, "q4_k_m"), q8_bytes=weights_at(self, params, "q8_0"),
+                      bf16_bytes=weights_at(self, params, "bf16"))
 
-    @Rule(AS.workload << Workload(), salience=SALIENCE_ADVICE)
-    @rule_meta(id="ART-32b-on-16gb", statement="the article's '{claim}' is wrong: the 4-bit weights alone are {size}",
+    @Rule(AS.workload << Workload(), AS.spec << ModelSpec(params=MATCH.params),
+          Policy(article_32b_params=MATCH.bounds, article_32b_claim_bytes=MATCH.claim_bytes),
+          TEST(lambda params, bounds: within(params, bounds)), salience=SALIENCE_ADVICE)
+    @rule_meta(id="ART-32b-on-16gb", statement="the article's '{claim}' is wrong: the 4-bit weights alone are {q4_bytes:gb}",
+               message="The article claims {claim}. {model} at Q4_K_M takes {q4_bytes:gb} for the weights alone, more than "
+               "{claim_bytes:gb0} before the KV cache (ollama's deepseek-r1:32b file is 19,851,337,809 bytes).",
                sources=["article", "ollama-api-32b"], needs=("model",))
-    def thirty_two_b_on_16gb(self: Any, workload: Workload) -> None:
+    def thirty_two_b_on_16gb(self: Host, workload: Workload, spec: ModelSpec, params: int, claim_bytes: int, **_: object) -> None:
         """## What it decides
         For a 32B-class model: corrects "4-bit lets 32B run on 16 GB".
 
@@ -68,18 +69,18 @@ class ArticleRules:
         ## Example
         DeepSeek-R1-Distill-Qwen-32B: 20.0 GB at Q4_K_M.
         """
-        model = self.catalog.models[workload["model"]]
-        if not _in(model.params, self.catalog.value("article-32b-params")):
-            return
-        size = sizing.weight_bytes(model.params, self.catalog.precisions["q4_k_m"].bits_per_weight)
-        _note(self, "ART-32b-on-16gb", "4-bit quantization lets a 32B model run on 16 GB",
-              f"{model.name} at Q4_K_M takes {gb(size)} for the weights alone, more than 16 GB before the KV cache "
-              f"(ollama's deepseek-r1:32b file is 19,851,337,809 bytes).", size=gb(size))
+        claim = Phrase("4-bit quantization lets a 32B model run on {claim_bytes:gb0}", claim_bytes=claim_bytes)
+        self.conclude(Note(claim=str(claim)), claim=claim, model=self.catalog.models[workload["model"]].name,
+                      q4_bytes=weights_at(self, params, "q4_k_m"))
 
-    @Rule(AS.workload << Workload(), salience=SALIENCE_ADVICE)
-    @rule_meta(id="ART-7b-needs-8gb", statement="the article's '{claim}' holds only at 4-bit: {q4} at Q4_K_M, {bf16} at BF16",
+    @Rule(AS.workload << Workload(), AS.spec << ModelSpec(params=MATCH.params),
+          Policy(article_7b_params=MATCH.bounds, article_7b_claim_bytes=MATCH.claim_bytes),
+          TEST(lambda params, bounds: within(params, bounds)), salience=SALIENCE_ADVICE)
+    @rule_meta(id="ART-7b-needs-8gb", statement="the article's '{claim}' holds only at 4-bit: {q4_bytes:gb} at Q4_K_M, {bf16_bytes:gb} at BF16",
+               message="The article claims {claim}. That holds only at 4-bit: {model} takes {q4_bytes:gb} at Q4_K_M but "
+               "{bf16_bytes:gb} at BF16, plus the KV cache.",
                sources=["article", "ollama-api-14b-7b", "paddle-mirror"], needs=("model",))
-    def seven_b_needs_8gb(self: Any, workload: Workload) -> None:
+    def seven_b_needs_8gb(self: Host, workload: Workload, spec: ModelSpec, params: int, claim_bytes: int, **_: object) -> None:
         """## What it decides
         For a 7B-class model: qualifies "7B needs at least 8 GB".
 
@@ -90,19 +91,20 @@ class ArticleRules:
         ## Example
         DeepSeek-R1-Distill-Qwen-7B: 4.6 GB at Q4_K_M, 15.2 GB at BF16.
         """
-        model = self.catalog.models[workload["model"]]
-        if not _in(model.params, self.catalog.value("article-7b-params")):
-            return
-        q4 = sizing.weight_bytes(model.params, self.catalog.precisions["q4_k_m"].bits_per_weight)
-        bf16 = sizing.weight_bytes(model.params, self.catalog.precisions["bf16"].bits_per_weight)
-        _note(self, "ART-7b-needs-8gb", "a 7B model needs at least 8 GB of VRAM",
-              f"That holds only at 4-bit: {model.name} takes {gb(q4)} at Q4_K_M but {gb(bf16)} at BF16, plus the KV cache.",
-              q4=gb(q4), bf16=gb(bf16))
+        claim = Phrase("a 7B model needs at least {claim_bytes:gb0} of VRAM", claim_bytes=claim_bytes)
+        self.conclude(Note(claim=str(claim)), claim=claim, model=self.catalog.models[workload["model"]].name,
+                      q4_bytes=weights_at(self, params, "q4_k_m"), bf16_bytes=weights_at(self, params, "bf16"))
 
-    @Rule(subject(), salience=SALIENCE_ADVICE)
-    @rule_meta(id="ART-4bit-saves-75", statement="the article's '{claim}' overstates it: {precision} saves {saving} of the weights here",
+    @Rule(subject(precision=MATCH.precision_id), PrecisionSpec(id=MATCH.precision_id, bits_per_weight=MATCH.bits),
+          PrecisionSpec(id="bf16", bits_per_weight=MATCH.bf16_bits),
+          Policy(article_4bit_bits=MATCH.bits_range, article_4bit_saving=MATCH.claimed_saving),
+          TEST(lambda bits, bits_range: bits_range[0] <= bits < bits_range[1]), salience=SALIENCE_ADVICE)
+    @rule_meta(id="ART-4bit-saves-75", statement="the article's '{claim}' overstates it: {precision} saves {saving:pct} of the weights here",
+               message="The article claims {claim}. {precision} stores {bits:g} bits per weight with its scales, so it saves "
+               "{saving:pct} of the 16-bit weights, and nothing of the KV cache or activations.",
                sources=["article", "llamacpp-quant", "kquant-pr"], needs=("precision",))
-    def four_bit_saves_75(self: Any, rec: Any) -> None:
+    def four_bit_saves_75(self: Host, rec: Recommendation, precision_id: str, bits: float, bf16_bits: float, claimed_saving: float,
+                          **_: object) -> None:
         """## What it decides
         When the chosen configuration uses a 4-bit format: what it really saves.
 
@@ -113,19 +115,21 @@ class ArticleRules:
         ## Example
         Q4_K_M saves 69.5% of BF16 weight memory.
         """
-        precision = self.catalog.precisions[self.option(rec).precision]
-        low, high = self.catalog.value("article-4bit-bits")
-        if not low <= precision.bits_per_weight < high:
-            return
-        saving = 1 - precision.bits_per_weight / self.catalog.precisions["bf16"].bits_per_weight
-        _note(self, "ART-4bit-saves-75", "4-bit quantization cuts VRAM by 75%",
-              f"{precision.name} stores {precision.bits_per_weight:g} bits per weight with its scales, so it saves {pct(saving)} of "
-              f"the 16-bit weights, and nothing of the KV cache or activations.", precision=precision.name, saving=pct(saving))
+        claim = Phrase("4-bit quantization cuts VRAM by {claimed_saving:pct}", claimed_saving=claimed_saving)
+        self.conclude(Note(claim=str(claim)), claim=claim, precision=self.catalog.precisions[precision_id].name, saving=1 - bits / bf16_bits)
 
-    @Rule(AS.workload << Workload(), salience=SALIENCE_ADVICE)
-    @rule_meta(id="ART-671b-on-mac", statement="the article's '{claim}' holds only quantized: {q4} at Q4_K_M, {native} as released",
+    @Rule(AS.workload << Workload(), AS.spec << ModelSpec(params=MATCH.params, native_precision=MATCH.native),
+          PrecisionSpec(id=MATCH.native, bits_per_weight=MATCH.native_bits), PrecisionSpec(id="q4_k_m", bits_per_weight=MATCH.q4_bits),
+          Policy(article_mac_bytes=MATCH.mac_bytes),
+          TEST(lambda params, native_bits, q4_bits, mac_bytes:
+               sizing.weight_bytes(params, q4_bits) <= mac_bytes < sizing.weight_bytes(params, native_bits)),
+          salience=SALIENCE_ADVICE)
+    @rule_meta(id="ART-671b-on-mac", statement="the article's '{claim}' holds only quantized: {q4_bytes:gb} at Q4_K_M, {native_bytes:gb} as released",
+               message="The article claims {claim}. Only quantized: {model} takes {q4_bytes:gb} at Q4_K_M, which fits in "
+               "{mac_bytes:gb0}, but {native_bytes:gb} at its released {native_name}, which does not.",
                sources=["article", "apple-m3ultra", "ollama-tags-notes", "paddle-mirror"], needs=("model",))
-    def r1_on_mac(self: Any, workload: Workload) -> None:
+    def r1_on_mac(self: Host, workload: Workload, spec: ModelSpec, params: int, native: str, native_bits: float, q4_bits: float,
+                  mac_bytes: int) -> None:
         """## What it decides
         For a model larger than a 512 GB Mac Studio's memory at its native precision: when it fits there.
 
@@ -136,20 +140,19 @@ class ArticleRules:
         ## Example
         DeepSeek-R1 671B: ~410 GB at Q4_K_M fits, ~690 GB at FP8 does not.
         """
-        model = self.catalog.models[workload["model"]]
-        mac = float(self.catalog.value("article-mac-bytes"))
-        native = sizing.weight_bytes(model.params, self.catalog.precisions[model.native_precision].bits_per_weight)
-        q4 = sizing.weight_bytes(model.params, self.catalog.precisions["q4_k_m"].bits_per_weight)
-        if native <= mac or q4 > mac:
-            return
-        _note(self, "ART-671b-on-mac", "DeepSeek-R1 671B runs on a 512 GB Mac Studio",
-              f"Only quantized: {model.name} takes {gb(q4)} at Q4_K_M, which fits in 512 GB, but {gb(native)} at its released "
-              f"{model.native_precision.upper()}, which does not.", q4=gb(q4), native=gb(native))
+        native_bytes, q4 = sizing.weight_bytes(params, native_bits), sizing.weight_bytes(params, q4_bits)
+        claim = Phrase("DeepSeek-R1 671B runs on a {mac_bytes:gb0} Mac Studio", mac_bytes=mac_bytes)
+        self.conclude(Note(claim=str(claim)), claim=claim, model=self.catalog.models[workload["model"]].name, q4_bytes=q4,
+                      native_bytes=native_bytes, native_name=native.upper())
 
-    @Rule(AS.workload << Workload(task="finetune"), subject(), salience=SALIENCE_ADVICE)
-    @rule_meta(id="ART-zero3-saves-70", statement="the article's '{claim}' is no constant: over {count} devices ZeRO-3 saves {saving} of model states",
+    @Rule(AS.workload << Workload(task="finetune"), subject(), TEST(lambda rec: rec["count"] >= 2),
+          Policy(article_zero3_saving=MATCH.claimed_saving), salience=SALIENCE_ADVICE)
+    @rule_meta(id="ART-zero3-saves-70",
+               statement="the article's '{claim}' is no constant: over {count} devices ZeRO-3 saves {saving:pct} of model states",
+               message="The article claims {claim}. ZeRO-3 divides weights, gradients and optimizer states by the number of "
+               "devices: over {count} it saves {saving:pct} of them, and nothing of the activations (Rajbhandari et al., ZeRO).",
                sources=["article", "zero-paper"], needs=("task",))
-    def zero3_saves_70(self: Any, workload: Workload, rec: Any) -> None:
+    def zero3_saves_70(self: Host, workload: Workload, rec: Recommendation, claimed_saving: float) -> None:
         """## What it decides
         For full training over several devices: what ZeRO-3 really saves here.
 
@@ -160,19 +163,16 @@ class ArticleRules:
         ## Example
         Over 8 GPUs ZeRO-3 saves 87.5% of model states.
         """
-        option = self.option(rec)
-        if option.count < 2:
-            return
-        saving = 1 - 1 / option.count
-        _note(self, "ART-zero3-saves-70", "ZeRO-3 reduces memory by 70%",
-              f"ZeRO-3 divides weights, gradients and optimizer states by the number of devices: over {option.count} it saves "
-              f"{pct(saving)} of them, and nothing of the activations (Rajbhandari et al., ZeRO).",
-              count=option.count, saving=pct(saving))
+        count = self.option(rec).count
+        claim = Phrase("ZeRO-3 reduces memory by {claimed_saving:pct}", claimed_saving=claimed_saving)
+        self.conclude(Note(claim=str(claim)), claim=claim, count=count, saving=sizing.zero3_saving(count))
 
     @Rule(AS.workload << Workload(ecosystem="tpu"), salience=SALIENCE_ADVICE)
     @rule_meta(id="ART-tpu-tensorflow-only", statement="the article's '{claim}' is wrong: TPUs run JAX, PyTorch/XLA and TensorFlow",
+               message="The article claims {claim}. Cloud TPU documents TensorFlow, PyTorch/XLA and JAX (MaxText is Google's JAX "
+               "reference stack for LLMs); the 'not local' half is right: TPUs are rented from Google Cloud only.",
                sources=["article", "gcp-tpu-frameworks", "maxtext"], needs=("ecosystem",))
-    def tpu_tensorflow_only(self: Any, workload: Workload) -> None:
+    def tpu_tensorflow_only(self: Host, workload: Workload) -> None:
         """## What it decides
         When TPUs are considered: corrects "TPUs support only TensorFlow".
 
@@ -183,6 +183,5 @@ class ArticleRules:
         ## Example
         Serving Llama on TPU v6e with vLLM TPU or JetStream.
         """
-        _note(self, "ART-tpu-tensorflow-only", "TPUs support only TensorFlow and cannot be used locally",
-              "Cloud TPU documents TensorFlow, PyTorch/XLA and JAX (MaxText is Google's JAX reference stack for LLMs); the "
-              "'not local' half is right: TPUs are rented from Google Cloud only.")
+        claim = "TPUs support only TensorFlow and cannot be used locally"
+        self.conclude(Note(claim=str(claim)), claim=claim)

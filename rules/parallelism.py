@@ -9,22 +9,26 @@ expert parallel places whole experts on different devices.
 from __future__ import annotations
 
 import math
-from typing import Any
 
-from experta import AS, OR, Rule
+from experta import AND, AS, MATCH, OR, TEST, P
 
 from .. import sizing
-from ..facts import Fit, MemoryNeed, Recommendation, Tip, Warning, Workload
+from ..facts import Fit, MemoryNeed, Mode, ModelSpec, Policy, Recommendation, Tip, Warning, Workload
 from ..planner import arch
-from ..units import GB, gb, params, pct, rate
-from . import SALIENCE_ADVICE, rule_meta, subject
+from . import SALIENCE_ADVICE, Host, Rule, rule_meta, subject, tiers_sharing
+
+FAST_LINKS = ("nvlink", "infinity-fabric", "ici")  # links that carry tensor parallel's per-layer all-reduces well
 
 
 class ParallelismRules:
-    @Rule(AS.workload << Workload(task="inference"), subject(), salience=SALIENCE_ADVICE)
-    @rule_meta(id="NET-tensor-parallel", statement="tensor parallel {count} ways over {link} ({gbs} GB/s) splits weights to {per_device} per device",
+    @Rule(AS.workload << Workload(task="inference"), subject(), TEST(lambda rec: rec["count"] >= 2), salience=SALIENCE_ADVICE)
+    @rule_meta(id="NET-tensor-parallel",
+               statement="tensor parallel {count} ways over {link} ({link_gbs} GB/s) splits weights to {weights_bytes:gb} per device",
+               message="Split the model with tensor parallel over the {count} devices ({link}, {link_gbs:known} GB/s): "
+               "{weights_bytes:gb} of weights and {kv_bytes:gb} of KV cache per device, their bandwidth adds up for decode "
+               "({tokens_per_s:rate} per user). In vLLM: --tensor-parallel-size {count}.",
                sources=["gk-h100", "gk-b200", "article"], needs=("model", "concurrency"))
-    def tensor_parallel(self: Any, workload: Workload, rec: Any) -> None:
+    def tensor_parallel(self: Host, workload: Workload, rec: Recommendation) -> None:
         """## What it decides
         For a multi-device inference configuration inside one fast-linked node: how to split the model.
 
@@ -38,22 +42,21 @@ class ParallelismRules:
         """
         option = self.option(rec)
         accel = self.catalog.accelerators[option.hardware]
-        if (option.count < 2 or accel.interconnect not in ("nvlink", "infinity-fabric", "ici") or option.count > accel.max_devices
+        if (accel.interconnect not in FAST_LINKS or option.count > accel.max_devices
                 or self.catalog.runtimes[option.runtime].split != "tensor"):
-            return
-        self.conclude(
-            Tip(id="NET-tensor-parallel", effect_bytes=option.memory.weights,
-                message=f"Split the model with tensor parallel over the {option.count} devices ({accel.interconnect}, "
-                f"{accel.interconnect_gbs or '?'} GB/s): {gb(option.memory.weights)} of weights and {gb(option.memory.kv_cache)} of "
-                f"KV cache per device, their bandwidth adds up for decode ({rate(option.tokens_per_s)} per user). In vLLM: "
-                f"--tensor-parallel-size {option.count}."),
-            count=option.count, link=accel.interconnect, gbs=accel.interconnect_gbs, per_device=gb(option.memory.weights),
-        )
+            return  # a fast link inside one node, a runtime that splits by tensor: catalog facts the pattern does not carry
+        self.conclude(Tip(effect_bytes=option.memory.weights), count=option.count, link=accel.interconnect,
+                      link_gbs=accel.interconnect_gbs, weights_bytes=option.memory.weights, kv_bytes=option.memory.kv_cache,
+                      tokens_per_s=option.tokens_per_s)
 
     @Rule(AS.workload << Workload(), subject(), salience=SALIENCE_ADVICE)
-    @rule_meta(id="NET-pipeline-across-nodes", statement="{count} devices span {nodes} nodes: tensor parallel inside each, pipeline parallel across",
+    @rule_meta(id="NET-pipeline-across-nodes",
+               statement="{count} devices span {nodes} nodes: tensor parallel inside each, pipeline parallel across",
+               message="{count} x {hardware} span {nodes} nodes of {per_node}: use tensor parallel {per_node} inside each node and "
+               "pipeline parallel {nodes} across them (vLLM: --tensor-parallel-size {per_node} --pipeline-parallel-size {nodes}); "
+               "put the nodes on InfiniBand or 400G Ethernet.",
                sources=["korthikanti", "article"], needs=("scale",))
-    def pipeline_across_nodes(self: Any, workload: Workload, rec: Any) -> None:
+    def pipeline_across_nodes(self: Host, workload: Workload, rec: Recommendation) -> None:
         """## What it decides
         When a configuration needs more devices than one node holds: how to split it across nodes.
 
@@ -66,24 +69,21 @@ class ParallelismRules:
         """
         option = self.option(rec)
         accel = self.catalog.accelerators[option.hardware]
-        per_node = accel.max_devices
-        if option.count <= per_node:
-            return
-        nodes = math.ceil(option.count / per_node)
-        self.conclude(
-            Tip(id="NET-pipeline-across-nodes", effect_nodes=nodes,
-                message=f"{option.count} x {accel.name} span {nodes} nodes of {per_node}: use tensor parallel {per_node} inside "
-                f"each node and pipeline parallel {nodes} across them (vLLM: --tensor-parallel-size {per_node} "
-                f"--pipeline-parallel-size {nodes}); put the nodes on InfiniBand or 400G Ethernet."),
-            count=option.count, nodes=nodes,
-        )
+        if option.count <= accel.max_devices:
+            return  # devices per node is a catalog fact the pattern does not carry
+        nodes = math.ceil(option.count / accel.max_devices)
+        self.conclude(Tip(effect_nodes=nodes), count=option.count, hardware=accel.name, nodes=nodes, per_node=accel.max_devices)
 
-    @Rule(OR(AS.rec << Recommendation(tp_over_pcie=True), AS.rec << Fit(tp_over_pcie=True)), salience=SALIENCE_ADVICE)
+    @Rule(OR(AND(AS.rec << Recommendation(tp_over_pcie=True), Mode(kind="recommend")), AS.rec << Fit(tp_over_pcie=True)),
+          salience=SALIENCE_ADVICE)
     @rule_meta(id="NET-tp-over-pcie", statement="{count} x {hardware} splits every layer over PCIe: the link sets the speed",
+               message="{count} x {hardware} ({tiers}) have no NVLink: tensor parallel over PCIe ({link_gbs:known} GB/s) adds two "
+               "all-reduces per layer per token. Expect {tokens_per_s:rate} per user at best; prefer fewer, larger cards or pipeline parallel.",
                sources=["llmhw-assumption", "l40s-datasheet-copy"], needs=("concurrency",))
-    def tp_over_pcie(self: Any, rec: Any) -> None:
+    def tp_over_pcie(self: Host, rec: Recommendation) -> None:
         """## What it decides
-        Warns when tensor parallelism would run over PCIe across more than two cards.
+        Warns when tensor parallelism would run over PCIe across more than two cards, once per configuration,
+        naming the tiers (or the proposal) it concerns.
 
         ## Why
         Tensor parallel all-reduces twice per layer per token; PCIe moves 32-64 GB/s against 900+ GB/s for
@@ -92,20 +92,21 @@ class ParallelismRules:
         ## Example
         Four RTX 4090s serving a 70B model.
         """
+        tiers = tiers_sharing(self, rec, "id") if "tier" in rec else ["proposed"]
+        if tiers[0] != rec.get("tier", "proposed"):
+            return  # the same configuration in a better-known tier already carries this warning
         option = self.option(rec)
         accel = self.catalog.accelerators[option.hardware]
-        self.conclude(
-            Warning(id="NET-tp-over-pcie", tier=rec.get("tier", "proposed"),
-                    message=f"{option.count} x {accel.name} ({rec.get('tier', 'proposed')}) have no NVLink: tensor parallel over PCIe "
-                    f"({accel.interconnect_gbs or '?'} GB/s) adds two all-reduces per layer per token. Expect "
-                    f"{rate(option.tokens_per_s)} per user at best; prefer fewer, larger cards or pipeline parallel."),
-            count=option.count, hardware=accel.name,
-        )
+        self.conclude(Warning(tier=", ".join(tiers)), count=option.count, hardware=accel.name, tiers=", ".join(tiers),
+                      link_gbs=accel.interconnect_gbs, tokens_per_s=option.tokens_per_s)
 
-    @Rule(AS.workload << Workload(), salience=SALIENCE_ADVICE)
-    @rule_meta(id="MOE-all-experts-stored", statement="{model} stores {total} parameters but computes with {active} per token",
+    @Rule(AS.workload << Workload(), AS.spec << ModelSpec(architecture="moe"), salience=SALIENCE_ADVICE)
+    @rule_meta(id="MOE-all-experts-stored", statement="{model} stores {params:params} parameters but computes with {active:params} per token",
+               message="{model} is a mixture of experts: all {params:params} parameters must be in memory, but each token computes "
+               "with {active:params} ({active_share:pct}), so decode reads far less than the full weights per token and runs faster "
+               "than a dense model of its size.",
                sources=["r1-readme", "v3-readme", "article"], needs=("model",))
-    def all_experts_stored(self: Any, workload: Workload) -> None:
+    def all_experts_stored(self: Host, workload: Workload, spec: ModelSpec) -> None:
         """## What it decides
         For mixture-of-experts models: memory follows the total parameters, speed the active ones.
 
@@ -117,20 +118,16 @@ class ParallelismRules:
         DeepSeek-R1 671B activates 37B parameters per token, and all 671B must be stored.
         """
         model = self.catalog.models[workload["model"]]
-        if not model.is_moe:
-            return
-        self.conclude(
-            Tip(id="MOE-all-experts-stored", effect_params=model.params - model.active_params,
-                message=f"{model.name} is a mixture of experts: all {params(model.params)} parameters must be in memory, "
-                f"but each token computes with {params(model.active_params)} ({pct(model.active_params / model.params)}), so "
-                f"decode reads far less than the full weights per token and runs faster than a dense model of its size."),
-            model=model.name, total=params(model.params), active=params(model.active_params),
-        )
+        self.conclude(Tip(effect_params=model.params - model.active_params), model=model.name, params=model.params,
+                      active=model.active_params, active_share=model.active_params / model.params)
 
-    @Rule(AS.workload << Workload(), subject(), salience=SALIENCE_ADVICE)
+    @Rule(AS.workload << Workload(), AS.spec << ModelSpec(architecture="moe", experts=MATCH.experts & P(bool)), subject(),
+          TEST(lambda rec: rec["count"] >= 2), salience=SALIENCE_ADVICE)
     @rule_meta(id="MOE-expert-parallel", statement="expert parallel places {per_device} of the {experts} experts on each of {count} devices",
+               message="{model} has {experts} routed experts: with expert parallel each of the {count} devices holds {per_device} "
+               "whole experts and only routed tokens cross the link (vLLM: --enable-expert-parallel).",
                sources=["v3-readme", "r1-readme"], needs=("model",))
-    def expert_parallel(self: Any, workload: Workload, rec: Any) -> None:
+    def expert_parallel(self: Host, workload: Workload, spec: ModelSpec, rec: Recommendation, experts: int) -> None:
         """## What it decides
         For a mixture-of-experts model on several devices: spread the experts rather than split each one.
 
@@ -141,22 +138,24 @@ class ParallelismRules:
         ## Example
         DeepSeek-R1 671B (256 routed experts) on 8 GPUs: 32 experts per GPU.
         """
-        model = self.catalog.models[workload["model"]]
-        option = self.option(rec)
-        if not model.is_moe or option.count < 2 or not model.experts:
-            return
-        per_device = math.ceil(model.experts / option.count)
-        self.conclude(
-            Tip(id="MOE-expert-parallel", effect_experts=per_device,
-                message=f"{model.name} has {model.experts} routed experts: with expert parallel each of the {option.count} devices "
-                f"holds {per_device} whole experts and only routed tokens cross the link (vLLM: --enable-expert-parallel)."),
-            per_device=per_device, experts=model.experts, count=option.count,
-        )
+        count = self.option(rec).count
+        per_device = math.ceil(experts / count)
+        self.conclude(Tip(effect_experts=per_device), model=self.catalog.models[workload["model"]].name, count=count, per_device=per_device)
 
-    @Rule(AS.workload << Workload(task="inference"), salience=SALIENCE_ADVICE)
-    @rule_meta(id="MOE-expert-offload", statement="with experts in host RAM, one {gpu} holds {model}'s shared part and decodes at ~{speed}",
+    @Rule(AS.workload << Workload(task="inference", concurrency=MATCH.users),
+          AS.spec << ModelSpec(architecture="moe", experts=P(bool), experts_active=P(bool)),
+          AS.need << MemoryNeed(kv_cache=MATCH.kv_bytes, activations=MATCH.activations_bytes),
+          Policy(moe_offload_link_gbs=MATCH.link_gbs, fit_headroom=MATCH.headroom, host_os_reserve_bytes=MATCH.reserve_bytes),
+          salience=SALIENCE_ADVICE)
+    @rule_meta(id="MOE-expert-offload",
+               statement="with experts in host RAM, one {gpu} holds {model}'s shared part and decodes at ~{tokens_per_s:rate}",
+               message="{model} at Q4_K_M is {total_bytes:gb}; with its routed experts ({experts_bytes:gb}) in host RAM a single "
+               "{gpu} holds the rest with this workload's KV cache ({on_gpu_bytes:gb}), and each decode step streams "
+               "~{step_bytes:gb} of the experts its {users} sequence(s) route to over PCIe: ~{tokens_per_s:rate} per user at best. "
+               "The host then needs at least {host_bytes:gb} of RAM.",
                sources=["l40s-datasheet-copy", "v3-readme", "article"], needs=("model", "ram_gb"))
-    def expert_offload(self: Any, workload: Workload) -> None:
+    def expert_offload(self: Host, workload: Workload, spec: ModelSpec, need: MemoryNeed, users: int, kv_bytes: int, activations_bytes: int,
+                       link_gbs: float, headroom: float, reserve_bytes: int) -> None:
         """## What it decides
         For a MoE model too large for the GPUs at hand: what offloading the experts to host RAM costs in speed.
 
@@ -167,29 +166,21 @@ class ParallelismRules:
 
         ## Example
         Qwen3-30B-A3B at Q4_K_M with experts in RAM: the GPU holds ~1.5 GB; each token moves ~1.6 GB.
+
+        ## Limits
+        Sized for Q4_K_M with llama.cpp on the smallest purchasable GPU that holds the shared part.
         """
         model = self.catalog.models[workload["model"]]
-        needs = self.facts_of(MemoryNeed)
-        if not (model.is_moe and model.experts and model.experts_active and needs):
-            return
         a = arch(model)
         total = sizing.weight_bytes(model.params, self.catalog.precisions["q4_k_m"].bits_per_weight)
         experts = int(total * (1 - sizing.moe_shared_fraction(a)))
-        on_gpu = total - experts + needs[0]["kv_cache"] + needs[0]["activations"] + self.catalog.runtimes["llama-cpp"].overhead_bytes
-        per_step = experts * sizing.experts_touched(a, workload["concurrency"])
-        speed = float(self.catalog.value("moe-offload-link-gbs")) * GB / per_step
-        headroom = float(self.catalog.value("fit-headroom"))
+        on_gpu = total - experts + kv_bytes + activations_bytes + self.catalog.runtimes["llama-cpp"].overhead_bytes
+        per_step = experts * sizing.experts_touched(a, users)
         gpus = [g for g in self.catalog.accelerators.values() if g.kind == "gpu" and g.obtain == "buy"
                 and (g.usable_memory_bytes or g.memory_bytes) * headroom >= on_gpu]
         if not gpus:
-            return
+            return  # no GPU in the catalog holds the shared part: nothing to suggest
         gpu = min(gpus, key=lambda g: (g.memory_bytes, g.id))
-        reserve = float(self.catalog.value("host-os-reserve-bytes"))
-        self.conclude(
-            Tip(id="MOE-expert-offload", effect_bytes=experts,
-                message=f"{model.name} at Q4_K_M is {gb(total)}; with its routed experts ({gb(experts)}) in host RAM a single "
-                f"{gpu.name} holds the rest with this workload's KV cache ({gb(on_gpu)}), and each decode step streams "
-                f"~{gb(per_step)} of the experts its {workload['concurrency']} sequence(s) route to over PCIe: ~{rate(speed)} per "
-                f"user at best. The host then needs at least {gb(experts + reserve)} of RAM."),
-            gpu=gpu.name, model=model.name, speed=rate(speed),
-        )
+        self.conclude(Tip(effect_bytes=experts), model=model.name, gpu=gpu.name, total_bytes=total, experts_bytes=experts,
+                      on_gpu_bytes=on_gpu, step_bytes=per_step, tokens_per_s=sizing.streamed_steps_per_s(per_step, link_gbs),
+                      host_bytes=experts + reserve_bytes)

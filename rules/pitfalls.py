@@ -2,43 +2,52 @@
 
 from __future__ import annotations
 
-import math
-from typing import Any
+from dataclasses import replace
 
-from experta import AS, MATCH, TEST, P, Rule
+from experta import AS, MATCH, TEST, P
 
-from ..facts import Candidate, Fit, Mode, Recommendation, Tip, Warning, Workload
-from ..planner import Option, cheapest, enumerate_options, meets
-from ..units import GB, gb, pct, rate, usd
-from . import SALIENCE_ADVICE, rule_meta, subject
+from .. import sizing
+from ..facts import Candidate, Exclusion, Fit, HostNeed, Mode, Policy, PrecisionSpec, Recommendation, Tip, Warning, Workload
+from ..planner import cheapest, enumerate_options, meets
+from ..units import GB, Phrase
+from . import SALIENCE_ADVICE, Host, Rule, rule_meta, subject
+from .candidates import excluded
+
+# Host needs are worked out just before the advice that reads them.
+SALIENCE_HOST_NEED = SALIENCE_ADVICE + 1
+KNOWN = P(lambda v: v is not None)
+OWNED = P(lambda d: d != "cloud")
+# Devices that sit in a separate host, whose CPU and RAM are bought apart from them. A CPU host, a unified-memory
+# machine (Mac, DGX Spark, Strix Halo) or a laptop NPU is its own host: its RAM is the device memory the fit already counts.
+IN_A_HOST = P(lambda kind: kind in ("gpu", "tpu"))
+HAS_CORES_TO_SIZE = P(lambda kind: kind in ("gpu", "tpu", "cpu"))  # a CPU host runs the model on the cores it has
 
 
-def _tier(engine: Any, tier: str) -> Any | None:
-    recs = [f for f in engine.facts_of(Recommendation) if f["tier"] == tier]
-    return recs[0] if recs else None
-
-
-def _host_need(engine: Any, w: Any, option: Option) -> tuple[int, float]:
-    """Cores and RAM (bytes) the host needs to feed ``option`` (pitfall P2)."""
-    cat = engine.catalog
-    accel = cat.accelerators[option.hardware]
-    if accel.kind in ("cpu", "unified", "npu"):
-        cores = int(cat.value("host-min-cores-cpu-inference"))
-    else:
-        cores = option.count * int(cat.value("host-cores-per-device"))
-    cores += math.ceil(w.concurrency / int(cat.value("host-users-per-core"))) if not w.training else 0
-    weights = option.memory.weights * option.count
-    ram = weights * float(cat.value("host-ram-per-weights")) + float(cat.value("host-os-reserve-bytes"))
-    return cores, ram
+def compared_tier(recommended_usd: float | None, cost_usd: float | None) -> str:
+    """The tier an oversized proposal is compared with: the recommended one if it is cheaper, else the minimum."""
+    cheaper = recommended_usd is not None and cost_usd is not None and recommended_usd < cost_usd
+    return "recommended" if cheaper else "minimum"
 
 
 class PitfallRules:
-    @Rule(AS.fit << Fit(fits=True, utilization=MATCH.used, cost_usd=MATCH.cost), TEST(lambda used: used is not None),
+    @Rule(AS.fit << Fit(fits=True, utilization=MATCH.used, cost_usd=MATCH.cost_usd),
+          Policy(p1_max_utilization=MATCH.limit, p1_min_waste_usd=MATCH.min_waste_usd),
+          TEST(lambda used, limit: used is not None and used < limit),
+          Recommendation(tier="recommended", cost_usd=MATCH.recommended_usd),
+          AS.alt << Recommendation(tier=MATCH.tier, cost_usd=MATCH.alt_cost_usd),
+          TEST(lambda tier, recommended_usd, cost_usd: tier == compared_tier(recommended_usd, cost_usd)),
+          TEST(lambda cost_usd, alt_cost_usd, min_waste_usd:
+               cost_usd is not None and alt_cost_usd is not None and cost_usd - alt_cost_usd >= min_waste_usd),
           salience=SALIENCE_ADVICE)
     @rule_meta(id="P1-oversized-vram",
-               statement="{config} uses {used} of its memory; {cheaper} fits for {saving} less",
+               statement="{count} x {hardware} uses {used:pct} of its memory; {alt_count} x {alt_hardware} ({alt_precision}) fits for "
+               "{saving_usd:usd} less",
+               message="{count} x {hardware} would sit {idle:pct} idle: this workload needs {need_bytes:gb} of {usable_bytes:gb} per "
+               "device. {alt_count} x {alt_hardware} ({alt_precision}), the {tier} tier, also fits, for {alt_cost_usd:usd} instead of "
+               "{cost_usd:usd}: {saving_usd:usd} at stake, at {alt_tokens_per_s:rate} instead of {tokens_per_s:rate} per user.",
                sources=["article"], needs=("model", "precision", "context", "concurrency"))
-    def oversized_proposal(self: Any, fit: Fit, used: float, cost: float | None) -> None:
+    def oversized_proposal(self: Host, fit: Fit, alt: Recommendation, used: float, cost_usd: float, alt_cost_usd: float, tier: str,
+                           **_: object) -> None:
         """## What it decides
         Flags a configuration whose memory is far beyond the need at the chosen precision, with the money
         a smaller configuration that also fits would save.
@@ -51,38 +60,32 @@ class PitfallRules:
         `llmhw check --model deepseek-r1:7b --hardware "A100 80GB" --precision q4_k_m` warns with the saving.
 
         ## Limits
-        Fires when the need fills less than the policy's share of memory and the saving is worth a warning.
+        Fires when the need fills less than the policy's share of memory and the saving is worth a warning. The
+        proposal is compared with the recommended tier if that is cheaper, else with the minimum; with no
+        recommended tier (no candidate reaches the quality floor) it makes no comparison.
         """
-        limit = float(self.catalog.value("p1-max-utilization"))
-        option = self.option(fit)
-        # Compare with the tier that meets the speed target if it is cheaper, else with the minimum.
-        tiers = [t for t in (_tier(self, "recommended"), _tier(self, "minimum")) if t is not None]
-        cheaper_tiers = [t for t in tiers if cost is not None and t["cost_usd"] is not None and t["cost_usd"] < cost]
-        if used >= limit or not cheaper_tiers:
-            return
-        tier = cheaper_tiers[0]
-        alt = self.option(tier)
-        saving = cost - alt.cost.budget_usd
-        if saving < float(self.catalog.value("p1-min-waste-usd")):
-            return
-        accel = self.catalog.accelerators[option.hardware]
-        cheaper = f"{alt.count} x {self.catalog.accelerators[alt.hardware].name} ({alt.precision})"
+        option, other = self.option(fit), self.option(alt)
+        saving = cost_usd - alt_cost_usd
         self.conclude(
-            Warning(id="P1-oversized-vram", at_stake_usd=round(saving, 2),
-                    message=f"{option.count} x {accel.name} would sit {pct(1 - used)} idle: this workload needs "
-                    f"{gb(option.memory.total)} of {gb(option.usable_bytes)} per device. {cheaper}, the {tier['tier']} tier, also fits, for "
-                    f"{usd(alt.cost.budget_usd)} instead of {usd(cost)}: {usd(saving)} at stake, at "
-                    f"{rate(alt.tokens_per_s)} instead of {rate(option.tokens_per_s)} per user."),
-            inputs=[tier],
-            config=f"{option.count} x {accel.name}", used=pct(used), cheaper=cheaper, saving=usd(saving),
+            Warning(at_stake_usd=round(saving, 2)),
+            count=option.count, hardware=self.catalog.accelerators[option.hardware].name, idle=1 - used,
+            need_bytes=option.memory.total, usable_bytes=option.usable_bytes, alt_count=other.count,
+            alt_hardware=self.catalog.accelerators[other.hardware].name, alt_precision=other.precision, saving_usd=saving,
+            alt_tokens_per_s=other.tokens_per_s, tokens_per_s=option.tokens_per_s,
         )
 
-    @Rule(AS.rec << Recommendation(tier="best-in-budget", cost_usd=MATCH.cost),
-          AS.cheap << Recommendation(tier="recommended", cost_usd=MATCH.base), Mode(kind="recommend"),
-          TEST(lambda cost, base: cost is not None and base is not None and cost > base), salience=SALIENCE_ADVICE)
-    @rule_meta(id="P1-oversized-tier", statement="the best-in-budget option costs {extra} more than the recommended one for only {gain} the throughput",
+    @Rule(AS.rec << Recommendation(tier="best-in-budget", cost_usd=MATCH.cost_usd),
+          AS.cheap << Recommendation(tier="recommended", cost_usd=MATCH.base_usd), Mode(kind="recommend"),
+          Policy(p1_min_waste_usd=MATCH.min_waste_usd),
+          TEST(lambda cost_usd, base_usd, min_waste_usd: cost_usd is not None and base_usd is not None and cost_usd - base_usd >= min_waste_usd),
+          salience=SALIENCE_ADVICE)
+    @rule_meta(id="P1-oversized-tier",
+               statement="the best-in-budget option costs {extra_usd:usd} more than the recommended one for only {gain:.2f}x the throughput",
+               message="The best-in-budget option ({count} x {hardware}) costs {extra_usd:usd} more than the recommended one for "
+               "{gain:.2f}x its throughput ({tokens_per_s:rate} against {base_tokens_per_s:rate}) and fills {used:pct} of its memory. Buy it only "
+               "for planned growth (longer contexts, more users, larger models).",
                sources=["article"], needs=("budget",))
-    def oversized_tier(self: Any, rec: Recommendation, cheap: Recommendation, cost: float, base: float) -> None:
+    def oversized_tier(self: Host, rec: Recommendation, cheap: Recommendation, cost_usd: float, base_usd: float, **_: object) -> None:
         """## What it decides
         Warns when spending the budget on the top tier buys little more than the recommended tier gives.
 
@@ -92,26 +95,63 @@ class PitfallRules:
 
         ## Example
         A 7B model with a 40,000 USD budget: the best tier costs 30,000 USD more for 1.2x the throughput.
+
+        ## Limits
+        The throughput ratio is read from the tiers' options, not from the Recommendation facts, so its test
+        (below the policy's p1-min-speed-gain) is made in the body.
         """
         option, base_option = self.option(rec), self.option(cheap)
         gain = (option.total_tokens_per_s or 0) / (base_option.total_tokens_per_s or 1)
-        if cost - base < float(self.catalog.value("p1-min-waste-usd")) or gain >= float(self.catalog.value("p1-min-speed-gain")):
+        if gain >= self.policy.p1_min_speed_gain:
             return
-        name = self.catalog.accelerators[option.hardware].name
         self.conclude(
-            Warning(id="P1-oversized-tier", at_stake_usd=round(cost - base, 2),
-                    message=f"The best-in-budget option ({option.count} x {name}) costs {usd(cost - base)} more than the recommended "
-                    f"one for {gain:.2f}x its throughput ({rate(option.total_tokens_per_s)} against {rate(base_option.total_tokens_per_s)}) "
-                    f"and fills {pct(option.utilization)} of its memory. Buy it only for planned growth (longer contexts, more users, "
-                    f"larger models)."),
-            extra=usd(cost - base), gain=f"{gain:.2f}x",
+            Warning(at_stake_usd=round(cost_usd - base_usd, 2)),
+            extra_usd=cost_usd - base_usd, gain=gain, count=option.count, hardware=self.catalog.accelerators[option.hardware].name,
+            tokens_per_s=option.total_tokens_per_s, base_tokens_per_s=base_option.total_tokens_per_s, used=option.utilization,
         )
 
-    @Rule(AS.workload << Workload(cpu_cores=MATCH.cores & P(lambda c: c is not None)),
-          subject(), salience=SALIENCE_ADVICE)
-    @rule_meta(id="P2-weak-cpu", statement="{cores} CPU cores feed {devices}: {need} are needed",
+    @Rule(AS.workload << Workload(concurrency=MATCH.users, task=MATCH.task), subject(any_verdict=True),
+          Policy(host_cores_per_device=MATCH.per_device, host_users_per_core=MATCH.users_per_core,
+                 host_min_cores_cpu_inference=MATCH.cpu_cores, host_ram_per_weights=MATCH.ram_per_weights,
+                 host_os_reserve_bytes=MATCH.reserve_bytes),
+          salience=SALIENCE_HOST_NEED)
+    @rule_meta(id="P2-host-need",
+               statement="the host around {count} x {hardware} needs {cores} CPU cores and {ram_bytes:gb} of RAM to load "
+               "{weights_bytes:gb} of weights",
+               sources=["article", "gk-h100"], needs=("concurrency", "task"))
+    def host_need(self: Host, workload: Workload, rec: Recommendation, users: int, task: str, per_device: int, users_per_core: int,
+                  cpu_cores: int, ram_per_weights: float, reserve_bytes: int) -> None:
+        """## What it decides
+        The CPU cores and RAM the host around the configuration under discussion needs, which the other P2 rules
+        compare with the host the user has (or describe, when none is given), whether the configuration fits or not.
+
+        ## Why
+        The article's second pitfall: each accelerator wants CPU cores to launch its kernels and feed it, serving
+        many users adds tokenization and scheduling work, and loaders stage the checkpoint through host RAM.
+
+        ## Example
+        Two GPUs serving 20 users: 4 cores per GPU plus one per 16 users, 10 cores in all.
+        """
+        option = self.option(rec)
+        base = cpu_cores if rec["kind"] in ("cpu", "unified", "npu") else option.count * per_device
+        weights = option.memory.weights * option.count
+        cores = sizing.host_cores(base, 0 if task != "inference" else users, users_per_core)
+        ram = sizing.host_ram_bytes(weights, ram_per_weights, reserve_bytes)
+        self.conclude(HostNeed(count=option.count, hardware=self.catalog.accelerators[option.hardware].name, kind=rec["kind"],
+                               cores=cores, ram_bytes=ram, weights_bytes=weights),
+                      count=option.count, hardware=self.catalog.accelerators[option.hardware].name, cores=cores, ram_bytes=ram,
+                      weights_bytes=weights)
+
+    @Rule(AS.workload << Workload(cpu_cores=MATCH.cores & KNOWN, concurrency=MATCH.users),
+          AS.host << HostNeed(cores=MATCH.need, count=MATCH.count, hardware=MATCH.hardware, kind=HAS_CORES_TO_SIZE),
+          Policy(host_cores_per_device=MATCH.per_device, host_users_per_core=MATCH.users_per_core),
+          TEST(lambda cores, need: cores < need), salience=SALIENCE_ADVICE)
+    @rule_meta(id="P2-weak-cpu", statement="{cores} CPU cores feed {count} x {hardware}: {need} are needed",
+               message="The host has {cores} CPU cores; {count} x {hardware} serving {users} user(s) wants at least {need} "
+               "({per_device} per device plus one per {users_per_core} concurrent users). With fewer, the accelerators wait on "
+               "the CPU: the article reports whole-system efficiency dropping 50% or more.",
                sources=["article", "gk-h100"], needs=("cpu_cores", "concurrency"))
-    def weak_cpu(self: Any, workload: Workload, rec: Any, cores: int) -> None:
+    def weak_cpu(self: Host, workload: Workload, host: HostNeed, cores: int, need: int, **_: object) -> None:
         """## What it decides
         Whether the host's CPU cores can drive the accelerators and the users' requests.
 
@@ -123,26 +163,17 @@ class PitfallRules:
         ## Example
         A 70B model on two GPUs for 20 users from a 4-core host.
         """
-        w = self.workload(workload)
-        option = self.option(rec)
-        need, _ = _host_need(self, w, option)
-        if cores >= need:
-            return
-        name = self.catalog.accelerators[option.hardware].name
-        self.conclude(
-            Warning(id="P2-weak-cpu", shortfall=need - cores,
-                    message=f"The host has {cores} CPU cores; {option.count} x {name} serving {w.concurrency} user(s) wants at "
-                    f"least {need} ({self.catalog.value('host-cores-per-device')} per device plus one per "
-                    f"{self.catalog.value('host-users-per-core')} concurrent users). With fewer, the accelerators wait on the CPU: "
-                    f"the article reports whole-system efficiency dropping 50% or more."),
-            cores=cores, devices=f"{option.count} x {name}", need=need,
-        )
+        self.conclude(Warning(shortfall=need - cores))
 
-    @Rule(AS.workload << Workload(ram_gb=MATCH.ram & P(lambda r: r is not None)),
-          subject(), salience=SALIENCE_ADVICE)
-    @rule_meta(id="P2-small-ram", statement="{ram} of system RAM is below the {need} needed to load {weights} of weights",
+    @Rule(AS.workload << Workload(ram_gb=MATCH.ram_gb & KNOWN),
+          AS.host << HostNeed(ram_bytes=MATCH.need_bytes, weights_bytes=MATCH.weights_bytes, kind=IN_A_HOST),
+          Policy(host_os_reserve_bytes=MATCH.reserve_bytes),
+          TEST(lambda ram_gb, need_bytes: ram_gb * GB < need_bytes), salience=SALIENCE_ADVICE)
+    @rule_meta(id="P2-small-ram", statement="{have_bytes:gb} of system RAM is below the {need_bytes:gb} needed to load {weights_bytes:gb} of weights",
+               message="The host has {have_bytes:gb} of RAM; loading {weights_bytes:gb} of weights plus {reserve_bytes:gb} for the "
+               "system wants {need_bytes:gb}. Loading will swap or fail: add {short_bytes:gb} of RAM.",
                sources=["article"], needs=("ram_gb",))
-    def small_ram(self: Any, workload: Workload, rec: Any, ram: float) -> None:
+    def small_ram(self: Host, workload: Workload, host: HostNeed, ram_gb: float, need_bytes: float, **_: object) -> None:
         """## What it decides
         Whether system RAM can hold the checkpoint while it loads, with room for the operating system.
 
@@ -152,27 +183,21 @@ class PitfallRules:
         ## Example
         A 70B model (141 GB in BF16, 40 GB at 4-bit) on a host with 16 GB RAM.
         """
-        w = self.workload(workload)
-        option = self.option(rec)
-        _, need = _host_need(self, w, option)
-        have = ram * GB
-        if have >= need:
-            return
-        self.conclude(
-            Warning(id="P2-small-ram", shortfall_bytes=int(need - have),
-                    message=f"The host has {gb(have)} of RAM; loading {gb(option.memory.weights * option.count)} of weights "
-                    f"plus {gb(float(self.catalog.value('host-os-reserve-bytes')))} for the system wants {gb(need)}. "
-                    f"Loading will swap or fail: add {gb(need - have)} of RAM."),
-            ram=gb(have), need=gb(need), weights=gb(option.memory.weights * option.count),
-        )
+        have = ram_gb * GB
+        self.conclude(Warning(shortfall_bytes=int(need_bytes - have)), have_bytes=have, short_bytes=need_bytes - have)
 
-    @Rule(AS.workload << Workload(cpu_cores=None, deployment=P(lambda d: d != "cloud")),
-          subject(), salience=SALIENCE_ADVICE)
-    @rule_meta(id="P2-host-sizing", statement="the host for {devices} needs at least {cores} cores and {ram} of RAM",
+    @Rule(AS.workload << Workload(cpu_cores=None, deployment=OWNED),
+          AS.host << HostNeed(count=MATCH.count, hardware=MATCH.hardware, cores=MATCH.cores, ram_bytes=MATCH.ram_bytes,
+                              weights_bytes=MATCH.weights_bytes, kind=IN_A_HOST),
+          Policy(host_isa_required=MATCH.isa), salience=SALIENCE_ADVICE)
+    @rule_meta(id="P2-host-sizing", statement="the host for {count} x {hardware} needs at least {cores} cores and {ram_bytes:gb} of RAM",
+               message="Host for {count} x {hardware}: at least {cores} CPU cores with {isa_name}, {ram_bytes:gb} of RAM (to load "
+               "{weights_bytes:gb} of weights) and an NVMe SSD. Give --cpu-cores and --ram to check a host you already have.",
                sources=["article", "gk-h100"], needs=("cpu_cores", "ram_gb"))
-    def host_sizing(self: Any, workload: Workload, rec: Any) -> None:
+    def host_sizing(self: Host, workload: Workload, host: HostNeed, isa: str, **_: object) -> None:
         """## What it decides
-        When the user has not described a host, what the host around the recommended accelerators needs.
+        When the user has not described a host, what the host around the accelerators needs (for devices that sit in
+        one: a Mac, a DGX Spark or a CPU host is its own host).
 
         ## Why
         Pitfall P2 is avoided at purchase time: cores and RAM are cheap next to the accelerators they feed.
@@ -180,22 +205,16 @@ class PitfallRules:
         ## Example
         Two 48 GB GPUs for a 70B model: at least 10 cores, 48 GB of RAM and an NVMe drive.
         """
-        w = self.workload(workload)
-        option = self.option(rec)
-        cores, ram = _host_need(self, w, option)
-        name = self.catalog.accelerators[option.hardware].name
-        self.conclude(
-            Tip(id="P2-host-sizing",
-                message=f"Host for {option.count} x {name}: at least {cores} CPU cores with AVX2, {gb(ram)} of RAM (to load "
-                f"{gb(option.memory.weights * option.count)} of weights) and an NVMe SSD. Give --cpu-cores and --ram to check a host "
-                f"you already have."),
-            devices=f"{option.count} x {name}", cores=cores, ram=gb(ram),
-        )
+        self.conclude(Tip(), isa_name=isa.upper())
 
     @Rule(AS.workload << Workload(ecosystem="tpu", deployment=MATCH.deployment), salience=SALIENCE_ADVICE)
-    @rule_meta(id="P3-tpu-lock-in", statement="TPUs tie the workload to Google Cloud ({deployment} deployment asked); the GPU alternative is {alternative}",
+    @rule_meta(id="P3-tpu-lock-in",
+               statement="TPUs tie the workload to Google Cloud ({deployment} deployment asked); the GPU alternative is {alternative}",
+               message="TPUs are rented only through Google Cloud.{consequence} They run JAX, PyTorch/XLA and TensorFlow (not "
+               "TensorFlow only, as the article says), but CUDA-specific kernels and serving stacks do not carry over. GPU "
+               "alternative: {alternative}.",
                sources=["gcp-tpu-frameworks", "maxtext", "article"], needs=("ecosystem", "deployment"))
-    def tpu_lock_in(self: Any, workload: Workload, deployment: str) -> None:
+    def tpu_lock_in(self: Host, workload: Workload, deployment: str) -> None:
         """## What it decides
         When a TPU is considered: what it commits the user to, and what a GPU alternative costs.
 
@@ -210,25 +229,34 @@ class PitfallRules:
         w = self.workload(workload)
         model = self.catalog.models[w.model]
         gpus = [a for a in self.catalog.accelerators.values() if a.ecosystem == "cuda"]
-        alternative = cheapest(o for o in enumerate_options(w, model, gpus, self.catalog)
-                               if meets(o, str(self.catalog.value("quality-floor-recommended")), 0))
-        alt = (f"{alternative.count} x {self.catalog.accelerators[alternative.hardware].name} at {alternative.precision} "
-               f"for {usd(alternative.cost.budget_usd)}" + (" (purchase)" if alternative.cost.basis == "purchase" else " per year of rental")
-               if alternative else "no CUDA configuration in the catalog for this workload")
-        local = (" TPUs are not sold: a local or air-gapped deployment cannot use them at all."
-                 if deployment != "cloud" else " Every job, dataset and checkpoint lives in Google Cloud; moving away later means re-validating on another stack.")
-        self.conclude(
-            Warning(id="P3-tpu-lock-in",
-                    message=f"TPUs are rented only through Google Cloud.{local} They run JAX, PyTorch/XLA and TensorFlow "
-                    f"(not TensorFlow only, as the article says), but CUDA-specific kernels and serving stacks do not carry over. "
-                    f"GPU alternative: {alt}."),
-            deployment=deployment, alternative=alt,
-        )
+        alt = cheapest(o for o in enumerate_options(w, model, gpus, self.catalog) if meets(o, self.policy.quality_floor_recommended, 0))
+        if alt is None:
+            alternative = Phrase("no CUDA configuration in the catalog for this workload")
+        else:
+            basis = " (purchase)" if alt.cost.basis == "purchase" else " per year of rental"
+            alternative = Phrase("{count} x {hardware} at {precision} for {cost_usd:usd}{basis}", count=alt.count,
+                                 hardware=self.catalog.accelerators[alt.hardware].name, precision=alt.precision,
+                                 cost_usd=alt.cost.budget_usd, basis=basis)
+        consequence = (" TPUs are not sold: a local or air-gapped deployment cannot use them at all." if deployment != "cloud" else
+                       " Every job, dataset and checkpoint lives in Google Cloud; moving away later means re-validating on another stack.")
+        self.conclude(Warning(), alternative=alternative, consequence=consequence)
 
-    @Rule(AS.fit << Fit(fits=True, utilization=MATCH.used, cost_usd=MATCH.cost, precision=MATCH.precision), salience=SALIENCE_ADVICE)
-    @rule_meta(id="P1-quantize-instead", statement="{config} at {precision} costs {cost}; {cheaper} serves the same speed need for {saving} less",
+    @Rule(AS.workload << Workload(task="inference"),  # training keeps 16-bit weights (quantized training is the qlora task)
+          AS.fit << Fit(fits=True, utilization=MATCH.used, cost_usd=MATCH.cost_usd, precision=MATCH.precision),
+          Policy(p1_max_utilization=MATCH.limit, p1_min_waste_usd=MATCH.min_waste_usd),
+          TEST(lambda used, limit, cost_usd: cost_usd is not None and used >= limit),  # below the limit, P1-oversized-vram speaks
+          PrecisionSpec(id=MATCH.precision, bits_per_weight=MATCH.bits), PrecisionSpec(id="bf16", bits_per_weight=MATCH.bf16_bits),
+          TEST(lambda bits, bf16_bits: bits >= bf16_bits),
+          salience=SALIENCE_ADVICE)
+    @rule_meta(id="P1-quantize-instead",
+               statement="{count} x {hardware} at {precision} costs {cost_usd:usd}; {alt_count} x {alt_hardware} at {alt_precision} "
+               "serves the same speed need for {saving_usd:usd} less",
+               message="{count} x {hardware} holds the {precision_name} weights, but {alt_count} x {alt_hardware} at {alt_precision} "
+               "({alt_quality}) reaches {alt_tokens_per_s:rate} per user (here {tokens_per_s:rate}) for {alt_cost_usd:usd} instead of "
+               "{cost_usd:usd}: {saving_usd:usd} at stake.",
                sources=["article", "kquant-pr"], needs=("precision", "concurrency"))
-    def quantize_instead(self: Any, fit: Fit, used: float, cost: float | None, precision: str) -> None:
+    def quantize_instead(self: Host, workload: Workload, fit: Fit, cost_usd: float, precision: str, bits: float, min_waste_usd: float,
+                         **_: object) -> None:
         """## What it decides
         Flags a proposed 16-bit configuration when a smaller card with 8-bit or 4-bit weights reaches the same
         speed per user for less money.
@@ -239,36 +267,42 @@ class PitfallRules:
 
         ## Example
         A 32B model in BF16 on an 80 GB card, where a 48 GB card at FP8 is as fast and costs less.
+
+        ## Limits
+        Inference only. The cheaper configuration with narrower weights is sized in the body (the candidates hold
+        only the precision asked for), so whether one exists is tested there.
         """
         option = self.option(fit)
-        if cost is None or self.catalog.precisions[precision].bits_per_weight < self.catalog.precisions["bf16"].bits_per_weight:
-            return
-        if used < float(self.catalog.value("p1-max-utilization")):
-            return  # P1-oversized-vram speaks for this case
         speed = option.tokens_per_s or 0
-        floor = str(self.catalog.value("quality-floor-recommended"))
-        cheaper = [self.option(f) for f in self.facts_of(Candidate)]
-        cheaper = [o for o in cheaper if meets(o, floor, speed) and o.cost.budget_usd is not None
-                   and cost - o.cost.budget_usd >= float(self.catalog.value("p1-min-waste-usd"))]
-        alt = cheapest(cheaper)
+        # The candidates hold the precision asked for; the narrower formats are sized here, on the hardware not excluded.
+        w = replace(self.workload(workload), precision="auto")
+        exclusions = {f["what"] for f in self.facts_of(Exclusion)}
+        accels = [a for a in self.catalog.accelerators.values() if not excluded(a, exclusions)]
+        narrower = [o for o in enumerate_options(w, self.catalog.models[w.model], accels, self.catalog)
+                    if self.catalog.precisions[o.precision].bits_per_weight < bits]
+        alt = cheapest(o for o in narrower if meets(o, self.policy.quality_floor_recommended, speed) and o.cost.budget_usd is not None
+                       and cost_usd - o.cost.budget_usd >= min_waste_usd)
         if alt is None:
             return
-        accel, alt_accel = self.catalog.accelerators[option.hardware], self.catalog.accelerators[alt.hardware]
-        saving = cost - (alt.cost.budget_usd or 0)
-        config = f"{option.count} x {accel.name}"
-        label = f"{alt.count} x {alt_accel.name} at {alt.precision}"
+        saving = cost_usd - (alt.cost.budget_usd or 0)
         self.conclude(
-            Warning(id="P1-quantize-instead", at_stake_usd=round(saving, 2),
-                    message=f"{config} holds the {precision.upper()} weights, but {label} ({alt.quality}) reaches "
-                    f"{rate(alt.tokens_per_s)} per user (here {rate(option.tokens_per_s)}) for {usd(alt.cost.budget_usd)} "
-                    f"instead of {usd(cost)}: {usd(saving)} at stake."),
-            config=config, precision=precision, cost=usd(cost), cheaper=label, saving=usd(saving),
+            Warning(at_stake_usd=round(saving, 2)),
+            count=option.count, hardware=self.catalog.accelerators[option.hardware].name, precision_name=precision.upper(),
+            alt_count=alt.count, alt_hardware=self.catalog.accelerators[alt.hardware].name, alt_precision=alt.precision,
+            alt_quality=alt.quality, alt_tokens_per_s=alt.tokens_per_s, tokens_per_s=option.tokens_per_s, alt_cost_usd=alt.cost.budget_usd,
+            saving_usd=saving,
         )
 
-    @Rule(AS.workload << Workload(deployment=P(lambda d: d != "cloud")), subject(), salience=SALIENCE_ADVICE)
-    @rule_meta(id="P2-slow-storage", statement="loading {weights} takes {sata} from a SATA SSD and {nvme} from NVMe",
+    @Rule(AS.workload << Workload(deployment=OWNED), AS.host << HostNeed(weights_bytes=MATCH.weights_bytes),
+          Policy(sata_gbs=MATCH.sata_gbs, nvme_gbs=MATCH.nvme_gbs, slow_load_seconds=MATCH.slow_s),
+          TEST(lambda weights_bytes, sata_gbs, slow_s: sizing.load_seconds(weights_bytes, sata_gbs) > slow_s),
+          salience=SALIENCE_ADVICE)
+    @rule_meta(id="P2-slow-storage", statement="loading {weights_bytes:gb} takes {sata_s:min} from a SATA SSD and {nvme_s:min} from NVMe",
+               message="Loading {weights_bytes:gb} of weights takes ~{sata_s:min} from a SATA SSD but ~{nvme_s:min} from an NVMe "
+               "drive ({nvme_gbs} GB/s): keep checkpoints on NVMe (or several in RAID 0) so restarts and scaling do not stall.",
                sources=["article", "llmhw-assumption"], needs=("deployment", "model"))
-    def slow_storage(self: Any, workload: Workload, rec: Any) -> None:
+    def slow_storage(self: Host, workload: Workload, host: HostNeed, weights_bytes: float, sata_gbs: float, nvme_gbs: float,
+                     **_: object) -> None:
         """## What it decides
         For large checkpoints: whether the storage it loads from matters.
 
@@ -279,24 +313,16 @@ class PitfallRules:
         ## Example
         DeepSeek-R1 671B at FP8: ~690 GB, 21 minutes from SATA, 3 minutes from one NVMe drive.
         """
-        option = self.option(rec)
-        weights = option.memory.weights * option.count
-        sata = weights / (float(self.catalog.value("sata-gbs")) * GB)
-        nvme = weights / (float(self.catalog.value("nvme-gbs")) * GB)
-        if sata <= float(self.catalog.value("slow-load-seconds")):
-            return
-        self.conclude(
-            Tip(id="P2-slow-storage", effect_s=round(sata - nvme),
-                message=f"Loading {gb(weights)} of weights takes ~{sata / 60:,.1f} min from a SATA SSD but ~{nvme / 60:,.1f} min "
-                f"from an NVMe drive ({self.catalog.value('nvme-gbs')} GB/s): keep checkpoints on NVMe (or several in RAID 0) "
-                f"so restarts and scaling do not stall."),
-            weights=gb(weights), sata=f"{sata / 60:,.1f} min", nvme=f"{nvme / 60:,.1f} min",
-        )
+        sata = sizing.load_seconds(weights_bytes, sata_gbs)
+        nvme = sizing.load_seconds(weights_bytes, nvme_gbs)
+        self.conclude(Tip(effect_s=round(sata - nvme)), sata_s=sata, nvme_s=nvme)
 
-    @Rule(subject(), salience=SALIENCE_ADVICE)
+    @Rule(subject(any_verdict=True, kind="cpu"), Policy(host_isa_required=MATCH.required), salience=SALIENCE_ADVICE)
     @rule_meta(id="P2-cpu-isa", statement="{hardware} runs the model on its CPU: {isa} is {verdict}",
+               message="{hardware} runs the model on its CPU cores; instruction sets {isa}: {verdict}. Decode speed follows memory "
+               "bandwidth ({bandwidth_gbs:g} GB/s).",
                sources=["article", "llamacpp-issue-34"], needs=("ecosystem",))
-    def cpu_isa(self: Any, rec: Any) -> None:
+    def cpu_isa(self: Host, rec: Recommendation, required: str) -> None:
         """## What it decides
         When the configuration runs the model on a CPU: whether its instruction set suits LLM kernels.
 
@@ -307,25 +333,23 @@ class PitfallRules:
         ## Example
         A Core i5-12400 has AVX2 but not AVX-512: fine for decode, slower prompts.
         """
-        option = self.option(rec)
-        accel = self.catalog.accelerators[option.hardware]
-        if accel.kind != "cpu":
-            return
-        required = str(self.catalog.value("host-isa-required"))
+        accel = self.catalog.accelerators[self.option(rec).hardware]
         has = set(accel.isa)
         verdict = ("missing: llama.cpp will be several times slower" if required not in has else
                    "enough; AVX-512/AMX would speed up prompt processing" if not has & {"avx512", "amx"} else "well suited")
         kind = Warning if required not in has else Tip
-        self.conclude(
-            kind(id="P2-cpu-isa", message=f"{accel.name} runs the model on its CPU cores; instruction sets {', '.join(sorted(has)) or 'unknown'}: "
-                 f"{verdict}. Decode speed follows memory bandwidth ({accel.mem_bandwidth_gbs:g} GB/s)."),
-            hardware=accel.name, isa=", ".join(sorted(has)) or "unknown", verdict=verdict,
-        )
+        self.conclude(kind(), hardware=accel.name, isa=", ".join(sorted(has)) or "unknown", verdict=verdict,
+                      bandwidth_gbs=accel.mem_bandwidth_gbs)
 
-    @Rule(AS.workload << Workload(ecosystem="any", deployment="cloud"), AS.rec << Recommendation(kind="tpu"), salience=SALIENCE_ADVICE)
-    @rule_meta(id="P3-tpu-in-ranking", statement="the {tier} tier is a TPU: it ties serving to Google Cloud; the GPU alternative is {alternative}",
+    @Rule(AS.workload << Workload(ecosystem="any", deployment="cloud"), AS.rec << Recommendation(kind="tpu", tier=MATCH.tier),
+          Mode(kind="recommend"), Policy(p3_alternative_min_speed_share=MATCH.share), salience=SALIENCE_ADVICE)
+    @rule_meta(id="P3-tpu-in-ranking",
+               statement="the {tier} tier is a TPU: it ties serving to Google Cloud; the GPU alternative is {alternative}",
+               message="The {tier} tier is {count} x {hardware} ({usd_per_hour:usd}/h). TPUs are rented from Google Cloud only: "
+               "multi-cloud or a later move on-premises means porting to another stack (JAX, PyTorch/XLA and TensorFlow run on TPU; "
+               "CUDA kernels do not). GPU alternative: {alternative}.",
                sources=["gcp-tpu-frameworks", "article"], needs=("ecosystem", "deployment"))
-    def tpu_in_ranking(self: Any, workload: Workload, rec: Recommendation) -> None:
+    def tpu_in_ranking(self: Host, workload: Workload, rec: Recommendation, tier: str, share: float) -> None:
         """## What it decides
         When a TPU makes the ranking on its price: what choosing it commits to, and the GPU option beside it.
 
@@ -338,24 +362,22 @@ class PitfallRules:
         """
         option = self.option(rec)
         gpus = [self.option(f) for f in self.facts_of(Candidate) if f["kind"] == "gpu"]
-        share = float(self.catalog.value("p3-alternative-min-speed-share"))
         alt = cheapest(o for o in gpus if (o.tokens_per_s or 0) >= (option.tokens_per_s or 0) * share) or cheapest(gpus)
-        alternative = (f"{alt.count} x {self.catalog.accelerators[alt.hardware].name} at {usd(alt.cost.cloud_usd_per_hour)}/h"
-                       if alt else "none in the catalog")
-        self.conclude(
-            Warning(id="P3-tpu-in-ranking", tier=rec["tier"],
-                    message=f"The {rec['tier']} tier is {option.count} x {self.catalog.accelerators[option.hardware].name} "
-                    f"({usd(option.cost.cloud_usd_per_hour)}/h). TPUs are rented from Google Cloud only: multi-cloud or a later "
-                    f"move on-premises means porting to another stack (JAX, PyTorch/XLA and TensorFlow run on TPU; CUDA kernels do "
-                    f"not). GPU alternative: {alternative}."),
-            tier=rec["tier"], alternative=alternative,
-        )
+        alternative = (Phrase("{count} x {hardware} at {usd_per_hour:usd}/h", count=alt.count,
+                              hardware=self.catalog.accelerators[alt.hardware].name, usd_per_hour=alt.cost.cloud_usd_per_hour)
+                       if alt else Phrase("none in the catalog"))
+        self.conclude(Warning(tier=tier), count=option.count, hardware=self.catalog.accelerators[option.hardware].name,
+                      usd_per_hour=option.cost.cloud_usd_per_hour, alternative=alternative)
 
-    @Rule(AS.workload << Workload(ram_gb=MATCH.ram & P(lambda r: r is not None)),
-          AS.tip << Tip(id="MOE-expert-offload", effect_bytes=MATCH.experts), salience=SALIENCE_ADVICE - 1)
-    @rule_meta(id="P2-offload-ram", statement="offloading {experts} of experts needs {need} of RAM; the host has {ram}",
+    @Rule(AS.workload << Workload(ram_gb=MATCH.ram_gb & KNOWN),
+          AS.tip << Tip(id="MOE-expert-offload", effect_bytes=MATCH.experts_bytes), Policy(host_os_reserve_bytes=MATCH.reserve_bytes),
+          TEST(lambda ram_gb, experts_bytes, reserve_bytes: ram_gb * GB < experts_bytes + reserve_bytes), salience=SALIENCE_ADVICE - 1)
+    @rule_meta(id="P2-offload-ram", statement="offloading {experts_bytes:gb} of experts needs {need_bytes:gb} of RAM; the host has {have_bytes:gb}",
+               message="Expert offload puts {experts_bytes:gb} of weights in system RAM; with the system's share that needs "
+               "{need_bytes:gb}, and the host has {have_bytes:gb}: it would swap. Add {short_bytes:gb} of RAM or choose a GPU "
+               "configuration.",
                sources=["article", "llmhw-assumption"], needs=("ram_gb",))
-    def offload_ram(self: Any, workload: Workload, tip: Tip, ram: float, experts: int) -> None:
+    def offload_ram(self: Host, workload: Workload, tip: Tip, ram_gb: float, experts_bytes: int, reserve_bytes: int) -> None:
         """## What it decides
         When expert offload is suggested: whether the host's RAM can hold the offloaded experts.
 
@@ -366,13 +388,5 @@ class PitfallRules:
         ## Example
         Qwen3-235B-A22B's experts at Q4_K_M (~140 GB) on a 64 GB host.
         """
-        need = experts + float(self.catalog.value("host-os-reserve-bytes"))
-        have = ram * GB
-        if have >= need:
-            return
-        self.conclude(
-            Warning(id="P2-offload-ram", shortfall_bytes=int(need - have),
-                    message=f"Expert offload puts {gb(experts)} of weights in system RAM; with the system's share that needs {gb(need)}, "
-                    f"and the host has {gb(have)}: it would swap. Add {gb(need - have)} of RAM or choose a GPU configuration."),
-            experts=gb(experts), need=gb(need), ram=gb(have),
-        )
+        need, have = experts_bytes + reserve_bytes, ram_gb * GB
+        self.conclude(Warning(shortfall_bytes=int(need - have)), need_bytes=need, have_bytes=have, short_bytes=need - have)

@@ -10,21 +10,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from experta import AS, P, Rule
+import experta
+from experta import AS, MATCH, P
 
-from ..facts import Answers, Question, Workload
+from ..facts import Answers, Policy, Question, Workload
 from ..profile import NONE, SLOTS, Slot
-from . import SALIENCE_ASK, SALIENCE_INPUT, rule_meta
+from . import SALIENCE_ASK, SALIENCE_INPUT, Host, Rule, rule_meta
 
 
-def _ask_rule(slot: Slot) -> Rule:
+def _ask_rule(slot: Slot) -> experta.Rule:
     pattern: dict[str, Any] = {slot.name: None}
     if slot.when is not None:
         other, values = slot.when
         pattern[other] = P(lambda v, values=values: v in values)
     why = f" ({slot.when[0]} is {' or '.join(slot.when[1])})" if slot.when else ""
 
-    def ask(self: Any, answers: Answers) -> None:
+    def ask(self: Host, answers: Answers) -> None:
         self.conclude(Question(slot=slot.name))
 
     ask.__name__ = ask.__qualname__ = f"ask_{slot.name}"
@@ -44,13 +45,13 @@ Later rules read `{slot.name}`; without it they cannot decide.
         sources=["article"],
         needs=(slot.name,),
     )(ask)
-    return Rule(AS.answers << Answers(**pattern), salience=SALIENCE_ASK)(described)
+    return experta.Rule(AS.answers << Answers(**pattern), salience=SALIENCE_ASK)(described)
 
 
 class QuestionRules:
     """Question rules, one per slot (attached below), plus the rule that assembles the workload."""
 
-    @Rule(AS.answers << Answers(), salience=SALIENCE_INPUT)
+    @Rule(AS.answers << Answers(), Policy(default_lora_rank=MATCH.lora_rank), salience=SALIENCE_INPUT)
     @rule_meta(
         id="IN-workload",
         statement="the workload is {model}, {task}, {context} tokens per sequence, precision {precision}, "
@@ -58,7 +59,7 @@ class QuestionRules:
         sources=["article"],
         needs=tuple(s.name for s in SLOTS),
     )
-    def assemble_workload(self: Any, answers: Answers) -> None:
+    def assemble_workload(self: Host, answers: Answers, lora_rank: int) -> None:
         """## What it decides
         Gathers every answer into one workload that the later rules reason about, once nothing needed is missing.
 
@@ -72,7 +73,7 @@ class QuestionRules:
             return  # the question rules (higher salience) asked for something: the workload waits for the answers
         given = {s.name: answers.get(s.name) for s in SLOTS}
         # Slots this task does not use get neutral values, so later rules need no special cases.
-        values: dict[str, Any] = {"concurrency": 1, "batch": 1, "lora_rank": self.catalog.value("default-lora-rank")}
+        values: dict[str, Any] = {"concurrency": 1, "batch": 1, "lora_rank": lora_rank}
         values.update({k: v for k, v in given.items() if v is not None or k not in values})
         values.update({k: None for k, v in values.items() if v == NONE})
         self.conclude(Workload(**values), **values)

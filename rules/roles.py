@@ -7,28 +7,29 @@ the swarm, the TPU the custom factory (cloud only), the NPU the pocket butler
 
 from __future__ import annotations
 
-from typing import Any
+from experta import AS, MATCH
 
-from experta import AS, Rule
-
-from ..facts import Candidate, Tip, Warning, Workload
-from ..planner import meets
-from ..units import gb, params, pct, rate, usd
-from . import SALIENCE_ADVICE, rule_meta, subject
+from ..facts import Candidate, Policy, Recommendation, Tip, Warning, Workload
+from ..planner import Option, meets
+from ..units import Phrase
+from . import SALIENCE_ADVICE, Host, Rule, rule_meta, subject
 
 
-def _best_of_kind(engine: Any, kind: str) -> Any:
+def _best_of_kind(engine: Host, kind: str) -> Option | None:
     """The fastest candidate of one device kind at acceptable quality (4-bit or better), if any."""
-    floor = str(engine.catalog.value("quality-floor-minimum"))
     options = [engine.option(f) for f in engine.facts_of(Candidate) if f["kind"] == kind]
-    return max((o for o in options if meets(o, floor, 0)), key=lambda o: (o.tokens_per_s or 0, o.id), default=None)
+    return max((o for o in options if meets(o, engine.policy.quality_floor_minimum, 0)), key=lambda o: (o.tokens_per_s or 0, o.id),
+               default=None)
 
 
 class RoleRules:
-    @Rule(AS.workload << Workload(task="inference"), salience=SALIENCE_ADVICE)
-    @rule_meta(id="CMP-cpu-only-enough", statement="a CPU host alone runs {model} at {speed} per user from {bandwidth} GB/s of memory bandwidth",
+    @Rule(AS.workload << Workload(task="inference"), Policy(min_tokens_per_s=MATCH.floor_tokens_per_s), salience=SALIENCE_ADVICE)
+    @rule_meta(id="CMP-cpu-only-enough",
+               statement="a CPU host alone runs {model} at {tokens_per_s:rate} per user from {bandwidth_gbs} GB/s of memory bandwidth",
+               message="No GPU needed: {hardware} runs {model} at {precision} at about {tokens_per_s:rate} per user ({bandwidth_gbs:g} GB/s "
+               "of memory bandwidth), for {cost_usd:usd}. Prompts are processed much more slowly than on a GPU; use llama.cpp or ollama.",
                sources=["article", "llamacpp-issue-34"], needs=("model", "concurrency", "ecosystem"))
-    def cpu_only_enough(self: Any, workload: Workload) -> None:
+    def cpu_only_enough(self: Host, workload: Workload, floor_tokens_per_s: float) -> None:
         """## What it decides
         Says when no accelerator is needed: a CPU host decodes this model at reading speed or better.
 
@@ -44,22 +45,21 @@ class RoleRules:
         Only for small models and few users; prefill (long prompts) is much slower than on a GPU.
         """
         option = _best_of_kind(self, "cpu")
-        if option is None or (option.tokens_per_s or 0) < float(self.catalog.value("min-tokens-per-s")):
-            return
-        model = self.catalog.models[workload["model"]]
+        if option is None or (option.tokens_per_s or 0) < floor_tokens_per_s:
+            return  # the fastest CPU option comes from the candidates' options, so this test stays in the body
         accel = self.catalog.accelerators[option.hardware]
-        self.conclude(
-            Tip(id="CMP-cpu-only-enough", effect_usd=option.cost.budget_usd,
-                message=f"No GPU needed: {accel.name} runs {model.name} at {option.precision} at about "
-                f"{rate(option.tokens_per_s)} per user ({accel.mem_bandwidth_gbs:g} GB/s of memory bandwidth), for "
-                f"{usd(option.cost.budget_usd)}. Prompts are processed much more slowly than on a GPU; use llama.cpp or ollama."),
-            model=model.name, speed=rate(option.tokens_per_s), bandwidth=accel.mem_bandwidth_gbs,
-        )
+        self.conclude(Tip(effect_usd=option.cost.budget_usd), model=self.catalog.models[workload["model"]].name, hardware=accel.name,
+                      precision=option.precision, tokens_per_s=option.tokens_per_s, bandwidth_gbs=accel.mem_bandwidth_gbs,
+                      cost_usd=option.cost.budget_usd)
 
-    @Rule(AS.workload << Workload(task="inference", ecosystem="cpu"), salience=SALIENCE_ADVICE)
-    @rule_meta(id="CMP-cpu-too-slow", statement="on CPU only, {model} decodes at {speed} per user, below the {floor} tok/s reading speed",
+    @Rule(AS.workload << Workload(task="inference", ecosystem="cpu"),
+          Policy(min_tokens_per_s=MATCH.floor_tokens_per_s, cpu_max_params_interactive=MATCH.max_params), salience=SALIENCE_ADVICE)
+    @rule_meta(id="CMP-cpu-too-slow",
+               statement="on CPU only, {model} decodes at {speed} per user, below the {floor_tokens_per_s:g} tok/s reading speed",
+               message="On CPU only, {model} reaches {speed} per user, below the ~{floor_tokens_per_s:g} tok/s of reading speed. Use a smaller "
+               "model (up to ~{max_params:params} parameters at 4-bit) or add a GPU.",
                sources=["article", "brysbaert-2019", "llamacpp-issue-34"], needs=("ecosystem", "model"))
-    def cpu_too_slow(self: Any, workload: Workload) -> None:
+    def cpu_too_slow(self: Host, workload: Workload, floor_tokens_per_s: float, max_params: int) -> None:
         """## What it decides
         Warns when a CPU-only deployment cannot keep up with a reader.
 
@@ -70,24 +70,20 @@ class RoleRules:
         ## Example
         A 70B model on CPU: about 1 token/s.
         """
-        floor = float(self.catalog.value("min-tokens-per-s"))
         option = _best_of_kind(self, "cpu")
-        if option is not None and (option.tokens_per_s or 0) >= floor:
-            return
-        model = self.catalog.models[workload["model"]]
-        speed = rate(option.tokens_per_s) if option else "nothing (it does not fit any CPU host in the catalog)"
-        self.conclude(
-            Warning(id="CMP-cpu-too-slow",
-                    message=f"On CPU only, {model.name} reaches {speed} per user, below the ~{floor:g} tok/s of reading speed. "
-                    f"Use a smaller model (up to ~{params(int(self.catalog.value('cpu-max-params-interactive')))} parameters at 4-bit) "
-                    f"or add a GPU."),
-            model=model.name, speed=speed, floor=floor,
-        )
+        if option is not None and (option.tokens_per_s or 0) >= floor_tokens_per_s:
+            return  # the fastest CPU option comes from the candidates' options, so this test stays in the body
+        speed = (Phrase("{tokens_per_s:rate}", tokens_per_s=option.tokens_per_s) if option else
+                 Phrase("nothing (it does not fit any CPU host in the catalog)"))
+        self.conclude(Warning(), model=self.catalog.models[workload["model"]].name, speed=speed)
 
-    @Rule(AS.workload << Workload(), subject(), salience=SALIENCE_ADVICE)
-    @rule_meta(id="CMP-unified-memory", statement="{hardware} shares {ram} between CPU and GPU; the GPU may use {usable}",
+    @Rule(AS.workload << Workload(), subject(kind="unified"), salience=SALIENCE_ADVICE)
+    @rule_meta(id="CMP-unified-memory", statement="{hardware} shares {memory_bytes:gb} between CPU and GPU; the GPU may use {usable_bytes:gb}",
+               message="{hardware} shares {memory_bytes:gb} between CPU and GPU; the GPU may use about {usable_bytes:gb} "
+               "({usable_share:pct}). This workload fills {used:pct} of that. Its {bandwidth_gbs:g} GB/s is a fraction of HBM's "
+               "3,000-8,000 GB/s, hence {tokens_per_s:rate} per user.",
                sources=["article", "apple-m3ultra", "ot-rapidmlx-183"], needs=("model",))
-    def unified_memory(self: Any, workload: Workload, rec: Any) -> None:
+    def unified_memory(self: Host, workload: Workload, rec: Recommendation) -> None:
         """## What it decides
         For unified-memory machines (Apple M-series Max/Ultra, AMD Strix Halo, DGX Spark): how much of the RAM
         the GPU may actually use, and what the lower bandwidth means for speed.
@@ -102,21 +98,17 @@ class RoleRules:
         """
         option = self.option(rec)
         accel = self.catalog.accelerators[option.hardware]
-        if accel.kind != "unified":
-            return
         usable = accel.usable_memory_bytes or accel.memory_bytes
-        self.conclude(
-            Tip(id="CMP-unified-memory", effect_bytes=usable,
-                message=f"{accel.name} shares {gb(accel.memory_bytes)} between CPU and GPU; the GPU may use about {gb(usable)} "
-                f"({pct(usable / accel.memory_bytes)}). This workload fills {pct(option.utilization)} of that. Its "
-                f"{accel.mem_bandwidth_gbs:g} GB/s is a fraction of HBM's 3,000-8,000 GB/s, hence {rate(option.tokens_per_s)} per user."),
-            hardware=accel.name, ram=gb(accel.memory_bytes), usable=gb(usable),
-        )
+        self.conclude(Tip(effect_bytes=usable), hardware=accel.name, memory_bytes=accel.memory_bytes, usable_bytes=usable,
+                      usable_share=usable / accel.memory_bytes, used=option.utilization, bandwidth_gbs=accel.mem_bandwidth_gbs,
+                      tokens_per_s=option.tokens_per_s)
 
     @Rule(AS.workload << Workload(ecosystem="npu"), salience=SALIENCE_ADVICE)
     @rule_meta(id="CMP-npu-role", statement="NPUs run {model} only if it is small and quantized: {verdict}",
+               message="NPU check for {model}: {verdict}. NPU runtimes (ONNX Runtime, QNN, OpenVINO, Core ML) need models converted "
+               "to their int4/int8 formats.",
                sources=["article", "npu-xda"], needs=("ecosystem", "model", "task"))
-    def npu_role(self: Any, workload: Workload) -> None:
+    def npu_role(self: Host, workload: Workload) -> None:
         """## What it decides
         When the user asks for an NPU: whether this workload suits one, and what to expect.
 
@@ -130,14 +122,11 @@ class RoleRules:
         model = self.catalog.models[workload["model"]]
         option = _best_of_kind(self, "npu")
         if workload["task"] != "inference":
-            verdict = "NPUs do not train models; use a GPU or rent one"
+            verdict = Phrase("NPUs do not train models; use a GPU or rent one")
         elif option is None:
-            verdict = f"{params(model.params)} parameters is beyond what a laptop NPU holds"
+            verdict = Phrase("{params:params} parameters is beyond what a laptop NPU holds", params=model.params)
         else:
-            verdict = (f"{option.count} x {self.catalog.accelerators[option.hardware].name} at {option.precision}, "
-                       f"~{rate(option.tokens_per_s)} per user")
-        self.conclude(
-            Tip(id="CMP-npu-role", message=f"NPU check for {model.name}: {verdict}. NPU runtimes (ONNX Runtime, QNN, OpenVINO, "
-                f"Core ML) need models converted to their int4/int8 formats."),
-            model=model.name, verdict=verdict,
-        )
+            verdict = Phrase("{count} x {hardware} at {precision}, ~{tokens_per_s:rate} per user", count=option.count,
+                             hardware=self.catalog.accelerators[option.hardware].name, precision=option.precision,
+                             tokens_per_s=option.tokens_per_s)
+        self.conclude(Tip(), model=model.name, verdict=verdict)

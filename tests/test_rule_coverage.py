@@ -122,3 +122,22 @@ def test_conditional_questions_are_not_asked_when_irrelevant():
 def test_at_least_forty_rules_each_with_a_source():
     assert len(session.RULES) >= 40
     assert all(m.sources for m in session.RULES)
+
+
+@pytest.mark.parametrize("hardware", ["apple-m3-max-128gb", "dgx-spark", "ryzen-ai-max-395-128gb", "cpu-desktop-ddr5-7700x"])
+def test_a_device_that_is_its_own_host_gets_no_host_advice(hardware):
+    result = api.check({"model": "deepseek-r1:1.5b", "ram_gb": 16}, hardware, 1)
+    assert not {"P2-host-sizing", "P2-small-ram"} & {i["id"] for i in (*result.warnings, *result.tips)}
+
+
+def test_host_advice_holds_whether_the_proposal_fits_or_not():
+    for count, fits in ((1, False), (8, True)):
+        result = api.check({"model": "llama-3.1-70b", "precision": "bf16"}, "rtx-4090", count)
+        assert result.to_dict()["fits"] is fits
+        assert "P2-host-sizing" in {t["id"] for t in result.tips}
+
+
+def test_check_speaks_only_of_the_configuration_checked():
+    result = api.check({"model": "deepseek-r1:671b", "precision": "fp8"}, "h200", 8)
+    shown = " ".join(i["message"] for i in (*result.warnings, *result.tips))
+    assert "(minimum)" not in shown and "L4" not in shown

@@ -138,7 +138,7 @@ def fit(hardware: str, count: str | None, models: tuple[str, ...], sort: str, kn
 @main.command()
 @click.argument("rule_id", required=False)
 @click.option("--topic", help="Only this topic (module or ID prefix): questions, memory, candidates, recommend, pitfalls, roles, "
-                             "techniques, parallelism, article; or P1, QNT, ...")
+                             "quantization, training, parallelism, article; or P1, QNT, ...")
 @format_option("text", "json")
 def rules(rule_id: str | None, topic: str | None, fmt: str) -> None:
     """List the rules (id, statement, sources), or show one rule in full.

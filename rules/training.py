@@ -1,0 +1,190 @@
+"""TRN: training techniques, what each saves or costs on this training run, in its own numbers.
+
+Every tip here fires only when its technique changes something for this workload,
+and states the effect in this workload's own numbers.
+"""
+
+from __future__ import annotations
+
+from experta import AS, MATCH, TEST, P
+
+from .. import sizing
+from ..facts import ModelSpec, Policy, Recommendation, Tip, Workload
+from ..planner import arch
+from ..profile import TRAINING_TASKS
+from . import SALIENCE_ADVICE, Host, Rule, rule_meta, subject
+
+TRAINING = P(lambda t: t in TRAINING_TASKS)
+FULL_TRAINING = P(lambda t: t in ("finetune", "pretrain"))  # every weight trains: AdamW states for all parameters
+SEVERAL_DEVICES = TEST(lambda rec: rec["count"] >= 2)
+
+
+class TrainingRules:
+    @Rule(AS.workload << Workload(task=TRAINING, context=MATCH.context), subject(),
+          Policy(checkpointing_min_saving_share=MATCH.min_share), salience=SALIENCE_ADVICE)
+    @rule_meta(id="TRN-activation-checkpointing",
+               statement="activation checkpointing {verdict}: activations {without_bytes:gb} without, {with_bytes:gb} with",
+               message="Activation checkpointing {verdict}: activations for micro-batch {micro_batch} x {context:,} tokens take "
+               "{without_bytes:gb} without it and {with_bytes:gb} with it ({saved_bytes:gb} saved per device, for ~33% more "
+               "compute). The peak here is {peak_bytes:gb} per device.",
+               sources=["korthikanti", "measured-h200"], needs=("activation_checkpointing", "batch", "context"))
+    def activation_checkpointing(self: Host, workload: Workload, rec: Recommendation, context: int, min_share: float) -> None:
+        """## What it decides
+        What activation checkpointing saves on this training run, computed, and whether it is on.
+
+        ## Why
+        The article's third technique. Its effect depends on the workload: measured on an H200 it halved the
+        peak of a 7B LoRA run but did nothing for a 1.5B full fine-tune, where AdamW states dominate. It costs
+        one extra forward pass (~33% more compute).
+
+        ## Example
+        7B LoRA at 2k tokens: 22.5 GB of activations without, 4.0 GB with.
+        """
+        option = self.option(rec)
+        a = arch(self.catalog.models[workload["model"]])
+        tokens = option.micro_batch * context
+        hidden_bytes = sizing.training_hidden_bytes(workload["task"] in ("finetune", "pretrain"))
+        without = sizing.training_activation_bytes(a, tokens, False, hidden_bytes)
+        with_ = sizing.training_activation_bytes(a, tokens, True, hidden_bytes)
+        saving, peak = without - with_, option.memory.total
+        verdict = ("is on and needed to fit" if option.checkpointing else
+                   "would save little here" if saving < min_share * peak else "would free memory for a larger micro-batch")
+        self.conclude(Tip(effect_bytes=saving), verdict=verdict, micro_batch=option.micro_batch, without_bytes=without,
+                      with_bytes=with_, saved_bytes=saving, peak_bytes=peak)
+
+    @Rule(AS.workload << Workload(task=TRAINING, batch=MATCH.batch), subject(), salience=SALIENCE_ADVICE)
+    @rule_meta(id="TRN-gradient-accumulation", statement="batch {batch} = micro-batch {micro} x {steps} accumulation steps",
+               message="Effective batch {batch} does not fit at once: run micro-batch {micro} x {steps} gradient-accumulation "
+               "steps (same gradients, {steps} sequential passes per optimizer step).",
+               sources=["article", "zero-paper"], needs=("batch",))
+    def gradient_accumulation(self: Host, workload: Workload, rec: Recommendation, batch: int) -> None:
+        """## What it decides
+        How the requested effective batch is reached when it does not fit at once.
+
+        ## Why
+        The article's fourth technique: gradients of several micro-batches are summed before one optimizer step,
+        so a large batch trains on small memory at the cost of more sequential steps.
+
+        ## Example
+        Batch 16 on one 24 GB card: micro-batch 2 x 8 accumulation steps.
+
+        ## Limits
+        The planner chooses the micro-batch with the configuration: whether it needs several steps is read
+        from the sized option, in the body.
+        """
+        option = self.option(rec)
+        if option.accumulation_steps <= 1:
+            return
+        self.conclude(Tip(effect_steps=option.accumulation_steps), micro=option.micro_batch, steps=option.accumulation_steps)
+
+    @Rule(AS.workload << Workload(task=FULL_TRAINING), AS.spec << ModelSpec(params=MATCH.params), subject(), SEVERAL_DEVICES,
+          salience=SALIENCE_ADVICE)
+    @rule_meta(id="TRN-zero-sharding",
+               statement="ZeRO-3/FSDP over {count} devices cuts model states from {full_bytes:gb} to {sharded_bytes:gb} per device",
+               message="Shard model states with ZeRO-3 or FSDP (full shard) over the {count} devices: {full_bytes:gb} of weights, "
+               "gradients and AdamW states become {sharded_bytes:gb} per device. Activations are not sharded; communication grows "
+               "by ~50% over plain data parallel.",
+               sources=["zero-paper"], needs=("task",))
+    def zero_sharding(self: Host, workload: Workload, spec: ModelSpec, rec: Recommendation, params: int) -> None:
+        """## What it decides
+        For full training across several devices: what sharding the model states saves per device.
+
+        ## Why
+        Mixed-precision AdamW keeps 16 bytes per parameter (weights, gradients, fp32 master and two moments).
+        ZeRO-3 (or FSDP full sharding) divides all of it by the number of devices; the saving grows with the
+        device count and does not touch activations (so the article's "70%" is no constant).
+
+        ## Example
+        A 7B full fine-tune: 122 GB of model states, 15 GB per device over 8 GPUs.
+        """
+        count = self.option(rec).count
+        full = sizing.MIXED_PRECISION_STATE_BYTES * params
+        sharded = sizing.zero3_sharded_bytes(full, count)
+        self.conclude(Tip(effect_bytes=int(full - sharded)), count=count, full_bytes=full, sharded_bytes=sharded)
+
+    @Rule(AS.workload << Workload(task=FULL_TRAINING), AS.spec << ModelSpec(params=MATCH.params), salience=SALIENCE_ADVICE)
+    @rule_meta(id="TRN-mixed-precision", statement="mixed precision keeps {states_bytes:gb} of model states for {params:params} parameters",
+               message="Train in BF16 mixed precision: {params:params} parameters x {bytes_per_param} bytes = {states_bytes:gb} of "
+               "weights, gradients and AdamW states. FP16 needs loss scaling; FP8 (Hopper, Blackwell, MI300) speeds up matrix work "
+               "but does not shrink these states.",
+               sources=["zero-paper", "v3-readme", "article"], needs=("task",))
+    def mixed_precision(self: Host, workload: Workload, spec: ModelSpec, params: int) -> None:
+        """## What it decides
+        States what mixed-precision training costs in memory for this model, and where FP8 helps.
+
+        ## Why
+        The article's second technique. BF16 compute with fp32 master weights and AdamW needs 16 bytes per
+        parameter; FP8 training (Transformer Engine on Hopper/Blackwell, DeepSeek-V3's recipe) speeds up the
+        matrix work but keeps the fp32 master and moments.
+
+        ## Example
+        A 1.5B full fine-tune: 28 GB of model states before any activation.
+        """
+        states = sizing.MIXED_PRECISION_STATE_BYTES * params
+        self.conclude(Tip(effect_bytes=states), states_bytes=states, bytes_per_param=sizing.MIXED_PRECISION_STATE_BYTES)
+
+    @Rule(AS.workload << Workload(task=FULL_TRAINING, context=MATCH.context), subject(), SEVERAL_DEVICES, salience=SALIENCE_ADVICE)
+    @rule_meta(id="TRN-cpu-offload",
+               statement="offloading the optimizer ({optimizer_bytes:gb}) to host RAM would fit on {fewer} devices instead of {count}",
+               message="With the AdamW states ({optimizer_bytes:gb}) offloaded to host RAM (ZeRO-Offload), {fewer} device(s) would "
+               "hold this run ({per_device_bytes:gb} each, micro-batch 1 with recomputation) instead of {count}; the host then needs "
+               "~{optimizer_bytes:gb} more RAM and optimizer steps run on the CPU, several times slower.",
+               sources=["zero-paper", "article"], needs=("task", "ram_gb"))
+    def cpu_offload(self: Host, workload: Workload, rec: Recommendation, context: int) -> None:
+        """## What it decides
+        For full training on several devices: whether ZeRO-Offload (optimizer states in host RAM) would need fewer.
+
+        ## Why
+        AdamW's fp32 master weights and moments are 12 of the 16 bytes per parameter; moving them to CPU RAM
+        (DeepSpeed ZeRO-Offload) frees most of the device memory at the cost of slower optimizer steps.
+
+        ## Example
+        A 7B full fine-tune: 2 x 48 GB GPUs instead of 4, with ~92 GB of optimizer state in RAM.
+
+        ## Limits
+        Tries half the devices; whether the run then fits is sized in the body.
+        """
+        option = self.option(rec)
+        a = arch(self.catalog.models[workload["model"]])
+        fewer = option.count // 2
+        setup = sizing.TrainingSetup(mode="full", micro_batch=1, seq_len=context, checkpointing=True, devices=fewer,
+                                     zero_stage=3 if fewer > 1 else 0, offload_optimizer=True)
+        memory = sizing.training_memory(a, setup, self.catalog.runtimes[option.runtime].overhead_bytes)
+        if memory.total > option.usable_bytes:
+            return
+        self.conclude(Tip(effect_devices=option.count - fewer), optimizer_bytes=sizing.ADAM_STATE_BYTES * a.params, fewer=fewer,
+                      count=option.count, per_device_bytes=memory.total)
+
+    @Rule(AS.workload << Workload(task="finetune", context=MATCH.context, lora_rank=MATCH.rank), subject(), salience=SALIENCE_ADVICE)
+    @rule_meta(id="TRN-lora-instead", statement="LoRA on the same model needs {lora_bytes:gb} per device instead of {full_bytes:gb}",
+               message="A full fine-tune needs {full_bytes:gb} across {count} device(s); LoRA (rank {rank}) on one device needs "
+               "~{lora_bytes:gb} and QLoRA ~{qlora_bytes:gb} (micro-batch 1, recomputation on). Adapters usually recover most of a "
+               "full fine-tune's gain on narrow tasks.",
+               sources=["measured-h200", "qlora-paper"], needs=("task", "lora_rank"))
+    def lora_instead(self: Host, workload: Workload, rec: Recommendation, context: int, rank: int) -> None:
+        """## What it decides
+        For a full fine-tune: what LoRA and QLoRA would need instead.
+
+        ## Why
+        LoRA trains small adapters over frozen weights: optimizer states shrink from 16 bytes per parameter of the
+        whole model to 16 bytes per adapter parameter (~0.5% of the model at rank 16). QLoRA stores the frozen
+        weights in 4-bit NF4.
+
+        ## Example
+        DeepSeek-R1-Distill-Qwen-7B: ~122 GB of model states for a full fine-tune, ~16 GB of weights plus 0.6 GB of
+        adapter state for LoRA.
+
+        ## Limits
+        Whether LoRA needs less than the full run is sized in the body.
+        """
+        option = self.option(rec)
+        a = arch(self.catalog.models[workload["model"]])
+        overhead = self.catalog.runtimes[option.runtime].overhead_bytes
+        lora = sizing.training_memory(a, sizing.TrainingSetup("lora", 1, context, True, lora_rank=rank), overhead)
+        qlora = sizing.training_memory(a, sizing.TrainingSetup("qlora", 1, context, True, lora_rank=rank,
+                                                               frozen_bits_per_weight=self.catalog.precisions["nf4"].bits_per_weight), overhead)
+        full = option.memory.total * option.count
+        if lora.total >= full:
+            return
+        self.conclude(Tip(effect_bytes=full - lora.total), full_bytes=full, count=option.count, lora_bytes=lora.total,
+                      qlora_bytes=qlora.total)
