@@ -84,5 +84,5 @@ def test_the_worked_example_of_docs_rules_md_is_a_working_rule(monkeypatch):
     result = api.check({"model": "llama-3.1-70b", "precision": "q4_k_m", "context": 2048}, "rtx-4090", 2)
     warning = next(w for w in result.warnings if w["id"] == "P1-tight-proposal")
     assert warning["message"] == (
-        "2 x NVIDIA GeForce RTX 4090 24GB holds this workload but fills 99% of its memory (above 85%): longer prompts or more "
-        "users than planned will not fit. Leave 3.1 GB more per device, or choose the recommended tier.")
+        "2 x NVIDIA GeForce RTX 4090 24GB holds this workload but fills 92% of its memory (above 85%): longer prompts or more "
+        "users than planned will not fit. Leave 1.7 GB more per device, or choose the recommended tier.")
