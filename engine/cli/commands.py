@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from .. import api, trace
+from .. import api, report, trace
 from ..errors import InputError
 from . import render
 from .group import LlmhwGroup
@@ -35,7 +35,7 @@ def main() -> None:
 
 @main.command()
 @workload_options
-@format_option("text", "json", "markdown")
+@format_option("text", "json", "markdown", "html")
 @trace_option
 def recommend(profile_file: str | None, knowledge: tuple[str, ...], fmt: str, trace_file: str | None, **options: Any) -> None:
     """Rank hardware for a workload: the minimum that works, the recommended one, the best within budget.
@@ -44,11 +44,15 @@ def recommend(profile_file: str | None, knowledge: tuple[str, ...], fmt: str, tr
     Example:
       llmhw recommend --model deepseek-r1:70b --concurrency 20 --context 8192 --budget 40000
       llmhw recommend --model qwen2.5:7b --task lora --batch 32 --format json
+      llmhw recommend --model deepseek-r1:70b --concurrency 20 --format html > report.html
     """
     advice = api.advise(build_profile(profile_file, options), knowledge_dirs=knowledge)
     if trace_file:
         write_trace(trace_file, advice)
     data = advice.to_dict()
+    if fmt == "html":
+        click.echo(report.advice_html(data, advice.compared, report.explained(advice)), nl=False)
+        return
     output = {"json": render.to_json, "markdown": render.advice_markdown}.get(fmt, render.advice_text)(data)
     click.echo(output, nl=fmt == "json")
 
@@ -57,7 +61,7 @@ def recommend(profile_file: str | None, knowledge: tuple[str, ...], fmt: str, tr
 @click.option("--hardware", required=True, help="Accelerator name or id (see `llmhw hardware`).")
 @click.option("--count", default="1", show_default=True, help="How many of them.")
 @workload_options
-@format_option("text", "json")
+@format_option("text", "json", "html")
 @trace_option
 def check(hardware: str, count: str, profile_file: str | None, knowledge: tuple[str, ...], fmt: str, trace_file: str | None,
           **options: Any) -> None:
@@ -77,6 +81,9 @@ def check(hardware: str, count: str, profile_file: str | None, knowledge: tuple[
         write_trace(trace_file, result)
     data = result.to_dict()
     name = api.catalog(knowledge).accelerators[result.hardware].name
+    if fmt == "html":
+        click.echo(report.check_html(data, name, report.explained(result)), nl=False)
+        return
     click.echo(render.to_json(data) if fmt == "json" else render.check_text(data, name), nl=fmt == "json")
 
 

@@ -1,0 +1,27 @@
+"""The HTML report: one self-contained page per answer, with the memory and cost/speed pictures.
+
+- ``page``: the page laid out from a result's JSON (``advice_html`` for `recommend`, ``check_html`` for `check`);
+- ``svg``: the inline charts (memory per device, every option's cost against its speed);
+- ``style``: the inline stylesheet.
+
+``explained(result)`` gives the derivations the page expands under each tier, warning and tip.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..trace.explain import Explanation
+from .page import advice_html as advice_html
+from .page import check_html as check_html
+
+__all__ = ["advice_html", "check_html", "explained"]
+
+
+def explained(result: Any) -> Explanation | None:
+    """Every conclusion's derivation for an ``Advice`` or ``CheckResult`` (None for a result without evidence)."""
+    from ..trace import document, explain
+
+    if getattr(result, "evidence", None) is None:
+        return None
+    return explain(document(result, created="-"))
