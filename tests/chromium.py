@@ -179,3 +179,30 @@ class Chromium:
     def requested(self) -> list[str]:
         """Every URL the page requested so far."""
         return [e["params"]["request"]["url"] for e in self.events if e.get("method") == "Network.requestWillBeSent"]
+
+
+def main() -> None:
+    """``python -m tests.chromium PAGE OUT.png [WIDTH] [SELECTOR]``: a screenshot of a page, down to the end of SELECTOR.
+
+    docs/report.png is made this way from the demo consultation's report.
+    """
+    import sys
+
+    page, out = Path(sys.argv[1]).resolve(), Path(sys.argv[2])
+    width = int(sys.argv[3]) if len(sys.argv) > 3 else 1100
+    executable = find()
+    if executable is None:
+        raise SystemExit("no Chromium on PATH")
+    with Chromium(executable, width=width) as browser:
+        browser.load(page.as_uri())
+        if len(sys.argv) > 4:
+            bottom = browser.evaluate(f"document.querySelector({json.dumps(sys.argv[4])}).getBoundingClientRect().bottom + 16")
+            data = browser.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True,
+                                                           "clip": {"x": 0, "y": 0, "width": width, "height": bottom, "scale": 1}}, session=True)
+            out.write_bytes(base64.b64decode(data["data"]))
+        else:
+            browser.screenshot(out)
+
+
+if __name__ == "__main__":
+    main()

@@ -233,3 +233,27 @@ def ask(knowledge: tuple[str, ...]) -> None:
     from .ask import run
 
     run(knowledge)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (another than loopback exposes it to the network).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port to listen on (0: any free port).")
+@knowledge_option()
+def serve(host: str, port: int, knowledge: tuple[str, ...]) -> None:
+    """Serve the JSON API and a web form on a local port, one engine kept warm (Ctrl-C stops it).
+
+    /recommend, /check, /models, /hardware, /explain, /audit answer the same JSON as the commands' --format
+    json (GET with the options as query parameters, or POST a JSON object); a bad input is HTTP 400 with the
+    one-line error naming the field. / is a form for the workload; its answer is the HTML report.
+
+    \b
+    Example:
+      llmhw serve --port 8000
+      curl 'http://127.0.0.1:8000/recommend?model=deepseek-r1:70b&concurrency=20'
+    """
+    from ..serve import serve as run
+
+    try:
+        run(host, port, knowledge, log=lambda line: click.echo(line, err=True))
+    except OSError as exc:
+        raise InputError("--port", f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc

@@ -9,7 +9,7 @@ keeps working as the planner adds some. No script, no external resource: inline 
 from __future__ import annotations
 
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from html import escape
 from typing import Any
 
@@ -70,10 +70,10 @@ def reproduce(command: str, data: Mapping[str, Any], extra: Sequence[str] = ()) 
 # -- page pieces ------------------------------------------------------------------------------------------------
 
 
-def _head(title: str) -> str:
+def head(title: str, style: str = "") -> str:
     return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">\n<title>{_e(title)}</title>\n'
-            f"<style>{CSS}</style>\n</head>\n<body>\n<main>\n")
+            f"<style>{CSS}{style}</style>\n</head>\n<body>\n<main>\n")
 
 
 def _foot(command: str) -> str:
@@ -92,7 +92,7 @@ def _workload_line(p: Mapping[str, Any]) -> str:
         what = f"batch {p.get('batch')} × {_shown('context', p.get('context'))} tokens"
         if task in ("lora", "qlora"):
             what += f", LoRA rank {p.get('lora_rank')}"
-    budget = usd(p["budget"]) if p.get("budget") else "no budget limit"
+    budget = f"budget {usd(p['budget'])}" if p.get("budget") else "no budget limit"
     return f"{_e(task)} · {_e(what)} · {_e(budget)}"
 
 
@@ -160,6 +160,8 @@ def _option_facts(o: Mapping[str, Any], training: bool) -> str:
 
 def _card(n: int, rec: Mapping[str, Any], data: Mapping[str, Any], how: str) -> str:
     tier = str(rec.get("tier"))
+    warned = [f'<a href="#warning-{i}">{_e(w.get("id"))}</a>' for i, w in enumerate(data.get("warnings", ()), 1) if w.get("tier") == tier]
+    warned_html = f'<p class="warned">Warning: {", ".join(warned)}</p>' if warned else ""
     training = data.get("profile", {}).get("task", "inference") != "inference"
     command = reproduce("check", data, ["--hardware", shlex.quote(str(rec.get("hardware"))), "--count", str(rec.get("count")),
                                         "--precision", shlex.quote(str(rec.get("precision")))])
@@ -168,7 +170,7 @@ def _card(n: int, rec: Mapping[str, Any], data: Mapping[str, Any], how: str) -> 
                    if launch else "")
     return (f'<article class="card" id="tier-{_e(tier)}"><header><span class="num">{n}</span><h3>{_e(TIER_LABELS.get(tier, tier))}</h3>'
             f'</header><p class="hw">{_e(rec.get("count"))} × {_e(rec.get("hardware_name") or rec.get("hardware"))}</p>'
-            f'{_option_facts(rec, training)}<p class="why">Why: {_e(rec.get("because", ""))}.</p>{launch_html}'
+            f'{_option_facts(rec, training)}<p class="why">Why: {_e(rec.get("because", ""))}.</p>{warned_html}{launch_html}'
             f'<p class="cmd">Reproduce: <code>{_e(command)}</code></p>{how}</article>')
 
 
@@ -249,8 +251,10 @@ class Derivations:
         return "".join(out) + "</section>\n"
 
 
-STAKES = {"at_stake_usd": lambda v: f"{usd(v)} at stake", "effect_usd": usd, "effect_bytes": gb, "effect_params": params,
-          "effect_s": lambda v: f"{v:,.0f} s" if v < 600 else f"{v / 60:,.0f} min", "effect_bits": lambda v: f"{v:g} bits/weight"}
+STAKES: dict[str, Callable[[float], str]] = {
+    "at_stake_usd": lambda v: f"{usd(v)} at stake", "effect_usd": usd, "effect_bytes": gb, "effect_params": lambda v: params(int(v)),
+    "effect_s": lambda v: f"{v:,.0f} s" if v < 600 else f"{v / 60:,.0f} min", "effect_bits": lambda v: f"{v:g} bits/weight",
+}
 
 
 def _stakes(item: Mapping[str, Any]) -> str:
@@ -269,10 +273,10 @@ def _items(title: str, kind: str, items: Sequence[Mapping[str, Any]], how: Deriv
     if not items:
         return ""
     out = [f'<section id="{kind}s"><h2>{title}</h2>']
-    for item in items:
+    for i, item in enumerate(items, 1):
         key = f"{item.get('id')}: {item.get('message', '')}"
         tree = how.html(kind, key, "How this was derived") or '<p class="caption">No derivation recorded.</p>'
-        out.append(f'<details class="item {kind}"><summary><code>{_e(item.get("id"))}</code> {_stakes(item)} {_e(item.get("message", ""))}'
+        out.append(f'<details class="item {kind}" id="{kind}-{i}"><summary><code>{_e(item.get("id"))}</code> {_stakes(item)} {_e(item.get("message", ""))}'
                    f"</summary>{tree}</details>")
     return "".join(out) + "</section>\n"
 
@@ -310,25 +314,25 @@ def _compare_section(data: Mapping[str, Any], compared: Sequence[Mapping[str, An
     shown = len(compared) - sum(1 for o in compared if o.get("tokens_per_s") is None)
     return (f'<section id="compare"><h2>Every option compared</h2><p class="caption">The {shown} configurations the engine kept '
             f"(each fits, and none is beaten on cost, quality and speed together by another): {_e(cost_label)} against "
-            f"{_e(speed_label)}, coloured by quality class. The line joins the cheapest for their speed; the numbered rings are the "
-            "tiers above; hover a point for its configuration.</p>"
+            f"{_e(speed_label)}, coloured by quality class. Each line joins, within one quality class, the cheapest for their speed; "
+            "the numbered rings are the tiers above; hover a point for its configuration.</p>"
             f'<div class="chart-box">{svg.cost_speed(points, p.get("budget"), speed_label, cost_label)}</div></section>\n')
 
 
 def advice_html(data: Mapping[str, Any], compared: Sequence[Mapping[str, Any]] = (), explanation: Explanation | None = None,
-                before: str = "") -> str:
+                before: str = "", style: str = "") -> str:
     """The report of `llmhw recommend`: workload, tiers as cards, memory per device, every option compared, warnings and tips.
 
     :param data: the result as `llmhw recommend --format json` prints it.
     :param compared: every configuration compared (``Advice.compared``), for the cost/speed chart.
     :param explanation: the consultation's explanation (``llmhw.trace.explain``), for the derivations.
-    :param before: HTML placed first in the page (the web app's form).
+    :param before: HTML placed first in the page (the web app's form), and ``style`` the CSS it needs.
     """
     p = data.get("profile", {})
     how = Derivations(explanation)
     command = reproduce("recommend", data, ["--format", "html"])
     recs = list(data.get("recommendations", ()))
-    out = [_head(f"llmhw: hardware for {p.get('model_name', p.get('model'))}"), before,
+    out = [head(f"llmhw: hardware for {p.get('model_name', p.get('model'))}", style), before,
            f"<header><h1>Hardware for {_e(p.get('model_name', p.get('model')))}</h1><p class=\"sub\">{_workload_line(p)}</p></header>\n",
            _profile(data)]
     out.append('<section id="tiers"><h2>Recommendations</h2>')
@@ -348,7 +352,8 @@ def advice_html(data: Mapping[str, Any], compared: Sequence[Mapping[str, Any]] =
     return "".join(out)
 
 
-def check_html(data: Mapping[str, Any], hardware_name: str, explanation: Explanation | None = None, before: str = "") -> str:
+def check_html(data: Mapping[str, Any], hardware_name: str, explanation: Explanation | None = None, before: str = "",
+               style: str = "") -> str:
     """The report of `llmhw check`: the verdict, the workload, the configuration, its memory, warnings and tips.
 
     :param data: the result as `llmhw check --format json` prints it.
@@ -362,7 +367,7 @@ def check_html(data: Mapping[str, Any], hardware_name: str, explanation: Explana
     at = f" at {data['precision']} with {data.get('runtime')}" if data.get("precision") else ""
     config = f"{data.get('count', 1)} × {hardware_name}"
     verdict = f'<span class="verdict{"" if fits else " no"}">{"FITS" if fits else "DOES NOT FIT"}</span>'
-    out = [_head(f"llmhw: {p.get('model_name')} on {config}"), before,
+    out = [head(f"llmhw: {p.get('model_name')} on {config}", style), before,
            f"<header><h1>{_e(p.get('model_name', p.get('model')))} on {_e(config)}</h1><p>{verdict} {_e(at)}</p>"
            f'<p class="sub">{_workload_line(p)}</p></header>\n', _profile(data)]
     if data.get("memory"):

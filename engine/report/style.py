@@ -34,6 +34,8 @@ a { color: var(--accent); }
 .facts dt { color: var(--muted); }
 .facts dd { margin: 0; }
 .why { color: var(--ink); font-style: italic; }
+.warned { color: var(--warn); font-weight: 600; font-size: 0.88rem; }
+.warned a { color: var(--warn); }
 .cmd { font-size: 0.85rem; }
 .cmd code { display: block; white-space: pre-wrap; overflow-wrap: anywhere; padding: 6px 8px; margin-top: 2px; user-select: all; }
 .chart-box { background: var(--card); border: 1px solid var(--line); border-radius: 6px; padding: 10px; overflow-x: auto; }

@@ -232,7 +232,8 @@ def cost_speed(points: Sequence[Point], budget_usd: float | None, speed_label: s
         bx = sx(budget_usd)
         out.append(f'<line x1="{_num(bx)}" y1="{top}" x2="{_num(bx)}" y2="{top + plot_h}" stroke="#b03a2e" stroke-dasharray="5 4" '
                    'stroke-width="1.5"/>'
-                   f'<text x="{_num(bx - 4)}" y="{top + 12}" text-anchor="end" fill="#b03a2e" font-size="11">budget {short_usd(budget_usd)} USD</text>')
+                   f'<text x="{_num(bx - 4)}" y="{top + 12}" text-anchor="end" fill="#b03a2e" font-size="11">'
+                   f"budget {short_usd(budget_usd)} USD</text>")
     for quality, colour in colours.items():
         steps = front([p for p in priced if p.quality == quality])
         if len(steps) > 1:
