@@ -180,8 +180,8 @@ def _memory_section(rows: Sequence[svg.MemoryRow], intro: str) -> str:
     for r in rows:
         cells = "".join(f"<td>{_e(gb(r.parts.get(key)))}</td>" for key, _, _ in svg.PARTS if any(x.parts.get(key) for x in rows))
         total = sum(r.parts.get(k, 0) for k, _, _ in svg.PARTS)
-        free = "?" if r.usable_bytes is None else gb(r.usable_bytes - total)
-        body.append(f"<tr><td>{_e(r.label)}</td>{cells}<td>{_e(free)}</td><td>{_e(gb(r.usable_bytes))}</td></tr>")
+        free, usable = ("-", "-") if r.usable_bytes is None else (gb(r.usable_bytes - total), gb(r.usable_bytes))
+        body.append(f"<tr><td>{_e(r.label)}</td>{cells}<td>{_e(free)}</td><td>{_e(usable)}</td></tr>")
     return (f'<section id="memory"><h2>Memory per device</h2><p class="caption">{intro}</p>'
             f'<div class="chart-box">{svg.memory_bars(rows)}</div>'
             f'<div class="table-box"><table><thead><tr><th>per device</th>{header}<th>free</th><th>usable</th></tr></thead>'
@@ -276,8 +276,8 @@ def _items(title: str, kind: str, items: Sequence[Mapping[str, Any]], how: Deriv
     for i, item in enumerate(items, 1):
         key = f"{item.get('id')}: {item.get('message', '')}"
         tree = how.html(kind, key, "How this was derived") or '<p class="caption">No derivation recorded.</p>'
-        out.append(f'<details class="item {kind}" id="{kind}-{i}"><summary><code>{_e(item.get("id"))}</code> {_stakes(item)} {_e(item.get("message", ""))}'
-                   f"</summary>{tree}</details>")
+        summary = f'<code>{_e(item.get("id"))}</code> {_stakes(item)} {_e(item.get("message", ""))}'
+        out.append(f'<details class="item {kind}" id="{kind}-{i}"><summary>{summary}</summary>{tree}</details>')
     return "".join(out) + "</section>\n"
 
 
@@ -345,7 +345,12 @@ def advice_html(data: Mapping[str, Any], compared: Sequence[Mapping[str, Any]] =
     if recs:
         rows = [_memory_row(f"{n}. {r.get('tier')}: {r.get('count')} × {r.get('hardware_name') or r.get('hardware')} at {r.get('precision')}", r)
                 for n, r in enumerate(recs, 1)]
-        out.append(_memory_section(rows, "Each tier's memory on one of its devices, against the memory its runtime can use there."))
+        need = data.get("memory_need") or {}
+        if need.get("total"):
+            label = f"the need at {need.get('precision')} on one device with {need.get('runtime')} (reference)"
+            rows.insert(0, _memory_row(label, {"memory": need}))
+        out.append(_memory_section(rows, "The workload's need at its reference precision, then each tier's memory on one of its devices, "
+                                         "against the memory its runtime can use there."))
     out.append(_compare_section(data, compared))
     out += [_items("Warnings", "warning", data.get("warnings", ()), how), _items("Tips", "tip", data.get("tips", ()), how),
             _items("Notes", "note", data.get("notes", ()), how), how.sources_html(), _foot(command)]

@@ -60,7 +60,7 @@ class Form:
                         for name, items in sorted(self.lists.items()))
         shown_error = f'<p class="error" role="alert">{_e(error)}</p>' if error else ""
         return (f'<form class="workload" method="get" action="/report">{shown_error}<div class="fields">{"".join(cells)}</div>{lists}'
-                '<div class="actions"><button type="submit">Recommend</button><span class="caption">Empty fields take the default shown. '
+                '<div class="actions"><button type="submit">Answer</button><span class="caption">Empty fields take the default shown. '
                 "Change any field and press the button again to see what changes; the JSON of the same answer is at "
                 "<code>/recommend</code> (or <code>/check</code>) with the same parameters.</span></div></form>\n")
 
