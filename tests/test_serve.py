@@ -205,7 +205,7 @@ def test_the_report_page_is_the_cli_report_with_the_form_above(served: Served, r
     standalone = cli(runner, *DEMO["args"], "--format", "html")
     body = standalone.split("<main>\n", 1)[1]
     assert page.endswith(body)  # the same report, after the form
-    assert 'name="concurrency" placeholder="1" type="number" min="1" step="1" max="1000000" value="20"' in page
+    assert '<input id="f-concurrency" name="concurrency" placeholder="1" type="text" inputmode="numeric" value="20">' in page
 
 
 def test_a_bad_form_value_shows_the_form_again_with_the_field_marked(served: Served) -> None:
@@ -213,6 +213,7 @@ def test_a_bad_form_value_shows_the_form_again_with_the_field_marked(served: Ser
     assert (status, kind) == (400, "text/html; charset=utf-8")
     assert "context: expected a number from 1 to 10,000,000, got &#x27;-5&#x27;" in page
     assert '<div class="field bad"><label for="f-context">' in page
+    assert 'name="context" placeholder="8192" type="text" inputmode="numeric" value="-5">' in page  # shown again as typed
 
 
 # -- limits and stopping, in process --------------------------------------------------------------------------

@@ -36,11 +36,6 @@ def _e(value: Any) -> str:
     return escape(str(value))
 
 
-def _plain(x: float) -> str:
-    """A bound as an HTML number: 1000000, not 1e+06."""
-    return str(int(x)) if float(x).is_integer() else str(x)
-
-
 class Form:
     """The form's static parts (choices, defaults, why), built once per server; ``html`` fills it with values."""
 
@@ -73,9 +68,8 @@ class Form:
             control = f'<select id="f-{slot.name}" name="{slot.name}">{"".join(options)}</select>'
         else:
             attrs = f' placeholder="{_e(self.defaults.get(slot.name, ""))}"'
-            if slot.kind in ("int", "float"):
-                attrs += f' type="number" min="{_plain(slot.low)}" step="{"1" if slot.kind == "int" else "any"}"'
-                attrs += f' max="{_plain(slot.high)}"' if slot.high != float("inf") else ""
+            if slot.kind in ("int", "float"):  # text, not number: a value the server refuses is shown again as typed
+                attrs += f' type="text" inputmode="{"numeric" if slot.kind == "int" else "decimal"}"'
             else:
                 attrs += ' type="text"' + (f' list="list-{slot.name}"' if slot.name in self.lists else "")
             required = " required" if slot.name == "model" else ""
