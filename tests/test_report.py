@@ -167,6 +167,13 @@ def test_the_demo_report_shows_tiers_charts_derivations_and_the_command(runner) 
     assert 'id="ref-1"' in page and 'href="https://' in page  # rule sources numbered, knowledge sources linked
 
 
+def test_configurations_without_a_speed_are_counted_not_drawn(runner) -> None:
+    """LoRA on a Ryzen AI Max has no training speed figure: the chart says so rather than placing it anywhere."""
+    page = render(runner, next(c for c in CASES if c["name"] == "qwen-7b-lora-batch-32")["args"])
+    assert "The 8 configurations the engine kept" in page and "1 of them has no speed figure and is not drawn (tiers 1, 2)." in page
+    assert ">training tokens/s (log scale)</text>" in page and ">20k</text>" in page
+
+
 def test_the_report_of_the_same_question_is_byte_identical(runner) -> None:
     assert render(runner, DEMO["args"]) == render(runner, DEMO["args"])
 

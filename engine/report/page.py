@@ -311,11 +311,15 @@ def _compare_section(data: Mapping[str, Any], compared: Sequence[Mapping[str, An
     cloud = any((o.get("cost") or {}).get("basis") == "cloud" for o in compared)
     speed_label = "training tokens/s" if training else "decode tokens/s per user"
     cost_label = "USD per year rented" if cloud else "purchase USD"
-    shown = len(compared) - sum(1 for o in compared if o.get("tokens_per_s") is None)
-    return (f'<section id="compare"><h2>Every option compared</h2><p class="caption">The {shown} configurations the engine kept '
-            f"(each fits, and none is beaten on cost, quality and speed together by another): {_e(cost_label)} against "
+    unspeeded = sum(1 for o in compared if o.get("tokens_per_s") is None)
+    tiers = [str(n) for n, r in enumerate(data.get("recommendations", ()), 1) if r.get("tokens_per_s") is None]
+    one = unspeeded == 1
+    missing = "" if not unspeeded else (f" {unspeeded} of them {'has' if one else 'have'} no speed figure and {'is' if one else 'are'} "
+                                        f"not drawn" + (f" (tier{'s' if len(tiers) > 1 else ''} {', '.join(tiers)})" if tiers else "") + ".")
+    return (f'<section id="compare"><h2>Every option compared</h2><p class="caption">The {len(compared)} configurations the engine '
+            f"kept (each fits, and none is beaten on cost, quality and speed together by another): {_e(cost_label)} against "
             f"{_e(speed_label)}, coloured by quality class. Each line joins, within one quality class, the cheapest for their speed; "
-            "the numbered rings are the tiers above; hover a point for its configuration.</p>"
+            f"the numbered rings are the tiers above; hover a point for its configuration.{missing}</p>"
             f'<div class="chart-box">{svg.cost_speed(points, p.get("budget"), speed_label, cost_label)}</div></section>\n')
 
 

@@ -73,7 +73,8 @@ def short_usd(amount: float) -> str:
 
 
 def short_rate(x: float) -> str:
-    return f"{x:,.0f}" if x >= 1 else f"{x:g}"
+    """A speed tick: 0.5, 20, 5k."""
+    return short_usd(x) if x >= 1000 else f"{x:g}"
 
 
 # -- memory per device -------------------------------------------------------------------------------------------
