@@ -174,6 +174,14 @@ def test_configurations_without_a_speed_are_counted_not_drawn(runner) -> None:
     assert ">training tokens/s (log scale)</text>" in page and ">20k</text>" in page
 
 
+def test_each_tier_reproduces_as_a_check_of_its_configuration(runner) -> None:
+    """The user's own --precision gives way to the tier's, named once; what was defaulted is left out."""
+    page = render(runner, ["recommend", "--model", "llama-3.1-8b", "--precision", "q4_k_m", "--context", "4096"])
+    commands = re.findall(r"Reproduce: <code>(llmhw check [^<]*)</code>", page)
+    assert commands and all(c.count("--precision") == 1 and "--ecosystem" not in c for c in commands), commands
+    assert commands[0].startswith("llmhw check --model llama-3.1-8b --context 4096 --hardware ")
+
+
 def test_the_report_of_the_same_question_is_byte_identical(runner) -> None:
     assert render(runner, DEMO["args"]) == render(runner, DEMO["args"])
 

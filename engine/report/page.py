@@ -47,13 +47,13 @@ def _arg(value: Any) -> str:
     return shlex.quote(str(value))
 
 
-def workload_args(data: Mapping[str, Any]) -> list[str]:
+def workload_args(data: Mapping[str, Any], skip: Sequence[str] = ()) -> list[str]:
     """The command-line options that give this result's inputs again: what was given, not what was defaulted."""
     profile, defaulted = data.get("profile", {}), data.get("defaults_used", {})
     args = []
     for slot in SLOTS:
         value = profile.get(slot.name)
-        if slot.name in defaulted or value is None or value == "none":
+        if slot.name in defaulted or slot.name in skip or value is None or value == "none":
             continue
         if "/" in slot.flag:  # a switch: only on or off can be typed
             if value in ("on", "off"):
@@ -64,7 +64,8 @@ def workload_args(data: Mapping[str, Any]) -> list[str]:
 
 
 def reproduce(command: str, data: Mapping[str, Any], extra: Sequence[str] = ()) -> str:
-    return " ".join(["llmhw", command, *workload_args(data), *extra])
+    """The command that asks this question again; options in ``extra`` replace the workload's own."""
+    return " ".join(["llmhw", command, *workload_args(data, [o[2:] for o in extra if o.startswith("--")]), *extra])
 
 
 # -- page pieces ------------------------------------------------------------------------------------------------
@@ -129,6 +130,8 @@ def _cost(cost: Mapping[str, Any], price_known: Any) -> str:
 
 
 def _speed(option: Mapping[str, Any], training: bool) -> str:
+    if option.get("tokens_per_s") is None:
+        return "no speed figure for this device and workload"
     if training:
         text = f"{rate(option.get('tokens_per_s'))} training"
         if option.get("micro_batch"):
