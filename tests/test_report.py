@@ -257,5 +257,12 @@ def test_report_in_headless_chromium(case: dict[str, Any], browser, tmp_path: Pa
     assert urls == {url}, urls
     errors = [e for e in events if e.get("method") in ("Runtime.exceptionThrown", "Log.entryAdded", "Runtime.consoleAPICalled")]
     assert errors == []
-    pdf = base64.b64decode(browser.send("Page.printToPDF", {"printBackground": True}, session=True)["data"])
+    first_item = "document.querySelector('details.item').getBoundingClientRect().height"
+    closed = browser.evaluate(first_item)
+    browser.send("Emulation.setEmulatedMedia", {"media": "print"}, session=True)
+    try:  # on paper every derivation is printed open
+        assert browser.evaluate(first_item) > closed + 50
+        pdf = base64.b64decode(browser.send("Page.printToPDF", {"printBackground": True}, session=True)["data"])
+    finally:
+        browser.send("Emulation.setEmulatedMedia", {"media": ""}, session=True)
     assert pdf.startswith(b"%PDF")
