@@ -106,9 +106,9 @@ def _profile(data: Mapping[str, Any]) -> str:
             continue
         tag = ' <span class="tag">default</span>' if slot.name in defaulted else ""
         value = (p.get("model_name") or p["model"]) if slot.name == "model" else _shown(slot.name, p[slot.name])
-        cells.append(f'<div><dt>{_e(slot.name.replace("_", " "))}</dt><dd>{_e(value)}{tag}</dd></div>')
+        cells.append(f'<div><dt>{_e(slot.name.replace("_", " "))}</dt><dd>{_e(value)}{tag}</dd></div>\n')
     given = [s.name for s in SLOTS if s.name in p and s.name not in defaulted]
-    return (f'<section id="workload"><h2>Workload</h2><dl class="profile">{"".join(cells)}</dl>'
+    return (f'<section id="workload"><h2>Workload</h2><dl class="profile">\n{"".join(cells)}</dl>'
             f'<p class="caption">Given: {_e(", ".join(given) or "nothing")}. Tagged <span class="tag">default</span>: '
             "filled with the documented default (knowledge/policy.yaml).</p></section>\n")
 
@@ -174,7 +174,7 @@ def _card(n: int, rec: Mapping[str, Any], data: Mapping[str, Any], how: str) -> 
     return (f'<article class="card" id="tier-{_e(tier)}"><header><span class="num">{n}</span><h3>{_e(TIER_LABELS.get(tier, tier))}</h3>'
             f'</header><p class="hw">{_e(rec.get("count"))} × {_e(rec.get("hardware_name") or rec.get("hardware"))}</p>'
             f'{_option_facts(rec, training)}<p class="why">Why: {_e(rec.get("because", ""))}.</p>{warned_html}{launch_html}'
-            f'<p class="cmd">Reproduce: <code>{_e(command)}</code></p>{how}</article>')
+            f'<p class="cmd">Reproduce: <code>{_e(command)}</code></p>{how}</article>\n')
 
 
 def _memory_section(rows: Sequence[svg.MemoryRow], intro: str) -> str:
@@ -184,7 +184,7 @@ def _memory_section(rows: Sequence[svg.MemoryRow], intro: str) -> str:
         cells = "".join(f"<td>{_e(gb(r.parts.get(key)))}</td>" for key, _, _ in svg.PARTS if any(x.parts.get(key) for x in rows))
         total = sum(r.parts.get(k, 0) for k, _, _ in svg.PARTS)
         free, usable = ("-", "-") if r.usable_bytes is None else (gb(r.usable_bytes - total), gb(r.usable_bytes))
-        body.append(f"<tr><td>{_e(r.label)}</td>{cells}<td>{_e(free)}</td><td>{_e(usable)}</td></tr>")
+        body.append(f"<tr><td>{_e(r.label)}</td>{cells}<td>{_e(free)}</td><td>{_e(usable)}</td></tr>\n")
     return (f'<section id="memory"><h2>Memory per device</h2><p class="caption">{intro}</p>'
             f'<div class="chart-box">{svg.memory_bars(rows)}</div>'
             f'<div class="table-box"><table><thead><tr><th>per device</th>{header}<th>free</th><th>usable</th></tr></thead>'
@@ -216,7 +216,7 @@ class Derivations:
         node = self.by_key.get((kind, key))
         if node is None:
             return ""
-        return f'<details class="how"><summary>{_e(title)}</summary><ul class="tree">{self._node(node)}</ul></details>'
+        return f'<details class="how"><summary>{_e(title)}</summary><ul class="tree">\n{self._node(node)}</ul></details>'
 
     def _ref(self, title: str) -> str:
         n = self.refs.setdefault(title, len(self.refs) + 1)
@@ -224,9 +224,9 @@ class Derivations:
 
     def _node(self, node: Node) -> str:
         if node.rule_id is None:
-            return f"<li>{_e(node.text)}</li>"
+            return f"<li>{_e(node.text)}</li>\n"
         if node.repeated:
-            return f"<li><code>{_e(node.rule_id)}</code> (as above)</li>"
+            return f"<li><code>{_e(node.rule_id)}</code> (as above)</li>\n"
         parts = [f"<li><code>{_e(node.rule_id)}</code> {_e(node.text)}"]
         if node.sources:
             parts.append(f'<div class="src">sources: {" ".join(self._ref(s) for s in node.sources)}</div>')
@@ -234,8 +234,8 @@ class Derivations:
             cited = ", ".join(f'<a href="#src-{_e(s)}">{_e(s)}</a>' + (f" ({_e(q)})" if q else "") for s, q in entry.sources)
             parts.append(f'<div class="kn">{_e(entry.label)} {_e(entry.name)} ({_e(entry.file)}): {cited}</div>')
         if node.because:
-            parts.append('<ul>' + "".join(self._node(child) for child in node.because) + "</ul>")
-        return "".join(parts) + "</li>"
+            parts.append("<ul>\n" + "".join(self._node(child) for child in node.because) + "</ul>")
+        return "".join(parts) + "</li>\n"
 
     def sources_html(self) -> str:
         if not self.refs and not (self.explanation and self.explanation.sources):
@@ -243,13 +243,13 @@ class Derivations:
         out = ['<section id="sources"><h2>Sources</h2>']
         if self.refs:
             out.append('<p class="caption">Behind the rules:</p><ol class="refs">')
-            out += [f'<li id="ref-{n}">{_e(title)}</li>' for title, n in self.refs.items()]
+            out += [f'<li id="ref-{n}">{_e(title)}</li>\n' for title, n in self.refs.items()]
             out.append("</ol>")
         if self.explanation and self.explanation.sources:
             out.append('<p class="caption">Behind the knowledge entries (models, hardware, formats, runtimes):</p><ul class="refs">')
             for sid, title, url in self.explanation.sources:
                 link = f' <a href="{_e(url)}" rel="noreferrer">{_e(url)}</a>' if url.startswith(("https://", "http://")) else ""
-                out.append(f'<li id="src-{_e(sid)}"><code>{_e(sid)}</code> {_e(title)}{link}</li>')
+                out.append(f'<li id="src-{_e(sid)}"><code>{_e(sid)}</code> {_e(title)}{link}</li>\n')
             out.append("</ul>")
         return "".join(out) + "</section>\n"
 
@@ -280,7 +280,7 @@ def _items(title: str, kind: str, items: Sequence[Mapping[str, Any]], how: Deriv
         key = f"{item.get('id')}: {item.get('message', '')}"
         tree = how.html(kind, key, "How this was derived") or '<p class="caption">No derivation recorded.</p>'
         summary = f'<code>{_e(item.get("id"))}</code> {_stakes(item)} {_e(item.get("message", ""))}'
-        out.append(f'<details class="item {kind}" id="{kind}-{i}"><summary>{summary}</summary>{tree}</details>')
+        out.append(f'<details class="item {kind}" id="{kind}-{i}"><summary>{summary}</summary>{tree}</details>\n')
     return "".join(out) + "</section>\n"
 
 
@@ -344,7 +344,7 @@ def advice_html(data: Mapping[str, Any], compared: Sequence[Mapping[str, Any]] =
            _profile(data)]
     out.append('<section id="tiers"><h2>Recommendations</h2>')
     if recs:
-        out.append('<div class="cards">' + "".join(
+        out.append('<div class="cards">\n' + "".join(
             _card(n, r, data, how.html("recommendation", str(r.get("tier")), "How this was chosen")) for n, r in enumerate(recs, 1)) + "</div>")
     else:
         out.append("<p>Nothing in the catalog fits this workload under these constraints: see the notes below.</p>")
