@@ -155,15 +155,21 @@ def test_every_golden_consultation_renders_a_valid_self_contained_report(case: d
 
 
 def test_the_demo_report_shows_tiers_charts_derivations_and_the_command(runner) -> None:
+    """Read against the demo's own JSON answer, so the test holds whatever the planner recommends."""
     page = render(runner, DEMO["args"])
+    data = json.loads(render(runner, DEMO["args"], "json"))
     s = validate(page)
-    assert s.tags.count("svg") == 2 and s.tags.count("article") == 3
-    assert page.count('<details class="how">') >= 3 + 2 + 5  # each tier, warning and tip expands to its derivation
-    assert "<code>llmhw recommend --model deepseek-r1-distill-llama-70b --context 8192 --concurrency 20 --budget 40000 --format html</code>" in page
-    assert ("llmhw check --model deepseek-r1-distill-llama-70b --context 8192 --concurrency 20 --budget 40000 "
-            "--hardware rtx-pro-6000-blackwell --count 2 --precision fp8") in page
-    assert '<span class="stake">17,130 USD at stake</span>' in page
-    assert "The 40 configurations the engine kept" in page
+    recs, items = data["recommendations"], data["warnings"] + data["tips"]
+    assert s.tags.count("svg") == 2 and s.tags.count("article") == len(recs) == 3
+    assert page.count('<details class="how">') == len(recs) + len(items) + len(data["notes"])  # each expands to its derivation
+    given = "--model deepseek-r1-distill-llama-70b --context 8192 --concurrency 20 --budget 40000"
+    assert f"<code>llmhw recommend {given} --format html</code>" in page
+    for rec in recs:
+        assert f"<code>llmhw check {given} --hardware {rec['hardware']} --count {rec['count']} --precision {rec['precision']}</code>" in page
+    for item in items:
+        if "at_stake_usd" in item:
+            assert f'<span class="stake">{usd(item["at_stake_usd"])} at stake</span>' in page
+    assert f"The {data['candidates']} configurations the engine kept" in page
     assert 'id="ref-1"' in page and 'href="https://' in page  # rule sources numbered, knowledge sources linked
 
 
@@ -217,8 +223,8 @@ def test_check_report_says_the_verdict_first(runner) -> None:
     page = render(runner, case["args"])
     validate(page)
     assert '<span class="verdict no">DOES NOT FIT</span>' in page
-    assert "usable 22.8 GB: over by 388 GB" in page
     data = json.loads((GOLDEN / "check-r1-671b-4090-q4.json").read_text())
+    assert f"usable {data['available'] / 1e9:.1f} GB: over by " in page
     assert check_html(data, "NVIDIA GeForce RTX 4090 24GB").count("<details") == len(data["warnings"] + data["tips"] + data["notes"])
 
 
