@@ -188,6 +188,19 @@ def test_each_tier_reproduces_as_a_check_of_its_configuration(runner) -> None:
     assert commands[0].startswith("llmhw check --model llama-3.1-8b --context 4096 --hardware ")
 
 
+def test_explain_as_html_shows_every_conclusion_with_its_chain(runner, tmp_path: Path) -> None:
+    trace_file = tmp_path / "run.json"
+    render(runner, [*DEMO["args"], "--trace", str(trace_file)], "json")
+    page = render(runner, ["explain", str(trace_file)])
+    validate(page)
+    doc = json.loads(trace_file.read_text())
+    assert page.count('<section class="conclusion">') == len(doc["conclusions"])
+    for c in doc["conclusions"]:  # each under its own heading: kind, then key
+        assert f'<h2>{c["kind"].capitalize()} {c["key"].split("#")[0]}' in page
+    one = render(runner, ["explain", str(trace_file), "--conclusion", "recommended"])
+    assert one.count('<section class="conclusion">') == 1 and "<code>REC-recommended</code>" in one
+
+
 def test_the_report_of_the_same_question_is_byte_identical(runner) -> None:
     assert render(runner, DEMO["args"]) == render(runner, DEMO["args"])
 

@@ -140,7 +140,8 @@ def hardware(knowledge: tuple[str, ...], fmt: str) -> None:
 @main.command()
 @click.argument("trace_file", metavar="FILE", type=click.Path(dir_okay=False))
 @click.option("--conclusion", help="Only this conclusion: a tier (minimum, recommended, best-in-budget), a warning/tip/note id, or a fact id.")
-def explain(trace_file: str, conclusion: str | None) -> None:
+@format_option("text", "html")
+def explain(trace_file: str, conclusion: str | None, fmt: str) -> None:
     """Explain each conclusion of a trace: which rule drew it, from which facts, back to your inputs and the knowledge.
 
     \b
@@ -151,7 +152,11 @@ def explain(trace_file: str, conclusion: str | None) -> None:
     doc = trace.read(trace_file)
     if trace.reference_problems(doc):
         click.echo(f"Warning: {trace_file} fails its integrity checks; `llmhw audit {trace_file}` says why.", err=True)
-    click.echo("\n".join(render.explanation_lines(trace.explain(doc, conclusion))))
+    explanation = trace.explain(doc, conclusion)
+    if fmt == "html":
+        click.echo(report.explanation_html(explanation), nl=False)
+        return
+    click.echo("\n".join(render.explanation_lines(explanation)))
 
 
 @main.command()

@@ -14,9 +14,10 @@ from html import escape
 from typing import Any
 
 from ..profile import SLOT_BY_NAME, SLOTS
-from ..trace.explain import Explanation, Node
+from ..trace.explain import Explanation
 from ..units import gb, params, pct, rate, usd
 from . import svg
+from .derivation import Derivations
 from .style import CSS
 
 TIER_LABELS = {"minimum": "the minimum that works", "recommended": "recommended", "best-in-budget": "the best within budget"}
@@ -194,64 +195,6 @@ def _memory_section(rows: Sequence[svg.MemoryRow], intro: str) -> str:
 def _memory_row(label: str, option: Mapping[str, Any]) -> svg.MemoryRow:
     memory = option.get("memory") or {}
     return svg.MemoryRow(label, {k: int(memory.get(k) or 0) for k, _, _ in svg.PARTS}, option.get("available"))
-
-
-# -- derivations and sources ----------------------------------------------------------------------------------
-
-
-class Derivations:
-    """The explanation of a consultation, by conclusion, laid out as trees; rule sources become numbered references."""
-
-    def __init__(self, explanation: Explanation | None) -> None:
-        self.explanation = explanation
-        self.refs: dict[str, int] = {}
-        self.by_key: dict[tuple[str, str], Node] = {}
-        for c in explanation.conclusions if explanation else ():
-            if c.kind == "recommendation":
-                self.by_key[(c.kind, c.key)] = c.node
-            else:  # warnings, tips and notes: by id and message (an id drawn twice is keyed "id#2")
-                self.by_key[(c.kind, f"{c.key.split('#')[0]}: {c.summary.split(': ', 1)[-1]}")] = c.node
-
-    def html(self, kind: str, key: str, title: str) -> str:
-        node = self.by_key.get((kind, key))
-        if node is None:
-            return ""
-        return f'<details class="how"><summary>{_e(title)}</summary><ul class="tree">\n{self._node(node)}</ul></details>'
-
-    def _ref(self, title: str) -> str:
-        n = self.refs.setdefault(title, len(self.refs) + 1)
-        return f'<a href="#ref-{n}">[{n}]</a>'
-
-    def _node(self, node: Node) -> str:
-        if node.rule_id is None:
-            return f"<li>{_e(node.text)}</li>\n"
-        if node.repeated:
-            return f"<li><code>{_e(node.rule_id)}</code> (as above)</li>\n"
-        parts = [f"<li><code>{_e(node.rule_id)}</code> {_e(node.text)}"]
-        if node.sources:
-            parts.append(f'<div class="src">sources: {" ".join(self._ref(s) for s in node.sources)}</div>')
-        for entry in node.entries:
-            cited = ", ".join(f'<a href="#src-{_e(s)}">{_e(s)}</a>' + (f" ({_e(q)})" if q else "") for s, q in entry.sources)
-            parts.append(f'<div class="kn">{_e(entry.label)} {_e(entry.name)} ({_e(entry.file)}): {cited}</div>')
-        if node.because:
-            parts.append("<ul>\n" + "".join(self._node(child) for child in node.because) + "</ul>")
-        return "".join(parts) + "</li>\n"
-
-    def sources_html(self) -> str:
-        if not self.refs and not (self.explanation and self.explanation.sources):
-            return ""
-        out = ['<section id="sources"><h2>Sources</h2>']
-        if self.refs:
-            out.append('<p class="caption">Behind the rules:</p><ol class="refs">')
-            out += [f'<li id="ref-{n}">{_e(title)}</li>\n' for title, n in self.refs.items()]
-            out.append("</ol>")
-        if self.explanation and self.explanation.sources:
-            out.append('<p class="caption">Behind the knowledge entries (models, hardware, formats, runtimes):</p><ul class="refs">')
-            for sid, title, url in self.explanation.sources:
-                link = f' <a href="{_e(url)}" rel="noreferrer">{_e(url)}</a>' if url.startswith(("https://", "http://")) else ""
-                out.append(f'<li id="src-{_e(sid)}"><code>{_e(sid)}</code> {_e(title)}{link}</li>\n')
-            out.append("</ul>")
-        return "".join(out) + "</section>\n"
 
 
 STAKES: dict[str, Callable[[float], str]] = {
