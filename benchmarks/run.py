@@ -26,6 +26,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import types
 from pathlib import Path
@@ -78,6 +79,40 @@ def cold_start(n: int) -> dict:
     phases = [json.loads(subprocess.run([PY, "-c", PHASES], check=True, capture_output=True, text=True).stdout) for _ in range(3)]
     phase = {k: statistics.median(p[k] for p in phases) for k in phases[0]}
     return {"bare_s": t_bare, "check_s": t_check, "ratio": t_check / t_bare, "phases": phase, "runs": n}
+
+
+SERVED_CHECK = "/check?model=deepseek-r1:7b&hardware=A100%2080GB&precision=q4_k_m"  # the cold start's question, over HTTP
+SERVED_DEMO = "/recommend?model=deepseek-r1:70b&concurrency=20&context=8192&budget=40000"
+
+
+def served(n: int) -> dict:
+    """Latency per request of a running `llmhw serve` (one warm engine), for the cold start's check and the demo."""
+    import http.client
+
+    proc = subprocess.Popen([LLMHW, "serve", "--port", "0"], stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    t = time.perf_counter()
+    url = re.search(r"http://([\d.]+):(\d+)/", proc.stderr.readline())
+    ready_s = time.perf_counter() - t
+    assert url, "llmhw serve did not announce its address"
+    threading.Thread(target=proc.stderr.read, daemon=True).start()  # drain the request log
+
+    def timed(path: str) -> float:
+        conn = http.client.HTTPConnection(url.group(1), int(url.group(2)), timeout=60)
+        t = time.perf_counter()
+        conn.request("GET", path)
+        reply = conn.getresponse()
+        reply.read()
+        assert reply.status == 200, (path, reply.status)
+        conn.close()
+        return time.perf_counter() - t
+
+    try:
+        timed(SERVED_CHECK)
+        return {"ready_s": ready_s, "check": _stat([timed(SERVED_CHECK) for _ in range(n)]),
+                "recommend": _stat([timed(SERVED_DEMO) for _ in range(n)]), "requests": n}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 def _timed_advise(api, p) -> float:
@@ -220,7 +255,7 @@ def verdict(ok: bool, missed: str = "") -> str:
 
 
 def write_results(r: dict, path: Path) -> None:
-    m, c, w, s, b = r["machine"], r["cold"], r["warm"], r["scale"], r["batch"]
+    m, c, w, s, b, sv = r["machine"], r["cold"], r["warm"], r["scale"], r["batch"], r.get("served")
     a, prev = w["current"], r.get("previous")
     pw = prev["warm"] if prev else None
     was = (lambda k: f" (previous run: {pw[k]:.1f} ms)") if pw else (lambda k: "")
@@ -251,6 +286,10 @@ def write_results(r: dict, path: Path) -> None:
         f"{s['100x']['ratio_median']:.2f}x median ({s['100x']['ratio_mean']:.2f}x mean) | - |",
         f"| 4 | Batch `--jobs 2`, {j2['rows']:,} profiles | at least 100/s | **{j2['rows_per_s']:.0f} rows/s** | {v_batch} |",
         f"| 4 | Batch memory per worker | under 150 MB | **{j2['peak_worker_mb']} MB** peak RSS | {v_mem} |",
+        *([f"| 5 | `llmhw serve`: the same check over HTTP, median of {sv['requests']} | (no target) | **{sv['check']['median_ms']:.0f} ms** "
+           f"(p99 {sv['check']['p99_ms']:.0f} ms) vs {c['check_s'] * 1000:.0f} ms cold | - |",
+           f"| 5 | `llmhw serve`: the demo `/recommend` (JSON) | (no target) | **{sv['recommend']['median_ms']:.0f} ms** "
+           f"(p99 {sv['recommend']['p99_ms']:.0f} ms); ready {sv['ready_s']:.1f} s after start | - |"] if sv else []),
         "",
     ]
     lines += [
@@ -322,6 +361,8 @@ def main() -> None:
     print("previous run:", previous, flush=True)
     r["cold"] = cold_start(3 if q else 9)
     print("cold start:", r["cold"], flush=True)
+    r["served"] = served(20 if q else 100)
+    print("served:", r["served"], flush=True)
     r["warm"] = warm(40 if q else 240)
     print("warm:", r["warm"], flush=True)
     r["scale"] = scale(20 if q else 240, 5 if q else 40)

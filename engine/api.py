@@ -44,6 +44,7 @@ class Advice:
     candidates: int
     trace: tuple[TraceEvent, ...] = field(repr=False, compare=False)
     evidence: Evidence | None = field(default=None, repr=False, compare=False)  # facts and hashes for trace.write()
+    compared: tuple[Mapping[str, Any], ...] = field(default=(), repr=False, compare=False)  # every candidate, for the report's chart
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document `llmhw recommend --format json` prints."""
@@ -165,6 +166,8 @@ def advise(profile: ProfileLike, knowledge_dirs: Iterable[str] = ()) -> Advice:
         warnings=_items(result, F.Warning), tips=_items(result, F.Tip), notes=_items(result, F.Note),
         candidates=len(result.of(F.Candidate)), trace=tuple(result.events),
         evidence=evidence("recommend", profile, knowledge_dirs, cat, result.facts, result.events),
+        compared=tuple({**o.as_dict(), "hardware_name": cat.accelerators[o.hardware].name}
+                       for o in (result.options[f["id"]] for f in result.of(F.Candidate))),
     )
 
 

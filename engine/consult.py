@@ -144,6 +144,15 @@ def _decides(doc: str) -> str:
     return next((line.strip() for line in lines if line.strip()), "")
 
 
+def why(slot: str) -> WhyView:
+    """Why an input is asked: the rule that asks it, and the rules that read the answer (`why` in `llmhw ask`, the web form)."""
+    session, _ = _engine()
+    asker = next((m for m in session.RULES if m.id.startswith("IN-ask-") and slot in m.needs), None)
+    users = [m for m in session.RULES if slot in m.needs and not m.id.startswith("IN-ask-")]
+    return WhyView(slot=slot, asker=None if asker is None else RuleNote(asker.id, _template(asker.statement)),
+                   readers=tuple(RuleNote(m.id, _template(m.statement), _decides(m.doc)) for m in users))
+
+
 class Consultation:
     """A consultation driven one answer at a time: next_question, answer, why, help, back, then result, how, what_if.
 
@@ -216,12 +225,7 @@ class Consultation:
 
     def why(self) -> WhyView:
         """Why the open question is asked: the rule that asked it, and the rules that will use the answer."""
-        slot = self._open()
-        session, _ = _engine()
-        asker = next((m for m in session.RULES if m.id.startswith("IN-ask-") and slot.name in m.needs), None)
-        users = [m for m in session.RULES if slot.name in m.needs and not m.id.startswith("IN-ask-")]
-        return WhyView(slot=slot.name, asker=None if asker is None else RuleNote(asker.id, _template(asker.statement)),
-                       readers=tuple(RuleNote(m.id, _template(m.statement), _decides(m.doc)) for m in users))
+        return why(self._open().name)
 
     def help(self) -> QuestionView:
         """The open question in full (its choices or range, and its default), for a help screen."""

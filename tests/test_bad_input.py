@@ -179,7 +179,7 @@ BAD_ARGS = [
     (["check", "--model", M, "--hardware", ""], "hardware: expected a hardware name, got ''"),
     (["check", "--model", M], "Missing option '--hardware'."),
     (["recommend", "--modle", M], "No such option '--modle'. (Did you mean one of: '--model', '--profile'?)"),
-    (["recommend", "--model", M, "--format", "xml"], "Invalid value for '--format': 'xml' is not one of 'text', 'json', 'markdown'."),
+    (["recommend", "--model", M, "--format", "xml"], "Invalid value for '--format': 'xml' is not one of 'text', 'json', 'markdown', 'html'."),
     (["recommend", "--model", M, "--knowledge", "/no/such/dir"], "/no/such/dir: not a directory of knowledge files"),
 ]
 

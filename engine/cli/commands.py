@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from .. import api, machine, trace
+from .. import api, machine, report, trace
 from .. import fit as fit_module
 from .. import hardware as listing
 from ..knowledge.schema import ECOSYSTEMS, KINDS
@@ -38,7 +38,7 @@ def main() -> None:
 
 @main.command()
 @workload_options
-@format_option("text", "json", "markdown")
+@format_option("text", "json", "markdown", "html")
 @trace_option
 def recommend(profile_file: str | None, knowledge: tuple[str, ...], fmt: str, trace_file: str | None, **options: Any) -> None:
     """Rank hardware for a workload: the minimum that works, the recommended one, the best within budget.
@@ -47,11 +47,15 @@ def recommend(profile_file: str | None, knowledge: tuple[str, ...], fmt: str, tr
     Example:
       llmhw recommend --model deepseek-r1:70b --concurrency 20 --context 8192 --budget 40000
       llmhw recommend --model qwen2.5:7b --task lora --batch 32 --format json
+      llmhw recommend --model deepseek-r1:70b --concurrency 20 --format html > report.html
     """
     advice = api.advise(build_profile(profile_file, options), knowledge_dirs=knowledge)
     if trace_file:
         write_trace(trace_file, advice)
     data = advice.to_dict()
+    if fmt == "html":
+        click.echo(report.advice_html(data, advice.compared, report.explained(advice)), nl=False)
+        return
     output = {"json": render.to_json, "markdown": render.advice_markdown}.get(fmt, render.advice_text)(data)
     click.echo(output, nl=fmt == "json")
 
@@ -60,7 +64,7 @@ def recommend(profile_file: str | None, knowledge: tuple[str, ...], fmt: str, tr
 @click.option("--hardware", required=True, help="Accelerator name or id (see `llmhw hardware`), or `this` for this machine's GPUs.")
 @click.option("--count", help="How many of them.  [default: 1, or as many as this machine has]")
 @workload_options
-@format_option("text", "json")
+@format_option("text", "json", "html")
 @trace_option
 def check(hardware: str, count: str | None, profile_file: str | None, knowledge: tuple[str, ...], fmt: str, trace_file: str | None,
           **options: Any) -> None:
@@ -78,6 +82,9 @@ def check(hardware: str, count: str | None, profile_file: str | None, knowledge:
         write_trace(trace_file, result)
     data = result.to_dict()
     name = api.catalog(knowledge).accelerators[result.hardware].name
+    if fmt == "html":
+        click.echo(report.check_html(data, name, report.explained(result)), nl=False)
+        return
     click.echo(render.to_json(data) if fmt == "json" else render.check_text(data, name), nl=fmt == "json")
 
 
@@ -219,7 +226,8 @@ def hardware(knowledge: tuple[str, ...], ecosystem: str | None, kind: str | None
 @main.command()
 @click.argument("trace_file", metavar="FILE", type=click.Path(dir_okay=False))
 @click.option("--conclusion", help="Only this conclusion: a tier (minimum, recommended, best-in-budget), a warning/tip/note id, or a fact id.")
-def explain(trace_file: str, conclusion: str | None) -> None:
+@format_option("text", "html")
+def explain(trace_file: str, conclusion: str | None, fmt: str) -> None:
     """Explain each conclusion of a trace: which rule drew it, from which facts, back to your inputs and the knowledge.
 
     \b
@@ -230,7 +238,11 @@ def explain(trace_file: str, conclusion: str | None) -> None:
     doc = trace.read(trace_file)
     if trace.reference_problems(doc):
         click.echo(f"Warning: {trace_file} fails its integrity checks; `llmhw audit {trace_file}` says why.", err=True)
-    click.echo("\n".join(render.explanation_lines(trace.explain(doc, conclusion))))
+    explanation = trace.explain(doc, conclusion)
+    if fmt == "html":
+        click.echo(report.explanation_html(explanation), nl=False)
+        return
+    click.echo("\n".join(render.explanation_lines(explanation)))
 
 
 @main.command()
@@ -326,3 +338,25 @@ def _hardware(hardware: str, count: str | None, knowledge: tuple[str, ...]) -> t
         detected, found = machine.this_hardware(machine.detect(api.catalog(knowledge)))
         return detected, found if n is None else n
     return hardware, 1 if n is None else n
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (another than loopback exposes it to the network).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port to listen on (0: any free port).")
+@knowledge_option()
+def serve(host: str, port: int, knowledge: tuple[str, ...]) -> None:
+    """Serve the JSON API and a web form on a local port, one engine kept warm (Ctrl-C stops it).
+
+    /recommend, /check, /models, /hardware, /explain, /audit answer the same JSON as the commands' --format
+    json (GET with the options as query parameters, or POST a JSON object); a bad input is HTTP 400 with the
+    one-line error naming the field. / is a form for the workload; its answer is the HTML report.
+
+    \b
+    Example:
+      llmhw serve --port 8000
+      curl 'http://127.0.0.1:8000/recommend?model=deepseek-r1:70b&concurrency=20'
+    """
+    from ..serve import serve as run
+
+    try:
+        run(host, port, knowledge, log=lambda line: click.echo(line, err=True))
+    except OSError as exc:
+        raise InputError("--port", f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
