@@ -23,7 +23,7 @@ from typing import Any, TypeVar, Union
 import yaml
 
 from ..errors import InputError, KnowledgeError
-from . import schema
+from . import checks, schema
 from .schema import Accelerator, Model, PolicyValue, Precision, Runtime, Source
 
 BUILTIN_DIR = Path(__file__).resolve().parent
@@ -68,6 +68,17 @@ class _SafeLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+def _refuse_base_60(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
+    """YAML 1.1 reads ``40:00`` as 2400 (base 60): nobody writing a budget or a context means that."""
+    if ":" in str(node.value):
+        raise yaml.constructor.ConstructorError(None, None, f"{str(node.value)[:40]!r} is a YAML 1.1 base-60 number; "
+                                                "write the number itself, or quote it", node.start_mark)
+    tag = "int" if node.tag.endswith(":int") else "float"
+    return getattr(yaml.SafeLoader, f"construct_yaml_{tag}")(loader, node)
+
+
+_SafeLoader.add_constructor("tag:yaml.org,2002:int", _refuse_base_60)
+_SafeLoader.add_constructor("tag:yaml.org,2002:float", _refuse_base_60)
 _CLoader = getattr(yaml, "CSafeLoader", None)
 
 
@@ -342,6 +353,7 @@ def load_catalog(extra_dirs: tuple[str, ...] = ()) -> Catalog:
             name = file.name if i == 0 else str(file)
             data = read_bytes(file)  # read once: parsed, and hashed for traces
             entries: list[Any] = _entries(file, data, key, cls, label)
+            checks.check_entries(name, label, entries)
             for e in entries:  # unique within the file and across all directories
                 if e.id in cat[stem]:
                     raise KnowledgeError(f"{name}: {label} '{e.id}': duplicate id")
