@@ -8,6 +8,7 @@ sources, and the knowledge entries (model, hardware, precision, runtime) its fac
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -52,14 +53,14 @@ def derivation(events: Sequence[TraceEvent], fact: int) -> Step:
     """The tree of rule firings that led to ``fact`` (shared sub-derivations appear once per path)."""
     by_output = {out: e for e in events for out in e.outputs}
 
-    def expand(item: tuple[int, frozenset[int]]) -> list[tuple[int, frozenset[int]]]:
-        fid, seen = item
+    def expand(item: tuple[int, float]) -> list[tuple[int, float]]:
+        fid, matched_at = item  # the firing that matched this fact: the one that declared it must come before
         event = by_output.get(fid)
-        if event is None or fid in seen:  # an input fact, or a cycle in a forged trace
+        if event is None or event.seq >= matched_at:  # an input fact, or a forged trace's loop: the walk stops
             return []
-        return [(i, seen | {fid}) for i in event.inputs]
+        return [(i, event.seq) for i in event.inputs]
 
-    return cast(Step, build_tree((fact, frozenset()), expand,
+    return cast(Step, build_tree((fact, math.inf), expand,
                                  lambda item, kids: Step(fact=item[0], event=by_output.get(item[0]), because=kids)))
 
 
