@@ -247,3 +247,13 @@ def test_reading_a_trace_stops_at_its_size_limit(tmp_path):
     with pytest.raises(InputError) as err:
         trace.read(big)
     assert str(err.value) == f"trace: {big}: file is {MAX_TRACE_BYTES + 1:,} bytes, over the {MAX_TRACE_BYTES:,}-byte limit"
+
+
+def test_the_console_script_handler_is_reached_before_anything_heavy_is_imported():
+    """Ctrl-C in the first ~100 ms: `import llmhw` loads only the errors and the shim, so `_entry` catches it soon."""
+    import subprocess
+    import sys
+
+    code = "import sys, llmhw._entry; print(sorted(m for m in sys.modules if m.startswith('llmhw')))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert loaded == "['llmhw', 'llmhw._compat', 'llmhw._entry', 'llmhw.errors']"
