@@ -79,10 +79,9 @@ def forge(doc: dict[str, Any], path: tuple[Any, ...]) -> dict[str, Any]:
 def caught(doc: dict[str, Any], key: bytes | None) -> bool:
     """Whether llmhw refuses the document: not a valid trace (exit 2) or an audit verdict other than same (exit 1)."""
     try:
-        parsed = trace.loads(trace.dumps(doc))
-    except TraceError:
+        return trace.audit(trace.loads(trace.dumps(doc)), key=key).exit_code == 1
+    except TraceError:  # not a valid trace, or its knowledge directories cannot be loaded: exit 2
         return True
-    return trace.audit(parsed, key=key).exit_code == 1
 
 
 def _check_leaf(signed: dict[str, Any], path: tuple[Any, ...]) -> None:

@@ -1,9 +1,10 @@
 """The `llmhw` commands: each parses its options, makes one API call and hands the result to ``render``.
 
 Exit codes: 0 answered (also "nothing fits", an explained answer); 1 a failure that is not the input's fault
-(a broken built-in catalog) or a negative verdict a command exists to give (``audit`` finding a difference,
-``batch`` with failed rows); 2 the input is wrong (unknown model or hardware, a number out of range, a
-malformed file); 130 interrupted. Errors are translated once, in ``LlmhwGroup``; they are one line on stderr.
+(a broken built-in catalog, a full disk) or a negative verdict a command exists to give (``audit`` finding a
+difference, ``batch`` with failed rows); 2 the input is wrong (unknown model or hardware, a number out of range,
+a malformed file, an output path that would destroy something); 130 interrupted. Errors are translated once, in
+``LlmhwGroup``; they are one line on stderr.
 """
 
 from __future__ import annotations
