@@ -190,6 +190,7 @@ def audit(trace_file: str, knowledge: tuple[str, ...], key_file: str | None, fmt
     Example:
       llmhw audit run.json
       llmhw audit run.json --format json
+      llmhw audit signed.json --key team.key
     """
     from ..trace.sign import read_key
 
