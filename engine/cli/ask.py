@@ -15,7 +15,7 @@ import click
 
 from .. import safe_write
 from ..consult import AT_ANY_QUESTION, Consultation
-from ..errors import ForeignFileError, InputError
+from ..errors import ForeignFileError, InputError, OutputError
 from ..trace.document import IS_TRACE
 from . import render
 from .options import knowledge_files, write_trace
@@ -100,6 +100,8 @@ def _followups(consult: Consultation, read: Callable[[str], str | None], knowled
             text = _followup(consult, cmd, arg, knowledge, read, sign_key)
         except InputError as exc:
             text = f"  Not accepted: {exc}"
+        except OutputError as exc:  # a full disk: the session and the previous file are kept
+            text = f"  Not saved: {exc}"
         if text:
             click.echo(text)
     click.echo("End of input: session ended.")
