@@ -320,3 +320,11 @@ def test_interrupted_writes_never_leave_half_a_record(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         writer.add(1, None, '{"row": 1}\n')
     assert stream.parts == ['{"row": 1}\n']  # written whole before the interrupt was raised
+
+
+def test_ask_save_on_a_full_disk_says_so_and_the_session_goes_on(runner, tmp_path, monkeypatch):
+    name = tmp_path / "p.yaml"
+    with _disk_with_room(monkeypatch, 0):
+        out = _session(runner, tmp_path, name, "how 1")
+    assert f"  Not saved: save: {name}: cannot write: No space left on device; the previous file is unchanged\n" in out
+    assert "> how 1\n" in out and not name.exists() and not _temps(tmp_path)
