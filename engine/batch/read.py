@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from ..knowledge.loader import parse_yaml
 
 MAX_INPUT_BYTES = 50_000_000  # JSONL and CSV are streamed; YAML is parsed whole, so this also bounds its memory
 INPUT_FORMATS = ("jsonl", "csv", "yaml")
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # how errors="surrogateescape" keeps a byte that is not UTF-8
 _SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".yaml": "yaml", ".yml": "yaml"}
 
 
@@ -64,10 +66,8 @@ def _open_text(path: Path) -> TextIO:
 
 def _not_utf8(text: str) -> str | None:
     """Why a row read with surrogate escapes is not UTF-8 text, or None."""
-    for i, ch in enumerate(text):
-        if "\udc80" <= ch <= "\udcff":
-            return f"not UTF-8: byte 0x{ord(ch) - 0xDC00:02x} at character {i + 1}"
-    return None
+    bad = _ESCAPED_BYTE.search(text)
+    return None if bad is None else f"not UTF-8: byte 0x{ord(bad.group()) - 0xDC00:02x} at character {bad.start() + 1}"
 
 
 def _jsonl_rows(path: Path) -> Iterator[Row]:
