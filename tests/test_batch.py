@@ -126,6 +126,13 @@ def test_yaml_rows_keep_their_line_numbers(tmp_path):
     assert rows[2].error == "expected a mapping of fields"
 
 
+def _wait_for_rows(folder: Path, size: int = 20_000) -> None:
+    """Until the run's temp file (``.out.jsonl.<random>.tmp``, renamed over out.jsonl at the end) holds ``size`` bytes."""
+    deadline = time.time() + 60
+    while time.time() < deadline and sum(p.stat().st_size for p in folder.glob(".out.jsonl.*.tmp")) < size:
+        time.sleep(0.05)
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_ctrl_c_keeps_every_finished_row(tmp_path):
     src = tmp_path / "in.jsonl"
@@ -135,9 +142,7 @@ def test_ctrl_c_keeps_every_finished_row(tmp_path):
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "llmhw.cli"]
     proc = subprocess.Popen([*cmd, "batch", str(src), "--out", str(out), "--jobs", "2"], stderr=subprocess.PIPE,
                             start_new_session=True)
-    deadline = time.time() + 60
-    while time.time() < deadline and (not out.exists() or out.stat().st_size < 20_000):
-        time.sleep(0.05)
+    _wait_for_rows(tmp_path)
     os.killpg(proc.pid, signal.SIGINT)  # what the terminal does on Ctrl-C: the whole process group
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err

@@ -99,7 +99,7 @@ def test_sort(runner, sort, key):
     (["--hardware", "RTX 4090", "--model", "llama-9"],
      "Error: model: unknown model 'llama-9'; did you mean 'llama-3.1-70b', 'llama-3.1-8b', 'llama-3.2-3b'?\n"),
     (["--hardware", "RTX 4090", "--count", "two"], "Error: count: expected a whole number, got 'two'\n"),
-    (["--hardware", "RTX 4090", "--count", "0"], "Error: count: expected a whole number from 1 to 100,000, got 0\n"),
+    (["--hardware", "RTX 4090", "--count", "0"], "Error: count: expected a whole number from 1 to 256, got 0\n"),
 ])
 def test_bad_input_is_one_line_and_exit_2(runner, args, message):
     result = runner.invoke(main, ["fit", *args])

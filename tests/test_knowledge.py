@@ -134,7 +134,7 @@ def test_extra_knowledge_directory_adds_entries(tmp_path):
         (GOOD_ACCEL.replace("    obtain: buy\n", "    bf16_tflops: 100\n    obtain: buy\n"),
          "accelerators.yaml: accelerator 'my-card', key 'bf16_tflops': a number without a source (add it to cites)"),
         (GOOD_ACCEL.replace("usable_memory_bytes: 47000000000", "usable_memory_bytes: 49000000000"),
-         "accelerators.yaml: accelerator 'my-card', key 'usable_memory_bytes': larger than memory_bytes"),
+         "accelerators.yaml: accelerator 'my-card', key 'usable_memory_bytes': expected at most memory_bytes (48,000,000,000), got 49,000,000,000"),
         (GOOD_ACCEL.replace("mem_bandwidth_gbs: article}", "mem_bandwidth_gbs: nowhere}"),
          "accelerators.yaml: accelerator 'my-card', key 'cites': unknown source 'nowhere' for mem_bandwidth_gbs"),
         (GOOD_ACCEL.replace("usable_memory_basis: driver-reported", "usable_memory_basis: guess"),

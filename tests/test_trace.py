@@ -231,8 +231,7 @@ def test_malformed_trace_fields_exit_2(runner, tmp_path):
         jsonschema.validate(doc, trace.schema())
     missing = runner.invoke(main, ["audit", str(tmp_path / "nope.json")])
     assert missing.exit_code == 2
-    assert missing.stderr == (f"Error: trace: {tmp_path / 'nope.json'}: cannot read: FileNotFoundError: "
-                              f"[Errno 2] No such file or directory: '{tmp_path / 'nope.json'}'\n")
+    assert missing.stderr == f"Error: trace: {tmp_path / 'nope.json'}: cannot read: No such file or directory\n"
 
 
 def test_trace_file_that_cannot_be_written_exits_2(runner, tmp_path):

@@ -13,6 +13,7 @@ from .output import CSV_COLUMNS as CSV_COLUMNS
 from .output import open_output as open_output
 from .output import output_format as output_format
 from .read import Row as Row
+from .read import check_input as check_input
 from .read import read_rows as read_rows
 from .run import Summary as Summary
 from .run import run_batch as run_batch

@@ -7,9 +7,11 @@ leaves every finished row written (exit 130).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -84,16 +86,26 @@ def peak_rss_bytes() -> int:
 
 
 _WORKER: dict[str, Any] = {}
+ORPHAN_CHECK_S = 0.5  # how often a worker checks its parent is alive: an orphan lives at most this long
 
 
-def _init_worker(knowledge_dirs: tuple[str, ...], fmt: str) -> None:
-    """Each worker process: ignore Ctrl-C (the parent handles it), load the catalog and build its engine once."""
+def _init_worker(knowledge_dirs: tuple[str, ...], fmt: str, parent: int) -> None:
+    """Each worker process: ignore Ctrl-C (the parent handles it), die with the parent, build its engine once."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler, inherited through fork
+    threading.Thread(target=_orphan_watch, args=(parent,), name="llmhw-orphan-watch", daemon=True).start()
     _WORKER.update(knowledge_dirs=knowledge_dirs, fmt=fmt)
     from .. import api, session
 
     api.catalog(knowledge_dirs)
     session.engine()
+
+
+def _orphan_watch(parent: int) -> None:
+    """End this worker once its parent is gone (SIGKILL leaves no chance to stop it): reparented, getppid() changes."""
+    while os.getppid() == parent:
+        time.sleep(ORPHAN_CHECK_S)
+    os._exit(1)
 
 
 def _work(rows: list[Row]) -> tuple[list[tuple[int, str | None, Any]], int, int]:
@@ -183,21 +195,39 @@ def run_batch(
         summary.failures += error is not None
         writer.add(row, error, payload)
 
-    try:
-        if jobs == 1:
-            _run_here(numbered(rows), dirs, out_format, finished, bar, summary)
-        else:
-            _run_pool(numbered(rows), dirs, out_format, jobs, finished, bar, summary)
-    except KeyboardInterrupt:
-        summary.interrupted = True
-    except BrokenProcessPool as exc:
-        raise LlmhwError(f"a worker process died ({exc}); rows finished before it are written") from exc
-    finally:
-        writer.drain()
-        summary.seconds = time.perf_counter() - start
-        bar.update(summary.rows, summary.failures, force=True)
-        bar.close()
+    with _terminate_as_interrupt():
+        try:
+            if jobs == 1:
+                _run_here(numbered(rows), dirs, out_format, finished, bar, summary)
+            else:
+                _run_pool(numbered(rows), dirs, out_format, jobs, finished, bar, summary)
+        except KeyboardInterrupt:
+            summary.interrupted = True
+        except BrokenProcessPool as exc:
+            raise LlmhwError(f"a worker process died ({exc}); rows finished before it are written") from exc
+        finally:
+            writer.drain()
+            summary.seconds = time.perf_counter() - start
+            bar.update(summary.rows, summary.failures, force=True)
+            bar.close()
     return summary
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM stops the run as Ctrl-C does: finished rows written, workers stopped (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(_signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _run_here(rows: Iterable[Row], dirs: tuple[str, ...], fmt: str, finished: Callable[[int, str | None, Any], None],
@@ -216,7 +246,7 @@ def _run_pool(rows: Iterable[Row], dirs: tuple[str, ...], fmt: str, jobs: int, f
     from .. import api
 
     api.catalog(dirs)  # loaded once here: forked workers inherit it
-    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=(dirs, fmt))
+    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=(dirs, fmt, os.getpid()))
     pending: set[Future[Any]] = set()
     try:
         for part in _chunks(rows, chunk):

@@ -1,9 +1,10 @@
 """The `llmhw` commands: each parses its options, makes one API call and hands the result to ``render``.
 
 Exit codes: 0 answered (also "nothing fits", an explained answer); 1 a failure that is not the input's fault
-(a broken built-in catalog) or a negative verdict a command exists to give (``audit`` finding a difference,
-``batch`` with failed rows); 2 the input is wrong (unknown model or hardware, a number out of range, a
-malformed file); 130 interrupted. Errors are translated once, in ``LlmhwGroup``; they are one line on stderr.
+(a broken built-in catalog, a full disk) or a negative verdict a command exists to give (``audit`` finding a
+difference, ``batch`` with failed rows); 2 the input is wrong (unknown model or hardware, a number out of range,
+a malformed file, an output path that would destroy something); 130 interrupted. Errors are translated once, in
+``LlmhwGroup``; they are one line on stderr.
 """
 
 from __future__ import annotations
@@ -21,7 +22,17 @@ from ..knowledge.schema import ECOSYSTEMS, KINDS
 from ..errors import InputError
 from . import render, render_machine
 from .group import LlmhwGroup
-from .options import build_profile, format_option, knowledge_option, trace_option, workload_options, write_trace
+from .options import (
+    build_profile,
+    force_option,
+    format_option,
+    knowledge_files,
+    knowledge_option,
+    sign_option,
+    trace_option,
+    workload_options,
+    write_trace,
+)
 
 
 @click.group(cls=LlmhwGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
@@ -40,7 +51,9 @@ def main() -> None:
 @workload_options
 @format_option("text", "json", "markdown", "html")
 @trace_option
-def recommend(profile_file: str | None, knowledge: tuple[str, ...], fmt: str, trace_file: str | None, **options: Any) -> None:
+@force_option
+def recommend(profile_file: str | None, knowledge: tuple[str, ...], fmt: str, trace_file: str | None, sign_key: str | None,
+              force: bool, **options: Any) -> None:
     """Rank hardware for a workload: the minimum that works, the recommended one, the best within budget.
 
     \b
@@ -49,9 +62,10 @@ def recommend(profile_file: str | None, knowledge: tuple[str, ...], fmt: str, tr
       llmhw recommend --model qwen2.5:7b --task lora --batch 32 --format json
       llmhw recommend --model deepseek-r1:70b --concurrency 20 --format html > report.html
     """
+    _needs_trace(trace_file, sign_key)
     advice = api.advise(build_profile(profile_file, options), knowledge_dirs=knowledge)
     if trace_file:
-        write_trace(trace_file, advice)
+        write_trace(trace_file, advice, inputs=_inputs(profile_file, knowledge), force=force, sign_key=sign_key)
     data = advice.to_dict()
     if fmt == "html":
         click.echo(report.advice_html(data, advice.compared, report.explained(advice)), nl=False)
@@ -66,8 +80,9 @@ def recommend(profile_file: str | None, knowledge: tuple[str, ...], fmt: str, tr
 @workload_options
 @format_option("text", "json", "html")
 @trace_option
+@force_option
 def check(hardware: str, count: str | None, profile_file: str | None, knowledge: tuple[str, ...], fmt: str, trace_file: str | None,
-          **options: Any) -> None:
+          sign_key: str | None, force: bool, **options: Any) -> None:
     """Check whether a workload fits a configuration you name, with the breakdown, speed and pitfalls.
 
     \b
@@ -76,16 +91,27 @@ def check(hardware: str, count: str | None, profile_file: str | None, knowledge:
       llmhw check --model llama-3.1-70b --hardware h100-sxm --count 2 --format json
       llmhw check --model qwen2.5:14b --hardware this
     """
+    _needs_trace(trace_file, sign_key)
     hardware, n = _hardware(hardware, count, knowledge)
     result = api.check(build_profile(profile_file, options), hardware, n, knowledge_dirs=knowledge)
     if trace_file:
-        write_trace(trace_file, result)
+        write_trace(trace_file, result, inputs=_inputs(profile_file, knowledge), force=force, sign_key=sign_key)
     data = result.to_dict()
     name = api.catalog(knowledge).accelerators[result.hardware].name
     if fmt == "html":
         click.echo(report.check_html(data, name, report.explained(result)), nl=False)
         return
     click.echo(render.to_json(data) if fmt == "json" else render.check_text(data, name), nl=fmt == "json")
+
+
+def _needs_trace(trace_file: str | None, sign_key: str | None) -> None:
+    if sign_key and not trace_file:
+        raise InputError("--sign", "signs the trace: give --trace FILE too")
+
+
+def _inputs(profile_file: str | None, knowledge: tuple[str, ...]) -> tuple[str | Path, ...]:
+    """The files a consultation read, which its outputs must never replace."""
+    return (*([profile_file] if profile_file else []), *knowledge_files(knowledge))
 
 
 @main.command()
@@ -248,20 +274,27 @@ def explain(trace_file: str, conclusion: str | None, fmt: str) -> None:
 @main.command()
 @click.argument("trace_file", metavar="FILE", type=click.Path(dir_okay=False))
 @knowledge_option("Where the trace's extra knowledge directories are now (repeatable)  [default: the recorded paths]")
+@click.option("--key", "key_file", metavar="KEYFILE", help="Check the trace's signature with the secret key in KEYFILE (see --sign).")
 @format_option("text", "json")
-def audit(trace_file: str, knowledge: tuple[str, ...], fmt: str) -> int:
-    """Replay a trace through today's rules and knowledge: exit 0 if the conclusions are the same, else 1.
+def audit(trace_file: str, knowledge: tuple[str, ...], key_file: str | None, fmt: str) -> int:
+    """Replay a trace through today's rules and knowledge: exit 0 if it reproduces everything the trace claims, else 1.
 
-    Reports each conclusion added, removed or changed, the first firing where the runs part, and whether the
-    rulebase or the knowledge changed. A trace that does not follow from its own inputs is reported inconsistent.
+    Reports each conclusion added, removed or changed, every other claim (answer, facts, firings, knowledge
+    entries and sources, rule list) the replay does not reproduce, the first firing where the runs part, and
+    whether the rulebase or the knowledge changed. A trace that does not follow from its own inputs, or whose
+    signature fails under --key, is reported inconsistent.
 
     \b
     Example:
       llmhw audit run.json
       llmhw audit run.json --format json
+      llmhw audit signed.json --key team.key
     """
+    from ..trace.sign import read_key
+
+    key = read_key(key_file, "--key") if key_file else None
     doc = trace.read(trace_file)
-    report = trace.audit(doc, list(knowledge) if knowledge else None)
+    report = trace.audit(doc, list(knowledge) if knowledge else None, key=key)
     if fmt == "json":
         click.echo(render.to_json(report.to_dict()))
     else:
@@ -272,26 +305,31 @@ def audit(trace_file: str, knowledge: tuple[str, ...], fmt: str) -> int:
 
 @main.command()
 @click.argument("input_file", metavar="INPUT", type=click.Path(dir_okay=False))
-@click.option("--out", "out_path", required=True, help="Output file (`-` for stdout); written row by row, in input order.")
+@click.option("--out", "out_path", required=True, help="Output file (`-` for stdout); one record per row, in input order.")
 @click.option("--jobs", type=click.IntRange(1, 512), default=None, help="Worker processes  [default: the number of cores]")
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default=None,
               help="Output format  [default: csv for a .csv OUTPUT, else jsonl]")
 @click.option("--input-format", "in_fmt", type=click.Choice(["jsonl", "csv", "yaml"]), default=None,
               help="Input format  [default: from INPUT's suffix: .jsonl/.json, .csv, .yaml/.yml]")
 @knowledge_option()
-def batch(input_file: str, out_path: str, jobs: int | None, fmt: str | None, in_fmt: str | None, knowledge: tuple[str, ...]) -> int:
+@force_option
+def batch(input_file: str, out_path: str, jobs: int | None, fmt: str | None, in_fmt: str | None, knowledge: tuple[str, ...],
+          force: bool) -> int:
     """Consult every profile of INPUT (JSON Lines, CSV or YAML; one profile per row) and write one result per row.
 
     Each record is the `recommend --format json` result or the row's error, with its row and line number.
-    Bad rows do not stop the run; the exit code is 1 if any row failed. Ctrl-C keeps every finished row.
+    Bad rows do not stop the run; the exit code is 1 if any row failed. OUTPUT is written to a temp file beside
+    it and renamed over it when the run ends: Ctrl-C or SIGTERM keeps every finished row; a full disk keeps the
+    previous OUTPUT. An existing OUTPUT that llmhw did not write is replaced only with --force.
 
     \b
     Example:
       llmhw batch profiles.jsonl --out results.jsonl --jobs 2
       llmhw batch profiles.csv --out results.csv
     """
-    from ..batch import open_output, output_format, run_batch
+    from ..batch import check_input, open_output, output_format, run_batch
 
+    in_kind = check_input(Path(input_file), in_fmt)  # the input is checked before the output is touched
     kind = output_format(out_path, fmt)
     shown = [0]
 
@@ -302,15 +340,16 @@ def batch(input_file: str, out_path: str, jobs: int | None, fmt: str | None, in_
         elif shown[0] == 21:
             click.echo("... more failed rows: see the output", err=True)
 
-    with open_output(out_path, kind) as out:
-        summary = run_batch(Path(input_file), out, jobs=jobs, out_format=kind, in_format=in_fmt, knowledge_dirs=knowledge, report=report)
+    with open_output(out_path, inputs=(input_file, *knowledge_files(knowledge)), force=force) as out:
+        summary = run_batch(Path(input_file), out, jobs=jobs, out_format=kind, in_format=in_kind, knowledge_dirs=knowledge, report=report)
     click.echo(summary.line(), err=True)
     return summary.exit_code
 
 
 @main.command()
 @knowledge_option()
-def ask(knowledge: tuple[str, ...]) -> None:
+@sign_option
+def ask(knowledge: tuple[str, ...], sign_key: str | None) -> None:
     """Answer a few questions, one at a time, and get the recommendation with its reasons.
 
     Only what the rules need is asked. At any question: why, help, back, quit; Enter takes the default.
@@ -321,9 +360,14 @@ def ask(knowledge: tuple[str, ...]) -> None:
       llmhw ask
       printf 'deepseek-r1:7b\\n\\n' | llmhw ask
     """
+    from ..trace.sign import read_key
     from .ask import run
 
-    run(knowledge)
+    if sign_key:
+        read_key(sign_key, "--sign")  # a bad key file is said now, not after the questions
+    run(knowledge, sign_key)
+
+
 
 
 def _hardware(hardware: str, count: str | None, knowledge: tuple[str, ...]) -> tuple[str, int]:
@@ -338,6 +382,8 @@ def _hardware(hardware: str, count: str | None, knowledge: tuple[str, ...]) -> t
         detected, found = machine.this_hardware(machine.detect(api.catalog(knowledge)))
         return detected, found if n is None else n
     return hardware, 1 if n is None else n
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (another than loopback exposes it to the network).")
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port to listen on (0: any free port).")

@@ -38,8 +38,15 @@ def format_option(*choices: str) -> Callable[[F], F]:
     return click.option("--format", "fmt", type=click.Choice(choices), default=choices[0], show_default=True, help="Output format.")
 
 
+def sign_option(fn: F) -> F:
+    """``--sign KEYFILE``: sign the trace with the secret key in KEYFILE (HMAC-SHA256)."""
+    return click.option("--sign", "sign_key", metavar="KEYFILE",
+                        help="Sign the trace with the secret key in KEYFILE (HMAC-SHA256; `llmhw audit --key KEYFILE` checks it).")(fn)
+
+
 def trace_option(fn: F) -> F:
-    """``--trace FILE``: also write the consultation's auditable trace."""
+    """``--trace FILE`` (and ``--sign KEYFILE``): also write the consultation's auditable trace."""
+    fn = sign_option(fn)
     return click.option("--trace", "trace_file", type=click.Path(dir_okay=False),
                         help="Also write an auditable trace of this consultation to FILE (JSON; see `llmhw explain`, `llmhw audit`).")(fn)
 
@@ -99,11 +106,21 @@ def build_profile(profile_file: str | None, options: dict[str, Any]) -> Profile:
     return Profile.from_mapping(data, "--profile" if profile_file else "profile")
 
 
-def write_trace(path: str, result: Any) -> None:
-    """Write the trace of an API result; a file that cannot be written is the input's fault (exit 2)."""
-    from .. import trace
+def force_option(fn: F) -> F:
+    """``--force``: replace an existing output file that llmhw did not write."""
+    return click.option("--force", is_flag=True, help="Replace an existing output file even if llmhw did not write it.")(fn)
 
-    try:
-        trace.write(path, result)
-    except OSError as exc:
-        raise InputError("--trace", f"{path}: cannot write: {exc.strerror or exc}") from exc
+
+def knowledge_files(dirs: tuple[str, ...]) -> list[Path]:
+    """The files of the extra knowledge directories: inputs that no output may be written over."""
+    return [p for d in dirs if Path(d).is_dir() for p in sorted(Path(d).glob("*.yaml"))]
+
+
+def write_trace(path: str, result: Any, *, inputs: tuple[str | Path, ...] = (), force: bool = False, field: str = "--trace",
+                sign_key: str | None = None) -> None:
+    """Write the trace of an API result (never over one of ``inputs``, signed with ``sign_key``'s key if given)."""
+    from .. import trace
+    from ..trace.sign import read_key
+
+    key = read_key(sign_key, "--sign") if sign_key else None
+    trace.write(path, result, field=field, inputs=(*inputs, *([sign_key] if sign_key else [])), force=force, key=key)

@@ -150,18 +150,23 @@ def rules_text(rules: Sequence[Mapping[str, Any]], full: bool) -> str:
 
 
 def node_lines(node: Node, depth: int) -> list[str]:
-    """One step of a derivation and the steps it rested on, indented by depth."""
-    pad = "  " * depth
-    if node.rule_id is None:
-        return [f"{pad}- {node.text} (fact {node.fact})"]
-    if node.repeated:
-        return [f"{pad}- [{node.rule_id}] (as above)"]
-    lines = [f"{pad}- [{node.rule_id}] {node.text}", f"{pad}  sources: {'; '.join(node.sources)}"]
-    for e in node.entries:
-        cited = ", ".join(f"{s} ({quality})" if quality else s for s, quality in e.sources)
-        lines.append(f"{pad}  knowledge: {e.label} {e.name} ({e.file}), sources: {cited}")
-    for child in node.because:
-        lines += node_lines(child, depth + 1)
+    """One step of a derivation and the steps it rested on, indented by depth (a loop: derivations can be deep)."""
+    lines: list[str] = []
+    stack = [(node, depth)]
+    while stack:
+        n, d = stack.pop()
+        pad = "  " * d
+        if n.rule_id is None:
+            lines.append(f"{pad}- {n.text} (fact {n.fact})")
+            continue
+        if n.repeated:
+            lines.append(f"{pad}- [{n.rule_id}] (as above)")
+            continue
+        lines += [f"{pad}- [{n.rule_id}] {n.text}", f"{pad}  sources: {'; '.join(n.sources)}"]
+        for e in n.entries:
+            cited = ", ".join(f"{s} ({quality})" if quality else s for s, quality in e.sources)
+            lines.append(f"{pad}  knowledge: {e.label} {e.name} ({e.file}), sources: {cited}")
+        stack.extend((child, d + 1) for child in reversed(n.because))
     return lines
 
 
@@ -185,8 +190,12 @@ def audit_lines(a: Audit) -> list[str]:
         out += [f"  - {p}" for p in a.problems]
     elif a.verdict == "same":
         out.append("Same conclusions as the trace.")
-    else:
+    elif a.differences:
         out.append(f"Conclusions changed: {len(a.differences)} difference(s).")
+    else:
+        out.append("Same conclusions, but today's replay differs in what the trace records.")
+    if a.claims_changed and a.verdict != "inconsistent":
+        out.append(f"  - the replay differs in: {', '.join(a.claims_changed)}")
     for d in a.differences:
         what = f"{d['change']} {d['kind']} {d['key']}"
         if d.get("reason"):
@@ -207,6 +216,8 @@ def audit_lines(a: Audit) -> list[str]:
                                 if a.knowledge_changed else "unchanged since the trace was written"))
     if a.version[0] != a.version[1]:
         out.append(f"llmhw version: {a.version[0]} when written, {a.version[1]} today")
+    if a.signature != "not signed":
+        out.append(f"Signature: {a.signature}")
     return out
 
 

@@ -1,7 +1,9 @@
 """Audit a trace document: replay its inputs through today's rules and knowledge, and compare.
 
-``audit`` reruns the recorded inputs and compares conclusions, and says whether the document can be trusted
-(its digest, its internal references, and whether unchanged rules and knowledge reproduce it).
+``audit`` reruns the recorded inputs and compares everything the document claims with the replay (answer,
+conclusions, facts, firings, knowledge entries and sources, rule list), and says whether the document can be
+trusted (its signature when a key is given, its digest and hashes, its internal references, and whether
+unchanged rules and knowledge reproduce it).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import InputError, KnowledgeError, TraceError
+from . import sign
 from .document import CONCLUSION_FACTS, document, reference_problems, rulebase_hash
 from .evidence import knowledge_hashes
 
@@ -30,9 +33,10 @@ def replay(doc: Mapping[str, Any], knowledge_dirs: Sequence[str] | None = None) 
 class Audit:
     """What replaying a trace found.
 
-    ``verdict`` is ``same`` (the same conclusions: exit 0), ``changed`` (conclusions added, removed or
-    changed: exit 1) or ``inconsistent`` (the document does not follow from its own inputs, or its
-    references or digest are broken: not trusted, exit 1).
+    ``verdict`` is ``same`` (the replay reproduces everything the trace claims: exit 0), ``changed``
+    (conclusions added, removed or changed, or another claim the replay does not reproduce: exit 1) or
+    ``inconsistent`` (the document does not follow from its own inputs, its references, hashes or digest are
+    broken, or its signature fails: not trusted, exit 1).
     """
 
     verdict: str
@@ -42,6 +46,8 @@ class Audit:
     knowledge_changed: tuple[str, ...]
     version: tuple[str, str]
     problems: tuple[str, ...]
+    claims_changed: tuple[str, ...] = ()  # parts of the document (CLAIMS) today's replay does not reproduce
+    signature: str = "not signed"  # valid | invalid | not checked (no key) | not signed
 
     @property
     def exit_code(self) -> int:
@@ -51,7 +57,18 @@ class Audit:
         return {"verdict": self.verdict, "differences": [dict(d) for d in self.differences],
                 "parted_at": dict(self.parted_at) if self.parted_at else None,
                 "rulebase_changed": list(self.rulebase_changed), "knowledge_changed": list(self.knowledge_changed),
-                "version": {"trace": self.version[0], "today": self.version[1]}, "problems": list(self.problems)}
+                "version": {"trace": self.version[0], "today": self.version[1]}, "problems": list(self.problems),
+                "claims_changed": list(self.claims_changed), "signature": self.signature}
+
+
+# Everything a trace claims about its consultation, compared with the replay's (the rest says what ran, and when).
+CLAIMS = ("inputs", "proposal", "defaults", "profile", "facts", "firings", "conclusions", "answer",
+          "knowledge.entries", "knowledge.sources", "rulebase.rules")
+
+
+def _claim(doc: Mapping[str, Any], name: str) -> Any:
+    part, _, sub = name.partition(".")
+    return doc[part][sub] if sub else doc[part]
 
 
 def _file_changes(before: Mapping[str, str], after: Mapping[str, str]) -> tuple[str, ...]:
@@ -99,14 +116,21 @@ def _parting(before: Sequence[Mapping[str, Any]], after: Sequence[Mapping[str, A
     return None
 
 
-def audit(doc: Mapping[str, Any], knowledge_dirs: Sequence[str] | None = None) -> Audit:
-    """Replay a trace's inputs through today's rules and knowledge, and compare.
+def audit(doc: Mapping[str, Any], knowledge_dirs: Sequence[str] | None = None, key: bytes | None = None) -> Audit:
+    """Replay a trace's inputs through today's rules and knowledge, and compare everything it claims.
 
     :param knowledge_dirs: where the extra knowledge directories are now (default: the paths the trace recorded).
+    :param key: the secret key the trace was signed with (``--sign``); its signature is then checked.
     """
     from .. import __version__
 
     problems = reference_problems(doc)
+    signature = "not checked (no key)" if "signature" in doc else "not signed"
+    if key is not None:
+        wrong = sign.check(doc, key)
+        signature = "invalid" if wrong else "valid"
+        if wrong:
+            problems.insert(0, wrong)
     rules_now = rulebase_hash()["files"]
     rulebase_changed = _file_changes(doc["rulebase"]["files"], rules_now)
     try:
@@ -128,6 +152,7 @@ def audit(doc: Mapping[str, Any], knowledge_dirs: Sequence[str] | None = None) -
     same_basis = not rulebase_changed and not knowledge_changed and doc["llmhw_version"] == __version__
     differences: list[dict[str, Any]] = []
     parted = None
+    claims: list[str] = []
     if fresh is None:
         differences.append({"change": "removed", "kind": "answer", "key": "all", "before": None, "after": None,
                             "fields": [], "reason": f"today the inputs are refused: {replay_error}"})
@@ -136,11 +161,11 @@ def audit(doc: Mapping[str, Any], knowledge_dirs: Sequence[str] | None = None) -
     else:
         differences = _differences(doc["conclusions"], fresh["conclusions"])
         parted = _parting(doc["firings"], fresh["firings"])
-        if same_basis:
-            parts = [k for k in ("inputs", "defaults", "profile", "facts", "firings", "conclusions", "answer") if doc[k] != fresh[k]]
-            if parts:
-                problems.append("with the same rulebase and knowledge, its inputs do not give its recorded "
-                                + ", ".join(parts) + (f" (they part at firing #{parted['firing']})" if parted else ""))
-    verdict = "inconsistent" if problems else "changed" if differences else "same"
+        claims = [name for name in CLAIMS if _claim(doc, name) != _claim(fresh, name)]
+        if same_basis and claims:
+            problems.append("with the same rulebase and knowledge, its inputs do not give its recorded "
+                            + ", ".join(claims) + (f" (they part at firing #{parted['firing']})" if parted else ""))
+    verdict = "inconsistent" if problems else "changed" if differences or claims else "same"
     return Audit(verdict=verdict, differences=tuple(differences), parted_at=parted, rulebase_changed=rulebase_changed,
-                 knowledge_changed=knowledge_changed, version=(doc["llmhw_version"], __version__), problems=tuple(problems))
+                 knowledge_changed=knowledge_changed, version=(doc["llmhw_version"], __version__), problems=tuple(problems),
+                 claims_changed=tuple(claims), signature=signature)

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from .. import safe_write
 from ..errors import TraceError
+from . import sign
 from .events import TraceEvent, plain
 from .evidence import Evidence
 
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
 SCHEMA_VERSION = 1
 FORMAT = "llmhw-trace"
 MAX_TRACE_BYTES = 20_000_000
+IS_TRACE = safe_write.starts_with(b'{\n  "answer": ')  # what dumps() writes first (sorted keys): a trace may replace a trace
 INPUT_FACTS = ("InitialFact", "Answers", "Mode", "Proposal")  # declared by the session, not by a rule
 CONCLUSION_FACTS = {"Recommendation": "recommendation", "Fit": "fit", "Warning": "warning", "Tip": "tip", "Note": "note"}
 # What the rulebase hash covers: every rule module, and the engine modules whose code decides what the rules conclude.
@@ -114,8 +117,8 @@ def document(result: Any, created: str | None = None) -> dict[str, Any]:
 
 
 def digest(doc: Mapping[str, Any]) -> str:
-    """SHA-256 of the document's canonical JSON without ``created`` and ``digest``: any later edit changes it."""
-    body = {k: v for k, v in doc.items() if k not in ("created", "digest")}
+    """SHA-256 of the document's canonical JSON without ``created``, ``digest`` and ``signature``: any later edit changes it."""
+    body = {k: v for k, v in doc.items() if k not in ("created", "digest", "signature")}
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()).hexdigest()
 
 
@@ -124,32 +127,32 @@ def dumps(doc: Mapping[str, Any]) -> str:
     return json.dumps(doc, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
 
-def write(path: str | Path, result: Any, created: str | None = None) -> dict[str, Any]:
+def write(path: str | Path, result: Any, created: str | None = None, *, field: str = "--trace",
+          inputs: Iterable[str | Path] = (), force: bool = False, key: bytes | None = None) -> dict[str, Any]:
     """Write the trace of an ``Advice`` or ``CheckResult`` to ``path`` (validated first); return the document.
 
     ``llmhw recommend --trace FILE``, ``llmhw check --trace FILE`` and ``llmhw ask`` (on save) call this.
+    The write goes through ``llmhw.safe_write``: it never replaces an input, a device or a file that is not a
+    trace (unless ``force``), and a failed write leaves the previous file as it was. With ``key``, the document
+    is signed (``llmhw.trace.sign``).
     """
     doc = document(result, created)
+    if key is not None:
+        doc["signature"] = sign.signature(doc, key)
     validate(doc)  # a bug if it fails: the writer and the schema disagree
-    target = Path(path)
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(dumps(doc), encoding="utf-8")
-    tmp.replace(target)
+    safe_write.write_text(path, dumps(doc), field, inputs=inputs, ours=IS_TRACE, force=force)
     return doc
 
 
 def read(path: str | Path) -> dict[str, Any]:
     """Read and validate a trace file; raises ``TraceError`` (an ``InputError``) with one line naming the problem."""
-    p = Path(path)
+    where = str(path)
+    data = safe_write.read_regular(path, MAX_TRACE_BYTES, lambda problem: TraceError(where, problem))
     try:
-        if p.stat().st_size > MAX_TRACE_BYTES:
-            raise TraceError(str(p), f"file is over the {MAX_TRACE_BYTES:,}-byte limit")
-        text = p.read_text(encoding="utf-8")
-    except TraceError:
-        raise
-    except (OSError, UnicodeDecodeError) as exc:
-        raise TraceError(str(p), f"cannot read: {exc.__class__.__name__}: {exc}") from exc
-    return loads(text, str(p))
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise TraceError(where, f"cannot read: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    return loads(text, where)
 
 
 def loads(text: str, where: str = "trace") -> dict[str, Any]:
@@ -240,6 +243,11 @@ def reference_problems(doc: Mapping[str, Any]) -> list[str]:
     problems: list[str] = []
     if doc.get("digest") != digest(doc):
         problems.append("its content does not match its digest: the file was edited after it was written")
+    for part in ("rulebase", "knowledge"):
+        if doc[part]["sha256"] != combined(doc[part]["files"]):
+            problems.append(f"its {part} sha256 is not the hash of its own {part} files")
+    if doc["rulebase"]["rules"] != sorted({f["rule_id"] for f in doc["firings"]}):
+        problems.append("its rulebase rules are not the rules of its own firings")
     facts = {f["id"]: f for f in doc["facts"]}
     if len(facts) != len(doc["facts"]):
         problems.append("two facts share an id")
@@ -263,6 +271,6 @@ def reference_problems(doc: Mapping[str, Any]) -> list[str]:
     for c in doc["conclusions"]:
         if c["fact"] not in asserted_by:
             problems.append(f"conclusion {c['kind']} {c['key']} rests on fact {c['fact']}, which no firing declared")
-        elif CONCLUSION_FACTS.get(facts[c["fact"]]["type"]) != c["kind"]:
+        elif c["fact"] in facts and CONCLUSION_FACTS.get(facts[c["fact"]]["type"]) != c["kind"]:
             problems.append(f"conclusion {c['kind']} {c['key']} points at a {facts[c['fact']]['type']} fact")
     return problems

@@ -8,9 +8,10 @@ sources, and the knowledge entries (model, hardware, precision, runtime) its fac
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from ..errors import InputError
 from .document import events_of
@@ -27,17 +28,40 @@ class Step:
     because: tuple[Step, ...] = field(default=())
 
 
+def build_tree(root: Any, expand: Callable[[Any], Sequence[Any]], make: Callable[[Any, tuple[Any, ...]], Any]) -> Any:
+    """Build a tree bottom-up without recursion, so a derivation thousands of steps deep explains like a short one.
+
+    ``expand(item)`` lists an item's children; it is called in reading order (pre-order), so state it keeps
+    (what was already shown) follows the order of the output. ``make(item, children)`` builds the node.
+    """
+    built: list[Any] = []
+    stack: list[tuple[Any, int | None]] = [(root, None)]  # (item, number of children once expanded)
+    while stack:
+        item, count = stack.pop()
+        if count is None:
+            children = expand(item)
+            stack.append((item, len(children)))
+            stack.extend((child, None) for child in reversed(children))
+        else:
+            kids = tuple(built[len(built) - count:]) if count else ()
+            del built[len(built) - count:]
+            built.append(make(item, kids))
+    return built[0]
+
+
 def derivation(events: Sequence[TraceEvent], fact: int) -> Step:
     """The tree of rule firings that led to ``fact`` (shared sub-derivations appear once per path)."""
     by_output = {out: e for e in events for out in e.outputs}
 
-    def walk(fid: int, seen: frozenset[int]) -> Step:
+    def expand(item: tuple[int, float]) -> list[tuple[int, float]]:
+        fid, matched_at = item  # the firing that matched this fact: the one that declared it must come before
         event = by_output.get(fid)
-        if event is None or fid in seen:
-            return Step(fact=fid, event=event)
-        return Step(fact=fid, event=event, because=tuple(walk(i, seen | {fid}) for i in event.inputs))
+        if event is None or event.seq >= matched_at:  # an input fact, or a forged trace's loop: the walk stops
+            return []
+        return [(i, event.seq) for i in event.inputs]
 
-    return walk(fact, frozenset())
+    return cast(Step, build_tree((fact, math.inf), expand,
+                                 lambda item, kids: Step(fact=item[0], event=by_output.get(item[0]), because=kids)))
 
 
 @dataclass(frozen=True)
@@ -130,21 +154,37 @@ def explain_rule(doc: Mapping[str, Any], rule_id: str) -> tuple[Explained, ...]:
 
 
 def _entries_of(node: Node) -> list[tuple[str, str | None]]:
-    return [s for e in node.entries for s in e.sources] + [s for child in node.because for s in _entries_of(child)]
+    out: list[tuple[str, str | None]] = []
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        out += [s for e in n.entries for s in e.sources]
+        stack.extend(n.because)
+    return out
 
 
 def _node(step: Step, doc: Mapping[str, Any], facts: Mapping[int, Any], shown: set[Any]) -> Node:
-    """A derivation step as a node; ``shown`` holds the facts and entries already shown in this conclusion."""
-    fact = facts.get(step.fact)
-    if step.event is None:
-        return Node(fact=step.fact, rule_id=None, text=_input_text(fact, doc))
-    if step.fact in shown:
-        return Node(fact=step.fact, rule_id=step.event.rule_id, text=step.event.statement, repeated=True)
-    shown.add(step.fact)
+    """A derivation as nodes; ``shown`` holds the facts and entries already shown in this conclusion."""
     titles = doc["knowledge"]["sources"]
-    return Node(fact=step.fact, rule_id=step.event.rule_id, text=step.event.statement,
-                sources=tuple(titles[s]["title"] if s in titles else s for s in step.event.sources),
-                entries=_entries(fact, doc, shown), because=tuple(_node(child, doc, facts, shown) for child in step.because))
+    first: dict[int, tuple[Entry, ...]] = {}  # id(step) -> its entries, for the steps shown in full
+
+    def expand(s: Step) -> tuple[Step, ...]:
+        if s.event is None or s.fact in shown:
+            return ()
+        shown.add(s.fact)
+        first[id(s)] = _entries(facts.get(s.fact), doc, shown)
+        return s.because
+
+    def make(s: Step, because: tuple[Node, ...]) -> Node:
+        if s.event is None:
+            return Node(fact=s.fact, rule_id=None, text=_input_text(facts.get(s.fact), doc))
+        if id(s) not in first:
+            return Node(fact=s.fact, rule_id=s.event.rule_id, text=s.event.statement, repeated=True)
+        return Node(fact=s.fact, rule_id=s.event.rule_id, text=s.event.statement,
+                    sources=tuple(titles[x]["title"] if x in titles else x for x in s.event.sources),
+                    entries=first[id(s)], because=because)
+
+    return cast(Node, build_tree(step, expand, make))
 
 
 def _entries(fact: Mapping[str, Any] | None, doc: Mapping[str, Any], shown: set[Any]) -> tuple[Entry, ...]:
