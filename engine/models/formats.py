@@ -71,7 +71,9 @@ def _compressed(q: Mapping[str, Any], origin: str) -> tuple[str, str, str]:
     if kind == "float" and bits == 8:
         return "fp8", where, scheme
     if kind == "float" and bits == 4:
-        return "nvfp4", where, scheme
+        # MXFP4 (OCP MX) scales 32 values by a power of two; NVFP4 scales 16 by an FP8 number: the group size tells them apart
+        mx = group == 32 or "mxfp4" in str(q.get("format", "")).lower()
+        return ("mxfp4" if mx else "nvfp4"), where, scheme
     if kind == "int" and bits in (4, 8):
         return ("gptq-int4" if bits == 4 else "int8"), where, scheme
     raise InputError("model", f"{origin}: compressed-tensors {kind} {bits}-bit weights: expected float 8, float 4, int 8 or int 4")
