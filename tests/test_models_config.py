@@ -151,6 +151,17 @@ def test_quantization_config_gives_the_released_format(config, fmt, scheme):
     assert scheme in model.notes
 
 
+def test_an_unknown_quark_weight_type_is_refused_by_name(tmp_path):
+    config = json.loads((CONFIGS / "llama-3.2-1b-instruct.json").read_text())
+    config["quantization_config"] = {"quant_method": "quark", "global_quant_config": {"weight": {"dtype": "fp6_e3m2", "group_size": 32}}}
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    with pytest.raises(InputError) as err:
+        open_model(str(path), PRECISIONS)
+    assert str(err.value) == ("model: config.json, key quantization_config: quark fp6_e3m2 weights (group size 32): "
+                              "expected fp4 in groups of 32, fp8 or int8")
+
+
 @pytest.mark.parametrize(("config", "named"), [
     ("qwen3.5-27b.json", "Qwen3_5ForConditionalGeneration is a hybrid architecture (layer types linear_attention)"),
     ("lfm2.5-vl-1.6b.json", "Lfm2VlForConditionalGeneration is a hybrid architecture (layer types conv)"),
@@ -181,6 +192,11 @@ def test_every_number_names_the_key_it_came_from():
     ({"quant_method": "compressed-tensors", "config_groups": {"group_0": {"weights": {"num_bits": 4, "type": "float", "group_size": 16}}}}, "nvfp4"),
     # Kimi-K3's quantization_config (tests/data/configs/kimi-k3.json): 32-value groups with uint8 power-of-two scales
     (json.loads((CONFIGS / "kimi-k3.json").read_text())["text_config"]["quantization_config"], "mxfp4"),
+    # AMD Quark, as in the amd/*-MXFP4-Preview releases (vLLM's Quark tests: OCP MX fp4, groups of 32, e8m0 scales)
+    ({"quant_method": "quark", "global_quant_config": {"weight": {"dtype": "fp4", "qscheme": "per_group", "group_size": 32,
+                                                                  "scale_format": "e8m0", "is_dynamic": False}},
+      "exclude": ["lm_head"]}, "mxfp4"),
+    ({"quant_method": "quark", "global_quant_config": {"weight": {"dtype": "fp8_e4m3", "qscheme": "per_tensor"}}}, "fp8"),
     ({"quant_method": "compressed-tensors",
       "config_groups": {"group_0": {"weights": {"num_bits": 4, "type": "int", "group_size": 128}}}}, "gptq-int4"),
 ])
