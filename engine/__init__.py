@@ -1,7 +1,7 @@
 """llmhw: which hardware to buy or rent to run or train a large language model, and why.
 
-The public API is what this module names: ``advise``, ``check``, ``Advice``, ``CheckResult``, ``Profile``,
-``Consultation``, ``InputError`` (and the other errors). The engine (experta and the rulebase) loads on
+The public API is what this module names: ``advise``, ``check``, ``show_model``, ``Advice``, ``CheckResult``,
+``Profile``, ``Consultation``, ``InputError`` (and the other errors). The engine (experta and the rulebase) loads on
 first use, so that ``import llmhw`` stays cheap.
 """
 
@@ -20,12 +20,14 @@ if TYPE_CHECKING:
     from .api import CheckResult as CheckResult
     from .api import advise as advise
     from .api import check as check
+    from .api import show_model as show_model
     from .consult import Consultation as Consultation
     from .profile import Profile as Profile
 
 __version__ = "0.1.0"
 # Loaded on first use; Profile too, so that the console script's Ctrl-C handler (``_entry``) is in place ~20 ms sooner.
-_LAZY = {"Advice": "api", "CheckResult": "api", "advise": "api", "check": "api", "Consultation": "consult", "Profile": "profile"}
+_LAZY = {"Advice": "api", "CheckResult": "api", "advise": "api", "check": "api", "show_model": "api", "Consultation": "consult",
+         "Profile": "profile"}
 
 
 def __getattr__(name: str) -> Any:

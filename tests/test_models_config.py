@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,9 @@ SAME_AS_CATALOG = [
     ("llama-3.1-8b-instruct.json", "deepseek-r1-distill-llama-8b"), ("llama-3.1-70b-instruct.json", "deepseek-r1-distill-llama-70b"),
     ("qwen2.5-7b-instruct.json", "deepseek-r1-distill-qwen-7b"), ("qwen2.5-14b.json", "deepseek-r1-distill-qwen-14b"),
     ("qwen2.5-32b-instruct.json", "deepseek-r1-distill-qwen-32b"),
+    ("llama-3.1-405b.json", "llama-3.1-405b"), ("qwen2.5-72b-instruct.json", "qwen2.5-72b"),
+    ("qwen3-235b-a22b.json", "qwen3-235b-a22b"), ("mixtral-8x7b-v0.1.json", "mixtral-8x7b"), ("gpt-oss-20b.json", "gpt-oss-20b"),
+    ("gemma-3-12b.json", "gemma-3-12b"), ("deepseek-r1-distill-qwen-1.5b.json", "deepseek-r1-distill-qwen-1.5b"),
 ]
 ARCH_FIELDS = ("layers", "hidden", "heads", "kv_heads", "head_dim", "vocab", "tied_embeddings", "experts", "experts_active",
                "shared_experts", "moe_intermediate", "kv_lora_rank", "qk_rope_head_dim", "sliding_window", "sliding_layers")
@@ -55,6 +59,10 @@ def test_sizing_from_the_config_equals_the_catalog(config, model_id):
     assert {f: getattr(model, f) for f in ARCH_FIELDS} == {f: getattr(entry, f) for f in ARCH_FIELDS}
 
 
+def test_every_catalog_model_has_a_published_config_that_sizes_it():
+    assert {model_id for _, model_id in SAME_AS_CATALOG} == set(CATALOG.models)
+
+
 def test_exact_counts_reproduce_the_catalogs_derived_ones():
     assert read("deepseek-v3.json").model.params == CATALOG.models["deepseek-v3"].params == 671_026_419_200
     assert read("gpt-oss-120b.json").model.params == CATALOG.models["gpt-oss-120b"].params == 116_829_156_672
@@ -70,6 +78,8 @@ def test_exact_counts_reproduce_the_catalogs_derived_ones():
     ("glm-4.5-air.json", 106e9, "MoE with a shared expert and a dense first layer"),
     ("deepseek-v2-lite-chat.json", 15.7e9, "MoE with two shared experts, MLA without a q low-rank projection"),
     ("allam-7b-instruct-preview.json", 7e9, "dense multi-head attention (32 KV heads), untied"),
+    ("kimi-k2-instruct.json", 1_026_408_235_864, "MLA (Moonshot's, DeepSeek-V3 layout), 384 experts + 1 shared, FP8 release"),
+    ("gemma-3-12b.json", 12_187_325_040, "multimodal: text_config + SigLIP vision tower"),
 ])
 def test_models_beyond_the_catalog_size_within_one_percent_of_their_published_count(config, published, what):
     assert read(config).model.params == pytest.approx(published, rel=0.01), what
@@ -109,6 +119,17 @@ def test_mla_caches_its_latent_whatever_the_head_count():
     assert sizing.kv_bytes_per_token_layer(arch(lite), 2) == (512 + 64) * 2
 
 
+def test_an_mla_model_not_from_deepseek_caches_its_latent():
+    kimi = read("kimi-k2-instruct.json").model  # Moonshot's Kimi-K2: DeepSeek-V3's layout, 64 heads, 384 experts
+    assert (kimi.kv_lora_rank, kimi.qk_rope_head_dim, kimi.layers, kimi.heads) == (512, 64, 61, 64)
+    assert kimi.native_precision == "fp8"
+    # KV bytes per token = (kv_lora_rank + qk_rope_head_dim) x layers x bytes, whatever the 64 heads would cache uncompressed
+    assert sizing.kv_cache_bytes(arch(kimi), 1, 1, 2) == (512 + 64) * 61 * 2 == 70_272
+    assert sizing.kv_cache_bytes(arch(kimi), 131072, 1, 1) == (512 + 64) * 61 * 131072
+    # the card's "32B activated" leaves out the input embedding, as OpenAI's gpt-oss counts do
+    assert kimi.active_params - kimi.vocab * kimi.hidden == pytest.approx(32e9, rel=0.01)
+
+
 def test_moe_active_parameters_and_shared_experts():
     glm = read("glm-4.5-air.json").model
     assert (glm.experts, glm.experts_active, glm.shared_experts, glm.moe_intermediate, glm.intermediate) == (128, 8, 1, 1408, 10944)
@@ -130,9 +151,22 @@ def test_quantization_config_gives_the_released_format(config, fmt, scheme):
     assert scheme in model.notes
 
 
+def test_an_unknown_quark_weight_type_is_refused_by_name(tmp_path):
+    config = json.loads((CONFIGS / "llama-3.2-1b-instruct.json").read_text())
+    config["quantization_config"] = {"quant_method": "quark", "global_quant_config": {"weight": {"dtype": "fp6_e3m2", "group_size": 32}}}
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    with pytest.raises(InputError) as err:
+        open_model(str(path), PRECISIONS)
+    assert str(err.value) == ("model: config.json, key quantization_config: quark fp6_e3m2 weights (group size 32): "
+                              "expected fp4 in groups of 32, fp8 or int8")
+
+
 @pytest.mark.parametrize(("config", "named"), [
     ("qwen3.5-27b.json", "Qwen3_5ForConditionalGeneration is a hybrid architecture (layer types linear_attention)"),
     ("lfm2.5-vl-1.6b.json", "Lfm2VlForConditionalGeneration is a hybrid architecture (layer types conv)"),
+    # Kimi-K3: MLA on 24 of 93 layers, Kimi Delta Attention (linear) on the rest; released in MXFP4
+    ("kimi-k3.json", "KimiK3ForConditionalGeneration is a hybrid architecture (key linear_attn_config)"),
 ])
 def test_hybrid_architectures_are_refused_in_one_line(config, named):
     with pytest.raises(InputError) as err:
@@ -156,12 +190,17 @@ def test_every_number_names_the_key_it_came_from():
     ({"quant_method": "bitsandbytes", "load_in_4bit": True, "bnb_4bit_quant_type": "nf4"}, "nf4"),
     ({"quant_method": "compressed-tensors", "config_groups": {"group_0": {"weights": {"num_bits": 8, "type": "float"}}}}, "fp8"),
     ({"quant_method": "compressed-tensors", "config_groups": {"group_0": {"weights": {"num_bits": 4, "type": "float", "group_size": 16}}}}, "nvfp4"),
+    # Kimi-K3's quantization_config (tests/data/configs/kimi-k3.json): 32-value groups with uint8 power-of-two scales
+    (json.loads((CONFIGS / "kimi-k3.json").read_text())["text_config"]["quantization_config"], "mxfp4"),
+    # AMD Quark, as in the amd/*-MXFP4-Preview releases (vLLM's Quark tests: OCP MX fp4, groups of 32, e8m0 scales)
+    ({"quant_method": "quark", "global_quant_config": {"weight": {"dtype": "fp4", "qscheme": "per_group", "group_size": 32,
+                                                                  "scale_format": "e8m0", "is_dynamic": False}},
+      "exclude": ["lm_head"]}, "mxfp4"),
+    ({"quant_method": "quark", "global_quant_config": {"weight": {"dtype": "fp8_e4m3", "qscheme": "per_tensor"}}}, "fp8"),
     ({"quant_method": "compressed-tensors",
       "config_groups": {"group_0": {"weights": {"num_bits": 4, "type": "int", "group_size": 128}}}}, "gptq-int4"),
 ])
 def test_quantized_releases_map_to_catalog_formats(tmp_path, quant, fmt):
-    import json
-
     config = json.loads((CONFIGS / "llama-3.2-1b-instruct.json").read_text())
     config["quantization_config"] = quant
     path = tmp_path / "config.json"

@@ -39,7 +39,7 @@ WRAPPERS = ("gemma3", "mistral3", "llava", "qwen2_vl", "qwen2_5_vl", "llama4", "
 # Words that mark layers keeping a recurrent state instead of a KV cache.
 HYBRID_LAYER_TYPES = ("linear_attention", "mamba", "mamba2", "ssm", "conv", "recurrent", "rwkv", "deltanet", "lightning")
 HYBRID_KEYS = ("hybrid_override_pattern", "ssm_state_size", "mamba_d_state", "mamba_num_heads", "linear_num_key_heads",
-               "attn_type_list", "full_attention_interval", "block_types", "layers_block_type")
+               "attn_type_list", "full_attention_interval", "block_types", "layers_block_type", "linear_attn_config")
 # Missing tie_word_embeddings means True: save_pretrained writes it only when it differs from PretrainedConfig's True.
 TIE_DEFAULT = True
 # Defaults of the transformers config classes for keys a published config may leave out (Gemma3TextConfig).
@@ -94,7 +94,7 @@ def refuse_hybrid(data: Mapping[str, Any], model_type: str, arch_name: str, wher
     odd = sorted(k for k in kinds if any(w in k for w in HYBRID_LAYER_TYPES) or k not in ("full_attention", "sliding_attention", "attention"))
     keys = [k for k in HYBRID_KEYS if data.get(k) is not None]
     hybrid_type = any(w in model_type for w in ("mamba", "jamba", "falcon_h", "nemotron_h", "hybrid", "zamba", "rwkv", "recurrent",
-                                                 "qwen3_next", "qwen3_5", "lfm2", "bamba", "plamo"))
+                                                 "qwen3_next", "qwen3_5", "lfm2", "bamba", "plamo", "kimi_linear"))
     if odd or keys or hybrid_type:
         why = f"layer types {', '.join(odd)}" if odd else f"key {keys[0]}" if keys else f"model_type {model_type}"
         raise InputError("model", f"{where}: {arch_name} is a hybrid architecture ({why}): its recurrent layers (linear attention, SSM, "

@@ -55,8 +55,10 @@ def _quantized(q: Mapping[str, Any], origin: str) -> tuple[str, str, str]:
             return "int8", f"{origin}.load_in_8bit", "bitsandbytes LLM.int8"
     if method == "compressed-tensors":
         return _compressed(q, origin)
+    if method == "quark":
+        return _quark(q, origin)
     raise InputError("model", f"{origin}: quant_method {method!r} is not a format llmhw knows; expected awq, bitsandbytes, "
-                              "compressed-tensors, fbgemm_fp8, fp8, gptq or mxfp4")
+                              "compressed-tensors, fbgemm_fp8, fp8, gptq, mxfp4 or quark")
 
 
 def _compressed(q: Mapping[str, Any], origin: str) -> tuple[str, str, str]:
@@ -71,7 +73,27 @@ def _compressed(q: Mapping[str, Any], origin: str) -> tuple[str, str, str]:
     if kind == "float" and bits == 8:
         return "fp8", where, scheme
     if kind == "float" and bits == 4:
-        return "nvfp4", where, scheme
+        # MXFP4 (OCP MX) scales 32 values by a power of two; NVFP4 scales 16 by an FP8 number: the group size tells them apart
+        mx = group == 32 or "mxfp4" in str(q.get("format", "")).lower()
+        return ("mxfp4" if mx else "nvfp4"), where, scheme
     if kind == "int" and bits in (4, 8):
         return ("gptq-int4" if bits == 4 else "int8"), where, scheme
     raise InputError("model", f"{origin}: compressed-tensors {kind} {bits}-bit weights: expected float 8, float 4, int 8 or int 4")
+
+
+def _quark(q: Mapping[str, Any], origin: str) -> tuple[str, str, str]:
+    """AMD Quark (the amd/*-MXFP4 and *-FP8-KV releases): the global weight spec, else the first per-layer one."""
+    specs = [q.get("global_quant_config")] + list((q.get("layer_quant_config") or {}).values())
+    weight = next((s.get("weight") for s in specs if isinstance(s, Mapping) and isinstance(s.get("weight"), Mapping)), None)
+    if not isinstance(weight, Mapping):
+        raise InputError("model", f"{origin}: quark without a weight spec (global_quant_config or layer_quant_config)")
+    dtype, group = str(weight.get("dtype", "")).lower(), weight.get("group_size")
+    where = f"{origin}.global_quant_config weight dtype {dtype}"
+    scheme = f"AMD Quark {dtype} weights" + (f", group size {group}" if group else "")
+    if dtype == "fp4" and group in (None, 32):  # OCP MX: 32 E2M1 values share one E8M0 (power-of-two) scale
+        return "mxfp4", where, scheme
+    if dtype.startswith("fp8"):
+        return "fp8", where, scheme
+    if dtype == "int8":
+        return "int8", where, scheme
+    raise InputError("model", f"{origin}: quark {dtype} weights (group size {group}): expected fp4 in groups of 32, fp8 or int8")
