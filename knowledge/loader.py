@@ -19,13 +19,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any, TypeVar, Union
+from typing import Any, TypeVar, Union, cast
 
 import yaml
 
 from ..errors import InputError, KnowledgeError
 from . import checks, schema
-from .schema import Accelerator, CalibrationRun, Model, Policy, PolicyValue, Precision, Runtime, Source
+from .schema import Accelerator, CalibrationRun, Model, Policy, PolicyValue, Precision, Runtime, RuntimeFormat, Source
 
 BUILTIN_DIR = Path(__file__).resolve().parent
 SCHEMA_VERSION = 1
@@ -42,6 +42,8 @@ CATALOGS: dict[str, tuple[str, type, str]] = {
     "policy": ("policy", PolicyValue, "policy value"),
     "calibration": ("calibration", CalibrationRun, "calibration run"),
 }
+# file stem -> Catalog field holding its entries (policy.yaml's raw entries beside the typed ``Catalog.policy``)
+FIELDS = {stem: "policy_entries" if stem == "policy" else stem for stem in CATALOGS}
 
 T = TypeVar("T")
 
@@ -240,15 +242,11 @@ class Catalog:
     accelerators: Mapping[str, Accelerator]
     precisions: Mapping[str, Precision]
     runtimes: Mapping[str, Runtime]
-    policy: Mapping[str, PolicyValue]  # with their units, reasons and sources
-    typed_policy: Policy  # the same values, one typed field each: what rules read
+    policy_entries: Mapping[str, PolicyValue]  # policy.yaml as written: each value with its unit, reason and sources
+    policy: Policy  # the same values, one typed field each: what the planner and the rules read
     calibration: Mapping[str, CalibrationRun]
     hashes: Mapping[str, str]
     _names: Mapping[str, Mapping[str, str]]
-
-    def value(self, key: str) -> Any:
-        """A policy value by id, untyped (a missing key is a bug in a rule: fail loudly). Prefer ``typed_policy``."""
-        return self.policy[key].value
 
     def resolve(self, kind: str, name: str, field: str) -> str:
         """The id of a model, accelerator or precision named by id, name or alias (any case)."""
@@ -280,7 +278,7 @@ class Catalog:
         A consultation about a model folder, config.json, safetensors, GGUF file or Hub id adds that model this way,
         so rules, traces and audits see it as one more knowledge entry.
         """
-        cat: dict[str, dict[str, Any]] = {stem: dict(getattr(self, key)) for stem, (key, _, _) in CATALOGS.items()}
+        cat: dict[str, dict[str, Any]] = {stem: dict(getattr(self, FIELDS[stem])) for stem in CATALOGS}
         for stem, entries in (("sources", sources), ("precisions", precisions), ("models", models)):
             for e in entries:
                 if e.id in cat[stem] and cat[stem][e.id] != e:
@@ -290,8 +288,7 @@ class Catalog:
             if p.variant_of is not None:
                 _run_like(cat["runtimes"], p.id, p.variant_of)
         _check_whole(cat)
-        return Catalog(**{k: types.MappingProxyType(v) for k, v in cat.items()}, typed_policy=self.typed_policy,
-                       hashes=types.MappingProxyType({**self.hashes, **(hashes or {})}), _names=_names(cat))
+        return _catalog(cat, self.policy, {**self.hashes, **(hashes or {})})
 
 
 def _run_like(runtimes: dict[str, Runtime], variant: str, of: str) -> None:
@@ -299,7 +296,8 @@ def _run_like(runtimes: dict[str, Runtime], variant: str, of: str) -> None:
     for rid, r in runtimes.items():
         extra = tuple(dataclasses.replace(f, precision=variant) for f in r.formats if f.precision == of)
         if extra:
-            runtimes[rid] = dataclasses.replace(r, formats=(*r.formats, *extra))
+            # list fields hold tuples once loaded (frozen entries stay hashable): the annotation says list, as YAML does
+            runtimes[rid] = dataclasses.replace(r, formats=cast(list[RuntimeFormat], (*r.formats, *extra)))
 
 
 def _fold(name: str) -> str:
@@ -419,7 +417,12 @@ def build_policy(entries: Mapping[str, PolicyValue], where: str = "policy.yaml")
     return Policy(**values)
 
 
-def _names(cat: dict[str, dict[str, Any]]) -> dict[str, dict[str, str]]:
+def policy_value(policy: Policy, entry_id: str) -> Any:
+    """The typed value of the policy entry ``entry_id`` (a slot's documented default names its entry)."""
+    return getattr(policy, entry_id.replace("-", "_"))
+
+
+def _names(cat: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, str]]:
     out: dict[str, dict[str, str]] = {}
     for kind, stem in (("model", "models"), ("hardware", "accelerators"), ("precision", "precisions")):
         names: dict[str, str] = {}
@@ -466,5 +469,10 @@ def load_catalog(extra_dirs: tuple[str, ...] = ()) -> Catalog:
     if not cat["models"] or not cat["accelerators"]:
         raise KnowledgeError(f"{BUILTIN_DIR}: the built-in catalog is missing")
     _check_whole(cat)
-    return Catalog(**{k: types.MappingProxyType(v) for k, v in cat.items()}, typed_policy=build_policy(cat["policy"]),
-                   hashes=types.MappingProxyType(hashes), _names=_names(cat))
+    return _catalog(cat, build_policy(cat["policy"]), hashes)
+
+
+def _catalog(cat: Mapping[str, Mapping[str, Any]], policy: Policy, hashes: Mapping[str, str]) -> Catalog:
+    """The Catalog of checked entries by file stem, read-only."""
+    return Catalog(**{FIELDS[stem]: types.MappingProxyType(dict(entries)) for stem, entries in cat.items()}, policy=policy,
+                   hashes=types.MappingProxyType(dict(hashes)), _names=_names(cat))

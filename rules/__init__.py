@@ -146,6 +146,9 @@ class Host(Protocol):
     def facts_of(self, kind: type[FactT]) -> list[FactT]:
         """The facts of one type in working memory, in declaration order."""
 
+    def remember(self, option: Option) -> Option:
+        """Keep a sized option as the payload of the Candidate or Fit fact about to be declared for it."""
+
     def option(self, fact: Any) -> Option:
         """The sized option behind a Candidate, Fit or Recommendation fact."""
 

@@ -18,8 +18,8 @@ import click
 from .. import api, machine, report, trace
 from .. import fit as fit_module
 from .. import hardware as listing
-from ..knowledge.schema import ECOSYSTEMS, KINDS
 from ..errors import InputError
+from ..knowledge.schema import ECOSYSTEMS, KINDS
 from . import render, render_machine
 from .group import LlmhwGroup
 from .options import (
@@ -165,7 +165,7 @@ def fit(hardware: str, count: str | None, models: tuple[str, ...], sort: str, kn
     if fmt == "json":
         click.echo(render.to_json(data))
     else:
-        click.echo(render_machine.fit_text(data, int(api.catalog(knowledge).value("default-context"))), nl=False)
+        click.echo(render_machine.fit_text(data, api.catalog(knowledge).policy.default_context), nl=False)
 
 
 @main.command()
