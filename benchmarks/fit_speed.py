@@ -22,7 +22,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import llmhw  # noqa: E402,F401  (applies the experta compatibility shim first)
-from llmhw.knowledge.loader import Catalog, build_policy, load_catalog  # noqa: E402
+from llmhw.knowledge.build import build_policy  # noqa: E402
+from llmhw.knowledge.loader import Catalog, load_catalog  # noqa: E402
 
 from tests.test_calibration import BAND, estimate  # noqa: E402
 

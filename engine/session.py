@@ -17,7 +17,8 @@ from experta import Fact, KnowledgeEngine, Rule
 from experta.strategies import DepthStrategy
 
 from . import facts as F
-from .knowledge.loader import Catalog, policy_value
+from .knowledge.build import policy_value
+from .knowledge.loader import Catalog
 from .knowledge.schema import Policy
 from .planner import Option, Workload
 from .profile import NONE, SLOT_BY_NAME, SLOTS

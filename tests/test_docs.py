@@ -9,7 +9,8 @@ from pathlib import Path
 import click
 import pytest
 from llmhw.cli import main
-from llmhw.knowledge.loader import load_catalog, policy_value
+from llmhw.knowledge.build import policy_value
+from llmhw.knowledge.loader import load_catalog
 from llmhw.profile import SLOTS
 
 README = Path(__file__).resolve().parent.parent / "README.md"

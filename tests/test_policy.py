@@ -6,7 +6,8 @@ import dataclasses
 
 import pytest
 from llmhw.errors import KnowledgeError
-from llmhw.knowledge.loader import build_policy, load_catalog
+from llmhw.knowledge.build import build_policy
+from llmhw.knowledge.loader import load_catalog
 from llmhw.knowledge.schema import Policy
 
 

@@ -15,7 +15,9 @@ import click
 from click.types import OptionHelpExtra
 
 from ..errors import InputError, KnowledgeError
-from ..knowledge.loader import load_catalog, policy_value, read_yaml
+from ..knowledge.build import policy_value
+from ..knowledge.loader import load_catalog
+from ..knowledge.yamlio import read_yaml
 from ..profile import SLOTS, Profile, Slot
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl
 from .. import api, report, trace
 from ..consult import why
 from ..errors import InputError, LlmhwError
-from ..knowledge.loader import policy_value
+from ..knowledge.build import policy_value
 from ..profile import SLOTS
 from .form import FORM_CSS, Form, page
 
