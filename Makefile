@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)  ## a real consultation: DeepSeek-R1 70B for 20 users at 8k context on 40,000 USD
 	$(BIN)/llmhw recommend --model deepseek-r1:70b --concurrency 20 --context 8192 --budget 40000
 
-test: $(STAMP)
+test: lint  ## lint first (mypy --strict, ruff), so CI enforces it
 	$(BIN)/python -m pytest -q
 
 golden: $(STAMP)  ## rewrite tests/golden/ from today's answers; review the diff before committing

@@ -22,6 +22,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import llmhw  # noqa: E402,F401  (applies the experta compatibility shim first)
+from llmhw.knowledge.build import build_policy  # noqa: E402
 from llmhw.knowledge.loader import Catalog, load_catalog  # noqa: E402
 
 from tests.test_calibration import BAND, estimate  # noqa: E402
@@ -46,13 +47,13 @@ MAX_SQUARED_LOG_ERROR = 0.25  # an error beyond x1.65 counts no more than x1.65
 
 def with_values(cat: Catalog, values: dict[tuple[str, str | None], float]) -> Catalog:
     """The catalog with these policy values (tables copied; a tied key follows the key it borrows from)."""
-    policy = dict(cat.policy)
+    policy = dict(cat.policy_entries)
     for (pid, key), value in values.items():
         table: Any = value if key is None else {**policy[pid].value, key: value}
         policy[pid] = dataclasses.replace(policy[pid], value=table)
     for (pid, key), source in TIED.items():
         policy[pid] = dataclasses.replace(policy[pid], value={**policy[pid].value, key: policy[pid].value[source]})
-    return dataclasses.replace(cat, policy=types.MappingProxyType(policy))
+    return dataclasses.replace(cat, policy_entries=types.MappingProxyType(policy), policy=build_policy(policy))
 
 
 def score(cat: Catalog, runs: list[Any]) -> tuple[int, float]:
@@ -64,7 +65,7 @@ def score(cat: Catalog, runs: list[Any]) -> tuple[int, float]:
 def main() -> None:
     base = load_catalog()
     train = [run for run in base.calibration.values() if not run.held_out]
-    values = {k: (base.value(k[0]) if k[1] is None else base.value(k[0])[k[1]]) for k in GRIDS}
+    values = {k: (base.policy_entries[k[0]].value if k[1] is None else base.policy_entries[k[0]].value[k[1]]) for k in GRIDS}
     for _ in range(4):
         for k, grid in GRIDS.items():
             values[k] = max(grid, key=lambda v, k=k: score(with_values(base, {**values, k: v}), train))

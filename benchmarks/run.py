@@ -243,7 +243,7 @@ def machine() -> dict:
     except OSError:
         pass
     try:
-        load = "%.2f %.2f %.2f" % os.getloadavg()
+        load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     except OSError:
         load = "?"
     return {"platform": platform.platform(), "cpu": cpu, "cpus": os.cpu_count(), "python": platform.python_version(),
@@ -321,7 +321,8 @@ def write_results(r: dict, path: Path) -> None:
         "",
         "Synthetic catalogs: every real accelerator copied with a new id, no aliases, prices moved by up to 20% and "
         "bandwidth and compute moved by up to 5%, so that no two devices size alike. The same profiles run on the "
-        f"real catalog in the same run for the ratio, interleaved profile by profile with the large catalog. The 10x catalog runs {s['profiles_10x']} profiles; the 100x "
+        "real catalog in the same run for the ratio, interleaved profile by profile with the large catalog. "
+        f"The 10x catalog runs {s['profiles_10x']} profiles; the 100x "
         f"catalog runs the first {s['profiles_100x']} only (a consultation there takes tens of milliseconds), to keep the "
         "whole benchmark within about eight minutes on 2 cores.",
         "",

@@ -184,7 +184,7 @@ def check(profile: ProfileLike, hardware: str, count: int = 1, knowledge_dirs: I
     knowledge_dirs = _dirs(knowledge_dirs)
     cat = with_model(catalog(knowledge_dirs), Profile.from_mapping(profile).model)
     answers = resolve(profile, cat)
-    most = int(cat.value("max-check-devices"))
+    most = cat.policy.max_check_devices
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= most:
         raise InputError("count", f"expected a whole number from 1 to {most:,}, got {shown_value(count)}")
     accel = cat.accelerator(hardware)
@@ -263,5 +263,5 @@ def stale_prices(knowledge_dirs: Iterable[str] = ()) -> dict[str, Any]:
     .. versionadded:: 0.2.0
     """
     cat = catalog(knowledge_dirs)
-    age = int(cat.value("price-max-age-months"))
+    age = cat.policy.price_max_age_months
     return {"max_age_months": age, "stale": hardware.stale_prices(cat, hardware.today(), age)}

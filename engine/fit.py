@@ -153,7 +153,7 @@ def fit(hardware: str, count: int = 1, models: Iterable[str] = (), sort: str = "
 
     rows, missing = [], []
     for model in dict.fromkeys(chosen):  # a model named twice is fitted once
-        row = _fit_model(check, model, int(cat.value("default-context")))
+        row = _fit_model(check, model, cat.policy.default_context)
         if row is None:
             missing.append(model.id)
         else:

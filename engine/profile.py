@@ -62,7 +62,8 @@ TRAINING = ("task", TRAINING_TASKS)
 
 
 SLOTS: tuple[Slot, ...] = (
-    Slot("model", "text", "Which model?", "a name, ollama tag or Hugging Face id, e.g. deepseek-r1:70b (`llmhw models` lists them), or a model folder, config.json, .safetensors or .gguf file"),
+    Slot("model", "text", "Which model?", "a name, ollama tag or Hugging Face id, e.g. deepseek-r1:70b (`llmhw models` lists them), "
+         "or a model folder, config.json, .safetensors or .gguf file"),
     Slot("task", "choice", "Run it or train it?", "inference serves answers; finetune/lora/qlora adapt a model; pretrain trains from scratch",
          choices=TASKS, default_key="default-task"),
     Slot("precision", "text", "Which weight precision?", "auto lets the engine choose; or bf16, fp8, int8, q8_0, q4_k_m, awq-int4, ...",

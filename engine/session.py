@@ -17,6 +17,7 @@ from experta import Fact, KnowledgeEngine, Rule
 from experta.strategies import DepthStrategy
 
 from . import facts as F
+from .knowledge.build import policy_value
 from .knowledge.loader import Catalog
 from .knowledge.schema import Policy
 from .planner import Option, Workload
@@ -77,7 +78,7 @@ class BaseEngine(KnowledgeEngine):  # type: ignore[misc]
 
     def start(self, catalog: Catalog) -> None:
         self.catalog = catalog
-        self.policy = catalog.typed_policy
+        self.policy = catalog.policy
         self.events = []
         self.options = {}
         self.reset()
@@ -179,7 +180,7 @@ def run(catalog: Catalog, answers: Mapping[str, Any], proposal: tuple[str, int] 
 
 def default_for(slot: str, answers: Mapping[str, Any], catalog: Catalog) -> Any:
     """The documented default of a slot. Scale follows the number of users and the model's size (training: at least a team server)."""
-    policy = catalog.typed_policy
+    policy = catalog.policy
     if slot == "scale":
         scales = ["personal", "team", "enterprise"]
         users = answers.get("concurrency", 1)
@@ -189,7 +190,7 @@ def default_for(slot: str, answers: Mapping[str, Any], catalog: Catalog) -> Any:
         by_task = 1 if answers.get("task", "inference") != "inference" else 0
         return scales[max(by_users, by_size, by_task)]
     key = SLOT_BY_NAME[slot].default_key
-    return getattr(policy, key.replace("-", "_")) if key else NONE
+    return policy_value(policy, key) if key else NONE
 
 
 def predicted_questions(answers: Mapping[str, Any]) -> list[str]:

@@ -19,7 +19,8 @@ BYTES_16BIT = 2  # bf16/fp16 activations and KV cache (nv-kv-blog)
 ADAM_STATE_BYTES = 12  # fp32 master copy + Adam m + v per trainable parameter (zero-paper: K = 12)
 WORKING_WEIGHT_BYTES = 2  # bf16 working copy in mixed-precision training (zero-paper)
 GRADIENT_BYTES = 2  # bf16 gradients (zero-paper)
-ADAM_STEP_WORKSPACE_BYTES = 4  # torch AdamW (foreach) allocates one fp32 temporary per parameter at step time (measured-h200: 1.5B full peak = 20 B/param)
+# torch AdamW (foreach) allocates one fp32 temporary per parameter at step time (measured-h200: 1.5B full peak = 20 B/param)
+ADAM_STEP_WORKSPACE_BYTES = 4
 MIXED_PRECISION_STATE_BYTES = WORKING_WEIGHT_BYTES + GRADIENT_BYTES + ADAM_STATE_BYTES  # 16 per parameter (zero-paper)
 ADAPTER_STATE_BYTES = 16  # LoRA adapters train in fp32: weight 4 + grad 4 + Adam m, v 8 (measured-h200 lora-bf16)
 INFER_FFN_VALUES = 3  # per token in one layer's prefill: gate, up and their product live at once (measured-h200 prefill, within 1%)
@@ -367,3 +368,22 @@ def zero3_sharded_bytes(state_bytes: float, devices: int) -> float:
 def zero3_saving(devices: int) -> float:
     """The share of model states ZeRO-3 saves per device over ``devices`` (1 - 1/N, zero-paper)."""
     return 1 - 1 / devices
+
+
+# -- money: buy against rent (BUD rules) --
+
+
+def break_even_months(purchase_usd: float, rent_usd_per_hour: float, power_usd_per_year: float | None, hours_per_day: float) -> float | None:
+    """Months of use after which buying (purchase, then power) costs less than renting the same devices; ``None`` if
+    an hour of power costs as much as an hour of rental, so buying never catches up. A month is a twelfth of a year
+    of ``hours_per_day``; power is the option's yearly figure (electricity-usd-per-kwh, llmhw-assumption) per hour used."""
+    hours_per_year = hours_per_day * 365
+    saving_per_hour = rent_usd_per_hour - (power_usd_per_year or 0) / hours_per_year
+    if saving_per_hour <= 0:
+        return None
+    return purchase_usd / saving_per_hour / (hours_per_year / 12)
+
+
+def rental_hours(budget_usd: float, usd_per_hour: float) -> float:
+    """Hours of rental a budget pays for."""
+    return budget_usd / usd_per_hour

@@ -10,27 +10,21 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import hashlib
-import math
-import re
-import stat
 import types
-import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any, TypeVar, Union
-
-import yaml
+from typing import Any, TypeVar, cast
 
 from ..errors import InputError, KnowledgeError
 from . import checks, schema
-from .schema import Accelerator, CalibrationRun, Model, Policy, PolicyValue, Precision, Runtime, Source
+from .build import build, build_policy, short_repr
+from .schema import Accelerator, CalibrationRun, Model, Policy, PolicyValue, Precision, Runtime, RuntimeFormat, Source
+from .yamlio import decode_text, parse_yaml, read_bytes
 
 BUILTIN_DIR = Path(__file__).resolve().parent
 SCHEMA_VERSION = 1
-MAX_FILE_BYTES = 2_000_000  # the largest built-in file is ~100 kB; anything far beyond is not a catalog
-MAX_NUMBER = 1e18  # no catalog number comes near (the largest are bytes of memory and parameters, ~1e12); beyond overflows float
 
 # file stem -> (top-level key, entry class, human label)
 CATALOGS: dict[str, tuple[str, type, str]] = {
@@ -42,193 +36,10 @@ CATALOGS: dict[str, tuple[str, type, str]] = {
     "policy": ("policy", PolicyValue, "policy value"),
     "calibration": ("calibration", CalibrationRun, "calibration run"),
 }
+# file stem -> Catalog field holding its entries (policy.yaml's raw entries beside the typed ``Catalog.policy``)
+FIELDS = {stem: "policy_entries" if stem == "policy" else stem for stem in CATALOGS}
 
 T = TypeVar("T")
-
-
-class _SafeLoader(yaml.SafeLoader):
-    """safe_load, but refusing aliases: no catalog needs them, and they enable alias bombs."""
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()  # type: ignore[no-untyped-call]
-            raise yaml.composer.ComposerError(
-                None, None, "YAML aliases are not allowed", event.start_mark
-            )
-        return super().compose_node(parent, index)
-
-    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
-        """Refuse a key given twice: YAML would keep the last one silently (`context: 4096` then `context: 8192`)."""
-        if isinstance(node, yaml.MappingNode):
-            seen: set[Any] = set()
-            for key_node, _ in node.value:
-                if isinstance(key_node, yaml.ScalarNode):
-                    key = self.construct_object(key_node, deep=deep)
-                    if key in seen:
-                        raise yaml.constructor.ConstructorError(None, None, f"duplicate key {str(key)[:80]!r}", key_node.start_mark)
-                    seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
-def _refuse_base_60(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
-    """YAML 1.1 reads ``40:00`` as 2400 (base 60): nobody writing a budget or a context means that."""
-    if ":" in str(node.value):
-        raise yaml.constructor.ConstructorError(None, None, f"{str(node.value)[:40]!r} is a YAML 1.1 base-60 number; "
-                                                "write the number itself, or quote it", node.start_mark)
-    tag = "int" if node.tag.endswith(":int") else "float"
-    return getattr(yaml.SafeLoader, f"construct_yaml_{tag}")(loader, node)
-
-
-_SafeLoader.add_constructor("tag:yaml.org,2002:int", _refuse_base_60)
-_SafeLoader.add_constructor("tag:yaml.org,2002:float", _refuse_base_60)
-_CLoader = getattr(yaml, "CSafeLoader", None)
-
-
-def read_yaml(path: Path, *, allow_aliases: bool = False) -> Any:
-    """Parse one YAML (or JSON) file safely, with a size limit; errors name the file."""
-    return parse_yaml(_text(read_bytes(path), path), str(path), allow_aliases=allow_aliases)
-
-
-def _text(data: bytes, path: Path) -> str:
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise KnowledgeError(f"{path}: cannot read: {exc.__class__.__name__}: {exc}") from exc
-
-
-def read_bytes(path: Path) -> bytes:
-    """A regular file's bytes, refusing anything over the size limit; errors name the file."""
-    try:
-        info = path.stat()
-        if not stat.S_ISREG(info.st_mode):  # a FIFO or a device would block or never end
-            raise KnowledgeError(f"{path}: cannot read: not a regular file")
-        if info.st_size > MAX_FILE_BYTES:
-            raise KnowledgeError(f"{path}: file is {info.st_size:,} bytes, over the {MAX_FILE_BYTES:,}-byte limit")
-        with path.open("rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)  # a file that grew (or lied about its size) is cut off here
-        if len(data) > MAX_FILE_BYTES:
-            raise KnowledgeError(f"{path}: file is over the {MAX_FILE_BYTES:,}-byte limit")
-    except KnowledgeError:
-        raise
-    except OSError as exc:
-        raise KnowledgeError(f"{path}: cannot read: {exc.__class__.__name__}: {exc}") from exc
-    return data
-
-
-def parse_yaml(text: str, where: str, *, allow_aliases: bool = False) -> Any:
-    """Parse YAML text; aliases are refused unless asked for (our own files, C loader)."""
-    loader = (_CLoader or yaml.SafeLoader) if allow_aliases else _SafeLoader
-    try:
-        return yaml.load(text, Loader=loader)  # noqa: S506 - both loaders are safe loaders
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" (line {mark.line + 1})" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise KnowledgeError(f"{where}: not valid YAML{at}: {problem}") from exc
-    except RecursionError as exc:
-        raise KnowledgeError(f"{where}: nested too deeply") from exc
-
-
-def _short(value: Any, limit: int = 60) -> str:
-    """A repr for an error message, cut to ``limit`` characters (a value may be a megabyte string or a huge list)."""
-    try:
-        text = repr(value) if not isinstance(value, (list, dict)) or len(value) <= 20 else f"a {type(value).__name__} of {len(value)} items"
-    except (ValueError, RecursionError):  # an int beyond str()'s digit limit, a structure nested too deeply
-        text = f"a {type(value).__name__} too large to show"
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def dump_yaml(data: Any) -> str:
-    """YAML text for a plain mapping (a saved profile), in the order given."""
-    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True)
-
-
-def _type_name(tp: Any) -> str:
-    return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(
-        tp, getattr(tp, "__name__", str(tp))
-    )
-
-
-def _convert(value: Any, tp: Any, where: str, field: dataclasses.Field[Any]) -> Any:
-    """Check one value against its declared type and metadata; return it converted."""
-    origin = typing.get_origin(tp)
-    if origin in (Union, types.UnionType):
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        if value is None:
-            return None
-        return _convert(value, args[0], where, field)
-    if origin in (list, tuple):
-        if not isinstance(value, list):
-            raise KnowledgeError(f"{where}: expected a list, got {_short(value)}")
-        items: tuple[Any, ...] = typing.get_args(tp)
-        if origin is list or items[-1] is Ellipsis:
-            items = (items[0],) * len(value)
-        elif len(value) != len(items):
-            raise KnowledgeError(f"{where}: expected a list of {len(items)} items, got {_short(value)}")
-        return tuple(_convert(v, item_tp, f"{where}[{i}]", field) for i, (v, item_tp) in enumerate(zip(value, items, strict=True)))
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise KnowledgeError(f"{where}: expected a mapping, got {_short(value)}")
-        key_tp, value_tp = typing.get_args(tp)
-        return {_convert(k, key_tp, f"{where}, key {_short(k)}", field): _convert(v, value_tp, f"{where}[{_short(k)}]", field)
-                for k, v in value.items()}
-    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
-        return build(tp, value, where)
-    if tp is Any:
-        return value
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise KnowledgeError(f"{where}: expected true or false, got {_short(value)}")
-        return value
-    if tp in (int, float):
-        ok = isinstance(value, int) if tp is int else isinstance(value, (int, float))
-        if isinstance(value, bool) or not ok or (isinstance(value, float) and not math.isfinite(value)):
-            raise KnowledgeError(f"{where}: expected {_type_name(tp)}, got {_short(value)}")
-        if abs(value) > MAX_NUMBER:
-            raise KnowledgeError(f"{where}: expected {_type_name(tp)} of at most {MAX_NUMBER:.0e}, got a number that large")
-        if field.metadata.get("positive") and value <= 0:
-            raise KnowledgeError(f"{where}: expected a number above 0, got {_short(value)}")
-        return tp(value)
-    if tp is str:
-        if not isinstance(value, str) or (field.metadata.get("required") and not value.strip()):
-            raise KnowledgeError(f"{where}: expected a non-empty string, got {_short(value)}")
-        choices = field.metadata.get("choices") or ()
-        if choices and value not in choices:
-            raise KnowledgeError(f"{where}: expected one of {', '.join(sorted(choices))}; got {_short(value)}")
-        pattern = field.metadata.get("pattern")
-        if pattern and not re.fullmatch(pattern, value):
-            raise KnowledgeError(f"{where}: expected a date YYYY, YYYY-MM or YYYY-MM-DD, got {_short(value)}")
-        return value
-    raise TypeError(f"unsupported schema type {tp!r}")  # a schema bug, not a data error
-
-
-@cache
-def _schema_of(cls: Any) -> tuple[dict[str, dataclasses.Field[Any]], dict[str, Any]]:
-    """A dataclass's fields and resolved type hints (resolving them per entry dominated catalog loading)."""
-    return {f.name: f for f in dataclasses.fields(cls)}, typing.get_type_hints(cls)
-
-
-def build(cls: type[T], raw: Any, where: str) -> T:
-    """Build one dataclass entry from a mapping, naming ``where`` in every error."""
-    label = where
-    if not isinstance(raw, Mapping):
-        raise KnowledgeError(f"{where}: expected a mapping, got {_short(raw)}")
-    if isinstance(raw.get("id"), str):
-        label = f"{where} {raw['id'][:80]!r}"
-    fields, hints = _schema_of(typing.cast(Any, cls))
-    unknown = sorted(set(map(str, raw)) - set(fields))
-    if unknown:
-        near = difflib.get_close_matches(unknown[0], list(fields), n=1)
-        hint = f" (did you mean '{near[0]}'?)" if near else ""
-        raise KnowledgeError(f"{label}, key {unknown[0][:80]!r}: unknown key{hint}")
-    values = {}
-    for name, field in fields.items():
-        if name not in raw:
-            if field.metadata.get("required"):
-                raise KnowledgeError(f"{label}, key '{name}': missing")
-            continue
-        values[name] = _convert(raw[name], hints[name], f"{label}, key '{name}'", field)
-    return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -240,20 +51,16 @@ class Catalog:
     accelerators: Mapping[str, Accelerator]
     precisions: Mapping[str, Precision]
     runtimes: Mapping[str, Runtime]
-    policy: Mapping[str, PolicyValue]  # with their units, reasons and sources
-    typed_policy: Policy  # the same values, one typed field each: what rules read
+    policy_entries: Mapping[str, PolicyValue]  # policy.yaml as written: each value with its unit, reason and sources
+    policy: Policy  # the same values, one typed field each: what the planner and the rules read
     calibration: Mapping[str, CalibrationRun]
     hashes: Mapping[str, str]
     _names: Mapping[str, Mapping[str, str]]
 
-    def value(self, key: str) -> Any:
-        """A policy value by id, untyped (a missing key is a bug in a rule: fail loudly). Prefer ``typed_policy``."""
-        return self.policy[key].value
-
     def resolve(self, kind: str, name: str, field: str) -> str:
         """The id of a model, accelerator or precision named by id, name or alias (any case)."""
         if not isinstance(name, str) or not name.strip():
-            raise InputError(field, f"expected a {kind} name, got {_short(name)}")
+            raise InputError(field, f"expected a {kind} name, got {short_repr(name)}")
         names = self._names[kind]
         key = _fold(name)
         if key in names:
@@ -280,7 +87,7 @@ class Catalog:
         A consultation about a model folder, config.json, safetensors, GGUF file or Hub id adds that model this way,
         so rules, traces and audits see it as one more knowledge entry.
         """
-        cat: dict[str, dict[str, Any]] = {stem: dict(getattr(self, key)) for stem, (key, _, _) in CATALOGS.items()}
+        cat: dict[str, dict[str, Any]] = {stem: dict(getattr(self, FIELDS[stem])) for stem in CATALOGS}
         for stem, entries in (("sources", sources), ("precisions", precisions), ("models", models)):
             for e in entries:
                 if e.id in cat[stem] and cat[stem][e.id] != e:
@@ -290,8 +97,7 @@ class Catalog:
             if p.variant_of is not None:
                 _run_like(cat["runtimes"], p.id, p.variant_of)
         _check_whole(cat)
-        return Catalog(**{k: types.MappingProxyType(v) for k, v in cat.items()}, typed_policy=self.typed_policy,
-                       hashes=types.MappingProxyType({**self.hashes, **(hashes or {})}), _names=_names(cat))
+        return _catalog(cat, self.policy, {**self.hashes, **(hashes or {})})
 
 
 def _run_like(runtimes: dict[str, Runtime], variant: str, of: str) -> None:
@@ -299,7 +105,8 @@ def _run_like(runtimes: dict[str, Runtime], variant: str, of: str) -> None:
     for rid, r in runtimes.items():
         extra = tuple(dataclasses.replace(f, precision=variant) for f in r.formats if f.precision == of)
         if extra:
-            runtimes[rid] = dataclasses.replace(r, formats=(*r.formats, *extra))
+            # list fields hold tuples once loaded (frozen entries stay hashable): the annotation says list, as YAML does
+            runtimes[rid] = dataclasses.replace(r, formats=cast(list[RuntimeFormat], (*r.formats, *extra)))
 
 
 def _fold(name: str) -> str:
@@ -309,18 +116,18 @@ def _fold(name: str) -> str:
 
 
 def _entries(path: Path, data: bytes, key: str, cls: type[T], label: str) -> list[T]:
-    doc = parse_yaml(_text(data, path), str(path), allow_aliases=path.parent == BUILTIN_DIR)
+    doc = parse_yaml(decode_text(data, path), str(path), allow_aliases=path.parent == BUILTIN_DIR)
     if not isinstance(doc, dict):
         raise KnowledgeError(f"{path}: expected a mapping with schema_version and {key}, got {type(doc).__name__}")
     version = doc.get("schema_version")
     if version != SCHEMA_VERSION:
-        raise KnowledgeError(f"{path}: schema_version: expected {SCHEMA_VERSION}, got {_short(version)}")
+        raise KnowledgeError(f"{path}: schema_version: expected {SCHEMA_VERSION}, got {short_repr(version)}")
     extra = sorted(set(doc) - {"schema_version", key})
     if extra:
         raise KnowledgeError(f"{path}: unknown top-level key '{extra[0]}' (expected schema_version, {key})")
     items = doc.get(key)
     if not isinstance(items, list):
-        raise KnowledgeError(f"{path}: {key}: expected a list of entries, got {_short(items)}")
+        raise KnowledgeError(f"{path}: {key}: expected a list of entries, got {short_repr(items)}")
     return [build(cls, raw, f"{path.name}: {label} #{i + 1}") for i, raw in enumerate(items)]
 
 
@@ -402,24 +209,7 @@ def _check_accelerator(a: Accelerator, sources: Mapping[str, Source]) -> None:
             raise KnowledgeError(f"{where}, key '{name}': a number without a source (add it to cites)")
 
 
-def build_policy(entries: Mapping[str, PolicyValue], where: str = "policy.yaml") -> Policy:
-    """The typed policy: every field of ``schema.Policy`` from its entry, each value checked against the field's type."""
-    fields, hints = _schema_of(Policy)
-    ids = {name.replace("_", "-"): name for name in fields}
-    unknown = sorted(set(entries) - set(ids))
-    if unknown:
-        near = difflib.get_close_matches(unknown[0], list(ids), n=1)
-        hint = f" (did you mean '{near[0]}'?)" if near else ""
-        raise KnowledgeError(f"{where}: policy value {unknown[0][:80]!r}, key 'id': unknown entry{hint}")
-    values = {}
-    for entry_id, name in ids.items():
-        if entry_id not in entries:
-            raise KnowledgeError(f"{where}: policy value '{entry_id}': missing (schema.Policy declares it)")
-        values[name] = _convert(entries[entry_id].value, hints[name], f"{where}: policy value '{entry_id}', key 'value'", fields[name])
-    return Policy(**values)
-
-
-def _names(cat: dict[str, dict[str, Any]]) -> dict[str, dict[str, str]]:
+def _names(cat: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, str]]:
     out: dict[str, dict[str, str]] = {}
     for kind, stem in (("model", "models"), ("hardware", "accelerators"), ("precision", "precisions")):
         names: dict[str, str] = {}
@@ -466,5 +256,10 @@ def load_catalog(extra_dirs: tuple[str, ...] = ()) -> Catalog:
     if not cat["models"] or not cat["accelerators"]:
         raise KnowledgeError(f"{BUILTIN_DIR}: the built-in catalog is missing")
     _check_whole(cat)
-    return Catalog(**{k: types.MappingProxyType(v) for k, v in cat.items()}, typed_policy=build_policy(cat["policy"]),
-                   hashes=types.MappingProxyType(hashes), _names=_names(cat))
+    return _catalog(cat, build_policy(cat["policy"]), hashes)
+
+
+def _catalog(cat: Mapping[str, Mapping[str, Any]], policy: Policy, hashes: Mapping[str, str]) -> Catalog:
+    """The Catalog of checked entries by file stem, read-only."""
+    return Catalog(**{FIELDS[stem]: types.MappingProxyType(dict(entries)) for stem, entries in cat.items()}, policy=policy,
+                   hashes=types.MappingProxyType(dict(hashes)), _names=_names(cat))

@@ -31,11 +31,13 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 import experta
+
+from ..units import Phrase
 
 if TYPE_CHECKING:
     from ..knowledge.loader import Catalog
@@ -144,6 +146,9 @@ class Host(Protocol):
     def facts_of(self, kind: type[FactT]) -> list[FactT]:
         """The facts of one type in working memory, in declaration order."""
 
+    def remember(self, option: Option) -> Option:
+        """Keep a sized option as the payload of the Candidate or Fit fact about to be declared for it."""
+
     def option(self, fact: Any) -> Option:
         """The sized option behind a Candidate, Fit or Recommendation fact."""
 
@@ -161,6 +166,11 @@ def tiers_sharing(engine: Host, rec: Any, field: str) -> list[str]:
     from ..planner import TIERS
 
     return sorted({f["tier"] for f in engine.facts_of(Recommendation) if f[field] == rec[field]}, key=TIERS.index)
+
+
+def listed(parts: Sequence[Phrase], separator: str = "; ") -> Phrase:
+    """Phrases joined into one, each kept as a field of it, so the mutation check still reaches every number inside."""
+    return Phrase(separator.join(f"{{part{i}}}" for i in range(len(parts))), **{f"part{i}": part for i, part in enumerate(parts)})
 
 
 def subject(any_verdict: bool = False, **fields: Any) -> Any:

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from experta import AS, MATCH, TEST, P, Rule
+from experta import AS, MATCH, TEST, P
 
-from ..facts import Candidate, CandidateSet, Exclusion, Fit, Mode, Note, Proposal, Recommendation, Workload
+from ..facts import Candidate, CandidateSet, Exclusion, Fit, Mode, Note, Policy, Proposal, Recommendation, Workload
 from ..planner import QUALITY_RANK, Option, choose, closest_context, configurations, enumerate_options, largest_smaller_model, remedies
+from ..planner.check import MIN_CONTEXT
 from ..profile import TRAINING_TASKS
-from ..units import gb, params, pct, rate, usd
-from . import SALIENCE_ADVICE, SALIENCE_COLLECT, SALIENCE_FILTER, rule_meta
+from ..units import Phrase
+from . import SALIENCE_ADVICE, SALIENCE_COLLECT, SALIENCE_FILTER, Host, Rule, listed, rule_meta
 
 TRAINING = P(lambda t: t in TRAINING_TASKS)
 
@@ -42,7 +43,7 @@ class CandidateRules:
     @Rule(Workload(deployment=MATCH.deployment & P(lambda d: d in ("local", "edge"))), salience=SALIENCE_FILTER)
     @rule_meta(id="CAND-cloud-only-excluded", statement="cloud-only hardware (Google TPUs) cannot be bought for a {deployment} deployment",
                sources=["gcp-tpu-frameworks", "article"], needs=("deployment",))
-    def cloud_only_excluded(self: Any, deployment: str) -> None:
+    def cloud_only_excluded(self: Host, deployment: str) -> None:
         """## What it decides
         Leaves out accelerators that are only rented (TPUs) when the hardware must be owned.
 
@@ -57,7 +58,7 @@ class CandidateRules:
     @Rule(Workload(ecosystem=MATCH.ecosystem & P(lambda e: e != "any")), salience=SALIENCE_FILTER)
     @rule_meta(id="CAND-ecosystem", statement="only {ecosystem} hardware is considered, as asked",
                sources=["article"], needs=("ecosystem",))
-    def ecosystem_only(self: Any, ecosystem: str) -> None:
+    def ecosystem_only(self: Host, ecosystem: str) -> None:
         """## What it decides
         Keeps only the hardware of the ecosystem the user lives in.
 
@@ -72,7 +73,7 @@ class CandidateRules:
     @Rule(Workload(deployment="edge"), salience=SALIENCE_FILTER)
     @rule_meta(id="CAND-edge-devices", statement="an edge deployment runs on the device itself: only NPUs, unified-memory SoCs and CPUs",
                sources=["article"], needs=("deployment",))
-    def edge_devices(self: Any) -> None:
+    def edge_devices(self: Host) -> None:
         """## What it decides
         For on-device use, leaves out data-centre and desktop accelerators and TPUs.
 
@@ -88,7 +89,7 @@ class CandidateRules:
     @Rule(Workload(task=TRAINING), salience=SALIENCE_FILTER)
     @rule_meta(id="CMP-no-training-on-npu-or-cpu", statement="NPUs and CPUs are left out: they are for inference, training on them is impractical",
                sources=["article"], needs=("task",))
-    def no_training_on_npu_or_cpu(self: Any) -> None:
+    def no_training_on_npu_or_cpu(self: Host) -> None:
         """## What it decides
         Leaves NPUs and CPU-only hosts out of any training workload.
 
@@ -102,10 +103,11 @@ class CandidateRules:
         for kind in ("npu", "cpu"):
             self.conclude(Exclusion(what=f"kind:{kind}"))
 
-    @Rule(AS.workload << Workload(task="inference"), salience=SALIENCE_FILTER)
-    @rule_meta(id="CMP-npu-small-models-only", statement="NPUs are left out: {model} has {params} parameters, above the {limit} NPUs handle",
+    @Rule(AS.workload << Workload(task="inference"), Policy(npu_max_params=MATCH.limit), salience=SALIENCE_FILTER)
+    @rule_meta(id="CMP-npu-small-models-only",
+               statement="NPUs are left out: {model} has {params:params} parameters, above the {limit:params} NPUs handle",
                sources=["article", "npu-xda"], needs=("model",))
-    def npu_small_models_only(self: Any, workload: Workload) -> None:
+    def npu_small_models_only(self: Host, workload: Workload, limit: int) -> None:
         """## What it decides
         Leaves laptop NPUs out for models too large for them.
 
@@ -114,17 +116,20 @@ class CandidateRules:
 
         ## Example
         A 70B model never lands on an NPU; a 1.5B model may.
+
+        ## Limits
+        The model's size is compared in the body: exclusions fire before MEM-model declares ModelSpec, the fact that
+        carries it.
         """
         model = self.catalog.models[workload["model"]]
-        limit = int(self.catalog.value("npu-max-params"))
         if model.params > limit:
-            self.conclude(Exclusion(what="kind:npu"), model=model.name, params=params(model.params), limit=params(limit))
+            self.conclude(Exclusion(what="kind:npu"), model=model.name, params=model.params)
 
     @Rule(AS.workload << Workload())
     @rule_meta(id="CAND-enumerate",
-               statement="{option} fits: {memory} per device, {tokens_per_s} per user, {cost}",
+               statement="{count} x {hardware} at {precision} fits: {need_bytes:gb} per device, {tokens_per_s:rate} per user, {cost_usd:usd}",
                sources=["eleuther-tm101", "nv-kv-blog", "zero-paper"], needs=("model", "task", "scale", "ecosystem", "deployment"))
-    def enumerate_candidates(self: Any, workload: Workload) -> None:
+    def enumerate_candidates(self: Host, workload: Workload) -> None:
         """## What it decides
         For every device not excluded, and every precision worth trying, the fewest devices that hold the
         workload (and the fewest that also reach the speed target); keeps the configurations no other beats
@@ -147,13 +152,14 @@ class CandidateRules:
         accels = [a for a in self.catalog.accelerators.values() if not excluded(a, exclusions)]
         for option in enumerate_options(w, model, accels, self.catalog):
             accel = self.catalog.accelerators[self.remember(option).hardware]
-            self.conclude(candidate_fact(option, accel), inputs=inputs, option=f"{option.count} x {accel.name} at {option.precision}",
-                          memory=gb(option.memory.total), tokens_per_s=rate(option.tokens_per_s), cost=usd(option.cost.budget_usd))
+            self.conclude(candidate_fact(option, accel), inputs=inputs, count=option.count, hardware=accel.name,
+                          precision=option.precision, need_bytes=option.memory.total, tokens_per_s=option.tokens_per_s,
+                          cost_usd=option.cost.budget_usd)
 
     @Rule(AS.workload << Workload(), salience=SALIENCE_COLLECT)
     @rule_meta(id="CAND-collected", statement="{count} configurations fit and no other beats them on cost, quality and speed together",
                sources=["llmhw-assumption"], needs=("model",))
-    def collected(self: Any, workload: Workload) -> None:
+    def collected(self: Host, workload: Workload) -> None:
         """## What it decides
         Closes candidate generation, so that the tiers are chosen among all candidates at once.
 
@@ -167,9 +173,11 @@ class CandidateRules:
         self.conclude(CandidateSet(count=len(found)), count=len(found))
 
     @Rule(AS.workload << Workload(), AS.proposal << Proposal(hardware=MATCH.hardware, count=MATCH.count))
-    @rule_meta(id="CAND-proposal", statement="{count} x {name} at {precision}: needs {need} per device of {available} usable; fits: {fits}",
+    @rule_meta(id="CAND-proposal",
+               statement="{count} x {name} at {precision}: needs {need_bytes:gb} per device of {usable_bytes:gb} usable; fits: {fits}",
+               message="No runtime in the catalog runs {precision} on {name}.",
                sources=["eleuther-tm101", "nv-kv-blog", "zero-paper"], needs=("model", "task", "precision"))
-    def proposal_fit(self: Any, workload: Workload, proposal: Proposal, hardware: str, count: int) -> None:
+    def proposal_fit(self: Host, workload: Workload, proposal: Proposal, hardware: str, count: int) -> None:
         """## What it decides
         Whether the configuration the user names holds the workload, at the requested precision or, on
         `auto`, at the best-quality precision that fits it.
@@ -185,22 +193,23 @@ class CandidateRules:
         accel = self.catalog.accelerators[hardware]
         option = choose(configurations(w, model, accel, count, self.catalog), model)
         if option is None:
-            self.conclude(Note(id="CAND-proposal", message=f"No runtime in the catalog runs {w.precision} on {accel.name}."),
-                          name=accel.name, count=count, precision=w.precision, need="?", available="?", fits=False)
+            self.conclude(Note(), name=accel.name, precision=w.precision, need_bytes=None, usable_bytes=None, fits=False)
             return
         self.remember(option)
         self.conclude(
             Fit(id=option.id, hardware=hardware, count=count, precision=option.precision, fits=option.fits,
                 utilization=round(option.utilization, 4), cost_usd=option.cost.budget_usd, kind=accel.kind,
                 ecosystem=accel.ecosystem, tp_over_pcie=option.tp_over_pcie, quality=option.quality),
-            name=accel.name, precision=option.precision, need=gb(option.memory.total),
-            available=gb(option.usable_bytes), fits=option.fits,
+            name=accel.name, precision=option.precision, need_bytes=option.memory.total,
+            usable_bytes=option.usable_bytes, fits=option.fits,
         )
 
-    @Rule(AS.workload << Workload(), AS.fit << Fit(fits=False, hardware=MATCH.hardware, count=MATCH.count))
-    @rule_meta(id="CAND-remedy", statement="{config} does not hold the workload; what fits instead: {remedies}",
+    @Rule(AS.workload << Workload(), AS.fit << Fit(fits=False, hardware=MATCH.hardware, count=MATCH.count, utilization=MATCH.used))
+    @rule_meta(id="CAND-remedy", statement="{count} x {name} does not hold the workload; what fits instead: {remedies}",
+               message="{count} x {name} does not hold this workload (it needs {used:pct} of its usable memory); no speed is given "
+               "for a configuration that cannot run. What fits instead: {remedies}.",
                sources=["eleuther-tm101", "nv-kv-blog"], needs=("model", "precision", "context"))
-    def remedy(self: Any, workload: Workload, fit: Fit, hardware: str, count: int) -> None:
+    def remedy(self: Host, workload: Workload, fit: Fit, hardware: str, count: int, used: float) -> None:
         """## What it decides
         For a configuration that does not fit, the nearest changes that do, each on its own: another format at
         the same device count, an 8-bit KV cache, the fewest devices that fit, the longest shorter context that fits.
@@ -219,28 +228,31 @@ class CandidateRules:
         offers = []
         if found.precision is not None:
             o = found.precision
-            offers.append(f"--precision {o.precision} ({o.quality}) fits {count} x {accel.name} at {pct(o.utilization)} of its memory "
-                          f"on {o.runtime}")
+            offers.append(Phrase("--precision {precision} ({quality}) fits {count} x {hardware} at {used:pct} of its memory on {runtime}",
+                                 precision=o.precision, quality=o.quality, count=count, hardware=accel.name, used=o.utilization,
+                                 runtime=o.runtime))
         if found.kv is not None:
             kv, o = found.kv
-            offers.append(f"a {kv.upper()} KV cache on {o.runtime} fits at {o.precision}, {pct(o.utilization)} of each device")
+            offers.append(Phrase("a {kv} KV cache on {runtime} fits at {precision}, {used:pct} of each device", kv=kv.upper(),
+                                 runtime=o.runtime, precision=o.precision, used=o.utilization))
         if found.count is not None:
             o = found.count
-            offers.append(f"--count {o.count} fits at {o.precision} ({o.quality}) on {o.runtime}, {pct(o.utilization)} of each device")
+            offers.append(Phrase("--count {count} fits at {precision} ({quality}) on {runtime}, {used:pct} of each device",
+                                 count=o.count, precision=o.precision, quality=o.quality, runtime=o.runtime, used=o.utilization))
         if found.context is not None:
-            offers.append(f"--context {found.context:,} fits on {count} x {accel.name}")
-        listed = "; ".join(offers) if offers else "nothing within the catalog's device counts and a context down to 512 tokens"
-        config = f"{count} x {accel.name}"
-        self.conclude(
-            Note(id="CAND-remedy", message=f"{config} does not hold this workload (it needs {pct(fit['utilization'])} of its usable "
-                 f"memory); no speed is given for a configuration that cannot run. What fits instead: {listed}."),
-            config=config, remedies=listed,
-        )
+            offers.append(Phrase("--context {context:,} fits on {count} x {hardware}", context=found.context, count=count,
+                                 hardware=accel.name))
+        found_any = listed(offers) if offers else Phrase("nothing within the catalog's device counts and a context down to "
+                                                         "{min_context:,} tokens", min_context=MIN_CONTEXT)
+        self.conclude(Note(), name=accel.name, remedies=found_any)
 
-    @Rule(AS.done << CandidateSet(count=0), AS.workload << Workload(), Mode(kind="recommend"))
+    @Rule(AS.done << CandidateSet(count=0), AS.workload << Workload(scale=MATCH.scale, ecosystem=MATCH.ecosystem,
+          deployment=MATCH.deployment, precision=MATCH.precision), Mode(kind="recommend"))
     @rule_meta(id="CAND-none-fit", statement="no configuration in the catalog holds {model} under these constraints",
+               message="Nothing in the catalog holds {model} for this workload with these constraints ({scale} scale, {ecosystem} "
+               "ecosystem, {deployment} deployment, precision {precision}).{nearest} Also try {hints}.",
                sources=["article"], needs=("scale", "ecosystem", "deployment", "precision"))
-    def none_fit(self: Any, done: CandidateSet, workload: Workload) -> None:
+    def none_fit(self: Host, done: CandidateSet, workload: Workload, scale: str, ecosystem: str, deployment: str, precision: str) -> None:
         """## What it decides
         Says so plainly when nothing fits, and which constraint to relax.
 
@@ -258,35 +270,33 @@ class CandidateRules:
         closest = []
         context = closest_context(w, model, accels, self.catalog)
         if context is not None:
-            closest.append(f"--context {context:,} fits")
+            closest.append(Phrase("--context {context:,} fits", context=context))
         smaller = largest_smaller_model(w, model, accels, self.catalog)
         if smaller is not None:
             other, o = smaller
-            closest.append(f"{other.name} ({params(other.params)}) fits on {o.count} x {self.catalog.accelerators[o.hardware].name} "
-                           f"at {o.precision} ({rate(o.tokens_per_s)} per user) for {usd(o.cost.budget_usd)}")
+            closest.append(Phrase("{model} ({params:params}) fits on {count} x {hardware} at {precision} ({tokens_per_s:rate} per user) "
+                                  "for {cost_usd:usd}", model=other.name, params=other.params, count=o.count,
+                                  hardware=self.catalog.accelerators[o.hardware].name, precision=o.precision,
+                                  tokens_per_s=o.tokens_per_s, cost_usd=o.cost.budget_usd))
         hints = []
-        if w.scale != "enterprise":
+        if scale != "enterprise":
             hints.append("a larger --scale (more devices)")
-        if w.precision != "auto":
+        if precision != "auto":
             hints.append("--precision auto (quantized formats)")
-        if w.ecosystem != "any":
+        if ecosystem != "any":
             hints.append("--ecosystem any")
-        if w.deployment != "cloud":
+        if deployment != "cloud":
             hints.append("--deployment cloud")
         hints.append("a shorter --context or fewer concurrent users")
-        nearest = (" Closest that fits: " + "; ".join(closest) + ".") if closest else ""
-        self.conclude(
-            Note(id="CAND-none-fit", message=f"Nothing in the catalog holds {model.name} for this workload with these "
-                 f"constraints ({w.scale} scale, {w.ecosystem} ecosystem, {w.deployment} deployment, precision {w.precision})."
-                 f"{nearest} Also try " + ", ".join(hints) + "."),
-            model=model.name,
-        )
+        nearest = Phrase(" Closest that fits: {closest}.", closest=listed(closest)) if closest else Phrase("")
+        self.conclude(Note(), model=model.name, nearest=nearest, hints=", ".join(hints))
 
     @Rule(AS.done << CandidateSet(count=MATCH.count), AS.workload << Workload(), Mode(kind="recommend"),
           TEST(lambda count: count > 0), salience=SALIENCE_ADVICE)
     @rule_meta(id="CAND-unpriced", statement="{unpriced} of the {count} configurations that fit have no price in the catalog",
+               message="{unpriced} of the {count} configurations that fit have no price in the catalog{where} Get a quote to compare them.",
                sources=["llmhw-assumption"], needs=("model",))
-    def unpriced(self: Any, done: CandidateSet, workload: Workload, count: int) -> None:
+    def unpriced(self: Host, done: CandidateSet, workload: Workload, count: int) -> None:
         """## What it decides
         Names the configurations that fit but have no price, so none is dropped silently: they rank after
         priced ones and enter the tiers only when no priced configuration qualifies.
@@ -297,18 +307,21 @@ class CandidateRules:
 
         ## Example
         DeepSeek-R1 671B on Apple: only the M3 Ultra 512GB holds it, shown with "price unknown".
+
+        ## Limits
+        Whether any candidate lacks a price is tested in the body: a pattern over Candidate facts would fire once
+        per unpriced candidate.
         """
         shown = {f["id"] for f in self.facts_of(Recommendation)}
         unpriced = [self.option(c) for c in self.facts_of(Candidate) if c["cost_usd"] is None]
         if not unpriced:
             return
         hidden = sorted((o for o in unpriced if o.id not in shown), key=lambda o: (-QUALITY_RANK[o.quality], -(o.tokens_per_s or 0), o.id))
-        listed = ", ".join(f"{o.count} x {self.catalog.accelerators[o.hardware].name} at {o.precision} ({rate(o.tokens_per_s)})"
-                           for o in hidden[:3]) + (f" and {len(hidden) - 3} more" if len(hidden) > 3 else "")
-        self.conclude(
-            Note(id="CAND-unpriced", message=f"{len(unpriced)} of the {count} configurations that fit have no price in the catalog"
-                 + (f"; {len(hidden)} of them are not among the tiers, the best of which: {listed}." if hidden
-                    else ", all shown above as price unknown.")
-                 + " Get a quote to compare them."),
-            unpriced=len(unpriced), count=count,
-        )
+        best = [Phrase("{count} x {hardware} at {precision} ({tokens_per_s:rate})", count=o.count,
+                       hardware=self.catalog.accelerators[o.hardware].name, precision=o.precision, tokens_per_s=o.tokens_per_s)
+                for o in hidden[:3]]
+        more = [Phrase(" and {more} more", more=len(hidden) - 3)] if len(hidden) > 3 else []
+        where = (Phrase("; {hidden} of them are not among the tiers, the best of which: {best}.", hidden=len(hidden),
+                        best=listed([listed(best, ", "), *more], "")) if hidden
+                 else Phrase(", all shown above as price unknown."))
+        self.conclude(Note(), unpriced=len(unpriced), where=where)

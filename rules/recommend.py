@@ -6,22 +6,24 @@ import math
 from dataclasses import replace
 from typing import Any
 
-from experta import AS, MATCH, TEST, Rule
+from experta import AS, MATCH, TEST
 
-from ..facts import Candidate, CandidateSet, Exclusion, Mode, Recommendation, Tip, Warning, Workload
+from .. import sizing
+from ..facts import Candidate, CandidateSet, Exclusion, Mode, Policy, Recommendation, Tip, Warning, Workload
 from ..planner import Floors, Option, cheapest, largest_smaller_model, meets, pick_best, pick_minimum, pick_recommended
+from ..planner import Workload as PlannerWorkload
 from ..planner.tiers import comfortable
-from ..units import params, pct, rate, usd
-from . import SALIENCE_ADVICE, SALIENCE_SELECT, rule_meta, subject
+from ..units import Phrase, pct
+from . import SALIENCE_ADVICE, SALIENCE_SELECT, Host, Rule, listed, rule_meta, subject
 from .candidates import excluded
 
 
-def _candidates(engine: Any) -> tuple[list[Option], list[Candidate]]:
+def _candidates(engine: Host) -> tuple[list[Option], list[Candidate]]:
     facts = engine.facts_of(Candidate)
     return [engine.option(f) for f in facts], facts
 
 
-def _tiers(engine: Any, workload: Workload) -> tuple[list[Option], list[Candidate], Any, Floors]:
+def _tiers(engine: Host, workload: Workload) -> tuple[list[Option], list[Candidate], PlannerWorkload, Floors]:
     """The candidates, their facts, the planner's workload and the promises the tiers keep for it."""
     options, facts = _candidates(engine)
     w = engine.workload(workload)
@@ -32,7 +34,7 @@ def _priced_note(option: Option) -> str:
     return "" if option.price_known else "; price unknown (no price in the catalog), so ranked by the memory it buys"
 
 
-def _recommend(engine: Any, tier: str, option: Option | None, candidates: list[Candidate], why: str, **bindings: Any) -> None:
+def _recommend(engine: Host, tier: str, option: Option | None, candidates: list[Candidate], why: str, **bindings: Any) -> None:
     if option is None:
         return
     accel = engine.catalog.accelerators[option.hardware]
@@ -43,12 +45,12 @@ def _recommend(engine: Any, tier: str, option: Option | None, candidates: list[C
                        tokens_per_s=option.tokens_per_s, tp_over_pcie=option.tp_over_pcie, quality=option.quality,
                        price_known=option.price_known, because=why),
         inputs=[c for c in candidates if c["id"] == option.id],
-        tier=tier, option=f"{option.count} x {accel.name} at {option.precision} on {option.runtime}", cost=usd(option.cost.budget_usd),
-        because=why, **bindings,
+        tier=tier, count=option.count, hardware=accel.name, precision=option.precision, runtime=option.runtime,
+        cost_usd=option.cost.budget_usd, because=why, **bindings,
     )
 
 
-def _recommended_why(option: Option, minimum: Option, w: Any, f: Floors) -> str:
+def _recommended_why(option: Option, minimum: Option, w: PlannerWorkload, f: Floors) -> str:
     """Why the recommended tier is what it is, read from the option itself (it may have moved to a dominating one)."""
     if f.budget is not None and (option.cost.budget_usd is None or option.cost.budget_usd > f.budget) and option is minimum:
         return "nothing within the budget meets the quality and speed floor, so this is the minimum again (see BUD-over-budget)"
@@ -73,9 +75,9 @@ def _recommended_why(option: Option, minimum: Option, w: Any, f: Floors) -> str:
 
 class RecommendRules:
     @Rule(AS.done << CandidateSet(count=MATCH.count), AS.workload << Workload(), TEST(lambda count: count > 0), salience=SALIENCE_SELECT)
-    @rule_meta(id="REC-minimum", statement="the minimum that works is {option} for {cost}: {because}",
+    @rule_meta(id="REC-minimum", statement="the minimum that works is {count} x {hardware} at {precision} on {runtime} for {cost_usd:usd}: {because}",
                sources=["article", "brysbaert-2019", "kquant-pr"], needs=("budget", "concurrency"))
-    def minimum(self: Any, done: CandidateSet, workload: Workload, count: int) -> None:
+    def minimum(self: Host, done: CandidateSet, workload: Workload, count: int) -> None:
         """## What it decides
         The cheapest configuration that holds the workload at acceptable quality (4-bit or better) and, for
         inference, at least reading speed per user (with users taking turns on a runtime that does not batch them).
@@ -97,9 +99,10 @@ class RecommendRules:
         _recommend(self, "minimum", pick, facts, why)
 
     @Rule(AS.done << CandidateSet(count=MATCH.count), AS.workload << Workload(), TEST(lambda count: count > 0), salience=SALIENCE_SELECT)
-    @rule_meta(id="REC-recommended", statement="the recommended choice is {option} for {cost}: {because}",
+    @rule_meta(id="REC-recommended",
+               statement="the recommended choice is {count} x {hardware} at {precision} on {runtime} for {cost_usd:usd}: {because}",
                sources=["brysbaert-2019", "kquant-pr", "llmhw-assumption"], needs=("concurrency", "context", "budget"))
-    def recommended(self: Any, done: CandidateSet, workload: Workload, count: int) -> None:
+    def recommended(self: Host, done: CandidateSet, workload: Workload, count: int) -> None:
         """## What it decides
         Within the budget, at least as fast as the minimum: the cheapest configuration that reaches the target
         speed per user (about three times reading speed), keeps 15% of memory free, needs no tensor parallel over
@@ -121,9 +124,10 @@ class RecommendRules:
 
     @Rule(AS.done << CandidateSet(count=MATCH.count), AS.workload << Workload(budget=MATCH.budget), TEST(lambda count: count > 0),
           salience=SALIENCE_SELECT)
-    @rule_meta(id="REC-best-in-budget", statement="the best within a budget of {limit} is {option} for {cost}",
+    @rule_meta(id="REC-best-in-budget",
+               statement="the best within a budget of {limit} is {count} x {hardware} at {precision} on {runtime} for {cost_usd:usd}",
                sources=["article"], needs=("budget",))
-    def best_in_budget(self: Any, done: CandidateSet, workload: Workload, count: int, budget: float | None) -> None:
+    def best_in_budget(self: Host, done: CandidateSet, workload: Workload, count: int, budget: float | None) -> None:
         """## What it decides
         The best configuration the budget pays for: the best quality class, then the highest speed, above the
         speed floor and never below the recommended tier, among those the workload does not leave mostly idle
@@ -141,19 +145,21 @@ class RecommendRules:
         options, facts, w, f = _tiers(self, workload)
         minimum, _ = pick_minimum(options, f)
         recommended = pick_recommended(options, minimum, f)
-        pick, idle = pick_best(options, recommended, f, float(self.catalog.value("p1-max-utilization")))
+        pick, idle = pick_best(options, recommended, f, self.policy.p1_max_utilization)
         speed = "training speed" if w.training else "speed per user"
         why = (f"the best quality class, then the highest {speed}" + (" within the budget" if budget else " (no budget given)")
                + ("" if w.training else f", at least {f.speed:g} tok/s per user")
                + ("; every option that good leaves most of its memory idle" if idle else ""))
-        _recommend(self, "best-in-budget", pick, facts, why, limit=usd(budget) if budget else "no limit")
+        _recommend(self, "best-in-budget", pick, facts, why, limit=Phrase("{budget:usd}", budget=budget) if budget else Phrase("no limit"))
 
     @Rule(AS.workload << Workload(budget=MATCH.budget), AS.rec << Recommendation(tier="minimum", cost_usd=MATCH.cost),
           Mode(kind="recommend"),
           TEST(lambda budget, cost: budget is not None and cost is not None and cost > budget), salience=SALIENCE_ADVICE)
-    @rule_meta(id="BUD-over-budget", statement="the minimum configuration costs {cost}, {short} over the {budget} budget",
+    @rule_meta(id="BUD-over-budget", statement="the minimum configuration costs {cost:usd}, {short_usd:usd} over the {budget:usd} budget",
+               message="The cheapest configuration that fits costs {cost:usd}, {short_usd:usd} over the budget of {budget:usd}. "
+               "The budget buys: {buys}",
                sources=["article"], needs=("budget",))
-    def over_budget(self: Any, workload: Workload, rec: Recommendation, budget: float, cost: float) -> None:
+    def over_budget(self: Host, workload: Workload, rec: Recommendation, budget: float, cost: float) -> None:
         """## What it decides
         When even the minimum costs more than the budget: by how much, and what the budget buys instead: the
         largest smaller model of the same family that fits it, a lower-quality quantization, or rental hours.
@@ -168,43 +174,32 @@ class RecommendRules:
         w = self.workload(workload)
         options, _ = _candidates(self)
         offers = []
-        smaller = self._smaller_model_within(w, budget)
+        smaller = _smaller_model_within(self, w, budget)
         if smaller:
             offers.append(smaller)
         f = Floors.of(w, self.catalog)
         lowest = cheapest(o for o in options if meets(o, f.quality, f.speed))
         if lowest is not None and (lowest.cost.budget_usd or math.inf) <= budget:
-            offers.append(f"{lowest.count} x {self.catalog.accelerators[lowest.hardware].name} at {lowest.precision} "
-                          f"({lowest.quality}, {rate(lowest.tokens_per_s)} per user) for {usd(lowest.cost.budget_usd)}")
+            offers.append(Phrase("{count} x {hardware} at {precision} ({quality}, {tokens_per_s:rate} per user) for {cost_usd:usd}",
+                                 count=lowest.count, hardware=self.catalog.accelerators[lowest.hardware].name,
+                                 precision=lowest.precision, quality=lowest.quality, tokens_per_s=lowest.tokens_per_s,
+                                 cost_usd=lowest.cost.budget_usd))
         hourly = [(o.cost.cloud_usd_per_hour, o.id, o) for o in options if o.cost.cloud_usd_per_hour]
         if hourly:
             per_hour, _, rent = min(hourly)
-            offers.append(f"about {budget / per_hour:,.0f} hours of {rent.count} x "
-                          f"{self.catalog.accelerators[rent.hardware].name} rented at {usd(per_hour)}/h")
-        buys = ("; ".join(offers) + ".") if offers else "nothing in the catalog for this workload."
-        self.conclude(
-            Warning(id="BUD-over-budget", at_stake_usd=round(cost - budget, 2),
-                    message=f"The cheapest configuration that fits costs {usd(cost)}, {usd(cost - budget)} over the budget of "
-                    f"{usd(budget)}. The budget buys: {buys}"),
-            cost=usd(cost), short=usd(cost - budget), budget=usd(budget),
-        )
+            offers.append(Phrase("about {hours:,.0f} hours of {count} x {hardware} rented at {usd_per_hour:usd}/h",
+                                 hours=sizing.rental_hours(budget, per_hour), count=rent.count,
+                                 hardware=self.catalog.accelerators[rent.hardware].name, usd_per_hour=per_hour))
+        buys = Phrase("{offers}.", offers=listed(offers)) if offers else Phrase("nothing in the catalog for this workload.")
+        self.conclude(Warning(at_stake_usd=round(cost - budget, 2)), short_usd=cost - budget, buys=buys)
 
-    def _smaller_model_within(self: Any, w: Any, budget: float) -> str | None:
-        """The largest smaller model of the same family whose minimum configuration fits the budget."""
-        model = self.catalog.models[w.model]
-        exclusions = {f["what"] for f in self.facts_of(Exclusion)}
-        accels = [a for a in self.catalog.accelerators.values() if not excluded(a, exclusions)]
-        found = largest_smaller_model(replace(w, budget=budget), model, accels, self.catalog, floors_only=True)
-        if found is None:
-            return None
-        other, pick = found
-        return (f"{other.name} ({params(other.params)}) on {pick.count} x {self.catalog.accelerators[pick.hardware].name} "
-                f"at {pick.precision} for {usd(pick.cost.budget_usd)}")
-
-    @Rule(AS.workload << Workload(deployment=MATCH.deployment, hours_per_day=MATCH.hours), subject(), salience=SALIENCE_ADVICE)
-    @rule_meta(id="BUD-buy-vs-rent", statement="buying pays off against renting after {months} months at {hours:g} h/day",
+    @Rule(AS.workload << Workload(deployment=MATCH.deployment, hours_per_day=MATCH.hours), subject(),
+          Policy(ownership_years=MATCH.years), salience=SALIENCE_ADVICE)
+    @rule_meta(id="BUD-buy-vs-rent", statement="buying pays off against renting after {months:,.0f} months at {hours:g} h/day",
+               message="Buying ({purchase_usd:usd} + power) breaks even with renting ({usd_per_hour:usd}/h) after {months:,.0f} months "
+               "at {hours:g} h/day: {verdict}.",
                sources=["llmhw-assumption"], needs=("deployment", "hours_per_day"))
-    def buy_vs_rent(self: Any, workload: Workload, rec: Recommendation, deployment: str, hours: float) -> None:
+    def buy_vs_rent(self: Host, workload: Workload, rec: Recommendation, deployment: str, hours: float, years: float) -> None:
         """## What it decides
         For the configuration checked (or the recommended one), after how many months of use its purchase (plus power) costs less
         than renting the same devices.
@@ -214,20 +209,31 @@ class RecommendRules:
 
         ## Example
         An H100 bought for ~25,000 USD against ~2.5 USD/h: about 3 years at 8 h/day, under a year at 24 h/day.
+
+        ## Limits
+        The purchase price, rental rate and power cost are the sized option's, which no fact carries yet: the body
+        says nothing when one of the prices is missing or when power costs more per hour than renting.
         """
         cost = self.option(rec).cost
         if not (cost.purchase_usd and cost.cloud_usd_per_hour):
             return
-        power_per_hour = (cost.power_usd_per_year or 0) / (hours * 365)
-        saving_per_hour = cost.cloud_usd_per_hour - power_per_hour
-        if saving_per_hour <= 0:
+        months = sizing.break_even_months(cost.purchase_usd, cost.cloud_usd_per_hour, cost.power_usd_per_year, hours)
+        if months is None:
             return
-        months = cost.purchase_usd / saving_per_hour / (hours * 365 / 12)
-        years = float(self.catalog.value("ownership-years"))
-        verdict = "buying pays off" if months <= years * 12 else f"renting is cheaper over {years:g} years"
-        self.conclude(
-            Tip(id="BUD-buy-vs-rent", effect_usd=round(cost.purchase_usd, 2),
-                message=f"Buying ({usd(cost.purchase_usd)} + power) breaks even with renting ({usd(cost.cloud_usd_per_hour)}/h) "
-                f"after {months:,.0f} months at {hours:g} h/day: {verdict}."),
-            months=f"{months:,.0f}", hours=hours,
-        )
+        verdict = Phrase("buying pays off") if months <= years * 12 else Phrase("renting is cheaper over {years:g} years", years=years)
+        self.conclude(Tip(effect_usd=round(cost.purchase_usd, 2)), purchase_usd=cost.purchase_usd,
+                      usd_per_hour=cost.cloud_usd_per_hour, months=months, verdict=verdict)
+
+
+def _smaller_model_within(engine: Host, w: PlannerWorkload, budget: float) -> Phrase | None:
+    """The largest smaller model of the same family whose minimum configuration fits the budget."""
+    model = engine.catalog.models[w.model]
+    exclusions = {f["what"] for f in engine.facts_of(Exclusion)}
+    accels = [a for a in engine.catalog.accelerators.values() if not excluded(a, exclusions)]
+    found = largest_smaller_model(replace(w, budget=budget), model, accels, engine.catalog, floors_only=True)
+    if found is None:
+        return None
+    other, pick = found
+    return Phrase("{model} ({params:params}) on {count} x {hardware} at {precision} for {cost_usd:usd}", model=other.name,
+                  params=other.params, count=pick.count, hardware=engine.catalog.accelerators[pick.hardware].name,
+                  precision=pick.precision, cost_usd=pick.cost.budget_usd)

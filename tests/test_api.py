@@ -35,7 +35,8 @@ accelerators:
   mem_bandwidth_gbs: 900
   bf16_tflops: 150
   int8_tops: 300
-  cites: {memory_bytes: acme-datasheet, usable_memory_bytes: acme-datasheet, mem_bandwidth_gbs: acme-datasheet, bf16_tflops: acme-datasheet, int8_tops: acme-datasheet}
+  cites: {memory_bytes: acme-datasheet, usable_memory_bytes: acme-datasheet, mem_bandwidth_gbs: acme-datasheet,
+    bf16_tflops: acme-datasheet, int8_tops: acme-datasheet}
   max_devices: 4
   features: [bf16, fp16, int8, int4]
   obtain: buy

@@ -19,7 +19,8 @@ from click.testing import CliRunner
 from llmhw import api
 from llmhw.cli import main
 from llmhw.errors import InputError, KnowledgeError
-from llmhw.knowledge.loader import MAX_FILE_BYTES, load_catalog
+from llmhw.knowledge.loader import load_catalog
+from llmhw.knowledge.yamlio import MAX_FILE_BYTES
 
 from .test_knowledge import GOOD_ACCEL
 

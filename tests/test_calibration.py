@@ -121,7 +121,7 @@ def test_calibration_covers_what_people_run(catalog):
 
 def test_every_runtime_has_decode_overheads(catalog):
     for key in OVERHEAD_TABLES:
-        assert set(catalog.runtimes) <= set(catalog.value(key)), key
+        assert set(catalog.runtimes) <= set(catalog.policy_entries[key].value), key
 
 
 def test_moe_single_stream_is_set_by_fixed_costs_not_bandwidth(comparisons):

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 import pytest
 from llmhw.cli import main
+from llmhw.knowledge.build import policy_value
 from llmhw.knowledge.loader import load_catalog
 from llmhw.profile import SLOTS
 
@@ -56,5 +57,5 @@ def test_workload_options_are_the_slot_table(command):
         assert "/".join(option.opts + option.secondary_opts) == slot.flag
         record = option.get_help_record(ctx)
         assert record is not None and f"{slot.question} ({slot.hint})" in record[1]
-        default = str(catalog.value(slot.default_key)) if slot.default_key else slot.unset
+        default = str(policy_value(catalog.policy, slot.default_key)) if slot.default_key else slot.unset
         assert record[1].endswith(f"  [default: {default}]" if default else ")"), (slot.name, record[1])

@@ -95,8 +95,8 @@ def test_check_count_is_bounded_by_the_policy(runner, count, ok):
 
 
 def test_the_device_bound_is_a_sourced_policy_entry(catalog):
-    entry = catalog.policy["max-check-devices"]
-    assert entry.value == max(catalog.value("device-counts")) and entry.why and entry.sources
+    entry = catalog.policy_entries["max-check-devices"]
+    assert entry.value == max(catalog.policy.device_counts) and entry.why and entry.sources
 
 
 # -- extra knowledge, validated like the built-in catalog ------------------------------------------------------------

@@ -54,9 +54,9 @@ def test_unknown_model_suggests_nearest_names(catalog):
 
 
 def test_every_number_has_a_source(catalog):
-    for stem in ("models", "accelerators", "precisions", "runtimes", "policy"):
-        for entry in getattr(catalog, stem).values():
-            assert entry.sources, f"{stem}: {entry.id} has no source"
+    for field in ("models", "accelerators", "precisions", "runtimes", "policy_entries"):
+        for entry in getattr(catalog, field).values():
+            assert entry.sources, f"{field}: {entry.id} has no source"
 
 
 # Devices for which no dated price was found yet (each is a known gap, listed in the catalog report): a new

@@ -6,13 +6,14 @@ import dataclasses
 
 import pytest
 from llmhw.errors import KnowledgeError
-from llmhw.knowledge.loader import build_policy, load_catalog
+from llmhw.knowledge.build import build_policy
+from llmhw.knowledge.loader import load_catalog
 from llmhw.knowledge.schema import Policy
 
 
 def test_every_policy_entry_is_one_typed_field(catalog):
-    assert {f.name.replace("_", "-") for f in dataclasses.fields(Policy)} == set(catalog.policy)
-    policy = catalog.typed_policy
+    assert {f.name.replace("_", "-") for f in dataclasses.fields(Policy)} == set(catalog.policy_entries)
+    policy = catalog.policy
     assert policy.p1_max_utilization == 0.35 and policy.device_counts[:3] == (1, 2, 4)
     assert policy.article_70b_params == (60_000_000_000, 80_000_000_000) and policy.link_latency_s["pcie"] == 2e-05
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -20,14 +21,14 @@ def test_every_policy_entry_is_one_typed_field(catalog):
 
 
 def test_a_missing_entry_is_named(catalog):
-    entries = {k: v for k, v in catalog.policy.items() if k != "nvme-gbs"}
+    entries = {k: v for k, v in catalog.policy_entries.items() if k != "nvme-gbs"}
     with pytest.raises(KnowledgeError) as err:
         build_policy(entries)
     assert str(err.value) == "policy.yaml: policy value 'nvme-gbs': missing (schema.Policy declares it)"
 
 
 def test_an_ill_typed_value_is_named(catalog):
-    entries = dict(catalog.policy)
+    entries = dict(catalog.policy_entries)
     entries["nvme-gbs"] = dataclasses.replace(entries["nvme-gbs"], value="fast")
     with pytest.raises(KnowledgeError) as err:
         build_policy(entries)

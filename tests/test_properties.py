@@ -57,7 +57,7 @@ CAT = load_catalog()
 MODELS = sorted(CAT.models)
 HARDWARE = sorted(CAT.accelerators)
 PRECISIONS = sorted(CAT.precisions)
-HEADROOM = float(CAT.value("fit-headroom"))
+HEADROOM = CAT.policy.fit_headroom
 QUALITY = planner.QUALITY_RANK
 
 # -- strategies, bounded to the real domain -----------------------------------------------------------------------

@@ -59,11 +59,13 @@ accelerators:
     int8_tops: 393
     interconnect: ici
     interconnect_gbs: 400
-    cites: {memory_bytes: gcp-tpu-v5e, usable_memory_bytes: gcp-tpu-v5e, mem_bandwidth_gbs: gcp-tpu-v5e, bf16_tflops: gcp-tpu-v5e, int8_tops: gcp-tpu-v5e, interconnect_gbs: gcp-tpu-v5e}
+    cites: {memory_bytes: gcp-tpu-v5e, usable_memory_bytes: gcp-tpu-v5e, mem_bandwidth_gbs: gcp-tpu-v5e, bf16_tflops: gcp-tpu-v5e,
+      int8_tops: gcp-tpu-v5e, interconnect_gbs: gcp-tpu-v5e}
     max_devices: 256
     features: [bf16, int8]
     obtain: cloud
-    prices: [{usd: 0.3, kind: cloud-on-demand, date: "2026-11", source: llmhw-assumption, note: "a negotiated test price (committed use, read as the hour this app pays)"}]
+    prices: [{usd: 0.3, kind: cloud-on-demand, date: "2026-11", source: llmhw-assumption,
+              note: "a negotiated test price (committed use, read as the hour this app pays)"}]
     sources: [gcp-tpu-v5e]
 """
 

@@ -17,8 +17,6 @@ MODULE_PREFIXES = {
     "pitfalls": {"P1", "P2", "P3"}, "roles": {"CMP"}, "quantization": {"QNT"}, "training": {"TRN"}, "parallelism": {"NET", "MOE"},
     "article": {"ART"},
 }
-# Modules whose rules still write their own id and message into the conclusion (converted after merging; see docs/rules.md).
-OLD_SHAPE = {"recommend", "candidates"}
 FUNCTIONS = {r.meta.id: inspect.unwrap(r._wrapped) for r in vars_of(AdvisorEngine) if isinstance(r, Rule)}
 CONCLUSION = re.compile(r"\b(Warning|Tip|Note)\b")
 
@@ -42,9 +40,6 @@ def test_rule_metadata(meta, catalog):
 @pytest.mark.parametrize("meta", RULES, ids=lambda m: m.id)
 def test_a_rule_that_concludes_a_warning_tip_or_note_has_one_message_template(meta):
     body = inspect.getsource(FUNCTIONS[meta.id]).split('"""')[-1]  # after the docstring
-    if meta.topic in OLD_SHAPE:
-        assert not meta.message, f"{meta.id}: a converted module leaves OLD_SHAPE"
-        return
     assert bool(meta.message) == bool(CONCLUSION.search(body)), f"{meta.id}: a message template exactly when it concludes a Warning, Tip or Note"
     assert f'"{meta.id}"' not in body, f"{meta.id}: the rule types its own id; conclude() stamps it"
     assert "message=" not in body, f"{meta.id}: the body writes a message; rule_meta(message=...) holds it"

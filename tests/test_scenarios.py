@@ -153,7 +153,7 @@ def test_r1_32b_best_in_budget_meets_the_speed_floor():
     """The old best-in-budget, an M4 Max at BF16 through transformers, ran at 4.5 tok/s (below reading speed)."""
     data = advise(model="deepseek-r1:32b", budget=5000)
     top = tier(data, "best-in-budget")
-    assert top["tokens_per_s"] >= CAT.value("min-tokens-per-s") and top["runtime"] != "transformers"
+    assert top["tokens_per_s"] >= CAT.policy.min_tokens_per_s and top["runtime"] != "transformers"
     assert top["cost"]["budget_usd"] <= 5000 and "P1-oversized-tier" not in ids(data["warnings"])
 
 
@@ -161,7 +161,7 @@ def test_llama_70b_on_apple_recommends_a_usable_speed():
     """The old recommended tier was BF16 at 3.1 tok/s and 100% memory; 4-bit on a Mac reads at ~10 tok/s."""
     data = advise(model="llama3.1:70b", ecosystem="apple")
     low, rec = tier(data, "minimum"), tier(data, "recommended")
-    assert rec["tokens_per_s"] >= low["tokens_per_s"] >= CAT.value("min-tokens-per-s")
+    assert rec["tokens_per_s"] >= low["tokens_per_s"] >= CAT.policy.min_tokens_per_s
     assert rec["precision"] != "bf16" and rec["utilization"] < 0.95
 
 

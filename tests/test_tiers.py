@@ -69,7 +69,7 @@ def check_promises(profile: dict[str, Any]) -> None:
         if rec is not None and (w.budget is None or (rec.cost.budget_usd or 0) <= w.budget):
             assert (q[top.quality], top.tokens_per_s or 0) >= (q[rec.quality], rec.tokens_per_s or 0), (
                 f"{profile}: best-in-budget {top.id} ranks below recommended {rec.id}")
-    comfortable = float(CAT.value("comfortable-utilization"))
+    comfortable = CAT.policy.comfortable_utilization
     kept = {c.id for c in candidates}
     for o in raw:
         if o.id in kept:

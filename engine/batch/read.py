@@ -18,7 +18,7 @@ from typing import Any, TextIO
 
 from .. import safe_write
 from ..errors import InputError, KnowledgeError
-from ..knowledge.loader import parse_yaml
+from ..knowledge.yamlio import parse_yaml
 
 MAX_INPUT_BYTES = 50_000_000  # JSONL and CSV are streamed; YAML is parsed whole, so this also bounds its memory
 INPUT_FORMATS = ("jsonl", "csv", "yaml")

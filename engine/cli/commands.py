@@ -17,10 +17,8 @@ import click
 
 from .. import api, machine, report, trace
 from .. import fit as fit_module
-from .. import hardware as listing
-from ..knowledge.schema import ECOSYSTEMS, KINDS
 from ..errors import InputError
-from . import render, render_machine
+from . import listings, render, render_machine
 from .group import LlmhwGroup
 from .options import (
     build_profile,
@@ -165,88 +163,7 @@ def fit(hardware: str, count: str | None, models: tuple[str, ...], sort: str, kn
     if fmt == "json":
         click.echo(render.to_json(data))
     else:
-        click.echo(render_machine.fit_text(data, int(api.catalog(knowledge).value("default-context"))), nl=False)
-
-
-@main.command()
-@click.argument("rule_id", required=False)
-@click.option("--topic", help="Only this topic (module or ID prefix): questions, memory, candidates, recommend, pitfalls, roles, "
-                             "quantization, training, parallelism, article; or P1, QNT, ...")
-@format_option("text", "json")
-def rules(rule_id: str | None, topic: str | None, fmt: str) -> None:
-    """List the rules (id, statement, sources), or show one rule in full.
-
-    \b
-    Example:
-      llmhw rules --topic pitfalls
-      llmhw rules P1-oversized-vram
-    """
-    entries = api.list_rules(topic=topic, rule_id=rule_id)
-    if fmt == "json":
-        click.echo(render.to_json({"rules": entries}))
-    else:
-        click.echo(render.rules_text(entries, full=rule_id is not None), nl=False)
-
-
-@main.group(invoke_without_command=True)
-@knowledge_option()
-@format_option("text", "json")
-@click.pass_context
-def models(ctx: click.Context, knowledge: tuple[str, ...], fmt: str) -> None:
-    """List the models the knowledge base knows, with their sizes and aliases; `models show MODEL` details one.
-
-    \b
-    Example:
-      llmhw models
-      llmhw models --format json
-      llmhw models show ./Llama-3.2-1B-Instruct
-    """
-    if ctx.invoked_subcommand is None:
-        entries = api.list_models(knowledge)
-        click.echo(render.to_json({"models": entries}) if fmt == "json" else render.catalog_models_text(entries), nl=fmt == "json")
-
-
-@models.command("show")
-@click.argument("model")
-@knowledge_option()
-@format_option("text", "json")
-def models_show(model: str, knowledge: tuple[str, ...], fmt: str) -> None:
-    """Show what sizing will use for MODEL and where each number came from.
-
-    MODEL is a catalog name, a model folder, a config.json, a safetensors index or file, a .gguf file or a Hugging Face id.
-
-    \b
-    Example:
-      llmhw models show qwen3-32b
-      llmhw models show ./gemma-3-4b-it/config.json --format json
-    """
-    sheet = api.show_model(model, knowledge)
-    click.echo(render.to_json(sheet.to_dict()) if fmt == "json" else "\n".join(sheet.lines()))
-
-
-@main.command()
-@knowledge_option()
-@click.option("--ecosystem", type=click.Choice(ECOSYSTEMS), help="Only this software ecosystem.")
-@click.option("--kind", type=click.Choice(KINDS), help="Only this kind of device.")
-@click.option("--min-memory", type=click.FloatRange(min=0), metavar="GB", help="At least this much usable memory (GB = 1e9 bytes).")
-@click.option("--max-price", type=click.FloatRange(min=0), metavar="USD", help="A buy price of at most this (unpriced devices are left out).")
-@click.option("--stale", is_flag=True, help="List the prices older than the policy age instead (price-max-age-months).")
-@format_option("text", "json")
-def hardware(knowledge: tuple[str, ...], ecosystem: str | None, kind: str | None, min_memory: float | None,
-             max_price: float | None, stale: bool, fmt: str) -> None:
-    """List the accelerators and hosts: usable memory, bandwidth, dense compute, price per GB, price kind and age.
-
-    \b
-    Example:
-      llmhw hardware --ecosystem cuda --min-memory 24 --max-price 2000
-      llmhw hardware --stale
-    """
-    if stale:
-        aged = api.stale_prices(knowledge)
-        click.echo(render.to_json(aged) if fmt == "json" else listing.stale_text(aged["stale"], aged["max_age_months"]), nl=fmt == "json")
-        return
-    rows = api.list_hardware(knowledge, listing.Filters(ecosystem, kind, min_memory, max_price))
-    click.echo(render.to_json({"hardware": rows}) if fmt == "json" else listing.listing_text(rows), nl=fmt == "json")
+        click.echo(render_machine.fit_text(data, api.catalog(knowledge).policy.default_context), nl=False)
 
 
 @main.command()
@@ -368,8 +285,6 @@ def ask(knowledge: tuple[str, ...], sign_key: str | None) -> None:
     run(knowledge, sign_key)
 
 
-
-
 def _hardware(hardware: str, count: str | None, knowledge: tuple[str, ...]) -> tuple[str, int]:
     """The accelerator and count of ``--hardware``/``--count``: ``this`` is what ``llmhw detect`` finds here."""
     n = None
@@ -406,3 +321,7 @@ def serve(host: str, port: int, knowledge: tuple[str, ...]) -> None:
         run(host, port, knowledge, log=lambda line: click.echo(line, err=True))
     except OSError as exc:
         raise InputError("--port", f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+
+
+for command in (listings.rules, listings.models, listings.hardware):
+    main.add_command(command)

@@ -15,7 +15,9 @@ import click
 from click.types import OptionHelpExtra
 
 from ..errors import InputError, KnowledgeError
-from ..knowledge.loader import load_catalog, read_yaml
+from ..knowledge.build import policy_value
+from ..knowledge.loader import load_catalog
+from ..knowledge.yamlio import read_yaml
 from ..profile import SLOTS, Profile, Slot
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -63,7 +65,7 @@ class SlotOption(click.Option):
         default = self.slot.unset
         if self.slot.default_key:
             try:
-                default = str(load_catalog().value(self.slot.default_key))
+                default = str(policy_value(load_catalog().policy, self.slot.default_key))
             except KnowledgeError:  # a broken installation: `llmhw recommend` says so; help still shows
                 default = ""
         if default:

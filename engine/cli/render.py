@@ -7,10 +7,11 @@ import textwrap
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..consult import AT_ANY_QUESTION, HowView, QuestionView, WhatIfView, WhyView, show
+from ..consult import AT_ANY_QUESTION, show
 from ..trace.audit import Audit
 from ..trace.explain import Explanation, Node, summary
 from ..units import gb, params, pct, rate, usd
+from ..views import HowView, QuestionView, WhatIfView, WhyView
 
 MEMORY_PARTS = ("weights", "kv_cache", "activations", "gradients", "optimizer", "overhead")
 WIDTH = 100

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError, KnowledgeError
-from ..knowledge.loader import build
+from ..knowledge.build import build
 from ..knowledge.schema import Model, Precision, Source
 
 

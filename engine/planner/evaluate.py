@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from .. import sizing
@@ -30,17 +31,19 @@ def tflops_at(accel: Accelerator, precision: Precision) -> float | None:
 
 
 def bandwidth_efficiency(accel: Accelerator, cat: Catalog) -> float:
-    kind = "gpu" if accel.kind == "gpu" else accel.kind
-    return float(cat.value(f"bandwidth-efficiency-{kind}"))
+    """The share of peak memory bandwidth decode reaches on this kind of device."""
+    p = cat.policy
+    return {"gpu": p.bandwidth_efficiency_gpu, "unified": p.bandwidth_efficiency_unified, "cpu": p.bandwidth_efficiency_cpu,
+            "tpu": p.bandwidth_efficiency_tpu, "npu": p.bandwidth_efficiency_npu}[accel.kind]
 
 
 def step_overhead(runtime: Runtime, accel: Accelerator, cat: Catalog) -> sizing.StepOverhead:
     """A runtime's calibrated per-layer decode costs, for this device's ecosystem where they differ (Metal, ROCm)."""
-    def pick(key: str) -> float:
-        table = cat.value(key)
-        return float(table.get(f"{runtime.id}@{accel.ecosystem}", table[runtime.id]))
-    return sizing.StepOverhead(pick("decode-layer-overhead-s"), pick("decode-moe-layer-overhead-s"),
-                               pick("decode-sequence-layer-overhead-s"))
+    def pick(table: Mapping[str, float]) -> float:
+        return table.get(f"{runtime.id}@{accel.ecosystem}", table[runtime.id])
+    p = cat.policy
+    return sizing.StepOverhead(pick(p.decode_layer_overhead_s), pick(p.decode_moe_layer_overhead_s),
+                               pick(p.decode_sequence_layer_overhead_s))
 
 
 def runtimes_for(w: Workload, accel: Accelerator, precision: Precision, cat: Catalog) -> list[Runtime]:
@@ -59,7 +62,7 @@ def cost_of(w: Workload, accel: Accelerator, count: int, cat: Catalog) -> Cost:
     """Purchase or rental cost of ``count`` devices, with power over the ownership period's years."""
     buy, rent = prices_of(accel)
     hours_year = w.hours_per_day * 365
-    power = sizing.power_cost_usd(accel.tdp_w, count, hours_year, float(cat.value("electricity-usd-per-kwh")))
+    power = sizing.power_cost_usd(accel.tdp_w, count, hours_year, cat.policy.electricity_usd_per_kwh)
     if w.deployment == "cloud":
         per_hour = rent.usd * count if rent else None
         return Cost(
@@ -127,13 +130,13 @@ def evaluate(w: Workload, model: Model, accel: Accelerator, count: int, precisio
     ``kv``: a KV-cache format other than 16-bit, for inference)."""
     kv_bytes = kv.kv_bytes_per_element if kv is not None and kv.kv_bytes_per_element else KV_BYTES_DEFAULT
     a = a or arch(model)
-    usable = usable_bytes(accel, runtime, float(cat.value("fit-headroom")))
+    usable = usable_bytes(accel, runtime, cat.policy.fit_headroom)
     tflops = tflops_at(accel, precision)
     micro, steps, ckpt = 0, 0, False
     if w.training:
         mem, micro, ckpt = training_fit(w, a, precision, runtime, count, usable, memo)
         steps = math.ceil(w.batch / micro)
-        rate = sizing.training_tokens_per_s(a, accel.bf16_tflops, float(cat.value("training-mfu")), count, ckpt)
+        rate = sizing.training_tokens_per_s(a, accel.bf16_tflops, cat.policy.training_mfu, count, ckpt)
         per_user, total, prefill, bound = rate, rate, None, "compute"
     else:
         mem = _inference_memory(w, a, precision, runtime, count, kv_bytes)
@@ -144,8 +147,8 @@ def evaluate(w: Workload, model: Model, accel: Accelerator, count: int, precisio
         speed = sizing.decode_speed(
             a, sizing.weight_bytes(a.params, precision.bits_per_weight),
             sizing.kv_cache_bytes(a, w.context, batch, kv_bytes), batch,
-            accel.mem_bandwidth_gbs, bandwidth_efficiency(accel, cat), tflops, float(cat.value("compute-efficiency")),
-            working, accel.interconnect_gbs, float(cat.value("link-latency-s")[accel.interconnect]),
+            accel.mem_bandwidth_gbs, bandwidth_efficiency(accel, cat), tflops, cat.policy.compute_efficiency,
+            working, accel.interconnect_gbs, cat.policy.link_latency_s[accel.interconnect],
             step_overhead(runtime, accel, cat),
         )
         turns = w.concurrency / batch
@@ -155,7 +158,7 @@ def evaluate(w: Workload, model: Model, accel: Accelerator, count: int, precisio
         fits=mem.total <= usable, tokens_per_s=per_user, total_tokens_per_s=total, prefill_tokens_per_s=prefill,
         bound=bound, quality=quality_of(precision, model), cost=cost_of(w, accel, count, cat), micro_batch=micro,
         accumulation_steps=steps, checkpointing=ckpt, zero_stage=3 if (w.training and count > 1) else 0,
-        tp_over_pcie=(not w.training and runtime.split == "tensor" and count > int(cat.value("tp-over-pcie-max"))
+        tp_over_pcie=(not w.training and runtime.split == "tensor" and count > cat.policy.tp_over_pcie_max
                       and accel.interconnect == "pcie"),
         serves_many=runtime.serves_many,
     )
@@ -179,7 +182,7 @@ def precisions_for(w: Workload, model: Model, cat: Catalog) -> list[Precision]:
     if w.training:
         return [cat.precisions["bf16"]]
     native = cat.precisions[model.native_precision]
-    wanted = [native] + [cat.precisions[p] for p in cat.value("auto-inference-precisions") if p != native.id]
+    wanted = [native] + [cat.precisions[p] for p in cat.policy.auto_inference_precisions if p != native.id]
     return [p for p in wanted if math.floor(p.bits_per_weight) <= math.floor(native.bits_per_weight)]
 
 
@@ -204,11 +207,12 @@ def offered(w: Workload, model: Model, accel: Accelerator, precision: Precision,
 
 def device_counts(w: Workload, accel: Accelerator, cat: Catalog) -> list[int]:
     """Device counts allowed for this scale: one node's worth, unless the scale is a cluster of server-class nodes."""
-    limit = int(cat.value(f"max-devices-{w.scale}"))
-    server_class = accel.kind in ("gpu", "tpu") and accel.max_devices >= int(cat.value("max-devices-team"))
+    p = cat.policy
+    limit = {"personal": p.max_devices_personal, "team": p.max_devices_team, "enterprise": p.max_devices_enterprise}[w.scale]
+    server_class = accel.kind in ("gpu", "tpu") and accel.max_devices >= cat.policy.max_devices_team
     if w.scale != "enterprise" or not server_class:
         limit = min(limit, accel.max_devices)
-    return [n for n in cat.value("device-counts") if n <= limit]
+    return [n for n in cat.policy.device_counts if n <= limit]
 
 def reference_precision(w: Workload, model: Model) -> str:
     """The precision the memory need is shown at: the user's, else the model's native format (training: bf16/nf4)."""

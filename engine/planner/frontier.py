@@ -44,7 +44,7 @@ def options_for(w: Workload, model: Model, accel: Accelerator, cat: Catalog, sha
     shared = shared or _Shared(arch(model), precisions_for(w, model, cat), {})
     out: list[Option] = []
     counts = device_counts(w, accel, cat)
-    speeds = [] if w.training else [float(cat.value("min-tokens-per-s")), float(cat.value("target-tokens-per-s"))]
+    speeds = [] if w.training else [cat.policy.min_tokens_per_s, cat.policy.target_tokens_per_s]
     for p in shared.precisions:
         same: set[tuple[Any, ...]] = set()  # runtimes with identical numbers (vLLM, TensorRT-LLM): the first stands for all
         for rt in shared.offered(w, model, accel, p, cat) if counts else []:
@@ -75,7 +75,7 @@ def _fewest_fitting(w: Workload, model: Model, accel: Accelerator, p: Precision,
         if key not in shared.memo:
             shared.memo[key] = _inference_memory(w, shared.a, p, rt, 1)
         one = shared.memo[key]
-        room = usable_bytes(accel, rt, float(cat.value("fit-headroom"))) - rt.overhead_bytes
+        room = usable_bytes(accel, rt, cat.policy.fit_headroom) - rt.overhead_bytes
         if room <= 0:
             return None
         need = math.ceil((one.total - rt.overhead_bytes) / room)
@@ -91,7 +91,7 @@ def enumerate_options(w: Workload, model: Model, accelerators: Iterable[Accelera
     """Every fitting option over the given devices, pruned to the ones no other option beats on cost, quality and speed."""
     shared = _Shared(arch(model), precisions_for(w, model, cat), {})
     options = [o for accel in undominated(w, accelerators) for o in options_for(w, model, accel, cat, shared)]
-    return pareto(options, float(cat.value("comfortable-utilization")))
+    return pareto(options, cat.policy.comfortable_utilization)
 
 
 def _price(w: Workload, accel: Accelerator) -> float:

@@ -36,12 +36,12 @@ class Floors:
     def of(cls, w: Workload, cat: Catalog) -> Floors:
         training = w.training
         return cls(
-            quality=str(cat.value("quality-floor-minimum")),
-            speed=0.0 if training else float(cat.value("min-tokens-per-s")),
-            target=0.0 if training else float(cat.value("target-tokens-per-s")),
-            comfortable=float(cat.value("comfortable-utilization")),
-            premium=math.inf if training else float(cat.value("recommended-max-premium")),
-            batching=not training and w.concurrency > int(cat.value("serving-engine-above-users")),
+            quality=cat.policy.quality_floor_minimum,
+            speed=0.0 if training else cat.policy.min_tokens_per_s,
+            target=0.0 if training else cat.policy.target_tokens_per_s,
+            comfortable=cat.policy.comfortable_utilization,
+            premium=math.inf if training else cat.policy.recommended_max_premium,
+            batching=not training and w.concurrency > cat.policy.serving_engine_above_users,
             budget=w.budget,
             training=training,
         )

@@ -7,9 +7,9 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-from ..consult import WhyView
 from ..profile import SLOTS, Slot
 from ..report.page import head
+from ..views import WhyView
 
 FORM_CSS = """
 form.workload { background: var(--card); border: 1px solid var(--line); border-radius: 6px; padding: 12px 14px; margin-bottom: 12px; }

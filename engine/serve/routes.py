@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl
 from .. import api, report, trace
 from ..consult import why
 from ..errors import InputError, LlmhwError
+from ..knowledge.build import policy_value
 from ..profile import SLOTS
 from .form import FORM_CSS, Form, page
 
@@ -60,7 +61,7 @@ class App:
     def __init__(self, knowledge_dirs: Iterable[str] = ()) -> None:
         self.knowledge_dirs = tuple(knowledge_dirs)
         cat = api.catalog(self.knowledge_dirs)  # a broken --knowledge directory fails here, before serving
-        defaults = {s.name: str(cat.value(s.default_key)) if s.default_key else s.unset for s in SLOTS}
+        defaults = {s.name: str(policy_value(cat.policy, s.default_key)) if s.default_key else s.unset for s in SLOTS}
         lists = {"model": sorted(cat.models), "precision": ["auto", *sorted(cat.precisions)], "hardware": sorted(cat.accelerators)}
         self.form = Form(defaults, {s.name: why(s.name) for s in SLOTS}, lists)
         self.names = {a.id: a.name for a in cat.accelerators.values()}
