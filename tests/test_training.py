@@ -129,3 +129,13 @@ def test_bad_tokens_are_refused_naming_the_field(runner, bad: str) -> None:
     result = runner.invoke(main, ["check", "--model", "qwen2.5-7b", "--task", "qlora", "--hardware", "RTX 3060 12GB",
                                   "--tokens", bad])
     assert result.exit_code == 2 and "tokens" in result.output and "Traceback" not in result.output
+
+
+def test_checking_one_tpu_v5p_chip_is_refused_with_the_smallest_slice(runner) -> None:
+    from llmhw.cli import main
+
+    result = runner.invoke(main, ["check", "--model", "llama3.1:8b", "--hardware", "TPU v5p"])
+    assert result.exit_code == 2
+    assert "count: expected at least 4 for Google Cloud TPU v5p (per chip, 95GB HBM2e), the smallest unit sold; got 1" \
+        in result.output
+    assert runner.invoke(main, ["check", "--model", "llama3.1:8b", "--hardware", "TPU v5p", "--count", "4"]).exit_code == 0
