@@ -139,3 +139,16 @@ def test_checking_one_tpu_v5p_chip_is_refused_with_the_smallest_slice(runner) ->
     assert "count: expected at least 4 for Google Cloud TPU v5p (per chip, 95GB HBM2e), the smallest unit sold; got 1" \
         in result.output
     assert runner.invoke(main, ["check", "--model", "llama3.1:8b", "--hardware", "TPU v5p", "--count", "4"]).exit_code == 0
+
+
+def test_a_full_fine_tune_too_big_for_one_gpu_names_zero_offload(runner) -> None:
+    """8B full fine-tune on one H100: 16 bytes per parameter do not fit; ZeRO-Offload moves the 12 of AdamW to host RAM."""
+    data = run_json(runner, "check", "--model", "llama-3.1-8b", "--task", "finetune", "--hardware", "H100 SXM")
+    assert data["fits"] is False
+    tip = next(t for t in data["tips"] if t["id"] == "TRN-zero-offload")
+    assert "holds the run: 48.2 GB per device" in tip["message"] and "96.4 GB more RAM" in tip["message"]
+
+
+def test_zero_offload_is_not_offered_where_deepspeed_does_not_run(runner) -> None:
+    data = run_json(runner, "check", "--model", "llama-3.1-8b", "--task", "finetune", "--hardware", "M4 Max")
+    assert all(t["id"] != "TRN-zero-offload" for t in data["tips"])
