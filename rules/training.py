@@ -234,6 +234,8 @@ class TrainingRules:
                 continue
             usable = usable_bytes(accel, other, self.policy.fit_headroom)
             memory, micro, ckpt = training_fit(w, a, precision, other, option.count, usable)
+            if memory.total == option.memory.total:
+                continue  # the other stack keeps the same bytes here (a full fine-tune's AdamW step): nothing to tell
             self.conclude(Tip(effect_bytes=option.memory.total - memory.total), stack=stack.id, stack_name=stack.name,
                           need_bytes=option.memory.total, micro_batch=option.micro_batch, count=option.count,
                           hardware=accel.name, other=other.id, other_name=other.name, other_bytes=memory.total,
