@@ -87,6 +87,7 @@ class CheckResult:
             "memory": c.get("memory", {}), "available": c.get("available"), "utilization": c.get("utilization"),
             "tokens_per_s": c.get("tokens_per_s"), "total_tokens_per_s": c.get("total_tokens_per_s"),
             "prefill_tokens_per_s": c.get("prefill_tokens_per_s"), "cost": c.get("cost", {}),
+            **({"training_run": c["training_run"]} if "training_run" in c else {}),
             "warnings": [dict(w) for w in self.warnings], "tips": [dict(t) for t in self.tips],
             "notes": [dict(n) for n in self.notes],
         }
@@ -188,6 +189,8 @@ def check(profile: ProfileLike, hardware: str, count: int = 1, knowledge_dirs: I
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= most:
         raise InputError("count", f"expected a whole number from 1 to {most:,}, got {shown_value(count)}")
     accel = cat.accelerator(hardware)
+    if count < accel.min_devices:  # a TPU v5p is rented as a slice of at least 4 chips (accelerators.yaml)
+        raise InputError("count", f"expected at least {accel.min_devices} for {accel.name}, the smallest unit sold; got {count}")
     result, defaults = run_with_defaults(cat, answers, (accel.id, count))
     fits = result.of(F.Fit)
     configuration = result.options[fits[0]["id"]].as_dict() if fits else {"fits": False}

@@ -26,6 +26,7 @@ MAX_USERS = 1_000_000
 MAX_BUDGET_USD = 1e10
 MAX_CORES = 4096
 MAX_RAM_GB = 1_000_000
+MAX_TRAIN_TOKENS = 10**15  # the largest published pretraining runs read tens of trillions of tokens; more is a typo
 NONE = "none"  # the answer to an optional question left empty on purpose (no budget, no host described)
 
 
@@ -97,6 +98,9 @@ SLOTS: tuple[Slot, ...] = (
     Slot("ram_gb", "float", "System RAM of that host, in GB?", "pitfall P2 checks it holds the checkpoint for loading",
          low=0.5, high=MAX_RAM_GB, optional=True, when=ON_OWN_HOST, option="--ram",
          unset="no host described: the P2 rules size one"),
+    Slot("tokens", "int", "How many tokens to train on (dataset tokens x epochs)?",
+         "sets the time and cost of the run: 50000000 for 50M tokens of fine-tuning data", low=1, high=MAX_TRAIN_TOKENS,
+         optional=True, when=TRAINING, unset="no time or cost to train shown"),
 )
 SLOT_BY_NAME = {s.name: s for s in SLOTS}
 

@@ -158,6 +158,7 @@ class TrainingSetup:
     offload_optimizer: bool = False
     lora_rank: int = 16
     frozen_bits_per_weight: float = 16.0  # LoRA: the base weights' precision; QLoRA: NF4
+    offloaded_activation_fraction: float = 1.0  # with recompute, the share of checkpointed activations left on the device (unsloth-class stacks)
 
 
 def training_memory(arch: Arch, setup: TrainingSetup, overhead_bytes: int) -> Memory:
@@ -179,6 +180,8 @@ def training_memory(arch: Arch, setup: TrainingSetup, overhead_bytes: int) -> Me
         workspace = 0
         hidden_bytes = BYTES_16BIT
     activations = training_activation_bytes(arch, tokens, setup.checkpointing, hidden_bytes)
+    if setup.checkpointing:  # an offloading stack keeps the checkpoints in host RAM and never builds the full logits
+        activations = math.ceil(activations * setup.offloaded_activation_fraction)
     # The optimizer step runs after the backward pass has freed the activations: the peak is the larger of the two.
     return Memory(
         weights=math.ceil(weights),
@@ -387,3 +390,13 @@ def break_even_months(purchase_usd: float, rent_usd_per_hour: float, power_usd_p
 def rental_hours(budget_usd: float, usd_per_hour: float) -> float:
     """Hours of rental a budget pays for."""
     return budget_usd / usd_per_hour
+
+
+def training_seconds(tokens: int, tokens_per_s: float) -> float:
+    """Wall-clock seconds to train on ``tokens`` tokens at a training throughput (tokens / tokens per second)."""
+    return tokens / tokens_per_s
+
+
+def rental_cost_usd(seconds: float, usd_per_hour: float) -> float:
+    """What renting costs for a run of ``seconds``, at the configuration's price per hour (all its devices)."""
+    return seconds / 3600 * usd_per_hour

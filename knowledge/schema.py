@@ -150,6 +150,7 @@ class Accelerator:
     )
     interconnect_gbs: float | None = meta(positive=True, cited=True, unit="GB/s")
     max_devices: int = meta(1, positive=True, unit="devices per node")
+    min_devices: int = meta(1, positive=True, unit="devices")  # the smallest unit sold (a TPU v5p slice is 4 chips)
     features: list[str] = meta([])
     stacks: list[str] = meta([])
     cpu_cores: int | None = meta(positive=True)
@@ -210,6 +211,10 @@ class Runtime:
     sources: list[str] = meta([])
     prefill_chunk_tokens: int | None = meta(positive=True, unit="tokens")
     split: str = meta("tensor", choices=("tensor", "layer"))  # how it spreads a model over devices: layer = one device works at a time
+    # Training stacks: the share of checkpointed activations left on the device when the stack offloads the
+    # checkpoints to host RAM and never materialises the logits (unsloth-class), and the most devices it trains on.
+    activation_device_fraction: float = meta(1.0, positive=True, unit="fraction of checkpointed activations")
+    max_devices: int | None = meta(positive=True, unit="devices")
     notes: str = meta("")
 
     def runs(self, precision: str, ecosystem: str) -> bool:

@@ -210,7 +210,7 @@ def test_only_what_the_rules_need_is_asked():
     assert drive({"model": "qwen2.5:7b"})[1] == INFERENCE_LOCAL
     assert drive({"model": "qwen2.5:7b", "task": "lora", "deployment": "cloud"})[1] == [
         "model", "task", "precision", "context", "batch", "activation_checkpointing", "lora_rank", "budget", "ecosystem",
-        "deployment", "scale", "hours_per_day"]
+        "deployment", "scale", "hours_per_day", "tokens"]
 
 
 def test_question_view_carries_choices_defaults_and_ranges():

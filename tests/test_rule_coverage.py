@@ -36,6 +36,8 @@ WORKLOADS = {
     "gemma-long-context": ({"model": "gemma3:27b", "context": 131072, "concurrency": 4}, None),
     "gpt-oss-120b": ({"model": "gpt-oss:120b", "concurrency": 16}, None),
     "check-7b-on-a100": ({"model": "deepseek-r1:7b", "precision": "q4_k_m"}, ("a100-80gb-sxm", 1)),
+    "check-8b-finetune-one-h100": ({"model": "llama3.1:8b", "task": "finetune"}, ("h100-sxm", 1)),
+    "check-7b-qlora-12gb": ({"model": "qwen2.5:7b", "task": "qlora"}, ("rtx-3060-12gb", 1)),
     "check-70b-weak-host": ({"model": "deepseek-r1:70b", "cpu_cores": 4, "ram_gb": 16}, ("h100-sxm", 2)),
     "check-32b-bf16": ({"model": "deepseek-r1:32b", "precision": "bf16", "concurrency": 4}, ("h100-sxm", 2)),
     "check-70b-4x4090": ({"model": "deepseek-r1:70b", "precision": "q4_k_m", "concurrency": 4}, ("rtx-4090", 4)),

@@ -58,6 +58,17 @@ def _items(title: str, items: Sequence[Mapping[str, Any]]) -> list[str]:
     return out
 
 
+def _training_run(run: Mapping[str, Any] | None) -> str:
+    """The time and cost of training on the user's tokens (--tokens), or why there is none; empty without a budget."""
+    if not run:
+        return ""
+    what = f"Training {run['tokens']:,} tokens"
+    if run["hours"] is None:
+        return f"{what}: no training speed figure for this device, so no time or cost to train."
+    paid = "rental" if run["cost_basis"] == "rental" else "electricity"
+    return f"{what}: {run['hours']:,.1f} h ({run['hours'] / 24:,.1f} days), {usd(run['cost_usd'])} of {paid}."
+
+
 def advice_text(d: Mapping[str, Any]) -> str:
     """The terminal view of `llmhw recommend`."""
     p = d["profile"]
@@ -84,7 +95,8 @@ def advice_text(d: Mapping[str, Any]) -> str:
             lines.append(_wrap(f"#{i} {r['count']} x {r['hardware_name']} ({r['tier']}): {r['because']}; runs on {r['runtime']}"
                                + (f", micro-batch {r['micro_batch']} x {r['accumulation_steps']} steps" if r["micro_batch"] else "")
                                + ". Per device: " + ", ".join(f"{k.replace('_', ' ')} {gb(v)}" for k, v in r["memory"].items()
-                                                               if v and k in MEMORY_PARTS) + ".", 4))
+                                                               if v and k in MEMORY_PARTS) + "."
+                               + (" " + _training_run(r.get("training_run")) if r.get("training_run") else ""), 4))
         lines.append("Ask `llmhw recommend ... --trace FILE` then `llmhw explain FILE` for the full chain of each conclusion.")
     lines += _items("Warnings", d["warnings"]) + _items("Tips", d["tips"]) + _items("Notes", d["notes"])
     return "\n".join(lines) + "\n"
@@ -103,6 +115,9 @@ def check_text(d: Mapping[str, Any], hardware_name: str) -> str:
             lines += ["", f"Decode: {rate(d['tokens_per_s'])} per user, {rate(d['total_tokens_per_s'])} in all; "
                           f"prefill {rate(d['prefill_tokens_per_s'])}" if p["task"] == "inference"
                       else f"Training throughput: {rate(d['tokens_per_s'])}"]
+        if d.get("training_run"):
+            lines.append(_training_run(d["training_run"]) if d["fits"] else
+                         f"Training {d['training_run']['tokens']:,} tokens: no time or cost, the configuration does not fit.")
         cost = d["cost"]
         lines.append(f"Cost: purchase {usd(cost.get('purchase_usd'))}, rent {usd(cost.get('cloud_usd_per_hour'))}/h")
     lines += _items("Warnings", d["warnings"]) + _items("Tips", d["tips"]) + _items("Notes", d["notes"])

@@ -23,6 +23,7 @@ from .evaluate import (
     quality_of,
     reference_memory,
     reference_precision,
+    runs_at,
     runs_on,
     runtimes_for,
     tflops_at,
@@ -38,6 +39,6 @@ __all__ = [
     "bandwidth_efficiency", "cheapest", "choose", "closest_context", "configurations", "cost_of",
     "device_counts", "dominates", "enumerate_options", "evaluate", "frontier", "largest_smaller_model",
     "meets", "offered", "options_for", "pareto", "pick_best", "pick_minimum", "pick_recommended", "precisions_for",
-    "priced", "prices_of", "quality_of", "reference_memory", "reference_precision", "remedies", "runs_on",
+    "priced", "prices_of", "quality_of", "reference_memory", "reference_precision", "remedies", "runs_at", "runs_on",
     "runtimes_for", "smallest", "tflops_at", "training_fit", "undominated", "usable_bytes",
 ]

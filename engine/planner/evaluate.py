@@ -9,7 +9,7 @@ from typing import Any
 from .. import sizing
 from ..knowledge.loader import Catalog
 from ..knowledge.schema import QUALITY_CLASSES, Accelerator, Model, Precision, Price, Runtime
-from .options import KV_BYTES_DEFAULT, Cost, Option, Workload
+from .options import KV_BYTES_DEFAULT, Cost, Option, TrainingRun, Workload
 
 
 def arch(model: Model) -> sizing.Arch:
@@ -77,18 +77,38 @@ def cost_of(w: Workload, accel: Accelerator, count: int, cat: Catalog) -> Cost:
     )
 
 
+def training_run(w: Workload, accel: Accelerator, count: int, tokens_per_s: float | None, cost: Cost,
+                 usd_per_kwh: float) -> TrainingRun | None:
+    """The time to train on the user's tokens and its cost: rental hours x price in the cloud, electricity for owned
+    hardware (the purchase is the tier's cost already). None when no token budget was given."""
+    if not (w.training and w.tokens):
+        return None
+    seconds = sizing.training_seconds(w.tokens, tokens_per_s) if tokens_per_s else None
+    if w.deployment == "cloud":
+        rent = cost.cloud_usd_per_hour
+        return TrainingRun(w.tokens, seconds, sizing.rental_cost_usd(seconds, rent) if seconds and rent else None, "rental")
+    power = sizing.power_cost_usd(accel.tdp_w, count, seconds / 3600, usd_per_kwh) if seconds else None
+    return TrainingRun(w.tokens, seconds, power, "power")
+
+
 def _inference_memory(w: Workload, a: sizing.Arch, p: Precision, rt: Runtime, n: int,
                       kv_bytes: float = KV_BYTES_DEFAULT) -> sizing.Memory:
     return sizing.inference_memory(a, p.bits_per_weight, kv_bytes, w.context, w.concurrency,
                                    rt.prefill_chunk_tokens, rt.overhead_bytes, devices=n)
 
 
-def _training_setup(w: Workload, p: Precision, n: int, micro_batch: int, checkpointing: bool) -> sizing.TrainingSetup:
+def _training_setup(w: Workload, p: Precision, rt: Runtime, n: int, micro_batch: int, checkpointing: bool) -> sizing.TrainingSetup:
     mode = {"lora": "lora", "qlora": "qlora"}.get(w.task, "full")
     return sizing.TrainingSetup(
         mode=mode, micro_batch=micro_batch, seq_len=w.context, checkpointing=checkpointing, devices=n,
         zero_stage=3 if n > 1 else 0, lora_rank=w.lora_rank, frozen_bits_per_weight=p.bits_per_weight,
+        offloaded_activation_fraction=rt.activation_device_fraction,
     )
+
+
+def runs_at(rt: Runtime, count: int) -> bool:
+    """Whether this stack runs on ``count`` devices (unsloth-class stacks train on one GPU)."""
+    return rt.max_devices is None or count <= rt.max_devices
 
 
 def training_fit(w: Workload, a: sizing.Arch, p: Precision, rt: Runtime, n: int, limit: int,
@@ -103,7 +123,7 @@ def training_fit(w: Workload, a: sizing.Arch, p: Precision, rt: Runtime, n: int,
     def need(mb: int, ckpt: bool) -> sizing.Memory:
         key = (p.id, rt.id, n, mb, ckpt)
         if key not in memo:
-            memo[key] = sizing.training_memory(a, _training_setup(w, p, n, mb, ckpt), rt.overhead_bytes)
+            memo[key] = sizing.training_memory(a, _training_setup(w, p, rt, n, mb, ckpt), rt.overhead_bytes)
         return memo[key]
 
     choices = {"on": (True,), "off": (False,)}.get(w.activation_checkpointing or "auto", (False, True))
@@ -153,14 +173,16 @@ def evaluate(w: Workload, model: Model, accel: Accelerator, count: int, precisio
         )
         turns = w.concurrency / batch
         per_user, total, prefill, bound = speed.decode_per_seq / turns, speed.decode_total, speed.prefill, speed.bound
+    cost = cost_of(w, accel, count, cat)
     return Option(
         hardware=accel.id, count=count, precision=precision.id, runtime=runtime.id, memory=mem, usable_bytes=usable,
         fits=mem.total <= usable, tokens_per_s=per_user, total_tokens_per_s=total, prefill_tokens_per_s=prefill,
-        bound=bound, quality=quality_of(precision, model), cost=cost_of(w, accel, count, cat), micro_batch=micro,
+        bound=bound, quality=quality_of(precision, model), cost=cost, micro_batch=micro,
         accumulation_steps=steps, checkpointing=ckpt, zero_stage=3 if (w.training and count > 1) else 0,
         tp_over_pcie=(not w.training and runtime.split == "tensor" and count > cat.policy.tp_over_pcie_max
                       and accel.interconnect == "pcie"),
         serves_many=runtime.serves_many,
+        run=training_run(w, accel, count, per_user, cost, cat.policy.electricity_usd_per_kwh),
     )
 
 
@@ -212,7 +234,7 @@ def device_counts(w: Workload, accel: Accelerator, cat: Catalog) -> list[int]:
     server_class = accel.kind in ("gpu", "tpu") and accel.max_devices >= cat.policy.max_devices_team
     if w.scale != "enterprise" or not server_class:
         limit = min(limit, accel.max_devices)
-    return [n for n in cat.policy.device_counts if n <= limit]
+    return [n for n in cat.policy.device_counts if accel.min_devices <= n <= limit]  # no TPU v5p slice below 4 chips
 
 def reference_precision(w: Workload, model: Model) -> str:
     """The precision the memory need is shown at: the user's, else the model's native format (training: bf16/nf4)."""
@@ -234,5 +256,5 @@ def reference_memory(w: Workload, model: Model, precision: Precision, cat: Catal
     runtime = sorted(runtimes or list(cat.runtimes.values()), key=lambda r: r.serves_many == w.training)[0]
     if w.training:
         ckpt = w.activation_checkpointing == "on"
-        return sizing.training_memory(arch(model), _training_setup(w, precision, 1, 1, ckpt), runtime.overhead_bytes), runtime
+        return sizing.training_memory(arch(model), _training_setup(w, precision, runtime, 1, 1, ckpt), runtime.overhead_bytes), runtime
     return _inference_memory(w, arch(model), precision, runtime, 1), runtime

@@ -16,7 +16,7 @@ from typing import Any
 from .. import sizing
 from ..knowledge.loader import Catalog
 from ..knowledge.schema import Accelerator, Model, Precision, Runtime
-from .evaluate import _inference_memory, arch, device_counts, evaluate, offered, precisions_for, prices_of, usable_bytes
+from .evaluate import _inference_memory, arch, device_counts, evaluate, offered, precisions_for, prices_of, runs_at, usable_bytes
 from .options import QUALITY_RANK, Option, Workload
 
 
@@ -48,7 +48,7 @@ def options_for(w: Workload, model: Model, accel: Accelerator, cat: Catalog, sha
     for p in shared.precisions:
         same: set[tuple[Any, ...]] = set()  # runtimes with identical numbers (vLLM, TensorRT-LLM): the first stands for all
         for rt in shared.offered(w, model, accel, p, cat) if counts else []:
-            first = _fewest_fitting(w, model, accel, p, rt, counts, cat, shared)
+            first = _fewest_fitting(w, model, accel, p, rt, [n for n in counts if runs_at(rt, n)], cat, shared)
             if first is None:
                 continue
             numbers = (first.count, first.memory, first.usable_bytes, first.tokens_per_s, first.serves_many)
@@ -58,7 +58,7 @@ def options_for(w: Workload, model: Model, accel: Accelerator, cat: Catalog, sha
             out.append(first)
             found = first
             for speed in speeds:
-                for n in (n for n in counts if n > found.count and (found.tokens_per_s or 0) < speed):
+                for n in (n for n in counts if n > found.count and runs_at(rt, n) and (found.tokens_per_s or 0) < speed):
                     faster = evaluate(w, model, accel, n, p, rt, cat, shared.a, shared.memo)
                     if (faster.tokens_per_s or 0) >= speed:
                         out.append(faster)

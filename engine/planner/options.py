@@ -34,6 +34,7 @@ class Workload:
     hours_per_day: float
     cpu_cores: int | None
     ram_gb: float | None
+    tokens: int | None = None  # training tokens of the whole run (dataset x epochs), when the user gave them
 
     @property
     def training(self) -> bool:
@@ -54,6 +55,21 @@ class Cost:
 
     def as_dict(self) -> dict[str, Any]:
         return {k: (round(v, 2) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    """The time and cost of training on ``tokens`` tokens: None where the device has no speed figure or no price."""
+
+    tokens: int
+    seconds: float | None
+    cost_usd: float | None
+    cost_basis: str  # "rental" (cloud hours x price) or "power" (owned hardware: electricity over the run)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"tokens": self.tokens, "seconds": _round(self.seconds),
+                "hours": _round(self.seconds / 3600 if self.seconds is not None else None),
+                "cost_usd": _round(self.cost_usd), "cost_basis": self.cost_basis}
 
 
 @dataclass(frozen=True)
@@ -79,6 +95,7 @@ class Option:
     zero_stage: int = 0
     tp_over_pcie: bool = False
     serves_many: bool = False  # its runtime batches many users (continuous batching, paged KV)
+    run: TrainingRun | None = None  # training: the time and cost of the user's token budget (--tokens)
 
     @property
     def id(self) -> str:
@@ -106,6 +123,7 @@ class Option:
             "cost": self.cost.as_dict(), "micro_batch": self.micro_batch, "accumulation_steps": self.accumulation_steps,
             "checkpointing": self.checkpointing, "zero_stage": self.zero_stage, "tp_over_pcie": self.tp_over_pcie,
             "serves_many": self.serves_many,
+            **({"training_run": self.run.as_dict()} if self.run else {}),
         }
 
 

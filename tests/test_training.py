@@ -1,0 +1,154 @@
+"""Training verdicts: the stack they assume, what the other stacks change, and the smallest TPU slice sold."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from llmhw import planner, sizing
+
+from .conftest import run_json
+
+GIB = 2**30
+
+
+def workload(**fields: object) -> planner.Workload:
+    base: dict[str, object] = dict(model="llama-3.1-8b", task="qlora", precision="auto", context=8192, concurrency=1, batch=1,
+                                   activation_checkpointing="on", lora_rank=32, budget=None, ecosystem="any",
+                                   deployment="local", scale="personal", hours_per_day=8.0, cpu_cores=None, ram_gb=None)
+    base.update(fields)
+    return planner.Workload(**base)  # type: ignore[arg-type]
+
+
+# Unsloth's published maximum QLoRA contexts (rank 32, batch 1, all linear layers: unsloth-benchmarks), GiB cards.
+UNSLOTH_MAX_CONTEXT = [("llama-3.1-8b", 24, 78_475), ("llama-3.1-8b", 80, 342_733),
+                       ("llama-3.1-70b", 48, 12_106), ("llama-3.1-70b", 80, 89_389)]
+
+
+@pytest.mark.parametrize(("model", "card_gib", "tokens"), UNSLOTH_MAX_CONTEXT)
+def test_unsloth_stack_reproduces_its_published_context_table(catalog, model: str, card_gib: int, tokens: int) -> None:
+    """At the longest context Unsloth publishes for a card, the sized need is within 5% of that card's memory."""
+    rt, nf4 = catalog.runtimes["unsloth"], catalog.precisions["nf4"]
+    need = planner.training_fit(workload(model=model, context=tokens), planner.arch(catalog.models[model]), nf4, rt, 1,
+                                limit=10**15)[0].total
+    assert need == pytest.approx(card_gib * GIB, rel=0.05)
+
+
+def test_plain_transformers_keeps_what_unsloth_offloads(catalog) -> None:
+    """The same run on transformers + PEFT keeps every checkpoint and the logits: several times the activations."""
+    a, nf4 = planner.arch(catalog.models["llama-3.1-8b"]), catalog.precisions["nf4"]
+    w = workload(context=21_848)
+    plain = planner.training_fit(w, a, nf4, catalog.runtimes["transformers"], 1, limit=10**15)[0]
+    fused = planner.training_fit(w, a, nf4, catalog.runtimes["unsloth"], 1, limit=10**15)[0]
+    assert plain.activations > 6 * fused.activations
+    assert plain.weights == fused.weights and plain.optimizer == fused.optimizer
+
+
+def test_qlora_7b_on_a_12gb_card_fits_on_unsloth_and_names_the_stack(runner) -> None:
+    data = run_json(runner, "check", "--model", "qwen2.5-7b", "--task", "qlora", "--hardware", "RTX 3060 12GB")
+    assert data["fits"] is True and data["runtime"] == "unsloth"
+    stack = next(t for t in data["tips"] if t["id"] == "TRN-training-stack")
+    assert "Hugging Face Transformers" in stack["message"] and "exceeds the 12.2 GB usable" in stack["message"]
+
+
+def test_a_single_gpu_stack_is_never_offered_on_several_devices(catalog) -> None:
+    w = workload(model="qwen2.5-7b", task="lora", batch=16)
+    options = planner.configurations(w, catalog.models["qwen2.5-7b"], catalog.accelerators["rtx-3090"], 2, catalog)
+    assert options and "unsloth" not in {o.runtime for o in options}
+    assert not planner.runs_at(catalog.runtimes["unsloth"], 2) and planner.runs_at(catalog.runtimes["transformers"], 8)
+
+
+def test_unsloth_runs_on_cuda_only(catalog) -> None:
+    w, model, bf16 = workload(task="lora"), catalog.models["llama-3.1-8b"], catalog.precisions["bf16"]
+    assert "unsloth" in {r.id for r in planner.offered(w, model, catalog.accelerators["rtx-3090"], bf16, catalog)}
+    for device in ("rx-7900-xtx", "tpu-v5e"):
+        assert "unsloth" not in {r.id for r in planner.offered(w, model, catalog.accelerators[device], bf16, catalog)}
+
+
+def test_the_smallest_tpu_v5p_slice_is_four_chips(catalog) -> None:
+    """gcp-tpu-v5p: the smallest v5p slice is v5p-8, 2x2x1 = 4 chips; v5e and v6e sell 1x1 slices (gcp-tpu-v5e, -v6e)."""
+    w = dataclasses.replace(workload(task="inference"), scale="enterprise")
+    assert min(planner.device_counts(w, catalog.accelerators["tpu-v5p"], catalog)) == 4
+    assert min(planner.device_counts(w, catalog.accelerators["tpu-v5e"], catalog)) == 1
+    assert min(planner.device_counts(w, catalog.accelerators["tpu-v6e"], catalog)) == 1
+
+
+def test_no_recommendation_offers_one_tpu_v5p_chip(runner) -> None:
+    data = run_json(runner, "recommend", "--model", "llama3.1:8b", "--ecosystem", "tpu", "--deployment", "cloud")
+    for rec in data["recommendations"]:
+        assert not (rec["hardware"] == "tpu-v5p" and rec["count"] < 4)
+
+
+def test_offloaded_fraction_applies_only_with_recompute() -> None:
+    a = sizing.Arch(8_030_261_248, 8_030_261_248, 32, 4096, 32, 8, 128, 14336, 128256)
+    on = sizing.TrainingSetup("qlora", 1, 8192, True, offloaded_activation_fraction=0.15)
+    off = sizing.TrainingSetup("qlora", 1, 8192, False, offloaded_activation_fraction=0.15)
+    assert sizing.training_memory(a, on, 0).activations == pytest.approx(
+        0.15 * sizing.training_activation_bytes(a, 8192, True), rel=1e-9)
+    assert sizing.training_memory(a, off, 0).activations == sizing.training_activation_bytes(a, 8192, False)
+
+
+def test_tokens_give_the_time_and_power_cost_of_the_run(runner) -> None:
+    from llmhw.cli import main
+
+    result = runner.invoke(main, ["check", "--model", "qwen2.5-7b", "--task", "qlora", "--hardware", "RTX 3060 12GB",
+                                  "--tokens", "100000000"])
+    assert result.exit_code == 0, result.output
+    assert "Training 100,000,000 tokens: 165.9 h (6.9 days), 3.67 USD of electricity." in result.output
+
+
+def test_cloud_training_cost_is_rental_hours_times_price(runner) -> None:
+    data = run_json(runner, "recommend", "--model", "llama-3.1-8b", "--task", "finetune", "--deployment", "cloud",
+                    "--tokens", "1e9")
+    for rec in data["recommendations"]:
+        run = rec["training_run"]
+        assert run["tokens"] == 10**9 and run["cost_basis"] == "rental"
+        assert run["seconds"] == pytest.approx(10**9 / rec["tokens_per_s"], rel=1e-3)
+        assert run["cost_usd"] == pytest.approx(run["seconds"] / 3600 * rec["cost"]["cloud_usd_per_hour"], rel=1e-3)
+
+
+def test_a_tier_without_a_speed_figure_says_it_has_no_time_to_train(runner) -> None:
+    from llmhw.cli import main
+
+    result = runner.invoke(main, ["recommend", "--model", "llama-3.1-70b", "--task", "qlora", "--budget", "10000",
+                                  "--tokens", "50000000"])
+    assert result.exit_code == 0, result.output
+    assert "no training speed figure for this device, so no time or cost to train." in " ".join(result.output.split())
+    assert "reaches the speed target" not in result.output
+
+
+def test_without_tokens_no_training_run_is_shown(runner) -> None:
+    data = run_json(runner, "recommend", "--model", "qwen2.5:7b", "--task", "lora")
+    assert all("training_run" not in rec for rec in data["recommendations"])
+
+
+@pytest.mark.parametrize("bad", ["0", "-5", "1.5", "lots", "1e16"])
+def test_bad_tokens_are_refused_naming_the_field(runner, bad: str) -> None:
+    from llmhw.cli import main
+
+    result = runner.invoke(main, ["check", "--model", "qwen2.5-7b", "--task", "qlora", "--hardware", "RTX 3060 12GB",
+                                  "--tokens", bad])
+    assert result.exit_code == 2 and "tokens" in result.output and "Traceback" not in result.output
+
+
+def test_checking_one_tpu_v5p_chip_is_refused_with_the_smallest_slice(runner) -> None:
+    from llmhw.cli import main
+
+    result = runner.invoke(main, ["check", "--model", "llama3.1:8b", "--hardware", "TPU v5p"])
+    assert result.exit_code == 2
+    assert "count: expected at least 4 for Google Cloud TPU v5p (per chip, 95GB HBM2e), the smallest unit sold; got 1" \
+        in result.output
+    assert runner.invoke(main, ["check", "--model", "llama3.1:8b", "--hardware", "TPU v5p", "--count", "4"]).exit_code == 0
+
+
+def test_a_full_fine_tune_too_big_for_one_gpu_names_zero_offload(runner) -> None:
+    """8B full fine-tune on one H100: 16 bytes per parameter do not fit; ZeRO-Offload moves the 12 of AdamW to host RAM."""
+    data = run_json(runner, "check", "--model", "llama-3.1-8b", "--task", "finetune", "--hardware", "H100 SXM")
+    assert data["fits"] is False
+    tip = next(t for t in data["tips"] if t["id"] == "TRN-zero-offload")
+    assert "holds the run: 48.2 GB per device" in tip["message"] and "96.4 GB more RAM" in tip["message"]
+
+
+def test_zero_offload_is_not_offered_where_deepspeed_does_not_run(runner) -> None:
+    data = run_json(runner, "check", "--model", "llama-3.1-8b", "--task", "finetune", "--hardware", "M4 Max")
+    assert all(t["id"] != "TRN-zero-offload" for t in data["tips"])
