@@ -51,7 +51,7 @@ def check_promises(profile: dict[str, Any]) -> None:
     f = planner.Floors.of(w, CAT)
     q = planner.QUALITY_RANK
     for name, tier in tiers.items():
-        beaten = [c.id for c in candidates if planner.dominates(c, tier, f.batching)]
+        beaten = [c.id for c in candidates if planner.dominates(c, tier, f)]
         assert not beaten, f"{profile}: {name} {tier.id} is dominated by {beaten}"
         assert not (tier.runtime == "transformers" and not w.training), f"{profile}: {name} runs inference on transformers"
         if not tier.serves_many and w.concurrency > 1:

@@ -79,15 +79,18 @@ def smallest(options: Iterable[Option]) -> Option | None:
                                        -_quality(o), -_speed(o), o.id), default=None)
 
 
-def dominates(a: Option, b: Option, several_users: bool = False) -> bool:
+def dominates(a: Option, b: Option, f: Floors | None = None) -> bool:
     """``a`` costs no more, runs no slower and is of no lower quality class than ``b``, and is better on one of them.
 
     Costs and speeds compare only when both are known, or when both are the same devices (the same unknown price).
-    For several users a serving engine (a paged KV cache shared by the users, scheduling and chunked prefill, which
-    keep the time to first token bounded under load) is a merit decode speed does not show: an option without one
-    never dominates one with it.
+    Within a consultation (``f``) two merits decode speed does not show count too: for several users a serving engine
+    (a paged KV cache shared by the users, scheduling and chunked prefill, which keep the time to first token bounded
+    under load), and memory to spare (a run at 97% of memory fails on the first longer prompt or batch): an option
+    without one never dominates an option with it.
     """
-    if several_users and b.serves_many and not a.serves_many:
+    if f is not None and f.batching and b.serves_many and not a.serves_many:
+        return False
+    if f is not None and a.utilization > f.comfortable >= b.utilization:
         return False
     same_devices = (a.hardware, a.count) == (b.hardware, b.count)
     if not same_devices and not (a.price_known and b.price_known and _cost(a) <= _cost(b)):
@@ -98,9 +101,9 @@ def dominates(a: Option, b: Option, several_users: bool = False) -> bool:
     return no_worse and (_cost(a) < _cost(b) or _speed(a) > _speed(b) or _quality(a) > _quality(b))
 
 
-def dominator(o: Option, options: Iterable[Option], several_users: bool) -> Option | None:
+def dominator(o: Option, options: Iterable[Option], f: Floors) -> Option | None:
     """The cheapest option that dominates ``o`` (then the better quality, then the faster), if any."""
-    return min((d for d in options if dominates(d, o, several_users)), key=lambda d: (_cost(d), -_quality(d), -_speed(d), d.id), default=None)
+    return min((d for d in options if dominates(d, o, f)), key=lambda d: (_cost(d), -_quality(d), -_speed(d), d.id), default=None)
 
 
 def _eligible(options: Iterable[Option], f: Floors) -> list[Option]:
@@ -146,7 +149,7 @@ def pick_recommended(options: list[Option], minimum: Option | None, f: Floors) -
     limit = _cost(reaching) * f.premium if reaching is not None and not f.batching else math.inf
     pick = (smallest(o for o in pool if comfortable(o, f) and _cost(o) <= limit) or reaching
             or min(pool, key=lambda o: (-_speed(o), -_quality(o), _cost(o), o.id)))
-    while (better := dominator(pick, pool, f.batching)) is not None:
+    while (better := dominator(pick, pool, f)) is not None:
         pick = better
     return pick
 
@@ -164,6 +167,6 @@ def pick_best(options: list[Option], recommended: Option | None, f: Floors, idle
         pool = [o for o in pool if (_quality(o), _speed(o)) >= (_quality(recommended), _speed(recommended))]
     used = [o for o in pool if o.utilization >= idle_below]
     pick = min(used or pool, key=lambda o: (-_quality(o), -_speed(o), _cost(o), o.id), default=None)
-    while pick is not None and (better := dominator(pick, pool, f.batching)) is not None:
+    while pick is not None and (better := dominator(pick, pool, f)) is not None:
         pick = better  # a mostly idle option that costs no more and is no worse is still the better buy
     return pick, bool(pool) and not used
