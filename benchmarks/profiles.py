@@ -15,7 +15,13 @@ PRECISIONS = ("auto", "auto", "auto", "auto", "bf16", "fp8", "int8", "q4_k_m", "
 
 
 def profiles(n: int = 240, seed: int = 7) -> list[dict[str, Any]]:
-    """``n`` profiles mixing models, tasks, contexts, users, budgets, ecosystems, deployments and scales."""
+    """``n`` profiles mixing models, tasks, contexts, users, budgets, ecosystems, deployments and scales.
+
+    Contexts stop at each model's own limit (a longer one is refused, as a user would be told).
+    """
+    from llmhw.api import catalog
+
+    limit = {m: catalog().model(m).max_context for m in MODELS}
     rng = random.Random(seed)
     out: list[dict[str, Any]] = []
     for i in range(n):
@@ -32,7 +38,7 @@ def profiles(n: int = 240, seed: int = 7) -> list[dict[str, Any]]:
             p["concurrency"] = rng.choice((1, 1, 2, 4, 20, 64, 200))
             if rng.random() < 0.5:
                 p["precision"] = rng.choice(PRECISIONS)
-        p["context"] = rng.choice((2048, 4096, 8192, 8192, 32768, 131072))
+        p["context"] = min(rng.choice((2048, 4096, 8192, 8192, 32768, 131072)), limit[p["model"]])
         if rng.random() < 0.5:
             p["budget"] = rng.choice((1000, 5000, 40000, 250000))
         if rng.random() < 0.3:
