@@ -131,3 +131,14 @@ def test_sxm_parts_are_bought_in_whole_systems_and_rented_per_gpu():
     assert counts(h100, "personal", "local") == []
     assert counts(v100, "personal", "local") == [4]  # a quad SXM2 carrier board
     assert counts(r3090, "personal", "local") == [1, 2, 4]  # up to four consumer cards in one box
+
+
+def test_the_host_box_follows_the_card_count_and_the_weights_in_ram():
+    import llmhw
+    four = llmhw.check({"model": "llama-3.1-70b", "precision": "q8_0"}, "RTX 3090", count=4).to_dict()["cost"]
+    assert four["host"] == "Workstation box Threadripper PRO 7975WX + 256GB DDR5-5600 8-channel"  # four cards: WRX90
+    assert four["purchase_usd"] == 4 * 750 + 8150
+    two = llmhw.check({"model": "llama-3.1-70b", "precision": "q4_k_m"}, "RTX 3090", count=2).to_dict()["cost"]
+    assert two["host"] == "Desktop box Ryzen 9 7900X + 64GB DDR5-5600 dual channel (ready for 2 GPUs)"  # 43 GB + 8 GB
+    eight = llmhw.check({"model": "llama-3.1-70b", "scale": "team"}, "L40S", count=8).to_dict()["cost"]
+    assert eight["host"] == "not priced"  # no 8-card server box in the catalog: the text says "+ host"
