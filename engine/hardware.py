@@ -12,6 +12,7 @@ from typing import Any
 
 from .knowledge.loader import Catalog
 from .knowledge.schema import Accelerator, Price
+from .planner.evaluate import prices_of
 from .units import GB, usd
 
 
@@ -47,11 +48,11 @@ def rent_price(accel: Accelerator) -> Price | None:
 def select(cat: Catalog, filters: Filters) -> list[Accelerator]:
     """The devices that pass every filter, by ecosystem, then usable memory, then id."""
     def keep(a: Accelerator) -> bool:
-        price = a.buy_price
+        price = prices_of(a)[0]
         return ((filters.ecosystem is None or a.ecosystem == filters.ecosystem)
                 and (filters.kind is None or a.kind == filters.kind)
                 and (filters.min_memory_gb is None or a.usable_memory_bytes >= filters.min_memory_gb * GB)
-                and (filters.max_price_usd is None or (price is not None and price.usd <= filters.max_price_usd)))
+                and (filters.max_price_usd is None or (price is not None and price.per_device_usd <= filters.max_price_usd)))
     return sorted(filter(keep, cat.accelerators.values()), key=lambda a: (a.ecosystem, a.usable_memory_bytes, a.id))
 
 
@@ -59,19 +60,20 @@ def _price(p: Price | None, cat: Catalog, today: date) -> dict[str, Any] | None:
     if p is None:
         return None
     return {"usd": p.usd, "kind": p.kind, "date": p.date, "age_months": age_months(p.date, today), "region": p.region,
-            "source": p.source, "source_quality": cat.sources[p.source].quality}
+            "devices": p.devices, "system": p.system, "source": p.source, "source_quality": cat.sources[p.source].quality}
 
 
 def row(a: Accelerator, cat: Catalog, today: date) -> dict[str, Any]:
     """One device as JSON: capacity (installed and usable, with the basis), speed numbers, and its prices with their age."""
-    buy = a.buy_price
+    buy = prices_of(a)[0]  # a whole system's price where the part is bought as one (HGX/DGX, quad V100 kit)
     return {
         "id": a.id, "name": a.name, "kind": a.kind, "ecosystem": a.ecosystem, "obtain": a.obtain,
         "memory_bytes": a.memory_bytes, "usable_memory_bytes": a.usable_memory_bytes, "usable_memory_basis": a.usable_memory_basis,
         "mem_bandwidth_gbs": a.mem_bandwidth_gbs, "bf16_tflops": a.bf16_tflops, "fp8_tflops": a.fp8_tflops,
-        "fp4_tflops": a.fp4_tflops, "int8_tops": a.int8_tops, "tdp_w": a.tdp_w,
+        "fp4_tflops": a.fp4_tflops, "int8_tops": a.int8_tops, "tdp_w": a.tdp_w, "unit": a.purchase_unit,
+        "compute_capability": a.compute_capability, "host_gpus": a.host_gpus,
         "buy": _price(buy, cat, today), "rent": _price(rent_price(a), cat, today),
-        "usd_per_usable_gb": round(buy.usd / (a.usable_memory_bytes / GB), 2) if buy else None,
+        "usd_per_usable_gb": round(buy.per_device_usd / (a.usable_memory_bytes / GB), 2) if buy else None,
         "prices": [_price(p, cat, today) for p in a.prices],
         "cites": dict(a.cites),
     }
@@ -94,7 +96,8 @@ def _offer(r: dict[str, Any]) -> str:
     p = r["buy"] or r["rent"]
     if p is None:
         return "price unknown"
-    per = "/h" if p is r["rent"] else ""
+    per = "/h" if p is r["rent"] else (f" for {p['devices']}" + (" (whole server)" if p["system"] else "")
+                                       if p["devices"] > 1 else "")
     return f"{usd(p['usd'])}{per} {p['kind']}, {p['date']} ({p['age_months']} mo)"
 
 

@@ -110,7 +110,14 @@ class Price:
     date: str = meta(required=True, pattern=DATE_PATTERN)
     source: str = meta(required=True)
     region: str = meta("US", choices=("US", "EU", "global"))  # where the price was seen; amounts are always USD
+    devices: int = meta(1, positive=True, unit="devices the price buys")  # 8 for an 8-GPU HGX/DGX system
+    system: bool = meta(False)  # the price buys a whole machine, host included (a DGX server), not parts for one
     note: str = meta("")
+
+    @property
+    def per_device_usd(self) -> float:
+        """The price of one device: a system's price shared among the devices it holds."""
+        return self.usd / self.devices
 
     @property
     def is_rent(self) -> bool:
@@ -151,12 +158,23 @@ class Accelerator:
     interconnect_gbs: float | None = meta(positive=True, cited=True, unit="GB/s")
     max_devices: int = meta(1, positive=True, unit="devices per node")
     min_devices: int = meta(1, positive=True, unit="devices")  # the smallest unit sold (a TPU v5p slice is 4 chips)
+    # SXM/OAM modules are bought as whole 8-GPU boards or servers (HGX, DGX, MI300X platforms): purchases come in
+    # multiples of the unit (None: bought singly); a rented device-hour is still per device.
+    unit: int | None = meta(positive=True, cited=True, unit="devices per purchase")
+    # CUDA compute capability where a runtime's minimum matters (Pascal 6.x, Volta 7.0); None = not limiting
+    compute_capability: float | None = meta(positive=True, cited=True, unit="CUDA compute capability")
+    host_gpus: int | None = meta(positive=True, cited=True, unit="full-size GPUs the box takes")  # host boxes only
     features: list[str] = meta([])
     stacks: list[str] = meta([])
     cpu_cores: int | None = meta(positive=True)
     isa: list[str] = meta([])
     prices: list[Price] = meta([])
     notes: str = meta("")
+
+    @property
+    def purchase_unit(self) -> int:
+        """How many devices one purchase brings: a whole 8-GPU system for SXM/OAM parts, else one."""
+        return self.unit or 1
 
     @property
     def buy_price(self) -> Price | None:
@@ -312,6 +330,7 @@ class Policy:
     min_tokens_per_s: float = _limit("tokens/s per user")
     target_tokens_per_s: float = _limit("tokens/s per user")
     tp_over_pcie_max: int = _limit("devices")
+    min_compute_capability: dict[str, float] = meta(required=True, unit="CUDA compute capability per runtime")
     # fixed decode costs per runtime (or "runtime@ecosystem"), fitted on calibration.yaml: sizing.StepOverhead
     decode_layer_overhead_s: dict[str, float] = meta(required=True, unit="seconds per layer per decode step")
     decode_moe_layer_overhead_s: dict[str, float] = meta(required=True, unit="seconds per MoE layer per decode step")

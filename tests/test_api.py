@@ -156,8 +156,9 @@ def test_thread_pool_traces_are_identical():
 
 def test_extra_knowledge_changes_the_recommendations(tmp_path, runner):
     extra = write_extra(tmp_path / "acme")
-    before = llmhw.advise({"model": "deepseek-r1:7b"})
-    after = llmhw.advise({"model": "deepseek-r1:7b"}, knowledge_dirs=[extra])
+    mine = {"model": "deepseek-r1:7b", "cpu_cores": 8, "ram_gb": 32}  # a host the user has: the card is priced alone
+    before = llmhw.advise(mine)
+    after = llmhw.advise(mine, knowledge_dirs=[extra])
     assert before.recommendations[0]["hardware"] != "acme-npx-24"
     minimum = after.recommendations[0]
     assert minimum["tier"] == "minimum" and minimum["hardware"] == "acme-npx-24" and minimum["cost"]["purchase_usd"] == 99
@@ -169,7 +170,7 @@ def test_extra_knowledge_changes_the_recommendations(tmp_path, runner):
     assert own.profile["model"] == "acme-chat-7b" and own.profile["model_name"] == "ACME Chat 7B"
     # The private accelerator can be checked by name, and the CLI takes the same directory.
     assert llmhw.check({"model": "acme/chat-7b"}, "NPX-24", knowledge_dirs=[extra]).fits
-    cli = run_json(runner, "recommend", "--model", "deepseek-r1:7b", "--knowledge", str(extra))
+    cli = run_json(runner, "recommend", "--model", "deepseek-r1:7b", "--cpu-cores", "8", "--ram", "32", "--knowledge", str(extra))
     assert cli == after.to_dict()
 
 

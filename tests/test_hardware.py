@@ -28,7 +28,9 @@ def test_filters_pick_the_cheap_24gb_cuda_cards(runner):
     assert lines(runner, "--ecosystem", "cuda", "--kind", "gpu", "--min-memory", "20", "--max-price", "1000") == [
         "id                            kind    ecosystem  usable GB   GB/s dense TFLOPS  USD/GB  price",
         "rtx-3090                      gpu     cuda            25.8    936      71 BF16      29  750 USD used, 2026-05 (7 mo)",
-        "1 devices",
+        "tesla-p40                     gpu     cuda            25.8    347      47 INT8      11  295 USD used, 2026-06 (6 mo)",
+        "v100-sxm2-32gb                gpu     cuda            34.4    900            ?      15  2,088 USD for 4 used, 2026 (11 mo)",
+        "3 devices",
     ]
 
 
@@ -36,7 +38,7 @@ def test_rocm_listing_shows_rent_prices_and_unknown_ones(runner):
     out = lines(runner, "--ecosystem", "rocm")
     assert "mi300x                        gpu     rocm           206.1  5,300    2,615 FP8       -  1.50 USD/h cloud-on-demand, 2026-05 (7 mo)" in out
     assert "mi355x                        gpu     rocm           309.2  8,000    5,000 FP8       -  price unknown" in out
-    assert out[-1] == "13 devices"
+    assert out[-1] == "15 devices"
 
 
 def test_a_filter_nothing_passes_says_so(runner):
@@ -58,7 +60,8 @@ def test_json_lists_usable_memory_with_its_basis_for_every_device(runner):
     assert by_id["h100-sxm"]["usable_memory_bytes"] == 81559 * 2**20
     assert by_id["rtx-4090"]["usable_memory_basis"] == "driver-reported"
     assert by_id["rtx-3090"]["buy"] == {"usd": 750, "kind": "used", "date": "2026-05", "age_months": 7, "region": "US",
-                                        "source": "bestllmfor-dual3090", "source_quality": "tertiary"}
+                                        "devices": 1, "system": False, "source": "bestllmfor-dual3090",
+                                        "source_quality": "tertiary"}
     assert all(0 < r["usable_memory_bytes"] <= r["memory_bytes"] for r in rows)
 
 
@@ -81,3 +84,61 @@ def test_stale_prices_is_a_pure_function_of_the_date(catalog):
     later = hardware.stale_prices(catalog, date(2030, 1, 1), 12)
     assert {r["id"] for r in now} < {r["id"] for r in later}
     assert all(r["age_months"] > 12 for r in now)
+
+
+def test_systems_are_listed_at_their_system_price_and_filtered_per_device(runner):
+    out = lines(runner, "--ecosystem", "cuda", "--kind", "gpu")
+    assert ("h100-sxm                      gpu     cuda            85.5  3,350    1,979 FP8     291  "
+            "199,000 USD for 8 (whole server) msrp, 2026 (11 mo)") in out
+    assert "v100-sxm2-16gb                gpu     cuda            17.2    900            ?      16  1,100 USD for 4 used, 2026 (11 mo)" in out
+    # a quad V100 kit costs 275 USD per GPU: it passes a 300 USD ceiling although the kit costs 1,100
+    assert any(line.startswith("v100-sxm2-16gb") for line in lines(runner, "--max-price", "300"))
+
+
+def test_old_cuda_cards_get_llama_cpp_never_vllm_fp8_or_awq():
+    import llmhw
+    awq = llmhw.check({"model": "llama3.1:8b", "precision": "awq-int4"}, "Tesla P40").to_dict()
+    assert not awq["fits"] and awq["runtime"] is None
+    assert "No runtime in the catalog runs awq-int4 on NVIDIA Tesla P40 24GB (used)." in [n["message"] for n in awq["notes"]]
+    plain = llmhw.check({"model": "llama3.1:8b"}, "V100 32GB", count=4).to_dict()
+    assert plain["runtime"] == "llama-cpp"
+
+
+def test_a_pcie_card_is_priced_with_its_host_and_a_dgx_as_a_whole_server():
+    import llmhw
+    card = llmhw.check({"model": "llama3.1:8b"}, "RTX 3090").to_dict()["cost"]
+    assert card["host"] == "Desktop box Ryzen 9 7900X + 64GB DDR5-5600 dual channel (ready for 2 GPUs)"
+    assert (card["host_usd"], card["purchase_usd"]) == (1790, 750 + 1790)
+    own = llmhw.check({"model": "llama3.1:8b", "cpu_cores": 8, "ram_gb": 32}, "RTX 3090").to_dict()["cost"]
+    assert (own["host"], own["purchase_usd"]) == ("", 750)  # the user's own host: the card alone
+    dgx = llmhw.check({"model": "llama-3.1-70b", "scale": "team"}, "H100", count=8).to_dict()["cost"]
+    assert (dgx["host"], dgx["purchase_usd"]) == ("", 199000)
+
+
+def test_sxm_parts_are_bought_in_whole_systems_and_rented_per_gpu():
+    import llmhw
+    from llmhw.planner import device_counts
+    from llmhw.planner.options import Workload
+    cat = llmhw.api.catalog()
+    h100, v100, r3090 = (cat.accelerator(n) for n in ("H100", "V100 32GB", "RTX 3090"))
+
+    def counts(accel, scale, deployment):
+        w = Workload(model="llama-3.1-70b", task="inference", precision="auto", context=8192, concurrency=1, batch=1,
+                     activation_checkpointing=None, lora_rank=16, budget=None, ecosystem="any", deployment=deployment,
+                     scale=scale, hours_per_day=8, cpu_cores=None, ram_gb=None)
+        return device_counts(w, accel, cat)
+    assert counts(h100, "team", "local") == [8] and counts(h100, "team", "cloud") == [1, 2, 4, 8]
+    assert counts(h100, "personal", "local") == []
+    assert counts(v100, "personal", "local") == [4]  # a quad SXM2 carrier board
+    assert counts(r3090, "personal", "local") == [1, 2, 4]  # up to four consumer cards in one box
+
+
+def test_the_host_box_follows_the_card_count_and_the_weights_in_ram():
+    import llmhw
+    four = llmhw.check({"model": "llama-3.1-70b", "precision": "q8_0"}, "RTX 3090", count=4).to_dict()["cost"]
+    assert four["host"] == "Workstation box Threadripper PRO 7975WX + 256GB DDR5-5600 8-channel"  # four cards: WRX90
+    assert four["purchase_usd"] == 4 * 750 + 8150
+    two = llmhw.check({"model": "llama-3.1-70b", "precision": "q4_k_m"}, "RTX 3090", count=2).to_dict()["cost"]
+    assert two["host"] == "Desktop box Ryzen 9 7900X + 64GB DDR5-5600 dual channel (ready for 2 GPUs)"  # 43 GB + 8 GB
+    eight = llmhw.check({"model": "llama-3.1-70b", "scale": "team"}, "L40S", count=8).to_dict()["cost"]
+    assert eight["host"] == "not priced"  # no 8-card server box in the catalog: the text says "+ host"

@@ -124,7 +124,7 @@ def test_explain_and_audit_a_trace(served: Served, runner, tmp_path: Path) -> No
     assert [c["key"] for c in explained["conclusions"]] == ["QNT-fp8-kv"]
     assert explained["conclusions"][0]["node"]["rule_id"] == "QNT-fp8-kv"
     status, _, body = served.get("/explain", **query(DEMO["args"]), conclusion="recommended")
-    assert status == 200 and json.loads(body)["conclusions"][0]["summary"].startswith("recommended: 2 x NVIDIA RTX PRO 6000")
+    assert status == 200 and json.loads(body)["conclusions"][0]["summary"].startswith("recommended: 2 x NVIDIA RTX PRO 6000 Blackwell")
     status, _, body = served.request("POST", "/audit", trace_file.read_bytes())
     assert status == 200
     assert json.loads(body) == json.loads(cli(runner, "audit", str(trace_file), "--format", "json"))

@@ -88,7 +88,7 @@ def advice_text(d: Mapping[str, Any]) -> str:
             hw = f"{r['count']} x {r['hardware']}"
             speed = (rate(r["tokens_per_s"]) if p["task"] != "inference"
                      else f"{rate(r['tokens_per_s']).replace(' tok/s', '')} / {rate(r['total_tokens_per_s'])}")
-            cost = usd(r["cost"]["budget_usd"]) + ("/year rented" if r["cost"]["basis"] == "cloud" else " + host")
+            cost = usd(r["cost"]["budget_usd"]) + _cost_suffix(r["cost"])
             lines.append(f"{i:<3}{r['tier']:<16}{hw:<32}{r['precision']:<11}{used:<20}{speed:<23}{cost}")
         lines.append("")
         for i, r in enumerate(recs, 1):
@@ -325,3 +325,12 @@ def what_if_text(w: WhatIfView) -> str:
     if not changed:
         lines.append("  Nothing else changes: the same recommendations, warnings and tips.")
     return "\n".join(lines)
+
+
+def _cost_suffix(cost: dict[str, Any]) -> str:
+    """What the cost column's figure covers: a year of rent, the host box it includes, or a host still to buy."""
+    if cost["basis"] == "cloud":
+        return "/year rented"
+    if cost.get("host") == "not priced":
+        return " + host"
+    return " incl. host" if cost.get("host") else ""

@@ -47,33 +47,65 @@ def step_overhead(runtime: Runtime, accel: Accelerator, cat: Catalog) -> sizing.
 
 
 def runtimes_for(w: Workload, accel: Accelerator, precision: Precision, cat: Catalog) -> list[Runtime]:
-    """The runtimes that really run this format on this device's ecosystem, for this task (catalog order)."""
+    """The runtimes that really run this format on this device's ecosystem, for this task (catalog order), from the
+    compute capability each supports (a Pascal P40 or Volta V100 gets llama.cpp, never vLLM: min-compute-capability)."""
+    floor = cat.policy.min_compute_capability
+    cc = accel.compute_capability
     return [r for r in cat.runtimes.values()
-            if r.runs(precision.id, accel.ecosystem) and (r.trains if w.training else r.infers)]
+            if r.runs(precision.id, accel.ecosystem) and (r.trains if w.training else r.infers)
+            and (cc is None or accel.ecosystem != "cuda" or cc >= floor.get(r.id, 0.0))]
 
 
 def prices_of(accel: Accelerator) -> tuple[Price | None, Price | None]:
-    """The purchase price that counts (the most recent buy price, the cheapest of that date) and the cheapest on-demand hour."""
+    """The purchase price that counts and the cheapest on-demand hour. A part bought in whole systems (``unit``) counts
+    a system's price when one is known, else the newest per-device price, the cheapest of that date."""
     rents = [p for p in accel.prices if p.kind == "cloud-on-demand"]
-    return accel.buy_price, min(rents, key=lambda p: p.usd) if rents else None
+    systems = [p for p in accel.prices if not p.is_rent and p.devices == accel.purchase_unit > 1]
+    buy = max(systems, key=lambda p: (p.date, -p.usd)) if systems else accel.buy_price
+    return buy, min(rents, key=lambda p: p.usd) if rents else None
 
 
-def cost_of(w: Workload, accel: Accelerator, count: int, cat: Catalog) -> Cost:
-    """Purchase or rental cost of ``count`` devices, with power over the ownership period's years."""
+def needs_host(accel: Accelerator, buy: Price | None) -> bool:
+    """A PCIe card (or a module on a carrier board) sits in a host box bought beside it; a Mac, a CPU box, an NPU
+    laptop or a whole DGX/HGX server (a ``system`` price) is the box itself."""
+    return accel.kind == "gpu" and not (buy is not None and buy.system)
+
+
+def host_for(count: int, ram_bytes: float, cat: Catalog) -> Accelerator | None:
+    """The cheapest priced host box that takes ``count`` GPUs and holds ``ram_bytes`` of RAM (None: no such box)."""
+    boxes = [h for h in cat.accelerators.values()
+             if h.host_gpus is not None and h.host_gpus >= count and h.usable_memory_bytes >= ram_bytes and h.buy_price]
+    return min(boxes, key=lambda h: (h.buy_price.per_device_usd if h.buy_price else math.inf, h.id), default=None)
+
+
+def cost_of(w: Workload, accel: Accelerator, count: int, cat: Catalog, weights_bytes: float = 0.0) -> Cost:
+    """Purchase or rental cost of ``count`` devices, with power over the ownership period's years.
+
+    A purchase of PCIe cards adds the cheapest host box that takes them and holds the weights in RAM (P2), unless the
+    user described the host they have (--cpu-cores / --ram); a rented device-hour is per device."""
     buy, rent = prices_of(accel)
     hours_year = w.hours_per_day * 365
-    power = sizing.power_cost_usd(accel.tdp_w, count, hours_year, cat.policy.electricity_usd_per_kwh)
+    policy = cat.policy
+    power = sizing.power_cost_usd(accel.tdp_w, count, hours_year, policy.electricity_usd_per_kwh)
     if w.deployment == "cloud":
         per_hour = rent.usd * count if rent else None
         return Cost(
-            purchase_usd=buy.usd * count if buy else None, cloud_usd_per_hour=per_hour, power_usd_per_year=None,
-            budget_usd=per_hour * hours_year if per_hour else None, basis="cloud",
+            purchase_usd=buy.per_device_usd * count if buy else None, cloud_usd_per_hour=per_hour,
+            power_usd_per_year=None, budget_usd=per_hour * hours_year if per_hour else None, basis="cloud",
             price_kind=rent.kind if rent else "", price_date=rent.date if rent else "",
         )
-    purchase = buy.usd * count if buy else None
+    purchase = buy.per_device_usd * count if buy else None
+    host_name, host_usd = "", None
+    if needs_host(accel, buy) and w.cpu_cores is None and w.ram_gb is None:
+        ram = weights_bytes * policy.host_ram_per_weights + policy.host_os_reserve_bytes
+        host = host_for(count, ram, cat)
+        host_name = host.name if host else "not priced"
+        host_usd = host.buy_price.per_device_usd if host and host.buy_price else None
+        purchase = purchase + host_usd if purchase is not None and host_usd is not None else purchase
     return Cost(
         purchase_usd=purchase, cloud_usd_per_hour=rent.usd * count if rent else None, power_usd_per_year=power,
         budget_usd=purchase, basis="purchase", price_kind=buy.kind if buy else "", price_date=buy.date if buy else "",
+        host=host_name, host_usd=host_usd,
     )
 
 
@@ -173,7 +205,7 @@ def evaluate(w: Workload, model: Model, accel: Accelerator, count: int, precisio
         )
         turns = w.concurrency / batch
         per_user, total, prefill, bound = speed.decode_per_seq / turns, speed.decode_total, speed.prefill, speed.bound
-    cost = cost_of(w, accel, count, cat)
+    cost = cost_of(w, accel, count, cat, sizing.weight_bytes(a.params, precision.bits_per_weight))
     return Option(
         hardware=accel.id, count=count, precision=precision.id, runtime=runtime.id, memory=mem, usable_bytes=usable,
         fits=mem.total <= usable, tokens_per_s=per_user, total_tokens_per_s=total, prefill_tokens_per_s=prefill,
@@ -228,13 +260,16 @@ def offered(w: Workload, model: Model, accel: Accelerator, precision: Precision,
 
 
 def device_counts(w: Workload, accel: Accelerator, cat: Catalog) -> list[int]:
-    """Device counts allowed for this scale: one node's worth, unless the scale is a cluster of server-class nodes."""
-    p = cat.policy
-    limit = {"personal": p.max_devices_personal, "team": p.max_devices_team, "enterprise": p.max_devices_enterprise}[w.scale]
-    server_class = accel.kind in ("gpu", "tpu") and accel.max_devices >= cat.policy.max_devices_team
+    """Device counts allowed for this scale: one node's worth, unless the scale is a cluster of server-class nodes.
+    A purchase of parts sold as whole systems (HGX boards, quad V100 kits) comes in multiples of the system."""
+    policy = cat.policy
+    limit = {"personal": policy.max_devices_personal, "team": policy.max_devices_team,
+             "enterprise": policy.max_devices_enterprise}[w.scale]
+    server_class = accel.kind in ("gpu", "tpu") and accel.max_devices >= policy.max_devices_team
     if w.scale != "enterprise" or not server_class:
         limit = min(limit, accel.max_devices)
-    return [n for n in cat.policy.device_counts if accel.min_devices <= n <= limit]  # no TPU v5p slice below 4 chips
+    unit = 1 if w.deployment == "cloud" else accel.purchase_unit
+    return [n for n in policy.device_counts if accel.min_devices <= n <= limit and n % unit == 0]  # TPU v5p from 4 chips
 
 def reference_precision(w: Workload, model: Model) -> str:
     """The precision the memory need is shown at: the user's, else the model's native format (training: bf16/nf4)."""

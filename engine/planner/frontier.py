@@ -28,11 +28,12 @@ class _Shared:
     a: sizing.Arch
     precisions: list[Precision]
     memo: dict[Any, sizing.Memory]
-    runtimes: dict[tuple[str, str, bool], list[Runtime]] = field(default_factory=dict)
+    runtimes: dict[tuple[str, str, bool, float | None], list[Runtime]] = field(default_factory=dict)
 
     def offered(self, w: Workload, model: Model, accel: Accelerator, p: Precision, cat: Catalog) -> list[Runtime]:
-        """``evaluate.offered``, which depends only on the ecosystem and whether the device has the format's feature."""
-        key = (accel.ecosystem, p.id, p.native_feature in accel.features)
+        """``evaluate.offered``, which depends only on the ecosystem, whether the device has the format's feature and
+        its compute capability (old CUDA cards get fewer runtimes)."""
+        key = (accel.ecosystem, p.id, p.native_feature in accel.features, accel.compute_capability)
         if key not in self.runtimes:
             self.runtimes[key] = offered(w, model, accel, p, cat)
         return self.runtimes[key]
@@ -98,7 +99,7 @@ def _price(w: Workload, accel: Accelerator) -> float:
     """The price the budget is compared with for this deployment (rental for cloud), infinite when unknown."""
     buy, rent = prices_of(accel)
     price = rent if w.deployment == "cloud" else buy
-    return price.usd if price else math.inf
+    return price.per_device_usd if price else math.inf
 
 
 def _specs(accel: Accelerator) -> tuple[float, ...]:
@@ -120,7 +121,10 @@ def undominated(w: Workload, accelerators: Iterable[Accelerator]) -> list[Accele
     groups: dict[tuple[Any, ...], list[Accelerator]] = {}
     for a in accelerators:
         known = tuple(x is not None for x in (a.bf16_tflops, a.fp8_tflops, a.fp4_tflops, a.int8_tops))
-        groups.setdefault((a.kind, a.ecosystem, a.interconnect, a.obtain, tuple(a.features), tuple(a.isa), known), []).append(a)
+        buy = prices_of(a)[0]
+        bought_as = (a.purchase_unit, a.compute_capability, bool(buy and buy.system))  # counts, runtimes, host priced in
+        groups.setdefault((a.kind, a.ecosystem, a.interconnect, a.obtain, tuple(a.features), tuple(a.isa), known, bought_as),
+                          []).append(a)
     keep = []
     for group in groups.values():
         scored = [(_specs(a), -_price(w, a), a) for a in group]

@@ -52,6 +52,8 @@ class Cost:
     basis: str  # "purchase" or "cloud"
     price_kind: str = ""
     price_date: str = ""
+    host: str = ""  # the host box priced into the purchase ("" when none is needed or it is in the system price)
+    host_usd: float | None = None  # its share of purchase_usd; None with a host named "not priced"
 
     def as_dict(self) -> dict[str, Any]:
         return {k: (round(v, 2) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
