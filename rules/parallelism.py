@@ -176,8 +176,9 @@ class ParallelismRules:
         experts = int(total * (1 - sizing.moe_shared_fraction(a)))
         on_gpu = total - experts + kv_bytes + activations_bytes + self.catalog.runtimes["llama-cpp"].overhead_bytes
         per_step = experts * sizing.experts_touched(a, users)
+        llama_cpp = self.catalog.runtimes["llama-cpp"]  # the runtime that keeps experts in host RAM (-ot exps=CPU)
         gpus = [g for g in self.catalog.accelerators.values() if g.kind == "gpu" and g.obtain == "buy"
-                and (g.usable_memory_bytes or g.memory_bytes) * headroom >= on_gpu]
+                and llama_cpp.runs("q4_k_m", g.ecosystem) and g.usable_memory_bytes * headroom >= on_gpu]
         if not gpus:
             return  # no GPU in the catalog holds the shared part: nothing to suggest
         gpu = min(gpus, key=lambda g: (g.memory_bytes, g.id))
