@@ -311,11 +311,20 @@ def decode_speed(
     return Speed(decode_per_seq=1 / step, decode_total=sequences / step, prefill=prefill, bound=bound)
 
 
+TRAIN_FLOPS_PER_PARAM = 6  # forward 2 + backward 4 FLOPs per parameter per token (eleuther-tm101)
+RECOMPUTE_FLOPS_PER_PARAM = 8  # full recompute runs the forward pass once more: 2 more (korthikanti)
+
+
+def recompute_extra_compute() -> float:
+    """The share of compute full activation recomputation adds to a training step (one more forward pass)."""
+    return RECOMPUTE_FLOPS_PER_PARAM / TRAIN_FLOPS_PER_PARAM - 1
+
+
 def training_tokens_per_s(arch: Arch, tflops: float | None, mfu: float, devices: int, recompute: bool) -> float | None:
     """Training throughput: 6 FLOPs per parameter per token (8 with full recompute), at a model-FLOPs utilisation."""
     if not tflops:
         return None
-    flops_per_token = (8 if recompute else 6) * arch.active_params
+    flops_per_token = (RECOMPUTE_FLOPS_PER_PARAM if recompute else TRAIN_FLOPS_PER_PARAM) * arch.active_params
     return tflops * TERA * mfu * devices / flops_per_token
 
 

@@ -185,3 +185,8 @@ def subject(any_verdict: bool = False, **fields: Any) -> Any:
 
     proposed = Fit(**fields) if any_verdict else Fit(fits=True, **fields)
     return OR(AS.rec << proposed, AND(AS.rec << Recommendation(tier="recommended", **fields), Mode(kind="recommend")))
+
+
+# The configuration under discussion (bound as ``rec`` by ``subject()``) spans several devices, or is one.
+SEVERAL_DEVICES = experta.TEST(lambda rec: rec["count"] >= 2)
+ONE_DEVICE = experta.TEST(lambda rec: rec["count"] == 1)

@@ -12,7 +12,7 @@ from experta import AS, MATCH, TEST
 from .. import sizing
 from ..facts import MemoryNeed, ModelSpec, Note, Policy, PrecisionSpec, Recommendation, Workload
 from ..units import Phrase
-from . import SALIENCE_ADVICE, Host, Rule, rule_meta, subject
+from . import SALIENCE_ADVICE, SEVERAL_DEVICES, Host, Rule, rule_meta, subject
 
 
 def weights_at(engine: Host, params: int, precision: str) -> int:
@@ -145,7 +145,7 @@ class ArticleRules:
         self.conclude(Note(claim=str(claim)), claim=claim, model=self.catalog.models[workload["model"]].name, q4_bytes=q4,
                       native_bytes=native_bytes, native_name=native.upper())
 
-    @Rule(AS.workload << Workload(task="finetune"), subject(), TEST(lambda rec: rec["count"] >= 2),
+    @Rule(AS.workload << Workload(task="finetune"), subject(), SEVERAL_DEVICES,
           Policy(article_zero3_saving=MATCH.claimed_saving), salience=SALIENCE_ADVICE)
     @rule_meta(id="ART-zero3-saves-70",
                statement="the article's '{claim}' is no constant: over {count} devices ZeRO-3 saves {saving:pct} of model states",

@@ -39,6 +39,9 @@ def excluded(accel: Any, exclusions: set[str]) -> bool:
     )
 
 
+UNPRICED_NAMED = 3  # unpriced configurations a note names before "and N more": a line a reader takes in
+
+
 class CandidateRules:
     @Rule(Workload(deployment=MATCH.deployment & P(lambda d: d in ("local", "edge"))), salience=SALIENCE_FILTER)
     @rule_meta(id="CAND-cloud-only-excluded", statement="cloud-only hardware (Google TPUs) cannot be bought for a {deployment} deployment",
@@ -319,8 +322,8 @@ class CandidateRules:
         hidden = sorted((o for o in unpriced if o.id not in shown), key=lambda o: (-QUALITY_RANK[o.quality], -(o.tokens_per_s or 0), o.id))
         best = [Phrase("{count} x {hardware} at {precision} ({tokens_per_s:rate})", count=o.count,
                        hardware=self.catalog.accelerators[o.hardware].name, precision=o.precision, tokens_per_s=o.tokens_per_s)
-                for o in hidden[:3]]
-        more = [Phrase(" and {more} more", more=len(hidden) - 3)] if len(hidden) > 3 else []
+                for o in hidden[:UNPRICED_NAMED]]
+        more = [Phrase(" and {more} more", more=len(hidden) - UNPRICED_NAMED)] if len(hidden) > UNPRICED_NAMED else []
         where = (Phrase("; {hidden} of them are not among the tiers, the best of which: {best}.", hidden=len(hidden),
                         best=listed([listed(best, ", "), *more], "")) if hidden
                  else Phrase(", all shown above as price unknown."))

@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import math
 
-from experta import AND, AS, MATCH, OR, TEST, P
+from experta import AND, AS, MATCH, OR, P
 
 from .. import sizing
 from ..facts import Fit, MemoryNeed, Mode, ModelSpec, Policy, Recommendation, Tip, Warning, Workload
 from ..planner import arch
-from . import SALIENCE_ADVICE, Host, Rule, rule_meta, subject, tiers_sharing
+from . import SALIENCE_ADVICE, SEVERAL_DEVICES, Host, Rule, rule_meta, subject, tiers_sharing
 
 FAST_LINKS = ("nvlink", "infinity-fabric", "ici")  # links that carry tensor parallel's per-layer all-reduces well
 
 
 class ParallelismRules:
-    @Rule(AS.workload << Workload(task="inference"), subject(), TEST(lambda rec: rec["count"] >= 2), salience=SALIENCE_ADVICE)
+    @Rule(AS.workload << Workload(task="inference"), subject(), SEVERAL_DEVICES, salience=SALIENCE_ADVICE)
     @rule_meta(id="NET-tensor-parallel",
                statement="tensor parallel {count} ways over {link} ({link_gbs} GB/s) splits weights to {weights_bytes:gb} per device",
                message="Split the model with tensor parallel over the {count} devices ({link}, {link_gbs:known} GB/s): "
@@ -122,7 +122,7 @@ class ParallelismRules:
                       active=model.active_params, active_share=model.active_params / model.params)
 
     @Rule(AS.workload << Workload(), AS.spec << ModelSpec(architecture="moe", experts=MATCH.experts & P(bool)), subject(),
-          TEST(lambda rec: rec["count"] >= 2), salience=SALIENCE_ADVICE)
+          SEVERAL_DEVICES, salience=SALIENCE_ADVICE)
     @rule_meta(id="MOE-expert-parallel", statement="expert parallel places {per_device} of the {experts} experts on each of {count} devices",
                message="{model} has {experts} routed experts: with expert parallel each of the {count} devices holds {per_device} "
                "whole experts and only routed tokens cross the link (vLLM: --enable-expert-parallel).",

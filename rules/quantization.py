@@ -10,7 +10,7 @@ from experta import AND, AS, MATCH, OR, TEST, P
 
 from .. import sizing
 from ..facts import Fit, Mode, Policy, PrecisionSpec, Recommendation, Tip, Warning, Workload
-from ..planner import reference_precision
+from ..planner import KV_BYTES_DEFAULT, reference_precision
 from . import SALIENCE_ADVICE, Host, Rule, rule_meta, subject, tiers_sharing
 
 WIDE = P(lambda precision: precision in ("bf16", "fp16"))
@@ -101,7 +101,8 @@ class QuantizationRules:
         kv, need = option.memory.kv_cache * option.count, option.memory.total * option.count
         if "fp8" not in accel.features or kv < min_share * need:
             return
-        self.conclude(Tip(effect_bytes=kv // 2), kv_bytes=kv, kv_share=kv / need, hardware=accel.name, half_bytes=kv / 2)
+        fp8_bytes = kv * (self.catalog.precisions["fp8"].kv_bytes_per_element or KV_BYTES_DEFAULT) / KV_BYTES_DEFAULT
+        self.conclude(Tip(effect_bytes=int(kv - fp8_bytes)), kv_bytes=kv, kv_share=kv / need, hardware=accel.name, half_bytes=fp8_bytes)
 
     @Rule(subject(precision=MATCH.precision_id), PrecisionSpec(id=MATCH.precision_id, bits_per_weight=MATCH.bits),
           PrecisionSpec(id="bf16", bits_per_weight=MATCH.bf16_bits), TEST(lambda bits, bf16_bits: bits < bf16_bits),

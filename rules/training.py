@@ -8,18 +8,16 @@ from __future__ import annotations
 
 import math
 
-from experta import AS, MATCH, TEST, P
+from experta import AS, MATCH, P
 
 from .. import sizing
 from ..facts import ModelSpec, Policy, Recommendation, Tip, Workload
 from ..planner import arch, offered, runs_at, training_fit, usable_bytes
 from ..profile import TRAINING_TASKS
-from . import SALIENCE_ADVICE, Host, Rule, rule_meta, subject
+from . import ONE_DEVICE, SALIENCE_ADVICE, SEVERAL_DEVICES, Host, Rule, rule_meta, subject
 
 TRAINING = P(lambda t: t in TRAINING_TASKS)
 FULL_TRAINING = P(lambda t: t in ("finetune", "pretrain"))  # every weight trains: AdamW states for all parameters
-SEVERAL_DEVICES = TEST(lambda rec: rec["count"] >= 2)
-ONE_DEVICE = TEST(lambda rec: rec["count"] == 1)
 OFFLOAD_ECOSYSTEMS = ("cuda", "rocm")  # DeepSpeed's CPU Adam runs beside CUDA and ROCm devices (zero-offload)
 
 
@@ -29,7 +27,7 @@ class TrainingRules:
     @rule_meta(id="TRN-activation-checkpointing",
                statement="activation checkpointing {verdict}: activations {without_bytes:gb} without, {with_bytes:gb} with",
                message="Activation checkpointing {verdict}: activations for micro-batch {micro_batch} x {context:,} tokens take "
-               "{without_bytes:gb} without it and {with_bytes:gb} with it ({saved_bytes:gb} saved per device, for ~33% more "
+               "{without_bytes:gb} without it and {with_bytes:gb} with it ({saved_bytes:gb} saved per device, for ~{extra_compute:pct} more "
                "compute). The peak here is {peak_bytes:gb} per device.",
                sources=["korthikanti", "measured-h200"], needs=("activation_checkpointing", "batch", "context"))
     def activation_checkpointing(self: Host, workload: Workload, rec: Recommendation, context: int, min_share: float) -> None:
@@ -56,7 +54,7 @@ class TrainingRules:
         verdict = ("is on and needed to fit" if option.checkpointing else
                    "would save little here" if saving < min_share * peak else "would free memory for a larger micro-batch")
         self.conclude(Tip(effect_bytes=saving), verdict=verdict, micro_batch=option.micro_batch, without_bytes=without,
-                      with_bytes=with_, saved_bytes=saving, peak_bytes=peak)
+                      with_bytes=with_, saved_bytes=saving, peak_bytes=peak, extra_compute=sizing.recompute_extra_compute())
 
     @Rule(AS.workload << Workload(task=TRAINING, batch=MATCH.batch), subject(), salience=SALIENCE_ADVICE)
     @rule_meta(id="TRN-gradient-accumulation", statement="batch {batch} = micro-batch {micro} x {steps} accumulation steps",
