@@ -8,7 +8,7 @@ from experta import AS, MATCH, TEST, P
 
 from .. import sizing
 from ..facts import Candidate, Exclusion, Fit, HostNeed, Mode, Policy, PrecisionSpec, Recommendation, Tip, Warning, Workload
-from ..planner import cheapest, enumerate_options, meets
+from ..planner import QUALITY_RANK, cheapest, enumerate_options, meets
 from ..units import GB, Phrase
 from . import SALIENCE_ADVICE, Host, Rule, rule_meta, subject
 from .candidates import excluded
@@ -82,8 +82,7 @@ class PitfallRules:
     @rule_meta(id="P1-oversized-tier",
                statement="the best-in-budget option costs {extra_usd:usd} more than the recommended one for only {gain:.2f}x the throughput",
                message="The best-in-budget option ({count} x {hardware}) costs {extra_usd:usd} more than the recommended one for "
-               "{gain:.2f}x its throughput ({tokens_per_s:rate} against {base_tokens_per_s:rate}) and fills {used:pct} of its memory. Buy it only "
-               "for planned growth (longer contexts, more users, larger models).",
+               "{gain:.2f}x its throughput ({tokens_per_s:rate} against {base_tokens_per_s:rate}) and fills {used:pct} of its memory. {use}",
                sources=["article"], needs=("budget",))
     def oversized_tier(self: Host, rec: Recommendation, cheap: Recommendation, cost_usd: float, base_usd: float, **_: object) -> None:
         """## What it decides
@@ -104,10 +103,15 @@ class PitfallRules:
         gain = (option.total_tokens_per_s or 0) / (base_option.total_tokens_per_s or 1)
         if gain >= self.policy.p1_min_speed_gain:
             return
+        growth = "planned growth (longer contexts, more users, larger models)"
+        use = (Phrase("What it buys is quality ({quality} weights against {base_quality}): buy it for that or for " + growth + ".",
+                      quality=option.quality, base_quality=base_option.quality)
+               if QUALITY_RANK[option.quality] > QUALITY_RANK[base_option.quality] else Phrase("Buy it only for " + growth + "."))
         self.conclude(
             Warning(at_stake_usd=round(cost_usd - base_usd, 2)),
             extra_usd=cost_usd - base_usd, gain=gain, count=option.count, hardware=self.catalog.accelerators[option.hardware].name,
             tokens_per_s=option.total_tokens_per_s, base_tokens_per_s=base_option.total_tokens_per_s, used=option.utilization,
+            use=use,
         )
 
     @Rule(AS.workload << Workload(concurrency=MATCH.users, task=MATCH.task), subject(any_verdict=True),
