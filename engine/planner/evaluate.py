@@ -9,7 +9,7 @@ from typing import Any
 from .. import sizing
 from ..knowledge.loader import Catalog
 from ..knowledge.schema import QUALITY_CLASSES, Accelerator, Model, Precision, Price, Runtime
-from .options import KV_BYTES_DEFAULT, Cost, Option, TrainingRun, Workload
+from .options import KV_BYTES_DEFAULT, Cost, Layout, Option, TrainingRun, Workload
 
 
 def arch(model: Model) -> sizing.Arch:
@@ -215,7 +215,19 @@ def evaluate(w: Workload, model: Model, accel: Accelerator, count: int, precisio
                       and accel.interconnect == "pcie"),
         serves_many=runtime.serves_many,
         run=training_run(w, accel, count, per_user, cost, cat.policy.electricity_usd_per_kwh),
+        layout=layout_of(w, accel, count, runtime),
     )
+
+
+def layout_of(w: Workload, accel: Accelerator, count: int, runtime: Runtime) -> Layout:
+    """The layout this option runs in: training shards data-parallel under ZeRO; inference splits every layer
+    (tensor) or gives each device consecutive layers (pipeline), as the runtime does."""
+    nodes = math.ceil(count / accel.max_devices)
+    if w.training:
+        return Layout(data_parallel=count, nodes=nodes)
+    if runtime.split == "tensor":
+        return Layout(tensor_parallel=count, nodes=nodes)
+    return Layout(pipeline_parallel=count, nodes=nodes)
 
 
 def quality_of(precision: Precision, model: Model) -> str:

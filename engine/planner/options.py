@@ -75,6 +75,31 @@ class TrainingRun:
 
 
 @dataclass(frozen=True)
+class Layout:
+    """How an option spreads over its devices: ``tensor_parallel x pipeline_parallel x data_parallel`` devices.
+
+    Tensor parallel splits every layer across the devices of one node; pipeline parallel gives each stage
+    consecutive layers (a layer split, where one stage works at a time for a token); expert parallel spreads a
+    MoE's routed experts over the ranks that hold them; data-parallel replicas each serve their own users.
+    ``offload`` says what stays in host RAM and runs on the host CPU ("none", "experts" or "layers").
+    """
+
+    tensor_parallel: int = 1
+    pipeline_parallel: int = 1
+    expert_parallel: int = 1
+    data_parallel: int = 1
+    nodes: int = 1
+    offload: str = "none"
+
+    @property
+    def devices(self) -> int:
+        return self.tensor_parallel * self.pipeline_parallel * self.data_parallel
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
 class Option:
     """One configuration with its numbers: the payload of a Candidate or Fit fact."""
 
@@ -98,6 +123,7 @@ class Option:
     tp_over_pcie: bool = False
     serves_many: bool = False  # its runtime batches many users (continuous batching, paged KV)
     run: TrainingRun | None = None  # training: the time and cost of the user's token budget (--tokens)
+    layout: Layout = Layout()
 
     @property
     def id(self) -> str:
@@ -124,7 +150,7 @@ class Option:
             "quality_class": self.quality, "price_known": self.price_known,
             "cost": self.cost.as_dict(), "micro_batch": self.micro_batch, "accumulation_steps": self.accumulation_steps,
             "checkpointing": self.checkpointing, "zero_stage": self.zero_stage, "tp_over_pcie": self.tp_over_pcie,
-            "serves_many": self.serves_many,
+            "serves_many": self.serves_many, "layout": self.layout.as_dict(),
             **({"training_run": self.run.as_dict()} if self.run else {}),
         }
 
