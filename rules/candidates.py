@@ -324,7 +324,9 @@ class CandidateRules:
                        hardware=self.catalog.accelerators[o.hardware].name, precision=o.precision, tokens_per_s=o.tokens_per_s)
                 for o in hidden[:UNPRICED_NAMED]]
         more = [Phrase(" and {more} more", more=len(hidden) - UNPRICED_NAMED)] if len(hidden) > UNPRICED_NAMED else []
-        where = (Phrase("; {hidden} of them are not among the tiers, the best of which: {best}.", hidden=len(hidden),
-                        best=listed([listed(best, ", "), *more], "")) if hidden
+        named = listed([listed(best, ", "), *more], "")
+        where = (Phrase(", none of them among the tiers; the best: {best}.", best=named) if len(hidden) == len(unpriced)
+                 else Phrase("; {hidden} of them are not among the tiers, the best of which: {best}.", hidden=len(hidden),
+                             best=named) if hidden
                  else Phrase(", all shown above as price unknown."))
         self.conclude(Note(), unpriced=len(unpriced), where=where)
