@@ -120,3 +120,15 @@ def test_models_show_text_names_where_each_number_came_from(runner, model_dir):
 def test_models_still_lists_the_catalog(runner):
     result = runner.invoke(main, ["models"])
     assert result.exit_code == 0 and "qwen3-32b" in result.stdout
+
+
+def test_a_folder_named_like_a_catalog_model_is_read_from_its_files(runner, tmp_path):
+    folder = tmp_path / "gpt-oss-20b"  # what `huggingface-cli download openai/gpt-oss-20b --local-dir gpt-oss-20b` makes
+    folder.mkdir()
+    shutil.copy(CONFIGS / "gpt-oss-20b.json", folder / "config.json")
+    result = runner.invoke(main, ["check", "--model", str(folder), "--hardware", "RTX 4090", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)
+    assert answer["profile"]["model"] == str(folder.resolve())
+    assert answer["profile"]["model_name"] == "gpt-oss-20b, read from files"
+    assert answer["fits"] and answer["memory"]["weights"] == 13_761_264_768  # MXFP4 experts + BF16 rest: the checkpoint, not the catalog's average
