@@ -132,3 +132,18 @@ def test_a_folder_named_like_a_catalog_model_is_read_from_its_files(runner, tmp_
     assert answer["profile"]["model"] == str(folder.resolve())
     assert answer["profile"]["model_name"] == "gpt-oss-20b, read from files"
     assert answer["fits"] and answer["memory"]["weights"] == 13_761_264_768  # MXFP4 experts + BF16 rest: the checkpoint, not the catalog's average
+
+
+@pytest.mark.parametrize(("config", "architecture"), [
+    ("qwen3.5-27b.json", "Qwen3_5ForConditionalGeneration is a hybrid architecture (layer types linear_attention)"),
+    ("kimi-k3.json", "KimiK3ForConditionalGeneration is a hybrid architecture (key linear_attn_config)"),
+])
+def test_check_refuses_a_hybrid_architecture_in_one_line(runner, tmp_path, config, architecture):
+    folder = tmp_path / "hybrid"
+    folder.mkdir()
+    shutil.copy(CONFIGS / config, folder / "config.json")
+    result = runner.invoke(main, ["check", "--model", str(folder), "--hardware", "h100-sxm"])
+    assert result.exit_code == 2
+    assert result.stderr == (f"Error: model: config.json: text_config: {architecture}: its recurrent layers (linear attention, SSM, "
+                             "convolution) keep a state per sequence, not a KV cache per token, and llmhw does not size them; "
+                             "refused rather than sized wrong\n")

@@ -173,13 +173,13 @@ def read_hf(config: Path, given: str, ref: str, tensors: safetensors.Tensors | N
         files.update(tensors.files)
         if tensors.payload_bytes:
             fields["checkpoint_bytes"] = tensors.payload_bytes
-            origins["checkpoint_bytes"] = "safetensors headers: tensor bytes summed" if tensors.complete else \
+            origins["checkpoint_bytes"] = f"{tensors.headers()}: tensor bytes summed" if tensors.complete else \
                 "model.safetensors.index.json, key metadata.total_size (shards not at hand)"
     if tensors is not None and tensors.complete and tensors.elements and not quantized:
         total = tensors.params(fields["layers"] if counted.mtp_layers else None)
         extra = total - text_params
         fields["params"] = total
-        origins["params"] = f"safetensors headers: {len(tensors.elements):,} tensors, elements summed"
+        origins["params"] = f"{tensors.headers()}: {len(tensors.elements):,} tensors, elements summed"
         if towers and extra > 0:
             notes.append(f"Counts the {' and '.join(t.split('_')[0] for t in towers)} tower(s): {extra:,} parameters beyond the "
                          f"{text_params:,} of the text decoder (safetensors total minus the config count).")
@@ -189,7 +189,7 @@ def read_hf(config: Path, given: str, ref: str, tensors: safetensors.Tensors | N
         dtype = SAFETENSORS_DTYPES.get(tensors.main_dtype() or "")
         if dtype:
             fmt = dtype
-            origins["native_precision"] = f"safetensors headers: {tensors.main_dtype()} holds most elements"
+            origins["native_precision"] = f"{tensors.headers()}: {tensors.main_dtype()} holds most elements"
     elif towers == ["vision_config"] and (vision := vision_params(cfg, fields["hidden"])):
         kind = cfg["vision_config"].get("model_type")
         fields["params"] += vision
