@@ -147,3 +147,21 @@ def test_check_refuses_a_hybrid_architecture_in_one_line(runner, tmp_path, confi
     assert result.stderr == (f"Error: model: config.json: text_config: {architecture}: its recurrent layers (linear attention, SSM, "
                              "convolution) keep a state per sequence, not a KV cache per token, and llmhw does not size them; "
                              "refused rather than sized wrong\n")
+
+
+def test_fit_accepts_a_model_folder(runner, model_dir):
+    result = runner.invoke(main, ["fit", "--hardware", "RTX 4090", "--model", str(model_dir), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    (mine,) = json.loads(result.stdout)["fits"]
+    assert mine["model"] == str(model_dir.resolve())
+    assert (mine["model_name"], mine["params"], mine["precision"]) == ("Llama-3.2-1B-Instruct", 1_235_814_400, "bf16")
+    assert mine["model_max_context"] == 131072
+
+
+def test_a_profile_file_names_a_model_folder(runner, model_dir, tmp_path):
+    profile = tmp_path / "team.yaml"
+    profile.write_text(f"model: {model_dir}\nconcurrency: 4\n")
+    result = runner.invoke(main, ["recommend", "--profile", str(profile), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)
+    assert (answer["profile"]["model"], answer["profile"]["concurrency"]) == (str(model_dir.resolve()), 4)
