@@ -165,3 +165,16 @@ def test_a_profile_file_names_a_model_folder(runner, model_dir, tmp_path):
     assert result.exit_code == 0, result.output
     answer = json.loads(result.stdout)
     assert (answer["profile"]["model"], answer["profile"]["concurrency"]) == (str(model_dir.resolve()), 4)
+
+
+def test_the_recommendation_table_keeps_a_long_own_format_id_in_its_column(runner):
+    result = runner.invoke(main, ["recommend", "--model", str(CONFIGS / "gpt-oss-20b.json"), "--concurrency", "8"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    header = next(line for line in lines if line.startswith("#  tier"))
+    rows = [line for line in lines if line[:1] in "123" and " x " in line[:60]]
+    own = [row for row in rows if " mxfp4-" in row]
+    assert own, rows
+    for row in own:  # the memory column starts where its header does, after at least two spaces
+        column = header.index("memory used/usable")
+        assert row[column - 2:column] == "  " and row[column].isdigit()
