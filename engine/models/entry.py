@@ -72,7 +72,8 @@ def hash_files(paths: Iterable[tuple[Path, bytes]]) -> dict[str, str]:
 
 def own_format(model_id: str, template: Precision, params: int, tensor_bytes: int, file_type: str, source: Source,
                notes: str | None = None) -> Precision:
-    """A GGUF file's own format: the catalog format it belongs to (quality, runtimes) at the file's exact bits per weight.
+    """A file's own format (a GGUF file's tensor mix, an MXFP4 release's): the catalog format it belongs to (quality, runtimes)
+    at the file's exact bits per weight.
 
     The bits are chosen so that sizing's ``ceil(params * bits / 8)`` gives the file's tensor bytes exactly.
     """
