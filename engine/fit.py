@@ -15,6 +15,7 @@ from typing import Any
 
 from . import api
 from .errors import InputError
+from .models import with_model
 
 SORTS = ("speed", "size", "name")
 CONTEXT_STEP = 1024  # tokens: contexts are reported in whole KiB-tokens, as runtimes' --max-model-len values usually are
@@ -146,7 +147,8 @@ def fit(hardware: str, count: int = 1, models: Iterable[str] = (), sort: str = "
     if sort not in SORTS:
         raise InputError("sort", f"expected one of {', '.join(sorted(SORTS))}; got {str(sort)[:40]!r}")
     accel = cat.accelerator(hardware)
-    chosen = [cat.model(m) for m in models] if models else sorted(cat.models.values(), key=lambda m: m.id)
+    # a named model may be a path or Hub id (llmhw.models): its id, the absolute path, is what each check reads again
+    chosen = [with_model(cat, m).model(m) for m in models] if models else sorted(cat.models.values(), key=lambda m: m.id)
 
     def check(**profile: Any) -> api.CheckResult:
         return api.check(profile, accel.id, count, knowledge_dirs=dirs)

@@ -72,6 +72,7 @@ class Arch:
     qk_rope_head_dim: int | None = None
     sliding_window: int | None = None
     sliding_layers: int = 0
+    tied_embeddings: bool = False
 
     @property
     def ffn_width(self) -> int:
@@ -174,7 +175,12 @@ def training_memory(arch: Arch, setup: TrainingSetup, overhead_bytes: int) -> Me
         hidden_bytes = 4  # fp32 master weights under autocast keep the residual stream in fp32 (measured-h200 full-mixed)
     else:
         trainable = lora_params(arch, setup.lora_rank)
-        weights = weight_bytes(arch.params, setup.frozen_bits_per_weight) / (n if setup.zero_stage >= 3 else 1)
+        # A quantized frozen base (QLoRA) quantizes the linear layers only: bitsandbytes replaces torch.nn.Linear modules
+        # (the embedding table is an nn.Embedding) and leaves the output head out ("keep the lm_head in full precision",
+        # transformers quantizers/base.py get_keys_to_not_convert), so both stay 16-bit: ~4.2 GB of a 70B's ~37 GB.
+        embeddings = arch.vocab * arch.hidden * (1 if arch.tied_embeddings else 2) if setup.frozen_bits_per_weight < 16 else 0
+        frozen = weight_bytes(arch.params - embeddings, setup.frozen_bits_per_weight) + BYTES_16BIT * embeddings
+        weights = frozen / (n if setup.zero_stage >= 3 else 1)
         grads = 0
         optimizer = ADAPTER_STATE_BYTES * trainable
         workspace = 0

@@ -49,8 +49,12 @@ def test_sizing_from_the_config_equals_the_catalog(config, model_id):
     model = reading.model
     # The catalog counts text decoders only (its models.yaml header): compare Gemma 3 without its SigLIP tower.
     params = reading.text_params if "vision tower" in model.notes else model.params
+    # Both sides at the catalog format's bits: the parameters agree. A config-read MXFP4 release is sized more exactly
+    # still, at its own mix (test_an_mxfp4_release_weighs_its_published_checkpoint): for gpt-oss-20b that is 13.76 GB
+    # where the catalog's one mxfp4 average (gpt-oss-120b's 4.47 bits) gives 11.69 GB.
     bits = CATALOG.precisions[entry.native_precision].bits_per_weight
-    assert model.native_precision == entry.native_precision
+    released = reading.precisions[0].variant_of if reading.precisions else model.native_precision
+    assert released == entry.native_precision
     assert sizing.weight_bytes(params, bits) == pytest.approx(sizing.weight_bytes(entry.params, bits), rel=0.005)
     for context in (4096, 131072):
         got = sizing.kv_cache_bytes(arch(model), context, 4, 2)
@@ -146,9 +150,26 @@ def test_moe_active_parameters_and_shared_experts():
     ("qwen3-32b.json", "bf16", ""),
 ])
 def test_quantization_config_gives_the_released_format(config, fmt, scheme):
-    model = read(config).model
-    assert model.native_precision == fmt
-    assert scheme in model.notes
+    reading = read(config)
+    assert (reading.precisions[0].variant_of if reading.precisions else reading.model.native_precision) == fmt
+    assert scheme in reading.model.notes
+
+
+# OpenAI's gpt-oss model card checkpoint sizes (README: fitmygpu's gpt-oss pages quote them): experts MXFP4, the rest BF16.
+@pytest.mark.parametrize(("config", "checkpoint_bytes", "expert_weights"), [
+    ("gpt-oss-20b.json", 12.8 * 2**30, 24 * 32 * 3 * 2880 * 2880),
+    ("gpt-oss-120b.json", 60.8 * 2**30, 36 * 128 * 3 * 2880 * 2880),
+])
+def test_an_mxfp4_release_weighs_its_published_checkpoint(config, checkpoint_bytes, expert_weights):
+    reading = read(config)
+    own = reading.precisions[0]
+    assert reading.model.native_precision == own.id and own.variant_of == "mxfp4"
+    weights = sizing.weight_bytes(reading.model.params, own.bits_per_weight)
+    # exactly the expert matrices in 17-byte blocks of 32 values and every other parameter in BF16 ...
+    assert weights == expert_weights // 32 * 17 + (reading.model.params - expert_weights) * 2
+    assert f"Weights: {expert_weights:,} routed-expert weights in MXFP4 blocks (17 bytes per 32)" in reading.model.notes
+    # ... which is the published checkpoint within 1%; the catalog's single mxfp4 average fits gpt-oss-120b only
+    assert weights == pytest.approx(checkpoint_bytes, rel=0.01)
 
 
 def test_an_unknown_quark_weight_type_is_refused_by_name(tmp_path):

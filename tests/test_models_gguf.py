@@ -186,3 +186,22 @@ def test_gemma3_layers_follow_llama_cpps_sliding_pattern(tmp_path):
                {"token_embd.weight": np.zeros((VOCAB, HIDDEN), dtype=np.float16)})
     model = with_model(load_catalog(), str(path)).model(str(path))
     assert (model.sliding_window, model.sliding_layers, model.layers) == (512, 10, 12)  # 5 local, then 1 global
+
+
+def test_a_split_gguf_trace_names_the_shards_hash_and_audit_reports_a_requantized_file(runner, tmp_path):
+    write_tiny(tmp_path / "tiny.gguf", split_max_tensors=8)
+    first = sorted(tmp_path.glob("tiny-*-of-*.gguf"))[0]
+    trace_file = tmp_path / "run.json"
+    result = runner.invoke(main, ["check", "--model", str(first), "--hardware", "RTX 4090", "--trace", str(trace_file)])
+    assert result.exit_code == 0, result.output
+    knowledge = json.loads(trace_file.read_text())["knowledge"]
+    key = f"model:{first.resolve()}"
+    (source,) = knowledge["entries"][key]["sources"]
+    assert knowledge["files"][key] in knowledge["sources"][source]["title"]  # the combined SHA-256 of the shards' headers
+    assert runner.invoke(main, ["audit", str(trace_file)]).exit_code == 0
+    for shard in tmp_path.glob("tiny-*-of-*.gguf"):
+        shard.unlink()
+    write_tiny(tmp_path / "tiny.gguf", split_max_tensors=8, tied=True)  # the same name, other tensors
+    audit = runner.invoke(main, ["audit", str(trace_file)])
+    assert audit.exit_code == 1
+    assert f"Knowledge: changed since the trace was written ({key} changed)" in audit.stdout

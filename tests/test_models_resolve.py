@@ -120,3 +120,61 @@ def test_models_show_text_names_where_each_number_came_from(runner, model_dir):
 def test_models_still_lists_the_catalog(runner):
     result = runner.invoke(main, ["models"])
     assert result.exit_code == 0 and "qwen3-32b" in result.stdout
+
+
+def test_a_folder_named_like_a_catalog_model_is_read_from_its_files(runner, tmp_path):
+    folder = tmp_path / "gpt-oss-20b"  # what `huggingface-cli download openai/gpt-oss-20b --local-dir gpt-oss-20b` makes
+    folder.mkdir()
+    shutil.copy(CONFIGS / "gpt-oss-20b.json", folder / "config.json")
+    result = runner.invoke(main, ["check", "--model", str(folder), "--hardware", "RTX 4090", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)
+    assert answer["profile"]["model"] == str(folder.resolve())
+    assert answer["profile"]["model_name"] == "gpt-oss-20b, read from files"
+    assert answer["fits"] and answer["memory"]["weights"] == 13_761_264_768  # MXFP4 experts + BF16 rest: the checkpoint, not the catalog's average
+
+
+@pytest.mark.parametrize(("config", "architecture"), [
+    ("qwen3.5-27b.json", "Qwen3_5ForConditionalGeneration is a hybrid architecture (layer types linear_attention)"),
+    ("kimi-k3.json", "KimiK3ForConditionalGeneration is a hybrid architecture (key linear_attn_config)"),
+])
+def test_check_refuses_a_hybrid_architecture_in_one_line(runner, tmp_path, config, architecture):
+    folder = tmp_path / "hybrid"
+    folder.mkdir()
+    shutil.copy(CONFIGS / config, folder / "config.json")
+    result = runner.invoke(main, ["check", "--model", str(folder), "--hardware", "h100-sxm"])
+    assert result.exit_code == 2
+    assert result.stderr == (f"Error: model: config.json: text_config: {architecture}: its recurrent layers (linear attention, SSM, "
+                             "convolution) keep a state per sequence, not a KV cache per token, and llmhw does not size them; "
+                             "refused rather than sized wrong\n")
+
+
+def test_fit_accepts_a_model_folder(runner, model_dir):
+    result = runner.invoke(main, ["fit", "--hardware", "RTX 4090", "--model", str(model_dir), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    (mine,) = json.loads(result.stdout)["fits"]
+    assert mine["model"] == str(model_dir.resolve())
+    assert (mine["model_name"], mine["params"], mine["precision"]) == ("Llama-3.2-1B-Instruct", 1_235_814_400, "bf16")
+    assert mine["model_max_context"] == 131072
+
+
+def test_a_profile_file_names_a_model_folder(runner, model_dir, tmp_path):
+    profile = tmp_path / "team.yaml"
+    profile.write_text(f"model: {model_dir}\nconcurrency: 4\n")
+    result = runner.invoke(main, ["recommend", "--profile", str(profile), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)
+    assert (answer["profile"]["model"], answer["profile"]["concurrency"]) == (str(model_dir.resolve()), 4)
+
+
+def test_the_recommendation_table_keeps_a_long_own_format_id_in_its_column(runner):
+    result = runner.invoke(main, ["recommend", "--model", str(CONFIGS / "gpt-oss-20b.json"), "--concurrency", "8"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    header = next(line for line in lines if line.startswith("#  tier"))
+    rows = [line for line in lines if line[:1] in "123" and " x " in line[:60]]
+    own = [row for row in rows if " mxfp4-" in row]
+    assert own, rows
+    for row in own:  # the memory column starts where its header does, after at least two spaces
+        column = header.index("memory used/usable")
+        assert row[column - 2:column] == "  " and row[column].isdigit()

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import safetensors.numpy as safetensors_numpy
+from llmhw.cli import main
 from llmhw.knowledge.loader import load_catalog
 from llmhw.models import open_model, with_model
 
@@ -60,8 +61,9 @@ def test_a_folder_is_counted_from_its_safetensors_headers(tmp_path):
     assert model.checkpoint_bytes == payload
     assert model.native_precision == "fp16"  # the headers' F16, not the re-saved config's float32
     origins = dict(o.split(": ", 1) for o in model.origins)
-    assert origins["params"] == f"safetensors headers: {len(tensors)} tensors, elements summed"
-    assert origins["native_precision"] == "safetensors headers: F16 holds most elements"
+    shards = "model-00001-of-00002.safetensors to model-00002-of-00002.safetensors headers"
+    assert origins["params"] == f"{shards}: {len(tensors)} tensors, elements summed"
+    assert origins["native_precision"] == f"{shards}: F16 holds most elements"
     assert model.id == str((tmp_path / "tiny").resolve())
 
 
@@ -122,3 +124,25 @@ def test_a_changed_header_is_a_new_reading(tmp_path):
     after = with_model(load_catalog(), str(tmp_path / "tiny"))
     key = f"model:{(tmp_path / 'tiny').resolve()}"
     assert before.hashes[key] != after.hashes[key]
+
+
+def test_models_show_an_index_names_the_file_and_key_of_each_number(runner, tmp_path):
+    tensors = base_tensors()
+    payload = write_checkpoint(tmp_path / "tiny", CONFIG, tensors)
+    index = tmp_path / "tiny" / "model.safetensors.index.json"
+    shards = "model-00001-of-00002.safetensors to model-00002-of-00002.safetensors headers"
+    text = runner.invoke(main, ["models", "show", str(index)])
+    assert text.exit_code == 0, text.output
+    lines = text.stdout.splitlines()
+    (params,) = [line for line in lines if line.startswith("  parameters ")]
+    assert params.startswith(f"  parameters     {sum(t.size for t in tensors.values()):,} (")
+    assert params.endswith(f"    <- {shards}: {len(tensors)} tensors, elements summed")
+    assert f"  checkpoint     {payload:,} bytes    <- {shards}: tensor bytes summed" in lines
+    assert "  layers         2    <- config.json, key num_hidden_layers" in lines
+    assert f"  format         fp16 (as released)    <- {shards}: F16 holds most elements" in lines
+    sheet = json.loads(runner.invoke(main, ["models", "show", str(index), "--format", "json"]).stdout)
+    assert (sheet["params"], sheet["checkpoint_bytes"], sheet["native_precision"]) == (sum(t.size for t in tensors.values()), payload, "fp16")
+    assert sheet["origins"]["kv_heads"] == "config.json, key num_key_value_heads"
+    assert sheet["kv_bytes_per_token"]["bf16"] == 2 * KV_HEADS * (HIDDEN // HEADS) * 2 * LAYERS
+    assert sheet["sources"][0]["title"].startswith("config.json, model-00001-of-00002.safetensors, model-00002-of-00002.safetensors and 1 more "
+                                                   "(config.json and safetensors headers; SHA-256 ")

@@ -88,6 +88,21 @@ def test_offloaded_fraction_applies_only_with_recompute() -> None:
     assert sizing.training_memory(a, off, 0).activations == sizing.training_activation_bytes(a, 8192, False)
 
 
+def test_a_qlora_base_keeps_its_embeddings_and_lm_head_in_16_bit(catalog) -> None:
+    """bitsandbytes quantizes the linear layers only: a 70B's two 128256 x 8192 tables stay bf16 (~3 GB more than NF4)."""
+    nf4 = catalog.precisions["nf4"].bits_per_weight
+    setup = sizing.TrainingSetup("qlora", 1, 2048, True, frozen_bits_per_weight=nf4)
+    llama = planner.arch(catalog.models["llama-3.1-70b"])
+    tables = 2 * 128256 * 8192  # untied: embed_tokens and lm_head
+    weights = sizing.training_memory(llama, setup, 0).weights
+    assert weights == sizing.weight_bytes(llama.params - tables, nf4) + 2 * tables
+    assert weights - sizing.weight_bytes(llama.params, nf4) == pytest.approx(3.1e9, rel=0.02)
+    tied = planner.arch(catalog.models["llama-3.2-3b"])  # one shared table
+    assert sizing.training_memory(tied, setup, 0).weights == sizing.weight_bytes(tied.params - 128256 * 3072, nf4) + 2 * 128256 * 3072
+    lora = sizing.TrainingSetup("lora", 1, 2048, True)  # a 16-bit frozen base: every weight at 16 bits, as before
+    assert sizing.training_memory(llama, lora, 0).weights == 2 * llama.params
+
+
 def test_tokens_give_the_time_and_power_cost_of_the_run(runner) -> None:
     from llmhw.cli import main
 

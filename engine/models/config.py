@@ -86,6 +86,7 @@ class Counted:
     model_type: str
     notes: tuple[str, ...]
     mtp_layers: int = 0  # DeepSeek-style multi-token-prediction layers: in the checkpoint, not in the count
+    expert_weights: int = 0  # elements of the routed experts' weight matrices (what an MXFP4 release quantizes)
 
 
 def refuse_hybrid(data: Mapping[str, Any], model_type: str, arch_name: str, where: str) -> None:
@@ -179,7 +180,9 @@ def count(data: Mapping[str, Any], where: str, model_type: str) -> Counted:
         k.origins.setdefault("experts", named[0] if named else where)
     if window:
         fields |= {"sliding_window": window, "sliding_layers": sliding}
-    return Counted(fields=fields, origins=_field_origins(k.origins), model_type=model_type, notes=tuple(notes), mtp_layers=mtp)
+    expert_weights = moe.layers * experts * 3 * h * moe.width if moe else 0
+    return Counted(fields=fields, origins=_field_origins(k.origins), model_type=model_type, notes=tuple(notes), mtp_layers=mtp,
+                   expert_weights=expert_weights)
 
 
 @dataclass(frozen=True)

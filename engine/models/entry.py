@@ -70,8 +70,10 @@ def hash_files(paths: Iterable[tuple[Path, bytes]]) -> dict[str, str]:
     return {str(p.resolve()): sha256(data) for p, data in paths}
 
 
-def own_format(model_id: str, template: Precision, params: int, tensor_bytes: int, file_type: str, source: Source) -> Precision:
-    """A GGUF file's own format: the catalog format it belongs to (quality, runtimes) at the file's exact bits per weight.
+def own_format(model_id: str, template: Precision, params: int, tensor_bytes: int, file_type: str, source: Source,
+               notes: str | None = None) -> Precision:
+    """A file's own format (a GGUF file's tensor mix, an MXFP4 release's): the catalog format it belongs to (quality, runtimes)
+    at the file's exact bits per weight.
 
     The bits are chosen so that sizing's ``ceil(params * bits / 8)`` gives the file's tensor bytes exactly.
     """
@@ -81,5 +83,5 @@ def own_format(model_id: str, template: Precision, params: int, tensor_bytes: in
     raw = {"id": f"{template.id}-{source.id.removeprefix('file-')[:8]}", "name": f"{file_type} ({Path(model_id).name}: {bits:.3f} bits per weight)",
            "bits_per_weight": bits, "family": template.family, "quality": template.quality, "trainable": False, "sources": [source.id],
            "native_feature": template.native_feature, "variant_of": template.id,
-           "notes": f"This file's own tensor mix: {tensor_bytes:,} bytes of tensors for {params:,} parameters."}
+           "notes": notes or f"This file's own tensor mix: {tensor_bytes:,} bytes of tensors for {params:,} parameters."}
     return build(Precision, raw, model_id)

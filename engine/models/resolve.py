@@ -9,17 +9,26 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
 from ..knowledge.loader import Catalog
-from ..knowledge.schema import Precision
+from ..knowledge.schema import Precision, Source
 from . import gguf, hub, safetensors
 from .config import WRAPPERS, count, refuse_hybrid, vision_params
-from .entry import Reading, file_source, make_model, sha256
-from .formats import SAFETENSORS_DTYPES, released_format
+from .entry import Reading, file_source, make_model, own_format, sha256
+from .formats import (
+    MXFP4_BLOCK_BYTES,
+    MXFP4_BLOCK_VALUES,
+    SAFETENSORS_DTYPES,
+    mxfp4_experts_only,
+    mxfp4_release_bytes,
+    released_format,
+    unquantized_dtype,
+)
 
 MAX_CONFIG_BYTES = 5_000_000  # the largest published config.json files are tens of kB
 
@@ -39,7 +48,18 @@ def with_model(cat: Catalog, name: Any) -> Catalog:
         reading = open_model(name.strip(), tuple(cat.precisions.values()))
         if reading is None:
             raise
-    return cat.with_models([reading.model], [reading.source], reading.precisions, reading.hashes)
+    model = reading.model
+    if _names_an_entry(cat, model.name):  # a folder named like a catalog model (`--local-dir gpt-oss-20b`) is still these files
+        model = replace(model, name=f"{model.name}, read from files")
+    return cat.with_models([model], [reading.source], reading.precisions, reading.hashes)
+
+
+def _names_an_entry(cat: Catalog, name: str) -> bool:
+    try:
+        cat.resolve("model", name, "model")
+    except InputError:
+        return False
+    return True
 
 
 def open_model(name: str, precisions: Sequence[Precision]) -> Reading | None:
@@ -78,19 +98,19 @@ def _read_path(target: Path, given: str, precisions: tuple[Precision, ...], stam
             if ggufs:
                 raise InputError("model", f"{target}: no config.json; point --model at one of its .gguf files ({ggufs[0].name})")
             raise InputError("model", f"{target}: expected a model folder with a config.json, got a folder without one")
-        return read_hf(config, given, str(target), safetensors.read_folder(target))
+        return read_hf(config, given, str(target), safetensors.read_folder(target), precisions)
     if not target.is_file():  # a FIFO or a device would block or never end
         raise InputError("model", f"{target}: not a regular file")
     suffix = target.name.lower()
     if suffix.endswith(".gguf"):
         return gguf.read(target, given, precisions)
     if suffix.endswith(".index.json"):
-        return read_hf(_config_beside(target), given, str(target.parent), safetensors.read_index(target))
+        return read_hf(_config_beside(target), given, str(target.parent), safetensors.read_index(target), precisions)
     if suffix.endswith(".safetensors"):
-        return read_hf(_config_beside(target), given, str(target.parent), safetensors.read_folder(target.parent))
+        return read_hf(_config_beside(target), given, str(target.parent), safetensors.read_folder(target.parent), precisions)
     if suffix.endswith(".json"):
         return read_hf(target, given, str(target) if target.name != "config.json" else str(target.parent), safetensors.read_folder(target.parent)
-                       if target.name == "config.json" else None)
+                       if target.name == "config.json" else None, precisions)
     raise InputError("model", f"{target}: expected a model folder, config.json, model.safetensors.index.json, .safetensors or .gguf file")
 
 
@@ -98,7 +118,8 @@ def _read_path(target: Path, given: str, precisions: tuple[Precision, ...], stam
 def _read_hub(repo_id: str, precisions: tuple[Precision, ...]) -> Reading:
     folder = hub.fetch(repo_id)
     index = folder / "model.safetensors.index.json"
-    return read_hf(folder / "config.json", repo_id, repo_id, safetensors.read_index(index) if index.is_file() else None, anchor=repo_id)
+    return read_hf(folder / "config.json", repo_id, repo_id, safetensors.read_index(index) if index.is_file() else None, precisions,
+                   anchor=repo_id)
 
 
 def _config_beside(target: Path) -> Path:
@@ -123,7 +144,8 @@ def _load_json(path: Path) -> tuple[dict[str, Any], bytes]:
     return doc, data
 
 
-def read_hf(config: Path, given: str, ref: str, tensors: safetensors.Tensors | None, anchor: str | None = None) -> Reading:
+def read_hf(config: Path, given: str, ref: str, tensors: safetensors.Tensors | None, precisions: Sequence[Precision],
+            anchor: str | None = None) -> Reading:
     """A Hugging Face model: architecture from config.json, exact counts and dtype from the safetensors headers when at hand."""
     cfg, data = _load_json(config)
     where = config.name
@@ -151,13 +173,13 @@ def read_hf(config: Path, given: str, ref: str, tensors: safetensors.Tensors | N
         files.update(tensors.files)
         if tensors.payload_bytes:
             fields["checkpoint_bytes"] = tensors.payload_bytes
-            origins["checkpoint_bytes"] = "safetensors headers: tensor bytes summed" if tensors.complete else \
+            origins["checkpoint_bytes"] = f"{tensors.headers()}: tensor bytes summed" if tensors.complete else \
                 "model.safetensors.index.json, key metadata.total_size (shards not at hand)"
     if tensors is not None and tensors.complete and tensors.elements and not quantized:
         total = tensors.params(fields["layers"] if counted.mtp_layers else None)
         extra = total - text_params
         fields["params"] = total
-        origins["params"] = f"safetensors headers: {len(tensors.elements):,} tensors, elements summed"
+        origins["params"] = f"{tensors.headers()}: {len(tensors.elements):,} tensors, elements summed"
         if towers and extra > 0:
             notes.append(f"Counts the {' and '.join(t.split('_')[0] for t in towers)} tower(s): {extra:,} parameters beyond the "
                          f"{text_params:,} of the text decoder (safetensors total minus the config count).")
@@ -167,7 +189,7 @@ def read_hf(config: Path, given: str, ref: str, tensors: safetensors.Tensors | N
         dtype = SAFETENSORS_DTYPES.get(tensors.main_dtype() or "")
         if dtype:
             fmt = dtype
-            origins["native_precision"] = f"safetensors headers: {tensors.main_dtype()} holds most elements"
+            origins["native_precision"] = f"{tensors.headers()}: {tensors.main_dtype()} holds most elements"
     elif towers == ["vision_config"] and (vision := vision_params(cfg, fields["hidden"])):
         kind = cfg["vision_config"].get("model_type")
         fields["params"] += vision
@@ -178,12 +200,31 @@ def read_hf(config: Path, given: str, ref: str, tensors: safetensors.Tensors | N
         notes.append(f"Text decoder only: the {', '.join(towers)} tower is not counted (no safetensors headers at hand).")
     if counted.mtp_layers and tensors is not None and tensors.complete and tensors.elements:
         notes.append(f"The checkpoint's {tensors.params() - fields['params']:,} multi-token-prediction parameters are left out.")
-    fields["native_precision"] = fmt
     fields["name"] = _display_name(cfg, config, anchor)
     fields["family"] = text_type
     source = file_source(files, "config.json" + (" and safetensors headers" if tensors and tensors.elements else ""), anchor or config)
+    own = _mxfp4_release(cfg, text, config.name, counted.expert_weights, fields["params"], precisions, ref, source) \
+        if fmt == "mxfp4" and mxfp4_experts_only(cfg, text) and counted.expert_weights else None
+    if own is not None:
+        notes.append(own.notes)
+    fields["native_precision"] = own.id if own is not None else fmt
     model = make_model(ref, given, fields, origins, source, notes)
-    return Reading(model=model, source=source, text_params=text_params, files=files)
+    return Reading(model=model, source=source, precisions=(own,) if own is not None else (), text_params=text_params, files=files)
+
+
+def _mxfp4_release(cfg: Mapping[str, Any], text: Mapping[str, Any], where: str, expert_weights: int, params: int,
+                   precisions: Sequence[Precision], ref: str, source: Source) -> Precision:
+    """The release's own format: MXFP4 on the routed experts' matrices, the config's dtype on the rest (gpt-oss's mix).
+
+    The catalog's mxfp4 bits per weight are gpt-oss-120b's whole-file average; a model with a larger non-expert share
+    (gpt-oss-20b) needs its own mix, as a GGUF file gets its own format.
+    """
+    by_id = {p.id: p for p in precisions}
+    other, _ = unquantized_dtype(cfg, text, where)
+    weight_bytes = mxfp4_release_bytes(expert_weights, params - expert_weights, by_id[other].bits_per_weight)
+    mix = (f"Weights: {expert_weights:,} routed-expert weights in MXFP4 blocks ({MXFP4_BLOCK_BYTES} bytes per {MXFP4_BLOCK_VALUES}) "
+           f"and {params - expert_weights:,} parameters in {other.upper()} = {weight_bytes:,} bytes.")
+    return own_format(ref, by_id["mxfp4"], params, weight_bytes, f"MXFP4 experts + {other.upper()}", source, mix)
 
 
 def _display_name(cfg: Mapping[str, Any], config: Path, anchor: str | None) -> str:

@@ -36,6 +36,12 @@ class Tensors:
         """Elements of every tensor, leaving out layers numbered ``layers`` and above (multi-token-prediction modules)."""
         return sum(n for name, n in self.elements.items() if layers is None or not _beyond(name, layers))
 
+    def headers(self) -> str:
+        """The files whose headers were read, for the origin of a number: one name, or the first and last shard."""
+        names = sorted(Path(f).name for f in self.files if f.endswith(".safetensors"))
+        shown = names[0] if len(names) == 1 else f"{names[0]} to {names[-1]}" if names else "safetensors"
+        return f"{shown} headers"
+
     def main_dtype(self) -> str | None:
         """The dtype holding the most elements."""
         by: dict[str, int] = {}
