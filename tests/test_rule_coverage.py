@@ -72,9 +72,9 @@ accelerators:
 """
 
 
-def fired(profile, proposal=None, knowledge_dirs=()):
+def fired(profile, proposal=None, knowledge_dirs=(), owned=None):
     cat = load_catalog(tuple(knowledge_dirs))
-    result, _ = session.run_with_defaults(cat, api.resolve(profile, cat), proposal)
+    result, _ = session.run_with_defaults(cat, api.resolve(profile, cat), proposal, owned)
     return {e.rule_id for e in result.events}
 
 
@@ -84,6 +84,10 @@ def runs(tmp_path_factory):
     deal = tmp_path_factory.mktemp("tpu-deal")
     (deal / "accelerators.yaml").write_text(TPU_DEAL)
     out["tpu-deal-cloud"] = fired({"model": "deepseek-r1:1.5b", "deployment": "cloud"}, None, (str(deal),))
+    # `recommend --have`: one RTX 3090 for a 70B model (every addition), and a machine with no GPU
+    out["have-3090-70b"] = fired({"model": "llama-3.1-70b"}, owned={"hardware": "rtx-3090", "count": 1, "ram_bytes": None, "cpu": ""})
+    out["have-no-gpu-8b"] = fired({"model": "llama-3.1-8b"}, owned={"hardware": "none", "count": 0, "ram_bytes": 32 * 10**9,
+                                                                      "cpu": "Ryzen 7 7700X"})
     # With the model unanswered, only question rules fire: the pipeline waits.
     out["model-missing"] = {e.rule_id for e in session.run(CAT, {}).events}
     return out

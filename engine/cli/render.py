@@ -75,6 +75,8 @@ def advice_text(d: Mapping[str, Any]) -> str:
     speeds = ("speeds are training tokens/s" if p["task"] != "inference"
               else "speeds are decode tokens/s per user, and for all users together")
     lines = _workload_line(p) + [_defaults(d["defaults_used"]), f"(GB = 10^9 bytes; {speeds})"]
+    if d.get("upgrade"):
+        lines += _upgrade_lines(d["upgrade"])
     need = d.get("memory_need") or {}
     if need:
         lines += ["", f"Memory need at {need['precision']} on one device (reference, runtime {need['runtime']})  [MEM-need]"]
@@ -100,6 +102,14 @@ def advice_text(d: Mapping[str, Any]) -> str:
         lines.append("Ask `llmhw recommend ... --trace FILE` then `llmhw explain FILE` for the full chain of each conclusion.")
     lines += _items("Warnings", d["warnings"]) + _items("Tips", d["tips"]) + _items("Notes", d["notes"])
     return "\n".join(lines) + "\n"
+
+
+def _upgrade_lines(u: Mapping[str, Any]) -> list[str]:
+    """The answer to `recommend --have`: what is owned and runs, the cheapest addition, the others, renting."""
+    have = u["have"]
+    owned = f"{have['count']} x {have['hardware_name']}" if have["hardware"] != "none" else "no GPU"
+    where = " (this machine)" if have["source"] == "this machine" else ""
+    return _items(f"Upgrade from what you have: {owned}{where} (a whole new machine: the tiers below)", u["answers"])
 
 
 def check_text(d: Mapping[str, Any], hardware_name: str) -> str:
