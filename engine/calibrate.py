@@ -234,7 +234,7 @@ def _store(directory: str, source: str, file: Path, sha: str, day: datetime.date
             items = doc.get(stem) if isinstance(doc, dict) else None
             entries[stem] = [e for e in items or [] if isinstance(e, dict) and not str(e.get("id", "")).startswith(source)]
     entries["sources"].append({"id": source, "title": f"measured on this machine: {file.name} (SHA-256 {sha}), read by llmhw calibrate",
-                               "url": file.resolve().as_uri(), "accessed": day.strftime("%Y-%m"), "quality": "primary"})
+                               "url": str(file), "accessed": day.strftime("%Y-%m"), "quality": "primary"})
     entries["calibration"] += [{k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(r).items()
                                 if v not in (None, "") and not (k == "held_out" and not v)} for r in runs]
     written = ""

@@ -24,6 +24,7 @@ from .planner import Option, Workload
 from .profile import NONE, SLOT_BY_NAME, SLOTS
 from .rules import metas
 from .rules.article import ArticleRules
+from .rules.calibration import CalibrationRules
 from .rules.candidates import CandidateRules
 from .rules.memory import MemoryRules
 from .rules.parallelism import ParallelismRules
@@ -130,7 +131,8 @@ def vars_of(cls: type) -> list[Any]:
 
 
 class AdvisorEngine(QuestionRules, MemoryRules, CandidateRules, RecommendRules, PitfallRules, RoleRules, QuantizationRules, TrainingRules,
-                    ParallelismRules, ArticleRules, UpgradeRules, BaseEngine):
+                    ParallelismRules, ArticleRules, UpgradeRules,
+                    CalibrationRules, BaseEngine):
     """Every rule of the rulebase in one engine class."""
 
 

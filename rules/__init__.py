@@ -17,6 +17,7 @@
 | MOE    | mixture-of-experts models                          | parallelism     |
 | ART    | where the source article is wrong                  | article         |
 | UPG    | upgrades to the hardware the user owns             | upgrade         |
+| CAL    | speeds measured on the user's machine              | calibration     |
 
 Each rule function carries ``rule_meta`` (below ``@Rule``, since experta's ``Rule``
 copies the wrapped function's attributes): a stable id, a one-sentence statement
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
     from ..knowledge.schema import Policy
     from ..planner import Option, Workload
 
-PREFIXES = ("IN", "MEM", "CAND", "CMP", "REC", "BUD", "P1", "P2", "P3", "QNT", "TRN", "NET", "MOE", "ART", "UPG")
+PREFIXES = ("IN", "MEM", "CAND", "CMP", "REC", "BUD", "P1", "P2", "P3", "QNT", "TRN", "NET", "MOE", "ART", "UPG", "CAL")
 STATUSES = ("stable", "preview", "deprecated", "removed")
 
 # Salience orders the phases; higher fires first.
