@@ -175,7 +175,8 @@ def advise(profile: ProfileLike, knowledge_dirs: Iterable[str] = (), have: str |
         recommendations=tuple(_recommendation(f, result.options[f["id"]], cat) for f in recs),
         warnings=_items(result, F.Warning), tips=_items(result, F.Tip), notes=_items(result, F.Note),
         candidates=len(result.of(F.Candidate)), trace=tuple(result.events),
-        evidence=evidence("recommend", profile, knowledge_dirs, cat, result.facts, result.events),
+        # what the user owns is not among the inputs a trace replays, so an upgrade answer carries no evidence to write
+        evidence=None if owned is not None else evidence("recommend", profile, knowledge_dirs, cat, result.facts, result.events),
         compared=tuple({**o.as_dict(), "hardware_name": cat.accelerators[o.hardware].name}
                        for o in (result.options[f["id"]] for f in result.of(F.Candidate))),
         upgrade=_upgrade(owned, result, cat) if owned is not None else None,

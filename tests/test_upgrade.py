@@ -106,6 +106,7 @@ def test_text_answer_puts_the_upgrade_before_the_tiers(runner):
     (["--have", "RTX 3090", "--count", "two"], "Error: --count: expected a whole number, got 'two'\n"),
     (["--have", "RTX 3090", "--count", "0"], "Error: have_count: expected a whole number from 1 to 256, got 0\n"),
     (["--have", "RTX 3090", "--trace", "t.json"], "Error: --trace: not available with --have yet"),
+    (["--have", "RTX 3090", "--format", "html"], "Error: --format: the HTML report does not show the upgrade answer yet"),
 ])
 def test_bad_have_input_is_one_line_and_exit_2(runner, args, message):
     result = runner.invoke(main, ["recommend", "--model", "llama-3.1-70b", *args])
@@ -113,7 +114,25 @@ def test_bad_have_input_is_one_line_and_exit_2(runner, args, message):
     assert result.stderr.startswith(message) and result.stderr.count("\n") == 1
 
 
+def test_markdown_shows_the_upgrade_section(runner):
+    result = runner.invoke(main, [*THREE_090_70B, "--format", "markdown"])
+    assert result.exit_code == 0, result.output
+    assert "## Upgrade from what you have: 1 x NVIDIA GeForce RTX 3090 24GB" in result.stdout
+    assert "- **UPG-cheapest-addition**: Cheapest way to reach the goal from what you have: 1 more" in result.stdout
+
+
 def test_without_have_the_answer_has_no_upgrade(runner):
     result = runner.invoke(main, ["recommend", "--model", "llama-3.1-8b", "--format", "json"])
     assert result.exit_code == 0
     assert "upgrade" not in json.loads(result.stdout)
+
+
+def test_the_api_takes_have_and_refuses_a_count_alone():
+    from llmhw import api
+    from llmhw.errors import InputError
+
+    advice = api.advise({"model": "llama-3.1-70b"}, have="RTX 3090", have_count=2)
+    assert advice.upgrade is not None and advice.upgrade["have"]["count"] == 2
+    assert advice.evidence is None  # what is owned is not replayable by `llmhw audit`: no trace is written from it
+    with pytest.raises(InputError, match="^have_count: counts the hardware you have"):
+        api.advise({"model": "llama-3.1-70b"}, have_count=2)
