@@ -136,3 +136,27 @@ def test_the_api_takes_have_and_refuses_a_count_alone():
     assert advice.evidence is None  # what is owned is not replayable by `llmhw audit`: no trace is written from it
     with pytest.raises(InputError, match="^have_count: counts the hardware you have"):
         api.advise({"model": "llama-3.1-70b"}, have_count=2)
+
+
+def test_have_this_on_a_recorded_gpu_box_starts_from_its_gpus(runner, monkeypatch):
+    """A recorded rocm-smi answer (tests/data/machines) through the live probes: the RX 7900 XT it finds is what is owned."""
+    import sys
+    from pathlib import Path
+
+    from llmhw.machine import amd, apple, nvidia
+
+    recorded = (Path(__file__).parent / "data" / "machines" / "rocm-smi-rx-7900-xt.json").read_text()
+
+    def run_tool(argv: list[str]) -> tuple[str | None, str]:
+        return (recorded, "") if argv[0] == "rocm-smi" else (None, f"{argv[0]} not found")
+
+    for module in (nvidia, amd, apple):
+        monkeypatch.setattr(module, "run_tool", run_tool)
+    monkeypatch.setitem(sys.modules, "pynvml", None)
+    monkeypatch.setitem(sys.modules, "amdsmi", None)
+    result = runner.invoke(main, ["recommend", "--model", "llama-3.1-70b", "--have", "this", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    upgrade = json.loads(result.stdout)["upgrade"]
+    assert (upgrade["have"]["hardware"], upgrade["have"]["count"], upgrade["have"]["source"]) == ("rx-7900-xt", 1, "this machine")
+    assert upgrade["have"]["ram_bytes"] > 0  # the host's RAM, read by psutil here
+    assert _answer(upgrade, "UPG-owned-runs")["reaches"] is False
