@@ -206,13 +206,15 @@ def _owned(have: str | None, count: Any, answers: Mapping[str, Any], cat: Catalo
         cpu = found.cpu.model if found.cpu else ""
         ram_bytes = ram_bytes if ram_bytes is not None else found.ram_total_bytes
         if not found.gpus:
-            return {"hardware": "none", "count": 0, "ram_bytes": ram_bytes, "cpu": cpu, "source": "this machine"}
+            return {"hardware": "none", "kind": "none", "count": 0, "ram_bytes": ram_bytes, "cpu": cpu, "source": "this machine"}
         hw, n = machine.this_hardware(found)
-        return {"hardware": hw, "count": n if count is None else count, "ram_bytes": ram_bytes, "cpu": cpu, "source": "this machine"}
+        return {"hardware": hw, "kind": cat.accelerators[hw].kind, "count": n if count is None else count, "ram_bytes": ram_bytes,
+                "cpu": cpu, "source": "this machine"}
     if isinstance(have, str) and have.strip().lower() == "none":  # a machine with no GPU: its RAM from ram_gb
-        return {"hardware": "none", "count": 0, "ram_bytes": ram_bytes, "cpu": "", "source": "named"}
+        return {"hardware": "none", "kind": "none", "count": 0, "ram_bytes": ram_bytes, "cpu": "", "source": "named"}
     accel = cat.accelerator(have, "have")
-    return {"hardware": accel.id, "count": 1 if count is None else count, "ram_bytes": ram_bytes, "cpu": "", "source": "named"}
+    return {"hardware": accel.id, "kind": accel.kind, "count": 1 if count is None else count, "ram_bytes": ram_bytes, "cpu": "",
+            "source": "named"}
 
 
 def _upgrade(owned: Mapping[str, Any], result: Run, cat: Catalog) -> dict[str, Any]:

@@ -54,6 +54,7 @@ class Owned(Fact):  # type: ignore[misc]
     """The hardware the user already has (`recommend --have`): an accelerator and count, or none (a CPU-only machine)."""
 
     hardware = Field(str, mandatory=True)  # a catalog accelerator id, or "none"
+    kind = Field(str, mandatory=True)  # its kind (gpu, unified, cpu, ...), or "none": what can be added to it depends on it
     count = Field(int, mandatory=True)
 
 

@@ -9,7 +9,7 @@ card would sell for is not assumed.
 
 from __future__ import annotations
 
-from experta import AS, MATCH, TEST
+from experta import AS, MATCH, TEST, P
 
 from .. import sizing
 from ..facts import Candidate, Mode, Owned, Policy, Upgrade, Workload
@@ -18,6 +18,9 @@ from ..planner import upgrade as plan
 from ..units import Phrase
 from . import SALIENCE_ADVICE, SALIENCE_CHOICE, Host, Rule, rule_meta
 
+# Additions to a PCIe GPU host (or a machine with no GPU): a Mac, an APU box or a CPU server is a whole machine with no
+# slot for a card or separate host RAM; what it can become is the tiers' answer.
+EXTENSIBLE = P(lambda kind: kind in ("gpu", "none"))
 WHAT = {"more-cards": "more cards of the same kind", "host-ram": "host RAM for offloaded weights", "other-card": "another card"}
 OFFLOAD_FLAGS = {"layers": "-ngl", "experts": "--n-cpu-moe"}  # llama.cpp: GPU layers / MoE layers whose experts stay on the CPU
 
@@ -120,7 +123,7 @@ class UpgradeRules:
         self.conclude(_upgrade("owned", "owned", None, 0.0, reached, "this machine's CPU and RAM", hardware="none", count=0),
                       cpu=cpu or "CPU not described", ram_bytes=ram_bytes, verdict=verdict)
 
-    @Rule(AS.owned << Owned(hardware=MATCH.hardware, count=MATCH.count), TEST(lambda hardware: hardware != "none"),
+    @Rule(AS.owned << Owned(hardware=MATCH.hardware, count=MATCH.count, kind="gpu"),
           AS.have << Upgrade(kind="owned", reaches=False), AS.workload << Workload(), salience=SALIENCE_ADVICE)
     @rule_meta(id="UPG-more-cards",
                statement="{added} more {hardware} reach the goal: {total} x {hardware} at {precision} for {cost_usd:usd}",
@@ -155,7 +158,7 @@ class UpgradeRules:
                       precision=o.precision, runtime=o.runtime, tokens_per_s=o.tokens_per_s, utilization=o.utilization, host=host,
                       cost_usd=more.cost_usd)
 
-    @Rule(AS.owned << Owned(hardware=MATCH.hardware, count=MATCH.count, ram_bytes=MATCH.ram_bytes),
+    @Rule(AS.owned << Owned(hardware=MATCH.hardware, count=MATCH.count, ram_bytes=MATCH.ram_bytes, kind=EXTENSIBLE),
           AS.have << Upgrade(kind="owned", reaches=False), AS.workload << Workload(task="inference"),
           Policy(upgrade_ram_usd_per_gb=MATCH.usd_per_gb), salience=SALIENCE_ADVICE)
     @rule_meta(id="UPG-host-ram",
@@ -208,7 +211,8 @@ class UpgradeRules:
                       flag=OFFLOAD_FLAGS[run.what] if accel else "-ngl 0", bandwidth_gbs=run.host_bandwidth_gbs, tokens_per_s=run.tokens_per_s,
                       ram_need_bytes=run.ram_need_bytes, ram=ram)
 
-    @Rule(AS.owned << Owned(hardware=MATCH.hardware, count=MATCH.owned_count), AS.have << Upgrade(kind="owned", reaches=False),
+    @Rule(AS.owned << Owned(hardware=MATCH.hardware, count=MATCH.owned_count, kind=EXTENSIBLE),
+          AS.have << Upgrade(kind="owned", reaches=False),
           AS.workload << Workload(), salience=SALIENCE_ADVICE)
     @rule_meta(id="UPG-other-card", statement="{count} x {other} reach the goal for {cost_usd:usd} in the cards alone",
                message="{action} {count} x {other} for {cost_usd:usd} (the cards alone{resale}): {model} at {precision} on {runtime}, "

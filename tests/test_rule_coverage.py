@@ -90,8 +90,9 @@ def runs(tmp_path_factory):
     measured = Path(__file__).parent / "data" / "measurements" / "knowledge"
     out["measured-4080"] = fired({"model": "qwen2.5-7b", "precision": "q4_k_m"}, ("rtx-4080", 1), (str(measured),))
     # `recommend --have`: one RTX 3090 for a 70B model (every addition), and a machine with no GPU
-    out["have-3090-70b"] = fired({"model": "llama-3.1-70b"}, owned={"hardware": "rtx-3090", "count": 1, "ram_bytes": None, "cpu": ""})
-    out["have-no-gpu-8b"] = fired({"model": "llama-3.1-8b"}, owned={"hardware": "none", "count": 0, "ram_bytes": 32 * 10**9,
+    out["have-3090-70b"] = fired({"model": "llama-3.1-70b"}, owned={"hardware": "rtx-3090", "kind": "gpu", "count": 1, "ram_bytes": None,
+                                                                       "cpu": ""})
+    out["have-no-gpu-8b"] = fired({"model": "llama-3.1-8b"}, owned={"hardware": "none", "kind": "none", "count": 0, "ram_bytes": 32 * 10**9,
                                                                       "cpu": "Ryzen 7 7700X"})
     # With the model unanswered, only question rules fire: the pipeline waits.
     out["model-missing"] = {e.rule_id for e in session.run(CAT, {}).events}

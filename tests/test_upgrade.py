@@ -32,7 +32,7 @@ def _answer(upgrade: dict[str, Any], rule_id: str) -> dict[str, Any]:
 
 
 def test_one_3090_does_not_hold_a_70b_even_at_4_bit(three_090):
-    assert three_090["have"] == {"hardware": "rtx-3090", "hardware_name": "NVIDIA GeForce RTX 3090 24GB", "count": 1,
+    assert three_090["have"] == {"hardware": "rtx-3090", "hardware_name": "NVIDIA GeForce RTX 3090 24GB", "kind": "gpu", "count": 1,
                                  "ram_bytes": None, "cpu": "", "source": "named"}
     owned = _answer(three_090, "UPG-owned-runs")
     assert (owned["fits"], owned["reaches"]) == (False, False)
@@ -112,6 +112,15 @@ def test_bad_have_input_is_one_line_and_exit_2(runner, args, message):
     result = runner.invoke(main, ["recommend", "--model", "llama-3.1-70b", *args])
     assert result.exit_code == 2
     assert result.stderr.startswith(message) and result.stderr.count("\n") == 1
+
+
+def test_a_mac_is_a_whole_machine_no_card_or_host_ram_is_added_to_it(runner):
+    result = runner.invoke(main, ["recommend", "--model", "llama-3.1-70b", "--have", "apple-m4-max-36gb", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    answers = json.loads(result.stdout)["upgrade"]["answers"]
+    assert [a["id"] for a in answers] == ["UPG-owned-runs", "UPG-cheapest-addition"]
+    assert answers[1]["message"] == ("Cheapest way to reach the goal from what you have: no addition to it reaches the goal; "
+                                     "the tiers below are a new machine.")
 
 
 def test_markdown_shows_the_upgrade_section(runner):

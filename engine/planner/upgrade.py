@@ -142,14 +142,19 @@ def card_only_usd(option: Option, cat: Catalog) -> float | None:
 
 
 def other_card(options: Iterable[Option], owned: Accelerator | None, owned_count: int, w: Workload, cat: Catalog) -> Option | None:
-    """The cheapest configuration of a bigger card (more memory each than the owned one, no more cards than are owned;
+    """The cheapest configuration of a bigger PCIe card (more memory each than the owned one, no more cards than are owned;
     with no GPU owned, as many as the host takes: ``upgrade-host-gpus``) that reaches the goal, priced by its cards alone."""
     floors = Floors.of(w, cat)
     most = owned_count if owned is not None else cat.policy.upgrade_host_gpus
     least_memory = owned.memory_bytes if owned is not None else 0
-    fitting = [o for o in options if o.count <= most and reaches(o, floors) and cat.accelerators[o.hardware].kind == "gpu"
+    fitting = [o for o in options if o.count <= most and reaches(o, floors) and _pcie_card(cat.accelerators[o.hardware])
                and cat.accelerators[o.hardware].memory_bytes > least_memory and card_only_usd(o, cat) is not None]
     return min(fitting, key=lambda o: (card_only_usd(o, cat) or 0.0, -(o.tokens_per_s or 0.0), o.id), default=None)
+
+
+def _pcie_card(accel: Accelerator) -> bool:
+    """A GPU sold as one PCIe card, which a desktop or workstation host takes (not an SXM/OAM module of a server board)."""
+    return accel.kind == "gpu" and accel.interconnect == "pcie" and accel.purchase_unit == 1 and accel.obtain == "buy"
 
 
 def cheapest_rental(options: Iterable[Option], w: Workload, cat: Catalog) -> Option | None:
