@@ -106,7 +106,6 @@ def test_text_answer_puts_the_upgrade_before_the_tiers(runner):
     (["--have", "RTX 3090", "--count", "two"], "Error: --count: expected a whole number, got 'two'\n"),
     (["--have", "RTX 3090", "--count", "0"], "Error: have_count: expected a whole number from 1 to 256, got 0\n"),
     (["--have", "RTX 3090", "--trace", "t.json"], "Error: --trace: not available with --have yet"),
-    (["--have", "RTX 3090", "--format", "html"], "Error: --format: the HTML report does not show the upgrade answer yet"),
 ])
 def test_bad_have_input_is_one_line_and_exit_2(runner, args, message):
     result = runner.invoke(main, ["recommend", "--model", "llama-3.1-70b", *args])
@@ -128,6 +127,15 @@ def test_markdown_shows_the_upgrade_section(runner):
     assert result.exit_code == 0, result.output
     assert "## Upgrade from what you have: 1 x NVIDIA GeForce RTX 3090 24GB" in result.stdout
     assert "- **UPG-cheapest-addition**: Cheapest way to reach the goal from what you have: 1 more" in result.stdout
+
+
+def test_the_html_report_shows_the_upgrade_and_the_command_with_have(runner):
+    result = runner.invoke(main, [*THREE_090_70B, "--format", "html"])
+    assert result.exit_code == 0, result.output
+    page = result.stdout
+    assert '<section id="upgrades"><h2>Upgrade from what you have</h2>' in page
+    assert page.index("<code>UPG-cheapest-addition</code>") < page.index('<section id="tiers">')
+    assert "<code>llmhw recommend --model llama-3.1-70b --have rtx-3090 --count 1 --format html</code>" in page
 
 
 def test_without_have_the_answer_has_no_upgrade(runner):

@@ -72,8 +72,6 @@ def recommend(profile_file: str | None, knowledge: tuple[str, ...], have: str | 
         raise InputError("--count", "counts the hardware you have: give --have NAME (or --have this) too")
     if have is not None and trace_file:
         raise InputError("--trace", "not available with --have yet: `llmhw audit` could not replay what you own")
-    if have is not None and fmt == "html":
-        raise InputError("--format", "the HTML report does not show the upgrade answer yet; with --have use text, json or markdown")
     advice = api.advise(build_profile(profile_file, options), knowledge_dirs=knowledge, have=have,
                         have_count=None if have_count is None else _whole(have_count, "--count"))
     if trace_file:
