@@ -45,6 +45,7 @@ class Advice:
     trace: tuple[TraceEvent, ...] = field(repr=False, compare=False)
     evidence: Evidence | None = field(default=None, repr=False, compare=False)  # facts and hashes for trace.write()
     compared: tuple[Mapping[str, Any], ...] = field(default=(), repr=False, compare=False)  # every candidate, for the report's chart
+    upgrade: Mapping[str, Any] | None = None  # `recommend --have`: what is owned, what it runs, each addition, renting
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document `llmhw recommend --format json` prints."""
@@ -52,6 +53,7 @@ class Advice:
             "profile": dict(self.profile), "defaults_used": dict(self.defaults_used), "memory_need": dict(self.memory_need),
             "recommendations": [dict(r) for r in self.recommendations], "warnings": [dict(w) for w in self.warnings],
             "tips": [dict(t) for t in self.tips], "notes": [dict(n) for n in self.notes], "candidates": self.candidates,
+            **({"upgrade": dict(self.upgrade)} if self.upgrade is not None else {}),
         }
 
 
@@ -146,19 +148,25 @@ def _recommendation(fact: Any, option: Option, cat: Catalog) -> dict[str, Any]:
     return {**option.as_dict(), "tier": fact["tier"], "hardware": accel.id, "hardware_name": accel.name, "because": fact["because"]}
 
 
-def advise(profile: ProfileLike, knowledge_dirs: Iterable[str] = ()) -> Advice:
+def advise(profile: ProfileLike, knowledge_dirs: Iterable[str] = (), have: str | None = None,
+           have_count: int | None = None) -> Advice:
     """Rank hardware configurations for a workload and explain them.
 
     :param profile: a ``Profile`` or a mapping with the CLI's fields (model, task, context, ...).
     :param knowledge_dirs: extra knowledge directories (private hardware, in-house models).
+    :param have: hardware the user owns (an accelerator name, or ``this`` for what ``detect`` finds here): the answer
+        then says what it runs and what to add (``Advice.upgrade``).
+    :param have_count: how many of ``have`` (default 1, or as many as this machine has).
     :raises InputError: a field is missing, unknown or out of range.
 
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.3.0 ``have`` and ``have_count``.
     """
     knowledge_dirs = _dirs(knowledge_dirs)
     cat = with_model(catalog(knowledge_dirs), Profile.from_mapping(profile).model)
     answers = resolve(profile, cat)
-    result, defaults = run_with_defaults(cat, answers)
+    owned = _owned(have, have_count, answers, cat)
+    result, defaults = run_with_defaults(cat, answers, owned=owned)
     recs = sorted(result.of(F.Recommendation), key=lambda f: TIERS.index(f["tier"]))
     need = result.of(F.MemoryNeed)
     return Advice(
@@ -167,10 +175,54 @@ def advise(profile: ProfileLike, knowledge_dirs: Iterable[str] = ()) -> Advice:
         recommendations=tuple(_recommendation(f, result.options[f["id"]], cat) for f in recs),
         warnings=_items(result, F.Warning), tips=_items(result, F.Tip), notes=_items(result, F.Note),
         candidates=len(result.of(F.Candidate)), trace=tuple(result.events),
-        evidence=evidence("recommend", profile, knowledge_dirs, cat, result.facts, result.events),
+        # what the user owns is not among the inputs a trace replays, so an upgrade answer carries no evidence to write
+        evidence=None if owned is not None else evidence("recommend", profile, knowledge_dirs, cat, result.facts, result.events),
         compared=tuple({**o.as_dict(), "hardware_name": cat.accelerators[o.hardware].name}
                        for o in (result.options[f["id"]] for f in result.of(F.Candidate))),
+        upgrade=_upgrade(owned, result, cat) if owned is not None else None,
     )
+
+
+UPGRADE_ORDER = ("owned", "choice", "addition", "rent")  # what is owned, the answer, the alternatives, renting
+
+
+def _owned(have: str | None, count: Any, answers: Mapping[str, Any], cat: Catalog) -> dict[str, Any] | None:
+    """The Owned fact of ``have``/``have_count``: a catalog accelerator and count, ``none`` (a machine without GPU), or
+    ``this`` machine's GPUs (with none, its CPU and RAM); the host's RAM from ``ram_gb`` when given, else what ``detect``
+    reads here."""
+    if have is None:
+        if count is not None:
+            raise InputError("have_count", "counts the hardware you have: give have (--have NAME or this) too")
+        return None
+    most = cat.policy.max_check_devices
+    if count is not None and (isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= most):
+        raise InputError("have_count", f"expected a whole number from 1 to {most:,}, got {shown_value(count)}")
+    ram = answers.get("ram_gb")
+    ram_bytes = int(ram * 1e9) if isinstance(ram, (int, float)) else None
+    if isinstance(have, str) and have.strip().lower() == "this":
+        from . import machine
+
+        found = machine.detect(cat)
+        cpu = found.cpu.model if found.cpu else ""
+        ram_bytes = ram_bytes if ram_bytes is not None else found.ram_total_bytes
+        if not found.gpus:
+            return {"hardware": "none", "kind": "none", "count": 0, "ram_bytes": ram_bytes, "cpu": cpu, "source": "this machine"}
+        hw, n = machine.this_hardware(found)
+        return {"hardware": hw, "kind": cat.accelerators[hw].kind, "count": n if count is None else count, "ram_bytes": ram_bytes,
+                "cpu": cpu, "source": "this machine"}
+    if isinstance(have, str) and have.strip().lower() == "none":  # a machine with no GPU: its RAM from ram_gb
+        return {"hardware": "none", "kind": "none", "count": 0, "ram_bytes": ram_bytes, "cpu": "", "source": "named"}
+    accel = cat.accelerator(have, "have")
+    return {"hardware": accel.id, "kind": accel.kind, "count": 1 if count is None else count, "ram_bytes": ram_bytes, "cpu": "",
+            "source": "named"}
+
+
+def _upgrade(owned: Mapping[str, Any], result: Run, cat: Catalog) -> dict[str, Any]:
+    """The upgrade answer: what is owned, then the UPG conclusions (owned, choice, additions by cost, renting)."""
+    items = sorted(_items(result, F.Upgrade), key=lambda u: (UPGRADE_ORDER.index(str(u["kind"])), u.get("cost_usd") is None,
+                                                             u.get("cost_usd") or 0.0, str(u["id"])))
+    name = cat.accelerators[owned["hardware"]].name if owned["hardware"] in cat.accelerators else "no GPU"
+    return {"have": {**owned, "hardware_name": name}, "answers": list(items)}
 
 
 def check(profile: ProfileLike, hardware: str, count: int = 1, knowledge_dirs: Iterable[str] = ()) -> CheckResult:

@@ -50,6 +50,18 @@ class Proposal(Fact):  # type: ignore[misc]
     count = Field(int, mandatory=True)
 
 
+class Owned(Fact):  # type: ignore[misc]
+    """The hardware the user already has (`recommend --have`): an accelerator and count, or none (a CPU-only machine)."""
+
+    hardware = Field(str, mandatory=True)  # a catalog accelerator id, or "none"
+    kind = Field(str, mandatory=True)  # its kind (gpu, unified, cpu, ...), or "none": what can be added to it depends on it
+    count = Field(int, mandatory=True)
+
+
+class Upgrade(Fact):  # type: ignore[misc]
+    """What the owned hardware runs, one addition to it (with its cost and what it reaches), or renting instead."""
+
+
 class Exclusion(Fact):  # type: ignore[misc]
     """A class of hardware ruled out, and why."""
 

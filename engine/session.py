@@ -24,6 +24,7 @@ from .planner import Option, Workload
 from .profile import NONE, SLOT_BY_NAME, SLOTS
 from .rules import metas
 from .rules.article import ArticleRules
+from .rules.calibration import CalibrationRules
 from .rules.candidates import CandidateRules
 from .rules.memory import MemoryRules
 from .rules.parallelism import ParallelismRules
@@ -33,6 +34,7 @@ from .rules.questions import QuestionRules
 from .rules.recommend import RecommendRules
 from .rules.roles import RoleRules
 from .rules.training import TrainingRules
+from .rules.upgrade import UpgradeRules
 from .trace import TraceEvent
 from .units import render, render_lenient
 
@@ -43,7 +45,7 @@ def statement(template: str, values: Mapping[str, Any]) -> str:
 
 
 # Conclusions that carry the firing rule's id and message (a Recommendation's id is its option's).
-STAMPED = (F.Warning, F.Tip, F.Note)
+STAMPED = (F.Warning, F.Tip, F.Note, F.Upgrade)
 KNOWLEDGE_FACTS = (F.Policy, F.PrecisionSpec)  # declared from the catalog each run, for patterns to test
 
 
@@ -129,7 +131,8 @@ def vars_of(cls: type) -> list[Any]:
 
 
 class AdvisorEngine(QuestionRules, MemoryRules, CandidateRules, RecommendRules, PitfallRules, RoleRules, QuantizationRules, TrainingRules,
-                    ParallelismRules, ArticleRules, BaseEngine):
+                    ParallelismRules, ArticleRules, UpgradeRules,
+                    CalibrationRules, BaseEngine):
     """Every rule of the rulebase in one engine class."""
 
 
@@ -158,14 +161,18 @@ class Run:
         return [f for f in self.facts if type(f) is kind]
 
 
-def run(catalog: Catalog, answers: Mapping[str, Any], proposal: tuple[str, int] | None = None) -> Run:
-    """Declare the answers (and a proposal for `check`), run the rules, and collect the result."""
+def run(catalog: Catalog, answers: Mapping[str, Any], proposal: tuple[str, int] | None = None,
+        owned: Mapping[str, Any] | None = None) -> Run:
+    """Declare the answers (and a proposal for `check`, or what the user owns for `recommend --have`), run the rules,
+    and collect the result."""
     eng = engine()
     eng.start(catalog)
     eng.declare(F.Answers(**{s.name: answers.get(s.name) for s in SLOTS}))
     eng.declare(F.Mode(kind="recommend" if proposal is None else "check"))
     if proposal is not None:
         eng.declare(F.Proposal(hardware=proposal[0], count=proposal[1]))
+    if owned is not None:
+        eng.declare(F.Owned(**owned))
     # Knowledge the patterns test, declared after the inputs so that fact 1 stays the Answers.
     eng.declare(F.Policy(**{f.name: getattr(eng.policy, f.name) for f in dataclasses.fields(eng.policy)}))
     for p in catalog.precisions.values():
@@ -201,7 +208,8 @@ def predicted_questions(answers: Mapping[str, Any]) -> list[str]:
     return [s.name for s in SLOTS if answers.get(s.name) is None and s.needed(answers)]
 
 
-def run_with_defaults(catalog: Catalog, answers: Mapping[str, Any], proposal: tuple[str, int] | None = None) -> tuple[Run, dict[str, Any]]:
+def run_with_defaults(catalog: Catalog, answers: Mapping[str, Any], proposal: tuple[str, int] | None = None,
+                      owned: Mapping[str, Any] | None = None) -> tuple[Run, dict[str, Any]]:
     """Run, filling every question the rules ask with its default, until none is left."""
     given = dict(answers)
     defaults: dict[str, Any] = {}
@@ -209,7 +217,7 @@ def run_with_defaults(catalog: Catalog, answers: Mapping[str, Any], proposal: tu
         # The question rules' conditions come from the slot table: reading it first saves an engine pass per round.
         asked = predicted_questions(given)
         if not asked:
-            result = run(catalog, given, proposal)
+            result = run(catalog, given, proposal, owned)
             if not result.questions:
                 return result, defaults
             asked = result.questions

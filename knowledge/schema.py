@@ -260,6 +260,7 @@ class CalibrationRun:
     prompt_tokens: int | None = meta(positive=True, unit="tokens")  # given when the published rate counts prefill time too
     held_out: bool = meta(False)  # not used to fit the speed constants
     notes: str = meta("")
+    local: bool = meta(False)  # measured on the user's machine (`llmhw calibrate`): corrects that device and runtime's estimates
 
     @property
     def published_tok_s(self) -> float:
@@ -372,3 +373,7 @@ class Policy:
     article_4bit_saving: float = _limit("fraction")
     article_zero3_saving: float = _limit("fraction")
     article_mac_bytes: int = _limit("bytes")
+    # upgrade advice (recommend --have)
+    upgrade_host_gpus: int = _limit("GPUs")
+    upgrade_reference_host: str = meta(required=True)
+    upgrade_ram_usd_per_gb: float = _limit("USD/GB")

@@ -16,6 +16,8 @@
 | NET    | multi-device parallelism and interconnect          | parallelism     |
 | MOE    | mixture-of-experts models                          | parallelism     |
 | ART    | where the source article is wrong                  | article         |
+| UPG    | upgrades to the hardware the user owns             | upgrade         |
+| CAL    | speeds measured on the user's machine              | calibration     |
 
 Each rule function carries ``rule_meta`` (below ``@Rule``, since experta's ``Rule``
 copies the wrapped function's attributes): a stable id, a one-sentence statement
@@ -44,7 +46,7 @@ if TYPE_CHECKING:
     from ..knowledge.schema import Policy
     from ..planner import Option, Workload
 
-PREFIXES = ("IN", "MEM", "CAND", "CMP", "REC", "BUD", "P1", "P2", "P3", "QNT", "TRN", "NET", "MOE", "ART")
+PREFIXES = ("IN", "MEM", "CAND", "CMP", "REC", "BUD", "P1", "P2", "P3", "QNT", "TRN", "NET", "MOE", "ART", "UPG", "CAL")
 STATUSES = ("stable", "preview", "deprecated", "removed")
 
 # Salience orders the phases; higher fires first.
@@ -55,6 +57,7 @@ SALIENCE_DEFAULT = 0  # sizing and candidates
 SALIENCE_COLLECT = -5  # close candidate generation once every candidate exists
 SALIENCE_SELECT = -10  # tiers once all candidates exist
 SALIENCE_ADVICE = -20  # warnings and tips read the chosen tiers
+SALIENCE_CHOICE = -25  # a choice among advice conclusions (the cheapest upgrade) waits until every one is drawn
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,8 @@ COMMANDS = sorted(main.commands)
 
 
 def test_the_commands_are_the_documented_ones():
-    assert COMMANDS == ["ask", "audit", "batch", "check", "detect", "explain", "fit", "hardware", "models", "recommend", "rules", "serve"]
+    assert COMMANDS == ["ask", "audit", "batch", "calibrate", "check", "detect", "explain", "fit", "hardware", "models", "recommend",
+                        "rules", "serve"]
 
 
 @pytest.mark.parametrize("name", COMMANDS)

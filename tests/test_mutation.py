@@ -26,7 +26,7 @@ from llmhw.units import GIB, UNITS, Phrase, UnitFormatter, render, unit_spec
 GOLDEN = Path(__file__).parent / "golden"
 CASES: list[dict[str, Any]] = yaml.safe_load((GOLDEN / "cases.yaml").read_text())["cases"]
 META = {m.id: m for m in session.RULES}
-STAMPED = {"Warning", "Tip", "Note"}
+STAMPED = {"Warning", "Tip", "Note", "Upgrade"}
 
 # A wrong unit for each unit spec: the kind of slip a reviewer would not see in a long answer.
 MUTANT_UNITS: dict[str, Callable[..., str]] = {

@@ -6,6 +6,8 @@ where it applies and one where it does not.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from llmhw import api, session
 from llmhw.knowledge.loader import load_catalog
@@ -72,9 +74,9 @@ accelerators:
 """
 
 
-def fired(profile, proposal=None, knowledge_dirs=()):
+def fired(profile, proposal=None, knowledge_dirs=(), owned=None):
     cat = load_catalog(tuple(knowledge_dirs))
-    result, _ = session.run_with_defaults(cat, api.resolve(profile, cat), proposal)
+    result, _ = session.run_with_defaults(cat, api.resolve(profile, cat), proposal, owned)
     return {e.rule_id for e in result.events}
 
 
@@ -84,6 +86,14 @@ def runs(tmp_path_factory):
     deal = tmp_path_factory.mktemp("tpu-deal")
     (deal / "accelerators.yaml").write_text(TPU_DEAL)
     out["tpu-deal-cloud"] = fired({"model": "deepseek-r1:1.5b", "deployment": "cloud"}, None, (str(deal),))
+    # a speed measured with llama-bench and stored by `llmhw calibrate` (tests/data/measurements)
+    measured = Path(__file__).parent / "data" / "measurements" / "knowledge"
+    out["measured-4080"] = fired({"model": "qwen2.5-7b", "precision": "q4_k_m"}, ("rtx-4080", 1), (str(measured),))
+    # `recommend --have`: one RTX 3090 for a 70B model (every addition), and a machine with no GPU
+    out["have-3090-70b"] = fired({"model": "llama-3.1-70b"}, owned={"hardware": "rtx-3090", "kind": "gpu", "count": 1, "ram_bytes": None,
+                                                                       "cpu": ""})
+    out["have-no-gpu-8b"] = fired({"model": "llama-3.1-8b"}, owned={"hardware": "none", "kind": "none", "count": 0, "ram_bytes": 32 * 10**9,
+                                                                      "cpu": "Ryzen 7 7700X"})
     # With the model unanswered, only question rules fire: the pipeline waits.
     out["model-missing"] = {e.rule_id for e in session.run(CAT, {}).events}
     return out

@@ -47,21 +47,33 @@ def main() -> None:
 
 @main.command()
 @workload_options
+@click.option("--have", help="Hardware you own (accelerator name; `this` for this machine; `none` for a machine without GPU, "
+              "its RAM from --ram): the answer says what it runs and the cheapest addition that reaches the goal.")
+@click.option("--count", "have_count", help="How many of --have you own.  [default: 1, or as many as this machine has]")
 @format_option("text", "json", "markdown", "html")
 @trace_option
 @force_option
-def recommend(profile_file: str | None, knowledge: tuple[str, ...], fmt: str, trace_file: str | None, sign_key: str | None,
-              force: bool, **options: Any) -> None:
+def recommend(profile_file: str | None, knowledge: tuple[str, ...], have: str | None, have_count: str | None, fmt: str,
+              trace_file: str | None, sign_key: str | None, force: bool, **options: Any) -> None:
     """Rank hardware for a workload: the minimum that works, the recommended one, the best within budget.
+
+    With --have: first what the hardware you own runs, and the cheapest addition that reaches the goal (more of
+    the same cards, host RAM for offloaded layers, a bigger card), priced alone, against renting.
 
     \b
     Example:
       llmhw recommend --model deepseek-r1:70b --concurrency 20 --context 8192 --budget 40000
       llmhw recommend --model qwen2.5:7b --task lora --batch 32 --format json
       llmhw recommend --model deepseek-r1:70b --concurrency 20 --format html > report.html
+      llmhw recommend --model llama-3.1-70b --have "RTX 3090" --count 1
     """
     _needs_trace(trace_file, sign_key)
-    advice = api.advise(build_profile(profile_file, options), knowledge_dirs=knowledge)
+    if have_count is not None and have is None:
+        raise InputError("--count", "counts the hardware you have: give --have NAME (or --have this) too")
+    if have is not None and trace_file:
+        raise InputError("--trace", "not available with --have yet: `llmhw audit` could not replay what you own")
+    advice = api.advise(build_profile(profile_file, options), knowledge_dirs=knowledge, have=have,
+                        have_count=None if have_count is None else _whole(have_count, "--count"))
     if trace_file:
         write_trace(trace_file, advice, inputs=_inputs(profile_file, knowledge), force=force, sign_key=sign_key)
     data = advice.to_dict()
@@ -164,6 +176,43 @@ def fit(hardware: str, count: str | None, models: tuple[str, ...], sort: str, kn
         click.echo(render.to_json(data))
     else:
         click.echo(render_machine.fit_text(data, api.catalog(knowledge).policy.default_context), nl=False)
+
+
+@main.command()
+@click.argument("measurement", metavar="FILE")
+@click.option("--model", help="The catalog model measured  [default: from the file's model type, size and file name]")
+@click.option("--hardware", help="The accelerator measured  [default: from the file's GPU name]")
+@knowledge_option("Knowledge directory to store the measurement in (its calibration.yaml and sources.yaml); later "
+                  "consultations with --knowledge DIR use it for that device and runtime.")
+@format_option("text", "json")
+def calibrate(measurement: str, model: str | None, hardware: str | None, knowledge: tuple[str, ...], fmt: str) -> None:
+    """Compare a speed you measured (llama-bench -o json or its markdown table) with llmhw's estimate, and keep it.
+
+    Prints measured / estimated for each text-generation row; with --knowledge DIR stores it as local knowledge
+    (sourced "measured on this machine", with the file's SHA-256 and date), which scales later decode estimates
+    of that device under that runtime.
+
+    \b
+    Example:
+      llama-bench -m qwen2.5-7b-instruct-q4_k_m.gguf -o json > bench.json
+      llmhw calibrate bench.json --knowledge ./my-knowledge
+      llmhw recommend --model qwen2.5-7b --knowledge ./my-knowledge
+    """
+    from ..calibrate import calibrate as run
+
+    readable = tuple(d for d in knowledge if knowledge_files((d,)))
+    result = run(measurement, api.catalog(readable), model=model, hardware=hardware, knowledge_dir=knowledge[-1] if knowledge else None)
+    if fmt == "json":
+        click.echo(render.to_json(result.to_dict()))
+        return
+    lines = [f"{result.file} ({result.tool}, SHA-256 {result.sha256[:12]}...)"]
+    for m in result.measurements:
+        d = m.to_dict()
+        lines.append(f"  {d['count']} x {d['hardware']}, {d['model']} at {d['precision']} on {d['runtime']}, {d['context']:,} tokens: "
+                     f"measured {d['measured_tok_s']:,.2f} tok/s, estimated {d['estimate_tok_s']:,.2f}: ratio {d['ratio']:.2f}")
+    lines.append(f"Stored in {result.stored}: consultations with --knowledge {knowledge[-1]} scale this device's decode estimates."
+                 if result.stored else "Not stored: give --knowledge DIR to keep it for later consultations.")
+    click.echo("\n".join(lines))
 
 
 @main.command()
@@ -285,14 +334,16 @@ def ask(knowledge: tuple[str, ...], sign_key: str | None) -> None:
     run(knowledge, sign_key)
 
 
+def _whole(text: str, field: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise InputError(field, f"expected a whole number, got {text[:40]!r}") from None
+
+
 def _hardware(hardware: str, count: str | None, knowledge: tuple[str, ...]) -> tuple[str, int]:
     """The accelerator and count of ``--hardware``/``--count``: ``this`` is what ``llmhw detect`` finds here."""
-    n = None
-    if count is not None:
-        try:
-            n = int(count)
-        except ValueError:
-            raise InputError("count", f"expected a whole number, got {count[:40]!r}") from None
+    n = None if count is None else _whole(count, "count")
     if hardware.strip().lower() == "this":
         detected, found = machine.this_hardware(machine.detect(api.catalog(knowledge)))
         return detected, found if n is None else n

@@ -75,6 +75,8 @@ def advice_text(d: Mapping[str, Any]) -> str:
     speeds = ("speeds are training tokens/s" if p["task"] != "inference"
               else "speeds are decode tokens/s per user, and for all users together")
     lines = _workload_line(p) + [_defaults(d["defaults_used"]), f"(GB = 10^9 bytes; {speeds})"]
+    if d.get("upgrade"):
+        lines += _upgrade_lines(d["upgrade"])
     need = d.get("memory_need") or {}
     if need:
         lines += ["", f"Memory need at {need['precision']} on one device (reference, runtime {need['runtime']})  [MEM-need]"]
@@ -103,6 +105,18 @@ def advice_text(d: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _upgrade_title(u: Mapping[str, Any]) -> str:
+    have = u["have"]
+    owned = f"{have['count']} x {have['hardware_name']}" if have["hardware"] != "none" else "no GPU"
+    where = " (this machine)" if have["source"] == "this machine" else ""
+    return f"Upgrade from what you have: {owned}{where} (a whole new machine: the tiers below)"
+
+
+def _upgrade_lines(u: Mapping[str, Any]) -> list[str]:
+    """The answer to `recommend --have`: what is owned and runs, the cheapest addition, the others, renting."""
+    return _items(_upgrade_title(u), u["answers"])
+
+
 def check_text(d: Mapping[str, Any], hardware_name: str) -> str:
     """The terminal view of `llmhw check`."""
     p = d["profile"]
@@ -129,6 +143,8 @@ def advice_markdown(d: Mapping[str, Any]) -> str:
     """A report view of `llmhw recommend` for pasting into documents."""
     p = d["profile"]
     lines = [f"# Hardware for {p['model_name']}", "", *(f"- {line}" for line in _workload_line(p)), f"- {_defaults(d['defaults_used'])}", ""]
+    if d.get("upgrade"):
+        lines += [f"## {_upgrade_title(d['upgrade'])}", ""] + [f"- **{i['id']}**: {i['message']}" for i in d["upgrade"]["answers"]] + [""]
     lines += ["| # | tier | hardware | precision | memory used / usable (GB = 1e9 B) | tok/s per user | tok/s all | cost (USD) |",
               "|---|---|---|---|---|---|---|---|"]
     for i, r in enumerate(d["recommendations"], 1):

@@ -9,6 +9,7 @@ from typing import Any
 from .. import sizing
 from ..knowledge.loader import Catalog
 from ..knowledge.schema import QUALITY_CLASSES, Accelerator, Model, Precision, Price, Runtime
+from .measured import speed_factor
 from .options import KV_BYTES_DEFAULT, Cost, Layout, Option, TrainingRun, Workload
 
 
@@ -204,7 +205,8 @@ def evaluate(w: Workload, model: Model, accel: Accelerator, count: int, precisio
             step_overhead(runtime, accel, cat),
         )
         turns = w.concurrency / batch
-        per_user, total, prefill, bound = speed.decode_per_seq / turns, speed.decode_total, speed.prefill, speed.bound
+        measured = speed_factor(accel, runtime, cat)  # 1.0 unless the user measured this device (llmhw calibrate)
+        per_user, total, prefill, bound = speed.decode_per_seq / turns * measured, speed.decode_total * measured, speed.prefill, speed.bound
     cost = cost_of(w, accel, count, cat, sizing.weight_bytes(a.params, precision.bits_per_weight))
     return Option(
         hardware=accel.id, count=count, precision=precision.id, runtime=runtime.id, memory=mem, usable_bytes=usable,

@@ -280,11 +280,12 @@ def advice_html(data: Mapping[str, Any], compared: Sequence[Mapping[str, Any]] =
     """
     p = data.get("profile", {})
     how = Derivations(explanation)
-    command = reproduce("recommend", data, ["--format", "html"])
+    command = reproduce("recommend", data, [*_have_args(data.get("upgrade")), "--format", "html"])
     recs = list(data.get("recommendations", ()))
     out = [head(f"llmhw: hardware for {p.get('model_name', p.get('model'))}", style), before,
            f"<header><h1>Hardware for {_e(p.get('model_name', p.get('model')))}</h1><p class=\"sub\">{_workload_line(p)}</p></header>\n",
            _profile(data)]
+    out.append(_items("Upgrade from what you have", "upgrade", (data.get("upgrade") or {}).get("answers", ()), how))
     out.append('<section id="tiers"><h2>Recommendations</h2>')
     if recs:
         out.append('<div class="cards">\n' + "".join(
@@ -305,6 +306,16 @@ def advice_html(data: Mapping[str, Any], compared: Sequence[Mapping[str, Any]] =
     out += [_items("Warnings", "warning", data.get("warnings", ()), how), _items("Tips", "tip", data.get("tips", ()), how),
             _items("Notes", "note", data.get("notes", ()), how), how.sources_html(), _foot(command)]
     return "".join(out)
+
+
+def _have_args(upgrade: Mapping[str, Any] | None) -> list[str]:
+    """The --have/--count options of an answer relative to owned hardware (`recommend --have`)."""
+    if not upgrade:
+        return []
+    have = upgrade["have"]
+    if have["source"] == "this machine" or have["hardware"] == "none":
+        return ["--have", "this" if have["source"] == "this machine" else "none"]
+    return ["--have", str(have["hardware"]), "--count", str(have["count"])]
 
 
 def check_html(data: Mapping[str, Any], hardware_name: str, explanation: Explanation | None = None, before: str = "",
