@@ -217,13 +217,15 @@ class RecommendRules:
         ## Limits
         Power counts the devices' rated power and the host's CPU where its TDP is known, at the policy's electricity
         price (not for a cloud deployment, whose cost carries none: the message says so); cooling, space and resale
-        value are left out. Nothing is said when either price is missing or when power costs more per hour than renting.
+        value are left out. Nothing is said when either price is missing, when the devices are not bought that way (one
+        module of an 8-GPU board) or when power costs more per hour than renting.
         """
         option = self.option(rec)
         cost = option.cost
         accel = self.catalog.accelerators[option.hardware]
         rent = prices_of(accel)[1]
-        if not (cost.purchase_usd and cost.cloud_usd_per_hour and rent):
+        # a purchase that cannot be made (one SXM module of an 8-GPU board, two GPUs of an NVL72 rack) is no alternative
+        if not (cost.purchase_usd and cost.cloud_usd_per_hour and rent) or option.count % accel.purchase_unit:
             return
         months = sizing.break_even_months(cost.purchase_usd, cost.cloud_usd_per_hour, cost.power_usd_per_year, hours)
         if months is None:
