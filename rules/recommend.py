@@ -12,6 +12,7 @@ from .. import sizing
 from ..facts import Candidate, CandidateSet, Exclusion, Mode, Policy, Recommendation, Tip, Warning, Workload
 from ..planner import Floors, Option, cheapest, largest_smaller_model, meets, pick_best, pick_minimum, pick_recommended
 from ..planner import Workload as PlannerWorkload
+from ..planner.evaluate import prices_of
 from ..planner.tiers import comfortable
 from ..units import Phrase, pct
 from . import SALIENCE_ADVICE, SALIENCE_SELECT, Host, Rule, listed, rule_meta, subject
@@ -196,33 +197,48 @@ class RecommendRules:
     @Rule(AS.workload << Workload(deployment=MATCH.deployment, hours_per_day=MATCH.hours), subject(),
           Policy(ownership_years=MATCH.years), salience=SALIENCE_ADVICE)
     @rule_meta(id="BUD-buy-vs-rent", statement="buying pays off against renting after {months:,.0f} months at {hours:g} h/day",
-               message="Buying ({purchase_usd:usd} + power) breaks even with renting ({usd_per_hour:usd}/h) after {months:,.0f} months "
+               message="Buying {count} x {hardware} ({purchase_usd:usd}{with_host}{with_power}) breaks even with renting them at "
+               "{usd_per_hour:usd}/h ({rent_kind} price of {rent_date}, {rent_source}) after {months:,.0f} months "
                "at {hours:g} h/day: {verdict}.",
                sources=["llmhw-assumption"], needs=("deployment", "hours_per_day"))
     def buy_vs_rent(self: Host, workload: Workload, rec: Recommendation, deployment: str, hours: float, years: float) -> None:
         """## What it decides
-        For the configuration checked (or the recommended one), after how many months of use its purchase (plus power) costs less
-        than renting the same devices.
+        For the configuration checked (or the recommended one), after how many months of use its purchase (the devices and
+        the host box they need, plus power) costs less than renting the same devices, at the hours a day the user gives
+        (--hours-per-day), and which rent price that is (the cheapest on-demand device-hour, its date and source).
 
         ## Why
-        Buy or rent is the first money question; the answer depends on hours of use, not on the hardware alone.
+        Buy or rent is the first money question; the answer depends on hours of use, not on the hardware alone, and a
+        purchase is the whole system (cards alone run nothing), while a rented device-hour includes its host.
 
         ## Example
         An H100 bought for ~25,000 USD against ~2.5 USD/h: about 3 years at 8 h/day, under a year at 24 h/day.
 
         ## Limits
-        The purchase price, rental rate and power cost are the sized option's, which no fact carries yet: the body
-        says nothing when one of the prices is missing or when power costs more per hour than renting.
+        Power counts the devices' rated power and the host's CPU where its TDP is known, at the policy's electricity
+        price (not for a cloud deployment, whose cost carries none: the message says so); cooling, space and resale
+        value are left out. Nothing is said when either price is missing, when the devices are not bought that way (one
+        module of an 8-GPU board) or when power costs more per hour than renting.
         """
-        cost = self.option(rec).cost
-        if not (cost.purchase_usd and cost.cloud_usd_per_hour):
+        option = self.option(rec)
+        cost = option.cost
+        accel = self.catalog.accelerators[option.hardware]
+        rent = prices_of(accel)[1]
+        # a purchase that cannot be made (one SXM module of an 8-GPU board, two GPUs of an NVL72 rack) is no alternative
+        if not (cost.purchase_usd and cost.cloud_usd_per_hour and rent) or option.count % accel.purchase_unit:
             return
         months = sizing.break_even_months(cost.purchase_usd, cost.cloud_usd_per_hour, cost.power_usd_per_year, hours)
         if months is None:
             return
         verdict = Phrase("buying pays off") if months <= years * 12 else Phrase("renting is cheaper over {years:g} years", years=years)
-        self.conclude(Tip(effect_usd=round(cost.purchase_usd, 2)), purchase_usd=cost.purchase_usd,
-                      usd_per_hour=cost.cloud_usd_per_hour, months=months, verdict=verdict)
+        with_host = Phrase(" incl. a {host_usd:usd} host box", host_usd=cost.host_usd) if cost.host_usd else Phrase("")
+        # a rented deployment's cost carries no power figure: the comparison then leaves power out, and says so
+        with_power = Phrase(" + power") if cost.power_usd_per_year else Phrase(", power not counted")
+        self.conclude(Tip(effect_usd=round(cost.purchase_usd, 2)), count=option.count, hardware=accel.name,
+                      purchase_usd=cost.purchase_usd, with_host=with_host, with_power=with_power,
+                      usd_per_hour=cost.cloud_usd_per_hour,
+                      rent_kind=rent.kind, rent_date=rent.date, rent_source=rent.source, months=months,
+                      verdict=verdict)
 
 
 def _smaller_model_within(engine: Host, w: PlannerWorkload, budget: float) -> Phrase | None:

@@ -107,10 +107,12 @@ def test_old_cuda_cards_get_llama_cpp_never_vllm_fp8_or_awq():
 def test_a_pcie_card_is_priced_with_its_host_and_a_dgx_as_a_whole_server():
     import llmhw
     card = llmhw.check({"model": "llama3.1:8b"}, "RTX 3090").to_dict()["cost"]
-    assert card["host"] == "Desktop box Ryzen 9 7900X + 64GB DDR5-5600 dual channel (ready for 2 GPUs)"
-    assert (card["host_usd"], card["purchase_usd"]) == (1790, 750 + 1790)
+    assert card["host"] == "Desktop box Core i5-12400 + 32GB DDR4-3200 dual channel (1 GPU)"
+    assert (card["host_usd"], card["purchase_usd"]) == (635, 750 + 635)
     own = llmhw.check({"model": "llama3.1:8b", "cpu_cores": 8, "ram_gb": 32}, "RTX 3090").to_dict()["cost"]
     assert (own["host"], own["purchase_usd"]) == ("", 750)  # the user's own host: the card alone
+    # the host box's CPU draws power too (65 W for 8 h a day, a year, at 0.13 USD/kWh), on top of the card's 350 W
+    assert card["power_usd_per_year"] == round((350 + 65) * 8 * 365 / 1000 * 0.13, 2)
     dgx = llmhw.check({"model": "llama-3.1-70b", "scale": "team"}, "H100", count=8).to_dict()["cost"]
     assert (dgx["host"], dgx["purchase_usd"]) == ("", 199000)
 
@@ -136,9 +138,26 @@ def test_sxm_parts_are_bought_in_whole_systems_and_rented_per_gpu():
 def test_the_host_box_follows_the_card_count_and_the_weights_in_ram():
     import llmhw
     four = llmhw.check({"model": "llama-3.1-70b", "precision": "q8_0"}, "RTX 3090", count=4).to_dict()["cost"]
-    assert four["host"] == "Workstation box Threadripper PRO 7975WX + 256GB DDR5-5600 8-channel"  # four cards: WRX90
-    assert four["purchase_usd"] == 4 * 750 + 8150
+    # four cards at x16 with RAM for 75 GB of Q8_0 weights: the hobby rig's EPYC server board (32 GB would not hold them)
+    assert four["host"] == "Server-board box EPYC 7252 + ROMED8-2T + 256GB DDR4 8-channel (4 GPUs at PCIe 4.0 x16)"
+    assert four["purchase_usd"] == 4 * 750 + 1564
     two = llmhw.check({"model": "llama-3.1-70b", "precision": "q4_k_m"}, "RTX 3090", count=2).to_dict()["cost"]
-    assert two["host"] == "Desktop box Ryzen 9 7900X + 64GB DDR5-5600 dual channel (ready for 2 GPUs)"  # 43 GB + 8 GB
+    # two cards and 43 GB + 8 GB of RAM: the budget AM4 box of the dual-3090 rig
+    assert two["host"] == "Desktop box Ryzen 7 5700X + 64GB DDR4-3600 dual channel (budget build for 2 GPUs)"
+    assert two["purchase_usd"] == 2 * 750 + 900
     eight = llmhw.check({"model": "llama-3.1-70b", "scale": "team"}, "L40S", count=8).to_dict()["cost"]
     assert eight["host"] == "not priced"  # no 8-card server box in the catalog: the text says "+ host"
+
+
+def test_buy_versus_rent_counts_the_whole_box_and_the_hours_and_names_the_rent_price():
+    import llmhw
+
+    def tip(hours: int) -> str:
+        got = llmhw.check({"model": "llama-3.1-70b", "precision": "q4_k_m", "hours_per_day": hours}, "RTX 3090", 2).to_dict()
+        return next(t["message"] for t in got["tips"] if t["id"] == "BUD-buy-vs-rent")
+
+    # two used cards at 750 and the 900 USD box they need, against 2 x 0.39 USD/h; (2 x 350 W + 65 W) x 0.13 USD/kWh
+    assert tip(8) == ("Buying 2 x NVIDIA GeForce RTX 3090 24GB (2,400 USD incl. a 900 USD host box + power) breaks even "
+                      "with renting them at 0.78 USD/h (cloud-on-demand price of 2026-03, deploybase-runpod) after 14 months "
+                      "at 8 h/day: buying pays off.")
+    assert "after 5 months at 24 h/day" in tip(24)

@@ -118,13 +118,13 @@ def test_catalog_listings_are_the_cli_json(served: Served, runner, name: str) ->
 def test_explain_and_audit_a_trace(served: Served, runner, tmp_path: Path) -> None:
     trace_file = tmp_path / "run.json"
     cli(runner, *DEMO["args"], "--trace", str(trace_file))
-    status, _, body = served.request("POST", "/explain?conclusion=QNT-fp8-kv", trace_file.read_bytes())
+    status, _, body = served.request("POST", "/explain?conclusion=QNT-quantize-to-fit", trace_file.read_bytes())
     assert status == 200
     explained = json.loads(body)
-    assert [c["key"] for c in explained["conclusions"]] == ["QNT-fp8-kv"]
-    assert explained["conclusions"][0]["node"]["rule_id"] == "QNT-fp8-kv"
+    assert [c["key"] for c in explained["conclusions"]] == ["QNT-quantize-to-fit"]
+    assert explained["conclusions"][0]["node"]["rule_id"] == "QNT-quantize-to-fit"
     status, _, body = served.get("/explain", **query(DEMO["args"]), conclusion="recommended")
-    assert status == 200 and json.loads(body)["conclusions"][0]["summary"].startswith("recommended: 2 x NVIDIA RTX PRO 6000 Blackwell")
+    assert status == 200 and json.loads(body)["conclusions"][0]["summary"].startswith("recommended: 2 x NVIDIA A100 PCIe 80GB")
     status, _, body = served.request("POST", "/audit", trace_file.read_bytes())
     assert status == 200
     assert json.loads(body) == json.loads(cli(runner, "audit", str(trace_file), "--format", "json"))

@@ -82,29 +82,34 @@ def host_for(count: int, ram_bytes: float, cat: Catalog) -> Accelerator | None:
 def cost_of(w: Workload, accel: Accelerator, count: int, cat: Catalog, weights_bytes: float = 0.0) -> Cost:
     """Purchase or rental cost of ``count`` devices, with power over the ownership period's years.
 
-    A purchase of PCIe cards adds the cheapest host box that takes them and holds the weights in RAM (P2), unless the
-    user described the host they have (--cpu-cores / --ram); a rented device-hour is per device."""
+    A purchase of PCIe cards adds the cheapest host box that takes them and holds the weights in RAM (P2), and its power,
+    unless the user described the host they have (--cpu-cores / --ram): the whole system a buyer pays for, also the
+    figure a rented deployment's buy-vs-rent compares with. A device without a purchase price gets no box (there is no
+    purchase to add it to); a rented device-hour is per device, its host included."""
     buy, rent = prices_of(accel)
     hours_year = w.hours_per_day * 365
     policy = cat.policy
     power = sizing.power_cost_usd(accel.tdp_w, count, hours_year, policy.electricity_usd_per_kwh)
-    if w.deployment == "cloud":
-        per_hour = rent.usd * count if rent else None
-        return Cost(
-            purchase_usd=buy.per_device_usd * count if buy else None, cloud_usd_per_hour=per_hour,
-            power_usd_per_year=None, budget_usd=per_hour * hours_year if per_hour else None, basis="cloud",
-            price_kind=rent.kind if rent else "", price_date=rent.date if rent else "",
-        )
     purchase = buy.per_device_usd * count if buy else None
     host_name, host_usd = "", None
-    if needs_host(accel, buy) and w.cpu_cores is None and w.ram_gb is None:
+    if purchase is not None and needs_host(accel, buy) and w.cpu_cores is None and w.ram_gb is None:
         ram = weights_bytes * policy.host_ram_per_weights + policy.host_os_reserve_bytes
         host = host_for(count, ram, cat)
         host_name = host.name if host else "not priced"
         host_usd = host.buy_price.per_device_usd if host and host.buy_price else None
-        purchase = purchase + host_usd if purchase is not None and host_usd is not None else purchase
+        purchase = purchase + host_usd if host_usd is not None else purchase
+        # the box draws power too: its CPU's rated power where the catalog knows it
+        host_power = sizing.power_cost_usd(host.tdp_w, 1, hours_year, policy.electricity_usd_per_kwh) if host else None
+        power = power + host_power if power is not None and host_power is not None else power
+    per_hour = rent.usd * count if rent else None
+    if w.deployment == "cloud":
+        return Cost(
+            purchase_usd=purchase, cloud_usd_per_hour=per_hour, power_usd_per_year=None,
+            budget_usd=per_hour * hours_year if per_hour else None, basis="cloud",
+            price_kind=rent.kind if rent else "", price_date=rent.date if rent else "", host=host_name, host_usd=host_usd,
+        )
     return Cost(
-        purchase_usd=purchase, cloud_usd_per_hour=rent.usd * count if rent else None, power_usd_per_year=power,
+        purchase_usd=purchase, cloud_usd_per_hour=per_hour, power_usd_per_year=power,
         budget_usd=purchase, basis="purchase", price_kind=buy.kind if buy else "", price_date=buy.date if buy else "",
         host=host_name, host_usd=host_usd,
     )
