@@ -88,7 +88,7 @@ class CheckResult:
             "quality_class": c.get("quality_class"), "price_known": c.get("price_known"),
             "memory": c.get("memory", {}), "available": c.get("available"), "utilization": c.get("utilization"),
             "tokens_per_s": c.get("tokens_per_s"), "total_tokens_per_s": c.get("total_tokens_per_s"),
-            "prefill_tokens_per_s": c.get("prefill_tokens_per_s"), "cost": c.get("cost", {}),
+            "prefill_tokens_per_s": c.get("prefill_tokens_per_s"), "cost": c.get("cost", {}), "layout": c.get("layout"),
             **({"training_run": c["training_run"]} if "training_run" in c else {}),
             "warnings": [dict(w) for w in self.warnings], "tips": [dict(t) for t in self.tips],
             "notes": [dict(n) for n in self.notes],

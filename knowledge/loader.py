@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import hashlib
+import math
 import types
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -187,6 +188,10 @@ def _check_calibration(cat: dict[str, dict[str, Any]]) -> None:
             raise KnowledgeError(f"{where}, key 'per_user_tok_s': one of per_user_tok_s and total_tok_s is required")
         if run.prompt_tokens is not None and run.prompt_tokens >= run.context:
             raise KnowledgeError(f"{where}, key 'prompt_tokens': expected fewer than context ({run.context}) tokens")
+        shape = (run.tensor_parallel, run.pipeline_parallel, run.data_parallel)
+        if any(shape) and math.prod(n or 1 for n in shape) != run.count:
+            raise KnowledgeError(f"{where}, key 'tensor_parallel': expected tensor x pipeline x data parallel = count "
+                                 f"({run.count}), got {math.prod(n or 1 for n in shape)}")
 
 
 @cache

@@ -259,6 +259,10 @@ class CalibrationRun:
     total_tok_s: float | None = meta(positive=True, unit="tokens/s over all users")
     prompt_tokens: int | None = meta(positive=True, unit="tokens")  # given when the published rate counts prefill time too
     held_out: bool = meta(False)  # not used to fit the speed constants
+    # the parallel layout the run states (None: the planner's own choice); tensor x pipeline x data = count
+    tensor_parallel: int | None = meta(positive=True, unit="devices")
+    pipeline_parallel: int | None = meta(positive=True, unit="devices")
+    data_parallel: int | None = meta(positive=True, unit="replicas")
     notes: str = meta("")
     local: bool = meta(False)  # measured on the user's machine (`llmhw calibrate`): corrects that device and runtime's estimates
 
@@ -377,3 +381,8 @@ class Policy:
     upgrade_host_gpus: int = _limit("GPUs")
     upgrade_reference_host: str = meta(required=True)
     upgrade_ram_usd_per_gb: float = _limit("USD/GB")
+    # scale-out: the network between nodes (planner.layouts) and the runtimes that place experts whole on devices
+    node_network: dict[str, str] = meta(required=True, unit="network name per device interconnect")
+    node_network_gbs: dict[str, float] = meta(required=True, unit="GB/s per direction")
+    node_network_latency_s: dict[str, float] = meta(required=True, unit="seconds per message")
+    expert_parallel_runtimes: tuple[str, ...] = meta(required=True)

@@ -14,7 +14,7 @@ from experta import AND, AS, MATCH, OR, P
 
 from .. import sizing
 from ..facts import Fit, MemoryNeed, Mode, ModelSpec, Policy, Recommendation, Tip, Warning, Workload
-from ..planner import arch
+from ..planner import arch, layouts
 from . import SALIENCE_ADVICE, SEVERAL_DEVICES, Host, Rule, rule_meta, subject, tiers_sharing
 
 FAST_LINKS = ("nvlink", "infinity-fabric", "ici")  # links that carry tensor parallel's per-layer all-reduces well
@@ -23,62 +23,97 @@ FAST_LINKS = ("nvlink", "infinity-fabric", "ici")  # links that carry tensor par
 class ParallelismRules:
     @Rule(AS.workload << Workload(task="inference"), subject(), SEVERAL_DEVICES, salience=SALIENCE_ADVICE)
     @rule_meta(id="NET-tensor-parallel",
-               statement="tensor parallel {count} ways over {link} ({link_gbs} GB/s) splits weights to {weights_bytes:gb} per device",
-               message="Split the model with tensor parallel over the {count} devices ({link}, {link_gbs:known} GB/s): "
+               statement="tensor parallel {tp} ways over {link} ({link_gbs} GB/s) splits weights to {weights_bytes:gb} per device",
+               message="Split the model with tensor parallel over {tp} devices ({link}, {link_gbs:known} GB/s): "
                "{weights_bytes:gb} of weights and {kv_bytes:gb} of KV cache per device, their bandwidth adds up for decode "
-               "({tokens_per_s:rate} per user). In vLLM: --tensor-parallel-size {count}.",
-               sources=["gk-h100", "gk-b200", "article"], needs=("model", "concurrency"))
+               "({tokens_per_s:rate} per user). In vLLM: --tensor-parallel-size {tp}.",
+               sources=["gk-h100", "gk-b200", "article", "vllm-kv-replication"], needs=("model", "concurrency"))
     def tensor_parallel(self: Host, workload: Workload, rec: Recommendation) -> None:
         """## What it decides
-        For a multi-device inference configuration inside one fast-linked node: how to split the model.
+        For a multi-device inference configuration whose layout splits each layer over a fast link inside one node:
+        how to split the model.
 
         ## Why
-        Tensor parallel divides every layer's weights and KV cache across the devices and sums their memory
+        Tensor parallel divides every layer's weights and KV heads across the devices and sums their memory
         bandwidth, which is what decode needs; its two all-reduces per layer are cheap over NVLink (900 GB/s
-        on Hopper, 1.8 TB/s on Blackwell) or Infinity Fabric.
+        on Hopper, 1.8 TB/s on Blackwell) or Infinity Fabric. Ranks beyond the KV-head count hold a replicated
+        KV head (vLLM), and DeepSeek's MLA cache, a single latent head, is whole on every rank.
 
         ## Example
         A 70B model in BF16 on 2 x H200: `vllm serve ... --tensor-parallel-size 2`, ~71 GB of weights each.
         """
         option = self.option(rec)
         accel = self.catalog.accelerators[option.hardware]
-        if (accel.interconnect not in FAST_LINKS or option.count > accel.max_devices
-                or self.catalog.runtimes[option.runtime].split != "tensor"):
-            return  # a fast link inside one node, a runtime that splits by tensor: catalog facts the pattern does not carry
-        self.conclude(Tip(effect_bytes=option.memory.weights), count=option.count, link=accel.interconnect,
+        if accel.interconnect not in FAST_LINKS or option.layout.tensor_parallel < 2:
+            return  # a fast link and a layout that splits layers: catalog facts the pattern does not carry
+        self.conclude(Tip(effect_bytes=option.memory.weights), tp=option.layout.tensor_parallel, link=accel.interconnect,
                       link_gbs=accel.interconnect_gbs, weights_bytes=option.memory.weights, kv_bytes=option.memory.kv_cache,
                       tokens_per_s=option.tokens_per_s)
 
     @Rule(AS.workload << Workload(), subject(), salience=SALIENCE_ADVICE)
     @rule_meta(id="NET-pipeline-across-nodes",
-               statement="{count} devices span {nodes} nodes: tensor parallel inside each, pipeline parallel across",
-               message="{count} x {hardware} span {nodes} nodes of {per_node}: use tensor parallel {per_node} inside each node and "
-               "pipeline parallel {nodes} across them (vLLM: --tensor-parallel-size {per_node} --pipeline-parallel-size {nodes}); "
-               "put the nodes on InfiniBand or 400G Ethernet.",
-               sources=["korthikanti", "article"], needs=("scale",))
+               statement="each replica spans {stages} pipeline stages of tensor parallel {tp} over {network}",
+               message="One copy of the model takes {per_replica} x {hardware}, more than a node's {per_node}: use tensor "
+               "parallel {tp} inside each node and pipeline parallel {stages} across nodes over {network} (vLLM: --tensor-parallel-size {tp} "
+               "--pipeline-parallel-size {stages}); each token waits for every stage, so pipeline parallel adds memory, "
+               "not speed per user.",
+               sources=["korthikanti", "article", "nv-superpod-ndr", "nccl-latency-model"], needs=("scale",))
     def pipeline_across_nodes(self: Host, workload: Workload, rec: Recommendation) -> None:
         """## What it decides
-        When a configuration needs more devices than one node holds: how to split it across nodes.
+        When one copy of the model needs more devices than one node holds: how to split it across nodes.
 
         ## Why
         Links between nodes (InfiniBand, Ethernet) are an order of magnitude slower than NVLink; pipeline
-        parallel sends activations once per stage boundary instead of all-reducing every layer.
+        parallel sends activations once per stage boundary instead of all-reducing every layer, so tensor
+        parallel stays inside a node.
 
         ## Example
-        DeepSeek-R1 671B at FP8 on 16 x H100: two 8-GPU nodes, TP 8 inside, PP 2 across.
+        DeepSeek-R1 671B at FP8 on 16 x H100: two 8-GPU nodes, TP 8 inside, PP 2 across over InfiniBand.
         """
         option = self.option(rec)
         accel = self.catalog.accelerators[option.hardware]
-        if option.count <= accel.max_devices:
-            return  # devices per node is a catalog fact the pattern does not carry
-        nodes = math.ceil(option.count / accel.max_devices)
-        self.conclude(Tip(effect_nodes=nodes), count=option.count, hardware=accel.name, nodes=nodes, per_node=accel.max_devices)
+        lay = option.layout
+        if lay.pipeline_parallel < 2 or lay.tensor_parallel * lay.pipeline_parallel <= accel.max_devices:
+            return  # the layout (a planner result) is not in the pattern
+        self.conclude(Tip(effect_nodes=lay.nodes), per_replica=lay.tensor_parallel * lay.pipeline_parallel, hardware=accel.name,
+                      per_node=accel.max_devices, tp=lay.tensor_parallel, stages=lay.pipeline_parallel,
+                      network=layouts.network_of(accel, self.catalog))
+
+    @Rule(AS.workload << Workload(task="inference", concurrency=MATCH.users), subject(), SEVERAL_DEVICES,
+          salience=SALIENCE_ADVICE)
+    @rule_meta(id="NET-data-parallel-replicas",
+               statement="{replicas} replicas of {per_replica} device(s) each serve about {users_each} of the {users} users",
+               message="Run {replicas} replicas of the model, {per_replica} x {hardware} each, behind one endpoint (vLLM: "
+               "--data-parallel-size {replicas}, or one server per replica behind a load balancer): each serves about "
+               "{users_each} of the {users} users, so the devices add throughput ({total_tokens_per_s:rate} in all) instead "
+               "of splitting every layer and paying its all-reduces.",
+               sources=["vllm-dp-deploy"], needs=("model", "concurrency"))
+    def data_parallel_replicas(self: Host, workload: Workload, rec: Recommendation, users: int) -> None:
+        """## What it decides
+        For many users on a model that fits fewer devices than the configuration has: serve copies of it.
+
+        ## Why
+        Replicas need no communication between them; splitting a small model over many devices pays two
+        all-reduces per layer and a replicated KV head per rank. Each replica serves its share of the users, so
+        the speed per user is a replica's, and the total is the sum.
+
+        ## Example
+        Llama 3.1 8B for 500 users on 8 x B200: 8 one-GPU replicas of about 63 users each.
+        """
+        option = self.option(rec)
+        lay = option.layout
+        if lay.data_parallel < 2:
+            return  # the layout (a planner result) is not in the pattern
+        self.conclude(Tip(effect_nodes=lay.nodes), replicas=lay.data_parallel, per_replica=option.count // lay.data_parallel,
+                      hardware=self.catalog.accelerators[option.hardware].name, users=users,
+                      users_each=math.ceil(users / lay.data_parallel), total_tokens_per_s=option.total_tokens_per_s)
 
     @Rule(OR(AND(AS.rec << Recommendation(tp_over_pcie=True), Mode(kind="recommend")), AS.rec << Fit(tp_over_pcie=True)),
           salience=SALIENCE_ADVICE)
-    @rule_meta(id="NET-tp-over-pcie", statement="{count} x {hardware} splits every layer over PCIe: the link sets the speed",
-               message="{count} x {hardware} ({tiers}) have no NVLink: tensor parallel over PCIe ({link_gbs:known} GB/s) adds two "
-               "all-reduces per layer per token. Expect {tokens_per_s:rate} per user at best; prefer fewer, larger cards or pipeline parallel.",
+    @rule_meta(id="NET-tp-over-pcie", statement="{count} x {hardware} split every layer {tp} ways over PCIe: the link sets the speed",
+               message="{count} x {hardware} ({tiers}) have no NVLink: tensor parallel {tp} over PCIe ({link_gbs:known} GB/s) adds "
+               "two all-reduces per layer per token. Expect {tokens_per_s:rate} per user at best; prefer fewer, larger cards or "
+               "pipeline parallel.",
                sources=["llmhw-assumption", "l40s-datasheet-copy"], needs=("concurrency",))
     def tp_over_pcie(self: Host, rec: Recommendation) -> None:
         """## What it decides
@@ -98,7 +133,7 @@ class ParallelismRules:
         option = self.option(rec)
         accel = self.catalog.accelerators[option.hardware]
         self.conclude(Warning(tier=", ".join(tiers)), count=option.count, hardware=accel.name, tiers=", ".join(tiers),
-                      link_gbs=accel.interconnect_gbs, tokens_per_s=option.tokens_per_s)
+                      tp=option.layout.tensor_parallel, link_gbs=accel.interconnect_gbs, tokens_per_s=option.tokens_per_s)
 
     @Rule(AS.workload << Workload(), AS.spec << ModelSpec(architecture="moe"), salience=SALIENCE_ADVICE)
     @rule_meta(id="MOE-all-experts-stored", statement="{model} stores {params:params} parameters but computes with {active:params} per token",
@@ -126,10 +161,11 @@ class ParallelismRules:
     @rule_meta(id="MOE-expert-parallel", statement="expert parallel places {per_device} of the {experts} experts on each of {count} devices",
                message="{model} has {experts} routed experts: with expert parallel each of the {count} devices holds {per_device} "
                "whole experts and only routed tokens cross the link (vLLM: --enable-expert-parallel).",
-               sources=["v3-readme", "r1-readme"], needs=("model",))
+               sources=["v3-readme", "r1-readme", "vllm-ep-deploy"], needs=("model",))
     def expert_parallel(self: Host, workload: Workload, spec: ModelSpec, rec: Recommendation, experts: int) -> None:
         """## What it decides
-        For a mixture-of-experts model on several devices: spread the experts rather than split each one.
+        For a mixture-of-experts model on several devices under a runtime that places experts (vLLM, SGLang,
+        TensorRT-LLM): spread the experts over the tensor-parallel ranks rather than split each one.
 
         ## Why
         Each token visits only a few experts; placing whole experts on different devices (expert parallel)
@@ -138,7 +174,9 @@ class ParallelismRules:
         ## Example
         DeepSeek-R1 671B (256 routed experts) on 8 GPUs: 32 experts per GPU.
         """
-        count = self.option(rec).count
+        count = self.option(rec).layout.expert_parallel
+        if count < 2:
+            return  # the runtime keeps a layer's experts together (llama.cpp's layer split): a planner fact
         per_device = math.ceil(experts / count)
         self.conclude(Tip(effect_experts=per_device), model=self.catalog.models[workload["model"]].name, count=count, per_device=per_device)
 

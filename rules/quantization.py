@@ -98,7 +98,8 @@ class QuantizationRules:
         """
         option = self.option(rec)
         accel = self.catalog.accelerators[option.hardware]
-        kv, need = option.memory.kv_cache * option.count, option.memory.total * option.count
+        kv = option.memory.kv_cache * option.count
+        need = (option.memory.total - option.memory.weights) * option.count + option.weights_bytes  # replicas: one copy
         if "fp8" not in accel.features or kv < min_share * need:
             return
         fp8_bytes = kv * (self.catalog.precisions["fp8"].kv_bytes_per_element or KV_BYTES_DEFAULT) / KV_BYTES_DEFAULT
@@ -131,7 +132,7 @@ class QuantizationRules:
         why = ("computed natively by its tensor cores" if native else
                "weights are dequantized to 16-bit in the kernels, so memory and bandwidth are saved but not compute")
         self.conclude(Tip(effect_bits=precision.bits_per_weight), hardware=accel.name, runtime=self.catalog.runtimes[option.runtime].name,
-                      precision=precision.name, weights_bytes=option.memory.weights * option.count,
+                      precision=precision.name, weights_bytes=option.weights_bytes,
                       why=why)
 
     @Rule(AS.workload << Workload(task="inference"), subject(precision=WIDE), salience=SALIENCE_ADVICE)

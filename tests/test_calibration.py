@@ -19,6 +19,7 @@ from llmhw import planner
 from llmhw.errors import KnowledgeError
 from llmhw.knowledge.loader import Catalog, load_catalog
 from llmhw.knowledge.schema import CalibrationRun
+from llmhw.planner.options import Layout
 
 BAND = (0.75, 1.33)  # an estimate within x0.75-1.33 of the published figure counts as calibrated
 MIN_SHARE_IN_BAND = 0.85
@@ -49,7 +50,7 @@ def estimate(run: CalibrationRun, cat: Catalog) -> Comparison:
         scale="enterprise" if run.count > 8 else "team", hours_per_day=8, cpu_cores=None, ram_gb=None,
     )
     option = planner.evaluate(w, cat.models[run.model], cat.accelerators[run.hardware], run.count,
-                              cat.precisions[run.precision], cat.runtimes[run.runtime], cat)
+                              cat.precisions[run.precision], cat.runtimes[run.runtime], cat, layout=stated_layout(run, cat))
     assert option.tokens_per_s and option.total_tokens_per_s
     per_user, total = option.tokens_per_s, option.total_tokens_per_s
     if run.prompt_tokens and option.prefill_tokens_per_s:  # the published rate counts every user's prefill too
@@ -57,6 +58,17 @@ def estimate(run: CalibrationRun, cat: Catalog) -> Comparison:
         seconds = run.users * run.prompt_tokens / option.prefill_tokens_per_s + generated / per_user
         per_user, total = generated / seconds, run.users * generated / seconds
     return Comparison(run, per_user if run.per_user_tok_s is not None else total, option.bound)
+
+
+def stated_layout(run: CalibrationRun, cat: Catalog) -> Layout | None:
+    """The layout a published run states, when it states one (else the planner chooses, as for a user)."""
+    if not (run.tensor_parallel or run.pipeline_parallel or run.data_parallel):
+        return None
+    tp, pp, dp = run.tensor_parallel or 1, run.pipeline_parallel or 1, run.data_parallel or 1
+    moe = cat.models[run.model].architecture == "moe" and run.runtime in cat.policy.expert_parallel_runtimes
+    per_node = cat.accelerators[run.hardware].max_devices
+    return Layout(tensor_parallel=tp, pipeline_parallel=pp, expert_parallel=tp if moe else 1, data_parallel=dp,
+                  nodes=math.ceil(run.count / per_node))
 
 
 def report(comparisons: list[Comparison]) -> str:

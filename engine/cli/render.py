@@ -96,6 +96,7 @@ def advice_text(d: Mapping[str, Any]) -> str:
         lines.append("")
         for i, r in enumerate(recs, 1):
             lines.append(_wrap(f"#{i} {r['count']} x {r['hardware_name']} ({r['tier']}): {r['because']}; runs on {r['runtime']}"
+                               + layout_brief(r.get("layout"), r["count"], " in ", p["task"] != "inference")
                                + (f", micro-batch {r['micro_batch']} x {r['accumulation_steps']} steps" if r["micro_batch"] else "")
                                + ". Per device: " + ", ".join(f"{k.replace('_', ' ')} {gb(v)}" for k, v in r["memory"].items()
                                                                if v and k in MEMORY_PARTS) + "."
@@ -117,11 +118,24 @@ def _upgrade_lines(u: Mapping[str, Any]) -> list[str]:
     return _items(_upgrade_title(u), u["answers"])
 
 
+def layout_brief(layout: Mapping[str, Any] | None, count: int, lead: str, training: bool = False) -> str:
+    """How several devices split the work, in a few words after ``lead`` ("TP 8 x PP 2 on 2 nodes", "4 replicas of
+    TP 2"; training: "DP 4", ZeRO's data-parallel ranks); nothing for one device."""
+    if not layout or count < 2:
+        return ""
+    split = " x ".join(f"{k} {layout[f]}" for k, f in (("TP", "tensor_parallel"), ("PP", "pipeline_parallel"))
+                       if layout[f] > 1)
+    dp = layout["data_parallel"]
+    text = (f"{dp} replicas" + (f" of {split}" if split else "")) if dp > 1 and not training else split or f"DP {dp}"
+    return lead + text + (f" on {layout['nodes']} nodes" if layout["nodes"] > 1 else "")
+
+
 def check_text(d: Mapping[str, Any], hardware_name: str) -> str:
     """The terminal view of `llmhw check`."""
     p = d["profile"]
     verdict = "FITS" if d["fits"] else "DOES NOT FIT"
-    how = f" at {d['precision']} with {d['runtime']}" if d.get("precision") else ""
+    layout = layout_brief(d.get("layout"), d["count"], ", ", p["task"] != "inference")
+    how = f" at {d['precision']} with {d['runtime']}{layout}" if d.get("precision") else ""
     lines = [f"{verdict}: {p['model_name']} on {d['count']} x {hardware_name}{how}"]
     lines += _workload_line(p) + [_defaults(d["defaults_used"]), "(GB = 10^9 bytes)"]
     if d.get("memory"):

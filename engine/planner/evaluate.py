@@ -6,9 +6,10 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from .. import sizing
+from .. import scaleout, sizing
 from ..knowledge.loader import Catalog
 from ..knowledge.schema import QUALITY_CLASSES, Accelerator, Model, Precision, Price, Runtime
+from . import layouts
 from .measured import speed_factor
 from .options import KV_BYTES_DEFAULT, Cost, Layout, Option, TrainingRun, Workload
 
@@ -183,33 +184,23 @@ def training_fit(w: Workload, a: sizing.Arch, p: Precision, rt: Runtime, n: int,
 
 def evaluate(w: Workload, model: Model, accel: Accelerator, count: int, precision: Precision, runtime: Runtime, cat: Catalog,
              a: sizing.Arch | None = None, memo: dict[Any, sizing.Memory] | None = None,
-             kv: Precision | None = None) -> Option:
+             kv: Precision | None = None, layout: Layout | None = None) -> Option:
     """Size, time and price one configuration (``a`` and ``memo``: what the caller already computed for this model;
-    ``kv``: a KV-cache format other than 16-bit, for inference)."""
+    ``kv``: a KV-cache format other than 16-bit, for inference; ``layout``: the layout a published run states,
+    instead of the one the planner would choose)."""
     kv_bytes = kv.kv_bytes_per_element if kv is not None and kv.kv_bytes_per_element else KV_BYTES_DEFAULT
     a = a or arch(model)
     usable = usable_bytes(accel, runtime, cat.policy.fit_headroom)
-    tflops = tflops_at(accel, precision)
     micro, steps, ckpt = 0, 0, False
     if w.training:
+        layout = Layout(data_parallel=count, nodes=math.ceil(count / accel.max_devices))  # ZeRO shards data-parallel ranks
         mem, micro, ckpt = training_fit(w, a, precision, runtime, count, usable, memo)
         steps = math.ceil(w.batch / micro)
         rate = sizing.training_tokens_per_s(a, accel.bf16_tflops, cat.policy.training_mfu, count, ckpt)
         per_user, total, prefill, bound = rate, rate, None, "compute"
     else:
-        mem = _inference_memory(w, a, precision, runtime, count, kv_bytes)
-        working = count if runtime.split == "tensor" else 1  # a layer split runs one device at a time per token
-        # A runtime that does not batch decode serves one request at a time: the users take turns at its
-        # single-stream speed. llama-server's parallel slots do batch (runtimes.yaml, calibration.yaml).
-        batch = w.concurrency if runtime.batches else 1
-        speed = sizing.decode_speed(
-            a, sizing.weight_bytes(a.params, precision.bits_per_weight),
-            sizing.kv_cache_bytes(a, w.context, batch, kv_bytes), batch,
-            accel.mem_bandwidth_gbs, bandwidth_efficiency(accel, cat), tflops, cat.policy.compute_efficiency,
-            working, accel.interconnect_gbs, cat.policy.link_latency_s[accel.interconnect],
-            step_overhead(runtime, accel, cat),
-        )
-        turns = w.concurrency / batch
+        layout, mem, speed = _inference_layout(w, model, a, accel, count, precision, runtime, cat, kv_bytes, usable, layout)
+        turns = w.concurrency / _batch(w, runtime)
         measured = speed_factor(accel, runtime, cat)  # 1.0 unless the user measured this device (llmhw calibrate)
         per_user, total, prefill, bound = speed.decode_per_seq / turns * measured, speed.decode_total * measured, speed.prefill, speed.bound
     cost = cost_of(w, accel, count, cat, sizing.weight_bytes(a.params, precision.bits_per_weight))
@@ -218,23 +209,41 @@ def evaluate(w: Workload, model: Model, accel: Accelerator, count: int, precisio
         fits=mem.total <= usable, tokens_per_s=per_user, total_tokens_per_s=total, prefill_tokens_per_s=prefill,
         bound=bound, quality=quality_of(precision, model), cost=cost, micro_batch=micro,
         accumulation_steps=steps, checkpointing=ckpt, zero_stage=3 if (w.training and count > 1) else 0,
-        tp_over_pcie=(not w.training and runtime.split == "tensor" and count > cat.policy.tp_over_pcie_max
-                      and accel.interconnect == "pcie"),
+        tp_over_pcie=layout.tensor_parallel > cat.policy.tp_over_pcie_max and accel.interconnect == "pcie",
         serves_many=runtime.serves_many,
         run=training_run(w, accel, count, per_user, cost, cat.policy.electricity_usd_per_kwh),
-        layout=layout_of(w, accel, count, runtime),
+        layout=layout,
     )
 
 
-def layout_of(w: Workload, accel: Accelerator, count: int, runtime: Runtime) -> Layout:
-    """The layout this option runs in: training shards data-parallel under ZeRO; inference splits every layer
-    (tensor) or gives each device consecutive layers (pipeline), as the runtime does."""
-    nodes = math.ceil(count / accel.max_devices)
-    if w.training:
-        return Layout(data_parallel=count, nodes=nodes)
-    if runtime.split == "tensor":
-        return Layout(tensor_parallel=count, nodes=nodes)
-    return Layout(pipeline_parallel=count, nodes=nodes)
+def _batch(w: Workload, runtime: Runtime) -> int:
+    """Users decoded together: a runtime that does not batch decode serves one request at a time, the users taking
+    turns at its single-stream speed. llama-server's parallel slots do batch (runtimes.yaml, calibration.yaml)."""
+    return w.concurrency if runtime.batches else 1
+
+
+def _inference_layout(w: Workload, model: Model, a: sizing.Arch, accel: Accelerator, count: int, precision: Precision,
+                      runtime: Runtime, cat: Catalog, kv_bytes: float, usable: int,
+                      forced: Layout | None = None) -> tuple[Layout, sizing.Memory, sizing.Speed]:
+    """The layout this inference option runs in (``layouts.choose``, or ``forced``), its memory per device and speed."""
+    batch = _batch(w, runtime)
+    weights = sizing.weight_bytes(a.params, precision.bits_per_weight)
+    per_sequence = sizing.kv_cache_bytes(a, w.context, 1, kv_bytes)
+    bandwidth, efficiency = accel.mem_bandwidth_gbs, bandwidth_efficiency(accel, cat)
+    tflops, overhead, net = tflops_at(accel, precision), step_overhead(runtime, accel, cat), layouts.links(accel, cat)
+
+    def memory(lay: Layout) -> sizing.Memory:
+        return scaleout.rank_memory(a, precision.bits_per_weight, kv_bytes, w.context, w.concurrency,
+                                    runtime.prefill_chunk_tokens, runtime.overhead_bytes, layouts.split(lay, accel, runtime))
+
+    def speed(lay: Layout) -> sizing.Speed:
+        return scaleout.decode_speed(a, weights, per_sequence, batch, layouts.split(lay, accel, runtime), bandwidth,
+                                     efficiency, tflops, cat.policy.compute_efficiency, net, overhead)
+
+    if forced is not None:
+        return forced, memory(forced), speed(forced)
+    options = layouts.candidates(w, a, accel, count, runtime, layouts.expert_parallel_runs(model, runtime, cat))
+    return layouts.choose(options, memory, speed, usable, cat.policy.target_tokens_per_s)
 
 
 def quality_of(precision: Precision, model: Model) -> str:

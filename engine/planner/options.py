@@ -135,6 +135,13 @@ class Option:
         return self.cost.budget_usd is not None
 
     @property
+    def weights_bytes(self) -> int:
+        """The model's weights over all devices, counted once however many serving replicas hold a copy (training's
+        data-parallel ranks shard them under ZeRO instead)."""
+        copies = self.layout.data_parallel if self.zero_stage == 0 else 1
+        return self.memory.weights * self.count // copies
+
+    @property
     def utilization(self) -> float:
         return self.memory.total / self.usable_bytes if self.usable_bytes else math.inf
 

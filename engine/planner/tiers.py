@@ -154,10 +154,18 @@ def pick_recommended(options: list[Option], minimum: Option | None, f: Floors) -
     return pick
 
 
+def unique_share(o: Option) -> float:
+    """The share of all the devices' usable memory the workload fills, counting one copy of the weights: replicas of a
+    small model fill every device with the same weights, which is redundancy, not use (8 users on 8 one-GPU replicas
+    leave a B200 board as idle as tensor parallel 8 would)."""
+    total = (o.memory.total - o.memory.weights) * o.count + o.weights_bytes
+    return total / (o.usable_bytes * o.count) if o.usable_bytes else math.inf
+
+
 def pick_best(options: list[Option], recommended: Option | None, f: Floors, idle_below: float) -> tuple[Option | None, bool]:
     """The best-in-budget tier: best quality class, then fastest, within the budget and above the speed floor, never
     below the recommended tier; configurations the workload leaves mostly idle (under ``idle_below`` of their memory)
-    only if nothing else qualifies. Returns the pick and whether it had to be a mostly idle one."""
+    only if nothing else qualifies (``unique_share``). Returns the pick and whether it had to be a mostly idle one."""
     pool = _eligible(options, f)
     if f.budget is not None:
         pool = [o for o in pool if _cost(o) <= f.budget]
@@ -165,7 +173,7 @@ def pick_best(options: list[Option], recommended: Option | None, f: Floors, idle
         pool = [o for o in pool if o.serves_many] or pool
     if recommended is not None and recommended in pool:
         pool = [o for o in pool if (_quality(o), _speed(o)) >= (_quality(recommended), _speed(recommended))]
-    used = [o for o in pool if o.utilization >= idle_below]
+    used = [o for o in pool if unique_share(o) >= idle_below]
     pick = min(used or pool, key=lambda o: (-_quality(o), -_speed(o), _cost(o), o.id), default=None)
     while pick is not None and (better := dominator(pick, pool, f)) is not None:
         pick = better  # a mostly idle option that costs no more and is no worse is still the better buy

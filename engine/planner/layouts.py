@@ -1,0 +1,109 @@
+"""The parallel layouts worth trying for a device count, and the one an option runs in.
+
+A few layouts per count, one per replica count (never a cross product): each replica is split tensor-parallel as
+wide as its node, the attention heads and the KV heads allow, and pipeline-parallel over the rest (across nodes).
+The planner takes the most replicas that fit and still give each user the speed target (500 users of an 8B model
+run on many one-GPU replicas, not one 32-way split); below the target, the fastest layout that fits.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+
+from .. import scaleout, sizing
+from ..knowledge.loader import Catalog
+from ..knowledge.schema import Accelerator, Model, Runtime
+from .options import Layout, Workload
+
+
+def tensor_sizes(a: sizing.Arch, per_node: int) -> tuple[int, ...]:
+    """Tensor-parallel sizes a runtime accepts for this model inside a node of ``per_node`` devices, largest first:
+    a divisor of the attention heads (each rank its own heads) and of the node, and a divisor or a multiple of the KV
+    heads (ranks above the KV-head count replicate them: vllm-kv-replication)."""
+    return _tensor_sizes(a.heads, 1 if a.kv_lora_rank else a.kv_heads, per_node)
+
+
+@lru_cache(maxsize=1024)
+def _tensor_sizes(heads: int, kv: int, per_node: int) -> tuple[int, ...]:
+    return tuple(t for t in range(min(per_node, heads), 0, -1)
+                 if heads % t == 0 and per_node % t == 0 and (kv % t == 0 or t % kv == 0))
+
+
+def candidates(w: Workload, a: sizing.Arch, accel: Accelerator, count: int, runtime: Runtime,
+               expert_parallel: bool) -> tuple[Layout, ...]:
+    """The layouts to try at ``count`` devices, most replicas first.
+
+    Training shards data-parallel under ZeRO; a layer-split runtime (llama.cpp) gives each device consecutive layers;
+    a serving engine tries one layout per replica count (no more replicas than users, unless the devices admit no
+    other layout: then the extra replicas idle)."""
+    nodes = math.ceil(count / accel.max_devices)
+    if w.training:
+        return (Layout(data_parallel=count, nodes=nodes),)
+    if runtime.split != "tensor":
+        return (Layout(pipeline_parallel=count, nodes=nodes),)
+    kv = 1 if a.kv_lora_rank else a.kv_heads
+    return _serving(a.heads, kv, a.layers, accel.max_devices, count, runtime.serves_many, min(w.concurrency, count),
+                    expert_parallel and bool(a.experts))
+
+
+@lru_cache(maxsize=4096)
+def _serving(heads: int, kv: int, layers: int, per_node: int, count: int, replicas_allowed: bool, users: int,
+             expert_parallel: bool) -> tuple[Layout, ...]:
+    nodes = math.ceil(count / per_node)
+    out = []
+    for d in (d for d in range(count, 0, -1) if count % d == 0 and (d == 1 or replicas_allowed)):
+        replica = count // d
+        t = next((t for t in _tensor_sizes(heads, kv, per_node) if replica % t == 0 and replica // t <= layers), None)
+        if t is not None:
+            out.append(Layout(tensor_parallel=t, pipeline_parallel=replica // t, expert_parallel=t if expert_parallel else 1,
+                              data_parallel=d, nodes=nodes))
+    return tuple(lay for lay in out if lay.data_parallel <= max(users, 1)) or tuple(out[-1:])
+
+
+def split(layout: Layout, accel: Accelerator, runtime: Runtime) -> scaleout.Split:
+    """The sizing view of a layout."""
+    return scaleout.Split(tensor=layout.tensor_parallel, pipeline=layout.pipeline_parallel, replicas=layout.data_parallel,
+                          per_node=accel.max_devices, micro_batches=runtime.split == "tensor")
+
+
+def links(accel: Accelerator, cat: Catalog) -> scaleout.Links:
+    """The device's own link inside a node and the network that joins its nodes (policy node-network)."""
+    p = cat.policy
+    network = p.node_network[accel.interconnect]
+    return scaleout.Links(device_gbs=accel.interconnect_gbs, device_latency_s=p.link_latency_s[accel.interconnect],
+                          node_gbs=p.node_network_gbs[network], node_latency_s=p.node_network_latency_s[network])
+
+
+def network_of(accel: Accelerator, cat: Catalog) -> str:
+    """The network between this device's nodes (InfiniBand for HGX-class boards, Ethernet for PCIe servers)."""
+    return str(cat.policy.node_network[accel.interconnect])
+
+
+def choose(layouts: Sequence[Layout], memory: Callable[[Layout], sizing.Memory], speed: Callable[[Layout], sizing.Speed],
+           usable: int, target: float) -> tuple[Layout, sizing.Memory, sizing.Speed]:
+    """The layout an option runs in: the most replicas that fit and reach ``target`` tokens/s per user, else the
+    fastest that fits, else (nothing fits) the one needing the least memory per device."""
+    best: tuple[Layout, sizing.Memory, sizing.Speed] | None = None
+    smallest: tuple[Layout, sizing.Memory] | None = None
+    for lay in layouts:
+        m = memory(lay)
+        if m.total > usable:
+            smallest = smallest if smallest is not None and smallest[1].total <= m.total else (lay, m)
+            continue
+        s = speed(lay)
+        if s.decode_per_seq >= target:
+            return lay, m, s
+        if best is None or s.decode_per_seq > best[2].decode_per_seq:
+            best = (lay, m, s)
+    if best is not None:
+        return best
+    assert smallest is not None
+    return smallest[0], smallest[1], speed(smallest[0])
+
+
+def expert_parallel_runs(model: Model, runtime: Runtime, cat: Catalog) -> bool:
+    """Whether this runtime places a MoE's routed experts whole on the tensor-parallel ranks (policy
+    expert-parallel-runtimes: vLLM and SGLang --enable-expert-parallel, TensorRT-LLM moe_expert_parallel_size)."""
+    return model.architecture == "moe" and runtime.id in cat.policy.expert_parallel_runtimes

@@ -1,0 +1,117 @@
+"""Memory per device and decode speed of a parallel layout: pure formulas over ``sizing``'s single-device ones.
+
+A layout runs ``replicas`` copies of the model, each split ``tensor`` ways inside a node (every layer divided, two
+all-reduces per layer) and ``pipeline`` ways by consecutive layers (stages, across nodes when they do not share one).
+Each replica serves its share of the users; replicas add throughput, not speed per user.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+from . import sizing
+
+
+@dataclass(frozen=True)
+class Split:
+    """The shape of a layout: ``tensor x pipeline x replicas`` devices, ``per_node`` of them to a node."""
+
+    tensor: int = 1
+    pipeline: int = 1
+    replicas: int = 1
+    per_node: int = 1
+    micro_batches: bool = True  # a serving engine keeps every stage busy with micro-batches; a layer split does not
+
+    @property
+    def devices(self) -> int:
+        return self.tensor * self.pipeline * self.replicas
+
+    @property
+    def tensor_across_nodes(self) -> bool:
+        """A tensor-parallel group wider than a node (only a published run states such a layout; the planner never)."""
+        return self.tensor > self.per_node
+
+
+@dataclass(frozen=True)
+class Links:
+    """The links a layout's traffic crosses: the devices' own inside a node, the node network between nodes."""
+
+    device_gbs: float | None
+    device_latency_s: float
+    node_gbs: float
+    node_latency_s: float
+
+
+def kv_share_per_rank(arch: sizing.Arch, tensor: int) -> float:
+    """The share of a replica's KV cache one tensor-parallel rank holds.
+
+    Ranks split the KV heads; above the KV-head count each rank keeps a replicated head (vLLM replicates KV heads
+    when TP exceeds them: vllm-kv-replication). MLA caches one latent per token, a single head TP cannot split: every
+    rank holds all of it (sglang-mla-replicated, vllm-mla-dp).
+    """
+    heads = 1 if arch.kv_lora_rank else arch.kv_heads
+    return math.ceil(heads / tensor) / heads
+
+
+def users_per_replica(users: int, replicas: int) -> int:
+    """The most users one replica serves when the users are spread evenly over the replicas."""
+    return math.ceil(max(users, 1) / replicas)
+
+
+def rank_memory(arch: sizing.Arch, bits_per_weight: float, kv_bytes_per_element: float, context: int, users: int,
+                prefill_chunk: int | None, overhead_bytes: int, split: Split) -> sizing.Memory:
+    """Memory on one device of the layout: its share of the weights and of its replica's KV cache, with the KV heads
+    a tensor-parallel rank must replicate (``kv_share_per_rank``)."""
+    per_replica = users_per_replica(users, split.replicas)
+    shards = split.tensor * split.pipeline
+    in_flight = context * per_replica if prefill_chunk is None else min(context * per_replica, prefill_chunk)
+    kv = sizing.kv_cache_bytes(arch, context, per_replica, kv_bytes_per_element) * kv_share_per_rank(arch, split.tensor)
+    return sizing.Memory(weights=math.ceil(sizing.weight_bytes(arch.params, bits_per_weight) / shards),
+                         kv_cache=math.ceil(kv / split.pipeline),
+                         activations=math.ceil(sizing.inference_activation_bytes(arch, in_flight) / shards),
+                         overhead=overhead_bytes)
+
+
+def decode_speed(arch: sizing.Arch, weight_total_bytes: int, kv_bytes_per_sequence: float, users: int, split: Split,
+                 bandwidth_gbs: float, bandwidth_efficiency: float, tflops: float | None, compute_efficiency: float,
+                 links: Links, overhead: sizing.StepOverhead) -> sizing.Speed:
+    """Decode speed of a layout: one pipeline stage timed by ``sizing.decode_speed``, the stages in turn per token.
+
+    A token passes every stage one after another, each reading its layers' weights and KV cache at its tensor-parallel
+    devices' bandwidth, then crosses to the next stage (a hop over the node network, or the devices' link inside a
+    node). A serving engine splits a replica's users into one micro-batch per stage so that every stage is busy: each
+    user still waits for the whole pass, but the stages work at once. Replicas multiply the users served, not the
+    speed each sees. ``kv_bytes_per_sequence`` is a full-context sequence's KV cache over all layers.
+    """
+    per_replica = users_per_replica(users, split.replicas)
+    stages = split.pipeline
+    micro = math.ceil(per_replica / stages) if split.micro_batches else per_replica
+    stage_arch = arch if stages == 1 else replace(arch, layers=math.ceil(arch.layers / stages),
+                                                  params=max(arch.params // stages, 1),
+                                                  active_params=max(arch.active_params // stages, 1))
+    kv_read = kv_bytes_per_sequence * micro * kv_share_per_rank(arch, split.tensor) * split.tensor / stages
+    link_gbs, latency = ((links.node_gbs, links.node_latency_s) if split.tensor_across_nodes
+                         else (links.device_gbs, links.device_latency_s))
+    stage = sizing.decode_speed(stage_arch, math.ceil(weight_total_bytes / stages), math.ceil(kv_read), micro, bandwidth_gbs,
+                                bandwidth_efficiency, tflops, compute_efficiency, split.tensor, link_gbs, latency, overhead)
+    t_stages = stages / stage.decode_per_seq
+    t_hops = (stages - 1) * _hop_s(arch, micro, split, links)
+    t_pass = t_stages + t_hops
+    served = min(max(users, 1), per_replica * split.replicas)
+    # Stages take a prompt's chunks in turn when the engine pipelines them; a layer split runs one device at a time.
+    spread = split.replicas if split.micro_batches else split.replicas / stages
+    prefill = stage.prefill * spread if stage.prefill is not None else None
+    return sizing.Speed(decode_per_seq=1 / t_pass, decode_total=served / t_pass, prefill=prefill,
+                        bound="interconnect" if t_hops > t_stages else stage.bound)
+
+
+def _hop_s(arch: sizing.Arch, sequences: int, split: Split, links: Links) -> float:
+    """Seconds to hand one micro-batch's hidden states to the next stage: over the node network when the stages sit
+    in different nodes (a replica wider than a node), else over the devices' own link."""
+    message = sequences * arch.hidden * sizing.BYTES_16BIT
+    if split.tensor * split.pipeline > split.per_node:
+        return links.node_latency_s + message / (links.node_gbs * sizing.GIGA)
+    if not links.device_gbs:
+        return links.device_latency_s
+    return links.device_latency_s + message / (links.device_gbs * sizing.GIGA)

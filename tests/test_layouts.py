@@ -1,0 +1,172 @@
+"""Parallel layouts are real (issue 12): tensor parallel inside a node and dividing the heads, pipeline parallel across
+nodes, replicas for many users, and each rank's memory as the runtime shards it (replicated KV heads, MLA's one
+latent head whole on every tensor-parallel rank).
+
+The property sweep draws 40 configurations in ``make test``; ``LLMHW_SLOW=1 pytest -m slow tests/test_layouts.py``
+draws 600 and also checks every tier and candidate of a sweep of real consultations.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from llmhw import api, planner, session, sizing
+from llmhw.planner.layouts import tensor_sizes
+
+CAT = api.catalog()
+INFERENCE_MODELS = sorted(m for m in CAT.models)
+SEVERAL = sorted(a.id for a in CAT.accelerators.values() if a.max_devices > 1 or a.kind == "gpu")
+SLOW = bool(os.environ.get("LLMHW_SLOW"))
+
+
+def workload(model: str, users: int, context: int, scale: str = "enterprise") -> planner.Workload:
+    return planner.Workload(model=model, task="inference", precision="auto", context=context, concurrency=users, batch=1,
+                            activation_checkpointing=None, lora_rank=16, budget=None, ecosystem="any", deployment="local",
+                            scale=scale, hours_per_day=8, cpu_cores=None, ram_gb=None)
+
+
+def assert_real(o: planner.Option) -> None:
+    """The layout promises of an option: its product is its count, no tensor group leaves a node or splits a head,
+    no node holds more devices than its board."""
+    accel = CAT.accelerators[o.hardware]
+    lay = o.layout
+    assert lay.tensor_parallel * lay.pipeline_parallel * lay.data_parallel == o.count, (o.id, lay)
+    assert lay.tensor_parallel <= accel.max_devices and accel.max_devices % lay.tensor_parallel == 0, (o.id, lay)
+    assert lay.nodes == math.ceil(o.count / accel.max_devices), (o.id, lay)
+    assert math.ceil(o.count / lay.nodes) <= accel.max_devices, (o.id, lay)
+
+
+def assert_divides_heads(o: planner.Option, model: str) -> None:
+    heads = CAT.models[model].heads
+    assert heads % o.layout.tensor_parallel == 0, (o.id, o.layout, heads)
+
+
+def sweep_case(model: str, hardware: str, count: int, users: int, context: int) -> None:
+    w = workload(model, users, context)
+    m, accel = CAT.models[model], CAT.accelerators[hardware]
+    for p in planner.precisions_for(w, m, CAT)[:2]:
+        for rt in planner.offered(w, m, accel, p, CAT):
+            if not planner.runs_at(rt, count):
+                continue
+            o = planner.evaluate(w, m, accel, count, p, rt, CAT)
+            assert_real(o)
+            assert_divides_heads(o, model)
+            assert o.layout.data_parallel <= max(users, 1) or o.layout.tensor_parallel * o.layout.pipeline_parallel == 1
+
+
+CASES = st.tuples(st.sampled_from(INFERENCE_MODELS), st.sampled_from(SEVERAL), st.sampled_from([2, 4, 8, 16, 32, 64, 256]),
+                  st.integers(1, 2000),  # 1 user to a large service; the planner caps replicas at the users
+                  st.sampled_from([2048, 8192, 32768, 131072]))  # a chat turn to a long document
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(CASES)
+def test_layouts_are_real_on_a_sample(case: tuple[str, str, int, int, int]) -> None:
+    sweep_case(*case)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SLOW, reason="600 configurations and 48 consultations: LLMHW_SLOW=1")
+@settings(max_examples=600, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(CASES)
+def test_layouts_are_real_over_the_sweep(case: tuple[str, str, int, int, int]) -> None:
+    sweep_case(*case)
+
+
+ANSWERS = [{"model": m, "concurrency": u, "scale": "enterprise", **({"budget": b} if b else {})}
+           for m in ("llama3.1:8b", "llama3.1:70b", "deepseek-r1:671b", "qwen3:30b-a3b")
+           for u in (1, 16, 500, 2000) for b in (None, 100000, 500000)]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SLOW, reason="48 consultations: LLMHW_SLOW=1")
+@pytest.mark.parametrize("profile", ANSWERS, ids=lambda p: "-".join(str(v) for v in p.values()))
+def test_every_answer_has_a_real_layout(profile) -> None:
+    check_answer(profile)
+
+
+@pytest.mark.parametrize("profile", ANSWERS[::12], ids=lambda p: "-".join(str(v) for v in p.values()))
+def test_answers_have_real_layouts(profile) -> None:
+    check_answer(profile)
+
+
+def check_answer(profile) -> None:
+    """Every option a consultation sized (its candidates and tiers) has a real layout."""
+    run, _ = session.run_with_defaults(CAT, api.resolve(profile, CAT))
+    model = CAT.model(profile["model"]).id
+    assert run.options
+    for o in run.options.values():
+        assert_real(o)
+        assert_divides_heads(o, model)
+
+
+def test_tensor_sizes_divide_the_heads_and_the_node() -> None:
+    """Llama 3.1 70B (64 heads, 8 KV heads) on an 8-GPU board: 8, 4, 2, 1; DeepSeek-R1-Distill-Qwen-1.5B (12 heads)
+    on a 4-card workstation: 4, 2, 1 (4 ranks over 2 KV heads replicate them); never 3 or 6 (not a node divisor)."""
+    assert tensor_sizes(planner.arch(CAT.models["llama-3.1-70b"]), 8) == (8, 4, 2, 1)
+    assert tensor_sizes(planner.arch(CAT.models["deepseek-r1-distill-qwen-1.5b"]), 4) == (4, 2, 1)
+
+
+def test_many_users_of_a_small_model_run_on_replicas() -> None:
+    """500 users of Llama 3.1 8B on 8 x B200: eight one-GPU replicas of ~63 users each, not one 8-way split."""
+    got = api.check({"model": "llama3.1:8b", "concurrency": 500}, "B200", 8).to_dict()
+    assert got["fits"]
+    assert got["layout"] == {"tensor_parallel": 1, "pipeline_parallel": 1, "expert_parallel": 1, "data_parallel": 8,
+                             "nodes": 1, "offload": "none"}
+    assert got["total_tokens_per_s"] == pytest.approx(500 * got["tokens_per_s"], rel=1e-3)
+
+
+def test_the_8b_for_500_users_answer_is_built_of_replicas() -> None:
+    data = api.advise({"model": "llama3.1:8b", "concurrency": 500}).to_dict()
+    assert all(r["layout"]["data_parallel"] > 1 for r in data["recommendations"]), [r["id"] for r in data["recommendations"]]
+    assert "NET-data-parallel-replicas" in {t["id"] for t in data["tips"]}
+
+
+def test_one_user_gets_every_device_of_a_node() -> None:
+    """DeepSeek-R1 at FP8 on 8 x H200 for one user: tensor parallel 8 with the experts spread (expert parallel 8)."""
+    got = api.check({"model": "deepseek-r1", "precision": "fp8"}, "H200", 8).to_dict()
+    assert got["layout"]["tensor_parallel"] == 8 and got["layout"]["expert_parallel"] == 8
+    assert got["layout"]["data_parallel"] == 1
+
+
+def test_mla_cache_is_whole_on_every_tensor_parallel_rank() -> None:
+    """DeepSeek-R1 at 128k for 8 users on 8 x A100 under vLLM tensor parallel 8: the latent cache, one head, is on every
+    GPU (73.7 GB), so AWQ weights (47 GB) plus the cache need ~123 GB per 80 GB GPU: it does not fit."""
+    w = workload("deepseek-r1", 8, 131072)
+    m, accel = CAT.models["deepseek-r1"], CAT.accelerators["a100-80gb-sxm"]
+    o = planner.evaluate(w, m, accel, 8, CAT.precisions["awq-int4"], CAT.runtimes["vllm"], CAT)
+    assert o.layout.tensor_parallel == 8
+    assert o.memory.kv_cache == sizing.kv_cache_bytes(planner.arch(m), 131072, 8, 2.0)  # whole, not an eighth
+    assert o.memory.total > 120e9 and not o.fits
+
+
+def test_replicated_kv_heads_are_counted_per_rank() -> None:
+    """DeepSeek-R1-Distill-Qwen-1.5B (2 KV heads) split 4 ways: each rank holds one KV head, half the cache, not a
+    quarter (vLLM replicates KV heads above their count)."""
+    w = workload("deepseek-r1-distill-qwen-1.5b", 1, 32768)
+    m, accel = CAT.models["deepseek-r1-distill-qwen-1.5b"], CAT.accelerators["h100-sxm"]
+    o = planner.evaluate(w, m, accel, 4, CAT.precisions["bf16"], CAT.runtimes["vllm"], CAT)
+    assert o.layout.tensor_parallel == 4
+    assert o.memory.kv_cache == math.ceil(sizing.kv_cache_bytes(planner.arch(m), 32768, 1, 2.0) / 2)
+
+
+def test_more_than_a_node_is_pipelined_across_nodes() -> None:
+    """DeepSeek-R1 at FP8 for one user on 16 x H100: tensor parallel 8 inside each node, two pipeline stages over
+    InfiniBand; each token passes both stages, so the speed per user is no higher than on one node."""
+    got = api.check({"model": "deepseek-r1", "precision": "fp8"}, "H100 SXM", 16).to_dict()
+    assert {k: got["layout"][k] for k in ("tensor_parallel", "pipeline_parallel", "nodes")} == {
+        "tensor_parallel": 8, "pipeline_parallel": 2, "nodes": 2}
+    one_node = api.check({"model": "deepseek-r1", "precision": "fp8", "context": 2048}, "H200", 8).to_dict()
+    assert got["tokens_per_s"] <= one_node["tokens_per_s"]
+    tip = next(t["message"] for t in got["tips"] if t["id"] == "NET-pipeline-across-nodes")
+    assert "--tensor-parallel-size 8 --pipeline-parallel-size 2" in tip and "over InfiniBand" in tip
+
+
+def test_every_interconnect_names_a_network_with_its_speed_and_latency() -> None:
+    p = CAT.policy
+    assert set(p.node_network) >= {a.interconnect for a in CAT.accelerators.values()}
+    assert set(p.node_network.values()) <= set(p.node_network_gbs) == set(p.node_network_latency_s)
