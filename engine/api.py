@@ -19,7 +19,7 @@ from .errors import InputError
 from .knowledge.loader import Catalog, load_catalog
 from .models import with_model
 from .models.sheet import ModelSheet, describe
-from .planner import TIERS, Option
+from .planner import TIERS, Option, offload
 from .profile import NONE, Profile, check_model_limits, shown_value
 from .session import Run, run_with_defaults
 from .trace import Evidence, TraceEvent, evidence
@@ -116,6 +116,8 @@ def resolve(profile: ProfileLike, cat: Catalog) -> dict[str, Any]:
         answers["precision"] = "auto"
     if "model" not in answers:
         raise InputError("model", "required; `llmhw models` lists the models")
+    if answers.get("host"):
+        answers["host"] = offload.host_id(cat, answers["host"])
     check_model_limits(answers, cat.models[answers["model"]])
     return answers
 

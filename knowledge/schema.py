@@ -260,6 +260,10 @@ class CalibrationRun:
     prompt_tokens: int | None = meta(positive=True, unit="tokens")  # given when the published rate counts prefill time too
     held_out: bool = meta(False)  # not used to fit the speed constants
     notes: str = meta("")
+    # hybrid CPU+GPU runs (engine/hybrid.py): what stayed in host RAM, and the host (a catalog CPU box, or its bandwidth)
+    offload: str | None = meta(choices=("experts", "layers"))
+    host: str | None = meta()
+    host_bandwidth_gbs: float | None = meta(positive=True, unit="GB/s")
 
     @property
     def published_tok_s(self) -> float:
@@ -372,3 +376,9 @@ class Policy:
     article_4bit_saving: float = _limit("fraction")
     article_zero3_saving: float = _limit("fraction")
     article_mac_bytes: int = _limit("bytes")
+    # hybrid CPU+GPU: routed experts or whole layers in host RAM, computed by the host CPU (engine/hybrid.py)
+    default_offload: str = meta(required=True, choices=("auto", "none", "experts", "layers"))
+    hybrid_runtime: str = meta(required=True)
+    hybrid_cpu_bandwidth_efficiency: float = _limit("fraction of peak host memory bandwidth")
+    hybrid_layer_overhead_s: float = _limit("seconds per offloaded layer per decode step")
+    hybrid_prefill_batch_tokens: int = _limit("tokens")
