@@ -88,6 +88,7 @@ class CheckResult:
             "tokens_per_s": c.get("tokens_per_s"), "total_tokens_per_s": c.get("total_tokens_per_s"),
             "prefill_tokens_per_s": c.get("prefill_tokens_per_s"), "cost": c.get("cost", {}),
             **({"training_run": c["training_run"]} if "training_run" in c else {}),
+            **({"placement": c["placement"]} if "placement" in c else {}),
             "warnings": [dict(w) for w in self.warnings], "tips": [dict(t) for t in self.tips],
             "notes": [dict(n) for n in self.notes],
         }

@@ -103,18 +103,8 @@ def decode_speed(arch: sizing.Arch, p: Placement, sequences: int, gpu_bandwidth_
     half the context on average, as in ``sizing.decode_speed``. Prefill: a prompt micro-batch copies the offloaded
     weights to the GPU over PCIe, so it runs at ``prefill_batch_tokens`` per copy, or the GPU's compute rate if lower.
     """
-    read_share = sizing.moe_weight_fraction_read(arch, sequences)
-    if p.mode == "experts":
-        touched = sizing.experts_touched(arch, sequences)
-        routed = routed_expert_bytes(arch, p.gpu_weight_bytes + p.host_weight_bytes)
-        shared = p.gpu_weight_bytes + p.host_weight_bytes - routed
-        gpu_read = shared + (routed - p.host_weight_bytes) * touched + p.gpu_kv_bytes / 2
-        host_read = p.host_weight_bytes * touched
-        gpu_layers = p.layers
-    else:
-        gpu_read = p.gpu_weight_bytes * read_share + p.gpu_kv_bytes / 2
-        host_read = p.host_weight_bytes * read_share + p.host_kv_bytes / 2
-        gpu_layers = p.layers - p.offloaded_layers
+    gpu_read, host_read = step_reads(arch, p, sequences)
+    gpu_layers = p.layers if p.mode == "experts" else p.layers - p.offloaded_layers
     t_gpu = gpu_read / (gpu_bandwidth_gbs * sizing.GIGA * gpu_efficiency)
     t_fixed = gpu_overhead.per_step_s(arch, sequences) * gpu_layers / p.layers
     t_host = host_read / (host.bandwidth_gbs * sizing.GIGA * host.efficiency)
@@ -128,3 +118,25 @@ def decode_speed(arch: sizing.Arch, p: Placement, sequences: int, gpu_bandwidth_
     return sizing.Speed(decode_per_seq=1 / step, decode_total=sequences / step, prefill=prefill,
                         bound=max(parts, key=lambda k: parts[k]))
 
+
+def step_reads(arch: sizing.Arch, p: Placement, sequences: int) -> tuple[float, float]:
+    """Bytes one decode step of ``sequences`` tokens reads on the GPUs and in host RAM.
+
+    Experts split: the GPUs read the shared part, their experts' touched share and the KV cache; the host reads its
+    experts' touched share (``sizing.experts_touched``). Layers split: each side reads its layers' weights (a MoE's
+    routed share of them) and half its KV cache.
+    """
+    if p.mode == "experts":
+        touched = sizing.experts_touched(arch, sequences)
+        routed = routed_expert_bytes(arch, p.gpu_weight_bytes + p.host_weight_bytes)
+        shared = p.gpu_weight_bytes + p.host_weight_bytes - routed
+        return shared + (routed - p.host_weight_bytes) * touched + p.gpu_kv_bytes / 2, p.host_weight_bytes * touched
+    share = sizing.moe_weight_fraction_read(arch, sequences)
+    return p.gpu_weight_bytes * share + p.gpu_kv_bytes / 2, p.host_weight_bytes * share + p.host_kv_bytes / 2
+
+
+def command(p: Placement) -> str:
+    """The llama.cpp flags of this split: the experts of the first N layers on the CPU, or N layers left off the GPU."""
+    if p.mode == "experts":
+        return "llama-server -ngl 99 " + ("--cpu-moe" if p.offloaded_layers == p.layers else f"--n-cpu-moe {p.offloaded_layers}")
+    return f"llama-server -ngl {p.layers - p.offloaded_layers}"

@@ -26,6 +26,7 @@ from .rules import metas
 from .rules.article import ArticleRules
 from .rules.candidates import CandidateRules
 from .rules.memory import MemoryRules
+from .rules.offload import OffloadRules
 from .rules.parallelism import ParallelismRules
 from .rules.pitfalls import PitfallRules
 from .rules.quantization import QuantizationRules
@@ -129,7 +130,7 @@ def vars_of(cls: type) -> list[Any]:
 
 
 class AdvisorEngine(QuestionRules, MemoryRules, CandidateRules, RecommendRules, PitfallRules, RoleRules, QuantizationRules, TrainingRules,
-                    ParallelismRules, ArticleRules, BaseEngine):
+                    ParallelismRules, OffloadRules, ArticleRules, BaseEngine):
     """Every rule of the rulebase in one engine class."""
 
 

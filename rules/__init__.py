@@ -15,6 +15,7 @@
 | TRN    | training techniques                                | training        |
 | NET    | multi-device parallelism and interconnect          | parallelism     |
 | MOE    | mixture-of-experts models                          | parallelism     |
+| OFF    | hybrid CPU+GPU: experts or layers in host RAM      | offload         |
 | ART    | where the source article is wrong                  | article         |
 
 Each rule function carries ``rule_meta`` (below ``@Rule``, since experta's ``Rule``
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
     from ..knowledge.schema import Policy
     from ..planner import Option, Workload
 
-PREFIXES = ("IN", "MEM", "CAND", "CMP", "REC", "BUD", "P1", "P2", "P3", "QNT", "TRN", "NET", "MOE", "ART")
+PREFIXES = ("IN", "MEM", "CAND", "CMP", "REC", "BUD", "P1", "P2", "P3", "QNT", "TRN", "NET", "MOE", "OFF", "ART")
 STATUSES = ("stable", "preview", "deprecated", "removed")
 
 # Salience orders the phases; higher fires first.

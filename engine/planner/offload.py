@@ -10,7 +10,7 @@ and holds the offloaded bytes, a dearer box kept only when its memory is faster 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .. import hybrid, sizing
 from ..errors import InputError
@@ -163,3 +163,21 @@ def cost_of(w: Workload, accel: Accelerator, count: int, host: Host, cat: Catalo
     return Cost(purchase_usd=purchase, cloud_usd_per_hour=None, power_usd_per_year=power, budget_usd=purchase, basis="purchase",
                 price_kind=buy.kind if buy else "", price_date=buy.date if buy else "",
                 host="" if owned else (host.name if host.usd is not None else f"{host.name} (not priced)"), host_usd=host.usd)
+
+
+def expert_offload_plan(w: Workload, model: Model, cat: Catalog, precision: str) -> Option | None:
+    """A reference hybrid rig for a MoE model (the MOE-expert-offload tip): the purchasable GPU with the least memory
+    that holds everything but the routed experts of all layers, at ``precision``, on the host the user named or
+    described, else the cheapest catalog host box that holds the experts. None when no such GPU or host exists."""
+    p = cat.precisions[precision]
+    rt = cat.runtimes[cat.policy.hybrid_runtime]
+    # The host's RAM is what the tip sizes (P2-offload-ram compares it with --ram), so --ram does not limit the choice.
+    forced = replace(w, offload="experts", deployment="local", ram_gb=None)
+    gpus = sorted((g for g in cat.accelerators.values() if g.kind == "gpu" and g.obtain == "buy" and rt.runs(p.id, g.ecosystem)),
+                  key=lambda g: (g.memory_bytes, g.id))
+    for gpu in gpus:
+        placement = place(forced, model, gpu, 1, p, rt, "experts", cat)
+        hosts = hosts_for(forced, 1, placement.host_ram_bytes, cat) if placement else []
+        if placement and hosts:
+            return evaluate(forced, model, gpu, 1, p, rt, placement, hosts[0], cat)
+    return None
