@@ -148,8 +148,8 @@ def fit(hardware: str, count: int = 1, models: Iterable[str] = (), sort: str = "
     accel = cat.accelerator(hardware)
     chosen = [cat.model(m) for m in models] if models else sorted(cat.models.values(), key=lambda m: m.id)
 
-    def check(**profile: Any) -> api.CheckResult:
-        return api.check(profile, accel.id, count, knowledge_dirs=dirs)
+    def check(**profile: Any) -> api.CheckResult:  # what the hardware itself holds: no part in host RAM
+        return api.check({**profile, "offload": "none"}, accel.id, count, knowledge_dirs=dirs)
 
     rows, missing = [], []
     for model in dict.fromkeys(chosen):  # a model named twice is fitted once

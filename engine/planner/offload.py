@@ -81,17 +81,19 @@ def hosts_for(w: Workload, count: int, need_bytes: int, cat: Catalog) -> list[Ho
 
 
 def modes_for(w: Workload, model: Model) -> list[str]:
-    """The splits to try: the one forced, else experts for a mixture of experts and whole layers for a dense model."""
+    """The splits to try: the one forced, else (auto) the routed experts of a mixture of experts. A dense model's
+    layers are split off only when asked: the CPU then reads whole layers every token, which ``auto`` never buys."""
     if w.offload in hybrid.MODES:
         return [w.offload]
-    return ["experts"] if model.experts else ["layers"]
+    return ["experts"] if model.experts else []
 
 
 def with_offload(w: Workload, model: Model, accel: Accelerator, cat: Catalog, gpu_only: list[Option],
                  count: int | None = None) -> list[Option]:
     """The options to weigh for one device: ``gpu_only`` (the options that keep everything on it), plus or instead of
     hybrid options, as ``w.offload`` says (auto: hybrid only when no GPU-only option fits)."""
-    if w.offload == "none" or (w.offload == "auto" and any(o.fits for o in gpu_only)):
+    # None is "none" as the consultation passes it on (profile.NONE, an answer left empty on purpose, reads as None)
+    if w.offload in (None, "none") or (w.offload == "auto" and any(o.fits for o in gpu_only)):
         return gpu_only
     found = hybrid_options(w, model, accel, cat, count)
     if w.offload == "auto":

@@ -34,10 +34,10 @@ class Workload:
     hours_per_day: float
     cpu_cores: int | None
     ram_gb: float | None
-    tokens: int | None = None  # training tokens of the whole run (dataset x epochs), when the user gave them
-    offload: str = "auto"  # what may stay in host RAM, computed by the CPU: auto, none, experts, layers
+    offload: str | None = "auto"  # what may stay in host RAM, computed by the CPU: auto, experts, layers; None: never
     host: str | None = None  # the catalog host box (a CPU entry's id) that runs the offloaded part
     host_bandwidth_gbs: float | None = None  # a described host's memory bandwidth, when it is not a catalog box
+    tokens: int | None = None  # training tokens of the whole run (dataset x epochs), when the user gave them
 
     @property
     def training(self) -> bool:
