@@ -102,7 +102,8 @@ SLOTS: tuple[Slot, ...] = (
          unset="no host described: the P2 rules size one"),
     Slot("offload", "choice", "May part of the model stay in host RAM, computed by the CPU?",
          "auto: a MoE's routed experts, only when the GPUs cannot hold the model; none: never; experts: force that split "
-         "(llama.cpp --n-cpu-moe); layers: whole layers of any model (llama.cpp -ngl), read in full by the CPU every token", choices=OFFLOADS, default_key="default-offload", when=("task", ("inference",))),
+         "(llama.cpp --n-cpu-moe); layers: whole layers of any model (llama.cpp -ngl), read in full by the CPU every token",
+         choices=OFFLOADS, default_key="default-offload", when=("task", ("inference",))),
     Slot("host", "text", "Which host box runs the offloaded part (a catalog CPU box, empty to let the engine choose)?",
          "a name from `llmhw hardware --kind cpu`, e.g. \"Xeon 6 6980P 768GB\"; its memory bandwidth sets a hybrid rig's speed",
          optional=True, when=ON_OWN_HOST, unset="the cheapest catalog host box that holds the offloaded part"),

@@ -20,7 +20,8 @@ ON_GPU = {"experts": "attention, shared experts, embeddings", "layers": "the oth
 
 
 class OffloadRules:
-    @Rule(AS.workload << Workload(model=MATCH.model_id), OR(AND(AS.rec << Recommendation(offload=HYBRID), Mode(kind="recommend")), AS.rec << Fit(fits=True, offload=HYBRID)),
+    @Rule(AS.workload << Workload(model=MATCH.model_id),
+          OR(AND(AS.rec << Recommendation(offload=HYBRID), Mode(kind="recommend")), AS.rec << Fit(fits=True, offload=HYBRID)),
           Policy(hybrid_cpu_bandwidth_efficiency=MATCH.cpu_efficiency), salience=SALIENCE_ADVICE)
     @rule_meta(id="OFF-hybrid-tier",
                statement="{tiers} keep {host_bytes:gb} of {what} in {host}'s RAM: its {host_gbs:g} GB/s set the speed, "

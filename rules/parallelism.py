@@ -12,7 +12,7 @@ import math
 
 from experta import AND, AS, MATCH, OR, P
 
-from .. import hybrid, sizing
+from .. import hybrid
 from ..facts import Fit, MemoryNeed, Mode, ModelSpec, Policy, Recommendation, Tip, Warning, Workload
 from ..planner import arch, offload
 from . import SALIENCE_ADVICE, SEVERAL_DEVICES, Host, Rule, rule_meta, subject, tiers_sharing
@@ -148,9 +148,10 @@ class ParallelismRules:
     @rule_meta(id="MOE-expert-offload",
                statement="with its routed experts in host RAM computed by the CPU, one {gpu} holds {model}'s shared part "
                "and decodes at ~{tokens_per_s:rate} on {host}",
-               message="{model} at Q4_K_M is {total_bytes:gb}; keep its routed experts ({experts_bytes:gb}) in host RAM and let "
-               "the CPU compute them (llama.cpp -ngl 99 --n-cpu-moe {layers}, or -ot exps=CPU; KTransformers for DeepSeek): a "
-               "single {gpu} holds the rest with this workload's KV cache ({on_gpu_bytes:gb}). Each token then reads "
+               message="{model} at Q4_K_M is {total_bytes:gb}; keep the routed experts of {layers} of its {all_layers} layers "
+               "({experts_bytes:gb}) in host RAM and let the CPU compute them (llama.cpp -ngl 99 --n-cpu-moe {layers}, or -ot "
+               "exps=CPU for all; KTransformers for DeepSeek): a single {gpu} holds the rest with this workload's KV cache "
+               "({on_gpu_bytes:gb}). Each token then reads "
                "~{step_bytes:gb} of experts from host RAM, so the host's memory bandwidth sets the speed: ~{tokens_per_s:rate} "
                "per user on {host} ({host_gbs:g} GB/s at the calibrated {cpu_efficiency:pct} of it). The host needs at least "
                "{host_bytes:gb} of RAM.",
@@ -179,11 +180,10 @@ class ParallelismRules:
         if plan is None or plan.host_part is None:
             return  # no catalog GPU holds the shared part, or no host holds the experts: nothing to suggest
         part = plan.host_part
-        a = arch(model)
-        experts = hybrid.routed_expert_bytes(a, part.placement.gpu_weight_bytes + part.placement.host_weight_bytes)
-        self.conclude(Tip(effect_bytes=experts), model=model.name, gpu=self.catalog.accelerators[plan.hardware].name,
-                      total_bytes=part.placement.gpu_weight_bytes + part.placement.host_weight_bytes, experts_bytes=experts,
-                      layers=part.placement.offloaded_layers, on_gpu_bytes=plan.memory.total,
-                      step_bytes=part.placement.host_weight_bytes * sizing.experts_touched(a, 1), tokens_per_s=plan.tokens_per_s,
+        placement = part.placement
+        self.conclude(Tip(effect_bytes=placement.host_weight_bytes), model=model.name, gpu=self.catalog.accelerators[plan.hardware].name,
+                      total_bytes=placement.gpu_weight_bytes + placement.host_weight_bytes, experts_bytes=placement.host_weight_bytes,
+                      layers=placement.offloaded_layers, all_layers=placement.layers, on_gpu_bytes=plan.memory.total,
+                      step_bytes=hybrid.step_reads(arch(model), placement, 1)[1], tokens_per_s=plan.tokens_per_s,
                       host=part.host_name, host_gbs=part.host_bandwidth_gbs, cpu_efficiency=cpu_efficiency,
-                      host_bytes=part.placement.host_ram_bytes)
+                      host_bytes=placement.host_ram_bytes)

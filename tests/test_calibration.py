@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 from llmhw import planner
-from llmhw.planner import offload
 from llmhw.errors import KnowledgeError
 from llmhw.knowledge.loader import Catalog, load_catalog
 from llmhw.knowledge.schema import CalibrationRun
+from llmhw.planner import offload
 
 BAND = (0.75, 1.33)  # an estimate within x0.75-1.33 of the published figure counts as calibrated
 MIN_SHARE_IN_BAND = 0.85
