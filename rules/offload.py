@@ -16,6 +16,7 @@ from . import SALIENCE_ADVICE, Host, Rule, rule_meta, tiers_sharing
 
 HYBRID = P(lambda offload: offload != "none")
 WHAT = {"experts": "the routed experts", "layers": "whole layers (weights and their KV cache)"}
+RUNS_ALSO = {"experts": " (KTransformers runs the same split for DeepSeek and Qwen MoE models)"}
 ON_GPU = {"experts": "attention, shared experts, embeddings", "layers": "the other layers"}
 
 
@@ -31,8 +32,7 @@ class OffloadRules:
                "token reads ~{host_step_bytes:gb} from host RAM at {host_gbs:g} GB/s (the CPU reaches the calibrated "
                "{cpu_efficiency:pct} of it) against ~{gpu_step_bytes:gb} from the GPU's {gpu_gbs:,.0f} GB/s, so the host's "
                "memory bandwidth, not the GPU, sets the speed: ~{tokens_per_s:rate} per user; more memory channels are the "
-               "upgrade that pays, a faster GPU is not. The host needs {host_ram_bytes:gb} of RAM. Run: {command} "
-               "(KTransformers runs the same split for DeepSeek).",
+               "upgrade that pays, a faster GPU is not. The host needs {host_ram_bytes:gb} of RAM. Run: {command}.",
                sources=["llamacpp-cpu-moe-15077", "ktransformers-r1-tutorial", "ktransformers-314"], needs=("model", "offload"))
     def hybrid_tier(self: Host, workload: Workload, rec: Recommendation, model_id: str, cpu_efficiency: float) -> None:
         """## What it decides
@@ -62,8 +62,9 @@ class OffloadRules:
         gpu_step, host_step = hybrid.step_reads(arch(self.catalog.models[model_id]), placement, 1)
         accel = self.catalog.accelerators[option.hardware]
         self.conclude(Tip(effect_bytes=placement.host_weight_bytes), tiers=", ".join(tiers), count=option.count, gpu=accel.name,
-                      host=part.host_name, what=WHAT[placement.mode], host_bytes=placement.host_weight_bytes,
+                      host=part.host_name, what=WHAT[placement.mode], host_bytes=placement.host_weight_bytes + placement.host_kv_bytes,
                       offloaded=placement.offloaded_layers, layers=placement.layers, gpu_bytes=option.memory.total * option.count,
                       on_gpu=ON_GPU[placement.mode], host_step_bytes=host_step, host_gbs=part.host_bandwidth_gbs,
                       cpu_efficiency=cpu_efficiency, gpu_step_bytes=gpu_step, gpu_gbs=accel.mem_bandwidth_gbs,
-                      tokens_per_s=option.tokens_per_s, host_ram_bytes=placement.host_ram_bytes, command=hybrid.command(placement))
+                      tokens_per_s=option.tokens_per_s, host_ram_bytes=placement.host_ram_bytes,
+                      command=hybrid.command(placement) + RUNS_ALSO.get(placement.mode, ""))

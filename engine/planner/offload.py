@@ -63,7 +63,7 @@ def hosts_for(w: Workload, count: int, need_bytes: int, cat: Catalog) -> list[Ho
     if ram is not None and ram < need_bytes:
         return []
     if w.host_bandwidth_gbs:
-        return [Host(DESCRIBED, f"the described host ({w.host_bandwidth_gbs:g} GB/s)", w.host_bandwidth_gbs, ram, None)]
+        return [Host(DESCRIBED, "the described host", w.host_bandwidth_gbs, ram, None)]
     if w.host:
         box = cat.accelerators[w.host]
         have = ram if ram is not None else box.usable_memory_bytes
