@@ -21,10 +21,10 @@ from .evaluate import (
     _inference_memory,
     arch,
     bandwidth_efficiency,
-    offered,
     precisions_for,
     prices_of,
     quality_of,
+    runs_on,
     step_overhead,
     tflops_at,
     usable_bytes,
@@ -57,8 +57,15 @@ def host_id(cat: Catalog, name: str) -> str:
     return found
 
 
-def hosts_for(w: Workload, count: int, need_bytes: int, cat: Catalog) -> list[Host]:
-    """The hosts that could run a split needing ``need_bytes`` of host RAM with ``count`` GPUs (see the module doc)."""
+def host_boxes(cat: Catalog) -> list[Accelerator]:
+    """The priced catalog host boxes that take GPUs, cheapest first (the faster of two at one price first)."""
+    return sorted((h for h in cat.accelerators.values() if h.kind == "cpu" and h.host_gpus is not None and h.buy_price),
+                  key=lambda h: (h.buy_price.per_device_usd if h.buy_price else math.inf, -h.mem_bandwidth_gbs, h.id))
+
+
+def hosts_for(w: Workload, count: int, need_bytes: int, cat: Catalog, boxes: list[Accelerator] | None = None) -> list[Host]:
+    """The hosts that could run a split needing ``need_bytes`` of host RAM with ``count`` GPUs (see the module doc);
+    ``boxes``: ``host_boxes(cat)``, when the caller already has it."""
     ram = int(w.ram_gb * GB) if w.ram_gb else None
     if ram is not None and ram < need_bytes:
         return []
@@ -69,11 +76,10 @@ def hosts_for(w: Workload, count: int, need_bytes: int, cat: Catalog) -> list[Ho
         have = ram if ram is not None else box.usable_memory_bytes
         buy = box.buy_price
         return [Host(box.id, box.name, box.mem_bandwidth_gbs, have, buy.per_device_usd if buy else None)] if have >= need_bytes else []
-    boxes = sorted((h for h in cat.accelerators.values() if h.kind == "cpu" and h.host_gpus is not None and h.host_gpus >= count
-                    and h.buy_price and (ram or h.usable_memory_bytes) >= need_bytes),
-                   key=lambda h: (h.buy_price.per_device_usd if h.buy_price else math.inf, -h.mem_bandwidth_gbs, h.id))
     out: list[Host] = []
-    for box in boxes:  # cheapest first: a dearer box is worth offering only if its memory is faster
+    for box in host_boxes(cat) if boxes is None else boxes:  # cheapest first: a dearer box is worth it only if faster
+        if (box.host_gpus or 0) < count or (ram or box.usable_memory_bytes) < need_bytes:
+            continue
         if not out or box.mem_bandwidth_gbs > out[-1].bandwidth_gbs:
             price = box.buy_price.per_device_usd if box.buy_price else None
             out.append(Host(box.id, box.name, box.mem_bandwidth_gbs, ram or box.usable_memory_bytes, price))
@@ -104,39 +110,50 @@ def with_offload(w: Workload, model: Model, accel: Accelerator, cat: Catalog, gp
 def hybrid_options(w: Workload, model: Model, accel: Accelerator, cat: Catalog, count: int | None = None) -> list[Option]:
     """Every hybrid option of this GPU (one, or ``count``) with each host worth offering, per format the hybrid
     runtime runs on it. None for training, rented or edge devices, or a device bought only as a whole system."""
-    if w.training or w.deployment != "local" or accel.kind != "gpu" or (count is None and accel.purchase_unit > 1):
+    modes = modes_for(w, model)
+    if not modes or w.training or w.deployment != "local" or accel.kind != "gpu" or (count is None and accel.purchase_unit > 1):
         return []
     rt = cat.runtimes[cat.policy.hybrid_runtime]
     n = count or 1
+    boxes = host_boxes(cat)
+    memo: dict[str, tuple[sizing.Arch, sizing.Memory]] = {}
     out: list[Option] = []
     for p in precisions_for(w, model, cat):
-        if rt not in offered(w, model, accel, p, cat):
+        if not (runs_on(p, accel, model) and rt.runs(p.id, accel.ecosystem)):
             continue
-        for mode in modes_for(w, model):
-            placement = place(w, model, accel, n, p, rt, mode, cat)
+        for mode in modes:
+            placement = place(w, model, accel, n, p, rt, mode, cat, memo)
             if placement is None:
                 continue
-            out += [evaluate(w, model, accel, n, p, rt, placement, host, cat)
-                    for host in hosts_for(w, n, placement.host_ram_bytes, cat)]
+            out += [evaluate(w, model, accel, n, p, rt, placement, host, cat, memo)
+                    for host in hosts_for(w, n, placement.host_ram_bytes, cat, boxes)]
     return out
 
 
+def _sized(w: Workload, model: Model, p: Precision, rt: Runtime, memo: dict[str, tuple[sizing.Arch, sizing.Memory]] | None
+           ) -> tuple[sizing.Arch, sizing.Memory]:
+    """The model's sizing view and its whole need on one device at ``p`` (kept in ``memo``: the GPU does not change it)."""
+    memo = {} if memo is None else memo
+    if p.id not in memo:
+        a = arch(model)
+        memo[p.id] = (a, _inference_memory(w, a, p, rt, 1))
+    return memo[p.id]
+
+
 def place(w: Workload, model: Model, accel: Accelerator, count: int, p: Precision, rt: Runtime, mode: str,
-          cat: Catalog) -> hybrid.Placement | None:
+          cat: Catalog, memo: dict[str, tuple[sizing.Arch, sizing.Memory]] | None = None) -> hybrid.Placement | None:
     """The split that leaves the GPUs' part within their usable memory, offloading the fewest layers."""
-    a = arch(model)
-    need = _inference_memory(w, a, p, rt, 1)
+    a, need = _sized(w, model, p, rt, memo)
     usable = usable_bytes(accel, rt, cat.policy.fit_headroom)
     return hybrid.place(a, mode, need.weights, need.kv_cache, need.activations + rt.overhead_bytes * count, usable * count,
                         cat.policy.host_os_reserve_bytes)
 
 
 def evaluate(w: Workload, model: Model, accel: Accelerator, count: int, p: Precision, rt: Runtime, placement: hybrid.Placement,
-             host: Host, cat: Catalog) -> Option:
+             host: Host, cat: Catalog, memo: dict[str, tuple[sizing.Arch, sizing.Memory]] | None = None) -> Option:
     """Size, time and price one hybrid option: ``count`` GPUs (a layer split, one at a time) and ``host``."""
-    a = arch(model)
+    a, need = _sized(w, model, p, rt, memo)
     policy = cat.policy
-    need = _inference_memory(w, a, p, rt, 1)
     memory = sizing.Memory(weights=math.ceil(placement.gpu_weight_bytes / count), kv_cache=math.ceil(placement.gpu_kv_bytes / count),
                            activations=math.ceil(need.activations / count), overhead=rt.overhead_bytes)
     usable = usable_bytes(accel, rt, policy.fit_headroom)
