@@ -108,8 +108,8 @@ def with_offload(w: Workload, model: Model, accel: Accelerator, cat: Catalog, gp
 
 
 def hybrid_options(w: Workload, model: Model, accel: Accelerator, cat: Catalog, count: int | None = None) -> list[Option]:
-    """Every hybrid option of this GPU (one, or ``count``) with each host worth offering, per format the hybrid
-    runtime runs on it. None for training, rented or edge devices, or a device bought only as a whole system."""
+    """Every hybrid option of this GPU (one, or ``count`` for a named configuration) with each host worth offering
+    (the cheapest only for a named one), per format the hybrid runtime runs on it. None for training, rented or edge devices, or a device bought only as a whole system."""
     modes = modes_for(w, model)
     if not modes or w.training or w.deployment != "local" or accel.kind != "gpu" or (count is None and accel.purchase_unit > 1):
         return []
@@ -125,8 +125,9 @@ def hybrid_options(w: Workload, model: Model, accel: Accelerator, cat: Catalog, 
             placement = place(w, model, accel, n, p, rt, mode, cat, memo)
             if placement is None:
                 continue
-            out += [evaluate(w, model, accel, n, p, rt, placement, host, cat, memo)
-                    for host in hosts_for(w, n, placement.host_ram_bytes, cat, boxes)]
+            hosts = hosts_for(w, n, placement.host_ram_bytes, cat, boxes)
+            # A named configuration (check) gets the cheapest host that holds it; the search weighs the faster ones too.
+            out += [evaluate(w, model, accel, n, p, rt, placement, host, cat, memo) for host in (hosts[:1] if count else hosts)]
     return out
 
 
