@@ -109,7 +109,8 @@ def with_offload(w: Workload, model: Model, accel: Accelerator, cat: Catalog, gp
 
 def hybrid_options(w: Workload, model: Model, accel: Accelerator, cat: Catalog, count: int | None = None) -> list[Option]:
     """Every hybrid option of this GPU (one, or ``count`` for a named configuration) with each host worth offering
-    (the cheapest only for a named one), per format the hybrid runtime runs on it. None for training, rented or edge devices, or a device bought only as a whole system."""
+    (the cheapest only for a named one), per format the hybrid runtime runs on it. None for training, rented or edge
+    devices, or a device bought only as a whole system."""
     modes = modes_for(w, model)
     bought_whole = count is None and accel.purchase_unit > 1
     if not modes or w.training or w.deployment != "local" or accel.kind != "gpu" or bought_whole:
