@@ -144,7 +144,8 @@ def advice_markdown(d: Mapping[str, Any]) -> str:
     lines += ["| # | tier | hardware | precision | memory used / usable (GB = 1e9 B) | tok/s per user | tok/s all | cost (USD) |",
               "|---|---|---|---|---|---|---|---|"]
     for i, r in enumerate(d["recommendations"], 1):
-        lines.append(f"| {i} | {r['tier']} | {r['count']} x {r['hardware_name']} | {r['precision']} | "
+        host = f" + {r['placement']['host_name']}" if r.get("placement") else ""
+        lines.append(f"| {i} | {r['tier']} | {r['count']} x {r['hardware_name']}{host} | {r['precision']} | "
                      f"{gb(r['memory']['total'])} / {gb(r['available'])} | {rate(r['tokens_per_s'])} | {rate(r['total_tokens_per_s'])} | "
                      f"{usd(r['cost']['budget_usd'])} |")
     for title, key in (("Warnings", "warnings"), ("Tips", "tips"), ("Notes", "notes")):
