@@ -19,7 +19,7 @@ from .errors import InputError
 from .knowledge.loader import Catalog, load_catalog
 from .models import with_model
 from .models.sheet import ModelSheet, describe
-from .planner import TIERS, Option
+from .planner import TIERS, Option, offload
 from .profile import NONE, Profile, check_model_limits, shown_value
 from .session import Run, run_with_defaults
 from .trace import Evidence, TraceEvent, evidence
@@ -90,6 +90,7 @@ class CheckResult:
             "tokens_per_s": c.get("tokens_per_s"), "total_tokens_per_s": c.get("total_tokens_per_s"),
             "prefill_tokens_per_s": c.get("prefill_tokens_per_s"), "cost": c.get("cost", {}), "layout": c.get("layout"),
             **({"training_run": c["training_run"]} if "training_run" in c else {}),
+            **({"placement": c["placement"]} if "placement" in c else {}),
             "warnings": [dict(w) for w in self.warnings], "tips": [dict(t) for t in self.tips],
             "notes": [dict(n) for n in self.notes],
         }
@@ -118,6 +119,8 @@ def resolve(profile: ProfileLike, cat: Catalog) -> dict[str, Any]:
         answers["precision"] = "auto"
     if "model" not in answers:
         raise InputError("model", "required; `llmhw models` lists the models")
+    if answers.get("host"):
+        answers["host"] = offload.host_id(cat, answers["host"])
     check_model_limits(answers, cat.models[answers["model"]])
     return answers
 

@@ -150,8 +150,8 @@ def fit(hardware: str, count: int = 1, models: Iterable[str] = (), sort: str = "
     # a named model may be a path or Hub id (llmhw.models): its id, the absolute path, is what each check reads again
     chosen = [with_model(cat, m).model(m) for m in models] if models else sorted(cat.models.values(), key=lambda m: m.id)
 
-    def check(**profile: Any) -> api.CheckResult:
-        return api.check(profile, accel.id, count, knowledge_dirs=dirs)
+    def check(**profile: Any) -> api.CheckResult:  # what the hardware itself holds: no part in host RAM
+        return api.check({**profile, "offload": "none"}, accel.id, count, knowledge_dirs=dirs)
 
     rows, missing = [], []
     for model in dict.fromkeys(chosen):  # a model named twice is fitted once

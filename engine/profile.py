@@ -21,6 +21,8 @@ TRAINING_TASKS = ("finetune", "lora", "qlora", "pretrain")
 ECOSYSTEMS = ("any", "cuda", "rocm", "apple", "tpu", "npu", "cpu")
 DEPLOYMENTS = ("local", "cloud", "edge")
 SCALES = ("personal", "team", "enterprise")
+OFFLOADS = ("auto", "none", "experts", "layers")  # what may stay in host RAM, computed by the host CPU (hybrid CPU+GPU)
+MAX_HOST_BANDWIDTH_GBS = 10_000  # a 2-socket 24-channel DDR5-8800 server peaks near 1,700 GB/s; more is a typo
 MAX_CONTEXT = 10_000_000  # no open model reads more than ~10M tokens; larger is a typo
 MAX_USERS = 1_000_000
 MAX_BUDGET_USD = 1e10
@@ -98,6 +100,17 @@ SLOTS: tuple[Slot, ...] = (
     Slot("ram_gb", "float", "System RAM of that host, in GB?", "pitfall P2 checks it holds the checkpoint for loading",
          low=0.5, high=MAX_RAM_GB, optional=True, when=ON_OWN_HOST, option="--ram",
          unset="no host described: the P2 rules size one"),
+    Slot("offload", "choice", "May part of the model stay in host RAM, computed by the CPU?",
+         "auto: a MoE's routed experts, only when the GPUs cannot hold the model; none: never; experts: force that split "
+         "(llama.cpp --n-cpu-moe); layers: whole layers of any model (llama.cpp -ngl), read in full by the CPU every token",
+         choices=OFFLOADS, default_key="default-offload", when=("task", ("inference",))),
+    Slot("host", "text", "Which host box runs the offloaded part (a catalog CPU box, empty to let the engine choose)?",
+         "a name from `llmhw hardware --kind cpu`, e.g. \"Xeon 6 6980P 768GB\"; its memory bandwidth sets a hybrid rig's speed",
+         optional=True, when=ON_OWN_HOST, unset="the cheapest catalog host box that holds the offloaded part"),
+    Slot("host_bandwidth_gbs", "float", "Memory bandwidth of that host, in GB/s (channels x MT/s x 8 B)?",
+         "12 x DDR5-6400 = 614.4; 2 x DDR5-5600 = 89.6; describes a host the catalog does not have",
+         low=1, high=MAX_HOST_BANDWIDTH_GBS, optional=True, when=ON_OWN_HOST, option="--host-bandwidth",
+         unset="the host box's catalog bandwidth"),
     Slot("tokens", "int", "How many tokens to train on (dataset tokens x epochs)?",
          "sets the time and cost of the run: 50000000 for 50M tokens of fine-tuning data", low=1, high=MAX_TRAIN_TOKENS,
          optional=True, when=TRAINING, unset="no time or cost to train shown"),

@@ -27,6 +27,7 @@ from .rules.article import ArticleRules
 from .rules.calibration import CalibrationRules
 from .rules.candidates import CandidateRules
 from .rules.memory import MemoryRules
+from .rules.offload import OffloadRules
 from .rules.parallelism import ParallelismRules
 from .rules.pitfalls import PitfallRules
 from .rules.quantization import QuantizationRules
@@ -131,7 +132,7 @@ def vars_of(cls: type) -> list[Any]:
 
 
 class AdvisorEngine(QuestionRules, MemoryRules, CandidateRules, RecommendRules, PitfallRules, RoleRules, QuantizationRules, TrainingRules,
-                    ParallelismRules, ArticleRules, UpgradeRules,
+                    ParallelismRules, OffloadRules, ArticleRules, UpgradeRules,
                     CalibrationRules, BaseEngine):
     """Every rule of the rulebase in one engine class."""
 

@@ -186,6 +186,10 @@ def _check_calibration(cat: dict[str, dict[str, Any]]) -> None:
                 raise KnowledgeError(f"{where}, key '{key}': unknown {key} {getattr(run, key)!r}")
         if run.per_user_tok_s is None and run.total_tok_s is None:
             raise KnowledgeError(f"{where}, key 'per_user_tok_s': one of per_user_tok_s and total_tok_s is required")
+        if run.host is not None and run.host not in cat["accelerators"]:
+            raise KnowledgeError(f"{where}, key 'host': unknown host box {run.host!r}")
+        if run.offload is not None and run.host is None and run.host_bandwidth_gbs is None:
+            raise KnowledgeError(f"{where}, key 'host': an offloaded run names its host or host_bandwidth_gbs")
         if run.prompt_tokens is not None and run.prompt_tokens >= run.context:
             raise KnowledgeError(f"{where}, key 'prompt_tokens': expected fewer than context ({run.context}) tokens")
         shape = (run.tensor_parallel, run.pipeline_parallel, run.data_parallel)

@@ -265,6 +265,10 @@ class CalibrationRun:
     data_parallel: int | None = meta(positive=True, unit="replicas")
     notes: str = meta("")
     local: bool = meta(False)  # measured on the user's machine (`llmhw calibrate`): corrects that device and runtime's estimates
+    # hybrid CPU+GPU runs (engine/hybrid.py): what stayed in host RAM, and the host (a catalog CPU box, or its bandwidth)
+    offload: str | None = meta(choices=("experts", "layers"))
+    host: str | None = meta()
+    host_bandwidth_gbs: float | None = meta(positive=True, unit="GB/s")
 
     @property
     def published_tok_s(self) -> float:
@@ -386,3 +390,9 @@ class Policy:
     node_network_gbs: dict[str, float] = meta(required=True, unit="GB/s per direction")
     node_network_latency_s: dict[str, float] = meta(required=True, unit="seconds per message")
     expert_parallel_runtimes: tuple[str, ...] = meta(required=True)
+    # hybrid CPU+GPU: routed experts or whole layers in host RAM, computed by the host CPU (engine/hybrid.py)
+    default_offload: str = meta(required=True, choices=("auto", "none", "experts", "layers"))
+    hybrid_runtime: str = meta(required=True)
+    hybrid_cpu_bandwidth_efficiency: float = _limit("fraction of peak host memory bandwidth")
+    hybrid_layer_overhead_s: float = _limit("seconds per offloaded layer per decode step")
+    hybrid_prefill_batch_tokens: int = _limit("tokens")

@@ -15,6 +15,7 @@
 | TRN    | training techniques                                | training        |
 | NET    | multi-device parallelism and interconnect          | parallelism     |
 | MOE    | mixture-of-experts models                          | parallelism     |
+| OFF    | hybrid CPU+GPU: experts or layers in host RAM      | offload         |
 | ART    | where the source article is wrong                  | article         |
 | UPG    | upgrades to the hardware the user owns             | upgrade         |
 | CAL    | speeds measured on the user's machine              | calibration     |
@@ -46,7 +47,8 @@ if TYPE_CHECKING:
     from ..knowledge.schema import Policy
     from ..planner import Option, Workload
 
-PREFIXES = ("IN", "MEM", "CAND", "CMP", "REC", "BUD", "P1", "P2", "P3", "QNT", "TRN", "NET", "MOE", "ART", "UPG", "CAL")
+PREFIXES = ("IN", "MEM", "CAND", "CMP", "REC", "BUD", "P1", "P2", "P3", "QNT", "TRN", "NET", "MOE", "OFF", "ART", "UPG",
+            "CAL")
 STATUSES = ("stable", "preview", "deprecated", "removed")
 
 # Salience orders the phases; higher fires first.

@@ -202,7 +202,7 @@ class CandidateRules:
         self.conclude(
             Fit(id=option.id, hardware=hardware, count=count, precision=option.precision, fits=option.fits,
                 utilization=round(option.utilization, 4), cost_usd=option.cost.budget_usd, kind=accel.kind,
-                ecosystem=accel.ecosystem, tp_over_pcie=option.tp_over_pcie, quality=option.quality),
+                ecosystem=accel.ecosystem, tp_over_pcie=option.tp_over_pcie, quality=option.quality, offload=option.layout.offload),
             name=accel.name, precision=option.precision, need_bytes=option.memory.total,
             usable_bytes=option.usable_bytes, fits=option.fits,
         )

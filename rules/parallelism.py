@@ -12,9 +12,9 @@ import math
 
 from experta import AND, AS, MATCH, OR, P
 
-from .. import sizing
+from .. import hybrid
 from ..facts import Fit, MemoryNeed, Mode, ModelSpec, Policy, Recommendation, Tip, Warning, Workload
-from ..planner import arch, layouts
+from ..planner import arch, layouts, offload
 from . import SALIENCE_ADVICE, SEVERAL_DEVICES, Host, Rule, rule_meta, subject, tiers_sharing
 
 FAST_LINKS = ("nvlink", "infinity-fabric", "ici")  # links that carry tensor parallel's per-layer all-reduces well
@@ -180,46 +180,48 @@ class ParallelismRules:
         per_device = math.ceil(experts / count)
         self.conclude(Tip(effect_experts=per_device), model=self.catalog.models[workload["model"]].name, count=count, per_device=per_device)
 
-    @Rule(AS.workload << Workload(task="inference", concurrency=MATCH.users),
+    @Rule(AS.workload << Workload(task="inference"),
           AS.spec << ModelSpec(architecture="moe", experts=P(bool), experts_active=P(bool)),
-          AS.need << MemoryNeed(kv_cache=MATCH.kv_bytes, activations=MATCH.activations_bytes),
-          Policy(moe_offload_link_gbs=MATCH.link_gbs, fit_headroom=MATCH.headroom, host_os_reserve_bytes=MATCH.reserve_bytes),
-          salience=SALIENCE_ADVICE)
+          AS.need << MemoryNeed(), Policy(hybrid_cpu_bandwidth_efficiency=MATCH.cpu_efficiency), salience=SALIENCE_ADVICE)
     @rule_meta(id="MOE-expert-offload",
-               statement="with experts in host RAM, one {gpu} holds {model}'s shared part and decodes at ~{tokens_per_s:rate}",
-               message="{model} at Q4_K_M is {total_bytes:gb}; with its routed experts ({experts_bytes:gb}) in host RAM a single "
-               "{gpu} holds the rest with this workload's KV cache ({on_gpu_bytes:gb}), and each decode step streams "
-               "~{step_bytes:gb} of the experts its {users} sequence(s) route to over PCIe: ~{tokens_per_s:rate} per user at best. "
-               "The host then needs at least {host_bytes:gb} of RAM.",
-               sources=["l40s-datasheet-copy", "v3-readme", "article"], needs=("model", "ram_gb"))
-    def expert_offload(self: Host, workload: Workload, spec: ModelSpec, need: MemoryNeed, users: int, kv_bytes: int, activations_bytes: int,
-                       link_gbs: float, headroom: float, reserve_bytes: int) -> None:
+               statement="with its routed experts in host RAM computed by the CPU, one {gpu} holds {model}'s shared part "
+               "and decodes at ~{tokens_per_s:rate} on {host}",
+               message="{model} at Q4_K_M is {total_bytes:gb}; keep the routed experts of {layers} of its {all_layers} layers "
+               "({experts_bytes:gb}) in host RAM and let the CPU compute them (llama.cpp -ngl 99 --n-cpu-moe {layers}, or -ot "
+               "exps=CPU for all; KTransformers for DeepSeek): a single {gpu} holds the rest with this workload's KV cache "
+               "({on_gpu_bytes:gb}). Each token then reads "
+               "~{step_bytes:gb} of experts from host RAM, so the host's memory bandwidth sets the speed: ~{tokens_per_s:rate} "
+               "per user on {host} ({host_gbs:g} GB/s at the calibrated {cpu_efficiency:pct} of it). The host needs at least "
+               "{host_bytes:gb} of RAM.",
+               sources=["llamacpp-cpu-moe-15077", "ktransformers-r1-tutorial", "ktransformers-314", "v3-readme"],
+               needs=("model", "ram_gb"))
+    def expert_offload(self: Host, workload: Workload, spec: ModelSpec, need: MemoryNeed, cpu_efficiency: float) -> None:
         """## What it decides
-        For a MoE model too large for the GPUs at hand: what offloading the experts to host RAM costs in speed.
+        For a mixture-of-experts model: what a hybrid rig gives, with the routed experts in host RAM and computed by the
+        host CPU, the rest (attention, shared experts, KV cache) on one GPU.
 
         ## Why
-        All experts must be stored, but each token reads only the active ones. llama.cpp can keep the
-        experts in system RAM (`--n-cpu-moe`, `-ot exps=CPU`) and the rest on the GPU; every token then
-        streams its active experts' weights over PCIe, which sets the speed.
+        All experts must be stored, but each token computes only the few it is routed to. llama.cpp (`--n-cpu-moe N`,
+        `-ot exps=CPU`) and KTransformers keep the experts in system RAM and compute them on the CPU, so a token reads a
+        few GB at the host's memory bandwidth instead of the whole model: DeepSeek-R1/V3 at Q4 decodes at 9-14 tok/s on
+        one 24 GB GPU and a 1-2 socket DDR5 server (calibration.yaml, within x0.75-1.33 of every published run).
 
         ## Example
-        Qwen3-30B-A3B at Q4_K_M with experts in RAM: the GPU holds ~1.5 GB; each token moves ~1.6 GB.
+        DeepSeek-R1 at Q4_K_M: ~400 GB of experts in the RAM of a 12-channel DDR5 server, ~12 GB of them read per token.
 
         ## Limits
-        Sized for Q4_K_M with llama.cpp on the smallest purchasable GPU that holds the shared part.
+        Sized for Q4_K_M with llama.cpp on the purchasable GPU with the least memory that holds the shared part, and the
+        host the user named (--host, --host-bandwidth) or else the cheapest catalog host box that holds the experts.
         """
         model = self.catalog.models[workload["model"]]
-        a = arch(model)
-        total = sizing.weight_bytes(model.params, self.catalog.precisions["q4_k_m"].bits_per_weight)
-        experts = int(total * (1 - sizing.moe_shared_fraction(a)))
-        on_gpu = total - experts + kv_bytes + activations_bytes + self.catalog.runtimes["llama-cpp"].overhead_bytes
-        per_step = experts * sizing.experts_touched(a, users)
-        llama_cpp = self.catalog.runtimes["llama-cpp"]  # the runtime that keeps experts in host RAM (-ot exps=CPU)
-        gpus = [g for g in self.catalog.accelerators.values() if g.kind == "gpu" and g.obtain == "buy"
-                and llama_cpp.runs("q4_k_m", g.ecosystem) and g.usable_memory_bytes * headroom >= on_gpu]
-        if not gpus:
-            return  # no GPU in the catalog holds the shared part: nothing to suggest
-        gpu = min(gpus, key=lambda g: (g.memory_bytes, g.id))
-        self.conclude(Tip(effect_bytes=experts), model=model.name, gpu=gpu.name, total_bytes=total, experts_bytes=experts,
-                      on_gpu_bytes=on_gpu, step_bytes=per_step, tokens_per_s=sizing.streamed_steps_per_s(per_step, link_gbs),
-                      host_bytes=experts + reserve_bytes)
+        plan = offload.expert_offload_plan(self.workload(workload), model, self.catalog, "q4_k_m")
+        if plan is None or plan.host_part is None:
+            return  # no catalog GPU holds the shared part, or no host holds the experts: nothing to suggest
+        part = plan.host_part
+        placement = part.placement
+        self.conclude(Tip(effect_bytes=placement.host_weight_bytes), model=model.name, gpu=self.catalog.accelerators[plan.hardware].name,
+                      total_bytes=placement.gpu_weight_bytes + placement.host_weight_bytes, experts_bytes=placement.host_weight_bytes,
+                      layers=placement.offloaded_layers, all_layers=placement.layers, on_gpu_bytes=plan.memory.total,
+                      step_bytes=hybrid.step_reads(arch(model), placement, 1)[1], tokens_per_s=plan.tokens_per_s,
+                      host=part.host_name, host_gbs=part.host_bandwidth_gbs, cpu_efficiency=cpu_efficiency,
+                      host_bytes=placement.host_ram_bytes)

@@ -138,7 +138,7 @@ class PitfallRules:
         """
         option = self.option(rec)
         base = cpu_cores if rec["kind"] in ("cpu", "unified", "npu") else option.count * per_device
-        weights = option.weights_bytes  # replicas load one checkpoint
+        weights = option.weights_bytes + (option.host_part.placement.host_weight_bytes if option.host_part else 0)  # replicas load one checkpoint
         cores = sizing.host_cores(base, 0 if task != "inference" else users, users_per_core)
         ram = sizing.host_ram_bytes(weights, ram_per_weights, reserve_bytes)
         self.conclude(HostNeed(count=option.count, hardware=self.catalog.accelerators[option.hardware].name, kind=rec["kind"],

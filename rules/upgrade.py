@@ -66,9 +66,11 @@ class UpgradeRules:
         if option is None:
             verdict = Phrase("no runtime in the catalog runs this workload on it")
         elif reached:
-            verdict = Phrase("it already runs {model} for this workload: {precision} on {runtime} at ~{tokens_per_s:rate} per user, "
-                             "{utilization:pct} of its memory; nothing to buy", model=model.name, precision=option.precision,
-                             runtime=option.runtime, tokens_per_s=option.tokens_per_s, utilization=option.utilization)
+            verdict = Phrase("it already runs {model} for this workload: {precision} on {runtime}{hybrid} at ~{tokens_per_s:rate} per "
+                             "user, {utilization:pct} of its memory; nothing to buy", model=model.name, precision=option.precision,
+                             runtime=option.runtime, tokens_per_s=option.tokens_per_s, utilization=option.utilization,
+                             hybrid=Phrase(" with its {offload} in host RAM", offload=option.layout.offload)
+                             if option.layout.offload != "none" else "")
         elif option.fits:
             verdict = Phrase("it holds {model} at {precision} ({quality}) on {runtime}, ~{tokens_per_s:rate} per user, short of the goal "
                              "({speed:rate} per user at {floor} or better)", model=model.name, precision=option.precision,

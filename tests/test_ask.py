@@ -18,7 +18,7 @@ from llmhw.profile import NONE
 from llmhw.session import RULES
 
 INFERENCE_LOCAL = ["model", "task", "precision", "context", "concurrency", "budget", "ecosystem", "deployment", "scale",
-                   "hours_per_day", "cpu_cores", "ram_gb"]
+                   "hours_per_day", "cpu_cores", "ram_gb", "offload", "host", "host_bandwidth_gbs"]
 
 
 def transcript(runner, tmp_path: Path, script: list[tuple[str, str]], after: list[str] = ()) -> str:
@@ -64,7 +64,7 @@ def test_personal_1_5b_session_with_why_help_back_and_an_invalid_answer(runner, 
         ("context", "lots"), ("context", "back"),  # back from context re-opens precision
         ("precision", "auto"), ("context", "8k"),
         ("concurrency", ""), ("budget", ""), ("ecosystem", ""), ("deployment", ""), ("scale", ""), ("hours_per_day", ""),
-        ("cpu_cores", ""), ("ram_gb", ""),
+        ("cpu_cores", ""), ("ram_gb", ""), ("offload", ""), ("host", ""), ("host_bandwidth_gbs", ""),
     ]
     out = transcript(runner, tmp_path, script, [f"save {profile}", "how 2", "quit"])
     audit = runner.invoke(main, ["audit", f"{profile}.trace.json"])  # save also writes the consultation's trace
@@ -90,7 +90,7 @@ def test_team_70b_session_and_what_if(runner, tmp_path):
     profile = tmp_path / "team.yaml"
     script = [("model", "deepseek-r1:70b"), ("task", "1"), ("precision", ""), ("context", "8192"), ("concurrency", "20"),
               ("budget", "40000"), ("ecosystem", ""), ("deployment", "local"), ("scale", ""), ("hours_per_day", ""),
-              ("cpu_cores", "none"), ("ram_gb", "")]
+              ("cpu_cores", "none"), ("ram_gb", ""), ("offload", ""), ("host", ""), ("host_bandwidth_gbs", "")]
     out = transcript(runner, tmp_path, script, ["what-if concurrency=100", f"save {profile}", "quit"])
     assert "scale: team" in out
     assert "What if concurrency=100 (was 20):\n  scale follows: team -> enterprise\n" in out
@@ -107,7 +107,7 @@ def test_enterprise_671b_session_recommends_clusters(runner, tmp_path):
     profile = tmp_path / "enterprise.yaml"
     script = [("model", "deepseek-r1"), ("task", ""), ("precision", ""), ("context", ""), ("concurrency", "200"),
               ("budget", ""), ("ecosystem", ""), ("deployment", ""), ("scale", "enterprise"), ("hours_per_day", "24"),
-              ("cpu_cores", ""), ("ram_gb", "")]
+              ("cpu_cores", ""), ("ram_gb", ""), ("offload", ""), ("host", ""), ("host_bandwidth_gbs", "")]
     out = transcript(runner, tmp_path, script, ["how minimum", f"save {profile}"])  # ends at end of input
     assert "  - [REC-minimum] the minimum that works is" in out and "[CAND-enumerate]" in out
     assert out.rstrip().endswith("End of input: session ended.")
@@ -122,7 +122,7 @@ def test_tpu_curious_user_who_needs_on_prem_gets_p3(runner, tmp_path):
     profile = tmp_path / "tpu.yaml"
     script = [("model", "qwen2.5:7b"), ("task", ""), ("precision", ""), ("context", ""), ("concurrency", ""),
               ("budget", ""), ("ecosystem", "5"), ("deployment", "local"), ("scale", ""), ("hours_per_day", ""),
-              ("cpu_cores", ""), ("ram_gb", "")]
+              ("cpu_cores", ""), ("ram_gb", ""), ("offload", ""), ("host", ""), ("host_bandwidth_gbs", "")]
     out = transcript(runner, tmp_path, script, ["how P3-tpu-lock-in", "what-if deployment=cloud", f"save {profile}", "quit"])
     assert "ecosystem: tpu" in out and "Warnings\n  P3-tpu-lock-in" in out
     assert "P3-tpu-lock-in: TPUs are rented only through Google Cloud. TPUs are not sold" in out

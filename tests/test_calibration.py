@@ -8,6 +8,7 @@ against published figure prints with ``pytest -s`` and is written to the file na
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import re
@@ -19,6 +20,7 @@ from llmhw import planner
 from llmhw.errors import KnowledgeError
 from llmhw.knowledge.loader import Catalog, load_catalog
 from llmhw.knowledge.schema import CalibrationRun
+from llmhw.planner import offload
 from llmhw.planner.options import Layout
 
 BAND = (0.75, 1.33)  # an estimate within x0.75-1.33 of the published figure counts as calibrated
@@ -49,8 +51,15 @@ def estimate(run: CalibrationRun, cat: Catalog) -> Comparison:
         batch=1, activation_checkpointing=None, lora_rank=16, budget=None, ecosystem="any", deployment="local",
         scale="enterprise" if run.count > 8 else "team", hours_per_day=8, cpu_cores=None, ram_gb=None,
     )
-    option = planner.evaluate(w, cat.models[run.model], cat.accelerators[run.hardware], run.count,
-                              cat.precisions[run.precision], cat.runtimes[run.runtime], cat, layout=stated_layout(run, cat))
+    model, accel, precision, runtime = cat.models[run.model], cat.accelerators[run.hardware], cat.precisions[run.precision], cat.runtimes[run.runtime]
+    if run.offload:  # a hybrid run: the host's bandwidth (its catalog box, or as published) and the split it ran
+        w = dataclasses.replace(w, offload=run.offload, host=run.host, host_bandwidth_gbs=run.host_bandwidth_gbs)
+        placement = offload.place(w, model, accel, run.count, precision, runtime, run.offload, cat)
+        assert placement is not None, run.id
+        host = offload.hosts_for(w, run.count, 0, cat)[0]
+        option = offload.evaluate(w, model, accel, run.count, precision, runtime, placement, host, cat)
+    else:
+        option = planner.evaluate(w, model, accel, run.count, precision, runtime, cat, layout=stated_layout(run, cat))
     assert option.tokens_per_s and option.total_tokens_per_s
     per_user, total = option.tokens_per_s, option.total_tokens_per_s
     if run.prompt_tokens and option.prefill_tokens_per_s:  # the published rate counts every user's prefill too

@@ -232,11 +232,11 @@ def test_fields_the_planner_adds_are_shown(runner) -> None:
 
 
 def test_check_report_says_the_verdict_first(runner) -> None:
-    case = next(c for c in CASES if c["name"] == "check-r1-671b-4090-q4")
+    case = next(c for c in CASES if c["name"] == "check-r1-671b-4090-q4-gpu-only")
     page = render(runner, case["args"])
     validate(page)
     assert '<span class="verdict no">DOES NOT FIT</span>' in page
-    data = json.loads((GOLDEN / "check-r1-671b-4090-q4.json").read_text())
+    data = json.loads((GOLDEN / "check-r1-671b-4090-q4-gpu-only.json").read_text())
     assert f"usable {data['available'] / 1e9:.1f} GB: over by " in page
     assert check_html(data, "NVIDIA GeForce RTX 4090 24GB").count("<details") == len(data["warnings"] + data["tips"] + data["notes"])
 

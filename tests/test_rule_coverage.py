@@ -45,6 +45,8 @@ WORKLOADS = {
     "check-70b-4x4090": ({"model": "deepseek-r1:70b", "precision": "q4_k_m", "concurrency": 4}, ("rtx-4090", 4)),
     "check-70b-3bit": ({"model": "deepseek-r1:70b", "precision": "q3_k_m"}, ("rtx-4090", 2)),
     "check-70b-bf16-one-4090": ({"model": "deepseek-r1:70b", "precision": "bf16"}, ("rtx-4090", 1)),
+    "check-671b-hybrid-4090": ({"model": "deepseek-r1:671b", "precision": "q4_k_m", "host": "cpu-server-xeon6-6980p-768gb"},
+                               ("rtx-4090", 1)),
 }
 
 # A committed-use TPU price (an embedding app's private knowledge) makes a TPU the cheapest hour.

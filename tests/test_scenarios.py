@@ -167,7 +167,7 @@ def test_llama_70b_on_apple_recommends_a_usable_speed():
     assert rec["precision"] != "bf16" and rec["utilization"] < 0.95
 
 
-@pytest.mark.parametrize("profile", [{"model": "deepseek-r1", "ecosystem": "rocm"},
+@pytest.mark.parametrize("profile", [{"model": "deepseek-r1", "ecosystem": "rocm", "offload": "none"},
                                      {"model": "llama3.1:70b", "ecosystem": "rocm", "concurrency": 100}])
 def test_configurations_without_a_price_are_shown(profile):
     data = api.advise(profile).to_dict()

@@ -93,9 +93,9 @@ def test_tiers_keep_their_promises_over_the_whole_sweep() -> None:
 
 
 def test_unpriced_configurations_are_shown_not_dropped() -> None:
-    """DeepSeek-R1 on ROCm: only Instinct modules, sold inside OEM servers without a public price, hold it; they are
-    recommended, marked price unknown."""
-    data = api.advise({"model": "deepseek-r1", "ecosystem": "rocm"}).to_dict()
+    """DeepSeek-R1 on ROCm without a hybrid CPU+GPU rig: only Instinct modules, sold inside OEM servers without a public
+    price, hold it; they are recommended, marked price unknown."""
+    data = api.advise({"model": "deepseek-r1", "ecosystem": "rocm", "offload": "none"}).to_dict()
     assert data["recommendations"], "nothing recommended although a configuration fits"
     assert all(r["hardware"].startswith("mi") and r["price_known"] is False for r in data["recommendations"])
     assert "price unknown" in data["recommendations"][0]["because"]

@@ -73,10 +73,9 @@ def test_two_3090s_already_run_it_and_nothing_is_added(runner):
 def test_a_moe_model_keeps_its_experts_in_ram_for_free_when_the_host_has_it(runner):
     result = runner.invoke(main, ["recommend", "--model", "gpt-oss-120b", "--have", "RTX 4090", "--ram", "64", "--format", "json"])
     assert result.exit_code == 0, result.output
-    upgrade = json.loads(result.stdout)["upgrade"]
-    choice = _answer(upgrade, "UPG-cheapest-addition")
-    assert (choice["what"], choice["cost_usd"]) == ("host-ram", 0.0)
-    assert _answer(upgrade, "UPG-host-ram")["offload"] == "experts"
+    owned = _answer(json.loads(result.stdout)["upgrade"], "UPG-owned-runs")
+    assert owned["reaches"] and owned["cost_usd"] == 0.0
+    assert "with its experts in host RAM" in owned["message"] and "nothing to buy" in owned["message"]
 
 
 def test_more_ram_is_priced_when_the_host_is_short(runner):

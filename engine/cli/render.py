@@ -58,6 +58,16 @@ def _items(title: str, items: Sequence[Mapping[str, Any]]) -> list[str]:
     return out
 
 
+def _placement(pl: Mapping[str, Any] | None) -> str:
+    """A hybrid CPU+GPU option's split: what stays in host RAM, on which host, computed by its CPU."""
+    if not pl:
+        return ""
+    what = "routed experts" if pl["mode"] == "experts" else "whole layers"
+    return (f"In host RAM: {gb(pl['host_weight_bytes'] + pl['host_kv_cache_bytes'])} of {what} ({pl['offloaded_layers']} of "
+            f"{pl['layers']} layers) on {pl['host_name']} ({pl['host_bandwidth_gbs']:,g} GB/s), computed by its CPU; "
+            f"the host needs {gb(pl['host_ram_bytes'])} of RAM.")
+
+
 def _training_run(run: Mapping[str, Any] | None) -> str:
     """The time and cost of training on the user's tokens (--tokens), or why there is none; empty without a budget."""
     if not run:
@@ -88,7 +98,7 @@ def advice_text(d: Mapping[str, Any]) -> str:
         lines += ["", f"{'#':<3}{'tier':<16}{'hardware':<32}{'precision':<{fmt_width}}{'memory used/usable':<20}{speed_head:<23}cost"]
         for i, r in enumerate(recs, 1):
             used = f"{r['memory']['total'] / 1e9:,.0f}/{gb(r['available'], 0)} {pct(r['utilization'])}"
-            hw = f"{r['count']} x {r['hardware']}"
+            hw = f"{r['count']} x {r['hardware']}" + (" + host" if r.get("placement") else "")
             speed = (rate(r["tokens_per_s"]) if p["task"] != "inference"
                      else f"{rate(r['tokens_per_s']).replace(' tok/s', '')} / {rate(r['total_tokens_per_s'])}")
             cost = usd(r["cost"]["budget_usd"]) + _cost_suffix(r["cost"])
@@ -100,6 +110,7 @@ def advice_text(d: Mapping[str, Any]) -> str:
                                + (f", micro-batch {r['micro_batch']} x {r['accumulation_steps']} steps" if r["micro_batch"] else "")
                                + ". Per device: " + ", ".join(f"{k.replace('_', ' ')} {gb(v)}" for k, v in r["memory"].items()
                                                                if v and k in MEMORY_PARTS) + "."
+                               + (" " + _placement(r.get("placement")) if r.get("placement") else "")
                                + (" " + _training_run(r.get("training_run")) if r.get("training_run") else ""), 4))
         lines.append("Ask `llmhw recommend ... --trace FILE` then `llmhw explain FILE` for the full chain of each conclusion.")
     lines += _items("Warnings", d["warnings"]) + _items("Tips", d["tips"]) + _items("Notes", d["notes"])
@@ -140,6 +151,8 @@ def check_text(d: Mapping[str, Any], hardware_name: str) -> str:
     lines += _workload_line(p) + [_defaults(d["defaults_used"]), "(GB = 10^9 bytes)"]
     if d.get("memory"):
         lines += ["", f"Memory per device (usable {gb(d['available'])}, {pct(d['utilization'])} used)"] + _memory_rows(d["memory"])
+        if d.get("placement"):
+            lines.append(_wrap(_placement(d["placement"]), 0))
         if d["fits"]:  # a configuration that does not fit has no speed to show
             lines += ["", f"Decode: {rate(d['tokens_per_s'])} per user, {rate(d['total_tokens_per_s'])} in all; "
                           f"prefill {rate(d['prefill_tokens_per_s'])}" if p["task"] == "inference"
@@ -162,7 +175,8 @@ def advice_markdown(d: Mapping[str, Any]) -> str:
     lines += ["| # | tier | hardware | precision | memory used / usable (GB = 1e9 B) | tok/s per user | tok/s all | cost (USD) |",
               "|---|---|---|---|---|---|---|---|"]
     for i, r in enumerate(d["recommendations"], 1):
-        lines.append(f"| {i} | {r['tier']} | {r['count']} x {r['hardware_name']} | {r['precision']} | "
+        host = f" + {r['placement']['host_name']}" if r.get("placement") else ""
+        lines.append(f"| {i} | {r['tier']} | {r['count']} x {r['hardware_name']}{host} | {r['precision']} | "
                      f"{gb(r['memory']['total'])} / {gb(r['available'])} | {rate(r['tokens_per_s'])} | {rate(r['total_tokens_per_s'])} | "
                      f"{usd(r['cost']['budget_usd'])} |")
     for title, key in (("Warnings", "warnings"), ("Tips", "tips"), ("Notes", "notes")):

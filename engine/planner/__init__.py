@@ -9,7 +9,7 @@ chooses the format for a named configuration and what would make it fit.
 
 from __future__ import annotations
 
-from . import frontier
+from . import frontier, offload
 from .check import Remedies, choose, closest_context, configurations, largest_smaller_model, remedies
 from .evaluate import (
     arch,
@@ -37,7 +37,7 @@ from .tiers import Floors, cheapest, dominates, meets, pick_best, pick_minimum, 
 __all__ = [
     "KV_BYTES_DEFAULT", "QUALITY_RANK", "TIERS", "Cost", "Floors", "Option", "Remedies", "Workload", "arch",
     "bandwidth_efficiency", "cheapest", "choose", "closest_context", "configurations", "cost_of",
-    "device_counts", "dominates", "enumerate_options", "evaluate", "frontier", "largest_smaller_model",
+    "device_counts", "dominates", "enumerate_options", "evaluate", "frontier", "largest_smaller_model", "offload",
     "meets", "offered", "options_for", "pareto", "pick_best", "pick_minimum", "pick_recommended", "precisions_for",
     "priced", "prices_of", "quality_of", "reference_memory", "reference_precision", "remedies", "runs_at", "runs_on",
     "runtimes_for", "smallest", "tflops_at", "training_fit", "undominated", "usable_bytes",

@@ -16,6 +16,7 @@ from typing import Any
 from .. import sizing
 from ..knowledge.loader import Catalog
 from ..knowledge.schema import Accelerator, Model, Precision, Runtime
+from . import offload
 from .evaluate import _inference_memory, arch, device_counts, evaluate, offered, precisions_for, prices_of, runs_at, usable_bytes
 from .options import QUALITY_RANK, Option, Workload
 
@@ -91,7 +92,8 @@ def _fewest_fitting(w: Workload, model: Model, accel: Accelerator, p: Precision,
 def enumerate_options(w: Workload, model: Model, accelerators: Iterable[Accelerator], cat: Catalog) -> list[Option]:
     """Every fitting option over the given devices, pruned to the ones no other option beats on cost, quality and speed."""
     shared = _Shared(arch(model), precisions_for(w, model, cat), {})
-    options = [o for accel in undominated(w, accelerators) for o in options_for(w, model, accel, cat, shared)]
+    options = [o for accel in undominated(w, accelerators)
+               for o in offload.with_offload(w, model, accel, cat, options_for(w, model, accel, cat, shared))]
     return pareto(options, cat.policy.comfortable_utilization)
 
 

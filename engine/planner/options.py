@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from .. import sizing
+from .. import hybrid, sizing
 from ..knowledge.schema import QUALITY_CLASSES
 from ..profile import TRAINING_TASKS
 
@@ -34,6 +34,9 @@ class Workload:
     hours_per_day: float
     cpu_cores: int | None
     ram_gb: float | None
+    offload: str | None = "auto"  # what may stay in host RAM, computed by the CPU: auto, experts, layers; None: never
+    host: str | None = None  # the catalog host box (a CPU entry's id) that runs the offloaded part
+    host_bandwidth_gbs: float | None = None  # a described host's memory bandwidth, when it is not a catalog box
     tokens: int | None = None  # training tokens of the whole run (dataset x epochs), when the user gave them
 
     @property
@@ -100,6 +103,21 @@ class Layout:
 
 
 @dataclass(frozen=True)
+class HostPart:
+    """The host side of a hybrid CPU+GPU option: what its RAM holds and the host box whose CPU computes it."""
+
+    placement: hybrid.Placement
+    host: str  # a catalog host box's id, or "described" for --host-bandwidth
+    host_name: str
+    host_bandwidth_gbs: float
+    host_ram_bytes: int | None  # the host's RAM (the box's, or --ram); None: not stated
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.placement.as_dict(), "host": self.host, "host_name": self.host_name,
+                "host_bandwidth_gbs": self.host_bandwidth_gbs, "host_ram_available_bytes": self.host_ram_bytes}
+
+
+@dataclass(frozen=True)
 class Option:
     """One configuration with its numbers: the payload of a Candidate or Fit fact."""
 
@@ -124,10 +142,12 @@ class Option:
     serves_many: bool = False  # its runtime batches many users (continuous batching, paged KV)
     run: TrainingRun | None = None  # training: the time and cost of the user's token budget (--tokens)
     layout: Layout = Layout()
+    host_part: HostPart | None = None  # hybrid CPU+GPU: experts or layers in host RAM, computed by the host CPU
 
     @property
     def id(self) -> str:
-        return f"{self.count}x{self.hardware}@{self.precision}/{self.runtime}"
+        host = f"+{self.host_part.host}" if self.host_part else ""
+        return f"{self.count}x{self.hardware}{host}@{self.precision}/{self.runtime}"
 
     @property
     def price_known(self) -> bool:
@@ -159,6 +179,7 @@ class Option:
             "checkpointing": self.checkpointing, "zero_stage": self.zero_stage, "tp_over_pcie": self.tp_over_pcie,
             "serves_many": self.serves_many, "layout": self.layout.as_dict(),
             **({"training_run": self.run.as_dict()} if self.run else {}),
+            **({"placement": self.host_part.as_dict()} if self.host_part else {}),
         }
 
 
