@@ -25,6 +25,7 @@ from .profile import NONE, SLOT_BY_NAME, SLOTS
 from .rules import metas
 from .rules.article import ArticleRules
 from .rules.candidates import CandidateRules
+from .rules.launch import LaunchRules
 from .rules.memory import MemoryRules
 from .rules.parallelism import ParallelismRules
 from .rules.pitfalls import PitfallRules
@@ -129,7 +130,7 @@ def vars_of(cls: type) -> list[Any]:
 
 
 class AdvisorEngine(QuestionRules, MemoryRules, CandidateRules, RecommendRules, PitfallRules, RoleRules, QuantizationRules, TrainingRules,
-                    ParallelismRules, ArticleRules, BaseEngine):
+                    ParallelismRules, ArticleRules, LaunchRules, BaseEngine):
     """Every rule of the rulebase in one engine class."""
 
 

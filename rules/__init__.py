@@ -16,6 +16,7 @@
 | NET    | multi-device parallelism and interconnect          | parallelism     |
 | MOE    | mixture-of-experts models                          | parallelism     |
 | ART    | where the source article is wrong                  | article         |
+| RUN    | launch plans: the commands that start each option  | launch          |
 
 Each rule function carries ``rule_meta`` (below ``@Rule``, since experta's ``Rule``
 copies the wrapped function's attributes): a stable id, a one-sentence statement
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
     from ..knowledge.schema import Policy
     from ..planner import Option, Workload
 
-PREFIXES = ("IN", "MEM", "CAND", "CMP", "REC", "BUD", "P1", "P2", "P3", "QNT", "TRN", "NET", "MOE", "ART")
+PREFIXES = ("IN", "MEM", "CAND", "CMP", "REC", "BUD", "P1", "P2", "P3", "QNT", "TRN", "NET", "MOE", "ART", "RUN")
 STATUSES = ("stable", "preview", "deprecated", "removed")
 
 # Salience orders the phases; higher fires first.
