@@ -200,7 +200,7 @@ def check(profile: ProfileLike, hardware: str, count: int = 1, knowledge_dirs: I
         raise InputError("count", f"expected at least {accel.min_devices} for {accel.name}, the smallest unit sold; got {count}")
     result, defaults = run_with_defaults(cat, answers, (accel.id, count))
     fits = result.of(F.Fit)
-    configuration = result.options[fits[0]["id"]].as_dict() if fits else {"fits": False}
+    configuration: dict[str, Any] = result.options[fits[0]["id"]].as_dict() if fits else {"fits": False}
     configuration["launch"] = _launches(result).get("proposed")  # a configuration that does not fit has nothing to launch
     return CheckResult(
         profile=_profile(answers, defaults, cat), defaults_used=dict(sorted(defaults.items())), hardware=accel.id,

@@ -14,10 +14,16 @@ from experta import AND, AS, MATCH, OR, P
 
 from .. import sizing
 from ..facts import Fit, MemoryNeed, Mode, ModelSpec, Policy, Recommendation, Tip, Warning, Workload
+from ..launch import documented_flag
 from ..planner import arch
 from . import SALIENCE_ADVICE, SEVERAL_DEVICES, Host, Rule, rule_meta, subject, tiers_sharing
 
 FAST_LINKS = ("nvlink", "infinity-fabric", "ici")  # links that carry tensor parallel's per-layer all-reduces well
+
+
+def _vllm_flag(engine: Host, role: str) -> str:
+    """vLLM's option for ``role``, from its launch table (runtimes.yaml), the one the launch plans write."""
+    return documented_flag(engine.catalog.runtimes["vllm"], "vllm-serve", role)
 
 
 class ParallelismRules:
@@ -26,7 +32,7 @@ class ParallelismRules:
                statement="tensor parallel {count} ways over {link} ({link_gbs} GB/s) splits weights to {weights_bytes:gb} per device",
                message="Split the model with tensor parallel over the {count} devices ({link}, {link_gbs:known} GB/s): "
                "{weights_bytes:gb} of weights and {kv_bytes:gb} of KV cache per device, their bandwidth adds up for decode "
-               "({tokens_per_s:rate} per user). In vLLM: --tensor-parallel-size {count}.",
+               "({tokens_per_s:rate} per user). In vLLM: {tp_flag} {count}.",
                sources=["gk-h100", "gk-b200", "article"], needs=("model", "concurrency"))
     def tensor_parallel(self: Host, workload: Workload, rec: Recommendation) -> None:
         """## What it decides
@@ -47,13 +53,13 @@ class ParallelismRules:
             return  # a fast link inside one node, a runtime that splits by tensor: catalog facts the pattern does not carry
         self.conclude(Tip(effect_bytes=option.memory.weights), count=option.count, link=accel.interconnect,
                       link_gbs=accel.interconnect_gbs, weights_bytes=option.memory.weights, kv_bytes=option.memory.kv_cache,
-                      tokens_per_s=option.tokens_per_s)
+                      tokens_per_s=option.tokens_per_s, tp_flag=_vllm_flag(self, "tensor_parallel"))
 
     @Rule(AS.workload << Workload(), subject(), salience=SALIENCE_ADVICE)
     @rule_meta(id="NET-pipeline-across-nodes",
                statement="{count} devices span {nodes} nodes: tensor parallel inside each, pipeline parallel across",
                message="{count} x {hardware} span {nodes} nodes of {per_node}: use tensor parallel {per_node} inside each node and "
-               "pipeline parallel {nodes} across them (vLLM: --tensor-parallel-size {per_node} --pipeline-parallel-size {nodes}); "
+               "pipeline parallel {nodes} across them (vLLM: {tp_flag} {per_node} {pp_flag} {nodes}); "
                "put the nodes on InfiniBand or 400G Ethernet.",
                sources=["korthikanti", "article"], needs=("scale",))
     def pipeline_across_nodes(self: Host, workload: Workload, rec: Recommendation) -> None:
@@ -72,7 +78,8 @@ class ParallelismRules:
         if option.count <= accel.max_devices:
             return  # devices per node is a catalog fact the pattern does not carry
         nodes = math.ceil(option.count / accel.max_devices)
-        self.conclude(Tip(effect_nodes=nodes), count=option.count, hardware=accel.name, nodes=nodes, per_node=accel.max_devices)
+        self.conclude(Tip(effect_nodes=nodes), count=option.count, hardware=accel.name, nodes=nodes, per_node=accel.max_devices,
+                      tp_flag=_vllm_flag(self, "tensor_parallel"), pp_flag=_vllm_flag(self, "pipeline_parallel"))
 
     @Rule(OR(AND(AS.rec << Recommendation(tp_over_pcie=True), Mode(kind="recommend")), AS.rec << Fit(tp_over_pcie=True)),
           salience=SALIENCE_ADVICE)
@@ -125,7 +132,7 @@ class ParallelismRules:
           SEVERAL_DEVICES, salience=SALIENCE_ADVICE)
     @rule_meta(id="MOE-expert-parallel", statement="expert parallel places {per_device} of the {experts} experts on each of {count} devices",
                message="{model} has {experts} routed experts: with expert parallel each of the {count} devices holds {per_device} "
-               "whole experts and only routed tokens cross the link (vLLM: --enable-expert-parallel).",
+               "whole experts and only routed tokens cross the link (vLLM: {ep_flag}).",
                sources=["v3-readme", "r1-readme"], needs=("model",))
     def expert_parallel(self: Host, workload: Workload, spec: ModelSpec, rec: Recommendation, experts: int) -> None:
         """## What it decides
@@ -140,7 +147,8 @@ class ParallelismRules:
         """
         count = self.option(rec).count
         per_device = math.ceil(experts / count)
-        self.conclude(Tip(effect_experts=per_device), model=self.catalog.models[workload["model"]].name, count=count, per_device=per_device)
+        self.conclude(Tip(effect_experts=per_device), model=self.catalog.models[workload["model"]].name, count=count, per_device=per_device,
+                      ep_flag=_vllm_flag(self, "expert_parallel"))
 
     @Rule(AS.workload << Workload(task="inference", concurrency=MATCH.users),
           AS.spec << ModelSpec(architecture="moe", experts=P(bool), experts_active=P(bool)),

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import KnowledgeError
 from ..knowledge.loader import Catalog
 from ..knowledge.schema import LaunchTool, Model, Runtime
 from ..planner.options import Option, Workload
@@ -86,6 +87,14 @@ class Args:
     def command(self, *head: str) -> str:
         """The launcher's documented command, then ``head`` (a model, a script), then the options."""
         return shlex.join([*shlex.split(self.tool.command), *head, *self.argv()])
+
+
+def documented_flag(runtime: Runtime, style: str, role: str) -> str:
+    """The option ``runtime`` documents for ``role``: tips quote it from the table the launch plans use."""
+    tool = runtime.tool(style)
+    if tool is None:
+        raise KnowledgeError(f"runtimes.yaml: runtime '{runtime.id}', key 'launch': no {style!r} launcher")
+    return tool.flag(role).flag
 
 
 def hub_id(model: Model) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shlex
+from typing import Any
 
 from ..knowledge.loader import Catalog
 from ..knowledge.schema import Model, Runtime
@@ -25,13 +26,13 @@ def _micro(args: Args, option: Option, w: Workload) -> None:
 
 def _deepspeed_config(args: Args) -> str:
     """The DeepSpeed config JSON from the settings made on ``args`` (dotted keys become nested objects)."""
-    config: dict[str, object] = {}
+    config: dict[str, Any] = {}
     for s in args.settings:
         node = config
         *path, leaf = s.flag.split(".")
         for key in path:
-            node = node.setdefault(key, {})  # type: ignore[assignment]
-        node[leaf] = _json_value(s.value)  # type: ignore[index]
+            node = node.setdefault(key, {})
+        node[leaf] = _json_value(s.value)
     return json.dumps(config, indent=2, sort_keys=True) + "\n"
 
 

@@ -170,8 +170,9 @@ def _card(n: int, rec: Mapping[str, Any], data: Mapping[str, Any], how: str) -> 
     command = reproduce("check", data, ["--hardware", shlex.quote(str(rec.get("hardware"))), "--count", str(rec.get("count")),
                                         "--precision", shlex.quote(str(rec.get("precision")))])
     launch = rec.get("launch")
-    launch_html = (f'<p class="cmd">Launch: <code>{_e(launch.get("command") if isinstance(launch, Mapping) else launch)}</code></p>'
-                   if launch else "")
+    launch_html = "".join(f'<p class="cmd">Launch: <code>{_e(c)}</code></p>' for c in launch["commands"]) if launch else ""
+    if launch and not launch["commands"]:
+        launch_html = f'<p class="cmd">Launch: {_e(launch["note"])}</p>'  # no single command (an API, an NPU stack)
     return (f'<article class="card" id="tier-{_e(tier)}"><header><span class="num">{n}</span><h3>{_e(TIER_LABELS.get(tier, tier))}</h3>'
             f'</header><p class="hw">{_e(rec.get("count"))} × {_e(rec.get("hardware_name") or rec.get("hardware"))}</p>'
             f'{_option_facts(rec, training)}<p class="why">Why: {_e(rec.get("because", ""))}.</p>{warned_html}{launch_html}'
