@@ -43,7 +43,7 @@ class LaunchRules:
         """
         option = self.option(rec)
         launch = plan(option, self.workload(workload), self.catalog)
-        self.conclude(Launch(tier=tier, id=option.id, plan=launch.as_dict()), runtime=option.runtime,
+        self.conclude(Launch(tier=tier, id=option.id, runtime=option.runtime, plan=launch.as_dict()), runtime=option.runtime,
                       launcher=_launcher(launch), **launch.numbers)
 
     @Rule(AS.fit << Fit(fits=True), AS.workload << Workload(), salience=SALIENCE_ADVICE)
@@ -63,5 +63,5 @@ class LaunchRules:
         """
         option = self.option(fit)
         launch = plan(option, self.workload(workload), self.catalog)
-        self.conclude(Launch(tier="proposed", id=option.id, plan=launch.as_dict()), runtime=option.runtime,
+        self.conclude(Launch(tier="proposed", id=option.id, runtime=option.runtime, plan=launch.as_dict()), runtime=option.runtime,
                       launcher=_launcher(launch), **launch.numbers)

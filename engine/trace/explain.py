@@ -116,6 +116,9 @@ def summary(kind: str, key: str, value: Mapping[str, Any]) -> str:
         return f"{value.get('tier')}: {value.get('count')} x {value.get('hardware_name', value.get('hardware'))} at {value.get('precision')}"
     if kind == "fit":
         return f"{key}: {'fits' if value.get('fits') else 'does not fit'}" + (f" at {value['precision']}" if value.get("precision") else "")
+    if kind == "launch":  # a tier's (or the proposal's) launch plan: its first command, else what starts it
+        commands = value.get("plan", {}).get("commands") or [value.get("plan", {}).get("note", "")]
+        return f"{key}: {commands[0]}"
     return f"{key}: {value.get('message', '')}"
 
 
