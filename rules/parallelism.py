@@ -160,7 +160,8 @@ class ParallelismRules:
                message="{model} at Q4_K_M is {total_bytes:gb}; with its routed experts ({experts_bytes:gb}) in host RAM a single "
                "{gpu} holds the rest with this workload's KV cache ({on_gpu_bytes:gb}), and each decode step streams "
                "~{step_bytes:gb} of the experts its {users} sequence(s) route to over PCIe: ~{tokens_per_s:rate} per user at best. "
-               "The host then needs at least {host_bytes:gb} of RAM.",
+               "The host then needs at least {host_bytes:gb} of RAM; start llama.cpp with {cpu_moe_flag} {layers} to keep every "
+               "layer's experts there.",
                sources=["l40s-datasheet-copy", "v3-readme", "article"], needs=("model", "ram_gb"))
     def expert_offload(self: Host, workload: Workload, spec: ModelSpec, need: MemoryNeed, users: int, kv_bytes: int, activations_bytes: int,
                        link_gbs: float, headroom: float, reserve_bytes: int) -> None:
@@ -192,4 +193,5 @@ class ParallelismRules:
         gpu = min(gpus, key=lambda g: (g.memory_bytes, g.id))
         self.conclude(Tip(effect_bytes=experts), model=model.name, gpu=gpu.name, total_bytes=total, experts_bytes=experts,
                       on_gpu_bytes=on_gpu, step_bytes=per_step, tokens_per_s=sizing.streamed_steps_per_s(per_step, link_gbs),
-                      host_bytes=experts + reserve_bytes)
+                      host_bytes=experts + reserve_bytes, layers=model.layers,
+                      cpu_moe_flag=documented_flag(llama_cpp, "llama-server", "cpu_moe"))

@@ -76,8 +76,12 @@ def _launch_lines(launch: Mapping[str, Any] | None, indent: int) -> list[str]:
     pad = " " * indent
     lines = [f"{pad}$ {c}" for c in launch["commands"]]
     files = [f["name"] for f in launch["files"]]
-    text = " ".join(t for t in (launch["note"], f"Files: {', '.join(files)} (--format json has their text)." if files else "") if t)
-    return lines + ([textwrap.fill(text, WIDTH, initial_indent=pad, subsequent_indent=pad)] if text else [])
+    shown = "" if not files else f"Files: {', '.join(files)} (--format json has their text)." if lines else f"{files[0]}:"
+    text = " ".join(t for t in (launch["note"], shown) if t)
+    lines += [textwrap.fill(text, WIDTH, initial_indent=pad, subsequent_indent=pad)] if text else []
+    if not launch["commands"] and launch["files"]:  # settings of an API (Unsloth) stand in for the command: show them
+        lines += [f"{pad}  {line}" for line in launch["files"][0]["text"].splitlines()]
+    return lines
 
 
 def advice_text(d: Mapping[str, Any]) -> str:
