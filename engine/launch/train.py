@@ -52,15 +52,16 @@ def trl_sft(option: Option, w: Workload, model: Model, runtime: Runtime, catalog
     outer.set("processes", option.count, f"layout: {option.count} device(s), one process each")
     if layout.nodes > 1:
         outer.set("machines", layout.nodes, f"layout: {layout.nodes} nodes")
-    outer.set("module", sft.command, "TRL's supervised fine-tuning script")
+    outer.set("module", None, f"run {sft.command}, TRL's supervised fine-tuning script, as a Python module")
     inner = Args(sft)
     inner.set("model", hub_id(model), f"model: {model.name}")
     inner.set("dataset", DATASET, "your data (a Hub dataset id or a local folder)")
     _micro(inner, option, w)
-    if option.checkpointing:
-        inner.set("checkpointing", None, "plan: activation checkpointing on (recompute each layer in the backward pass)")
-    if option.precision in COMPUTE_IN_BF16:
-        inner.set("bf16", None, f"precision: {option.precision} weights, BF16 mixed-precision compute")
+    # Both said either way: TRL's SFT defaults turn recomputation and BF16 on (trl-cli), which the plan may not assume.
+    inner.set("checkpointing", _flag(option.checkpointing), "plan: activation checkpointing on (recompute each layer in the backward pass)"
+              if option.checkpointing else "plan: no recomputation needed (TRL's SFT turns it on by default)")
+    bf16 = option.precision in COMPUTE_IN_BF16
+    inner.set("bf16", _flag(bf16), f"precision: {option.precision} weights, " + ("BF16 mixed-precision compute" if bf16 else "no BF16 autocast"))
     inner.set("context", w.context, f"workload: {w.context:,} tokens per sequence")
     if w.task in PEFT_TASKS:
         inner.set("peft", None, f"task: {w.task} trains LoRA adapters only")
@@ -80,7 +81,7 @@ def trl_sft(option: Option, w: Workload, model: Model, runtime: Runtime, catalog
             config.set("offload_param", "cpu", "layout: the parameters live in host RAM between uses")
         files = (LaunchFile(ds.command, _deepspeed_config(config)),)
         inner.set("deepspeed", ds.command, f"plan: ZeRO stage {option.zero_stage}, the settings of {ds.command}")
-    command = outer.command() + " " + shlex.join(inner.argv())
+    command = outer.command() + " " + shlex.join([sft.command, *inner.argv()])
     note = (f"Run the command on each of the {layout.nodes} nodes with its --machine_rank and the first node's "
             "--main_process_ip (accelerate launch)." if layout.nodes > 1 else "")
     settings: tuple[Setting, ...] = (*outer.settings, *inner.settings, *config.settings)
@@ -116,6 +117,11 @@ def unsloth(option: Option, w: Workload, model: Model, runtime: Runtime, catalog
     lines.append(f"args = SFTConfig({kw('per_device_train_batch_size', 'gradient_accumulation_steps')})")
     return Launch(runtime.id, (), tuple(args.settings), (LaunchFile("unsloth settings (Python)", "\n".join(lines) + "\n"),),
                   runtime.launch_note, args.numbers)
+
+
+def _flag(on: bool) -> str:
+    """A boolean option's value as HfArgumentParser reads it."""
+    return "true" if on else "false"
 
 
 def _python(value: str | None) -> str:
