@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 import shlex
 from pathlib import Path
 from typing import Any
@@ -213,3 +214,31 @@ def test_the_trace_ties_each_number_to_the_launch_rule():
     assert recommended.bindings["tensor_parallel"] == rec["layout"]["tensor_parallel"]
     assert recommended.bindings["context"] == 8192 and recommended.bindings["sequences"] == 20
     assert recommended.statement == f"the recommended tier starts on vllm with: {rec['launch']['commands'][0]}"
+
+
+RUNTIME_FLAG_TIPS = ("NET-tensor-parallel", "NET-pipeline-across-nodes", "MOE-expert-parallel", "QNT-fp8-kv", "MOE-expert-offload")
+
+
+def test_tips_quote_runtime_options_from_the_launch_tables():
+    documented = {f.flag for r in CAT.runtimes.values() for t in r.launch for f in t.flags}
+    quoted: set[str] = set()
+    for path in GOLDEN.glob("*.json"):
+        doc = json.loads(path.read_text())
+        for item in (*doc.get("tips", ()), *doc.get("warnings", ())):
+            if item["id"] in RUNTIME_FLAG_TIPS:
+                quoted |= set(re.findall(r"(?<![\w-])--[a-z][\w-]*", item["message"]))
+    assert quoted and quoted <= documented, sorted(quoted - documented)
+    assert {"--tensor-parallel-size", "--n-cpu-moe"} <= quoted
+
+
+def test_explain_shows_a_launch_plan_with_the_rule_that_set_it(runner, tmp_path):
+    trace = tmp_path / "run.json"
+    args = ["recommend", "--model", "deepseek-r1:70b", "--concurrency", "20", "--budget", "40000", "--trace", str(trace)]
+    assert runner.invoke(main, args).exit_code == 0
+    result = runner.invoke(main, ["explain", str(trace), "--conclusion", "launch:recommended"])
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    command = api.advise({"model": "deepseek-r1:70b", "concurrency": 20, "budget": 40000}).recommendations[1]["launch"]["commands"][0]
+    assert f"Launch recommended: {command}" in lines
+    assert f"  - [RUN-launch-tier] the recommended tier starts on vllm with: {command}" in lines
+    assert runner.invoke(main, ["audit", str(trace)]).exit_code == 0
