@@ -242,3 +242,16 @@ def test_explain_shows_a_launch_plan_with_the_rule_that_set_it(runner, tmp_path)
     assert f"Launch recommended: {command}" in lines
     assert f"  - [RUN-launch-tier] the recommended tier starts on vllm with: {command}" in lines
     assert runner.invoke(main, ["audit", str(trace)]).exit_code == 0
+
+
+def test_mlx_server_takes_the_model_and_says_what_it_has_no_option_for():
+    option, w = _option("mlx", 1, Layout(), hardware="apple-m4-max-128gb")
+    launch = plan(option, w, CAT)
+    assert launch.commands == ("mlx_lm.server --model meta-llama/Llama-3.1-70B-Instruct",)
+    assert launch.note.startswith("mlx_lm.server takes no context, users or memory option")
+
+
+def test_a_runtime_without_a_launch_table_says_so_and_gives_its_documented_entry_point():
+    option, w = _option("npu-runtime", 1, Layout(), precision="int8", hardware="apple-m4-max-128gb")
+    launch = plan(option, w, CAT)
+    assert launch.commands == () and launch.note == CAT.runtimes["npu-runtime"].launch_note
