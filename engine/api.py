@@ -23,6 +23,7 @@ from .planner import TIERS, Option, offload
 from .profile import NONE, Profile, check_model_limits, shown_value
 from .session import Run, run_with_defaults
 from .trace import Evidence, TraceEvent, evidence
+from .trace.events import plain
 
 ProfileLike = Profile | Mapping[str, Any]
 
@@ -89,7 +90,7 @@ class CheckResult:
             "memory": c.get("memory", {}), "available": c.get("available"), "utilization": c.get("utilization"),
             "tokens_per_s": c.get("tokens_per_s"), "total_tokens_per_s": c.get("total_tokens_per_s"),
             "prefill_tokens_per_s": c.get("prefill_tokens_per_s"), "cost": c.get("cost", {}), "layout": c.get("layout"),
-            **({"training_run": c["training_run"]} if "training_run" in c else {}),
+            **({"training_run": c["training_run"]} if "training_run" in c else {}), "launch": c.get("launch"),
             **({"placement": c["placement"]} if "placement" in c else {}),
             "warnings": [dict(w) for w in self.warnings], "tips": [dict(t) for t in self.tips],
             "notes": [dict(n) for n in self.notes],
@@ -146,9 +147,15 @@ def _profile(answers: Mapping[str, Any], defaults: Mapping[str, Any], cat: Catal
     return out
 
 
-def _recommendation(fact: Any, option: Option, cat: Catalog) -> dict[str, Any]:
+def _recommendation(fact: Any, option: Option, cat: Catalog, launches: Mapping[str, Any]) -> dict[str, Any]:
     accel = cat.accelerators[option.hardware]
-    return {**option.as_dict(), "tier": fact["tier"], "hardware": accel.id, "hardware_name": accel.name, "because": fact["because"]}
+    return {**option.as_dict(), "tier": fact["tier"], "hardware": accel.id, "hardware_name": accel.name, "because": fact["because"],
+            "launch": launches.get(fact["tier"])}
+
+
+def _launches(result: Run) -> dict[str, Any]:
+    """The launch plan of each tier (or of the proposal, as "proposed"), as plain data."""
+    return {f["tier"]: plain(f["plan"]) for f in result.of(F.Launch)}
 
 
 def advise(profile: ProfileLike, knowledge_dirs: Iterable[str] = (), have: str | None = None,
@@ -175,7 +182,7 @@ def advise(profile: ProfileLike, knowledge_dirs: Iterable[str] = (), have: str |
     return Advice(
         profile=_profile(answers, defaults, cat), defaults_used=dict(sorted(defaults.items())),
         memory_need={k: v for k, v in need[0].as_dict().items() if not str(k).startswith("__")} if need else {},
-        recommendations=tuple(_recommendation(f, result.options[f["id"]], cat) for f in recs),
+        recommendations=tuple(_recommendation(f, result.options[f["id"]], cat, _launches(result)) for f in recs),
         warnings=_items(result, F.Warning), tips=_items(result, F.Tip), notes=_items(result, F.Note),
         candidates=len(result.of(F.Candidate)), trace=tuple(result.events),
         # what the user owns is not among the inputs a trace replays, so an upgrade answer carries no evidence to write
@@ -248,7 +255,8 @@ def check(profile: ProfileLike, hardware: str, count: int = 1, knowledge_dirs: I
         raise InputError("count", f"expected at least {accel.min_devices} for {accel.name}, the smallest unit sold; got {count}")
     result, defaults = run_with_defaults(cat, answers, (accel.id, count))
     fits = result.of(F.Fit)
-    configuration = result.options[fits[0]["id"]].as_dict() if fits else {"fits": False}
+    configuration: dict[str, Any] = result.options[fits[0]["id"]].as_dict() if fits else {"fits": False}
+    configuration["launch"] = _launches(result).get("proposed")  # a configuration that does not fit has nothing to launch
     return CheckResult(
         profile=_profile(answers, defaults, cat), defaults_used=dict(sorted(defaults.items())), hardware=accel.id,
         count=count, configuration=configuration, warnings=_items(result, F.Warning), tips=_items(result, F.Tip),

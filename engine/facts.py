@@ -106,3 +106,7 @@ class Tip(Fact):  # type: ignore[misc]
 
 class Note(Fact):  # type: ignore[misc]
     """A statement the output shows but that is neither warning nor tip (e.g. article check)."""
+
+
+class Launch(Fact):  # type: ignore[misc]
+    """How to start a recommended or proposed configuration: its runtime's commands, each option with its reason."""

@@ -26,6 +26,7 @@ from .rules import metas
 from .rules.article import ArticleRules
 from .rules.calibration import CalibrationRules
 from .rules.candidates import CandidateRules
+from .rules.launch import LaunchRules
 from .rules.memory import MemoryRules
 from .rules.offload import OffloadRules
 from .rules.parallelism import ParallelismRules
@@ -133,7 +134,7 @@ def vars_of(cls: type) -> list[Any]:
 
 class AdvisorEngine(QuestionRules, MemoryRules, CandidateRules, RecommendRules, PitfallRules, RoleRules, QuantizationRules, TrainingRules,
                     ParallelismRules, OffloadRules, ArticleRules, UpgradeRules,
-                    CalibrationRules, BaseEngine):
+                    CalibrationRules, LaunchRules, BaseEngine):
     """Every rule of the rulebase in one engine class."""
 
 

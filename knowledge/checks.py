@@ -9,12 +9,16 @@ wrong, but never absurd enough to give a silently absurd answer.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from ..errors import KnowledgeError
-from .schema import Accelerator, Model, Precision, Runtime
+from .schema import LAUNCH_STYLES, Accelerator, LaunchTool, Model, Precision, Runtime
 
+# How each form of option is spelled: a dashed option, a MaxText key, a dotted DeepSpeed config key, a Python keyword.
+FLAG_SPELLING = {"option": r"--?[A-Za-z0-9][\w-]*", "switch": r"--?[A-Za-z0-9][\w-]*", "setting": r"[a-z][a-z0-9_]*",
+                 "config-key": r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*", "keyword": r"[a-z][a-z0-9_]*"}
 MAX_BITS_PER_WEIGHT = 64  # fp64, the widest number format there is: more is a typo (bytes for bits)
 
 Problem = tuple[str, str]  # (key, what is wrong: "expected X, got Y")
@@ -53,6 +57,28 @@ def _runtime(r: Runtime) -> Iterator[Problem]:
         yield "overhead_bytes", f"expected zero or more, got {r.overhead_bytes:,}"
     if not 0 < r.memory_fraction <= 1:
         yield "memory_fraction", f"expected a fraction in (0, 1], got {r.memory_fraction:g}"
+    styles = [t.style for t in r.launch]
+    for style in sorted({s for s in styles if styles.count(s) > 1}):
+        yield "launch", f"expected one launcher of style {style!r}, got {styles.count(style)}"
+    for tool in r.launch:
+        yield from _launch_tool(tool)
+
+
+def _launch_tool(tool: LaunchTool) -> Iterator[Problem]:
+    """A launcher's table names every role its style uses, once, each option spelled as its form is written."""
+    where = f"launch {tool.style!r}"
+    roles = [f.role for f in tool.flags]
+    needed = LAUNCH_STYLES[tool.style]
+    for role in needed:
+        if role not in roles:
+            yield where, f"expected an option for role {role!r} (the launch plans set it), got none"
+    for f in tool.flags:
+        if f.role not in needed:
+            yield where, f"role {f.role!r}: expected one of {', '.join(sorted(needed))}"
+        elif roles.count(f.role) > 1:
+            yield where, f"role {f.role!r}: expected one option, got {roles.count(f.role)}"
+        if not re.fullmatch(FLAG_SPELLING[f.form], f.flag):
+            yield where, f"role {f.role!r}: expected a {f.form} spelled like {FLAG_SPELLING[f.form]}, got {f.flag!r}"
 
 
 CHECKS: dict[type, Callable[[Any], Iterator[Problem]]] = {

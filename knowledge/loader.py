@@ -161,6 +161,11 @@ def _check_whole(cat: dict[str, dict[str, Any]]) -> None:
                     f"runtimes.yaml: runtime '{r.id}', key 'ecosystems': expected one of "
                     f"{', '.join(sorted(schema.ECOSYSTEMS))}; got {eco!r}"
                 )
+        for tool in r.launch:
+            unknown_sources = [s for s in tool.sources if s not in sources]
+            if unknown_sources or not tool.sources:
+                raise KnowledgeError(f"runtimes.yaml: runtime '{r.id}', key 'launch', {tool.style!r}: "
+                                     + (f"unknown source {unknown_sources[0]!r}" if unknown_sources else "at least one source is required"))
         for kv in r.kv_formats:
             if kv not in cat["precisions"] or cat["precisions"][kv].kv_bytes_per_element is None:
                 raise KnowledgeError(f"runtimes.yaml: runtime '{r.id}', key 'kv_formats': {kv!r} is not a precision with kv_bytes_per_element")

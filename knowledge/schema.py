@@ -211,6 +211,54 @@ class RuntimeFormat:
     notes: str = meta("")
 
 
+# How each kind of launcher is driven (engine/launch.py builds its commands), with the roles of the options it sets.
+# A runtime's launch table names each role's documented option for its style (checked on load), so that an option the
+# runtime renames changes in one line of runtimes.yaml, for the launch plans and for the tips that quote it alike.
+LAUNCH_STYLES: dict[str, tuple[str, ...]] = {
+    "vllm-serve": ("tensor_parallel", "pipeline_parallel", "data_parallel", "expert_parallel", "context", "sequences",
+                   "memory_fraction", "kv_dtype", "quantization", "dtype"),
+    "llama-server": ("model_file", "gpu_layers", "context", "sequences", "kv_dtype_k", "kv_dtype_v", "cpu_moe", "split_mode",
+                     "tensor_split", "port"),
+    "trtllm-serve": ("tensor_parallel", "pipeline_parallel", "expert_parallel", "sequences", "context", "batched_tokens",
+                     "memory_fraction", "port"),
+    "mlx-lm-server": ("model", "port"),
+    "accelerate": ("processes", "machines", "module"),
+    "trl-sft": ("model", "dataset", "micro_batch", "accumulation", "checkpointing", "bf16", "context", "peft", "lora_rank",
+                "four_bit", "deepspeed"),
+    "deepspeed-config": ("micro_batch", "accumulation", "zero_stage", "bf16", "offload_optimizer", "offload_param"),
+    "unsloth": ("model", "context", "four_bit", "lora_rank", "checkpointing", "micro_batch", "accumulation", "full_finetuning"),
+    "maxtext": ("run_name", "context", "micro_batch", "accumulation", "checkpointing", "fsdp"),
+}
+# How an option is written: `--flag VALUE`, `--flag` alone, `key=value` (MaxText), a key of a JSON config file
+# (DeepSpeed, dotted path) or a keyword argument of a Python API (Unsloth).
+FLAG_FORMS = ("option", "switch", "setting", "config-key", "keyword")
+
+
+@dataclass(frozen=True)
+class LaunchFlag:
+    """One documented option of a launcher: the role the launch plans give it, and how it is written."""
+
+    role: str = meta(required=True)
+    flag: str = meta(required=True)
+    form: str = meta("option", choices=FLAG_FORMS)
+
+
+@dataclass(frozen=True)
+class LaunchTool:
+    """A launcher of a runtime (a command, a config file or an API) and its options, as published in one version."""
+
+    style: str = meta(required=True, choices=tuple(LAUNCH_STYLES))
+    command: str = meta(required=True)  # the documented entry point ("vllm serve"; a file name for a config file)
+    version: str = meta(required=True)  # the release whose documentation the options were read from
+    read: str = meta(required=True, pattern=DATE_PATTERN)  # when they were read
+    sources: list[str] = meta([])
+    flags: list[LaunchFlag] = meta([])
+
+    def flag(self, role: str) -> LaunchFlag:
+        """The option that plays ``role`` (the loader guarantees one for every role of the tool's style)."""
+        return next(f for f in self.flags if f.role == role)
+
+
 @dataclass(frozen=True)
 class Runtime:
     """A serving or training stack, with what it reserves on each device and the formats it runs where."""
@@ -233,7 +281,13 @@ class Runtime:
     # checkpoints to host RAM and never materialises the logits (unsloth-class), and the most devices it trains on.
     activation_device_fraction: float = meta(1.0, positive=True, unit="fraction of checkpointed activations")
     max_devices: int | None = meta(positive=True, unit="devices")
+    launch: list[LaunchTool] = meta([])  # how it is started; empty where no single launcher exists (launch_note says why)
+    launch_note: str = meta("")
     notes: str = meta("")
+
+    def tool(self, style: str) -> LaunchTool | None:
+        """This runtime's launcher of one style, if it has one."""
+        return next((t for t in self.launch if t.style == style), None)
 
     def runs(self, precision: str, ecosystem: str) -> bool:
         """Whether this runtime runs ``precision`` on hardware of ``ecosystem``."""

@@ -19,6 +19,7 @@
 | ART    | where the source article is wrong                  | article         |
 | UPG    | upgrades to the hardware the user owns             | upgrade         |
 | CAL    | speeds measured on the user's machine              | calibration     |
+| RUN    | launch plans: the commands that start each option  | launch          |
 
 Each rule function carries ``rule_meta`` (below ``@Rule``, since experta's ``Rule``
 copies the wrapped function's attributes): a stable id, a one-sentence statement
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
     from ..planner import Option, Workload
 
 PREFIXES = ("IN", "MEM", "CAND", "CMP", "REC", "BUD", "P1", "P2", "P3", "QNT", "TRN", "NET", "MOE", "OFF", "ART", "UPG",
-            "CAL")
+            "CAL", "RUN")
 STATUSES = ("stable", "preview", "deprecated", "removed")
 
 # Salience orders the phases; higher fires first.

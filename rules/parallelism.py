@@ -14,10 +14,16 @@ from experta import AND, AS, MATCH, OR, P
 
 from .. import hybrid
 from ..facts import Fit, MemoryNeed, Mode, ModelSpec, Policy, Recommendation, Tip, Warning, Workload
+from ..launch import documented_flag
 from ..planner import arch, layouts, offload
 from . import SALIENCE_ADVICE, SEVERAL_DEVICES, Host, Rule, rule_meta, subject, tiers_sharing
 
 FAST_LINKS = ("nvlink", "infinity-fabric", "ici")  # links that carry tensor parallel's per-layer all-reduces well
+
+
+def _vllm_flag(engine: Host, role: str) -> str:
+    """vLLM's option for ``role``, from its launch table (runtimes.yaml), the one the launch plans write."""
+    return documented_flag(engine.catalog.runtimes["vllm"], "vllm-serve", role)
 
 
 class ParallelismRules:
@@ -26,7 +32,7 @@ class ParallelismRules:
                statement="tensor parallel {tp} ways over {link} ({link_gbs} GB/s) splits weights to {weights_bytes:gb} per device",
                message="Split the model with tensor parallel over {tp} devices ({link}, {link_gbs:known} GB/s): "
                "{weights_bytes:gb} of weights and {kv_bytes:gb} of KV cache per device, their bandwidth adds up for decode "
-               "({tokens_per_s:rate} per user). In vLLM: --tensor-parallel-size {tp}.",
+               "({tokens_per_s:rate} per user). In vLLM: {tp_flag} {tp}.",
                sources=["gk-h100", "gk-b200", "article", "vllm-kv-replication"], needs=("model", "concurrency"))
     def tensor_parallel(self: Host, workload: Workload, rec: Recommendation) -> None:
         """## What it decides
@@ -48,15 +54,14 @@ class ParallelismRules:
             return  # a fast link and a layout that splits layers: catalog facts the pattern does not carry
         self.conclude(Tip(effect_bytes=option.memory.weights), tp=option.layout.tensor_parallel, link=accel.interconnect,
                       link_gbs=accel.interconnect_gbs, weights_bytes=option.memory.weights, kv_bytes=option.memory.kv_cache,
-                      tokens_per_s=option.tokens_per_s)
+                      tokens_per_s=option.tokens_per_s, tp_flag=_vllm_flag(self, "tensor_parallel"))
 
     @Rule(AS.workload << Workload(), subject(), salience=SALIENCE_ADVICE)
     @rule_meta(id="NET-pipeline-across-nodes",
                statement="each replica spans {stages} pipeline stages of tensor parallel {tp} over {network}",
                message="One copy of the model takes {per_replica} x {hardware}, more than a node's {per_node}: use tensor "
-               "parallel {tp} inside each node and pipeline parallel {stages} across nodes over {network} (vLLM: --tensor-parallel-size {tp} "
-               "--pipeline-parallel-size {stages}); each token waits for every stage, so pipeline parallel adds memory, "
-               "not speed per user.",
+               "parallel {tp} inside each node and pipeline parallel {stages} across nodes over {network} (vLLM: {tp_flag} {tp} "
+               "{pp_flag} {stages}); each token waits for every stage, so pipeline parallel adds memory, not speed per user.",
                sources=["korthikanti", "article", "nv-superpod-ndr", "nccl-latency-model"], needs=("scale",))
     def pipeline_across_nodes(self: Host, workload: Workload, rec: Recommendation) -> None:
         """## What it decides
@@ -77,14 +82,15 @@ class ParallelismRules:
             return  # the layout (a planner result) is not in the pattern
         self.conclude(Tip(effect_nodes=lay.nodes), per_replica=lay.tensor_parallel * lay.pipeline_parallel, hardware=accel.name,
                       per_node=accel.max_devices, tp=lay.tensor_parallel, stages=lay.pipeline_parallel,
-                      network=layouts.network_of(accel, self.catalog))
+                      network=layouts.network_of(accel, self.catalog),
+                      tp_flag=_vllm_flag(self, "tensor_parallel"), pp_flag=_vllm_flag(self, "pipeline_parallel"))
 
     @Rule(AS.workload << Workload(task="inference", concurrency=MATCH.users), subject(), SEVERAL_DEVICES,
           salience=SALIENCE_ADVICE)
     @rule_meta(id="NET-data-parallel-replicas",
                statement="{replicas} replicas of {per_replica} device(s) each serve about {users_each} of the {users} users",
                message="Run {replicas} replicas of the model, {per_replica} x {hardware} each, behind one endpoint (vLLM: "
-               "--data-parallel-size {replicas}, or one server per replica behind a load balancer): each serves about "
+               "{dp_flag} {replicas}, or one server per replica behind a load balancer): each serves about "
                "{users_each} of the {users} users, so the devices add throughput ({total_tokens_per_s:rate} in all) instead "
                "of splitting every layer and paying its all-reduces.",
                sources=["vllm-dp-deploy"], needs=("model", "concurrency"))
@@ -106,7 +112,8 @@ class ParallelismRules:
             return  # the layout (a planner result) is not in the pattern
         self.conclude(Tip(effect_nodes=lay.nodes), replicas=lay.data_parallel, per_replica=option.count // lay.data_parallel,
                       hardware=self.catalog.accelerators[option.hardware].name, users=users,
-                      users_each=math.ceil(users / lay.data_parallel), total_tokens_per_s=option.total_tokens_per_s)
+                      users_each=math.ceil(users / lay.data_parallel), total_tokens_per_s=option.total_tokens_per_s,
+                      dp_flag=_vllm_flag(self, "data_parallel"))
 
     @Rule(OR(AND(AS.rec << Recommendation(tp_over_pcie=True), Mode(kind="recommend")), AS.rec << Fit(tp_over_pcie=True)),
           salience=SALIENCE_ADVICE)
@@ -160,7 +167,7 @@ class ParallelismRules:
           SEVERAL_DEVICES, salience=SALIENCE_ADVICE)
     @rule_meta(id="MOE-expert-parallel", statement="expert parallel places {per_device} of the {experts} experts on each of {count} devices",
                message="{model} has {experts} routed experts: with expert parallel each of the {count} devices holds {per_device} "
-               "whole experts and only routed tokens cross the link (vLLM: --enable-expert-parallel).",
+               "whole experts and only routed tokens cross the link (vLLM: {ep_flag}).",
                sources=["v3-readme", "r1-readme", "vllm-ep-deploy"], needs=("model",))
     def expert_parallel(self: Host, workload: Workload, spec: ModelSpec, rec: Recommendation, experts: int) -> None:
         """## What it decides
@@ -178,7 +185,8 @@ class ParallelismRules:
         if count < 2:
             return  # the runtime keeps a layer's experts together (llama.cpp's layer split): a planner fact
         per_device = math.ceil(experts / count)
-        self.conclude(Tip(effect_experts=per_device), model=self.catalog.models[workload["model"]].name, count=count, per_device=per_device)
+        self.conclude(Tip(effect_experts=per_device), model=self.catalog.models[workload["model"]].name, count=count, per_device=per_device,
+                      ep_flag=_vllm_flag(self, "expert_parallel"))
 
     @Rule(AS.workload << Workload(task="inference"),
           AS.spec << ModelSpec(architecture="moe", experts=P(bool), experts_active=P(bool)),
@@ -187,8 +195,8 @@ class ParallelismRules:
                statement="with its routed experts in host RAM computed by the CPU, one {gpu} holds {model}'s shared part "
                "and decodes at ~{tokens_per_s:rate} on {host}",
                message="{model} at Q4_K_M is {total_bytes:gb}; keep the routed experts of {layers} of its {all_layers} layers "
-               "({experts_bytes:gb}) in host RAM and let the CPU compute them (llama.cpp -ngl 99 --n-cpu-moe {layers}, or -ot "
-               "exps=CPU for all; KTransformers for DeepSeek): a single {gpu} holds the rest with this workload's KV cache "
+               "({experts_bytes:gb}) in host RAM and let the CPU compute them (llama.cpp {cpu_moe_flag} {layers}; "
+               "KTransformers for DeepSeek): a single {gpu} holds the rest with this workload's KV cache "
                "({on_gpu_bytes:gb}). Each token then reads "
                "~{step_bytes:gb} of experts from host RAM, so the host's memory bandwidth sets the speed: ~{tokens_per_s:rate} "
                "per user on {host} ({host_gbs:g} GB/s at the calibrated {cpu_efficiency:pct} of it). The host needs at least "
@@ -224,4 +232,5 @@ class ParallelismRules:
                       layers=placement.offloaded_layers, all_layers=placement.layers, on_gpu_bytes=plan.memory.total,
                       step_bytes=hybrid.step_reads(arch(model), placement, 1)[1], tokens_per_s=plan.tokens_per_s,
                       host=part.host_name, host_gbs=part.host_bandwidth_gbs, cpu_efficiency=cpu_efficiency,
-                      host_bytes=placement.host_ram_bytes)
+                      host_bytes=placement.host_ram_bytes,
+                      cpu_moe_flag=documented_flag(self.catalog.runtimes["llama-cpp"], "llama-server", "cpu_moe"))

@@ -10,6 +10,7 @@ from experta import AND, AS, MATCH, OR, TEST, P
 
 from .. import sizing
 from ..facts import Fit, Mode, Policy, PrecisionSpec, Recommendation, Tip, Warning, Workload
+from ..launch import documented_flag
 from ..planner import KV_BYTES_DEFAULT, reference_precision
 from . import SALIENCE_ADVICE, Host, Rule, rule_meta, subject, tiers_sharing
 
@@ -79,7 +80,7 @@ class QuantizationRules:
     @Rule(AS.workload << Workload(task="inference"), subject(), Policy(fp8_kv_min_share=MATCH.min_share), salience=SALIENCE_ADVICE)
     @rule_meta(id="QNT-fp8-kv", statement="an FP8 KV cache halves {kv_bytes:gb} to {half_bytes:gb} on {hardware}",
                message="The KV cache is {kv_bytes:gb} ({kv_share:pct} of the need); {hardware} computes FP8, so an FP8 KV cache "
-               "(vLLM --kv-cache-dtype fp8) halves it to {half_bytes:gb}, room for twice the users or context. Quality impact is small.",
+               "(vLLM {kv_flag} fp8) halves it to {half_bytes:gb}, room for twice the users or context. Quality impact is small.",
                sources=["fm-vllm-cacheconfig", "nv-kv-blog"], needs=("context", "concurrency"))
     def fp8_kv_cache(self: Host, workload: Workload, rec: Recommendation, min_share: float) -> None:
         """## What it decides
@@ -103,7 +104,8 @@ class QuantizationRules:
         if "fp8" not in accel.features or kv < min_share * need:
             return
         fp8_bytes = kv * (self.catalog.precisions["fp8"].kv_bytes_per_element or KV_BYTES_DEFAULT) / KV_BYTES_DEFAULT
-        self.conclude(Tip(effect_bytes=int(kv - fp8_bytes)), kv_bytes=kv, kv_share=kv / need, hardware=accel.name, half_bytes=fp8_bytes)
+        self.conclude(Tip(effect_bytes=int(kv - fp8_bytes)), kv_bytes=kv, kv_share=kv / need, hardware=accel.name, half_bytes=fp8_bytes,
+                      kv_flag=documented_flag(self.catalog.runtimes["vllm"], "vllm-serve", "kv_dtype"))
 
     @Rule(subject(precision=MATCH.precision_id), PrecisionSpec(id=MATCH.precision_id, bits_per_weight=MATCH.bits),
           PrecisionSpec(id="bf16", bits_per_weight=MATCH.bf16_bits), TEST(lambda bits, bf16_bits: bits < bf16_bits),

@@ -15,7 +15,7 @@ from llmhw.units import UNITS, unit_spec
 MODULE_PREFIXES = {
     "questions": {"IN"}, "memory": {"MEM"}, "candidates": {"CAND", "CMP"}, "recommend": {"REC", "BUD"},
     "pitfalls": {"P1", "P2", "P3"}, "roles": {"CMP"}, "quantization": {"QNT"}, "training": {"TRN"}, "parallelism": {"NET", "MOE"},
-    "offload": {"OFF"}, "article": {"ART"}, "upgrade": {"UPG"}, "calibration": {"CAL"},
+    "offload": {"OFF"}, "article": {"ART"}, "upgrade": {"UPG"}, "calibration": {"CAL"}, "launch": {"RUN"},
 }
 FUNCTIONS = {r.meta.id: inspect.unwrap(r._wrapped) for r in vars_of(AdvisorEngine) if isinstance(r, Rule)}
 CONCLUSION = re.compile(r"\b(Warning|Tip|Note|Upgrade|_upgrade)\b")

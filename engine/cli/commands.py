@@ -217,7 +217,8 @@ def calibrate(measurement: str, model: str | None, hardware: str | None, knowled
 
 @main.command()
 @click.argument("trace_file", metavar="FILE", type=click.Path(dir_okay=False))
-@click.option("--conclusion", help="Only this conclusion: a tier (minimum, recommended, best-in-budget), a warning/tip/note id, or a fact id.")
+@click.option("--conclusion", help="Only this conclusion: a tier (minimum, recommended, best-in-budget), a warning/tip/note id, "
+              "launch:TIER for a launch plan, or a fact id.")
 @format_option("text", "html")
 def explain(trace_file: str, conclusion: str | None, fmt: str) -> None:
     """Explain each conclusion of a trace: which rule drew it, from which facts, back to your inputs and the knowledge.

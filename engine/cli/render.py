@@ -79,6 +79,21 @@ def _training_run(run: Mapping[str, Any] | None) -> str:
     return f"{what}: {run['hours']:,.1f} h ({run['hours'] / 24:,.1f} days), {usd(run['cost_usd'])} of {paid}."
 
 
+def _launch_lines(launch: Mapping[str, Any] | None, indent: int) -> list[str]:
+    """The commands that start a configuration (its note where it has none), and the files they read."""
+    if not launch:
+        return []
+    pad = " " * indent
+    lines = [f"{pad}$ {c}" for c in launch["commands"]]
+    files = [f["name"] for f in launch["files"]]
+    shown = "" if not files else f"Files: {', '.join(files)} (--format json has their text)." if lines else f"{files[0]}:"
+    text = " ".join(t for t in (launch["note"], shown) if t)
+    lines += [textwrap.fill(text, WIDTH, initial_indent=pad, subsequent_indent=pad)] if text else []
+    if not launch["commands"] and launch["files"]:  # settings of an API (Unsloth) stand in for the command: show them
+        lines += [f"{pad}  {line}" for line in launch["files"][0]["text"].splitlines()]
+    return lines
+
+
 def advice_text(d: Mapping[str, Any]) -> str:
     """The terminal view of `llmhw recommend`."""
     p = d["profile"]
@@ -112,6 +127,7 @@ def advice_text(d: Mapping[str, Any]) -> str:
                                                                if v and k in MEMORY_PARTS) + "."
                                + (" " + _placement(r.get("placement")) if r.get("placement") else "")
                                + (" " + _training_run(r.get("training_run")) if r.get("training_run") else ""), 4))
+            lines += _launch_lines(r.get("launch"), 4)
         lines.append("Ask `llmhw recommend ... --trace FILE` then `llmhw explain FILE` for the full chain of each conclusion.")
     lines += _items("Warnings", d["warnings"]) + _items("Tips", d["tips"]) + _items("Notes", d["notes"])
     return "\n".join(lines) + "\n"
@@ -162,6 +178,8 @@ def check_text(d: Mapping[str, Any], hardware_name: str) -> str:
                          f"Training {d['training_run']['tokens']:,} tokens: no time or cost, the configuration does not fit.")
         cost = d["cost"]
         lines.append(f"Cost: purchase {usd(cost.get('purchase_usd'))}, rent {usd(cost.get('cloud_usd_per_hour'))}/h")
+        if d.get("launch"):
+            lines += ["", "Launch  [RUN-launch-proposal]"] + _launch_lines(d["launch"], 2)
     lines += _items("Warnings", d["warnings"]) + _items("Tips", d["tips"]) + _items("Notes", d["notes"])
     return "\n".join(lines) + "\n"
 

@@ -162,6 +162,15 @@ def _option_facts(o: Mapping[str, Any], training: bool) -> str:
     return '<dl class="facts">' + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows) + "</dl>"
 
 
+def _launch_html(launch: Mapping[str, Any] | None) -> str:
+    """The commands that start a configuration, or what starts it where there is no single command (an API, an NPU stack)."""
+    if not launch:
+        return ""
+    if not launch["commands"]:
+        return f'<p class="cmd">Launch: {_e(launch["note"])}</p>'
+    return "".join(f'<p class="cmd">Launch: <code>{_e(c)}</code></p>' for c in launch["commands"])
+
+
 def _card(n: int, rec: Mapping[str, Any], data: Mapping[str, Any], how: str) -> str:
     tier = str(rec.get("tier"))
     warned = [f'<a href="#warning-{i}">{_e(w.get("id"))}</a>' for i, w in enumerate(data.get("warnings", ()), 1) if w.get("tier") == tier]
@@ -169,9 +178,7 @@ def _card(n: int, rec: Mapping[str, Any], data: Mapping[str, Any], how: str) -> 
     training = data.get("profile", {}).get("task", "inference") != "inference"
     command = reproduce("check", data, ["--hardware", shlex.quote(str(rec.get("hardware"))), "--count", str(rec.get("count")),
                                         "--precision", shlex.quote(str(rec.get("precision")))])
-    launch = rec.get("launch")
-    launch_html = (f'<p class="cmd">Launch: <code>{_e(launch.get("command") if isinstance(launch, Mapping) else launch)}</code></p>'
-                   if launch else "")
+    launch_html = _launch_html(rec.get("launch"))
     return (f'<article class="card" id="tier-{_e(tier)}"><header><span class="num">{n}</span><h3>{_e(TIER_LABELS.get(tier, tier))}</h3>'
             f'</header><p class="hw">{_e(rec.get("count"))} × {_e(rec.get("hardware_name") or rec.get("hardware"))}</p>'
             f'{_option_facts(rec, training)}<p class="why">Why: {_e(rec.get("because", ""))}.</p>{warned_html}{launch_html}'
@@ -340,7 +347,8 @@ def check_html(data: Mapping[str, Any], hardware_name: str, explanation: Explana
         fit_how = next((how.html("fit", key[1], "How this was judged") for key in how.by_key if key[0] == "fit"), "")
         out.append(f'<section id="configuration"><h2>The configuration</h2><div class="cards"><article class="card"><header>'
                    f'<h3>{_e(config)}</h3></header>{_option_facts(data, p.get("task", "inference") != "inference")}'
-                   f'<p class="cmd">Reproduce: <code>{_e(reproduce("check", data, extra))}</code></p>{fit_how}</article></div></section>\n')
+                   f'{_launch_html(data.get("launch"))}<p class="cmd">Reproduce: <code>{_e(reproduce("check", data, extra))}</code></p>'
+                   f'{fit_how}</article></div></section>\n')
         out.append(_memory_section([_memory_row(config, data)], "The workload's memory on one device, against the memory its runtime can use."))
     out += [_items("Warnings", "warning", data.get("warnings", ()), how), _items("Tips", "tip", data.get("tips", ()), how),
             _items("Notes", "note", data.get("notes", ()), how), how.sources_html(), _foot(command)]

@@ -32,7 +32,8 @@ FORMAT = "llmhw-trace"
 MAX_TRACE_BYTES = 20_000_000
 IS_TRACE = safe_write.starts_with(b'{\n  "answer": ')  # what dumps() writes first (sorted keys): a trace may replace a trace
 INPUT_FACTS = ("InitialFact", "Answers", "Mode", "Proposal")  # declared by the session, not by a rule
-CONCLUSION_FACTS = {"Recommendation": "recommendation", "Fit": "fit", "Warning": "warning", "Tip": "tip", "Note": "note"}
+CONCLUSION_FACTS = {"Recommendation": "recommendation", "Fit": "fit", "Warning": "warning", "Tip": "tip", "Note": "note",
+                    "Launch": "launch"}
 # What the rulebase hash covers: every rule module, and the engine modules whose code decides what the rules conclude.
 ENGINE_MODULES = ("api.py", "facts.py", "planner.py", "profile.py", "session.py", "sizing.py", "units.py")
 
@@ -69,7 +70,7 @@ def _conclusions(result: Any, ev: Evidence) -> list[dict[str, Any]]:
         if kind is None:
             continue
         fields = f["fields"]
-        key = str(fields.get("tier") if kind == "recommendation" else fields.get("hardware") if kind == "fit" else fields.get("id"))
+        key = str(fields.get("tier") if kind in ("recommendation", "launch") else fields.get("hardware") if kind == "fit" else fields.get("id"))
         n = seen[(kind, key)] = seen.get((kind, key), 0) + 1
         if n > 1:
             key = f"{key}#{n}"

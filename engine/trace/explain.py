@@ -116,6 +116,9 @@ def summary(kind: str, key: str, value: Mapping[str, Any]) -> str:
         return f"{value.get('tier')}: {value.get('count')} x {value.get('hardware_name', value.get('hardware'))} at {value.get('precision')}"
     if kind == "fit":
         return f"{key}: {'fits' if value.get('fits') else 'does not fit'}" + (f" at {value['precision']}" if value.get("precision") else "")
+    if kind == "launch":  # a tier's (or the proposal's) launch plan: its first command, else what starts it
+        commands = value.get("plan", {}).get("commands") or [value.get("plan", {}).get("note", "")]
+        return f"{key}: {commands[0]}"
     return f"{key}: {value.get('message', '')}"
 
 
@@ -129,8 +132,9 @@ def explain(doc: Mapping[str, Any], conclusion: str | None = None) -> Explanatio
     if conclusion is not None:
         want = conclusion.strip().lower()
         # A warning drawn twice is keyed "id", then "id#2": its id names both.
-        chosen = [c for c in chosen if want in (c["key"].lower(), c["key"].split("#")[0].lower(), str(c["fact"]),
-                                                f"{c['kind']}:{c['key']}".lower(), f"{c['kind']}:{c['key'].split('#')[0]}".lower())]
+        # A launch plan shares its tier's key: a bare tier names the recommendation, `launch:<tier>` the plan.
+        chosen = [c for c in chosen if want in ((c["key"].lower(), c["key"].split("#")[0].lower()) if c["kind"] != "launch" else ())
+                  + (str(c["fact"]), f"{c['kind']}:{c['key']}".lower(), f"{c['kind']}:{c['key'].split('#')[0]}".lower())]
         if not chosen:
             keys = ", ".join(sorted({c["key"] for c in doc["conclusions"]}))
             raise InputError("--conclusion", f"no conclusion {conclusion[:80]!r} in this trace; it has: {keys}")
