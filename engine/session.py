@@ -33,7 +33,7 @@ from .rules.questions import QuestionRules
 from .rules.recommend import RecommendRules
 from .rules.roles import RoleRules
 from .rules.training import TrainingRules
-from .trace import TraceEvent
+from .trace.events import TraceEvent
 from .units import render, render_lenient
 
 
@@ -162,14 +162,15 @@ def run(catalog: Catalog, answers: Mapping[str, Any], proposal: tuple[str, int] 
     """Declare the answers (and a proposal for `check`), run the rules, and collect the result."""
     eng = engine()
     eng.start(catalog)
-    eng.declare(F.Answers(**{s.name: answers.get(s.name) for s in SLOTS}))
-    eng.declare(F.Mode(kind="recommend" if proposal is None else "check"))
+    facts = [F.Answers(**{s.name: answers.get(s.name) for s in SLOTS}), F.Mode(kind="recommend" if proposal is None else "check")]
     if proposal is not None:
-        eng.declare(F.Proposal(hardware=proposal[0], count=proposal[1]))
+        facts.append(F.Proposal(hardware=proposal[0], count=proposal[1]))
     # Knowledge the patterns test, declared after the inputs so that fact 1 stays the Answers.
-    eng.declare(F.Policy(**{f.name: getattr(eng.policy, f.name) for f in dataclasses.fields(eng.policy)}))
-    for p in catalog.precisions.values():
-        eng.declare(F.PrecisionSpec(id=p.id, bits_per_weight=p.bits_per_weight, quality=p.quality))
+    facts.append(F.Policy(**{f.name: getattr(eng.policy, f.name) for f in dataclasses.fields(eng.policy)}))
+    facts += [F.PrecisionSpec(id=p.id, bits_per_weight=p.bits_per_weight, quality=p.quality) for p in catalog.precisions.values()]
+    # One declaration: experta matches them in this order (the same fact ids) and then collects the activations of
+    # its ~250 rules once, not once per fact (a seventh of a consultation, declared one by one).
+    eng.declare(*facts)
     eng.run()
     # Policy and precisions are knowledge, not part of this consultation: the trace records their files by hash.
     facts = [f for _, f in sorted(eng.facts.items()) if not isinstance(f, KNOWLEDGE_FACTS)]
