@@ -17,7 +17,6 @@ from experta import Fact, KnowledgeEngine, Rule
 from experta.strategies import DepthStrategy
 
 from . import facts as F
-from .knowledge.build import policy_value
 from .knowledge.loader import Catalog
 from .knowledge.schema import Policy
 from .planner import Option, Workload
@@ -190,6 +189,8 @@ def default_for(slot: str, answers: Mapping[str, Any], catalog: Catalog) -> Any:
         by_size = 2 if size >= policy.scale_enterprise_min_params else 1 if size >= policy.scale_team_min_params else 0
         by_task = 1 if answers.get("task", "inference") != "inference" else 0
         return scales[max(by_users, by_size, by_task)]
+    from .knowledge.build import policy_value  # the YAML-to-entries module: a start that reads the snapshot needs only this
+
     key = SLOT_BY_NAME[slot].default_key
     return policy_value(policy, key) if key else NONE
 
