@@ -435,7 +435,7 @@ def main() -> None:
     print("warm:", r["warm"], flush=True)
     r["scale"] = scale(20 if q else 120)
     print("scale:", r["scale"], flush=True)
-    r["batch"] = batch(200 if q else 4_000, 100 if q else 1_000)
+    r["batch"] = batch(200 if q else 2_000, 100 if q else 500)
     print("batch:", r["batch"], flush=True)
     r["seconds"] = time.perf_counter() - t
     r["load_at_end"] = machine()["load_at_start"]

@@ -25,7 +25,6 @@ import hashlib
 import os
 import pickle
 import sys
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -88,6 +87,8 @@ def read(k: str, kind: str = "knowledge") -> Any | None:
 
 def write(k: str, payload: Any, kind: str = "knowledge") -> None:
     """Save ``payload`` under key ``k`` (atomically: a reader sees the old file or the whole new one), silently on failure."""
+    import tempfile  # with random and shutil: only the start that writes a snapshot loads them
+
     try:
         body = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
         folder = cache_dir()
