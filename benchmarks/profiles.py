@@ -53,3 +53,39 @@ def profiles(n: int = 240, seed: int = 7) -> list[dict[str, Any]]:
             p["ram_gb"] = rng.choice((16, 64, 256))
         out.append(p)
     return out
+
+
+HARD_MODELS = ("deepseek-r1:671b", "deepseek-v3", "llama-3.1-405b", "qwen3-235b-a22b")
+LARGE_MODELS = ("deepseek-r1:70b", "llama-3.1-70b", "qwen2.5-72b", "gpt-oss-120b")
+
+
+def hard_profiles(n: int = 120, seed: int = 11) -> list[dict[str, Any]]:
+    """``n`` profiles of the kinds that make the slow tail, a quarter each (deterministic):
+
+    - 671B-class models at enterprise scale with large budgets (the largest device enumerations);
+    - large models over a small budget (the budget fallback sizes every smaller model of the family);
+    - training of large models (every training stack sized, data-parallel layouts);
+    - enterprise inference under an ecosystem or deployment constraint (TPU lock-in and cloud alternatives).
+    """
+    from llmhw.api import catalog
+
+    limit = {m: catalog().model(m).max_context for m in (*HARD_MODELS, *LARGE_MODELS)}
+    rng = random.Random(seed)
+    out: list[dict[str, Any]] = []
+    for i in range(n):
+        kind = i % 4
+        model = rng.choice(HARD_MODELS if kind in (0, 3) else LARGE_MODELS + HARD_MODELS[:1])
+        p: dict[str, Any] = {"model": model}
+        if kind == 0:
+            p.update(scale="enterprise", concurrency=rng.choice((64, 200, 1000)), budget=rng.choice((250000, 1000000, 5000000)))
+        elif kind == 1:
+            p.update(concurrency=rng.choice((1, 4, 20)), budget=rng.choice((1000, 3000, 8000)))
+        elif kind == 2:
+            p.update(task=rng.choice(("finetune", "lora", "qlora")), batch=rng.choice((8, 16, 32)), budget=rng.choice((40000, 250000)))
+        else:
+            p.update(scale="enterprise", concurrency=rng.choice((20, 64)), ecosystem=rng.choice(("tpu", "rocm", "cuda")),
+                     deployment=rng.choice(("cloud", "local")))
+        if "task" not in p:
+            p["context"] = min(rng.choice((8192, 32768, 131072)), limit[model])
+        out.append(p)
+    return out

@@ -11,19 +11,22 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-from . import facts as F
-from . import hardware
 from .errors import InputError
-from .knowledge.loader import Catalog, load_catalog
-from .models import with_model
-from .models.sheet import ModelSheet, describe
-from .planner import TIERS, Option, offload
 from .profile import NONE, Profile, check_model_limits, shown_value
-from .session import Run, run_with_defaults
-from .trace import Evidence, TraceEvent, evidence
-from .trace.events import plain
+from .trace.events import TraceEvent
+from .trace.evidence import Evidence, evidence
+
+# The engine (experta, the rules, the planner), the model readers and the knowledge base load on first use, so that
+# `llmhw --help` and the listing commands, which import this module too, pay only for what they run.
+if TYPE_CHECKING:
+    from . import hardware
+    from .knowledge.loader import Catalog
+    from .models.sheet import ModelSheet
+    from .planner import Option
+    from .session import Run
 
 ProfileLike = Profile | Mapping[str, Any]
 
@@ -99,7 +102,26 @@ class CheckResult:
 
 def catalog(knowledge_dirs: Iterable[str] = ()) -> Catalog:
     """The built-in knowledge base plus any extra directories (validated like the built-in files)."""
+    from .knowledge.loader import load_catalog
+
     return load_catalog(_dirs(knowledge_dirs))
+
+
+def _with_model(cat: Catalog, name: Any) -> Catalog:
+    """``models.with_model``: the catalog, plus the model ``name`` points at when it is not a catalog name.
+
+    A catalog name (most consultations) needs none of the model readers (Hub, safetensors, GGUF), so they load only
+    for a name that is not one.
+    """
+    if isinstance(name, str) and name.strip():
+        try:
+            cat.resolve("model", name, "model")
+            return cat
+        except InputError:
+            pass
+    from .models import with_model as read_model
+
+    return read_model(cat, name)
 
 
 def _dirs(knowledge_dirs: Any) -> tuple[str, ...]:
@@ -121,6 +143,8 @@ def resolve(profile: ProfileLike, cat: Catalog) -> dict[str, Any]:
     if "model" not in answers:
         raise InputError("model", "required; `llmhw models` lists the models")
     if answers.get("host"):
+        from .planner import offload
+
         answers["host"] = offload.host_id(cat, answers["host"])
     check_model_limits(answers, cat.models[answers["model"]])
     return answers
@@ -155,6 +179,9 @@ def _recommendation(fact: Any, option: Option, cat: Catalog, launches: Mapping[s
 
 def _launches(result: Run) -> dict[str, Any]:
     """The launch plan of each tier (or of the proposal, as "proposed"), as plain data."""
+    from . import facts as F
+    from .trace.events import plain
+
     return {f["tier"]: plain(f["plan"]) for f in result.of(F.Launch)}
 
 
@@ -172,8 +199,12 @@ def advise(profile: ProfileLike, knowledge_dirs: Iterable[str] = (), have: str |
     .. versionadded:: 0.1.0
     .. versionchanged:: 0.3.0 ``have`` and ``have_count``.
     """
+    from . import facts as F
+    from .planner import TIERS
+    from .session import run_with_defaults
+
     knowledge_dirs = _dirs(knowledge_dirs)
-    cat = with_model(catalog(knowledge_dirs), Profile.from_mapping(profile).model)
+    cat = _with_model(catalog(knowledge_dirs), Profile.from_mapping(profile).model)
     answers = resolve(profile, cat)
     owned = _owned(have, have_count, answers, cat)
     result, defaults = run_with_defaults(cat, answers, owned=owned)
@@ -229,6 +260,8 @@ def _owned(have: str | None, count: Any, answers: Mapping[str, Any], cat: Catalo
 
 def _upgrade(owned: Mapping[str, Any], result: Run, cat: Catalog) -> dict[str, Any]:
     """The upgrade answer: what is owned, then the UPG conclusions (owned, choice, additions by cost, renting)."""
+    from . import facts as F
+
     items = sorted(_items(result, F.Upgrade), key=lambda u: (UPGRADE_ORDER.index(str(u["kind"])), u.get("cost_usd") is None,
                                                              u.get("cost_usd") or 0.0, str(u["id"])))
     name = cat.accelerators[owned["hardware"]].name if owned["hardware"] in cat.accelerators else "no GPU"
@@ -244,8 +277,11 @@ def check(profile: ProfileLike, hardware: str, count: int = 1, knowledge_dirs: I
 
     .. versionadded:: 0.1.0
     """
+    from . import facts as F
+    from .session import run_with_defaults
+
     knowledge_dirs = _dirs(knowledge_dirs)
-    cat = with_model(catalog(knowledge_dirs), Profile.from_mapping(profile).model)
+    cat = _with_model(catalog(knowledge_dirs), Profile.from_mapping(profile).model)
     answers = resolve(profile, cat)
     most = cat.policy.max_check_devices
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= most:
@@ -274,22 +310,62 @@ def list_rules(topic: str | None = None, rule_id: str | None = None) -> list[dic
 
     .. versionadded:: 0.1.0
     """
-    from .session import RULES
-
+    rules = _rulebase()
     sources = catalog().sources
-    picked = [m for m in RULES if (topic is None or topic.lower() in (m.topic, m.id.split("-", 1)[0].lower()))
-              and (rule_id is None or m.id.lower() == rule_id.lower())]
+    picked = [m for m in rules if (topic is None or topic.lower() in (m["topic"], m["id"].split("-", 1)[0].lower()))
+              and (rule_id is None or m["id"].lower() == rule_id.lower())]
     if not picked:
         field, value = ("rule", rule_id) if rule_id else ("--topic", topic)
-        choices = sorted({m.topic for m in RULES} | {m.id.split("-", 1)[0] for m in RULES}) if not rule_id else []
+        choices = sorted({m["topic"] for m in rules} | {m["id"].split("-", 1)[0] for m in rules}) if not rule_id else []
         hint = f"; expected one of {', '.join(choices)}" if choices else "; `llmhw rules` lists them"
         raise InputError(field, f"no rule matches {value!r}{hint}")
     return [
-        {"id": m.id, "topic": m.topic, "status": m.status, "since": m.since, "statement": m.statement, "needs": list(m.needs),
-         "sources": [{"id": s, "title": sources[s].title, "url": sources[s].url} for s in m.sources],
-         "doc": m.doc, "source_location": {"file": m.location[0], "line": m.location[1]}}
+        {"id": m["id"], "topic": m["topic"], "status": m["status"], "since": m["since"], "statement": m["statement"],
+         "needs": list(m["needs"]), "sources": [{"id": s, "title": sources[s].title, "url": sources[s].url} for s in m["sources"]],
+         "doc": m["doc"], "source_location": {"file": m["location"][0], "line": m["location"][1]}}
         for m in picked
     ]
+
+
+# The modules a rule's description comes from besides rules/*.py: the engine class, the slot table the question
+# rules are generated from, the fact types.
+RULEBASE_CODE = ("session.py", "profile.py", "facts.py")
+
+
+@cache
+def _rulebase() -> list[dict[str, Any]]:
+    """Every rule's description (``RuleMeta``'s fields), in id order.
+
+    Read from a snapshot keyed by the bytes of the code that defines the rules (``knowledge.snapshot``): `llmhw rules`
+    then imports neither experta nor the rule modules. Without one, the rulebase is loaded and the snapshot written.
+    """
+    import hashlib
+    import importlib.util
+    from pathlib import Path
+
+    from .knowledge import snapshot
+
+    spec = importlib.util.find_spec(f"{__package__}.rules")
+    rules_dir = Path(next(iter(spec.submodule_search_locations or ()))) if spec else None
+    engine_dir = Path(__file__).resolve().parent
+    if rules_dir is None:
+        return _described()
+    files = [(rules_dir, sorted(rules_dir.glob("*.py"))), (engine_dir, [engine_dir / name for name in RULEBASE_CODE])]
+    key = snapshot.key([(str(d), [(f.name, hashlib.sha256(f.read_bytes()).hexdigest()) for f in fs]) for d, fs in files])
+    saved = snapshot.read(key, "rules")
+    if isinstance(saved, list):
+        return saved
+    described = _described()
+    snapshot.write(key, described, "rules")
+    return described
+
+
+def _described() -> list[dict[str, Any]]:
+    from dataclasses import asdict
+
+    from .session import RULES
+
+    return [asdict(m) for m in RULES]
 
 
 def list_models(knowledge_dirs: Iterable[str] = ()) -> list[dict[str, Any]]:
@@ -310,7 +386,9 @@ def show_model(model: str, knowledge_dirs: Iterable[str] = ()) -> ModelSheet:
 
     .. versionadded:: 0.2.0
     """
-    cat = with_model(catalog(knowledge_dirs), model)
+    from .models.sheet import describe
+
+    cat = _with_model(catalog(knowledge_dirs), model)
     return describe(cat, cat.resolve("model", model, "model"))
 
 
@@ -320,6 +398,8 @@ def list_hardware(knowledge_dirs: Iterable[str] = (), filters: hardware.Filters 
 
     .. versionadded:: 0.1.0
     """
+    from . import hardware
+
     return hardware.listing(catalog(knowledge_dirs), filters or hardware.Filters(), hardware.today())
 
 
@@ -328,6 +408,8 @@ def stale_prices(knowledge_dirs: Iterable[str] = ()) -> dict[str, Any]:
 
     .. versionadded:: 0.2.0
     """
+    from . import hardware
+
     cat = catalog(knowledge_dirs)
     age = cat.policy.price_max_age_months
     return {"max_age_months": age, "stale": hardware.stale_prices(cat, hardware.today(), age)}

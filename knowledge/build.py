@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 import re
 import types
@@ -107,6 +106,8 @@ def build(cls: type[T], raw: Any, where: str) -> T:
     fields, hints = _schema_of(typing.cast(Any, cls))
     unknown = sorted(set(map(str, raw)) - set(fields))
     if unknown:
+        import difflib  # only to word an error
+
         near = difflib.get_close_matches(unknown[0], list(fields), n=1)
         hint = f" (did you mean '{near[0]}'?)" if near else ""
         raise KnowledgeError(f"{label}, key {unknown[0][:80]!r}: unknown key{hint}")
@@ -126,6 +127,8 @@ def build_policy(entries: Mapping[str, PolicyValue], where: str = "policy.yaml")
     ids = {name.replace("_", "-"): name for name in fields}
     unknown = sorted(set(entries) - set(ids))
     if unknown:
+        import difflib  # only to word an error
+
         near = difflib.get_close_matches(unknown[0], list(ids), n=1)
         hint = f" (did you mean '{near[0]}'?)" if near else ""
         raise KnowledgeError(f"{where}: policy value {unknown[0][:80]!r}, key 'id': unknown entry{hint}")

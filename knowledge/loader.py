@@ -8,7 +8,6 @@ error names file, entry and key on one line. Loading is explicit and cached
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import hashlib
 import math
 import types
@@ -19,10 +18,9 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from ..errors import InputError, KnowledgeError
-from . import checks, schema
-from .build import build, build_policy, short_repr
+from . import schema, snapshot
 from .schema import Accelerator, CalibrationRun, Model, Policy, PolicyValue, Precision, Runtime, RuntimeFormat, Source
-from .yamlio import decode_text, parse_yaml, read_bytes
+from .yamlio import read_bytes
 
 BUILTIN_DIR = Path(__file__).resolve().parent
 SCHEMA_VERSION = 1
@@ -61,11 +59,15 @@ class Catalog:
     def resolve(self, kind: str, name: str, field: str) -> str:
         """The id of a model, accelerator or precision named by id, name or alias (any case)."""
         if not isinstance(name, str) or not name.strip():
+            from .build import short_repr
+
             raise InputError(field, f"expected a {kind} name, got {short_repr(name)}")
         names = self._names[kind]
         key = _fold(name)
         if key in names:
             return names[key]
+        import difflib
+
         near = difflib.get_close_matches(key, list(names), n=3, cutoff=0.5)
         shown = sorted({names[n] for n in near})
         listing = {"model": "llmhw models", "hardware": "llmhw hardware"}.get(kind, "llmhw recommend --help")
@@ -117,6 +119,9 @@ def _fold(name: str) -> str:
 
 
 def _entries(path: Path, data: bytes, key: str, cls: type[T], label: str) -> list[T]:
+    from .build import build, short_repr
+    from .yamlio import decode_text, parse_yaml
+
     doc = parse_yaml(decode_text(data, path), str(path), allow_aliases=path.parent == BUILTIN_DIR)
     if not isinstance(doc, dict):
         raise KnowledgeError(f"{path}: expected a mapping with schema_version and {key}, got {type(doc).__name__}")
@@ -245,10 +250,13 @@ def _files(directory: Path) -> dict[str, Path]:
 def load_catalog(extra_dirs: tuple[str, ...] = ()) -> Catalog:
     """Load the built-in knowledge base plus any extra directories (entries are added, ids must stay unique).
 
+    Read from the snapshot of the same files when there is one (``snapshot``): parsed and checked only once per change.
+
     :param extra_dirs: directories holding any of models.yaml, accelerators.yaml, ... with the built-in shape.
     """
-    cat: dict[str, dict[str, Any]] = {stem: {} for stem in CATALOGS}
+    read: list[tuple[Path, str, bytes]] = []  # (file, name in errors and hashes, bytes): read once, hashed, parsed if needed
     hashes: dict[str, str] = {}
+    sets: list[tuple[str, list[tuple[str, str]]]] = []  # each directory in order, with its files' names and hashes: the key
     for i, directory in enumerate((str(BUILTIN_DIR), *extra_dirs)):
         path = Path(directory)
         if not path.is_dir():
@@ -256,24 +264,51 @@ def load_catalog(extra_dirs: tuple[str, ...] = ()) -> Catalog:
         files = _files(path)
         if i and not files:
             raise KnowledgeError(f"{directory}: holds none of {', '.join(f'{s}.yaml' for s in CATALOGS)}")
-        for stem, file in files.items():
-            key, cls, label = CATALOGS[stem]
-            name = file.name if i == 0 else str(file)
-            data = read_bytes(file)  # read once: parsed, and hashed for traces
-            entries: list[Any] = _entries(file, data, key, cls, label)
-            checks.check_entries(name, label, entries)
-            for e in entries:  # unique within the file and across all directories
-                if e.id in cat[stem]:
-                    raise KnowledgeError(f"{name}: {label} '{e.id}': duplicate id")
-                cat[stem][e.id] = e
-            hashes[name] = hashlib.sha256(data).hexdigest()
+        here = [(file, file.name if i == 0 else str(file), read_bytes(file)) for file in files.values()]
+        digests = [hashlib.sha256(data).hexdigest() for _, _, data in here]
+        sets.append((str(path.resolve()), [(file.name, digest) for (file, _, _), digest in zip(here, digests, strict=True)]))
+        hashes.update({name: digest for (_, name, _), digest in zip(here, digests, strict=True)})
+        read += here
+    key = snapshot.key(sets)
+    saved = snapshot.read(key)
+    if isinstance(saved, tuple) and len(saved) == 3:
+        cat, policy, names = saved
+        return _catalog(cat, policy, hashes, names)
+    cat = _parse(read)
+    policy = _policy(cat)
+    names = _names(cat)
+    snapshot.write(key, (cat, policy, names))
+    return _catalog(cat, policy, hashes, names)
+
+
+def _parse(read: list[tuple[Path, str, bytes]]) -> dict[str, dict[str, Any]]:
+    """Every entry of the files read, checked one by one and as a whole, by file stem."""
+    from . import checks
+
+    cat: dict[str, dict[str, Any]] = {stem: {} for stem in CATALOGS}
+    for file, name, data in read:
+        stem = file.stem
+        key, cls, label = CATALOGS[stem]
+        entries: list[Any] = _entries(file, data, key, cls, label)
+        checks.check_entries(name, label, entries)
+        for e in entries:  # unique within the file and across all directories
+            if e.id in cat[stem]:
+                raise KnowledgeError(f"{name}: {label} '{e.id}': duplicate id")
+            cat[stem][e.id] = e
     if not cat["models"] or not cat["accelerators"]:
         raise KnowledgeError(f"{BUILTIN_DIR}: the built-in catalog is missing")
     _check_whole(cat)
-    return _catalog(cat, build_policy(cat["policy"]), hashes)
+    return cat
 
 
-def _catalog(cat: Mapping[str, Mapping[str, Any]], policy: Policy, hashes: Mapping[str, str]) -> Catalog:
+def _policy(cat: Mapping[str, Mapping[str, Any]]) -> Policy:
+    from .build import build_policy
+
+    return build_policy(cat["policy"])
+
+
+def _catalog(cat: Mapping[str, Mapping[str, Any]], policy: Policy, hashes: Mapping[str, str],
+             names: Mapping[str, Mapping[str, str]] | None = None) -> Catalog:
     """The Catalog of checked entries by file stem, read-only."""
     return Catalog(**{FIELDS[stem]: types.MappingProxyType(dict(entries)) for stem, entries in cat.items()}, policy=policy,
-                   hashes=types.MappingProxyType(dict(hashes)), _names=_names(cat))
+                   hashes=types.MappingProxyType(dict(hashes)), _names=_names(cat) if names is None else names)

@@ -6,52 +6,54 @@ Every file llmhw reads (the knowledge base, profiles, batch inputs) goes through
 from __future__ import annotations
 
 import stat
+from functools import cache
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from ..errors import KnowledgeError
 
 MAX_FILE_BYTES = 2_000_000  # the largest built-in file is ~100 kB; anything far beyond is not a catalog
 
 
-class _SafeLoader(yaml.SafeLoader):
-    """safe_load, but refusing aliases: no catalog needs them, and they enable alias bombs."""
+@cache
+def _loaders() -> tuple[Any, Any]:
+    """(the checking loader, the C loader or None), built on first use: PyYAML loads only when YAML is read."""
+    import yaml
 
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()  # type: ignore[no-untyped-call]
-            raise yaml.composer.ComposerError(
-                None, None, "YAML aliases are not allowed", event.start_mark
-            )
-        return super().compose_node(parent, index)
+    class _SafeLoader(yaml.SafeLoader):
+        """safe_load, but refusing aliases: no catalog needs them, and they enable alias bombs."""
 
-    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
-        """Refuse a key given twice: YAML would keep the last one silently (`context: 4096` then `context: 8192`)."""
-        if isinstance(node, yaml.MappingNode):
-            seen: set[Any] = set()
-            for key_node, _ in node.value:
-                if isinstance(key_node, yaml.ScalarNode):
-                    key = self.construct_object(key_node, deep=deep)
-                    if key in seen:
-                        raise yaml.constructor.ConstructorError(None, None, f"duplicate key {str(key)[:80]!r}", key_node.start_mark)
-                    seen.add(key)
-        return super().construct_mapping(node, deep=deep)
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                event = self.peek_event()  # type: ignore[no-untyped-call]
+                raise yaml.composer.ComposerError(
+                    None, None, "YAML aliases are not allowed", event.start_mark
+                )
+            return super().compose_node(parent, index)
 
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            """Refuse a key given twice: YAML would keep the last one silently (`context: 4096` then `context: 8192`)."""
+            if isinstance(node, yaml.MappingNode):
+                seen: set[Any] = set()
+                for key_node, _ in node.value:
+                    if isinstance(key_node, yaml.ScalarNode):
+                        key = self.construct_object(key_node, deep=deep)
+                        if key in seen:
+                            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {str(key)[:80]!r}", key_node.start_mark)
+                        seen.add(key)
+            return super().construct_mapping(node, deep=deep)
 
-def _refuse_base_60(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
-    """YAML 1.1 reads ``40:00`` as 2400 (base 60): nobody writing a budget or a context means that."""
-    if ":" in str(node.value):
-        raise yaml.constructor.ConstructorError(None, None, f"{str(node.value)[:40]!r} is a YAML 1.1 base-60 number; "
-                                                "write the number itself, or quote it", node.start_mark)
-    tag = "int" if node.tag.endswith(":int") else "float"
-    return getattr(yaml.SafeLoader, f"construct_yaml_{tag}")(loader, node)
+    def _refuse_base_60(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
+        """YAML 1.1 reads ``40:00`` as 2400 (base 60): nobody writing a budget or a context means that."""
+        if ":" in str(node.value):
+            raise yaml.constructor.ConstructorError(None, None, f"{str(node.value)[:40]!r} is a YAML 1.1 base-60 number; "
+                                                    "write the number itself, or quote it", node.start_mark)
+        tag = "int" if node.tag.endswith(":int") else "float"
+        return getattr(yaml.SafeLoader, f"construct_yaml_{tag}")(loader, node)
 
-
-_SafeLoader.add_constructor("tag:yaml.org,2002:int", _refuse_base_60)
-_SafeLoader.add_constructor("tag:yaml.org,2002:float", _refuse_base_60)
-_CLoader = getattr(yaml, "CSafeLoader", None)
+    _SafeLoader.add_constructor("tag:yaml.org,2002:int", _refuse_base_60)
+    _SafeLoader.add_constructor("tag:yaml.org,2002:float", _refuse_base_60)
+    return _SafeLoader, getattr(yaml, "CSafeLoader", None)
 
 
 def read_yaml(path: Path, *, allow_aliases: bool = False) -> Any:
@@ -87,7 +89,10 @@ def read_bytes(path: Path) -> bytes:
 
 def parse_yaml(text: str, where: str, *, allow_aliases: bool = False) -> Any:
     """Parse YAML text; aliases are refused unless asked for (our own files, C loader)."""
-    loader = (_CLoader or yaml.SafeLoader) if allow_aliases else _SafeLoader
+    import yaml
+
+    checking, fast = _loaders()
+    loader = (fast or yaml.SafeLoader) if allow_aliases else checking
     try:
         return yaml.load(text, Loader=loader)  # noqa: S506 - both loaders are safe loaders
     except yaml.YAMLError as exc:
@@ -101,4 +106,6 @@ def parse_yaml(text: str, where: str, *, allow_aliases: bool = False) -> Any:
 
 def dump_yaml(data: Any) -> str:
     """YAML text for a plain mapping (a saved profile), in the order given."""
+    import yaml
+
     return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True)

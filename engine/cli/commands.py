@@ -15,10 +15,8 @@ from typing import Any
 
 import click
 
-from .. import api, machine, report, trace
-from .. import fit as fit_module
 from ..errors import InputError
-from . import listings, render, render_machine
+from . import listings
 from .group import LlmhwGroup
 from .options import (
     build_profile,
@@ -67,6 +65,9 @@ def recommend(profile_file: str | None, knowledge: tuple[str, ...], have: str | 
       llmhw recommend --model deepseek-r1:70b --concurrency 20 --format html > report.html
       llmhw recommend --model llama-3.1-70b --have "RTX 3090" --count 1
     """
+    from .. import api
+    from . import render
+
     _needs_trace(trace_file, sign_key)
     if have_count is not None and have is None:
         raise InputError("--count", "counts the hardware you have: give --have NAME (or --have this) too")
@@ -78,6 +79,8 @@ def recommend(profile_file: str | None, knowledge: tuple[str, ...], have: str | 
         write_trace(trace_file, advice, inputs=_inputs(profile_file, knowledge), force=force, sign_key=sign_key)
     data = advice.to_dict()
     if fmt == "html":
+        from .. import report
+
         click.echo(report.advice_html(data, advice.compared, report.explained(advice)), nl=False)
         return
     output = {"json": render.to_json, "markdown": render.advice_markdown}.get(fmt, render.advice_text)(data)
@@ -101,6 +104,9 @@ def check(hardware: str, count: str | None, profile_file: str | None, knowledge:
       llmhw check --model llama-3.1-70b --hardware h100-sxm --count 2 --format json
       llmhw check --model qwen2.5:14b --hardware this
     """
+    from .. import api
+    from . import render
+
     _needs_trace(trace_file, sign_key)
     hardware, n = _hardware(hardware, count, knowledge)
     result = api.check(build_profile(profile_file, options), hardware, n, knowledge_dirs=knowledge)
@@ -109,6 +115,8 @@ def check(hardware: str, count: str | None, profile_file: str | None, knowledge:
     data = result.to_dict()
     name = api.catalog(knowledge).accelerators[result.hardware].name
     if fmt == "html":
+        from .. import report
+
         click.echo(report.check_html(data, name, report.explained(result)), nl=False)
         return
     click.echo(render.to_json(data) if fmt == "json" else render.check_text(data, name), nl=fmt == "json")
@@ -138,6 +146,9 @@ def detect(knowledge: tuple[str, ...], fmt: str) -> None:
       llmhw detect
       llmhw detect --format json
     """
+    from .. import api, machine
+    from . import render, render_machine
+
     found = machine.detect(api.catalog(knowledge))
     if fmt == "json":
         click.echo(render.to_json(found.to_dict()))
@@ -154,7 +165,7 @@ def detect(knowledge: tuple[str, ...], fmt: str) -> None:
 @click.option("--hardware", required=True, help="Accelerator name or id (see `llmhw hardware`), or `this` for this machine's GPUs.")
 @click.option("--count", help="How many of them.  [default: 1, or as many as this machine has]")
 @click.option("--model", "models", multiple=True, help="Only this model (repeatable)  [default: every catalog model]")
-@click.option("--sort", type=click.Choice(fit_module.SORTS), default="speed", show_default=True,
+@click.option("--sort", type=click.Choice(("speed", "size", "name")), default="speed", show_default=True,  # fit.SORTS (tests/test_imports.py)
               help="speed: decode tok/s, fastest first; size: parameters, largest first; name: by model id.")
 @knowledge_option()
 @format_option("text", "json")
@@ -169,6 +180,10 @@ def fit(hardware: str, count: str | None, models: tuple[str, ...], sort: str, kn
       llmhw fit --hardware "RTX 4090"
       llmhw fit --hardware this --sort size --format json
     """
+    from .. import api
+    from .. import fit as fit_module
+    from . import render, render_machine
+
     hardware, n = _hardware(hardware, count, knowledge)
     result = fit_module.fit(hardware, n, models, sort=sort, knowledge_dirs=knowledge)
     data = result.to_dict()
@@ -198,7 +213,9 @@ def calibrate(measurement: str, model: str | None, hardware: str | None, knowled
       llmhw calibrate bench.json --knowledge ./my-knowledge
       llmhw recommend --model qwen2.5-7b --knowledge ./my-knowledge
     """
+    from .. import api
     from ..calibrate import calibrate as run
+    from . import render
 
     readable = tuple(d for d in knowledge if knowledge_files((d,)))
     result = run(measurement, api.catalog(readable), model=model, hardware=hardware, knowledge_dir=knowledge[-1] if knowledge else None)
@@ -228,6 +245,9 @@ def explain(trace_file: str, conclusion: str | None, fmt: str) -> None:
       llmhw recommend --model deepseek-r1:70b --concurrency 20 --trace run.json
       llmhw explain run.json --conclusion recommended
     """
+    from .. import report, trace
+    from . import render
+
     doc = trace.read(trace_file)
     if trace.reference_problems(doc):
         click.echo(f"Warning: {trace_file} fails its integrity checks; `llmhw audit {trace_file}` says why.", err=True)
@@ -257,7 +277,9 @@ def audit(trace_file: str, knowledge: tuple[str, ...], key_file: str | None, fmt
       llmhw audit run.json --format json
       llmhw audit signed.json --key team.key
     """
+    from .. import trace
     from ..trace.sign import read_key
+    from . import render
 
     key = read_key(key_file, "--key") if key_file else None
     doc = trace.read(trace_file)
@@ -346,6 +368,8 @@ def _hardware(hardware: str, count: str | None, knowledge: tuple[str, ...]) -> t
     """The accelerator and count of ``--hardware``/``--count``: ``this`` is what ``llmhw detect`` finds here."""
     n = None if count is None else _whole(count, "count")
     if hardware.strip().lower() == "this":
+        from .. import api, machine
+
         detected, found = machine.this_hardware(machine.detect(api.catalog(knowledge)))
         return detected, found if n is None else n
     return hardware, 1 if n is None else n

@@ -8,11 +8,30 @@ from __future__ import annotations
 
 import click
 
-from .. import api
-from .. import hardware as hardware_listing
-from ..knowledge.schema import ECOSYSTEMS, KINDS
-from . import render
 from .options import format_option, knowledge_option
+
+
+class _SchemaChoice(click.Choice[str]):
+    """A choice among names of ``knowledge.schema`` (ecosystems, device kinds), read when click first needs them.
+
+    Click reads the choices to show this command's help or to check a value, never for `llmhw --help`, which so
+    stays free of the schema module (a hundred dataclasses, ~15 ms to import).
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(())
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        from ..knowledge import schema
+
+        names: tuple[str, ...] = getattr(schema, self.name)
+        return names
+
+    @choices.setter
+    def choices(self, _given: tuple[str, ...]) -> None:
+        """Click's constructor sets the choices given; these are read from the schema instead."""
 
 
 @click.command()
@@ -28,6 +47,10 @@ def rules(rule_id: str | None, topic: str | None, fmt: str) -> None:
       llmhw rules --topic pitfalls
       llmhw rules P1-oversized-vram
     """
+    from .. import api
+    from . import render
+
+
     entries = api.list_rules(topic=topic, rule_id=rule_id)
     if fmt == "json":
         click.echo(render.to_json({"rules": entries}))
@@ -48,6 +71,10 @@ def models(ctx: click.Context, knowledge: tuple[str, ...], fmt: str) -> None:
       llmhw models --format json
       llmhw models show ./Llama-3.2-1B-Instruct
     """
+    from .. import api
+    from . import render
+
+
     if ctx.invoked_subcommand is None:
         entries = api.list_models(knowledge)
         click.echo(render.to_json({"models": entries}) if fmt == "json" else render.catalog_models_text(entries), nl=fmt == "json")
@@ -67,14 +94,18 @@ def models_show(model: str, knowledge: tuple[str, ...], fmt: str) -> None:
       llmhw models show qwen3-32b
       llmhw models show ./gemma-3-4b-it/config.json --format json
     """
+    from .. import api
+    from . import render
+
+
     sheet = api.show_model(model, knowledge)
     click.echo(render.to_json(sheet.to_dict()) if fmt == "json" else "\n".join(sheet.lines()))
 
 
 @click.command()
 @knowledge_option()
-@click.option("--ecosystem", type=click.Choice(ECOSYSTEMS), help="Only this software ecosystem.")
-@click.option("--kind", type=click.Choice(KINDS), help="Only this kind of device.")
+@click.option("--ecosystem", type=_SchemaChoice("ECOSYSTEMS"), help="Only this software ecosystem.")
+@click.option("--kind", type=_SchemaChoice("KINDS"), help="Only this kind of device.")
 @click.option("--min-memory", type=click.FloatRange(min=0), metavar="GB", help="At least this much usable memory (GB = 1e9 bytes).")
 @click.option("--max-price", type=click.FloatRange(min=0), metavar="USD", help="A buy price of at most this (unpriced devices are left out).")
 @click.option("--stale", is_flag=True, help="List the prices older than the policy age instead (price-max-age-months).")
@@ -88,6 +119,10 @@ def hardware(knowledge: tuple[str, ...], ecosystem: str | None, kind: str | None
       llmhw hardware --ecosystem cuda --min-memory 24 --max-price 2000
       llmhw hardware --stale
     """
+    from .. import api
+    from .. import hardware as hardware_listing
+    from . import render
+
     if stale:
         aged = api.stale_prices(knowledge)
         click.echo(render.to_json(aged) if fmt == "json" else hardware_listing.stale_text(aged["stale"], aged["max_age_months"]), nl=fmt == "json")

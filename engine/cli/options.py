@@ -15,9 +15,6 @@ import click
 from click.types import OptionHelpExtra
 
 from ..errors import InputError, KnowledgeError
-from ..knowledge.build import policy_value
-from ..knowledge.loader import load_catalog
-from ..knowledge.yamlio import read_yaml
 from ..profile import SLOTS, Profile, Slot
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -64,6 +61,9 @@ class SlotOption(click.Option):
         extra = super().get_help_extra(ctx)
         default = self.slot.unset
         if self.slot.default_key:
+            from ..knowledge.build import policy_value
+            from ..knowledge.loader import load_catalog
+
             try:
                 default = str(policy_value(load_catalog().policy, self.slot.default_key))
             except KnowledgeError:  # a broken installation: `llmhw recommend` says so; help still shows
@@ -97,6 +97,8 @@ def build_profile(profile_file: str | None, options: dict[str, Any]) -> Profile:
     """The profile file (if any) overlaid with the workload options given on the command line."""
     data: dict[str, Any] = {}
     if profile_file:
+        from ..knowledge.yamlio import read_yaml  # PyYAML only when a file is given
+
         try:
             raw = read_yaml(Path(profile_file))
         except KnowledgeError as exc:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import textwrap
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..consult import AT_ANY_QUESTION, show
-from ..trace.audit import Audit
-from ..trace.explain import Explanation, Node, summary
 from ..units import gb, params, pct, rate, usd
-from ..views import HowView, QuestionView, WhatIfView, WhyView
+
+if TYPE_CHECKING:  # the listing commands render without loading the consultation, trace and planner modules
+    from ..trace.audit import Audit
+    from ..trace.explain import Explanation, Node
+    from ..views import HowView, QuestionView, WhatIfView, WhyView
 
 MEMORY_PARTS = ("weights", "kv_cache", "activations", "gradients", "optimizer", "overhead")
 WIDTH = 100
@@ -263,6 +264,8 @@ def explanation_lines(e: Explanation) -> list[str]:
 
 def audit_lines(a: Audit) -> list[str]:
     """`llmhw audit`: the verdict, each difference, where the runs part, and what changed since the trace."""
+    from ..trace.explain import summary
+
     out = []
     if a.verdict == "inconsistent":
         out.append("INCONSISTENT: this trace is not trusted.")
@@ -322,6 +325,8 @@ def question_text(q: QuestionView) -> str:
 
 def help_text(q: QuestionView) -> str:
     """`help` at a question: what it means, its choices or range, and its default."""
+    from ..consult import AT_ANY_QUESTION
+
     lines = [f"{q.text}  ({q.slot})", f"  {q.hint}"]
     if q.choices:
         lines.append("  Answer with a name or its number:")
@@ -363,6 +368,8 @@ def _option(rec: Mapping[str, Any] | None) -> str:
 
 def how_text(h: HowView) -> str:
     """`how` after a result: the conclusion, the chain of rules and facts behind it, and the inputs."""
+    from ..consult import show
+
     s = h.subject
     title = f"#{h.number} {h.key}: {_option(s)}" if h.kind == "recommendation" else f"{s['id']}: {s['message']}"
     lines = [title, "How it was reached (each rule with its sources, then what it rested on):"]
@@ -374,6 +381,8 @@ def how_text(h: HowView) -> str:
 
 def what_if_text(w: WhatIfView) -> str:
     """`what-if` after a result: what changes with one answer changed."""
+    from ..consult import show
+
     lines = [f"What if {w.field}={show(w.value)} (was {show(w.was)}):"]
     lines += [f"  {key} follows: {show(a)} -> {show(b)}" for key, a, b in w.follows]
     changed = bool(w.items) or w.memory_need[0] != w.memory_need[1]
