@@ -106,7 +106,9 @@ def test_every_golden_configuration_has_a_launch_plan_true_to_its_numbers(name, 
         model = CAT.models[profile["model"]]
         assert int(roles["context"]) == context * int(roles["sequences"]) and int(roles["sequences"]) == per_replica
         placement = config.get("placement")
-        if placement and placement["mode"] == "layers":
+        if CAT.accelerators[config["hardware"]].kind == "cpu":
+            assert int(roles["gpu_layers"]) == 0
+        elif placement and placement["mode"] == "layers":
             assert int(roles["gpu_layers"]) == placement["layers"] - placement["offloaded_layers"]
         else:
             assert int(roles["gpu_layers"]) == model.layers + 1

@@ -80,10 +80,12 @@ def _gguf_name(model: Model, precision: str) -> str:
     return f"./{re.sub(r'[^A-Za-z0-9._]+', '-', model.name).strip('-')}-{precision.upper()}.gguf"
 
 
-def gpu_layers(option: Option, model: Model) -> int:
-    """Layers llama.cpp keeps on the GPUs (-ngl). All of them, and the output layer llama.cpp counts as one more,
-    unless the layout offloads layers: then those the hybrid placement leaves on the GPU (or, without one, those whose
-    weights fit beside the rest of the per-device need)."""
+def gpu_layers(option: Option, model: Model, catalog: Catalog) -> int:
+    """Layers llama.cpp keeps on the GPUs (-ngl). None on a CPU box; else all of them, and the output layer llama.cpp
+    counts as one more, unless the layout offloads layers: then those the hybrid placement leaves on the GPU (or,
+    without one, those whose weights fit beside the rest of the per-device need)."""
+    if catalog.accelerators[option.hardware].kind == "cpu":
+        return 0
     if option.layout.offload != "layers":
         return model.layers + 1
     if option.host_part is not None:
@@ -105,8 +107,9 @@ def llama_server(option: Option, w: Workload, model: Model, runtime: Runtime, ca
     for replica in range(layout.data_parallel):
         args = Args(tool)
         args.set("model_file", _gguf_name(model, option.precision), f"precision: {option.precision} GGUF of {model.name}")
-        ngl = gpu_layers(option, model)
+        ngl = gpu_layers(option, model, catalog)
         args.set("gpu_layers", ngl, f"all {model.layers} layers and the output layer on the GPU" if ngl > model.layers
+                 else "a CPU box: every layer runs on the CPU" if ngl == 0
                  else f"layout: {ngl} of {model.layers} layers fit on the GPU, the rest stay in host RAM")
         if layout.offload == "experts":
             moe = option.host_part.placement.offloaded_layers if option.host_part is not None else model.layers
