@@ -164,6 +164,7 @@ class Accelerator:
     # CUDA compute capability where a runtime's minimum matters (Pascal 6.x, Volta 7.0); None = not limiting
     compute_capability: float | None = meta(positive=True, cited=True, unit="CUDA compute capability")
     host_gpus: int | None = meta(positive=True, cited=True, unit="full-size GPUs the box takes")  # host boxes only
+    host_power_w: float | None = meta(positive=True, cited=True, unit="W, the power supply's rating")  # host boxes only
     features: list[str] = meta([])
     stacks: list[str] = meta([])
     cpu_cores: int | None = meta(positive=True)
@@ -175,6 +176,11 @@ class Accelerator:
     def purchase_unit(self) -> int:
         """How many devices one purchase brings: a whole 8-GPU system for SXM/OAM parts, else one."""
         return self.unit or 1
+
+    def powers(self, cards_w: float, max_load: float) -> bool:
+        """Whether this host box's supply feeds ``cards_w`` of GPU board power beside its own CPU (its rated power where
+        the catalog knows it) within ``max_load`` of its rating; a box whose supply is unknown feeds nothing."""
+        return self.host_power_w is not None and cards_w + (self.tdp_w or 0.0) <= max_load * self.host_power_w
 
     @property
     def buy_price(self) -> Price | None:
@@ -450,3 +456,5 @@ class Policy:
     hybrid_cpu_bandwidth_efficiency: float = _limit("fraction of peak host memory bandwidth")
     hybrid_layer_overhead_s: float = _limit("seconds per offloaded layer per decode step")
     hybrid_prefill_batch_tokens: int = _limit("tokens")
+    # the host box's power supply: the GPUs' board power and its CPU's within this share of its rating (planner host_for)
+    host_psu_max_load: float = _limit("fraction of the power supply's rating")

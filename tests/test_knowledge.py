@@ -159,3 +159,23 @@ def test_broken_knowledge_names_file_entry_and_field(tmp_path, text, message):
     with pytest.raises(KnowledgeError) as err:
         load_catalog((str(write(tmp_path, "accelerators.yaml", text)),))
     assert str(err.value).endswith(message), str(err.value)
+
+
+def test_every_host_box_names_its_power_supply(catalog):
+    boxes = [a for a in catalog.accelerators.values() if a.host_gpus is not None]
+    assert len(boxes) >= 13
+    assert [a.id for a in boxes if a.host_power_w is None] == []
+
+
+def test_a_host_box_is_offered_only_when_its_supply_feeds_the_cards():
+    import llmhw
+    def cost(card: str, count: int) -> dict:
+        return llmhw.check({"model": "llama3.1:8b", "scale": "personal"}, card, count=count).to_dict()["cost"]
+    # 4 x 350 W beside the EPYC's 1,600 W supply: the sourced hobby rig, priced with its host
+    assert (cost("RTX 3090", 4)["host"], cost("RTX 3090", 4)["purchase_usd"]) == (
+        "Server-board box EPYC 7252 + ROMED8-2T + 32GB DDR4-3200 8-channel (4 GPUs at PCIe 4.0 x16)", 4 * 750 + 1314)
+    # 4 x 450 W is more than 1,600 W: the 2,000 W workstation
+    assert cost("RTX 4090", 4)["host"] == "Workstation box Threadripper PRO 7975WX + 256GB DDR5-5600 8-channel"
+    # 4 x 575 W: no catalog box's supply feeds 2,300 W, so none is offered and the cards are priced alone
+    four = cost("RTX 5090", 4)
+    assert (four["host"], four["host_usd"], four["purchase_usd"]) == ("not priced", None, 4 * 1999)

@@ -63,9 +63,11 @@ def host_boxes(cat: Catalog) -> list[Accelerator]:
                   key=lambda h: (h.buy_price.per_device_usd if h.buy_price else math.inf, -h.mem_bandwidth_gbs, h.id))
 
 
-def hosts_for(w: Workload, count: int, need_bytes: int, cat: Catalog, boxes: list[Accelerator] | None = None) -> list[Host]:
-    """The hosts that could run a split needing ``need_bytes`` of host RAM with ``count`` GPUs (see the module doc);
-    ``boxes``: ``host_boxes(cat)``, when the caller already has it."""
+def hosts_for(w: Workload, count: int, need_bytes: int, cat: Catalog, boxes: list[Accelerator] | None = None, *,
+              card_w: float = 0.0) -> list[Host]:
+    """The hosts that could run a split needing ``need_bytes`` of host RAM with ``count`` GPUs of ``card_w`` board power
+    each (0: unknown; a catalog box's supply must feed them, see host_for) (see the module doc); ``boxes``:
+    ``host_boxes(cat)``, when the caller already has it."""
     ram = int(w.ram_gb * GB) if w.ram_gb else None
     if ram is not None and ram < need_bytes:
         return []
@@ -78,7 +80,8 @@ def hosts_for(w: Workload, count: int, need_bytes: int, cat: Catalog, boxes: lis
         return [Host(box.id, box.name, box.mem_bandwidth_gbs, have, buy.per_device_usd if buy else None)] if have >= need_bytes else []
     out: list[Host] = []
     for box in host_boxes(cat) if boxes is None else boxes:  # cheapest first: a dearer box is worth it only if faster
-        if (box.host_gpus or 0) < count or (ram or box.usable_memory_bytes) < need_bytes:
+        if (box.host_gpus or 0) < count or (ram or box.usable_memory_bytes) < need_bytes \
+                or not box.powers(count * card_w, cat.policy.host_psu_max_load):
             continue
         if not out or box.mem_bandwidth_gbs > out[-1].bandwidth_gbs:
             price = box.buy_price.per_device_usd if box.buy_price else None
@@ -129,7 +132,7 @@ def hybrid_options(w: Workload, model: Model, accel: Accelerator, cat: Catalog, 
             placement = place(w, model, accel, n, p, rt, mode, cat, memo)
             if placement is None:
                 continue
-            hosts = hosts_for(w, n, placement.host_ram_bytes, cat, boxes)
+            hosts = hosts_for(w, n, placement.host_ram_bytes, cat, boxes, card_w=accel.tdp_w or 0.0)
             # A named configuration (check) gets the cheapest host that holds it; the search weighs the faster ones too.
             out += [evaluate(w, model, accel, n, p, rt, placement, host, cat, memo) for host in (hosts[:1] if count else hosts)]
     return out
@@ -201,7 +204,7 @@ def expert_offload_plan(w: Workload, model: Model, cat: Catalog, precision: str)
                   key=lambda g: (g.memory_bytes, g.id))
     for gpu in gpus:
         placement = place(forced, model, gpu, 1, p, rt, "experts", cat)
-        hosts = hosts_for(forced, 1, placement.host_ram_bytes, cat) if placement else []
+        hosts = hosts_for(forced, 1, placement.host_ram_bytes, cat, card_w=gpu.tdp_w or 0.0) if placement else []
         if placement and hosts:
             return evaluate(forced, model, gpu, 1, p, rt, placement, hosts[0], cat)
     return None
