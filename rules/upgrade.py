@@ -116,7 +116,7 @@ class UpgradeRules:
         elif ram_bytes is not None and run.ram_need_bytes <= ram_bytes:
             reached = (run.option.tokens_per_s or 0.0) >= floors.speed
             verdict = Phrase("its CPU runs {model} at {precision} from RAM ({need_bytes:gb} with the system's share) at "
-                             "~{tokens_per_s:rate} per user, at {host}'s {bandwidth_gbs:,.1f} GB/s of memory bandwidth",
+                             "~{tokens_per_s:rate} per user, reading RAM at {bandwidth_gbs:,.1f} GB/s ({host})",
                              model=model.name, precision=run.option.precision, need_bytes=run.ram_need_bytes,
                              tokens_per_s=run.option.tokens_per_s, host=run.host.name, bandwidth_gbs=run.host.bandwidth_gbs)
         else:
