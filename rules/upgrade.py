@@ -13,6 +13,8 @@ from experta import AS, MATCH, TEST, P
 
 from .. import sizing
 from ..facts import Candidate, Mode, Owned, Policy, Upgrade, Workload
+from ..launch import documented_flag
+from ..launch.serve import gpu_layers
 from ..planner import Floors, Option
 from ..planner import upgrade as plan
 from ..units import Phrase
@@ -22,7 +24,6 @@ from . import SALIENCE_ADVICE, SALIENCE_CHOICE, Host, Rule, rule_meta
 # slot for a card or separate host RAM; what it can become is the tiers' answer.
 EXTENSIBLE = P(lambda kind: kind in ("gpu", "none"))
 WHAT = {"more-cards": "more cards of the same kind", "host-ram": "host RAM for offloaded weights", "other-card": "another card"}
-OFFLOAD_FLAGS = {"layers": "-ngl", "experts": "--n-cpu-moe"}  # llama.cpp: GPU layers / MoE layers whose experts stay on the CPU
 
 
 def _options(engine: Host) -> list[Option]:
@@ -101,27 +102,27 @@ class UpgradeRules:
         A 25 GB RAM machine and Llama 3.1 8B at Q4_K_M: it fits and decodes at a few tokens per second.
 
         ## Limits
-        The speed is taken at a dual-channel DDR5 desktop's bandwidth (policy upgrade-reference-host): the probe
-        reads the CPU and RAM size, not the memory's speed.
+        The speed is the planner's for the host box as the device, at the bandwidth of the host given (`--host`,
+        `--host-bandwidth`), else a dual-channel DDR5 desktop's (policy upgrade-reference-host): the probe reads the
+        CPU and RAM size, not the memory's speed.
         """
         w = self.workload(workload)
         model = self.catalog.models[w.model]
-        host = self.catalog.accelerators[self.policy.upgrade_reference_host]
-        run = plan.offload(w, model, None, 0, host, self.catalog)
+        run = plan.host_run(w, model, None, 0, self.catalog)
         floors = Floors.of(w, self.catalog)
         if run is None:
             verdict = Phrase("no format at the quality floor runs {model} on a CPU", model=model.name)
             reached = False
         elif ram_bytes is not None and run.ram_need_bytes <= ram_bytes:
-            reached = run.tokens_per_s >= floors.speed
+            reached = (run.option.tokens_per_s or 0.0) >= floors.speed
             verdict = Phrase("its CPU runs {model} at {precision} from RAM ({need_bytes:gb} with the system's share) at "
-                             "~{tokens_per_s:rate} per user, at a desktop's {bandwidth_gbs:,.1f} GB/s of memory bandwidth",
-                             model=model.name, precision=run.precision, need_bytes=run.ram_need_bytes,
-                             tokens_per_s=run.tokens_per_s, bandwidth_gbs=run.host_bandwidth_gbs)
+                             "~{tokens_per_s:rate} per user, reading RAM at {bandwidth_gbs:,.1f} GB/s ({host})",
+                             model=model.name, precision=run.option.precision, need_bytes=run.ram_need_bytes,
+                             tokens_per_s=run.option.tokens_per_s, host=run.host.name, bandwidth_gbs=run.host.bandwidth_gbs)
         else:
             reached = False
             verdict = Phrase("{model} at {precision} needs {need_bytes:gb} of RAM to run on the CPU", model=model.name,
-                             precision=run.precision, need_bytes=run.ram_need_bytes)
+                             precision=run.option.precision, need_bytes=run.ram_need_bytes)
         self.conclude(_upgrade("owned", "owned", None, 0.0, reached, "this machine's CPU and RAM", hardware="none", count=0),
                       cpu=cpu or "CPU not described", ram_bytes=ram_bytes, verdict=verdict)
 
@@ -165,36 +166,37 @@ class UpgradeRules:
           Policy(upgrade_ram_usd_per_gb=MATCH.usd_per_gb), salience=SALIENCE_ADVICE)
     @rule_meta(id="UPG-host-ram",
                statement="{ram_weights_bytes:gb} of {model}'s {what} in host RAM decode at ~{tokens_per_s:rate} per user",
-               message="{keep} hold {ram_weights_bytes:gb} of {model}'s {what} at {precision} in host RAM (llama.cpp {flag}), computed "
-               "by the CPU at the host's memory bandwidth ({bandwidth_gbs:,.1f} GB/s, a dual-channel DDR5 desktop): ~{tokens_per_s:rate} "
-               "per user; the host needs {ram_need_bytes:gb} of RAM ({ram}).",
-               sources=["llamacpp-issue-34", "bestllmfor-bom", "l40s-datasheet-copy"], needs=("model", "ram_gb"))
+               message="{keep} hold {ram_weights_bytes:gb} of {model}'s {what} at {precision} in host RAM ({placed}; llama.cpp {flag}), "
+               "computed by the CPU of {host} ({bandwidth_gbs:,.1f} GB/s): ~{tokens_per_s:rate} per user; the host needs "
+               "{ram_need_bytes:gb} of RAM ({ram}).",
+               sources=["llamacpp-cpu-moe-15077", "ktransformers-r1-tutorial", "bestllmfor-bom"], needs=("model", "ram_gb"))
     def host_ram(self: Host, owned: Owned, have: Upgrade, workload: Workload, hardware: str, count: int, ram_bytes: int | None,
                  usd_per_gb: float) -> None:
         """## What it decides
         Keeping the owned GPUs (or the CPU alone) and putting the weights they cannot hold in host RAM: the speed
-        that gives, the RAM the host needs, and what adding that RAM costs.
+        that gives, the placement and its llama.cpp setting, the RAM the host needs, and what adding that RAM costs.
 
         ## Why
-        llama.cpp keeps whole layers (`-ngl`) or a MoE's experts (`--n-cpu-moe`) on the CPU, which reads them at the
-        host's memory bandwidth every token: RAM is cheap, but a desktop reads it ten times slower than a GPU reads
-        its own memory, so dense models slow to a few tokens per second while MoE models, which read only the routed
-        experts, stay usable.
+        llama.cpp keeps whole layers (`-ngl`) or a MoE's routed experts (`--n-cpu-moe`) on the CPU, which reads them
+        at the host's memory bandwidth every token: RAM is cheap, but a desktop reads it ten times slower than a GPU
+        reads its own memory, so dense models slow to a few tokens per second while MoE models, which read only the
+        routed experts, stay usable. The split and its speed are the planner's hybrid option for these GPUs and this
+        host (the same placement and calibrated step time `check --offload` gives).
 
         ## Example
-        One RTX 3090 and Llama 3.1 70B Q4_K_M: about 21 GB of layers in RAM, about 2 tok/s.
+        One RTX 3090 and Llama 3.1 70B Q4_K_M: 38 of its 80 layers (about 20 GB) in a desktop's RAM, about 2 tok/s.
 
         ## Limits
-        The host's bandwidth is a dual-channel DDR5 desktop's (policy upgrade-reference-host); a server CPU with
-        more channels reads several times faster.
+        The host is the one given (`--host`, `--host-bandwidth`), else a dual-channel DDR5 desktop (policy
+        upgrade-reference-host); a server CPU with more channels reads several times faster.
         """
         w = self.workload(workload)
         model = self.catalog.models[w.model]
         accel = self.catalog.accelerators[hardware] if hardware != "none" else None
-        host = self.catalog.accelerators[self.policy.upgrade_reference_host]
-        run = plan.offload(w, model, accel, count, host, self.catalog)
+        run = plan.host_run(w, model, accel, count, self.catalog)
         if run is None or run.ram_weights_bytes <= 0:
-            return  # nothing to offload, or the GPUs cannot even hold the KV cache: the other additions answer
+            return  # nothing to offload, or the GPUs cannot even hold what must stay on them: the other additions answer
+        o = run.option
         add_bytes, add_usd = plan.ram_addition(run.ram_need_bytes, ram_bytes, usd_per_gb)
         if add_bytes is None:
             ram = Phrase("give --ram to check your host; more RAM costs ~{usd_per_gb:usd} per GB", usd_per_gb=usd_per_gb)
@@ -203,14 +205,26 @@ class UpgradeRules:
         else:
             ram = Phrase("add {add_bytes:gb} for ~{add_usd:usd} at {usd_per_gb:usd} per GB", add_bytes=add_bytes, add_usd=add_usd,
                          usd_per_gb=usd_per_gb)
-        keep = Phrase("Or keep the {count} x {hardware} and", count=count, hardware=accel.name) if accel else Phrase("Or run it on the CPU:")
+        runtime = self.catalog.runtimes[o.runtime]
+        part = o.host_part
+        if accel is None or part is None:
+            keep, what = Phrase("Or run it on the CPU:"), "layers"
+            placed = Phrase("all {layers} layers", layers=model.layers)
+            flag = f"{documented_flag(runtime, 'llama-server', 'gpu_layers')} 0"
+        else:
+            keep, what = Phrase("Or keep the {count} x {hardware} and", count=count, hardware=accel.name), part.placement.mode
+            placed = Phrase("{what_of}{offloaded} of {layers} layers", what_of="the experts of " if what == "experts" else "",
+                            offloaded=part.placement.offloaded_layers, layers=part.placement.layers)
+            flag = (f"{documented_flag(runtime, 'llama-server', 'cpu_moe')} {part.placement.offloaded_layers}" if what == "experts"
+                    else f"{documented_flag(runtime, 'llama-server', 'gpu_layers')} {gpu_layers(o, model)}")
         floors = Floors.of(w, self.catalog)
-        label = f"{run.what} offloaded to host RAM" if accel else "RAM to run it on the CPU"
-        self.conclude(_upgrade("addition", "host-ram", None, add_usd, run.tokens_per_s >= floors.speed, label, hardware=hardware,
-                               count=count, precision=run.precision, runtime=plan.OFFLOAD_RUNTIME, fits=True,
-                               tokens_per_s=round(run.tokens_per_s, 2), offload=run.what, ram_need_bytes=run.ram_need_bytes),
-                      keep=keep, ram_weights_bytes=run.ram_weights_bytes, model=model.name, what=run.what, precision=run.precision,
-                      flag=OFFLOAD_FLAGS[run.what] if accel else "-ngl 0", bandwidth_gbs=run.host_bandwidth_gbs, tokens_per_s=run.tokens_per_s,
+        speed = o.tokens_per_s or 0.0
+        label = f"{what} offloaded to host RAM" if accel else "RAM to run it on the CPU"
+        self.conclude(_upgrade("addition", "host-ram", None, add_usd, speed >= floors.speed, label, hardware=hardware,
+                               count=count, precision=o.precision, runtime=o.runtime, fits=True, tokens_per_s=round(speed, 2),
+                               offload=what, ram_need_bytes=run.ram_need_bytes, host=run.host.id, launch_flag=flag),
+                      keep=keep, ram_weights_bytes=run.ram_weights_bytes, model=model.name, what=what, precision=o.precision,
+                      placed=placed, flag=flag, host=run.host.name, bandwidth_gbs=run.host.bandwidth_gbs, tokens_per_s=speed,
                       ram_need_bytes=run.ram_need_bytes, ram=ram)
 
     @Rule(AS.owned << Owned(hardware=MATCH.hardware, count=MATCH.owned_count, kind=EXTENSIBLE),

@@ -9,30 +9,16 @@ and what their card would sell for is not assumed.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from .. import sizing
+from .. import hybrid, sizing
 from ..knowledge.loader import Catalog
 from ..knowledge.schema import Accelerator, Model
+from . import offload
 from .check import choose, configurations
-from .evaluate import (
-    _inference_memory,
-    arch,
-    bandwidth_efficiency,
-    device_counts,
-    host_for,
-    offered,
-    precisions_for,
-    prices_of,
-    quality_of,
-    step_overhead,
-    tflops_at,
-    usable_bytes,
-)
+from .evaluate import device_counts, evaluate, host_for, precisions_for, prices_of, quality_of, runs_on
 from .options import QUALITY_RANK, Option, Workload
 from .tiers import Floors, meets
-
-OFFLOAD_RUNTIME = "llama-cpp"  # the runtime that keeps layers (-ngl) or experts (--n-cpu-moe) in host RAM
 
 
 def owned_option(w: Workload, model: Model, accel: Accelerator, count: int, cat: Catalog) -> Option | None:
@@ -80,51 +66,52 @@ def more_cards(w: Workload, model: Model, accel: Accelerator, count: int, cat: C
     return None
 
 
+def reference_host(w: Workload, count: int, cat: Catalog) -> offload.Host:
+    """The host the offloaded part runs on: the one the user named (``--host``) or described (``--host-bandwidth``),
+    else the policy's reference desktop (upgrade-reference-host); its RAM is ``--ram``, checked by the caller."""
+    named = replace(w, host=w.host or cat.policy.upgrade_reference_host)
+    return offload.hosts_for(named, count, 0, cat)[0]
+
+
 @dataclass(frozen=True)
-class Offload:
-    """The owned GPUs with the weights they cannot hold in host RAM, computed there by the CPU (llama.cpp)."""
+class HostRun:
+    """The owned GPUs with the weights they cannot hold in host RAM (a hybrid option of the planner), or with no GPU
+    the host's CPU alone; and the host RAM that takes, with the system's share."""
 
-    precision: str
-    what: str  # "layers" (dense) or "experts" (MoE: the routed experts, read only where tokens route)
-    gpu_weights_bytes: int  # weights kept on the GPUs
-    ram_weights_bytes: int  # weights in host RAM
-    ram_need_bytes: int  # RAM the host needs: the offloaded weights and the system's share
-    host_bandwidth_gbs: float
-    tokens_per_s: float  # per user
+    option: Option
+    host: offload.Host
+    ram_need_bytes: int
+
+    @property
+    def ram_weights_bytes(self) -> int:
+        """Weights in host RAM: the hybrid split's host part, or all of them on the CPU alone."""
+        part = self.option.host_part
+        return part.placement.host_weight_bytes if part else self.option.memory.weights
 
 
-def offload(w: Workload, model: Model, accel: Accelerator | None, count: int, host: Accelerator, cat: Catalog) -> Offload | None:
-    """The owned GPUs (none: the CPU alone) holding what they can of the smallest format at the quality floor, the rest
-    of the weights in ``host``'s RAM; one decode step reads the GPU part at GPU bandwidth and the RAM part at the host's
-    (a layer split: one device works at a time). None when no format qualifies or the GPUs cannot even hold the KV cache."""
-    rt = cat.runtimes[OFFLOAD_RUNTIME]
-    floor = QUALITY_RANK[cat.policy.quality_floor_minimum]
-    formats = [p for p in precisions_for(w, model, cat) if QUALITY_RANK[quality_of(p, model)] >= floor
-               and (accel is None or rt in offered(w, model, accel, p, cat)) and rt.runs(p.id, host.ecosystem)]
-    if not formats:
+def host_run(w: Workload, model: Model, accel: Accelerator | None, count: int, cat: Catalog) -> HostRun | None:
+    """The smallest format at the quality floor that the owned GPUs (none: the CPU alone) run with the rest in host RAM,
+    sized and timed by the planner's hybrid model: a MoE's routed experts, else whole layers (``--offload`` forces
+    either; ``none`` offers nothing). None when no format qualifies or the GPUs cannot hold what must stay on them."""
+    if w.offload is None or w.offload == "none":
         return None
-    p = min(formats, key=lambda f: (f.bits_per_weight, f.id))
-    a = arch(model)
-    need = _inference_memory(w, a, p, rt, 1)
-    weights = need.weights
-    gpu_room = 0
-    if accel is not None:
-        gpu_room = usable_bytes(accel, rt, cat.policy.fit_headroom) * count - (need.total - weights) - rt.overhead_bytes * (count - 1)
-        if gpu_room <= 0:
+    rt = cat.runtimes[cat.policy.hybrid_runtime]
+    host = reference_host(w, count, cat)
+    floor = QUALITY_RANK[cat.policy.quality_floor_minimum]
+    device = accel or cat.accelerators[host.id if host.id != offload.DESCRIBED else cat.policy.upgrade_reference_host]
+    formats = sorted((p for p in precisions_for(w, model, cat) if QUALITY_RANK[quality_of(p, model)] >= floor
+                      and runs_on(p, device, model) and rt.runs(p.id, device.ecosystem)), key=lambda p: (p.bits_per_weight, p.id))
+    if accel is None:  # the CPU alone: the planner's model of the host box as the device, at the host's bandwidth
+        if not formats:
             return None
-    on_gpu = min(weights, gpu_room)
-    in_ram = weights - on_gpu
-    users = w.concurrency
-    read = sizing.moe_weight_fraction_read(a, users)
-    host_eff = bandwidth_efficiency(host, cat)
-    ram_s = in_ram * read / (host.mem_bandwidth_gbs * sizing.GIGA * host_eff)
-    device = accel or host
-    gpu = sizing.decode_speed(a, on_gpu, need.kv_cache, users, device.mem_bandwidth_gbs, bandwidth_efficiency(device, cat),
-                              tflops_at(device, p), cat.policy.compute_efficiency, 1, None, 0.0, step_overhead(rt, device, cat))
-    step_s = 1 / gpu.decode_per_seq + ram_s
-    return Offload(precision=p.id, what="experts" if model.is_moe else "layers", gpu_weights_bytes=on_gpu, ram_weights_bytes=in_ram,
-                   ram_need_bytes=int(in_ram + cat.policy.host_os_reserve_bytes), host_bandwidth_gbs=host.mem_bandwidth_gbs,
-                   tokens_per_s=1 / step_s)
+        option = evaluate(w, model, replace(device, mem_bandwidth_gbs=host.bandwidth_gbs), 1, formats[0], rt, cat)
+        return HostRun(option, host, option.memory.total + cat.policy.host_os_reserve_bytes)
+    mode = w.offload if w.offload in hybrid.MODES else "experts" if model.experts else "layers"
+    for p in formats:
+        placement = offload.place(w, model, accel, count, p, rt, mode, cat)
+        if placement is not None:
+            return HostRun(offload.evaluate(w, model, accel, count, p, rt, placement, host, cat), host, placement.host_ram_bytes)
+    return None
 
 
 def ram_addition(need_bytes: int, have_bytes: int | None, usd_per_gb: float) -> tuple[int | None, float | None]:
