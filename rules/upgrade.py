@@ -216,7 +216,7 @@ class UpgradeRules:
             placed = Phrase("{what_of}{offloaded} of {layers} layers", what_of="the experts of " if what == "experts" else "",
                             offloaded=part.placement.offloaded_layers, layers=part.placement.layers)
             flag = (f"{documented_flag(runtime, 'llama-server', 'cpu_moe')} {part.placement.offloaded_layers}" if what == "experts"
-                    else f"{documented_flag(runtime, 'llama-server', 'gpu_layers')} {gpu_layers(o, model)}")
+                    else f"{documented_flag(runtime, 'llama-server', 'gpu_layers')} {gpu_layers(o, model, self.catalog)}")
         floors = Floors.of(w, self.catalog)
         speed = o.tokens_per_s or 0.0
         label = f"{what} offloaded to host RAM" if accel else "RAM to run it on the CPU"
