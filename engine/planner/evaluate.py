@@ -112,12 +112,9 @@ def cost_of(w: Workload, accel: Accelerator, count: int, cat: Catalog, weights_b
             budget_usd=per_hour * hours_year if per_hour else None, basis="cloud",
             price_kind=rent.kind if rent else "", price_date=rent.date if rent else "", host=host_name, host_usd=host_usd,
         )
-    # Cards whose host box the catalog cannot price are not a known purchase: ranked by the cards alone they would
-    # undercut whole systems (4 x H200 NVL at 140,000 USD + an unpriced 2.4 kW box against a 141,538 USD HGX server).
-    whole = purchase if host_name != "not priced" else None
     return Cost(
         purchase_usd=purchase, cloud_usd_per_hour=per_hour, power_usd_per_year=power,
-        budget_usd=whole, basis="purchase", price_kind=buy.kind if buy else "", price_date=buy.date if buy else "",
+        budget_usd=purchase, basis="purchase", price_kind=buy.kind if buy else "", price_date=buy.date if buy else "",
         host=host_name, host_usd=host_usd,
     )
 
