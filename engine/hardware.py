@@ -71,7 +71,7 @@ def row(a: Accelerator, cat: Catalog, today: date) -> dict[str, Any]:
         "memory_bytes": a.memory_bytes, "usable_memory_bytes": a.usable_memory_bytes, "usable_memory_basis": a.usable_memory_basis,
         "mem_bandwidth_gbs": a.mem_bandwidth_gbs, "bf16_tflops": a.bf16_tflops, "fp8_tflops": a.fp8_tflops,
         "fp4_tflops": a.fp4_tflops, "int8_tops": a.int8_tops, "tdp_w": a.tdp_w, "unit": a.purchase_unit,
-        "compute_capability": a.compute_capability, "host_gpus": a.host_gpus,
+        "compute_capability": a.compute_capability, "host_gpus": a.host_gpus, "features": list(a.features),
         "buy": _price(buy, cat, today), "rent": _price(rent_price(a), cat, today),
         "usd_per_usable_gb": round(buy.per_device_usd / (a.usable_memory_bytes / GB), 2) if buy else None,
         "prices": [_price(p, cat, today) for p in a.prices],
@@ -86,7 +86,9 @@ def listing(cat: Catalog, filters: Filters, today: date) -> list[dict[str, Any]]
 
 def _compute(r: dict[str, Any]) -> str:
     """The device's best dense tensor rate, with its format: what prefill and training speed scale with."""
-    for key, label in (("fp4_tflops", "FP4"), ("fp8_tflops", "FP8"), ("bf16_tflops", "BF16"), ("int8_tops", "INT8")):
+    # bf16_tflops is the dense 16-bit rate; a device without BF16 (V100, Apple GPUs) computes it in FP16
+    half = "BF16" if "bf16" in r["features"] else "FP16"
+    for key, label in (("fp4_tflops", "FP4"), ("fp8_tflops", "FP8"), ("bf16_tflops", half), ("int8_tops", "INT8")):
         if r[key]:
             return f"{r[key]:,.0f} {label}"
     return "?"

@@ -29,7 +29,7 @@ def test_filters_pick_the_cheap_24gb_cuda_cards(runner):
         "id                            kind    ecosystem  usable GB   GB/s dense TFLOPS  USD/GB  price",
         "rtx-3090                      gpu     cuda            25.8    936      71 BF16      29  750 USD used, 2026-05 (7 mo)",
         "tesla-p40                     gpu     cuda            25.8    347      47 INT8      11  295 USD used, 2026-06 (6 mo)",
-        "v100-sxm2-32gb                gpu     cuda            34.4    900            ?      15  2,088 USD for 4 used, 2026 (11 mo)",
+        "v100-sxm2-32gb                gpu     cuda            34.4    900     125 FP16      15  2,088 USD for 4 used, 2026 (11 mo)",
         "3 devices",
     ]
 
@@ -90,7 +90,7 @@ def test_systems_are_listed_at_their_system_price_and_filtered_per_device(runner
     out = lines(runner, "--ecosystem", "cuda", "--kind", "gpu")
     assert ("h100-sxm                      gpu     cuda            85.5  3,350    1,979 FP8     291  "
             "199,000 USD for 8 (whole server) msrp, 2026 (11 mo)") in out
-    assert "v100-sxm2-16gb                gpu     cuda            17.2    900            ?      16  1,100 USD for 4 used, 2026 (11 mo)" in out
+    assert "v100-sxm2-16gb                gpu     cuda            17.2    900     125 FP16      16  1,100 USD for 4 used, 2026 (11 mo)" in out
     # a quad V100 kit costs 275 USD per GPU: it passes a 300 USD ceiling although the kit costs 1,100
     assert any(line.startswith("v100-sxm2-16gb") for line in lines(runner, "--max-price", "300"))
 

@@ -133,7 +133,12 @@ def not_below(o: Option, minimum: Option, f: Floors) -> bool:
 
 def pick_minimum(options: list[Option], f: Floors) -> tuple[Option | None, bool]:
     """The minimum tier, and whether it meets the floors (else it is the cheapest that fits at all)."""
-    pick = smallest(o for o in options if meets(o, f.quality, f.speed))
+    meeting = [o for o in options if meets(o, f.quality, f.speed)]
+    pick = smallest(meeting)
+    if pick is not None and f.batching and not pick.serves_many:
+        # several users: a serving engine (paged KV cache, continuous batching) at no higher cost beats a better
+        # quality class served from llama.cpp's slots (500 users on 8 x A100: vLLM INT8, not llama.cpp Q8_0 at 1/4 the speed)
+        pick = smallest(o for o in meeting if o.serves_many and _cost(o) <= _cost(pick)) or pick
     return (pick, True) if pick is not None else (smallest(options), False)
 
 
