@@ -59,12 +59,8 @@ def runtimes_for(w: Workload, accel: Accelerator, precision: Precision, cat: Cat
 
 
 def prices_of(accel: Accelerator) -> tuple[Price | None, Price | None]:
-    """The purchase price that counts and the cheapest on-demand hour. A part bought in whole systems (``unit``) counts
-    a system's price when one is known, else the newest per-device price, the cheapest of that date."""
-    rents = [p for p in accel.prices if p.kind == "cloud-on-demand"]
-    systems = [p for p in accel.prices if not p.is_rent and p.devices == accel.purchase_unit > 1]
-    buy = max(systems, key=lambda p: (p.date, -p.usd)) if systems else accel.buy_price
-    return buy, min(rents, key=lambda p: p.usd) if rents else None
+    """The purchase price that counts and the cheapest on-demand hour (``Accelerator.counted_prices``)."""
+    return accel.counted_prices
 
 
 def needs_host(accel: Accelerator, buy: Price | None) -> bool:
@@ -75,9 +71,23 @@ def needs_host(accel: Accelerator, buy: Price | None) -> bool:
 
 def host_for(count: int, ram_bytes: float, cat: Catalog) -> Accelerator | None:
     """The cheapest priced host box that takes ``count`` GPUs and holds ``ram_bytes`` of RAM (None: no such box)."""
-    boxes = [h for h in cat.accelerators.values()
-             if h.host_gpus is not None and h.host_gpus >= count and h.usable_memory_bytes >= ram_bytes and h.buy_price]
-    return min(boxes, key=lambda h: (h.buy_price.per_device_usd if h.buy_price else math.inf, h.id), default=None)
+    return next((h for h in _host_boxes(cat) if h.host_gpus is not None and h.host_gpus >= count
+                 and h.usable_memory_bytes >= ram_bytes), None)
+
+
+_boxes: tuple[Catalog, list[Accelerator]] | None = None  # the last catalog asked about, and its boxes
+
+
+def _host_boxes(cat: Catalog) -> list[Accelerator]:
+    """The catalog's priced host boxes, cheapest first (then by id): sorted once per catalog, not once per option."""
+    global _boxes
+    last = _boxes
+    if last is not None and last[0] is cat:
+        return last[1]
+    boxes = sorted((h for h in cat.accelerators.values() if h.host_gpus is not None and h.buy_price),
+                   key=lambda h: (h.buy_price.per_device_usd if h.buy_price else math.inf, h.id))
+    _boxes = (cat, boxes)
+    return boxes
 
 
 def cost_of(w: Workload, accel: Accelerator, count: int, cat: Catalog, weights_bytes: float = 0.0) -> Cost:
