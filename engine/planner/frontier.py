@@ -104,6 +104,15 @@ def _price(w: Workload, accel: Accelerator) -> float:
     return price.per_device_usd if price else math.inf
 
 
+def least_cost(w: Workload, accel: Accelerator) -> float:
+    """A floor under the budget cost of every option of this device (infinite when it has no price for this deployment).
+
+    An option costs at least one device: its purchase (a host box only adds), or its rental over the year's hours
+    (``evaluate.cost_of``, ``offload.cost_of``). It rises with ``_price``, so a device ``undominated`` would drop for a
+    dearer one is never kept because the dearer one went over a budget."""
+    return _price(w, accel) * (w.hours_per_day * 365 if w.deployment == "cloud" else 1)
+
+
 def _specs(accel: Accelerator) -> tuple[float, ...]:
     """Every number that sizes or times a device, larger is better; a missing throughput counts as none."""
     return (accel.usable_memory_bytes or accel.memory_bytes, accel.mem_bandwidth_gbs, accel.bf16_tflops or 0,
