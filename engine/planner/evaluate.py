@@ -209,7 +209,7 @@ def evaluate(w: Workload, model: Model, accel: Accelerator, count: int, precisio
         rate = sizing.training_tokens_per_s(a, accel.bf16_tflops, cat.policy.training_mfu, count, ckpt)
         per_user, total, prefill, bound = rate, rate, None, "compute"
     else:
-        layout, mem, speed = _inference_layout(w, model, a, accel, count, precision, runtime, cat, kv_bytes, usable, layout)
+        layout, mem, speed = _inference_layout(w, model, a, accel, count, precision, runtime, cat, kv_bytes, usable, layout, memo)
         turns = w.concurrency / _batch(w, runtime)
         measured = speed_factor(accel, runtime, cat)  # 1.0 unless the user measured this device (llmhw calibrate)
         per_user, total, prefill, bound = speed.decode_per_seq / turns * measured, speed.decode_total * measured, speed.prefill, speed.bound
@@ -234,8 +234,10 @@ def _batch(w: Workload, runtime: Runtime) -> int:
 
 def _inference_layout(w: Workload, model: Model, a: sizing.Arch, accel: Accelerator, count: int, precision: Precision,
                       runtime: Runtime, cat: Catalog, kv_bytes: float, usable: int,
-                      forced: Layout | None = None) -> tuple[Layout, sizing.Memory, sizing.Speed]:
-    """The layout this inference option runs in (``layouts.choose``, or ``forced``), its memory per device and speed."""
+                      forced: Layout | None = None, memo: dict[Any, sizing.Memory] | None = None,
+                      ) -> tuple[Layout, sizing.Memory, sizing.Speed]:
+    """The layout this inference option runs in (``layouts.choose``, or ``forced``), its memory per device and speed.
+    ``memo`` keeps the memory per rank, which depends on the format, runtime and split, not on the device."""
     batch = _batch(w, runtime)
     weights = sizing.weight_bytes(a.params, precision.bits_per_weight)
     per_sequence = sizing.kv_cache_bytes(a, w.context, 1, kv_bytes)
@@ -243,8 +245,15 @@ def _inference_layout(w: Workload, model: Model, a: sizing.Arch, accel: Accelera
     tflops, overhead, net = tflops_at(accel, precision), step_overhead(runtime, accel, cat), layouts.links(accel, cat)
 
     def memory(lay: Layout) -> sizing.Memory:
-        return scaleout.rank_memory(a, precision.bits_per_weight, kv_bytes, w.context, w.concurrency,
-                                    runtime.prefill_chunk_tokens, runtime.overhead_bytes, layouts.split(lay, accel, runtime))
+        split = layouts.split(lay, accel, runtime)
+        key = ("rank", precision.bits_per_weight, kv_bytes, runtime.prefill_chunk_tokens, runtime.overhead_bytes, split)
+        if memo is None or key not in memo:
+            mem = scaleout.rank_memory(a, precision.bits_per_weight, kv_bytes, w.context, w.concurrency,
+                                       runtime.prefill_chunk_tokens, runtime.overhead_bytes, split)
+            if memo is None:
+                return mem
+            memo[key] = mem
+        return memo[key]
 
     def speed(lay: Layout) -> sizing.Speed:
         return scaleout.decode_speed(a, weights, per_sequence, batch, layouts.split(lay, accel, runtime), bandwidth,
