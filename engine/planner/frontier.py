@@ -17,7 +17,7 @@ from .. import sizing
 from ..knowledge.loader import Catalog
 from ..knowledge.schema import Accelerator, Model, Precision, Runtime
 from . import offload
-from .evaluate import _inference_memory, arch, device_counts, evaluate, offered, precisions_for, prices_of, runs_at, usable_bytes
+from .evaluate import _inference_memory, arch, device_counts, evaluate, offered, precisions_for, prices_of, runs_at, training_fit, usable_bytes
 from .options import QUALITY_RANK, Option, Workload
 
 
@@ -82,6 +82,10 @@ def _fewest_fitting(w: Workload, model: Model, accel: Accelerator, p: Precision,
             return None
         need = math.ceil((one.total - rt.overhead_bytes) / room)
         counts = [n for n in counts if n >= need][:2]
+    else:  # the training need is memoized: time and price only the fewest devices it fits on
+        usable = usable_bytes(accel, rt, cat.policy.fit_headroom)
+        fewest = next((n for n in counts if training_fit(w, shared.a, p, rt, n, usable, shared.memo)[0].total <= usable), None)
+        counts = [] if fewest is None else [fewest]
     for n in counts:
         option = evaluate(w, model, accel, n, p, rt, cat, shared.a, shared.memo)
         if option.fits:
