@@ -9,7 +9,8 @@ trace and are turned into text in exactly one place.
 from __future__ import annotations
 
 import string
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from functools import lru_cache
 from typing import Any
 
 GB = 1e9  # decimal gigabyte: what vendors print on memory and what every llmhw output uses
@@ -72,12 +73,20 @@ class _Placeholder:
         return "{" + self.name + "}"
 
 
+@lru_cache(maxsize=4096)
+def _parsed(template: str) -> tuple[tuple[str, str | None, str | None, str | None], ...]:
+    return tuple(string.Formatter().parse(template))
+
+
 class UnitFormatter(string.Formatter):
     """``str.format`` with unit specs; ``strict=False`` leaves unbound fields and odd values visible instead of failing."""
 
     def __init__(self, units: Mapping[str, Callable[..., str]] = UNITS, strict: bool = True) -> None:
         self.units = units
         self.strict = strict
+
+    def parse(self, format_string: str) -> Iterable[tuple[str, str | None, str | None, str | None]]:
+        return _parsed(format_string)  # a few hundred templates, each parsed once instead of at every rendering
 
     def get_value(self, key: int | str, args: Any, kwargs: Mapping[str, Any]) -> Any:
         if self.strict or key in kwargs:

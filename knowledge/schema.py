@@ -9,6 +9,7 @@ typo), so adding a field here is the only way to add one to a file.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 
@@ -182,11 +183,21 @@ class Accelerator:
         the catalog knows it) within ``max_load`` of its rating; a box whose supply is unknown feeds nothing."""
         return self.host_power_w is not None and cards_w + (self.tdp_w or 0.0) <= max_load * self.host_power_w
 
-    @property
+    @cached_property
     def buy_price(self) -> Price | None:
-        """The newest purchase price, the cheapest of that date: what a buyer pays today, as far as the catalog knows."""
+        """The newest purchase price, the cheapest of that date: what a buyer pays today, as far as the catalog knows.
+        (Cached on the entry, which is immutable: the planner asks for it hundreds of thousands of times.)"""
         buys = [p for p in self.prices if not p.is_rent]
         return max(buys, key=lambda p: (p.date, -p.usd)) if buys else None
+
+    @cached_property
+    def counted_prices(self) -> tuple[Price | None, Price | None]:
+        """The purchase price that counts and the cheapest on-demand hour. A part bought in whole systems (``unit``) counts
+        a system's price when one is known, else the newest per-device price, the cheapest of that date."""
+        rents = [p for p in self.prices if p.kind == "cloud-on-demand"]
+        systems = [p for p in self.prices if not p.is_rent and p.devices == self.purchase_unit > 1]
+        buy = max(systems, key=lambda p: (p.date, -p.usd)) if systems else self.buy_price
+        return buy, min(rents, key=lambda p: p.usd) if rents else None
 
 
 @dataclass(frozen=True)

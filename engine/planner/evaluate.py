@@ -59,12 +59,8 @@ def runtimes_for(w: Workload, accel: Accelerator, precision: Precision, cat: Cat
 
 
 def prices_of(accel: Accelerator) -> tuple[Price | None, Price | None]:
-    """The purchase price that counts and the cheapest on-demand hour. A part bought in whole systems (``unit``) counts
-    a system's price when one is known, else the newest per-device price, the cheapest of that date."""
-    rents = [p for p in accel.prices if p.kind == "cloud-on-demand"]
-    systems = [p for p in accel.prices if not p.is_rent and p.devices == accel.purchase_unit > 1]
-    buy = max(systems, key=lambda p: (p.date, -p.usd)) if systems else accel.buy_price
-    return buy, min(rents, key=lambda p: p.usd) if rents else None
+    """The purchase price that counts and the cheapest on-demand hour (``Accelerator.counted_prices``)."""
+    return accel.counted_prices
 
 
 def needs_host(accel: Accelerator, buy: Price | None) -> bool:
@@ -77,10 +73,23 @@ def host_for(count: int, ram_bytes: float, cat: Catalog, card_w: float) -> Accel
     """The cheapest priced host box that takes ``count`` GPUs of ``card_w`` board power each (0: unknown), holds
     ``ram_bytes`` of RAM and whose supply feeds them (None: no such box)."""
     cards_w = count * card_w
-    boxes = [h for h in cat.accelerators.values()
-             if h.host_gpus is not None and h.host_gpus >= count and h.usable_memory_bytes >= ram_bytes and h.buy_price
-             and h.powers(cards_w, cat.policy.host_psu_max_load)]
-    return min(boxes, key=lambda h: (h.buy_price.per_device_usd if h.buy_price else math.inf, h.id), default=None)
+    return next((h for h in _host_boxes(cat) if h.host_gpus is not None and h.host_gpus >= count
+                 and h.usable_memory_bytes >= ram_bytes and h.powers(cards_w, cat.policy.host_psu_max_load)), None)
+
+
+_boxes: tuple[Catalog, list[Accelerator]] | None = None  # the last catalog asked about, and its boxes
+
+
+def _host_boxes(cat: Catalog) -> list[Accelerator]:
+    """The catalog's priced host boxes, cheapest first (then by id): sorted once per catalog, not once per option."""
+    global _boxes
+    last = _boxes
+    if last is not None and last[0] is cat:
+        return last[1]
+    boxes = sorted((h for h in cat.accelerators.values() if h.host_gpus is not None and h.buy_price),
+                   key=lambda h: (h.buy_price.per_device_usd if h.buy_price else math.inf, h.id))
+    _boxes = (cat, boxes)
+    return boxes
 
 
 def cost_of(w: Workload, accel: Accelerator, count: int, cat: Catalog, weights_bytes: float = 0.0) -> Cost:
@@ -202,7 +211,7 @@ def evaluate(w: Workload, model: Model, accel: Accelerator, count: int, precisio
         rate = sizing.training_tokens_per_s(a, accel.bf16_tflops, cat.policy.training_mfu, count, ckpt)
         per_user, total, prefill, bound = rate, rate, None, "compute"
     else:
-        layout, mem, speed = _inference_layout(w, model, a, accel, count, precision, runtime, cat, kv_bytes, usable, layout)
+        layout, mem, speed = _inference_layout(w, model, a, accel, count, precision, runtime, cat, kv_bytes, usable, layout, memo)
         turns = w.concurrency / _batch(w, runtime)
         measured = speed_factor(accel, runtime, cat)  # 1.0 unless the user measured this device (llmhw calibrate)
         per_user, total, prefill, bound = speed.decode_per_seq / turns * measured, speed.decode_total * measured, speed.prefill, speed.bound
@@ -227,8 +236,10 @@ def _batch(w: Workload, runtime: Runtime) -> int:
 
 def _inference_layout(w: Workload, model: Model, a: sizing.Arch, accel: Accelerator, count: int, precision: Precision,
                       runtime: Runtime, cat: Catalog, kv_bytes: float, usable: int,
-                      forced: Layout | None = None) -> tuple[Layout, sizing.Memory, sizing.Speed]:
-    """The layout this inference option runs in (``layouts.choose``, or ``forced``), its memory per device and speed."""
+                      forced: Layout | None = None, memo: dict[Any, sizing.Memory] | None = None,
+                      ) -> tuple[Layout, sizing.Memory, sizing.Speed]:
+    """The layout this inference option runs in (``layouts.choose``, or ``forced``), its memory per device and speed.
+    ``memo`` keeps the memory per rank, which depends on the format, runtime and split, not on the device."""
     batch = _batch(w, runtime)
     weights = sizing.weight_bytes(a.params, precision.bits_per_weight)
     per_sequence = sizing.kv_cache_bytes(a, w.context, 1, kv_bytes)
@@ -236,8 +247,15 @@ def _inference_layout(w: Workload, model: Model, a: sizing.Arch, accel: Accelera
     tflops, overhead, net = tflops_at(accel, precision), step_overhead(runtime, accel, cat), layouts.links(accel, cat)
 
     def memory(lay: Layout) -> sizing.Memory:
-        return scaleout.rank_memory(a, precision.bits_per_weight, kv_bytes, w.context, w.concurrency,
-                                    runtime.prefill_chunk_tokens, runtime.overhead_bytes, layouts.split(lay, accel, runtime))
+        split = layouts.split(lay, accel, runtime)
+        key = ("rank", precision.bits_per_weight, kv_bytes, runtime.prefill_chunk_tokens, runtime.overhead_bytes, split)
+        if memo is None or key not in memo:
+            mem = scaleout.rank_memory(a, precision.bits_per_weight, kv_bytes, w.context, w.concurrency,
+                                       runtime.prefill_chunk_tokens, runtime.overhead_bytes, split)
+            if memo is None:
+                return mem
+            memo[key] = mem
+        return memo[key]
 
     def speed(lay: Layout) -> sizing.Speed:
         return scaleout.decode_speed(a, weights, per_sequence, batch, layouts.split(lay, accel, runtime), bandwidth,

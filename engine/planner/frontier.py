@@ -17,7 +17,7 @@ from .. import sizing
 from ..knowledge.loader import Catalog
 from ..knowledge.schema import Accelerator, Model, Precision, Runtime
 from . import offload
-from .evaluate import _inference_memory, arch, device_counts, evaluate, offered, precisions_for, prices_of, runs_at, usable_bytes
+from .evaluate import _inference_memory, arch, device_counts, evaluate, offered, precisions_for, prices_of, runs_at, training_fit, usable_bytes
 from .options import QUALITY_RANK, Option, Workload
 
 
@@ -82,6 +82,10 @@ def _fewest_fitting(w: Workload, model: Model, accel: Accelerator, p: Precision,
             return None
         need = math.ceil((one.total - rt.overhead_bytes) / room)
         counts = [n for n in counts if n >= need][:2]
+    else:  # the training need is memoized: time and price only the fewest devices it fits on
+        usable = usable_bytes(accel, rt, cat.policy.fit_headroom)
+        fewest = next((n for n in counts if training_fit(w, shared.a, p, rt, n, usable, shared.memo)[0].total <= usable), None)
+        counts = [] if fewest is None else [fewest]
     for n in counts:
         option = evaluate(w, model, accel, n, p, rt, cat, shared.a, shared.memo)
         if option.fits:
@@ -102,6 +106,15 @@ def _price(w: Workload, accel: Accelerator) -> float:
     buy, rent = prices_of(accel)
     price = rent if w.deployment == "cloud" else buy
     return price.per_device_usd if price else math.inf
+
+
+def least_cost(w: Workload, accel: Accelerator) -> float:
+    """A floor under the budget cost of every option of this device (infinite when it has no price for this deployment).
+
+    An option costs at least one device: its purchase (a host box only adds), or its rental over the year's hours
+    (``evaluate.cost_of``, ``offload.cost_of``). It rises with ``_price``, so a device ``undominated`` would drop for a
+    dearer one is never kept because the dearer one went over a budget."""
+    return _price(w, accel) * (w.hours_per_day * 365 if w.deployment == "cloud" else 1)
 
 
 def _specs(accel: Accelerator) -> tuple[float, ...]:
