@@ -174,10 +174,10 @@ def test_the_demo_report_shows_tiers_charts_derivations_and_the_command(runner) 
 
 
 def test_configurations_without_a_speed_are_counted_not_drawn(runner) -> None:
-    """Devices without a dense 16-bit rate in the catalog (tier 1's Tesla P40 has only an INT8 rate) have no training
-    speed figure: the chart says how many rather than placing them anywhere."""
+    """Devices without a dense 16-bit rate in the catalog (a DGX Spark has only its FP4 rate) have no training speed
+    figure: the chart says how many rather than placing them anywhere."""
     page = render(runner, next(c for c in CASES if c["name"] == "qwen-7b-lora-batch-32")["args"])
-    assert "The 25 configurations the engine kept" in page and "2 of them have no speed figure and are not drawn (tier 1)." in page
+    assert "The 24 configurations the engine kept" in page and "1 of them has no speed figure and is not drawn." in page
     assert ">training tokens/s (log scale)</text>" in page and ">20k</text>" in page
 
 

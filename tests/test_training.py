@@ -168,3 +168,12 @@ def test_a_full_fine_tune_too_big_for_one_gpu_names_zero_offload(runner) -> None
 def test_zero_offload_is_not_offered_where_deepspeed_does_not_run(runner) -> None:
     data = run_json(runner, "check", "--model", "llama-3.1-8b", "--task", "finetune", "--hardware", "M4 Max")
     assert all(t["id"] != "TRN-zero-offload" for t in data["tips"])
+
+
+def test_training_is_never_planned_on_a_card_without_16_bit_matrix_products():
+    """A Tesla P40 (FP16 at 1/64 rate, no Tensor Cores) serves GGUF inference, but a LoRA run is planned elsewhere."""
+    from llmhw import api
+
+    data = api.advise({"model": "qwen2.5:7b", "task": "lora", "batch": 32}).to_dict()
+    assert data["recommendations"] and all(r["hardware"] != "tesla-p40" for r in data["recommendations"])
+    assert api.check({"model": "qwen2.5:7b", "task": "lora"}, "Tesla P40", 1).to_dict()["fits"] is False

@@ -303,8 +303,14 @@ def kv_formats(runtime: Runtime, accel: Accelerator, cat: Catalog) -> list[Preci
     return [k for k in kvs if k.native_feature not in ("fp8", "fp4") or k.native_feature in accel.features]
 
 
+TRAINING_MATMUL_FEATURES = ("bf16", "fp16")  # mixed-precision training runs its matrix products in one of these
+
+
 def offered(w: Workload, model: Model, accel: Accelerator, precision: Precision, cat: Catalog) -> list[Runtime]:
-    """The runtimes that run this format on this device for this workload (none where the device cannot)."""
+    """The runtimes that run this format on this device for this workload (none where the device cannot). Training
+    needs 16-bit matrix products: a Tesla P40 (FP16 at 1/64 rate, no Tensor Cores: its catalog notes) is for inference."""
+    if w.training and not any(f in accel.features for f in TRAINING_MATMUL_FEATURES):
+        return []
     return runtimes_for(w, accel, precision, cat) if runs_on(precision, accel, model) else []
 
 

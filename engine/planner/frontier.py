@@ -17,7 +17,19 @@ from .. import sizing
 from ..knowledge.loader import Catalog
 from ..knowledge.schema import Accelerator, Model, Precision, Runtime
 from . import offload
-from .evaluate import _inference_memory, arch, device_counts, evaluate, offered, precisions_for, prices_of, runs_at, training_fit, usable_bytes
+from .evaluate import (
+    TRAINING_MATMUL_FEATURES,
+    _inference_memory,
+    arch,
+    device_counts,
+    evaluate,
+    offered,
+    precisions_for,
+    prices_of,
+    runs_at,
+    training_fit,
+    usable_bytes,
+)
 from .options import QUALITY_RANK, Option, Workload
 
 
@@ -29,12 +41,13 @@ class _Shared:
     a: sizing.Arch
     precisions: list[Precision]
     memo: dict[Any, sizing.Memory]
-    runtimes: dict[tuple[str, str, bool, float | None], list[Runtime]] = field(default_factory=dict)
+    runtimes: dict[tuple[str, str, bool, float | None, bool], list[Runtime]] = field(default_factory=dict)
 
     def offered(self, w: Workload, model: Model, accel: Accelerator, p: Precision, cat: Catalog) -> list[Runtime]:
-        """``evaluate.offered``, which depends only on the ecosystem, whether the device has the format's feature and
-        its compute capability (old CUDA cards get fewer runtimes)."""
-        key = (accel.ecosystem, p.id, p.native_feature in accel.features, accel.compute_capability)
+        """``evaluate.offered``, which depends only on the ecosystem, whether the device has the format's feature, its
+        compute capability (old CUDA cards get fewer runtimes) and whether it has 16-bit matrix products (training)."""
+        key = (accel.ecosystem, p.id, p.native_feature in accel.features, accel.compute_capability,
+               any(f in accel.features for f in TRAINING_MATMUL_FEATURES))
         if key not in self.runtimes:
             self.runtimes[key] = offered(w, model, accel, p, cat)
         return self.runtimes[key]
