@@ -15,6 +15,7 @@ from experta import AS, MATCH, TEST, P
 from ..facts import Candidate, CandidateSet, Exclusion, Fit, Mode, Note, Policy, Proposal, Recommendation, Workload
 from ..planner import QUALITY_RANK, Option, choose, closest_context, configurations, enumerate_options, largest_smaller_model, remedies
 from ..planner.check import MIN_CONTEXT
+from ..planner.evaluate import TRAINING_MATMUL_FEATURES
 from ..profile import TRAINING_TASKS
 from ..units import Phrase
 from . import SALIENCE_ADVICE, SALIENCE_COLLECT, SALIENCE_FILTER, Host, Rule, listed, rule_meta
@@ -178,7 +179,7 @@ class CandidateRules:
     @Rule(AS.workload << Workload(), AS.proposal << Proposal(hardware=MATCH.hardware, count=MATCH.count))
     @rule_meta(id="CAND-proposal",
                statement="{count} x {name} at {precision}: needs {need_bytes:gb} per device of {usable_bytes:gb} usable; fits: {fits}",
-               message="No runtime in the catalog runs {precision} on {name}.",
+               message="No runtime in the catalog runs {precision} on {name}{why}.",
                sources=["eleuther-tm101", "nv-kv-blog", "zero-paper"], needs=("model", "task", "precision"))
     def proposal_fit(self: Host, workload: Workload, proposal: Proposal, hardware: str, count: int) -> None:
         """## What it decides
@@ -196,7 +197,10 @@ class CandidateRules:
         accel = self.catalog.accelerators[hardware]
         option = choose(configurations(w, model, accel, count, self.catalog), model)
         if option is None:
-            self.conclude(Note(), name=accel.name, precision=w.precision, need_bytes=None, usable_bytes=None, fits=False)
+            wanted = w.precision if w.precision != "auto" else Phrase("{task} in any format", task=w.task)
+            why = (Phrase(": training needs 16-bit matrix products (BF16 or FP16), which it lacks")
+                   if w.training and not any(f in accel.features for f in TRAINING_MATMUL_FEATURES) else "")
+            self.conclude(Note(), name=accel.name, precision=wanted, need_bytes=None, usable_bytes=None, fits=False, why=why)
             return
         self.remember(option)
         self.conclude(

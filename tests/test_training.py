@@ -176,4 +176,8 @@ def test_training_is_never_planned_on_a_card_without_16_bit_matrix_products():
 
     data = api.advise({"model": "qwen2.5:7b", "task": "lora", "batch": 32}).to_dict()
     assert data["recommendations"] and all(r["hardware"] != "tesla-p40" for r in data["recommendations"])
-    assert api.check({"model": "qwen2.5:7b", "task": "lora"}, "Tesla P40", 1).to_dict()["fits"] is False
+    checked = api.check({"model": "qwen2.5:7b", "task": "lora"}, "Tesla P40", 1).to_dict()
+    assert checked["fits"] is False
+    assert [n["message"] for n in checked["notes"] if n["id"] == "CAND-proposal"] == [
+        "No runtime in the catalog runs lora in any format on NVIDIA Tesla P40 24GB (used): training needs 16-bit matrix "
+        "products (BF16 or FP16), which it lacks."]
