@@ -15,7 +15,7 @@ from experta import AS, MATCH, TEST, P
 from ..facts import Candidate, CandidateSet, Exclusion, Fit, Mode, Note, Policy, Proposal, Recommendation, Workload
 from ..planner import QUALITY_RANK, Option, choose, closest_context, configurations, enumerate_options, largest_smaller_model, remedies
 from ..planner.check import MIN_CONTEXT
-from ..planner.evaluate import TRAINING_MATMUL_FEATURES
+from ..planner.evaluate import trains_on
 from ..profile import TRAINING_TASKS
 from ..units import Phrase
 from . import SALIENCE_ADVICE, SALIENCE_COLLECT, SALIENCE_FILTER, Host, Rule, listed, rule_meta
@@ -199,7 +199,7 @@ class CandidateRules:
         if option is None:
             wanted = w.precision if w.precision != "auto" else Phrase("{task} in any format", task=w.task)
             why = (Phrase(": training needs 16-bit matrix products (BF16 or FP16), which it lacks")
-                   if w.training and not any(f in accel.features for f in TRAINING_MATMUL_FEATURES) else "")
+                   if w.training and not trains_on(accel) else "")
             self.conclude(Note(), name=accel.name, precision=wanted, need_bytes=None, usable_bytes=None, fits=False, why=why)
             return
         self.remember(option)

@@ -11,7 +11,7 @@ from ..knowledge.loader import Catalog
 from ..knowledge.schema import QUALITY_CLASSES, Accelerator, Model, Precision, Price, Runtime
 from . import layouts
 from .measured import speed_factor
-from .options import KV_BYTES_DEFAULT, Cost, Layout, Option, TrainingRun, Workload
+from .options import HOST_NOT_PRICED, KV_BYTES_DEFAULT, Cost, Layout, Option, TrainingRun, Workload
 
 
 def arch(model: Model) -> sizing.Arch:
@@ -73,21 +73,22 @@ def host_for(count: int, ram_bytes: float, cat: Catalog, card_w: float) -> Accel
     """The cheapest priced host box that takes ``count`` GPUs of ``card_w`` board power each (0: unknown), holds
     ``ram_bytes`` of RAM and whose supply feeds them (None: no such box)."""
     cards_w = count * card_w
-    return next((h for h in _host_boxes(cat) if h.host_gpus is not None and h.host_gpus >= count
-                 and h.usable_memory_bytes >= ram_bytes and h.powers(cards_w, cat.policy.host_psu_max_load)), None)
+    return next((h for h in host_boxes(cat) if (h.host_gpus or 0) >= count and h.usable_memory_bytes >= ram_bytes
+                 and h.powers(cards_w, cat.policy.host_psu_max_load)), None)
 
 
 _boxes: tuple[Catalog, list[Accelerator]] | None = None  # the last catalog asked about, and its boxes
 
 
-def _host_boxes(cat: Catalog) -> list[Accelerator]:
-    """The catalog's priced host boxes, cheapest first (then by id): sorted once per catalog, not once per option."""
+def host_boxes(cat: Catalog) -> list[Accelerator]:
+    """The catalog's priced host boxes that take GPUs, cheapest first (the faster of two at one price first, then by
+    id): sorted once per catalog, not once per option."""
     global _boxes
     last = _boxes
     if last is not None and last[0] is cat:
         return last[1]
-    boxes = sorted((h for h in cat.accelerators.values() if h.host_gpus is not None and h.buy_price),
-                   key=lambda h: (h.buy_price.per_device_usd if h.buy_price else math.inf, h.id))
+    boxes = sorted((h for h in cat.accelerators.values() if h.kind == "cpu" and h.host_gpus is not None and h.buy_price),
+                   key=lambda h: (h.buy_price.per_device_usd if h.buy_price else math.inf, -h.mem_bandwidth_gbs, h.id))
     _boxes = (cat, boxes)
     return boxes
 
@@ -108,7 +109,7 @@ def cost_of(w: Workload, accel: Accelerator, count: int, cat: Catalog, weights_b
     if purchase is not None and needs_host(accel, buy) and w.cpu_cores is None and w.ram_gb is None:
         ram = weights_bytes * policy.host_ram_per_weights + policy.host_os_reserve_bytes
         host = host_for(count, ram, cat, accel.tdp_w or 0.0)
-        host_name = host.name if host else "not priced"
+        host_name = host.name if host else HOST_NOT_PRICED
         host_usd = host.buy_price.per_device_usd if host and host.buy_price else None
         purchase = purchase + host_usd if host_usd is not None else purchase
         # the box draws power too: its CPU's rated power where the catalog knows it
@@ -306,10 +307,15 @@ def kv_formats(runtime: Runtime, accel: Accelerator, cat: Catalog) -> list[Preci
 TRAINING_MATMUL_FEATURES = ("bf16", "fp16")  # mixed-precision training runs its matrix products in one of these
 
 
+def trains_on(accel: Accelerator) -> bool:
+    """Whether the device has 16-bit matrix products to train with: a Tesla P40 (FP16 at 1/64 rate, no Tensor Cores:
+    its catalog notes) is for inference."""
+    return any(f in accel.features for f in TRAINING_MATMUL_FEATURES)
+
+
 def offered(w: Workload, model: Model, accel: Accelerator, precision: Precision, cat: Catalog) -> list[Runtime]:
-    """The runtimes that run this format on this device for this workload (none where the device cannot). Training
-    needs 16-bit matrix products: a Tesla P40 (FP16 at 1/64 rate, no Tensor Cores: its catalog notes) is for inference."""
-    if w.training and not any(f in accel.features for f in TRAINING_MATMUL_FEATURES):
+    """The runtimes that run this format on this device for this workload (none where the device cannot)."""
+    if w.training and not trains_on(accel):
         return []
     return runtimes_for(w, accel, precision, cat) if runs_on(precision, accel, model) else []
 

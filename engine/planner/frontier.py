@@ -18,7 +18,6 @@ from ..knowledge.loader import Catalog
 from ..knowledge.schema import Accelerator, Model, Precision, Runtime
 from . import offload
 from .evaluate import (
-    TRAINING_MATMUL_FEATURES,
     _inference_memory,
     arch,
     device_counts,
@@ -28,6 +27,7 @@ from .evaluate import (
     prices_of,
     runs_at,
     training_fit,
+    trains_on,
     usable_bytes,
 )
 from .options import QUALITY_RANK, Option, Workload
@@ -47,7 +47,7 @@ class _Shared:
         """``evaluate.offered``, which depends only on the ecosystem, whether the device has the format's feature, its
         compute capability (old CUDA cards get fewer runtimes) and whether it has 16-bit matrix products (training)."""
         key = (accel.ecosystem, p.id, p.native_feature in accel.features, accel.compute_capability,
-               any(f in accel.features for f in TRAINING_MATMUL_FEATURES))
+               trains_on(accel))
         if key not in self.runtimes:
             self.runtimes[key] = offered(w, model, accel, p, cat)
         return self.runtimes[key]

@@ -21,6 +21,7 @@ from .evaluate import (
     _inference_memory,
     arch,
     bandwidth_efficiency,
+    host_boxes,
     precisions_for,
     prices_of,
     quality_of,
@@ -57,17 +58,9 @@ def host_id(cat: Catalog, name: str) -> str:
     return found
 
 
-def host_boxes(cat: Catalog) -> list[Accelerator]:
-    """The priced catalog host boxes that take GPUs, cheapest first (the faster of two at one price first)."""
-    return sorted((h for h in cat.accelerators.values() if h.kind == "cpu" and h.host_gpus is not None and h.buy_price),
-                  key=lambda h: (h.buy_price.per_device_usd if h.buy_price else math.inf, -h.mem_bandwidth_gbs, h.id))
-
-
-def hosts_for(w: Workload, count: int, need_bytes: int, cat: Catalog, boxes: list[Accelerator] | None = None, *,
-              card_w: float = 0.0) -> list[Host]:
+def hosts_for(w: Workload, count: int, need_bytes: int, cat: Catalog, *, card_w: float = 0.0) -> list[Host]:
     """The hosts that could run a split needing ``need_bytes`` of host RAM with ``count`` GPUs of ``card_w`` board power
-    each (0: unknown; a catalog box's supply must feed them, see host_for) (see the module doc); ``boxes``:
-    ``host_boxes(cat)``, when the caller already has it."""
+    each (0: unknown; a catalog box's supply must feed them, see host_for) (see the module doc)."""
     ram = int(w.ram_gb * GB) if w.ram_gb else None
     if ram is not None and ram < need_bytes:
         return []
@@ -79,7 +72,7 @@ def hosts_for(w: Workload, count: int, need_bytes: int, cat: Catalog, boxes: lis
         buy = box.buy_price
         return [Host(box.id, box.name, box.mem_bandwidth_gbs, have, buy.per_device_usd if buy else None)] if have >= need_bytes else []
     out: list[Host] = []
-    for box in host_boxes(cat) if boxes is None else boxes:  # cheapest first: a dearer box is worth it only if faster
+    for box in host_boxes(cat):  # cheapest first: a dearer box is worth it only if faster
         if (box.host_gpus or 0) < count or (ram or box.usable_memory_bytes) < need_bytes \
                 or not box.powers(count * card_w, cat.policy.host_psu_max_load):
             continue
@@ -122,7 +115,6 @@ def hybrid_options(w: Workload, model: Model, accel: Accelerator, cat: Catalog, 
         return []
     rt = cat.runtimes[cat.policy.hybrid_runtime]
     n = count or 1
-    boxes = host_boxes(cat)
     memo: dict[str, tuple[sizing.Arch, sizing.Memory]] = {}
     out: list[Option] = []
     for p in precisions_for(w, model, cat):
@@ -132,7 +124,7 @@ def hybrid_options(w: Workload, model: Model, accel: Accelerator, cat: Catalog, 
             placement = place(w, model, accel, n, p, rt, mode, cat, memo)
             if placement is None:
                 continue
-            hosts = hosts_for(w, n, placement.host_ram_bytes, cat, boxes, card_w=accel.tdp_w or 0.0)
+            hosts = hosts_for(w, n, placement.host_ram_bytes, cat, card_w=accel.tdp_w or 0.0)
             # A named configuration (check) gets the cheapest host that holds it; the search weighs the faster ones too.
             out += [evaluate(w, model, accel, n, p, rt, placement, host, cat, memo) for host in (hosts[:1] if count else hosts)]
     return out

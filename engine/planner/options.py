@@ -12,6 +12,7 @@ from ..profile import TRAINING_TASKS
 
 TIERS = ("minimum", "recommended", "best-in-budget")  # the ranked answer, in the order it is shown
 QUALITY_RANK = {q: i for i, q in enumerate(QUALITY_CLASSES)}  # worst class 0, lossless highest
+HOST_NOT_PRICED = "not priced"  # Cost.host when the cards need a box and no priced catalog box takes them
 KV_BYTES_DEFAULT = 2.0  # 16-bit KV cache, the default of vLLM, llama.cpp and transformers (nv-kv-blog)
 
 
@@ -56,7 +57,12 @@ class Cost:
     price_kind: str = ""
     price_date: str = ""
     host: str = ""  # the host box priced into the purchase ("" when none is needed or it is in the system price)
-    host_usd: float | None = None  # its share of purchase_usd; None with a host named "not priced"
+    host_usd: float | None = None  # its share of purchase_usd; None with a host named HOST_NOT_PRICED
+
+    @property
+    def host_unpriced(self) -> bool:
+        """The cards need a host box the catalog cannot price: the purchase is the cards' alone."""
+        return self.host == HOST_NOT_PRICED
 
     def as_dict(self) -> dict[str, Any]:
         return {k: (round(v, 2) if isinstance(v, float) else v) for k, v in self.__dict__.items()}

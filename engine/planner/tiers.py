@@ -51,7 +51,7 @@ def _known(o: Option) -> bool:
     """Whether the whole purchase is known. Cards whose host box the catalog cannot price are not: ranked by the cards
     alone they would undercut whole systems (4 x H200 NVL at 140,000 USD + an unpriced 2.4 kW box against a 141,538 USD
     HGX server)."""
-    return o.price_known and o.cost.host != "not priced"
+    return o.price_known and not o.cost.host_unpriced
 
 
 def _cost(o: Option) -> float:
