@@ -15,23 +15,39 @@ from ..units import Phrase
 from . import SALIENCE_ADVICE, Host, Rule, rule_meta, subject
 
 
+def _acceptable_of_kind(engine: Host, kind: str) -> list[Option]:
+    """The candidates of one device kind at acceptable quality (4-bit or better)."""
+    options = [engine.option(f) for f in engine.facts_of(Candidate) if f["kind"] == kind]
+    return [o for o in options if meets(o, engine.policy.quality_floor_minimum, 0)]
+
+
+def _fastest(options: list[Option]) -> Option | None:
+    return max(options, key=lambda o: (o.tokens_per_s or 0, o.id), default=None)
+
+
 def _best_of_kind(engine: Host, kind: str) -> Option | None:
     """The fastest candidate of one device kind at acceptable quality (4-bit or better), if any."""
-    options = [engine.option(f) for f in engine.facts_of(Candidate) if f["kind"] == kind]
-    return max((o for o in options if meets(o, engine.policy.quality_floor_minimum, 0)), key=lambda o: (o.tokens_per_s or 0, o.id),
-               default=None)
+    return _fastest(_acceptable_of_kind(engine, kind))
+
+
+def _cheapest_at(options: list[Option], tokens_per_s: float) -> Option | None:
+    """The cheapest priced option reaching ``tokens_per_s`` per user: what a buyer who needs no more would take."""
+    priced = [o for o in options if (o.tokens_per_s or 0) >= tokens_per_s and o.cost.budget_usd is not None]
+    return min(priced, key=lambda o: (o.cost.budget_usd or 0, -(o.tokens_per_s or 0), o.id), default=None)
 
 
 class RoleRules:
-    @Rule(AS.workload << Workload(task="inference"), Policy(min_tokens_per_s=MATCH.floor_tokens_per_s), salience=SALIENCE_ADVICE)
+    @Rule(AS.workload << Workload(task="inference"),
+          Policy(min_tokens_per_s=MATCH.floor_tokens_per_s, target_tokens_per_s=MATCH.target_tokens_per_s), salience=SALIENCE_ADVICE)
     @rule_meta(id="CMP-cpu-only-enough",
                statement="a CPU host alone runs {model} at {tokens_per_s:rate} per user from {bandwidth_gbs} GB/s of memory bandwidth",
                message="No GPU needed: {hardware} runs {model} at {precision} at about {tokens_per_s:rate} per user ({bandwidth_gbs:g} GB/s "
                "of memory bandwidth), for {cost_usd:usd}. Prompts are processed much more slowly than on a GPU; use llama.cpp or ollama.",
                sources=["article", "llamacpp-issue-34"], needs=("model", "concurrency", "ecosystem"))
-    def cpu_only_enough(self: Host, workload: Workload, floor_tokens_per_s: float) -> None:
+    def cpu_only_enough(self: Host, workload: Workload, floor_tokens_per_s: float, target_tokens_per_s: float) -> None:
         """## What it decides
-        Says when no accelerator is needed: a CPU host decodes this model at reading speed or better.
+        Says when no accelerator is needed: a CPU host decodes this model at reading speed or better. It names
+        the cheapest CPU box that reaches the speed target (the fastest one when none does), as a buyer would.
 
         ## Why
         The article: a 1.5B model runs on a modern 4-8 core CPU (i5 / Ryzen 7) without a GPU. Decode speed on
@@ -44,9 +60,11 @@ class RoleRules:
         ## Limits
         Only for small models and few users; prefill (long prompts) is much slower than on a GPU.
         """
-        option = _best_of_kind(self, "cpu")
+        cpus = _acceptable_of_kind(self, "cpu")
+        # The box to name is the cheapest that reaches the speed target (a 20B model needs no 64-core server), else the fastest.
+        option = _cheapest_at(cpus, target_tokens_per_s) or _fastest(cpus)
         if option is None or (option.tokens_per_s or 0) < floor_tokens_per_s:
-            return  # the fastest CPU option comes from the candidates' options, so this test stays in the body
+            return  # the CPU options come from the candidates' options, so this test stays in the body
         accel = self.catalog.accelerators[option.hardware]
         self.conclude(Tip(effect_usd=option.cost.budget_usd), model=self.catalog.models[workload["model"]].name, hardware=accel.name,
                       precision=option.precision, tokens_per_s=option.tokens_per_s, bandwidth_gbs=accel.mem_bandwidth_gbs,

@@ -111,14 +111,15 @@ def advice_text(d: Mapping[str, Any]) -> str:
     if recs:
         speed_head = "train tok/s" if p["task"] != "inference" else "tok/s user / all"
         fmt_width = max(11, *(len(r["precision"]) + 2 for r in recs))  # a GGUF's or MXFP4 release's own format has a longer id
-        lines += ["", f"{'#':<3}{'tier':<16}{'hardware':<32}{'precision':<{fmt_width}}{'memory used/usable':<20}{speed_head:<23}cost"]
-        for i, r in enumerate(recs, 1):
+        hardware = [f"{r['count']} x {r['hardware']}" + (" + host" if r.get("placement") else "") for r in recs]
+        hw_width = max(32, *(len(hw) + 2 for hw in hardware))  # a long host-box id must not run into the format
+        lines += ["", f"{'#':<3}{'tier':<16}{'hardware':<{hw_width}}{'precision':<{fmt_width}}{'memory used/usable':<20}{speed_head:<23}cost"]
+        for i, (r, hw) in enumerate(zip(recs, hardware, strict=True), 1):
             used = f"{r['memory']['total'] / 1e9:,.0f}/{gb(r['available'], 0)} {pct(r['utilization'])}"
-            hw = f"{r['count']} x {r['hardware']}" + (" + host" if r.get("placement") else "")
             speed = (rate(r["tokens_per_s"]) if p["task"] != "inference"
                      else f"{rate(r['tokens_per_s']).replace(' tok/s', '')} / {rate(r['total_tokens_per_s'])}")
             cost = usd(r["cost"]["budget_usd"]) + _cost_suffix(r["cost"])
-            lines.append(f"{i:<3}{r['tier']:<16}{hw:<32}{r['precision']:<{fmt_width}}{used:<20}{speed:<23}{cost}")
+            lines.append(f"{i:<3}{r['tier']:<16}{hw:<{hw_width}}{r['precision']:<{fmt_width}}{used:<20}{speed:<23}{cost}")
         lines.append("")
         for i, r in enumerate(recs, 1):
             lines.append(_wrap(f"#{i} {r['count']} x {r['hardware_name']} ({r['tier']}): {r['because']}; runs on {r['runtime']}"
