@@ -240,9 +240,9 @@ LAUNCH_STYLES: dict[str, tuple[str, ...]] = {
                      "memory_fraction", "port"),
     "mlx-lm-server": ("model", "port"),
     "accelerate": ("processes", "machines", "module"),
-    "trl-sft": ("model", "dataset", "micro_batch", "accumulation", "checkpointing", "bf16", "context", "peft", "lora_rank",
+    "trl-sft": ("model", "dataset", "micro_batch", "accumulation", "checkpointing", "bf16", "fp16", "context", "peft", "lora_rank",
                 "four_bit", "deepspeed"),
-    "deepspeed-config": ("micro_batch", "accumulation", "zero_stage", "bf16", "offload_optimizer", "offload_param"),
+    "deepspeed-config": ("micro_batch", "accumulation", "zero_stage", "bf16", "fp16", "offload_optimizer", "offload_param"),
     "unsloth": ("model", "context", "four_bit", "lora_rank", "checkpointing", "micro_batch", "accumulation", "full_finetuning"),
     "maxtext": ("run_name", "context", "micro_batch", "accumulation", "checkpointing", "fsdp"),
 }

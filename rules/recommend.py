@@ -61,7 +61,7 @@ def _recommended_why(option: Option, minimum: Option, w: PlannerWorkload, f: Flo
         room = "fits with memory to spare" if option.utilization <= f.comfortable else "fits, with memory tight"
         if option.tokens_per_s is None:
             return f"the cheapest that {room}; no training speed figure for this device (no published dense BF16 throughput)"
-        return f"the cheapest with a known training speed that {room}; no cheaper option trains as fast at the same quality"
+        return f"the lowest cost per training token/s that {room}; no cheaper option trains as fast at the same quality"
     if comfortable(option, f):
         return ("reaches the speed target with memory to spare and no tensor parallel over PCIe"
                 + (", on a serving engine that batches users" if f.batching else ""))

@@ -93,6 +93,10 @@ def test_every_golden_configuration_has_a_launch_plan_true_to_its_numbers(name, 
             assert int(roles["micro_batch"]) == micro and int(roles["accumulation"]) == steps
         assert int(roles.get("processes", roles.get("fsdp"))) == config["count"]
         assert int(roles["context"]) == context
+        autocasts = "bf16" in {f.role for t in runtime.launch for f in t.flags}  # MaxText's precision is its own config
+        if autocasts and config["precision"] in ("bf16", "nf4"):  # 16-bit autocast in the format the device computes (a V100 has no BF16)
+            has_bf16 = "bf16" in CAT.accelerators[config["hardware"]].features
+            assert (roles["bf16"], roles.get("fp16", "false")) == (("true", "false") if has_bf16 else ("false", "true"))
         return
     if runtime.id == "llama-cpp":  # llama-server splits over the devices its --tensor-split lists
         devices = len(str(roles["tensor_split"]).split(",")) if "tensor_split" in roles else 1

@@ -12,7 +12,7 @@ from ..planner.options import Option, Workload
 from . import Args, Builder, Launch, LaunchFile, Setting, hub_id
 
 DATASET = "your-org/your-dataset"  # the user's data: a placeholder the command cannot guess
-COMPUTE_IN_BF16 = ("bf16", "nf4")  # QLoRA computes in BF16 over its NF4 base (qlora-paper)
+COMPUTE_IN_16BIT = ("bf16", "nf4")  # QLoRA computes in 16-bit over its NF4 base (qlora-paper)
 PEFT_TASKS = ("lora", "qlora")
 
 
@@ -22,6 +22,14 @@ def _micro(args: Args, option: Option, w: Workload) -> None:
     args.set("accumulation", steps, f"plan: {steps} steps x micro-batch {micro}" + (
         f" on each of {option.count} devices (a global batch of {steps * micro * option.count})" if option.count > 1
         else f" reach the batch of {w.batch}"))
+
+
+def _autocast(option: Option, catalog: Catalog) -> str | None:
+    """The 16-bit mixed precision a run computes in: BF16, or FP16 with loss scaling on a card without BF16 (a V100
+    or a T4 has FP16 tensor cores only, and `--bf16 true` fails there); None for a run that computes in 32-bit."""
+    if option.precision not in COMPUTE_IN_16BIT:
+        return None
+    return "bf16" if "bf16" in catalog.accelerators[option.hardware].features else "fp16"
 
 
 def _deepspeed_config(args: Args) -> str:
@@ -60,8 +68,11 @@ def trl_sft(option: Option, w: Workload, model: Model, runtime: Runtime, catalog
     # Both said either way: TRL's SFT defaults turn recomputation and BF16 on (trl-cli), which the plan may not assume.
     inner.set("checkpointing", _flag(option.checkpointing), "plan: activation checkpointing on (recompute each layer in the backward pass)"
               if option.checkpointing else "plan: no recomputation needed (TRL's SFT turns it on by default)")
-    bf16 = option.precision in COMPUTE_IN_BF16
-    inner.set("bf16", _flag(bf16), f"precision: {option.precision} weights, " + ("BF16 mixed-precision compute" if bf16 else "no BF16 autocast"))
+    autocast = _autocast(option, catalog)
+    inner.set("bf16", _flag(autocast == "bf16"), f"precision: {option.precision} weights, " + (
+        "BF16 mixed-precision compute" if autocast == "bf16" else "the device has no BF16" if autocast else "no BF16 autocast"))
+    if autocast == "fp16":
+        inner.set("fp16", _flag(True), "precision: FP16 mixed precision with loss scaling (the device computes FP16, not BF16)")
     inner.set("context", w.context, f"workload: {w.context:,} tokens per sequence")
     if w.task in PEFT_TASKS:
         inner.set("peft", None, f"task: {w.task} trains LoRA adapters only")
@@ -73,8 +84,8 @@ def trl_sft(option: Option, w: Workload, model: Model, runtime: Runtime, catalog
     if option.zero_stage:
         _micro(config, option, w)
         config.set("zero_stage", option.zero_stage, f"plan: ZeRO stage {option.zero_stage} shards the model states over {option.count} devices")
-        if option.precision in COMPUTE_IN_BF16:
-            config.set("bf16", "true", "precision: BF16 mixed precision")
+        if autocast:
+            config.set(autocast, "true", f"precision: {autocast.upper()} mixed precision")
         if layout.offload != "none":
             config.set("offload_optimizer", "cpu", f"layout: offload {layout.offload}: the optimizer states live in host RAM")
         if layout.offload == "layers":

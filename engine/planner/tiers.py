@@ -145,7 +145,8 @@ def pick_minimum(options: list[Option], f: Floors) -> tuple[Option | None, bool]
 def pick_recommended(options: list[Option], minimum: Option | None, f: Floors) -> Option | None:
     """The recommended tier: the cheapest comfortable option within the premium over the cheapest one reaching the
     target, else that cheapest one, else the fastest; within the budget, never slower than the minimum, and moved to
-    the option that dominates it if one does."""
+    the option that dominates it if one does. A training run has no speed target: its tier is the option with memory
+    to spare at the lowest cost per training token/s."""
     if minimum is None:
         return None
     pool = [o for o in _eligible(options, f) if not_below(o, minimum, f)]
@@ -155,6 +156,10 @@ def pick_recommended(options: list[Option], minimum: Option | None, f: Floors) -
         return minimum  # over the budget or below the floors: the budget rules say by how much
     if f.training:  # a training tier is recommended on a device whose speed is known, when one fits
         pool = [o for o in pool if o.tokens_per_s is not None] or pool
+        pick = _best_value([o for o in pool if o.utilization <= f.comfortable]) or _best_value(pool) or smallest(pool)
+        while pick is not None and (better := dominator(pick, pool, f)) is not None:
+            pick = better
+        return pick
     reaching = smallest(o for o in pool if _speed(o) >= f.target)
     # One user gains little from headroom, so comfort is bought only up to the premium; a service or a training run
     # (which runs out of memory, not speed, when tight) keeps it uncapped.
@@ -164,6 +169,13 @@ def pick_recommended(options: list[Option], minimum: Option | None, f: Floors) -
     while (better := dominator(pick, pool, f)) is not None:
         pick = better
     return pick
+
+
+def _best_value(options: list[Option]) -> Option | None:
+    """The priced option with the lowest cost per training token/s: a run's tokens cost its price (or rental) over its
+    speed, so 6% more money for 60% more speed is the better buy (an RTX PRO 6000 over an A100 PCIe for a 70B QLoRA)."""
+    known = [o for o in priced(options) if _speed(o) > 0]
+    return min(known, key=lambda o: (_cost(o) / _speed(o), _cost(o), o.id), default=None)
 
 
 def unique_share(o: Option) -> float:
