@@ -168,11 +168,12 @@ def undominated(w: Workload, accelerators: Iterable[Accelerator]) -> list[Accele
     return keep
 
 
-def _any(o: Option) -> bool:
+def _no_prompt_target(o: Option) -> bool:
+    """Every option reads its prompt in time: the front of a caller that sets no time-to-first-token target."""
     return True
 
 
-def _merits(o: Option, comfortable: float = 1.0, prompt_ok: Callable[[Option], bool] = _any) -> tuple[float, ...]:
+def _merits(o: Option, comfortable: float = 1.0, prompt_ok: Callable[[Option], bool] = _no_prompt_target) -> tuple[float, ...]:
     """What makes an option better, every axis oriented so that larger is better (an unpriced option's cost axis
     is its device count: it is compared only with the same device, where fewer devices cost less)."""
     cost = o.cost.budget_usd if o.cost.budget_usd is not None else o.count
@@ -181,7 +182,7 @@ def _merits(o: Option, comfortable: float = 1.0, prompt_ok: Callable[[Option], b
             float(prompt_ok(o)))
 
 
-def pareto(options: list[Option], comfortable: float, prompt_ok: Callable[[Option], bool] = _any) -> list[Option]:
+def pareto(options: list[Option], comfortable: float, prompt_ok: Callable[[Option], bool] = _no_prompt_target) -> list[Option]:
     """The priced options no other priced option beats, and per unpriced device the options no fewer of it beat.
 
     An option without a price is never dropped for a priced one: nobody knows which costs less. ``prompt_ok`` says
@@ -198,11 +199,12 @@ def pareto(options: list[Option], comfortable: float, prompt_ok: Callable[[Optio
 
 
 def _front(options: list[Option], comfortable: float, prompt_ok: Callable[[Option], bool]) -> list[Option]:
-    """Drop options that another option equals or beats on every axis (cost, quality, speed, headroom, link, batching).
+    """Drop options that another option equals or beats on every axis (cost, quality, speed, headroom, link, batching,
+    prompt time).
 
     Sorted best-first (cheapest first), an option can only be dominated by one kept before it, and every kept
     option is already no dearer; so it is enough to know, for each combination of the discrete axes (quality,
-    headroom, link, batching: a few dozen at most), the fastest option kept so far.
+    headroom, link, batching, prompt time: a few dozen at most), the fastest option kept so far.
     """
     ranked = sorted(((_merits(o, comfortable, prompt_ok), o) for o in options), key=lambda mo: mo[1].id)
     ranked.sort(key=lambda mo: mo[0], reverse=True)  # best first; equal options keep the first id
