@@ -134,9 +134,3 @@ def step_reads(arch: sizing.Arch, p: Placement, sequences: int) -> tuple[float, 
     share = sizing.moe_weight_fraction_read(arch, sequences)
     return p.gpu_weight_bytes * share + p.gpu_kv_bytes / 2, p.host_weight_bytes * share + p.host_kv_bytes / 2
 
-
-def command(p: Placement) -> str:
-    """The llama.cpp flags of this split: the experts of the first N layers on the CPU, or N layers left off the GPU."""
-    if p.mode == "experts":
-        return "llama-server -ngl 99 " + ("--cpu-moe" if p.offloaded_layers == p.layers else f"--n-cpu-moe {p.offloaded_layers}")
-    return f"llama-server -ngl {p.layers - p.offloaded_layers}"

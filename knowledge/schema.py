@@ -469,3 +469,7 @@ class Policy:
     hybrid_prefill_batch_tokens: int = _limit("tokens")
     # the host box's power supply: the GPUs' board power and its CPU's within this share of its rating (planner host_for)
     host_psu_max_load: float = _limit("fraction of the power supply's rating")
+    # prompt processing: a CPU's compute figure is an achieved llama.cpp rate; the prompt the tiers time, and its target
+    compute_efficiency_cpu: float = _limit("fraction of the CPU's compute figure")
+    ttft_prompt_tokens: int = _limit("tokens")
+    target_ttft_s: float = _limit("seconds to the first token")

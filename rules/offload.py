@@ -11,6 +11,7 @@ from experta import AND, AS, MATCH, OR, P
 
 from .. import hybrid
 from ..facts import Fit, Mode, Policy, Recommendation, Tip, Workload
+from ..launch import plan
 from ..planner import arch
 from . import SALIENCE_ADVICE, Host, Rule, rule_meta, tiers_sharing
 
@@ -33,7 +34,8 @@ class OffloadRules:
                "{cpu_efficiency:pct} of it) against ~{gpu_step_bytes:gb} from the GPU's {gpu_gbs:,.0f} GB/s, so the host's "
                "memory bandwidth, not the GPU, sets the speed: ~{tokens_per_s:rate} per user; more memory channels are the "
                "upgrade that pays, a faster GPU is not. The host needs {host_ram_bytes:gb} of RAM. Run: {command}.",
-               sources=["llamacpp-cpu-moe-15077", "ktransformers-r1-tutorial", "ktransformers-314"], needs=("model", "offload"))
+               sources=["llamacpp-cpu-moe-15077", "ktransformers-r1-tutorial", "ktransformers-314", "llamacpp-server-args"],
+               needs=("model", "offload"))
     def hybrid_tier(self: Host, workload: Workload, rec: Recommendation, model_id: str, cpu_efficiency: float) -> None:
         """## What it decides
         For a configuration that keeps part of the model in host RAM (a hybrid CPU+GPU rig): what sits where, what
@@ -61,10 +63,11 @@ class OffloadRules:
         placement = part.placement
         gpu_step, host_step = hybrid.step_reads(arch(self.catalog.models[model_id]), placement, 1)
         accel = self.catalog.accelerators[option.hardware]
+        launch = plan(option, self.workload(workload), self.catalog)  # the tier's own launch line, one source of its flags
         self.conclude(Tip(effect_bytes=placement.host_weight_bytes), tiers=", ".join(tiers), count=option.count, gpu=accel.name,
                       host=part.host_name, what=WHAT[placement.mode], host_bytes=placement.host_weight_bytes + placement.host_kv_bytes,
                       offloaded=placement.offloaded_layers, layers=placement.layers, gpu_bytes=option.memory.total * option.count,
                       on_gpu=ON_GPU[placement.mode], host_step_bytes=host_step, host_gbs=part.host_bandwidth_gbs,
                       cpu_efficiency=cpu_efficiency, gpu_step_bytes=gpu_step, gpu_gbs=accel.mem_bandwidth_gbs,
                       tokens_per_s=option.tokens_per_s, host_ram_bytes=placement.host_ram_bytes,
-                      command=hybrid.command(placement) + RUNS_ALSO.get(placement.mode, ""))
+                      command=launch.commands[0] + RUNS_ALSO.get(placement.mode, ""))

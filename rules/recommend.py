@@ -14,7 +14,7 @@ from ..planner import Floors, Option, cheapest, largest_smaller_model, meets, pi
 from ..planner import Workload as PlannerWorkload
 from ..planner.evaluate import prices_of
 from ..planner.tiers import comfortable
-from ..units import Phrase, pct
+from ..units import Phrase, minutes, pct
 from . import SALIENCE_ADVICE, SALIENCE_SELECT, Host, Rule, listed, rule_meta, subject
 from .candidates import excluded
 
@@ -35,11 +35,24 @@ def _priced_note(option: Option) -> str:
     return "" if option.price_known else "; price unknown (no price in the catalog), so ranked by the memory it buys"
 
 
-def _recommend(engine: Host, tier: str, option: Option | None, candidates: list[Candidate], why: str, **bindings: Any) -> None:
+SECONDS_PER_MINUTE = 60  # waits of two minutes and more read better in minutes
+
+
+def _prompt_note(option: Option, f: Floors) -> str:
+    """How long the timed prompt takes before the first token, when that is beyond the target (CPU boxes, hybrid rigs)."""
+    seconds = f.prompt_s(option)
+    if seconds is None or f.prompt_ok(option):
+        return ""
+    wait = minutes(seconds) if seconds >= SECONDS_PER_MINUTE * 2 else f"{seconds:,.0f} s"
+    return f"; a {f.prompt_tokens:,}-token prompt takes ~{wait} before the first token"
+
+
+def _recommend(engine: Host, tier: str, option: Option | None, candidates: list[Candidate], why: str, f: Floors,
+               **bindings: Any) -> None:
     if option is None:
         return
     accel = engine.catalog.accelerators[option.hardware]
-    why += _priced_note(option)
+    why += _prompt_note(option, f) + _priced_note(option)
     engine.conclude(
         Recommendation(tier=tier, id=option.id, hardware=option.hardware, count=option.count, precision=option.precision,
                        kind=accel.kind, utilization=round(option.utilization, 4), cost_usd=option.cost.budget_usd,
@@ -68,7 +81,8 @@ def _recommended_why(option: Option, minimum: Option, w: PlannerWorkload, f: Flo
     if (option.tokens_per_s or 0) >= f.target:
         short = [f"memory is {pct(option.utilization)} full" if option.utilization > f.comfortable else "",
                  "tensor parallel runs over PCIe" if option.tp_over_pcie else "",
-                 "its runtime is no serving engine (no paged KV cache shared by the users)" if f.batching and not option.serves_many else ""]
+                 "its runtime is no serving engine (no paged KV cache shared by the users)" if f.batching and not option.serves_many else "",
+                 f"its first token comes later than {f.ttft_target:g} s" if not f.prompt_ok(option) else ""]
         return "reaches the speed target, though " + ", ".join(x for x in short if x) + "; no option costs less and runs as fast at the same quality"
     within = "within the budget" if f.budget is not None else "that fits"
     return f"the fastest at acceptable quality {within}: none reaches the {f.target:g} tok/s target"
@@ -97,7 +111,7 @@ class RecommendRules:
         pick, ok = pick_minimum(options, f)
         why = ("the cheapest that fits at acceptable quality" + ("" if w.training else f" and at least {f.speed:g} tok/s per user")
                if ok else "nothing meets the quality and speed floor: this is the cheapest that fits at all")
-        _recommend(self, "minimum", pick, facts, why)
+        _recommend(self, "minimum", pick, facts, why, f)
 
     @Rule(AS.done << CandidateSet(count=MATCH.count), AS.workload << Workload(), TEST(lambda count: count > 0), salience=SALIENCE_SELECT)
     @rule_meta(id="REC-recommended",
@@ -107,7 +121,9 @@ class RecommendRules:
         """## What it decides
         Within the budget, at least as fast as the minimum: the cheapest configuration that reaches the target
         speed per user (about three times reading speed), keeps 15% of memory free, needs no tensor parallel over
-        PCIe beyond two cards and, for several users, runs on a serving engine that batches them; else the cheapest
+        PCIe beyond two cards, reads a 4k-token prompt within 10 s (a CPU box decodes a 20B MoE at the target but
+        takes a minute over a pasted page: a GPU within the premium takes its place) and, for several
+        users, runs on a serving engine that batches them; else the cheapest
         that reaches the target; else the fastest. If another option costs no more, runs no slower and is of no
         lower quality class, it takes its place: the recommended tier is never dominated.
 
@@ -121,7 +137,7 @@ class RecommendRules:
         minimum, _ = pick_minimum(options, f)
         pick = pick_recommended(options, minimum, f)
         if pick is not None and minimum is not None:
-            _recommend(self, "recommended", pick, facts, _recommended_why(pick, minimum, w, f))
+            _recommend(self, "recommended", pick, facts, _recommended_why(pick, minimum, w, f), f)
 
     @Rule(AS.done << CandidateSet(count=MATCH.count), AS.workload << Workload(budget=MATCH.budget), TEST(lambda count: count > 0),
           salience=SALIENCE_SELECT)
@@ -151,7 +167,7 @@ class RecommendRules:
         why = (f"the best quality class, then the highest {speed}" + (" within the budget" if budget else " (no budget given)")
                + ("" if w.training else f", at least {f.speed:g} tok/s per user")
                + ("; every option that good leaves most of its memory idle" if idle else ""))
-        _recommend(self, "best-in-budget", pick, facts, why, limit=Phrase("{budget:usd}", budget=budget) if budget else Phrase("no limit"))
+        _recommend(self, "best-in-budget", pick, facts, why, f, limit=Phrase("{budget:usd}", budget=budget) if budget else Phrase("no limit"))
 
     @Rule(AS.workload << Workload(budget=MATCH.budget), AS.rec << Recommendation(tier="minimum", cost_usd=MATCH.cost),
           Mode(kind="recommend"),

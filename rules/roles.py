@@ -10,7 +10,7 @@ from __future__ import annotations
 from experta import AS, MATCH
 
 from ..facts import Candidate, Policy, Recommendation, Tip, Warning, Workload
-from ..planner import Option, meets
+from ..planner import Floors, Option, meets
 from ..units import Phrase
 from . import SALIENCE_ADVICE, Host, Rule, rule_meta, subject
 
@@ -42,7 +42,7 @@ class RoleRules:
     @rule_meta(id="CMP-cpu-only-enough",
                statement="a CPU host alone runs {model} at {tokens_per_s:rate} per user from {bandwidth_gbs} GB/s of memory bandwidth",
                message="No GPU needed: {hardware} runs {model} at {precision} at about {tokens_per_s:rate} per user ({bandwidth_gbs:g} GB/s "
-               "of memory bandwidth), for {cost_usd:usd}. Prompts are processed much more slowly than on a GPU; use llama.cpp or ollama.",
+               "of memory bandwidth), for {cost_usd:usd}. {prompt}; use llama.cpp or ollama.",
                sources=["article", "llamacpp-issue-34"], needs=("model", "concurrency", "ecosystem"))
     def cpu_only_enough(self: Host, workload: Workload, floor_tokens_per_s: float, target_tokens_per_s: float) -> None:
         """## What it decides
@@ -66,9 +66,14 @@ class RoleRules:
         if option is None or (option.tokens_per_s or 0) < floor_tokens_per_s:
             return  # the CPU options come from the candidates' options, so this test stays in the body
         accel = self.catalog.accelerators[option.hardware]
+        floors = Floors.of(self.workload(workload), self.catalog)
+        seconds = floors.prompt_s(option)  # the prompt is what a CPU reads slowly: say how slowly when its rate is known
+        prompt = (Phrase("A {prompt_tokens:,}-token prompt takes ~{prompt_s:,.0f} s before the first token",
+                         prompt_tokens=floors.prompt_tokens, prompt_s=seconds) if seconds is not None
+                  else Phrase("Prompts are processed much more slowly than on a GPU"))
         self.conclude(Tip(effect_usd=option.cost.budget_usd), model=self.catalog.models[workload["model"]].name, hardware=accel.name,
                       precision=option.precision, tokens_per_s=option.tokens_per_s, bandwidth_gbs=accel.mem_bandwidth_gbs,
-                      cost_usd=option.cost.budget_usd)
+                      cost_usd=option.cost.budget_usd, prompt=prompt)
 
     @Rule(AS.workload << Workload(task="inference", ecosystem="cpu"),
           Policy(min_tokens_per_s=MATCH.floor_tokens_per_s, cpu_max_params_interactive=MATCH.max_params), salience=SALIENCE_ADVICE)

@@ -40,7 +40,20 @@ def test_text_names_the_split_and_the_llama_cpp_flags(runner):
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("FITS: DeepSeek-R1 (671B) on 1 x NVIDIA GeForce RTX 4090 24GB at q4_k_m with llama-cpp\n")
     assert f"of routed experts (60 of 61 layers) on {XEON6.replace(' 12-channel', '')}" in result.stdout.replace("\n", " ")
-    assert "Run: llama-server -ngl 99 --n-cpu-moe 60" in " ".join(result.stdout.split())
+    # the tip quotes the tier's own launch line: every layer and the output layer on the GPU, the experts of 60 on the CPU
+    assert ("Run: llama-server -m ./DeepSeek-R1-671B-Q4_K_M.gguf -ngl 62 --n-cpu-moe 60 -c 8192 --parallel 1 (KTransformers"
+            in " ".join(result.stdout.split()))
+
+
+@pytest.mark.parametrize("args", [REPRO, ["recommend", "--model", "deepseek-r1:671b", "--budget", "15000"]])
+def test_the_hybrid_tip_runs_the_command_of_its_own_launch_plan(runner, args):
+    got = run_json(runner, *args)
+    launches = {r["tier"]: r["launch"] for r in got["recommendations"]} if "recommendations" in got else {"proposed": got["launch"]}
+    tips = [t["message"] for t in got["tips"] if t["id"] == "OFF-hybrid-tier"]
+    assert tips
+    for tip in tips:
+        tier = tip[1:tip.index(")")].split(", ")[0]
+        assert f"Run: {launches[tier]['commands'][0]} (KTransformers" in tip, (tier, tip)
 
 
 @pytest.mark.parametrize("model, mode", [("deepseek-r1", "experts"), ("gpt-oss-120b", "experts"), ("qwen3-235b-a22b", "experts"),
@@ -114,7 +127,8 @@ def test_a_dense_model_offloads_layers_only_when_asked(runner):
     placement = asked["placement"]
     assert not auto["fits"] and asked["fits"] and placement["mode"] == "layers"
     run = next(t["message"] for t in asked["tips"] if t["id"] == "OFF-hybrid-tier")
-    assert run.endswith(f"Run: llama-server -ngl {placement['layers'] - placement['offloaded_layers']}.")
+    assert run.endswith(f"Run: {asked['launch']['commands'][0]}.")
+    assert f" -ngl {placement['layers'] - placement['offloaded_layers']} " in asked["launch"]["commands"][0]
 
 
 @pytest.mark.parametrize("args, message", [

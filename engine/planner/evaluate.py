@@ -39,6 +39,12 @@ def bandwidth_efficiency(accel: Accelerator, cat: Catalog) -> float:
             "tpu": p.bandwidth_efficiency_tpu, "npu": p.bandwidth_efficiency_npu}[accel.kind]
 
 
+def compute_efficiency(accel: Accelerator, cat: Catalog) -> float:
+    """The share of the compute figure prefill reaches: a GPU's vendor peak is discounted; a CPU's figure is already the
+    rate llama.cpp measured."""
+    return cat.policy.compute_efficiency_cpu if accel.kind == "cpu" else cat.policy.compute_efficiency
+
+
 def step_overhead(runtime: Runtime, accel: Accelerator, cat: Catalog) -> sizing.StepOverhead:
     """A runtime's calibrated per-layer decode costs, for this device's ecosystem where they differ (Metal, ROCm)."""
     def pick(table: Mapping[str, float]) -> float:
@@ -260,7 +266,7 @@ def _inference_layout(w: Workload, model: Model, a: sizing.Arch, accel: Accelera
 
     def speed(lay: Layout) -> sizing.Speed:
         return scaleout.decode_speed(a, weights, per_sequence, batch, layouts.split(lay, accel, runtime), bandwidth,
-                                     efficiency, tflops, cat.policy.compute_efficiency, net, overhead)
+                                     efficiency, tflops, compute_efficiency(accel, cat), net, overhead)
 
     if forced is not None:
         return forced, memory(forced), speed(forced)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +31,7 @@ from .evaluate import (
     usable_bytes,
 )
 from .options import QUALITY_RANK, Option, Workload
+from .tiers import Floors
 
 
 @dataclass
@@ -111,7 +112,7 @@ def enumerate_options(w: Workload, model: Model, accelerators: Iterable[Accelera
     shared = _Shared(arch(model), precisions_for(w, model, cat), {})
     options = [o for accel in undominated(w, accelerators)
                for o in offload.with_offload(w, model, accel, cat, options_for(w, model, accel, cat, shared))]
-    return pareto(options, cat.policy.comfortable_utilization)
+    return pareto(options, cat.policy.comfortable_utilization, Floors.of(w, cat).prompt_ok)
 
 
 def _price(w: Workload, accel: Accelerator) -> float:
@@ -167,36 +168,45 @@ def undominated(w: Workload, accelerators: Iterable[Accelerator]) -> list[Accele
     return keep
 
 
-def _merits(o: Option, comfortable: float = 1.0) -> tuple[float, ...]:
+def _no_prompt_target(o: Option) -> bool:
+    """Every option reads its prompt in time: the front of a caller that sets no time-to-first-token target."""
+    return True
+
+
+def _merits(o: Option, comfortable: float = 1.0, prompt_ok: Callable[[Option], bool] = _no_prompt_target) -> tuple[float, ...]:
     """What makes an option better, every axis oriented so that larger is better (an unpriced option's cost axis
     is its device count: it is compared only with the same device, where fewer devices cost less)."""
     cost = o.cost.budget_usd if o.cost.budget_usd is not None else o.count
     roomy = o.utilization <= comfortable
-    return (-cost, QUALITY_RANK[o.quality], o.tokens_per_s or 0.0, float(roomy), float(not o.tp_over_pcie), float(o.serves_many))
+    return (-cost, QUALITY_RANK[o.quality], o.tokens_per_s or 0.0, float(roomy), float(not o.tp_over_pcie), float(o.serves_many),
+            float(prompt_ok(o)))
 
 
-def pareto(options: list[Option], comfortable: float) -> list[Option]:
+def pareto(options: list[Option], comfortable: float, prompt_ok: Callable[[Option], bool] = _no_prompt_target) -> list[Option]:
     """The priced options no other priced option beats, and per unpriced device the options no fewer of it beat.
 
-    An option without a price is never dropped for a priced one: nobody knows which costs less.
+    An option without a price is never dropped for a priced one: nobody knows which costs less. ``prompt_ok`` says
+    which options read the timed prompt within the time-to-first-token target (``Floors.prompt_ok``): a merit the
+    recommended tier asks for, which decode speed does not show.
     """
     priced = [o for o in options if o.price_known]
     by_device: dict[str, list[Option]] = {}
     for o in options:
         if not o.price_known:
             by_device.setdefault(o.hardware, []).append(o)
-    front = _front(priced, comfortable) + [o for group in by_device.values() for o in _front(group, comfortable)]
+    front = _front(priced, comfortable, prompt_ok) + [o for group in by_device.values() for o in _front(group, comfortable, prompt_ok)]
     return sorted(front, key=lambda o: (not o.price_known, *(-m for m in _merits(o, comfortable)[:3]), o.id))
 
 
-def _front(options: list[Option], comfortable: float) -> list[Option]:
-    """Drop options that another option equals or beats on every axis (cost, quality, speed, headroom, link, batching).
+def _front(options: list[Option], comfortable: float, prompt_ok: Callable[[Option], bool]) -> list[Option]:
+    """Drop options that another option equals or beats on every axis (cost, quality, speed, headroom, link, batching,
+    prompt time).
 
     Sorted best-first (cheapest first), an option can only be dominated by one kept before it, and every kept
     option is already no dearer; so it is enough to know, for each combination of the discrete axes (quality,
-    headroom, link, batching: a few dozen at most), the fastest option kept so far.
+    headroom, link, batching, prompt time: a few dozen at most), the fastest option kept so far.
     """
-    ranked = sorted(((_merits(o, comfortable), o) for o in options), key=lambda mo: mo[1].id)
+    ranked = sorted(((_merits(o, comfortable, prompt_ok), o) for o in options), key=lambda mo: mo[1].id)
     ranked.sort(key=lambda mo: mo[0], reverse=True)  # best first; equal options keep the first id
     fastest: dict[tuple[float, ...], float] = {}  # discrete merits -> the fastest kept option with them
     front: list[tuple[tuple[float, ...], Option]] = []

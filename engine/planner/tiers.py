@@ -2,8 +2,9 @@
 
 minimum: the cheapest option at acceptable quality that meets the speed floor.
 recommended: within the budget, at least as fast as the minimum (or of a better quality class at the speed
-    target), and dominated by no option (none is cheaper-or-equal, faster-or-equal and of the same or a better
-    quality class).
+    target), reading the timed prompt within the time-to-first-token target when an option within its price limit
+    does, and dominated by no option (none is cheaper-or-equal, faster-or-equal and of the same or a better quality
+    class).
 best-in-budget: the best quality class, then the fastest, within the budget and above the speed floor, never
     below the recommended tier on quality-and-speed.
 Options without a price take part only when no priced option qualifies: they cannot be compared on cost.
@@ -31,6 +32,8 @@ class Floors:
     batching: bool  # several users: the recommended tier prefers a runtime that batches them
     budget: float | None
     training: bool
+    prompt_tokens: int  # the prompt a tier is timed on (policy ttft-prompt-tokens, at most half the context)
+    ttft_target: float  # seconds to read it that the recommended tier aims for (infinite for training)
 
     @classmethod
     def of(cls, w: Workload, cat: Catalog) -> Floors:
@@ -44,7 +47,18 @@ class Floors:
             batching=not training and w.concurrency > cat.policy.serving_engine_above_users,
             budget=w.budget,
             training=training,
+            prompt_tokens=min(cat.policy.ttft_prompt_tokens, w.context // 2),
+            ttft_target=math.inf if training else cat.policy.target_ttft_s,
         )
+
+    def prompt_s(self, o: Option) -> float | None:
+        """Seconds ``o`` takes to read the timed prompt before its first token; None without a prefill rate."""
+        return self.prompt_tokens / o.prefill_tokens_per_s if o.prefill_tokens_per_s else None
+
+    def prompt_ok(self, o: Option) -> bool:
+        """Reads the timed prompt within the target; an unknown prefill rate (no compute figure) is not held against it."""
+        seconds = self.prompt_s(o)
+        return seconds is None or seconds <= self.ttft_target
 
 
 def _known(o: Option) -> bool:
@@ -86,20 +100,28 @@ def smallest(options: Iterable[Option]) -> Option | None:
                                        -_quality(o), -_speed(o), o.id), default=None)
 
 
+def _devices(o: Option) -> tuple[str, int, str | None]:
+    """What an option buys: its devices and, for a hybrid rig, its host box (the same GPU on another host costs more)."""
+    return o.hardware, o.count, o.host_part.host if o.host_part is not None else None
+
+
 def dominates(a: Option, b: Option, f: Floors | None = None) -> bool:
     """``a`` costs no more, runs no slower and is of no lower quality class than ``b``, and is better on one of them.
 
     Costs and speeds compare only when both are known, or when both are the same devices (the same unknown price).
     Within a consultation (``f``) two merits decode speed does not show count too: for several users a serving engine
     (a paged KV cache shared by the users, scheduling and chunked prefill, which keep the time to first token bounded
-    under load), and memory to spare (a run at 97% of memory fails on the first longer prompt or batch): an option
-    without one never dominates an option with it.
+    under load), memory to spare (a run at 97% of memory fails on the first longer prompt or batch), and a prompt read
+    within the time-to-first-token target (a CPU box decodes like a small GPU but reads a prompt 50 times slower): an
+    option without one never dominates an option with it.
     """
     if f is not None and f.batching and b.serves_many and not a.serves_many:
         return False
+    if f is not None and f.prompt_ok(b) and not f.prompt_ok(a):
+        return False
     if f is not None and a.utilization > f.comfortable >= b.utilization:
         return False
-    same_devices = (a.hardware, a.count) == (b.hardware, b.count)
+    same_devices = _devices(a) == _devices(b)
     if not same_devices and not (_known(a) and _known(b) and _cost(a) <= _cost(b)):
         return False
     if not same_devices and (a.tokens_per_s is None or b.tokens_per_s is None):
@@ -120,9 +142,10 @@ def _eligible(options: Iterable[Option], f: Floors) -> list[Option]:
 
 
 def comfortable(o: Option, f: Floors) -> bool:
-    """Reaches the speed target with memory to spare, without tensor parallel over PCIe, batching users if several."""
+    """Reaches the speed target with memory to spare, without tensor parallel over PCIe, batching users if several,
+    reading the timed prompt within the time-to-first-token target."""
     return (_speed(o) >= f.target and o.utilization <= f.comfortable and not o.tp_over_pcie
-            and (o.serves_many or not f.batching))
+            and (o.serves_many or not f.batching) and f.prompt_ok(o))
 
 
 def not_below(o: Option, minimum: Option, f: Floors) -> bool:
@@ -144,9 +167,10 @@ def pick_minimum(options: list[Option], f: Floors) -> tuple[Option | None, bool]
 
 def pick_recommended(options: list[Option], minimum: Option | None, f: Floors) -> Option | None:
     """The recommended tier: the cheapest comfortable option within the premium over the cheapest one reaching the
-    target, else that cheapest one, else the fastest; within the budget, never slower than the minimum, and moved to
-    the option that dominates it if one does. A training run has no speed target: its tier is the option with memory
-    to spare at the lowest cost per training token/s."""
+    target, else the cheapest one reaching the target that reads the timed prompt within its target (within the
+    premium too), else the cheapest reaching the target, else the fastest; within the budget, never slower than the
+    minimum, and moved to the option that dominates it if one does. A training run has no speed target: its tier is
+    the option with memory to spare at the lowest cost per training token/s."""
     if minimum is None:
         return None
     pool = [o for o in _eligible(options, f) if not_below(o, minimum, f)]
@@ -161,10 +185,13 @@ def pick_recommended(options: list[Option], minimum: Option | None, f: Floors) -
             pick = better
         return pick
     reaching = smallest(o for o in pool if _speed(o) >= f.target)
-    # One user gains little from headroom, so comfort is bought only up to the premium; a service or a training run
-    # (which runs out of memory, not speed, when tight) keeps it uncapped.
+    # One user gains little from headroom, so comfort is bought only up to the premium; a service (which runs out of
+    # memory, not speed, when tight) keeps it uncapped.
     limit = _cost(reaching) * f.premium if reaching is not None and not f.batching else math.inf
-    pick = (smallest(o for o in pool if comfortable(o, f) and _cost(o) <= limit) or reaching
+    # A first token within the target is comfort too: a CPU box that decodes at the target but reads a pasted page for a
+    # minute gives way to a GPU within the premium; a 671B model's hybrid rig stays when nothing near its price is faster.
+    pick = (smallest(o for o in pool if comfortable(o, f) and _cost(o) <= limit)
+            or smallest(o for o in pool if _speed(o) >= f.target and f.prompt_ok(o) and _cost(o) <= limit) or reaching
             or min(pool, key=lambda o: (-_speed(o), -_quality(o), _cost(o), o.id)))
     while (better := dominator(pick, pool, f)) is not None:
         pick = better
