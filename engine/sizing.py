@@ -101,6 +101,14 @@ def routed_expert_weights(arch: Arch) -> int:
     return (arch.moe_layers or arch.layers) * arch.experts * 3 * arch.hidden * arch.moe_intermediate
 
 
+def quantized_params(arch: Arch, quantizes: str) -> int:
+    """The parameters a format stores at its own bits (``model_weight_bytes``): all of them, or the routed experts'
+    matrices, or on a model without routed experts its linear layers (all but the embeddings)."""
+    if quantizes == "all":
+        return arch.params
+    return routed_expert_weights(arch) or arch.params - embedding_params(arch)
+
+
 def model_weight_bytes(arch: Arch, bits_per_weight: float, quantizes: str = "all") -> int:
     """Bytes of a model's weights in a format that stores ``quantizes`` of them at ``bits_per_weight``, the rest 16-bit.
 
@@ -110,9 +118,7 @@ def model_weight_bytes(arch: Arch, bits_per_weight: float, quantizes: str = "all
     format's bits and its embeddings 16-bit, as post-training quantizers leave them (transformers
     get_keys_to_not_convert keeps the output head; an nn.Embedding is no linear layer).
     """
-    if quantizes == "all":
-        return weight_bytes(arch.params, bits_per_weight)
-    quantized = routed_expert_weights(arch) or arch.params - embedding_params(arch)
+    quantized = quantized_params(arch, quantizes)
     return weight_bytes(quantized, bits_per_weight) + BYTES_16BIT * (arch.params - quantized)
 
 

@@ -8,10 +8,13 @@ from pathlib import Path
 
 import pytest
 from llmhw import sizing
+from llmhw.cli import main
 from llmhw.errors import InputError
 from llmhw.knowledge.loader import load_catalog
 from llmhw.models import open_model
 from llmhw.planner import arch
+
+from .conftest import run_json
 
 CONFIGS = Path(__file__).parent / "data" / "configs"
 CATALOG = load_catalog()
@@ -171,6 +174,15 @@ def test_an_mxfp4_release_weighs_its_published_checkpoint(config, model_id, payl
     assert catalog == pytest.approx(card_gib * 2**30, rel=0.005)
     # what every recommendation sizes: the planner's weights for the released format
     assert sizing.inference_memory(arch(entry), mxfp4.bits_per_weight, 2, 1, 1, None, 0, quantizes=mxfp4.quantizes).weights == catalog
+
+
+def test_models_show_says_which_weights_the_released_format_quantizes(runner):
+    result = runner.invoke(main, ["models", "show", str(CONFIGS / "gpt-oss-20b.json")])
+    assert result.exit_code == 0, result.output
+    assert ("  weights        13,761,264,768 bytes in that format: 19,110,297,600 routed-expert weights at 4.25 bits, "
+            "the other 1,804,459,584 16-bit") in result.stdout.splitlines()
+    sheet = run_json(runner, "models", "show", "deepseek-v3")  # FP8: every weight at the format's average bits
+    assert (sheet["weight_bytes"], sheet["moe_layers"]) == (sizing.weight_bytes(671_026_419_200, 8.24), 58)
 
 
 def test_the_experts_are_the_routed_ones_in_moe_layers_only():
