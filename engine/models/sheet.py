@@ -26,7 +26,7 @@ class ModelSheet:
 
     numbers: dict[str, Any]  # id, name, family, architecture and ARCH_FIELDS
     weight_bytes: int  # the weights in the released format, as every option sizes them (sizing.model_weight_bytes)
-    weight_split: str  # how that format stores them: "" when every weight is at its bits, else which part is
+    weight_split: str  # "" when the format stores every weight at its bits, else which part it stores so and what stays 16-bit
     kv_bytes_per_token: dict[str, int]  # KV-cache format -> bytes one token adds over all layers
     kv_bytes_at_max_context: dict[str, int]  # the same for one sequence at the context limit (sliding layers stop at their window)
     origins: dict[str, str]  # field -> file and key (or the catalog entry)
