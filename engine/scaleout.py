@@ -59,7 +59,7 @@ def users_per_replica(users: int, replicas: int) -> int:
     return math.ceil(max(users, 1) / replicas)
 
 
-def rank_memory(arch: sizing.Arch, bits_per_weight: float, kv_bytes_per_element: float, context: int, users: int,
+def rank_memory(arch: sizing.Arch, weight_total_bytes: int, kv_bytes_per_element: float, context: int, users: int,
                 prefill_chunk: int | None, overhead_bytes: int, split: Split) -> sizing.Memory:
     """Memory on one device of the layout: its share of the weights and of its replica's KV cache, with the KV heads
     a tensor-parallel rank must replicate (``kv_share_per_rank``)."""
@@ -67,7 +67,7 @@ def rank_memory(arch: sizing.Arch, bits_per_weight: float, kv_bytes_per_element:
     shards = split.tensor * split.pipeline
     in_flight = context * per_replica if prefill_chunk is None else min(context * per_replica, prefill_chunk)
     kv = sizing.kv_cache_bytes(arch, context, per_replica, kv_bytes_per_element) * kv_share_per_rank(arch, split.tensor)
-    return sizing.Memory(weights=math.ceil(sizing.weight_bytes(arch.params, bits_per_weight) / shards),
+    return sizing.Memory(weights=math.ceil(weight_total_bytes / shards),
                          kv_cache=math.ceil(kv / split.pipeline),
                          activations=math.ceil(sizing.inference_activation_bytes(arch, in_flight) / shards),
                          overhead=overhead_bytes)

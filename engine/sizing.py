@@ -68,6 +68,7 @@ class Arch:
     experts_active: int | None = None
     shared_experts: int | None = None
     moe_intermediate: int | None = None
+    moe_layers: int | None = None  # layers with routed experts when fewer than ``layers``; None: every layer of a MoE
     kv_lora_rank: int | None = None
     qk_rope_head_dim: int | None = None
     sliding_window: int | None = None
@@ -85,6 +86,48 @@ class Arch:
 def weight_bytes(params: int, bits_per_weight: float) -> int:
     """Bytes of the weights at an effective bits-per-weight (transformer-math: params x bytes)."""
     return math.ceil(params * bits_per_weight / 8)
+
+
+def embedding_params(arch: Arch) -> int:
+    """Parameters of the input embedding table and, unless tied to it, the output head."""
+    return arch.vocab * arch.hidden * (1 if arch.tied_embeddings else 2)
+
+
+def routed_expert_weights(arch: Arch) -> int:
+    """Elements of the routed experts' weight matrices: gate, up and down (3 x hidden x moe_intermediate) per expert
+    in each MoE layer; their biases, the router and any shared expert are not among them. 0 for a dense model."""
+    if not (arch.experts and arch.moe_intermediate):
+        return 0
+    return (arch.moe_layers or arch.layers) * arch.experts * 3 * arch.hidden * arch.moe_intermediate
+
+
+def quantized_params(arch: Arch, quantizes: str) -> int:
+    """The parameters a format stores at its own bits (``model_weight_bytes``): all of them, or the routed experts'
+    matrices, or on a model without routed experts its linear layers (all but the embeddings)."""
+    if quantizes == "all":
+        return arch.params
+    return routed_expert_weights(arch) or arch.params - embedding_params(arch)
+
+
+def model_weight_bytes(arch: Arch, bits_per_weight: float, quantizes: str = "all") -> int:
+    """Bytes of a model's weights in a format that stores ``quantizes`` of them at ``bits_per_weight``, the rest 16-bit.
+
+    "all": every parameter at the format's (whole-checkpoint average) bits. "routed-experts": the routed experts'
+    matrices only, as gpt-oss's MXFP4 release and transformers' Mxfp4HfQuantizer do (modules_to_not_convert:
+    attention, router, embeddings, output head); a model without routed experts has its linear layers at the
+    format's bits and its embeddings 16-bit, as post-training quantizers leave them (transformers
+    get_keys_to_not_convert keeps the output head; an nn.Embedding is no linear layer).
+    """
+    quantized = quantized_params(arch, quantizes)
+    return weight_bytes(quantized, bits_per_weight) + BYTES_16BIT * (arch.params - quantized)
+
+
+def average_bits_per_weight(arch: Arch, bits_per_weight: float, quantizes: str = "all") -> float:
+    """The bits per parameter a format averages over this model: its own bits when it stores every weight at them, else
+    ``model_weight_bytes`` x 8 / params to the hundredth (precisions.yaml's precision for whole-checkpoint averages)."""
+    if quantizes == "all":
+        return bits_per_weight
+    return round(model_weight_bytes(arch, bits_per_weight, quantizes) * 8 / arch.params, 2)
 
 
 def kv_bytes_per_token_layer(arch: Arch, bytes_per_element: float) -> float:
@@ -178,7 +221,7 @@ def training_memory(arch: Arch, setup: TrainingSetup, overhead_bytes: int) -> Me
         # A quantized frozen base (QLoRA) quantizes the linear layers only: bitsandbytes replaces torch.nn.Linear modules
         # (the embedding table is an nn.Embedding) and leaves the output head out ("keep the lm_head in full precision",
         # transformers quantizers/base.py get_keys_to_not_convert), so both stay 16-bit: ~4.2 GB of a 70B's ~37 GB.
-        embeddings = arch.vocab * arch.hidden * (1 if arch.tied_embeddings else 2) if setup.frozen_bits_per_weight < 16 else 0
+        embeddings = embedding_params(arch) if setup.frozen_bits_per_weight < 16 else 0
         frozen = weight_bytes(arch.params - embeddings, setup.frozen_bits_per_weight) + BYTES_16BIT * embeddings
         weights = frozen / (n if setup.zero_stage >= 3 else 1)
         grads = 0
@@ -207,16 +250,17 @@ def inference_memory(
     prefill_chunk: int | None,
     overhead_bytes: int,
     devices: int = 1,
+    quantizes: str = "all",
 ) -> Memory:
     """Memory per device to serve ``sequences`` concurrent sequences of ``context`` tokens.
 
-    Weights and KV cache split evenly across ``devices`` (tensor/pipeline parallel);
+    Weights (``model_weight_bytes``: ``quantizes`` is the format's) and KV cache split evenly across ``devices`` (tensor/pipeline parallel);
     the prefill transient is one layer's worth of the tokens in flight, capped by
     the runtime's prefill chunk when it has one.
     """
     in_flight = context * sequences if prefill_chunk is None else min(context * sequences, prefill_chunk)
     return Memory(
-        weights=math.ceil(weight_bytes(arch.params, bits_per_weight) / devices),
+        weights=math.ceil(model_weight_bytes(arch, bits_per_weight, quantizes) / devices),
         kv_cache=math.ceil(kv_cache_bytes(arch, context, sequences, kv_bytes_per_element) / devices),
         activations=math.ceil(inference_activation_bytes(arch, in_flight) / devices),
         overhead=overhead_bytes,

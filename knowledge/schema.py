@@ -41,6 +41,9 @@ QUALITY = ("primary", "secondary", "tertiary", "derived", "assumption")
 # precisions.yaml; large-loss (Q2_K, 20x the Q4_K_M perplexity loss) is the part of "3 bits and below" used only
 # when nothing else fits. A model's released format (Model.native_precision) is lossless for that model.
 QUALITY_CLASSES = ("large-loss", "noticeable-loss", "small-loss", "near-lossless", "lossless")
+# The weights a format stores at its bits_per_weight (sizing.model_weight_bytes): all of them (a checkpoint's average),
+# or only the routed experts' matrices, the rest staying 16-bit (gpt-oss's MXFP4 release).
+QUANTIZED_PARTS = ("all", "routed-experts")
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,7 @@ class Model:
     experts_active: int | None = meta(positive=True)
     shared_experts: int | None = meta()
     moe_intermediate: int | None = meta(positive=True)
+    moe_layers: int | None = meta(positive=True)  # layers with routed experts, when fewer than ``layers`` (DeepSeek's first dense layers)
     kv_lora_rank: int | None = meta(positive=True)
     qk_rope_head_dim: int | None = meta(positive=True)
     sliding_window: int | None = meta(positive=True, unit="tokens")
@@ -214,6 +218,7 @@ class Precision:
     aliases: list[str] = meta([])
     native_feature: str | None = meta()
     kv_bytes_per_element: float | None = meta(positive=True, unit="bytes")
+    quantizes: str = meta("all", choices=QUANTIZED_PARTS)
     variant_of: str | None = meta()  # a file's own mix of a catalog format (a GGUF's tensors): runtimes run it where they run that one
     notes: str = meta("")
 

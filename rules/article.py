@@ -11,6 +11,7 @@ from experta import AS, MATCH, TEST
 
 from .. import sizing
 from ..facts import MemoryNeed, ModelSpec, Note, Policy, PrecisionSpec, Recommendation, Workload
+from ..planner import arch
 from ..units import Phrase
 from . import SALIENCE_ADVICE, SEVERAL_DEVICES, Host, Rule, rule_meta, subject
 
@@ -116,7 +117,10 @@ class ArticleRules:
         Q4_K_M saves 69.5% of BF16 weight memory.
         """
         claim = Phrase("4-bit quantization cuts VRAM by {claimed_saving:pct}", claimed_saving=claimed_saving)
-        self.conclude(Note(claim=str(claim)), claim=claim, precision=self.catalog.precisions[precision_id].name, saving=1 - bits / bf16_bits)
+        precision = self.catalog.precisions[precision_id]
+        model = self.catalog.models[self.facts_of(Workload)[0]["model"]]  # an experts-only format (MXFP4) averages more bits
+        bits = sizing.average_bits_per_weight(arch(model), bits, precision.quantizes)
+        self.conclude(Note(claim=str(claim)), claim=claim, precision=precision.name, bits=bits, saving=1 - bits / bf16_bits)
 
     @Rule(AS.workload << Workload(), AS.spec << ModelSpec(params=MATCH.params, native_precision=MATCH.native),
           PrecisionSpec(id=MATCH.native, bits_per_weight=MATCH.native_bits), PrecisionSpec(id="q4_k_m", bits_per_weight=MATCH.q4_bits),

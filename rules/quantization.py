@@ -11,7 +11,7 @@ from experta import AND, AS, MATCH, OR, TEST, P
 from .. import sizing
 from ..facts import Fit, Mode, Policy, PrecisionSpec, Recommendation, Tip, Warning, Workload
 from ..launch import documented_flag
-from ..planner import KV_BYTES_DEFAULT, reference_precision
+from ..planner import KV_BYTES_DEFAULT, arch, reference_precision
 from . import SALIENCE_ADVICE, Host, Rule, rule_meta, subject, tiers_sharing
 
 WIDE = P(lambda precision: precision in ("bf16", "fp16"))
@@ -47,8 +47,8 @@ class QuantizationRules:
         chosen = self.catalog.precisions[option.precision]
         if chosen.bits_per_weight >= native.bits_per_weight:
             return
-        full = sizing.weight_bytes(model.params, native.bits_per_weight)
-        small = sizing.weight_bytes(model.params, chosen.bits_per_weight)
+        full = sizing.model_weight_bytes(arch(model), native.bits_per_weight, native.quantizes)
+        small = sizing.model_weight_bytes(arch(model), chosen.bits_per_weight, chosen.quantizes)
         self.conclude(Tip(effect_bytes=full - small), precision=chosen.name, quantized_bytes=small, native_bytes=full,
                       native_name=native.name, saved_bytes=full - small, saved_share=1 - small / full, quality=chosen.quality)
 
@@ -133,8 +133,10 @@ class QuantizationRules:
         native = precision.native_feature in accel.features if precision.native_feature else False
         why = ("computed natively by its tensor cores" if native else
                "weights are dequantized to 16-bit in the kernels, so memory and bandwidth are saved but not compute")
-        self.conclude(Tip(effect_bits=precision.bits_per_weight), hardware=accel.name, runtime=self.catalog.runtimes[option.runtime].name,
-                      precision=precision.name, weights_bytes=option.weights_bytes,
+        model = self.catalog.models[self.facts_of(Workload)[0]["model"]]  # an experts-only format (MXFP4) averages more bits
+        bits = sizing.average_bits_per_weight(arch(model), precision.bits_per_weight, precision.quantizes)
+        self.conclude(Tip(effect_bits=bits), hardware=accel.name, runtime=self.catalog.runtimes[option.runtime].name,
+                      precision=precision.name, weights_bytes=option.weights_bytes, bits=bits,
                       why=why)
 
     @Rule(AS.workload << Workload(task="inference"), subject(precision=WIDE), salience=SALIENCE_ADVICE)

@@ -46,8 +46,9 @@ class RoleRules:
                sources=["article", "llamacpp-issue-34"], needs=("model", "concurrency", "ecosystem"))
     def cpu_only_enough(self: Host, workload: Workload, floor_tokens_per_s: float, target_tokens_per_s: float) -> None:
         """## What it decides
-        Says when no accelerator is needed: a CPU host decodes this model at reading speed or better. It names
-        the cheapest CPU box that reaches the speed target (the fastest one when none does), as a buyer would.
+        Says when no accelerator is needed: a CPU host decodes this model at reading speed or better and reads
+        the timed prompt within the time-to-first-token target. It names the cheapest CPU box that reaches the
+        speed target (else the cheapest at reading speed), as a buyer would.
 
         ## Why
         The article: a 1.5B model runs on a modern 4-8 core CPU (i5 / Ryzen 7) without a GPU. Decode speed on
@@ -58,15 +59,18 @@ class RoleRules:
         DeepSeek-R1-Distill-Qwen-1.5B at Q4_K_M on a DDR5 desktop: ~40 tokens/s.
 
         ## Limits
-        Only for small models and few users; prefill (long prompts) is much slower than on a GPU.
+        Only for small models and few users: prefill (long prompts) is much slower than on a GPU, so a box that
+        takes longer than the target over the prompt is not named.
         """
-        cpus = _acceptable_of_kind(self, "cpu")
-        # The box to name is the cheapest that reaches the speed target (a 20B model needs no 64-core server), else the fastest.
-        option = _cheapest_at(cpus, target_tokens_per_s) or _fastest(cpus)
+        floors = Floors.of(self.workload(workload), self.catalog)
+        # "No GPU needed" holds only where a CPU box also reads the timed prompt within the time-to-first-token target.
+        cpus = [o for o in _acceptable_of_kind(self, "cpu") if floors.prompt_ok(o)]
+        # The box to name is the cheapest that reaches the speed target (a 20B model needs no 64-core server), else the
+        # cheapest at reading speed, else the fastest.
+        option = _cheapest_at(cpus, target_tokens_per_s) or _cheapest_at(cpus, floor_tokens_per_s) or _fastest(cpus)
         if option is None or (option.tokens_per_s or 0) < floor_tokens_per_s:
             return  # the CPU options come from the candidates' options, so this test stays in the body
         accel = self.catalog.accelerators[option.hardware]
-        floors = Floors.of(self.workload(workload), self.catalog)
         seconds = floors.prompt_s(option)  # the prompt is what a CPU reads slowly: say how slowly when its rate is known
         prompt = (Phrase("A {prompt_tokens:,}-token prompt takes ~{prompt_s:,.0f} s before the first token",
                          prompt_tokens=floors.prompt_tokens, prompt_s=seconds) if seconds is not None

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from llmhw import sizing
+from llmhw.cli import main
 from llmhw.errors import InputError
 from llmhw.knowledge.loader import load_catalog
 from llmhw.models import open_model
 from llmhw.planner import arch
+
+from .conftest import run_json
 
 CONFIGS = Path(__file__).parent / "data" / "configs"
 CATALOG = load_catalog()
@@ -40,7 +44,7 @@ SAME_AS_CATALOG = [
     ("gemma-3-12b.json", "gemma-3-12b"), ("deepseek-r1-distill-qwen-1.5b.json", "deepseek-r1-distill-qwen-1.5b"),
 ]
 ARCH_FIELDS = ("layers", "hidden", "heads", "kv_heads", "head_dim", "vocab", "tied_embeddings", "experts", "experts_active",
-               "shared_experts", "moe_intermediate", "kv_lora_rank", "qk_rope_head_dim", "sliding_window", "sliding_layers")
+               "shared_experts", "moe_intermediate", "moe_layers", "kv_lora_rank", "qk_rope_head_dim", "sliding_window", "sliding_layers")
 
 
 @pytest.mark.parametrize(("config", "model_id"), SAME_AS_CATALOG)
@@ -49,13 +53,11 @@ def test_sizing_from_the_config_equals_the_catalog(config, model_id):
     model = reading.model
     # The catalog counts text decoders only (its models.yaml header): compare Gemma 3 without its SigLIP tower.
     params = reading.text_params if "vision tower" in model.notes else model.params
-    # Both sides at the catalog format's bits: the parameters agree. A config-read MXFP4 release is sized more exactly
-    # still, at its own mix (test_an_mxfp4_release_weighs_its_published_checkpoint): for gpt-oss-20b that is 13.76 GB
-    # where the catalog's one mxfp4 average (gpt-oss-120b's 4.47 bits) gives 11.69 GB.
-    bits = CATALOG.precisions[entry.native_precision].bits_per_weight
-    released = reading.precisions[0].variant_of if reading.precisions else model.native_precision
-    assert released == entry.native_precision
-    assert sizing.weight_bytes(params, bits) == pytest.approx(sizing.weight_bytes(entry.params, bits), rel=0.005)
+    # Both sides in the released format, through the one sizing function (an MXFP4 release: experts 4.25 bits, the rest 16)
+    fmt = CATALOG.precisions[entry.native_precision]
+    assert model.native_precision == entry.native_precision
+    from_config = sizing.model_weight_bytes(replace(arch(model), params=params), fmt.bits_per_weight, fmt.quantizes)
+    assert from_config == pytest.approx(sizing.model_weight_bytes(arch(entry), fmt.bits_per_weight, fmt.quantizes), rel=0.005)
     for context in (4096, 131072):
         got = sizing.kv_cache_bytes(arch(model), context, 4, 2)
         assert got == pytest.approx(sizing.kv_cache_bytes(arch(entry), context, 4, 2), rel=0.005)
@@ -155,21 +157,44 @@ def test_quantization_config_gives_the_released_format(config, fmt, scheme):
     assert scheme in reading.model.notes
 
 
-# OpenAI's gpt-oss model card checkpoint sizes (README: fitmygpu's gpt-oss pages quote them): experts MXFP4, the rest BF16.
-@pytest.mark.parametrize(("config", "checkpoint_bytes", "expert_weights"), [
-    ("gpt-oss-20b.json", 12.8 * 2**30, 24 * 32 * 3 * 2880 * 2880),
-    ("gpt-oss-120b.json", 60.8 * 2**30, 36 * 128 * 3 * 2880 * 2880),
+# The published checkpoints (tests/data/configs README): the Hub's safetensors counts give the payload exactly (BF16
+# parameters x 2 + the MXFP4 experts' 17 bytes per 32 values), and OpenAI's card states it in GiB.
+@pytest.mark.parametrize(("config", "model_id", "payload_bytes", "card_gib", "bf16_params"), [
+    ("gpt-oss-20b.json", "gpt-oss-20b", 13_761_264_768, 12.8, 1_804_459_584),
+    ("gpt-oss-120b.json", "gpt-oss-120b", 65_248_815_744, 60.8, 2_167_371_072),
 ])
-def test_an_mxfp4_release_weighs_its_published_checkpoint(config, checkpoint_bytes, expert_weights):
-    reading = read(config)
-    own = reading.precisions[0]
-    assert reading.model.native_precision == own.id and own.variant_of == "mxfp4"
-    weights = sizing.weight_bytes(reading.model.params, own.bits_per_weight)
-    # exactly the expert matrices in 17-byte blocks of 32 values and every other parameter in BF16 ...
-    assert weights == expert_weights // 32 * 17 + (reading.model.params - expert_weights) * 2
-    assert f"Weights: {expert_weights:,} routed-expert weights in MXFP4 blocks (17 bytes per 32)" in reading.model.notes
-    # ... which is the published checkpoint within 1%; the catalog's single mxfp4 average fits gpt-oss-120b only
-    assert weights == pytest.approx(checkpoint_bytes, rel=0.01)
+def test_an_mxfp4_release_weighs_its_published_checkpoint(config, model_id, payload_bytes, card_gib, bf16_params):
+    model, entry, mxfp4 = read(config).model, CATALOG.models[model_id], CATALOG.precisions["mxfp4"]
+    assert model.native_precision == entry.native_precision == "mxfp4"
+    # the routed experts' matrices are MXFP4, every other parameter BF16: the Hub's BF16 count is exactly the rest
+    assert entry.params - sizing.routed_expert_weights(arch(entry)) == bf16_params
+    catalog = sizing.model_weight_bytes(arch(entry), mxfp4.bits_per_weight, mxfp4.quantizes)
+    from_config = sizing.model_weight_bytes(arch(model), mxfp4.bits_per_weight, mxfp4.quantizes)
+    assert catalog == from_config == entry.checkpoint_bytes == payload_bytes
+    assert catalog == pytest.approx(card_gib * 2**30, rel=0.005)
+    # what every recommendation sizes: the planner's weights for the released format
+    assert sizing.inference_memory(arch(entry), mxfp4.bits_per_weight, 2, 1, 1, None, 0, quantizes=mxfp4.quantizes).weights == catalog
+
+
+def test_models_show_says_which_weights_the_released_format_quantizes(runner):
+    result = runner.invoke(main, ["models", "show", str(CONFIGS / "gpt-oss-20b.json")])
+    assert result.exit_code == 0, result.output
+    assert ("  weights        13,761,264,768 bytes in that format: 19,110,297,600 routed-expert weights at 4.25 bits, "
+            "the other 1,804,459,584 16-bit") in result.stdout.splitlines()
+    sheet = run_json(runner, "models", "show", "deepseek-v3")  # FP8: every weight at the format's average bits
+    assert (sheet["weight_bytes"], sheet["moe_layers"]) == (sizing.weight_bytes(671_026_419_200, 8.24), 58)
+
+
+def test_the_experts_are_the_routed_ones_in_moe_layers_only():
+    v3 = CATALOG.models["deepseek-v3"]  # first_k_dense_replace 3: 58 of 61 layers route to 256 experts
+    assert v3.moe_layers == read("deepseek-v3.json").model.moe_layers == 58
+    assert sizing.routed_expert_weights(arch(v3)) == 58 * 256 * 3 * 7168 * 2048
+    for entry in CATALOG.models.values():  # the expert matrices are part of the count, never more
+        assert 0 <= sizing.routed_expert_weights(arch(entry)) < entry.params
+    # a dense model in an experts-only format has its linear layers at the format's bits, embeddings 16-bit
+    llama, mxfp4 = arch(CATALOG.models["llama-3.1-70b"]), CATALOG.precisions["mxfp4"]
+    embeddings = 2 * 128256 * 8192
+    assert sizing.model_weight_bytes(llama, 4.25, mxfp4.quantizes) == sizing.weight_bytes(llama.params - embeddings, 4.25) + 2 * embeddings
 
 
 def test_an_unknown_quark_weight_type_is_refused_by_name(tmp_path):

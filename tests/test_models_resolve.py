@@ -9,6 +9,10 @@ from pathlib import Path
 import pytest
 from llmhw import Consultation, api
 from llmhw.cli import main
+from llmhw.knowledge.loader import load_catalog
+from llmhw.models import with_model
+
+from tests.test_models_gguf import write_tiny
 
 CONFIGS = Path(__file__).parent / "data" / "configs"
 
@@ -167,13 +171,16 @@ def test_a_profile_file_names_a_model_folder(runner, model_dir, tmp_path):
     assert (answer["profile"]["model"], answer["profile"]["concurrency"]) == (str(model_dir.resolve()), 4)
 
 
-def test_the_recommendation_table_keeps_a_long_own_format_id_in_its_column(runner):
-    result = runner.invoke(main, ["recommend", "--model", str(CONFIGS / "gpt-oss-20b.json"), "--concurrency", "8"])
+def test_the_recommendation_table_keeps_a_long_own_format_id_in_its_column(runner, tmp_path):
+    path = tmp_path / "tiny-q8_0.gguf"
+    write_tiny(path)  # a GGUF file's own format: q8_0-<hash>
+    own_id = with_model(load_catalog(), str(path)).model(str(path)).native_precision
+    result = runner.invoke(main, ["recommend", "--model", str(path), "--concurrency", "8", "--precision", own_id])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     header = next(line for line in lines if line.startswith("#  tier"))
     rows = [line for line in lines if line[:1] in "123" and " x " in line[:60]]
-    own = [row for row in rows if " mxfp4-" in row]
+    own = [row for row in rows if f" {own_id} " in row]
     assert own, rows
     for row in own:  # the memory column starts where its header does, after at least two spaces
         column = header.index("memory used/usable")

@@ -190,3 +190,14 @@ def test_more_users_never_speed_one_up_nor_slow_all_down(users, extra, experts, 
     few, many = at(users), at(users + extra)
     assert many.decode_per_seq <= few.decode_per_seq * (1 + 1e-9)
     assert many.decode_total >= few.decode_total * (1 - 1e-9)
+
+
+def test_every_model_in_every_format_weighs_between_the_formats_bits_and_16_bits_per_parameter(catalog):
+    # an experts-only format (MXFP4) keeps the rest 16-bit: never lighter than its own bits, never heavier than 16-bit
+    for model in catalog.models.values():
+        a = arch(model)
+        for p in catalog.precisions.values():
+            got = sizing.model_weight_bytes(a, p.bits_per_weight, p.quantizes)
+            low, high = sorted((p.bits_per_weight, 16))
+            assert sizing.weight_bytes(model.params, low) <= got <= sizing.weight_bytes(model.params, high), (model.id, p.id)
+            assert (got == sizing.weight_bytes(model.params, p.bits_per_weight)) == (p.quantizes == "all"), (model.id, p.id)

@@ -86,7 +86,6 @@ class Counted:
     model_type: str
     notes: tuple[str, ...]
     mtp_layers: int = 0  # DeepSeek-style multi-token-prediction layers: in the checkpoint, not in the count
-    expert_weights: int = 0  # elements of the routed experts' weight matrices (what an MXFP4 release quantizes)
 
 
 def refuse_hybrid(data: Mapping[str, Any], model_type: str, arch_name: str, where: str) -> None:
@@ -176,13 +175,14 @@ def count(data: Mapping[str, Any], where: str, model_type: str) -> Counted:
         fields |= {"kv_lora_rank": kv_lora, "qk_rope_head_dim": rope}
     if moe:
         fields |= {"experts": experts, "experts_active": moe.active, "shared_experts": moe.shared_count, "moe_intermediate": moe.width}
+        if moe.layers < layers:  # dense first layers (first_k_dense_replace) or dense layers between MoE ones
+            fields["moe_layers"] = moe.layers
+            k.origins["moe_layers"] = f"{where}: the layers left after first_k_dense_replace, mlp_only_layers and the MoE layer step"
         named = [k.origins[n] for n in ("n_routed_experts", "num_local_experts", "num_experts") if n in k.origins]
         k.origins.setdefault("experts", named[0] if named else where)
     if window:
         fields |= {"sliding_window": window, "sliding_layers": sliding}
-    expert_weights = moe.layers * experts * 3 * h * moe.width if moe else 0
-    return Counted(fields=fields, origins=_field_origins(k.origins), model_type=model_type, notes=tuple(notes), mtp_layers=mtp,
-                   expert_weights=expert_weights)
+    return Counted(fields=fields, origins=_field_origins(k.origins), model_type=model_type, notes=tuple(notes), mtp_layers=mtp)
 
 
 @dataclass(frozen=True)

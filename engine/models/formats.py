@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -10,8 +9,6 @@ from ..errors import InputError
 
 DTYPES = {"bfloat16": "bf16", "float16": "fp16", "half": "fp16", "float32": "fp32", "float": "fp32"}
 SAFETENSORS_DTYPES = {"BF16": "bf16", "F16": "fp16", "F32": "fp32", "F8_E4M3": "fp8", "F8_E5M2": "fp8"}
-# OCP MX block: 32 E2M1 values in 16 bytes share one E8M0 scale byte (knowledge source fm-mx-layout, precision mxfp4).
-MXFP4_BLOCK_VALUES, MXFP4_BLOCK_BYTES = 32, 17
 # GGUF general.file_type names (gguf.LlamaFileType) -> the catalog format whose quality class and runtimes they share.
 GGUF_FILE_TYPES = {"ALL_F32": "fp32", "MOSTLY_F16": "fp16", "MOSTLY_BF16": "bf16", "MOSTLY_Q8_0": "q8_0", "MOSTLY_Q6_K": "q6_k",
                    "MOSTLY_Q5_K_M": "q5_k_m", "MOSTLY_Q5_K_S": "q5_k_m", "MOSTLY_Q4_K_M": "q4_k_m", "MOSTLY_Q4_K_S": "q4_k_m",
@@ -38,21 +35,6 @@ def unquantized_dtype(cfg: Mapping[str, Any], text: Mapping[str, Any], where: st
             if isinstance(value, str) and value.lower() in DTYPES:
                 return DTYPES[value.lower()], f"{label}, key {key}"
     return "bf16", f"{where}: no dtype given, bf16 assumed (the usual release format)"
-
-
-def mxfp4_experts_only(cfg: Mapping[str, Any], text: Mapping[str, Any]) -> bool:
-    """Whether the release is transformers' MXFP4 (quant_method mxfp4): it converts the routed experts' weight matrices only.
-
-    transformers' Mxfp4HfQuantizer replaces just the GptOss expert modules; gpt-oss's config says so too
-    (modules_to_not_convert: self_attn, mlp.router, embed_tokens, lm_head), so everything else stays in the config's dtype.
-    """
-    quant = cfg.get("quantization_config") or text.get("quantization_config")
-    return isinstance(quant, Mapping) and str(quant.get("quant_method", "")).lower() == "mxfp4"
-
-
-def mxfp4_release_bytes(expert_weights: int, other_params: int, other_bits: float) -> int:
-    """Bytes of an MXFP4 release: the expert matrices in 32-value blocks, the other parameters at their own dtype."""
-    return math.ceil(expert_weights / MXFP4_BLOCK_VALUES) * MXFP4_BLOCK_BYTES + math.ceil(other_params * other_bits / 8)
 
 
 def _quantized(q: Mapping[str, Any], origin: str) -> tuple[str, str, str]:

@@ -16,19 +16,11 @@ from typing import Any
 
 from ..errors import InputError
 from ..knowledge.loader import Catalog
-from ..knowledge.schema import Precision, Source
+from ..knowledge.schema import Precision
 from . import gguf, hub, safetensors
 from .config import WRAPPERS, count, refuse_hybrid, vision_params
-from .entry import Reading, file_source, make_model, own_format, sha256
-from .formats import (
-    MXFP4_BLOCK_BYTES,
-    MXFP4_BLOCK_VALUES,
-    SAFETENSORS_DTYPES,
-    mxfp4_experts_only,
-    mxfp4_release_bytes,
-    released_format,
-    unquantized_dtype,
-)
+from .entry import Reading, file_source, make_model, sha256
+from .formats import SAFETENSORS_DTYPES, released_format
 
 MAX_CONFIG_BYTES = 5_000_000  # the largest published config.json files are tens of kB
 
@@ -70,7 +62,7 @@ def open_model(name: str, precisions: Sequence[Precision]) -> Reading | None:
         stamp = tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in _stamped(target))
         return _read_path(target, name, tuple(precisions), stamp)
     if hub.HUB_ID.match(name):
-        return _read_hub(name, tuple(precisions))
+        return _read_hub(name)
     return None
 
 
@@ -98,27 +90,27 @@ def _read_path(target: Path, given: str, precisions: tuple[Precision, ...], stam
             if ggufs:
                 raise InputError("model", f"{target}: no config.json; point --model at one of its .gguf files ({ggufs[0].name})")
             raise InputError("model", f"{target}: expected a model folder with a config.json, got a folder without one")
-        return read_hf(config, given, str(target), safetensors.read_folder(target), precisions)
+        return read_hf(config, given, str(target), safetensors.read_folder(target))
     if not target.is_file():  # a FIFO or a device would block or never end
         raise InputError("model", f"{target}: not a regular file")
     suffix = target.name.lower()
     if suffix.endswith(".gguf"):
         return gguf.read(target, given, precisions)
     if suffix.endswith(".index.json"):
-        return read_hf(_config_beside(target), given, str(target.parent), safetensors.read_index(target), precisions)
+        return read_hf(_config_beside(target), given, str(target.parent), safetensors.read_index(target))
     if suffix.endswith(".safetensors"):
-        return read_hf(_config_beside(target), given, str(target.parent), safetensors.read_folder(target.parent), precisions)
+        return read_hf(_config_beside(target), given, str(target.parent), safetensors.read_folder(target.parent))
     if suffix.endswith(".json"):
         return read_hf(target, given, str(target) if target.name != "config.json" else str(target.parent), safetensors.read_folder(target.parent)
-                       if target.name == "config.json" else None, precisions)
+                       if target.name == "config.json" else None)
     raise InputError("model", f"{target}: expected a model folder, config.json, model.safetensors.index.json, .safetensors or .gguf file")
 
 
 @lru_cache(maxsize=32)
-def _read_hub(repo_id: str, precisions: tuple[Precision, ...]) -> Reading:
+def _read_hub(repo_id: str) -> Reading:
     folder = hub.fetch(repo_id)
     index = folder / "model.safetensors.index.json"
-    return read_hf(folder / "config.json", repo_id, repo_id, safetensors.read_index(index) if index.is_file() else None, precisions,
+    return read_hf(folder / "config.json", repo_id, repo_id, safetensors.read_index(index) if index.is_file() else None,
                    anchor=repo_id)
 
 
@@ -144,8 +136,7 @@ def _load_json(path: Path) -> tuple[dict[str, Any], bytes]:
     return doc, data
 
 
-def read_hf(config: Path, given: str, ref: str, tensors: safetensors.Tensors | None, precisions: Sequence[Precision],
-            anchor: str | None = None) -> Reading:
+def read_hf(config: Path, given: str, ref: str, tensors: safetensors.Tensors | None, anchor: str | None = None) -> Reading:
     """A Hugging Face model: architecture from config.json, exact counts and dtype from the safetensors headers when at hand."""
     cfg, data = _load_json(config)
     where = config.name
@@ -203,28 +194,9 @@ def read_hf(config: Path, given: str, ref: str, tensors: safetensors.Tensors | N
     fields["name"] = _display_name(cfg, config, anchor)
     fields["family"] = text_type
     source = file_source(files, "config.json" + (" and safetensors headers" if tensors and tensors.elements else ""), anchor or config)
-    own = _mxfp4_release(cfg, text, config.name, counted.expert_weights, fields["params"], precisions, ref, source) \
-        if fmt == "mxfp4" and mxfp4_experts_only(cfg, text) and counted.expert_weights else None
-    if own is not None:
-        notes.append(own.notes)
-    fields["native_precision"] = own.id if own is not None else fmt
+    fields["native_precision"] = fmt
     model = make_model(ref, given, fields, origins, source, notes)
-    return Reading(model=model, source=source, precisions=(own,) if own is not None else (), text_params=text_params, files=files)
-
-
-def _mxfp4_release(cfg: Mapping[str, Any], text: Mapping[str, Any], where: str, expert_weights: int, params: int,
-                   precisions: Sequence[Precision], ref: str, source: Source) -> Precision:
-    """The release's own format: MXFP4 on the routed experts' matrices, the config's dtype on the rest (gpt-oss's mix).
-
-    The catalog's mxfp4 bits per weight are gpt-oss-120b's whole-file average; a model with a larger non-expert share
-    (gpt-oss-20b) needs its own mix, as a GGUF file gets its own format.
-    """
-    by_id = {p.id: p for p in precisions}
-    other, _ = unquantized_dtype(cfg, text, where)
-    weight_bytes = mxfp4_release_bytes(expert_weights, params - expert_weights, by_id[other].bits_per_weight)
-    mix = (f"Weights: {expert_weights:,} routed-expert weights in MXFP4 blocks ({MXFP4_BLOCK_BYTES} bytes per {MXFP4_BLOCK_VALUES}) "
-           f"and {params - expert_weights:,} parameters in {other.upper()} = {weight_bytes:,} bytes.")
-    return own_format(ref, by_id["mxfp4"], params, weight_bytes, f"MXFP4 experts + {other.upper()}", source, mix)
+    return Reading(model=model, source=source, text_params=text_params, files=files)
 
 
 def _display_name(cfg: Mapping[str, Any], config: Path, anchor: str | None) -> str:

@@ -152,7 +152,7 @@ def training_run(w: Workload, accel: Accelerator, count: int, tokens_per_s: floa
 def _inference_memory(w: Workload, a: sizing.Arch, p: Precision, rt: Runtime, n: int,
                       kv_bytes: float = KV_BYTES_DEFAULT) -> sizing.Memory:
     return sizing.inference_memory(a, p.bits_per_weight, kv_bytes, w.context, w.concurrency,
-                                   rt.prefill_chunk_tokens, rt.overhead_bytes, devices=n)
+                                   rt.prefill_chunk_tokens, rt.overhead_bytes, devices=n, quantizes=p.quantizes)
 
 
 def _training_setup(w: Workload, p: Precision, rt: Runtime, n: int, micro_batch: int, checkpointing: bool) -> sizing.TrainingSetup:
@@ -222,7 +222,7 @@ def evaluate(w: Workload, model: Model, accel: Accelerator, count: int, precisio
         turns = w.concurrency / _batch(w, runtime)
         measured = speed_factor(accel, runtime, cat)  # 1.0 unless the user measured this device (llmhw calibrate)
         per_user, total, prefill, bound = speed.decode_per_seq / turns * measured, speed.decode_total * measured, speed.prefill, speed.bound
-    cost = cost_of(w, accel, count, cat, sizing.weight_bytes(a.params, precision.bits_per_weight))
+    cost = cost_of(w, accel, count, cat, sizing.model_weight_bytes(a, precision.bits_per_weight, precision.quantizes))
     return Option(
         hardware=accel.id, count=count, precision=precision.id, runtime=runtime.id, memory=mem, usable_bytes=usable,
         fits=mem.total <= usable, tokens_per_s=per_user, total_tokens_per_s=total, prefill_tokens_per_s=prefill,
@@ -248,16 +248,16 @@ def _inference_layout(w: Workload, model: Model, a: sizing.Arch, accel: Accelera
     """The layout this inference option runs in (``layouts.choose``, or ``forced``), its memory per device and speed.
     ``memo`` keeps the memory per rank, which depends on the format, runtime and split, not on the device."""
     batch = _batch(w, runtime)
-    weights = sizing.weight_bytes(a.params, precision.bits_per_weight)
+    weights = sizing.model_weight_bytes(a, precision.bits_per_weight, precision.quantizes)
     per_sequence = sizing.kv_cache_bytes(a, w.context, 1, kv_bytes)
     bandwidth, efficiency = accel.mem_bandwidth_gbs, bandwidth_efficiency(accel, cat)
     tflops, overhead, net = tflops_at(accel, precision), step_overhead(runtime, accel, cat), layouts.links(accel, cat)
 
     def memory(lay: Layout) -> sizing.Memory:
         split = layouts.split(lay, accel, runtime)
-        key = ("rank", precision.bits_per_weight, kv_bytes, runtime.prefill_chunk_tokens, runtime.overhead_bytes, split)
+        key = ("rank", precision.bits_per_weight, precision.quantizes, kv_bytes, runtime.prefill_chunk_tokens, runtime.overhead_bytes, split)
         if memo is None or key not in memo:
-            mem = scaleout.rank_memory(a, precision.bits_per_weight, kv_bytes, w.context, w.concurrency,
+            mem = scaleout.rank_memory(a, weights, kv_bytes, w.context, w.concurrency,
                                        runtime.prefill_chunk_tokens, runtime.overhead_bytes, split)
             if memo is None:
                 return mem
