@@ -71,8 +71,6 @@ UNPRICED = {
     "apple-m2-max-96gb": "discontinued; no dated used price for the 96 GB configuration in the stored sources",
     "npu-amd-ryzen-ai-300": "a chip in many laptops; no laptop's dated price stored",
     "cpu-workstation-trpro-7985wx": "the 7985WX's list price is not in the stored sources (the 7975WX boxes are priced instead)",
-    "cpu-server-epyc-9554": "the EPYC 9554's list price is not in the stored sources (the Xeon 6980P boxes are priced instead)",
-    "cpu-server-xeon-8480": "the Xeon 8480+'s list price is not in the stored sources (the Xeon 6980P boxes are priced instead)",
 }
 
 
