@@ -182,6 +182,12 @@ class Accelerator:
         """How many devices one purchase brings: a whole 8-GPU system for SXM/OAM parts, else one."""
         return self.unit or 1
 
+    @property
+    def host_only(self) -> bool:
+        """A box whose CPUs the catalog does not know (a GPU server listed by its chassis) hosts GPUs but is never
+        offered to run a model on its CPUs: their speed would be a guess."""
+        return self.kind == "cpu" and self.cpu_cores is None
+
     def powers(self, cards_w: float, max_load: float) -> bool:
         """Whether this host box's supply feeds ``cards_w`` of GPU board power beside its own CPU (its rated power where
         the catalog knows it) within ``max_load`` of its rating; a box whose supply is unknown feeds nothing."""

@@ -36,7 +36,9 @@ def test_filters_pick_the_cheap_24gb_cuda_cards(runner):
 
 def test_rocm_listing_shows_rent_prices_and_unknown_ones(runner):
     out = lines(runner, "--ecosystem", "rocm")
-    assert "mi300x                        gpu     rocm           206.1  5,300    2,615 FP8       -  1.50 USD/h cloud-on-demand, 2026-05 (7 mo)" in out
+    assert ("mi300x                        gpu     rocm           206.1  5,300    2,615 FP8      93  "
+            "153,846 USD for 8 (whole server) street-new, 2026 (11 mo)") in out
+    assert "mi325x                        gpu     rocm           274.9  6,000    2,615 FP8       -  1.95 USD/h cloud-on-demand, 2026-05 (7 mo)" in out
     assert "mi355x                        gpu     rocm           309.2  8,000    5,000 FP8       -  price unknown" in out
     assert out[-1] == "15 devices"
 
@@ -146,7 +148,9 @@ def test_the_host_box_follows_the_card_count_and_the_weights_in_ram():
     assert two["host"] == "Desktop box Ryzen 7 5700X + 64GB DDR4-3600 dual channel (budget build for 2 GPUs)"
     assert two["purchase_usd"] == 2 * 750 + 900
     eight = llmhw.check({"model": "llama-3.1-70b", "scale": "team"}, "L40S", count=8).to_dict()["cost"]
-    assert eight["host"] == "not priced"  # no 8-card server box in the catalog: the text says "+ host"
+    # eight cards: the 4U eight-slot PCIe server (Newegg's eight-L40S configuration less the cards)
+    assert (eight["host"], eight["host_usd"]) == (
+        "Server box Supermicro SYS-421GE-TNRT 4U, 2x Xeon + 1TB DDR5-4800 16-channel (8 double-width PCIe GPUs)", 21271)
 
 
 def test_buy_versus_rent_counts_the_whole_box_and_the_hours_and_names_the_rent_price():

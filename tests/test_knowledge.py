@@ -63,17 +63,14 @@ def test_every_number_has_a_source(catalog):
 # without a dated buy price (or a cloud-only one without a rent price) fails the test below until it is priced or listed here.
 _SERVER_ONLY = "sold only inside OEM servers or 8-GPU platforms, whose quotes are not public; rented meanwhile, shown as price unknown"
 UNPRICED = {
-    "a10": _SERVER_ONLY, "a40": _SERVER_ONLY, "l40": _SERVER_ONLY,
+    "a10": _SERVER_ONLY, "l40": _SERVER_ONLY,
     "a100-40gb-sxm": _SERVER_ONLY + " (HGX A100 boards are sold used as whole servers with no stored price)",
-    "mi250x-gcd": _SERVER_ONLY, "mi300x": _SERVER_ONLY, "mi325x": _SERVER_ONLY,
+    "mi250x-gcd": _SERVER_ONLY + " (an HPC part of Frontier/LUMI-class systems, no rent price either)",
     "mi355x": _SERVER_ONLY + "; no public rent price stored either",
-    "rtx-a4000": "workstation card out of production; no dated street or used price in the stored sources",
     "apple-m1-max-64gb": "discontinued; no dated used price for the 64 GB configuration in the stored sources",
     "apple-m2-max-96gb": "discontinued; no dated used price for the 96 GB configuration in the stored sources",
     "npu-amd-ryzen-ai-300": "a chip in many laptops; no laptop's dated price stored",
     "cpu-workstation-trpro-7985wx": "the 7985WX's list price is not in the stored sources (the 7975WX boxes are priced instead)",
-    "cpu-server-epyc-9554": "the EPYC 9554's list price is not in the stored sources (the Xeon 6980P boxes are priced instead)",
-    "cpu-server-xeon-8480": "the Xeon 8480+'s list price is not in the stored sources (the Xeon 6980P boxes are priced instead)",
 }
 
 
@@ -174,8 +171,16 @@ def test_a_host_box_is_offered_only_when_its_supply_feeds_the_cards():
     # 4 x 350 W beside the EPYC's 1,600 W supply: the sourced hobby rig, priced with its host
     assert (cost("RTX 3090", 4)["host"], cost("RTX 3090", 4)["purchase_usd"]) == (
         "Server-board box EPYC 7252 + ROMED8-2T + 32GB DDR4-3200 8-channel (4 GPUs at PCIe 4.0 x16)", 4 * 750 + 1314)
-    # 4 x 450 W is more than 1,600 W: the 2,000 W workstation
-    assert cost("RTX 4090", 4)["host"] == "Workstation box Threadripper PRO 7975WX + 256GB DDR5-5600 8-channel"
-    # 4 x 575 W: no catalog box's supply feeds 2,300 W, so none is offered and the cards are priced alone
+    # 4 x 450 W beside the 7975WX's 350 W is more than 2,000 W: the workstation with a second 2,000 W supply
+    assert cost("RTX 4090", 4)["host"] == (
+        "Workstation box Threadripper PRO 7975WX + 512GB DDR5-5600 8-channel, two 2000 W supplies (4 x 600 W cards)")
+    # 4 x 575 W: the same 4,000 W workstation (the published 4 x 5090 build)
     four = cost("RTX 5090", 4)
-    assert (four["host"], four["host_usd"], four["purchase_usd"]) == ("not priced", None, 4 * 1999)
+    assert (four["host"], four["host_usd"], four["purchase_usd"]) == (
+        "Workstation box Threadripper PRO 7975WX + 512GB DDR5-5600 8-channel, two 2000 W supplies (4 x 600 W cards)",
+        10000, 4 * 1999 + 10000)
+    # eight PCIe cards: the 4U eight-slot server, not an HGX board
+    assert cost("L40S", 8)["host"] == "Server box Supermicro SYS-421GE-TNRT 4U, 2x Xeon + 1TB DDR5-4800 16-channel (8 double-width PCIe GPUs)"
+    # more cards than any catalog box takes: none is offered and the cards are priced alone
+    ten = cost("L40S", 10)
+    assert (ten["host"], ten["host_usd"], ten["purchase_usd"]) == ("not priced", None, 10 * 8000)

@@ -47,6 +47,8 @@ WORKLOADS = {
     "check-70b-bf16-one-4090": ({"model": "deepseek-r1:70b", "precision": "bf16"}, ("rtx-4090", 1)),
     "check-671b-hybrid-4090": ({"model": "deepseek-r1:671b", "precision": "q4_k_m", "host": "cpu-server-xeon6-6980p-768gb"},
                                ("rtx-4090", 1)),
+    # one copy of R1 at FP8 across two HGX H100 nodes: pipeline parallel between the nodes
+    "check-r1-16xh100-two-nodes": ({"model": "deepseek-r1:671b", "precision": "fp8"}, ("h100-sxm", 16)),
 }
 
 # A committed-use TPU price (an embedding app's private knowledge) makes a TPU the cheapest hour.

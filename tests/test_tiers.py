@@ -42,7 +42,7 @@ def consult(profile: dict[str, Any]) -> tuple[planner.Workload, dict[str, planne
     candidates = [run.options[f["id"]] for f in run.of(facts.Candidate)]
     exclusions = {f["what"] for f in run.of(facts.Exclusion)}
     model = CAT.models[w.model]
-    raw = [o for a in CAT.accelerators.values() if not excluded(a, exclusions) for o in options_for(w, model, a, CAT)]
+    raw = [o for a in CAT.accelerators.values() if not excluded(a, exclusions) and not a.host_only for o in options_for(w, model, a, CAT)]
     return w, tiers, candidates, {f["id"] for f in run.of(facts.Warning)}, raw
 
 
@@ -93,12 +93,14 @@ def test_tiers_keep_their_promises_over_the_whole_sweep() -> None:
 
 
 def test_unpriced_configurations_are_shown_not_dropped() -> None:
-    """DeepSeek-R1 on ROCm without a hybrid CPU+GPU rig: only Instinct modules, sold inside OEM servers without a public
-    price, hold it; they are recommended, marked price unknown."""
+    """DeepSeek-R1 on ROCm without a hybrid CPU+GPU rig: only Instinct modules hold it. The MI300X platform has a
+    (derived) price and takes the tiers; the MI355X and MI250X, sold inside OEM servers without a public price, are
+    still counted and named, never dropped."""
     data = api.advise({"model": "deepseek-r1", "ecosystem": "rocm", "offload": "none"}).to_dict()
     assert data["recommendations"], "nothing recommended although a configuration fits"
-    assert all(r["hardware"].startswith("mi") and r["price_known"] is False for r in data["recommendations"])
-    assert "price unknown" in data["recommendations"][0]["because"]
+    assert all(r["hardware"] == "mi300x" and r["price_known"] for r in data["recommendations"])
+    unpriced = next(n["message"] for n in data["notes"] if n["id"] == "CAND-unpriced")
+    assert unpriced.startswith("10 of the 13 configurations that fit have no price in the catalog") and "MI355X" in unpriced
 
 
 def test_released_format_first() -> None:

@@ -110,7 +110,7 @@ def _fewest_fitting(w: Workload, model: Model, accel: Accelerator, p: Precision,
 def enumerate_options(w: Workload, model: Model, accelerators: Iterable[Accelerator], cat: Catalog) -> list[Option]:
     """Every fitting option over the given devices, pruned to the ones no other option beats on cost, quality and speed."""
     shared = _Shared(arch(model), precisions_for(w, model, cat), {})
-    options = [o for accel in undominated(w, accelerators)
+    options = [o for accel in undominated(w, (a for a in accelerators if not a.host_only))
                for o in offload.with_offload(w, model, accel, cat, options_for(w, model, accel, cat, shared))]
     return pareto(options, cat.policy.comfortable_utilization, Floors.of(w, cat).prompt_ok)
 
