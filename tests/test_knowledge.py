@@ -189,7 +189,7 @@ _INDEX_ONLY = "known only by its search-index file id; the index does not name t
 UNLOCATED_SOURCES = {
     "article": "the seed article (shared/seed/article-zh.txt, outside this project); its web page was not found",
     "ollama-api-32b": _INDEX_ONLY, "ollama-ls-notes": _INDEX_ONLY, "ollama-tags-notes": _INDEX_ONLY,
-    "ollama-kr-test": _INDEX_ONLY, "mla-kv-tests": _INDEX_ONLY, "phi4-cfg-copy": _INDEX_ONLY,
+    "ollama-kr-test": _INDEX_ONLY, "phi4-cfg-copy": _INDEX_ONLY,
     "nv-smi-h100": _INDEX_ONLY, "nv-smi-a100-80": _INDEX_ONLY, "nv-smi-b200": _INDEX_ONLY,
     "ot-cloud-notes-tpu": _INDEX_ONLY, "ot-trpro7000-notes": _INDEX_ONLY,
 }
