@@ -63,7 +63,9 @@ class Derivations:
         if self.explanation and self.explanation.sources:
             out.append('<p class="caption">Behind the knowledge entries (models, hardware, formats, runtimes):</p><ul class="refs">')
             for sid, title, url in self.explanation.sources:
-                link = f' <a href="{_e(url)}" rel="noreferrer">{_e(url)}</a>' if url.startswith(("https://", "http://")) else ""
+                # a source may give several addresses separated by ' ; ': one link each
+                link = "".join(f' <a href="{_e(u)}" rel="noreferrer">{_e(u)}</a>'
+                               for u in url.split(" ; ") if u.startswith(("https://", "http://")))
                 out.append(f'<li id="src-{_e(sid)}"><code>{_e(sid)}</code> {_e(title)}{link}</li>\n')
             out.append("</ul>")
         return "".join(out) + "</section>\n"
