@@ -469,3 +469,5 @@ class Policy:
     hybrid_prefill_batch_tokens: int = _limit("tokens")
     # the host box's power supply: the GPUs' board power and its CPU's within this share of its rating (planner host_for)
     host_psu_max_load: float = _limit("fraction of the power supply's rating")
+    # whole systems (HGX servers, NVL72 racks): how many of them a purchase of a part sold only that way brings
+    system_counts: tuple[int, ...] = _limit("whole systems per purchase")
