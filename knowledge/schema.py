@@ -484,3 +484,5 @@ class Policy:
     compute_efficiency_cpu: float = _limit("fraction of the CPU's compute figure")
     ttft_prompt_tokens: int = _limit("tokens")
     target_ttft_s: float = _limit("seconds to the first token")
+    # whole systems (HGX servers, NVL72 racks): how many of them a purchase of a part sold only that way brings
+    system_counts: tuple[int, ...] = _limit("whole systems per purchase")

@@ -170,3 +170,18 @@ def test_every_interconnect_names_a_network_with_its_speed_and_latency() -> None
     p = CAT.policy
     assert set(p.node_network) >= {a.interconnect for a in CAT.accelerators.values()}
     assert set(p.node_network.values()) <= set(p.node_network_gbs) == set(p.node_network_latency_s)
+
+
+@pytest.mark.parametrize("model, users", [("deepseek-r1", 1), ("deepseek-r1", 1000), ("llama-3.1-405b", 64)])
+def test_an_nvl72_rack_is_one_nvlink_domain(model: str, users: int) -> None:
+    """A GB200 NVL72 rack's 72 GPUs share one NVLink domain across its compute trays (nv-bcm-nvlink-gb): tensor parallel
+    stays inside it and divides both the heads and 72 (DeepSeek-R1 and Llama 3.1 405B, 128 heads: at most 8); a second
+    rack is a second node, reached by pipeline stages over InfiniBand."""
+    w, m = workload(model, users, 8192), CAT.models[model]
+    for count in (72, 144):
+        o = planner.evaluate(w, m, CAT.accelerators["gb200"], count, CAT.precisions["fp8"], CAT.runtimes["vllm"], CAT)
+        assert_real(o)
+        assert_divides_heads(o, model)
+        assert o.fits and o.layout.tensor_parallel in (1, 2, 4, 8) and o.layout.nodes == count // 72, (o.id, o.layout)
+        if users == 1 and count == 72:  # one user gets the whole rack as one replica: TP 8 over two trays, 9 stages
+            assert (o.layout.tensor_parallel, o.layout.pipeline_parallel, o.layout.data_parallel) == (8, 9, 1)

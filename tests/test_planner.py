@@ -9,6 +9,8 @@ import types
 import pytest
 from llmhw import api, planner
 
+from .conftest import run_json
+
 PROFILES = [
     {"model": "deepseek-r1:70b", "concurrency": 20, "budget": 40000},
     {"model": "deepseek-r1:7b", "deployment": "cloud", "concurrency": 30},
@@ -55,3 +57,33 @@ def test_workload_has_one_field_per_input_slot():
     from llmhw.profile import SLOTS
 
     assert list(planner.Workload.__dataclass_fields__) == [s.name for s in SLOTS]
+
+
+@pytest.mark.parametrize("rack", ["gb200", "gb300"])
+def test_an_nvl72_rack_is_bought_whole_and_rented_per_gpu(catalog, rack):
+    """GB200/GB300 GPUs are sold only as 72-GPU NVL72 racks: a purchase is one or two racks (policy system-counts; four
+    would pass the enterprise limit), never a power-of-two count, and no rack below enterprise scale; a rented GPU-hour
+    comes in the usual device counts."""
+    accel = catalog.accelerators[rack]
+
+    def counts(scale: str, deployment: str) -> list[int]:
+        w = planner.Workload(model="deepseek-r1", task="inference", precision="auto", context=8192, concurrency=1000,
+                             batch=1, activation_checkpointing=None, lora_rank=16, budget=None, ecosystem="any",
+                             deployment=deployment, scale=scale, hours_per_day=8, cpu_cores=None, ram_gb=None)
+        return planner.device_counts(w, accel, catalog)
+    assert counts("enterprise", "local") == [72, 144]
+    assert counts("team", "local") == [] and counts("personal", "local") == []
+    assert counts("enterprise", "cloud") == list(catalog.policy.device_counts)
+    assert counts("team", "cloud") == [1, 2, 4, 8]
+
+
+def test_a_rack_is_its_own_host_bought_or_rented(runner):
+    """The rack's system price buys its 36 Grace CPUs with it: no host box is added to a bought rack, nor to the purchase
+    a rented GB200 GPU is compared with (it got a 900 USD desktop box before)."""
+    bought = run_json(runner, "check", "--model", "deepseek-r1:671b", "--hardware", "GB200", "--count", "72",
+                      "--concurrency", "1000", "--scale", "enterprise")["cost"]
+    assert (bought["host"], bought["host_usd"], bought["purchase_usd"]) == ("", None, 2_500_000)
+    # 72 GPUs at their 1200 W for 8 h a day, a year, at 0.13 USD/kWh
+    assert bought["power_usd_per_year"] == round(72 * 1200 * 8 * 365 / 1000 * 0.13, 2)
+    rented = run_json(runner, "check", "--model", "qwen2.5:7b", "--hardware", "GB200", "--deployment", "cloud")["cost"]
+    assert (rented["host"], rented["host_usd"], rented["purchase_usd"]) == ("", None, round(2_500_000 / 72, 2))
