@@ -141,7 +141,9 @@ class PitfallRules:
         weights = option.weights_bytes + (option.host_part.placement.host_weight_bytes if option.host_part else 0)  # replicas load one checkpoint
         cores = sizing.host_cores(base, 0 if task != "inference" else users, users_per_core)
         ram = sizing.host_ram_bytes(weights, ram_per_weights, reserve_bytes)
-        self.conclude(HostNeed(count=option.count, hardware=self.catalog.accelerators[option.hardware].name, kind=rec["kind"],
+        accel = self.catalog.accelerators[option.hardware]
+        buy = accel.counted_prices[0]
+        self.conclude(HostNeed(count=option.count, hardware=accel.name, kind=rec["kind"], system=bool(buy and buy.system),
                                cores=cores, ram_bytes=ram, weights_bytes=weights),
                       count=option.count, hardware=self.catalog.accelerators[option.hardware].name, cores=cores, ram_bytes=ram,
                       weights_bytes=weights)
@@ -192,7 +194,7 @@ class PitfallRules:
 
     @Rule(AS.workload << Workload(cpu_cores=None, deployment=OWNED),
           AS.host << HostNeed(count=MATCH.count, hardware=MATCH.hardware, cores=MATCH.cores, ram_bytes=MATCH.ram_bytes,
-                              weights_bytes=MATCH.weights_bytes, kind=IN_A_HOST),
+                              weights_bytes=MATCH.weights_bytes, kind=IN_A_HOST, system=False),
           Policy(host_isa_required=MATCH.isa), salience=SALIENCE_ADVICE)
     @rule_meta(id="P2-host-sizing", statement="the host for {count} x {hardware} needs at least {cores} cores and {ram_bytes:gb} of RAM",
                message="Host for {count} x {hardware}: at least {cores} CPU cores with {isa_name}, {ram_bytes:gb} of RAM (to load "
@@ -201,7 +203,8 @@ class PitfallRules:
     def host_sizing(self: Host, workload: Workload, host: HostNeed, isa: str, **_: object) -> None:
         """## What it decides
         When the user has not described a host, what the host around the accelerators needs (for devices that sit in
-        one: a Mac, a DGX Spark or a CPU host is its own host).
+        one: a Mac, a DGX Spark or a CPU host is its own host, and an HGX/DGX server or an NVL72 rack is bought with its
+        own CPUs, whose sizing is the vendor's).
 
         ## Why
         Pitfall P2 is avoided at purchase time: cores and RAM are cheap next to the accelerators they feed.
