@@ -98,7 +98,7 @@ def _offer(r: dict[str, Any]) -> str:
     p = r["buy"] or r["rent"]
     if p is None:
         return "price unknown"
-    per = "/h" if p is r["rent"] else (f" for {p['devices']}" + (" (whole server)" if p["system"] else "")
+    per = "/h" if p is r["rent"] else (f" for {p['devices']}" + (" (whole system)" if p["system"] else "")
                                        if p["devices"] > 1 else "")
     return f"{usd(p['usd'])}{per} {p['kind']}, {p['date']} ({p['age_months']} mo)"
 

@@ -37,7 +37,7 @@ def test_filters_pick_the_cheap_24gb_cuda_cards(runner):
 def test_rocm_listing_shows_rent_prices_and_unknown_ones(runner):
     out = lines(runner, "--ecosystem", "rocm")
     assert ("mi300x                        gpu     rocm           206.1  5,300    2,615 FP8      93  "
-            "153,846 USD for 8 (whole server) street-new, 2026 (11 mo)") in out
+            "153,846 USD for 8 (whole system) street-new, 2026 (11 mo)") in out
     assert "mi325x                        gpu     rocm           274.9  6,000    2,615 FP8       -  1.95 USD/h cloud-on-demand, 2026-05 (7 mo)" in out
     assert "mi355x                        gpu     rocm           309.2  8,000    5,000 FP8       -  price unknown" in out
     assert out[-1] == "15 devices"
@@ -91,7 +91,7 @@ def test_stale_prices_is_a_pure_function_of_the_date(catalog):
 def test_systems_are_listed_at_their_system_price_and_filtered_per_device(runner):
     out = lines(runner, "--ecosystem", "cuda", "--kind", "gpu")
     assert ("h100-sxm                      gpu     cuda            85.5  3,350    1,979 FP8     291  "
-            "199,000 USD for 8 (whole server) msrp, 2026 (11 mo)") in out
+            "199,000 USD for 8 (whole system) msrp, 2026 (11 mo)") in out
     assert "v100-sxm2-16gb                gpu     cuda            17.2    900     125 FP16      16  1,100 USD for 4 used, 2026 (11 mo)" in out
     # a quad V100 kit costs 275 USD per GPU: it passes a 300 USD ceiling although the kit costs 1,100
     assert any(line.startswith("v100-sxm2-16gb") for line in lines(runner, "--max-price", "300"))
