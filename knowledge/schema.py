@@ -163,6 +163,9 @@ class Accelerator:
     interconnect_gbs: float | None = meta(positive=True, cited=True, unit="GB/s")
     max_devices: int = meta(1, positive=True, unit="devices per node")
     min_devices: int = meta(1, positive=True, unit="devices")  # the smallest unit sold (a TPU v5p slice is 4 chips)
+    # devices under one operating system where a node is larger: an NVL72 rack is one NVLink domain of 72 GPUs but 18
+    # compute trays of 4, each its own host (None: the node is one host)
+    devices_per_host: int | None = meta(positive=True, cited=True, unit="devices per host")
     # SXM/OAM modules are bought as whole 8-GPU boards or servers (HGX, DGX, MI300X platforms): purchases come in
     # multiples of the unit (None: bought singly); a rented device-hour is still per device.
     unit: int | None = meta(positive=True, cited=True, unit="devices per purchase")

@@ -271,3 +271,13 @@ def test_a_runtime_without_a_launch_table_says_so_and_gives_its_documented_entry
     option, w = _option("npu-runtime", 1, Layout(), precision="int8", hardware="apple-m4-max-128gb")
     launch = plan(option, w, CAT)
     assert launch.commands == () and launch.note == CAT.runtimes["npu-runtime"].launch_note
+
+
+def test_a_rack_is_one_nvlink_node_but_its_compute_trays_are_separate_hosts_in_one_ray_cluster():
+    option, w = _option("vllm", 72, Layout(tensor_parallel=2, pipeline_parallel=3, data_parallel=12), precision="fp8",
+                        hardware="gb200")
+    launch = plan(option, w, CAT)
+    assert option.layout.nodes == 1 and CAT.accelerators["gb200"].devices_per_host == 4
+    assert "The 18 hosts form one Ray cluster" in launch.note
+    one_tray, _ = _option("vllm", 4, Layout(tensor_parallel=4), precision="fp8", hardware="gb200")
+    assert "Ray" not in plan(one_tray, w, CAT).note

@@ -113,6 +113,13 @@ def replicas_note(replicas: int, per_replica: int, flag: str) -> str:
 Builder = Callable[[Option, Workload, Model, Runtime, Catalog], Launch]
 
 
+def hosts(option: Option, catalog: Catalog) -> int:
+    """The machines a launch spans: the layout's nodes, or more where a node holds several hosts (an NVL72 rack's 18
+    trays of 4 GPUs, each with its own OS, form one Ray cluster like separate servers)."""
+    per_host = catalog.accelerators[option.hardware].devices_per_host
+    return max(option.layout.nodes, -(-option.count // per_host) if per_host else 1)
+
+
 def plan(option: Option, w: Workload, catalog: Catalog) -> Launch:
     """The launch plan of a sized option: its runtime's commands with every option the plan's numbers set."""
     from .serve import SERVERS

@@ -8,7 +8,7 @@ import re
 from ..knowledge.loader import Catalog
 from ..knowledge.schema import Model, Runtime
 from ..planner.options import Option, Workload
-from . import Args, Builder, Launch, hub_id, replicas_note
+from . import Args, Builder, Launch, hosts, hub_id, replicas_note
 
 LLAMA_SERVER_PORT = 8080  # llama-server's default --port (llamacpp-server-args); replicas take the next ones
 MLX_SERVER_PORT = 8080  # mlx_lm.server's default --port (mlx-lm-server)
@@ -69,9 +69,10 @@ def vllm(option: Option, w: Workload, model: Model, runtime: Runtime, catalog: C
         args.set("quantization", VLLM_ONLINE_QUANTIZATION[option.precision],
                  f"precision: {option.precision} weights, quantized at load from the {model.native_precision} release")
     checkpoint, note = _checkpoint(option, w, model)
-    if layout.nodes > 1:
-        note += (f" The {layout.nodes} nodes form one Ray cluster (`ray start --head` on the first, `ray start --address` on the "
-                 "others); run the command on the head node.")
+    machines = hosts(option, catalog)
+    if machines > 1:
+        note += (f" The {machines} {'nodes' if machines == layout.nodes else 'hosts'} form one Ray cluster (`ray start --head` "
+                 "on the first, `ray start --address` on the others); run the command on the head node.")
     return Launch(runtime.id, (args.command(checkpoint),), tuple(args.settings), note=note.strip(), numbers=args.numbers)
 
 

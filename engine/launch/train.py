@@ -9,7 +9,7 @@ from typing import Any
 from ..knowledge.loader import Catalog
 from ..knowledge.schema import Model, Runtime
 from ..planner.options import Option, Workload
-from . import Args, Builder, Launch, LaunchFile, Setting, hub_id
+from . import Args, Builder, Launch, LaunchFile, Setting, hosts, hub_id
 
 DATASET = "your-org/your-dataset"  # the user's data: a placeholder the command cannot guess
 COMPUTE_IN_16BIT = ("bf16", "nf4")  # QLoRA computes in 16-bit over its NF4 base (qlora-paper)
@@ -58,8 +58,10 @@ def trl_sft(option: Option, w: Workload, model: Model, runtime: Runtime, catalog
     layout = option.layout
     outer = Args(launcher)
     outer.set("processes", option.count, f"layout: {option.count} device(s), one process each")
-    if layout.nodes > 1:
-        outer.set("machines", layout.nodes, f"layout: {layout.nodes} nodes")
+    machines = hosts(option, catalog)
+    machine = "node" if machines == layout.nodes else "host"
+    if machines > 1:
+        outer.set("machines", machines, f"layout: {machines} {machine}s")
     outer.set("module", None, f"run {sft.command}, TRL's supervised fine-tuning script, as a Python module")
     inner = Args(sft)
     inner.set("model", hub_id(model), f"model: {model.name}")
@@ -93,8 +95,8 @@ def trl_sft(option: Option, w: Workload, model: Model, runtime: Runtime, catalog
         files = (LaunchFile(ds.command, _deepspeed_config(config)),)
         inner.set("deepspeed", ds.command, f"plan: ZeRO stage {option.zero_stage}, the settings of {ds.command}")
     command = outer.command() + " " + shlex.join([sft.command, *inner.argv()])
-    note = (f"Run the command on each of the {layout.nodes} nodes with its --machine_rank and the first node's "
-            "--main_process_ip (accelerate launch)." if layout.nodes > 1 else "")
+    note = (f"Run the command on each of the {machines} {machine}s with its --machine_rank and the first {machine}'s "
+            "--main_process_ip (accelerate launch)." if machines > 1 else "")
     settings: tuple[Setting, ...] = (*outer.settings, *inner.settings, *config.settings)
     return Launch(runtime.id, (command,), settings, files, note, {**outer.numbers, **config.numbers, **inner.numbers})
 
