@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from .. import scaleout, sizing
@@ -213,9 +213,8 @@ def evaluate(w: Workload, model: Model, accel: Accelerator, count: int, precisio
         per_user, total, prefill, bound = rate, rate, None, "compute"
     else:
         layout, mem, speed = _inference_layout(w, model, a, accel, count, precision, runtime, cat, kv_bytes, usable, layout, memo)
-        turns = w.concurrency / _batch(w, runtime)
         measured = speed_factor(accel, runtime, cat)  # 1.0 unless the user measured this device (llmhw calibrate)
-        per_user, total, prefill, bound = speed.decode_per_seq / turns * measured, speed.decode_total * measured, speed.prefill, speed.bound
+        per_user, total, prefill, bound = per_user_rate(w, speed, accel, runtime, cat), speed.decode_total * measured, speed.prefill, speed.bound
     cost = cost_of(w, accel, count, cat, sizing.weight_bytes(a.params, precision.bits_per_weight))
     return Option(
         hardware=accel.id, count=count, precision=precision.id, runtime=runtime.id, memory=mem, usable_bytes=usable,
@@ -239,33 +238,56 @@ def _inference_layout(w: Workload, model: Model, a: sizing.Arch, accel: Accelera
                       runtime: Runtime, cat: Catalog, kv_bytes: float, usable: int,
                       forced: Layout | None = None, memo: dict[Any, sizing.Memory] | None = None,
                       ) -> tuple[Layout, sizing.Memory, sizing.Speed]:
-    """The layout this inference option runs in (``layouts.choose``, or ``forced``), its memory per device and speed.
-    ``memo`` keeps the memory per rank, which depends on the format, runtime and split, not on the device."""
+    """The layout this inference option runs in (``layouts.choose``, or ``forced``), its memory per device and speed."""
+    return layout_search(w, model, a, accel, precision, runtime, cat, kv_bytes, usable, memo)(count, forced)
+
+
+LayoutAt = Callable[[int, "Layout | None"], tuple[Layout, sizing.Memory, sizing.Speed]]
+
+
+def layout_search(w: Workload, model: Model, a: sizing.Arch, accel: Accelerator, precision: Precision, runtime: Runtime,
+                  cat: Catalog, kv_bytes: float, usable: int, memo: dict[Any, sizing.Memory] | None = None) -> LayoutAt:
+    """``_inference_layout`` for any device count of one device, format and runtime: what does not depend on the count
+    (the device's rates and links, the runtime's costs) is looked up once. ``memo`` keeps the memory per rank, which
+    depends on the format, runtime and split, not on the device."""
     batch = _batch(w, runtime)
     weights = sizing.weight_bytes(a.params, precision.bits_per_weight)
     per_sequence = sizing.kv_cache_bytes(a, w.context, 1, kv_bytes)
     bandwidth, efficiency = accel.mem_bandwidth_gbs, bandwidth_efficiency(accel, cat)
     tflops, overhead, net = tflops_at(accel, precision), step_overhead(runtime, accel, cat), layouts.links(accel, cat)
+    compute_efficiency, target = cat.policy.compute_efficiency, cat.policy.target_tokens_per_s
+    per_node, micro_batches = accel.max_devices, runtime.split == "tensor"
+    memory_key = ("rank", precision.bits_per_weight, kv_bytes, runtime.prefill_chunk_tokens, runtime.overhead_bytes)
+    memo = {} if memo is None else memo
+    expert_parallel = layouts.expert_parallel_runs(model, runtime, cat)
 
     def memory(lay: Layout) -> sizing.Memory:
-        split = layouts.split(lay, accel, runtime)
-        key = ("rank", precision.bits_per_weight, kv_bytes, runtime.prefill_chunk_tokens, runtime.overhead_bytes, split)
-        if memo is None or key not in memo:
-            mem = scaleout.rank_memory(a, precision.bits_per_weight, kv_bytes, w.context, w.concurrency,
-                                       runtime.prefill_chunk_tokens, runtime.overhead_bytes, split)
-            if memo is None:
-                return mem
-            memo[key] = mem
-        return memo[key]
+        split = layouts.split(lay, per_node, micro_batches)
+        key = (*memory_key, split)
+        mem = memo.get(key)
+        if mem is None:
+            mem = memo[key] = scaleout.rank_memory(a, precision.bits_per_weight, kv_bytes, w.context, w.concurrency,
+                                                   runtime.prefill_chunk_tokens, runtime.overhead_bytes, split)
+        return mem
 
     def speed(lay: Layout) -> sizing.Speed:
-        return scaleout.decode_speed(a, weights, per_sequence, batch, layouts.split(lay, accel, runtime), bandwidth,
-                                     efficiency, tflops, cat.policy.compute_efficiency, net, overhead)
+        return scaleout.decode_speed(a, weights, per_sequence, batch, layouts.split(lay, per_node, micro_batches), bandwidth,
+                                     efficiency, tflops, compute_efficiency, net, overhead)
 
-    if forced is not None:
-        return forced, memory(forced), speed(forced)
-    options = layouts.candidates(w, a, accel, count, runtime, layouts.expert_parallel_runs(model, runtime, cat))
-    return layouts.choose(options, memory, speed, usable, cat.policy.target_tokens_per_s)
+    def at(count: int, forced: Layout | None = None) -> tuple[Layout, sizing.Memory, sizing.Speed]:
+        if forced is not None:
+            return forced, memory(forced), speed(forced)
+        options = layouts.candidates(w, a, accel, count, runtime, expert_parallel)
+        return layouts.choose(options, memory, speed, usable, target)
+
+    return at
+
+
+def per_user_rate(w: Workload, speed: sizing.Speed, accel: Accelerator, runtime: Runtime, cat: Catalog) -> float:
+    """The decode speed each user sees: the users take turns on a runtime that does not batch, and a device the user
+    measured (llmhw calibrate) is scaled by its measurement."""
+    turns = w.concurrency / _batch(w, runtime)
+    return speed.decode_per_seq / turns * speed_factor(accel, runtime, cat)
 
 
 def quality_of(precision: Precision, model: Model) -> str:

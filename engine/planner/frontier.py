@@ -22,7 +22,9 @@ from .evaluate import (
     arch,
     device_counts,
     evaluate,
+    layout_search,
     offered,
+    per_user_rate,
     precisions_for,
     prices_of,
     runs_at,
@@ -30,7 +32,7 @@ from .evaluate import (
     trains_on,
     usable_bytes,
 )
-from .options import QUALITY_RANK, Option, Workload
+from .options import KV_BYTES_DEFAULT, QUALITY_RANK, Layout, Option, Workload
 
 
 @dataclass
@@ -71,14 +73,37 @@ def options_for(w: Workload, model: Model, accel: Accelerator, cat: Catalog, sha
                 continue
             same.add(numbers)
             out.append(first)
-            found = first
-            for speed in speeds:
-                for n in (n for n in counts if n > found.count and runs_at(rt, n) and (found.tokens_per_s or 0) < speed):
-                    faster = evaluate(w, model, accel, n, p, rt, cat, shared.a, shared.memo)
-                    if (faster.tokens_per_s or 0) >= speed:
-                        out.append(faster)
-                        found = faster
-                        break
+            out += _faster(w, model, accel, p, rt, first, [n for n in counts if n > first.count and runs_at(rt, n)], speeds,
+                           cat, shared)
+    return out
+
+
+def _faster(w: Workload, model: Model, accel: Accelerator, p: Precision, rt: Runtime, first: Option, more: list[int],
+            speeds: list[float], cat: Catalog, shared: _Shared) -> list[Option]:
+    """Per speed in ``speeds`` (rising) that ``first`` does not reach, the option at the fewest of ``more`` devices
+    that reaches it. Only the speed of a count is worked out (its layout, not its cost), once whichever speed asks;
+    the option is built for the count that reaches it."""
+    if not more or all((first.tokens_per_s or 0) >= speed for speed in speeds):
+        return []
+    at = layout_search(w, model, shared.a, accel, p, rt, cat, KV_BYTES_DEFAULT,
+                       usable_bytes(accel, rt, cat.policy.fit_headroom), shared.memo)
+    known: dict[int, tuple[float, Layout]] = {}
+    out: list[Option] = []
+    reached = first.tokens_per_s or 0
+    for speed in speeds:
+        if reached >= speed:
+            continue
+        for n in more:
+            if n <= (out[-1].count if out else first.count):
+                continue
+            if n not in known:
+                layout, _, timed = at(n, None)
+                known[n] = (per_user_rate(w, timed, accel, rt, cat), layout)
+            rate, layout = known[n]
+            if rate >= speed:
+                out.append(evaluate(w, model, accel, n, p, rt, cat, shared.a, shared.memo, layout=layout))
+                reached = out[-1].tokens_per_s or 0
+                break
     return out
 
 
