@@ -197,10 +197,12 @@ def training_fit(w: Workload, a: sizing.Arch, p: Precision, rt: Runtime, n: int,
 
 def evaluate(w: Workload, model: Model, accel: Accelerator, count: int, precision: Precision, runtime: Runtime, cat: Catalog,
              a: sizing.Arch | None = None, memo: dict[Any, sizing.Memory] | None = None,
-             kv: Precision | None = None, layout: Layout | None = None) -> Option:
+             kv: Precision | None = None, layout: Layout | None = None,
+             laid: tuple[Layout, sizing.Memory, sizing.Speed] | None = None) -> Option:
     """Size, time and price one configuration (``a`` and ``memo``: what the caller already computed for this model;
     ``kv``: a KV-cache format other than 16-bit, for inference; ``layout``: the layout a published run states,
-    instead of the one the planner would choose)."""
+    instead of the one the planner would choose; ``laid``: the layout, memory and speed a ``layout_search`` of this
+    configuration found)."""
     kv_bytes = kv.kv_bytes_per_element if kv is not None and kv.kv_bytes_per_element else KV_BYTES_DEFAULT
     a = a or arch(model)
     usable = usable_bytes(accel, runtime, cat.policy.fit_headroom)
@@ -212,7 +214,7 @@ def evaluate(w: Workload, model: Model, accel: Accelerator, count: int, precisio
         rate = sizing.training_tokens_per_s(a, accel.bf16_tflops, cat.policy.training_mfu, count, ckpt)
         per_user, total, prefill, bound = rate, rate, None, "compute"
     else:
-        layout, mem, speed = _inference_layout(w, model, a, accel, count, precision, runtime, cat, kv_bytes, usable, layout, memo)
+        layout, mem, speed = laid or _inference_layout(w, model, a, accel, count, precision, runtime, cat, kv_bytes, usable, layout, memo)
         measured = speed_factor(accel, runtime, cat)  # 1.0 unless the user measured this device (llmhw calibrate)
         per_user, total, prefill, bound = per_user_rate(w, speed, accel, runtime, cat), speed.decode_total * measured, speed.prefill, speed.bound
     cost = cost_of(w, accel, count, cat, sizing.weight_bytes(a.params, precision.bits_per_weight))

@@ -61,74 +61,86 @@ def options_for(w: Workload, model: Model, accel: Accelerator, cat: Catalog, sha
     shared = shared or _Shared(arch(model), precisions_for(w, model, cat), {})
     out: list[Option] = []
     counts = device_counts(w, accel, cat)
-    speeds = [] if w.training else [cat.policy.min_tokens_per_s, cat.policy.target_tokens_per_s]
+    speeds = [cat.policy.min_tokens_per_s, cat.policy.target_tokens_per_s]
     for p in shared.precisions:
         same: set[tuple[Any, ...]] = set()  # runtimes with identical numbers (vLLM, TensorRT-LLM): the first stands for all
         for rt in shared.offered(w, model, accel, p, cat) if counts else []:
-            first = _fewest_fitting(w, model, accel, p, rt, [n for n in counts if runs_at(rt, n)], cat, shared)
-            if first is None:
-                continue
-            numbers = (first.count, first.memory, first.usable_bytes, first.tokens_per_s, first.serves_many)
-            if numbers in same:
-                continue
-            same.add(numbers)
-            out.append(first)
-            out += _faster(w, model, accel, p, rt, first, [n for n in counts if n > first.count and runs_at(rt, n)], speeds,
-                           cat, shared)
+            runs = [n for n in counts if runs_at(rt, n)]
+            if w.training:
+                first = _fewest_training(w, model, accel, p, rt, runs, cat, shared)
+                out += [first] if first is not None and _new(first, same) else []
+            else:
+                out += _serving(w, model, accel, p, rt, runs, speeds, cat, shared, same)
     return out
 
 
-def _faster(w: Workload, model: Model, accel: Accelerator, p: Precision, rt: Runtime, first: Option, more: list[int],
-            speeds: list[float], cat: Catalog, shared: _Shared) -> list[Option]:
-    """Per speed in ``speeds`` (rising) that ``first`` does not reach, the option at the fewest of ``more`` devices
-    that reaches it. Only the speed of a count is worked out (its layout, not its cost), once whichever speed asks;
-    the option is built for the count that reaches it."""
-    if not more or all((first.tokens_per_s or 0) >= speed for speed in speeds):
+def _new(option: Option, same: set[tuple[Any, ...]]) -> bool:
+    """Whether no runtime tried before gave these numbers (remembering them)."""
+    numbers = (option.count, option.memory, option.usable_bytes, option.tokens_per_s, option.serves_many)
+    if numbers in same:
+        return False
+    same.add(numbers)
+    return True
+
+
+def _serving(w: Workload, model: Model, accel: Accelerator, p: Precision, rt: Runtime, counts: list[int], speeds: list[float],
+             cat: Catalog, shared: _Shared, same: set[tuple[Any, ...]]) -> list[Option]:
+    """The fewest of ``counts`` devices that hold the model (unless another runtime gave the same numbers), then per
+    speed in ``speeds`` (rising) it does not reach, the fewest more devices that reach it.
+
+    Memory per device is (weights + KV + activations)/n + overhead: the fewest devices is solved, not searched. A
+    count's layout is worked out once, whichever question asks; an option is built only for a count that answers one.
+    """
+    key = (p.id, rt.id)
+    if key not in shared.memo:
+        shared.memo[key] = _inference_memory(w, shared.a, p, rt, 1)
+    one = shared.memo[key]
+    usable = usable_bytes(accel, rt, cat.policy.fit_headroom)
+    room = usable - rt.overhead_bytes
+    if room <= 0:
         return []
-    at = layout_search(w, model, shared.a, accel, p, rt, cat, KV_BYTES_DEFAULT,
-                       usable_bytes(accel, rt, cat.policy.fit_headroom), shared.memo)
-    known: dict[int, tuple[float, Layout]] = {}
-    out: list[Option] = []
-    reached = first.tokens_per_s or 0
+    need = math.ceil((one.total - rt.overhead_bytes) / room)
+    tried = [n for n in counts if n >= need][:2]
+    if not tried:
+        return []
+    at = layout_search(w, model, shared.a, accel, p, rt, cat, KV_BYTES_DEFAULT, usable, shared.memo)
+    laid: dict[int, tuple[Layout, sizing.Memory, sizing.Speed]] = {}
+
+    def option(n: int) -> Option:
+        return evaluate(w, model, accel, n, p, rt, cat, shared.a, shared.memo, laid=laid[n])
+
+    for n in tried:
+        laid[n] = at(n, None)
+        if laid[n][1].total <= usable:
+            break
+    else:
+        return []
+    out = [option(n)]
+    if not _new(out[0], same):
+        return []
+    reached = out[0].tokens_per_s or 0
+    rates: dict[int, float] = {}
     for speed in speeds:
-        if reached >= speed:
-            continue
-        for n in more:
-            if n <= (out[-1].count if out else first.count):
-                continue
-            if n not in known:
-                layout, _, timed = at(n, None)
-                known[n] = (per_user_rate(w, timed, accel, rt, cat), layout)
-            rate, layout = known[n]
-            if rate >= speed:
-                out.append(evaluate(w, model, accel, n, p, rt, cat, shared.a, shared.memo, layout=layout))
+        for m in (m for m in counts if m > out[-1].count and reached < speed):
+            if m not in rates:
+                laid[m] = at(m, None)
+                rates[m] = per_user_rate(w, laid[m][2], accel, rt, cat)
+            if rates[m] >= speed:
+                out.append(option(m))
                 reached = out[-1].tokens_per_s or 0
                 break
     return out
 
 
-def _fewest_fitting(w: Workload, model: Model, accel: Accelerator, p: Precision, rt: Runtime, counts: list[int], cat: Catalog,
-                    shared: _Shared) -> Option | None:
-    if not w.training:
-        # Memory per device is (weights + KV + activations)/n + overhead: solve for n instead of trying each count.
-        key = (p.id, rt.id)
-        if key not in shared.memo:
-            shared.memo[key] = _inference_memory(w, shared.a, p, rt, 1)
-        one = shared.memo[key]
-        room = usable_bytes(accel, rt, cat.policy.fit_headroom) - rt.overhead_bytes
-        if room <= 0:
-            return None
-        need = math.ceil((one.total - rt.overhead_bytes) / room)
-        counts = [n for n in counts if n >= need][:2]
-    else:  # the training need is memoized: time and price only the fewest devices it fits on
-        usable = usable_bytes(accel, rt, cat.policy.fit_headroom)
-        fewest = next((n for n in counts if training_fit(w, shared.a, p, rt, n, usable, shared.memo)[0].total <= usable), None)
-        counts = [] if fewest is None else [fewest]
-    for n in counts:
-        option = evaluate(w, model, accel, n, p, rt, cat, shared.a, shared.memo)
-        if option.fits:
-            return option
-    return None
+def _fewest_training(w: Workload, model: Model, accel: Accelerator, p: Precision, rt: Runtime, counts: list[int], cat: Catalog,
+                     shared: _Shared) -> Option | None:
+    """The fewest of ``counts`` devices the training run fits on: its need is memoized, only that count is timed and priced."""
+    usable = usable_bytes(accel, rt, cat.policy.fit_headroom)
+    fewest = next((n for n in counts if training_fit(w, shared.a, p, rt, n, usable, shared.memo)[0].total <= usable), None)
+    if fewest is None:
+        return None
+    option = evaluate(w, model, accel, fewest, p, rt, cat, shared.a, shared.memo)
+    return option if option.fits else None
 
 
 def enumerate_options(w: Workload, model: Model, accelerators: Iterable[Accelerator], cat: Catalog) -> list[Option]:
