@@ -26,9 +26,11 @@ def usable_bytes(accel: Accelerator, runtime: Runtime, headroom: float) -> int:
 
 def tflops_at(accel: Accelerator, precision: Precision) -> float | None:
     """Dense throughput for a format: its native rate where the hardware has it, else the 16-bit rate."""
-    native = {"fp8": accel.fp8_tflops, "fp4": accel.fp4_tflops, "int8": accel.int8_tops}.get(precision.native_feature or "")
-    if native and precision.native_feature in accel.features:
-        return native
+    feature = precision.native_feature
+    if feature in ("fp8", "fp4", "int8") and feature in accel.features:
+        native = accel.fp8_tflops if feature == "fp8" else accel.fp4_tflops if feature == "fp4" else accel.int8_tops
+        if native:
+            return native
     return accel.bf16_tflops or accel.int8_tops
 
 

@@ -68,15 +68,17 @@ def options_for(w: Workload, model: Model, accel: Accelerator, cat: Catalog, sha
             runs = [n for n in counts if runs_at(rt, n)]
             if w.training:
                 first = _fewest_training(w, model, accel, p, rt, runs, cat, shared)
-                out += [first] if first is not None and _new(first, same) else []
+                if first is not None and _new((first.count, first.memory, first.usable_bytes, first.tokens_per_s,
+                                               first.serves_many), same):
+                    out.append(first)
             else:
                 out += _serving(w, model, accel, p, rt, runs, speeds, cat, shared, same)
     return out
 
 
-def _new(option: Option, same: set[tuple[Any, ...]]) -> bool:
-    """Whether no runtime tried before gave these numbers (remembering them)."""
-    numbers = (option.count, option.memory, option.usable_bytes, option.tokens_per_s, option.serves_many)
+def _new(numbers: tuple[Any, ...], same: set[tuple[Any, ...]]) -> bool:
+    """Whether no runtime tried before gave these numbers (an option's count, memory, usable memory, speed per user
+    and batching), remembering them."""
     if numbers in same:
         return False
     same.add(numbers)
@@ -115,11 +117,11 @@ def _serving(w: Workload, model: Model, accel: Accelerator, p: Precision, rt: Ru
             break
     else:
         return []
-    out = [option(n)]
-    if not _new(out[0], same):
+    rates = {n: per_user_rate(w, laid[n][2], accel, rt, cat)}
+    if not _new((n, laid[n][1], usable, rates[n], rt.serves_many), same):  # a twin runtime's: no option built
         return []
+    out = [option(n)]
     reached = out[0].tokens_per_s or 0
-    rates: dict[int, float] = {}
     for speed in speeds:
         for m in (m for m in counts if m > out[-1].count and reached < speed):
             if m not in rates:
