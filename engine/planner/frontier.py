@@ -47,9 +47,9 @@ class _Shared:
 
     def offered(self, w: Workload, model: Model, accel: Accelerator, p: Precision, cat: Catalog) -> list[Runtime]:
         """``evaluate.offered``, which depends only on the ecosystem, whether the device has the format's feature, its
-        compute capability (old CUDA cards get fewer runtimes) and whether it has 16-bit matrix products (training)."""
+        compute capability (old CUDA cards get fewer runtimes) and, for training, whether it has 16-bit matrix products."""
         key = (accel.ecosystem, p.id, p.native_feature in accel.features, accel.compute_capability,
-               trains_on(accel))
+               w.training and trains_on(accel))
         if key not in self.runtimes:
             self.runtimes[key] = offered(w, model, accel, p, cat)
         return self.runtimes[key]
