@@ -61,7 +61,6 @@ def options_for(w: Workload, model: Model, accel: Accelerator, cat: Catalog, sha
     shared = shared or _Shared(arch(model), precisions_for(w, model, cat), {})
     out: list[Option] = []
     counts = device_counts(w, accel, cat)
-    speeds = [cat.policy.min_tokens_per_s, cat.policy.target_tokens_per_s]
     for p in shared.precisions:
         same: set[tuple[Any, ...]] = set()  # runtimes with identical numbers (vLLM, TensorRT-LLM): the first stands for all
         for rt in shared.offered(w, model, accel, p, cat) if counts else []:
@@ -72,7 +71,7 @@ def options_for(w: Workload, model: Model, accel: Accelerator, cat: Catalog, sha
                                                first.serves_many), same):
                     out.append(first)
             else:
-                out += _serving(w, model, accel, p, rt, runs, speeds, cat, shared, same)
+                out += _serving(w, model, accel, p, rt, runs, cat, shared, same)
     return out
 
 
@@ -85,10 +84,10 @@ def _new(numbers: tuple[Any, ...], same: set[tuple[Any, ...]]) -> bool:
     return True
 
 
-def _serving(w: Workload, model: Model, accel: Accelerator, p: Precision, rt: Runtime, counts: list[int], speeds: list[float],
-             cat: Catalog, shared: _Shared, same: set[tuple[Any, ...]]) -> list[Option]:
+def _serving(w: Workload, model: Model, accel: Accelerator, p: Precision, rt: Runtime, counts: list[int], cat: Catalog,
+             shared: _Shared, same: set[tuple[Any, ...]]) -> list[Option]:
     """The fewest of ``counts`` devices that hold the model (unless another runtime gave the same numbers), then per
-    speed in ``speeds`` (rising) it does not reach, the fewest more devices that reach it.
+    speed (the floor, then the target) it does not reach, the fewest more devices that reach it.
 
     Memory per device is (weights + KV + activations)/n + overhead: the fewest devices is solved, not searched. A
     count's layout is worked out once, whichever question asks; an option is built only for a count that answers one.
@@ -122,7 +121,7 @@ def _serving(w: Workload, model: Model, accel: Accelerator, p: Precision, rt: Ru
         return []
     out = [option(n)]
     reached = out[0].tokens_per_s or 0
-    for speed in speeds:
+    for speed in (cat.policy.min_tokens_per_s, cat.policy.target_tokens_per_s):
         for m in (m for m in counts if m > out[-1].count and reached < speed):
             if m not in rates:
                 laid[m] = at(m, None)
