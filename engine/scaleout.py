@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from . import sizing
 
@@ -87,9 +88,7 @@ def decode_speed(arch: sizing.Arch, weight_total_bytes: int, kv_bytes_per_sequen
     per_replica = users_per_replica(users, split.replicas)
     stages = split.pipeline
     micro = math.ceil(per_replica / stages) if split.micro_batches else per_replica
-    stage_arch = arch if stages == 1 else replace(arch, layers=math.ceil(arch.layers / stages),
-                                                  params=max(arch.params // stages, 1),
-                                                  active_params=max(arch.active_params // stages, 1))
+    stage_arch = arch if stages == 1 else _stage_arch(arch, stages)
     kv_read = kv_bytes_per_sequence * micro * kv_share_per_rank(arch, split.tensor) * split.tensor / stages
     link_gbs, latency = ((links.node_gbs, links.node_latency_s) if split.tensor_across_nodes
                          else (links.device_gbs, links.device_latency_s))
@@ -104,6 +103,13 @@ def decode_speed(arch: sizing.Arch, weight_total_bytes: int, kv_bytes_per_sequen
     prefill = stage.prefill * spread if stage.prefill is not None else None
     return sizing.Speed(decode_per_seq=1 / t_pass, decode_total=served / t_pass, prefill=prefill,
                         bound="interconnect" if t_hops > t_stages else stage.bound)
+
+
+@lru_cache(maxsize=1024)
+def _stage_arch(arch: sizing.Arch, stages: int) -> sizing.Arch:
+    """The part of the model one of ``stages`` pipeline stages holds (kept: every layout of a search asks again)."""
+    return replace(arch, layers=math.ceil(arch.layers / stages), params=max(arch.params // stages, 1),
+                   active_params=max(arch.active_params // stages, 1))
 
 
 def _hop_s(arch: sizing.Arch, sequences: int, split: Split, links: Links) -> float:

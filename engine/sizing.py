@@ -355,8 +355,10 @@ def decode_speed(
         ring = 2 * (devices - 1) / devices  # ring all-reduce moves 2(N-1)/N of the message
         t_link = 2 * arch.layers * (link_latency_s + ring * message / (link_gbs * GIGA))
     step = max(t_memory, t_compute) + t_fixed + t_link
-    parts = {"memory": t_memory, "compute": t_compute, "overhead": t_fixed, "interconnect": t_link}
-    bound = max(parts, key=lambda k: parts[k])
+    bound, longest = "memory", t_memory  # the largest part, the first named on a tie
+    for part, t in (("compute", t_compute), ("overhead", t_fixed), ("interconnect", t_link)):
+        if t > longest:
+            bound, longest = part, t
     prefill = (tflops * TERA * compute_efficiency * devices) / (2 * arch.active_params) if tflops else None
     return Speed(decode_per_seq=1 / step, decode_total=sequences / step, prefill=prefill, bound=bound)
 

@@ -185,3 +185,25 @@ def test_an_nvl72_rack_is_one_nvlink_domain(model: str, users: int) -> None:
         assert o.fits and o.layout.tensor_parallel in (1, 2, 4, 8) and o.layout.nodes == count // 72, (o.id, o.layout)
         if users == 1 and count == 72:  # one user gets the whole rack as one replica: TP 8 over two trays, 9 stages
             assert (o.layout.tensor_parallel, o.layout.pipeline_parallel, o.layout.data_parallel) == (8, 9, 1)
+
+
+def test_a_pipeline_stage_is_sized_from_the_model_it_is_given() -> None:
+    """The stages of a layout are kept between consultations (``scaleout._stage_arch``): a model that differs only in
+    its layers, timed after another, gets its own stages, as if timed first."""
+    from dataclasses import replace
+
+    from llmhw import scaleout
+
+    m, accel = CAT.models["llama-3.1-70b"], CAT.accelerators["h100-sxm"]
+    a, deeper = planner.arch(m), replace(planner.arch(m), layers=planner.arch(m).layers * 2)
+    split = scaleout.Split(tensor=1, pipeline=2, per_node=8)
+    links = scaleout.Links(900.0, 1e-5, 50.0, 5e-6)
+
+    def speed(arch: sizing.Arch) -> float:
+        return scaleout.decode_speed(arch, 140_000_000_000, 1e9, 1, split, accel.mem_bandwidth_gbs, 0.8, 989.0, 0.5, links,
+                                     sizing.StepOverhead(1e-4)).decode_per_seq
+
+    first = speed(a)
+    after = speed(deeper)
+    scaleout._stage_arch.cache_clear()
+    assert after == speed(deeper) < first

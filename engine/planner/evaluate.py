@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from .. import scaleout, sizing
@@ -26,9 +26,11 @@ def usable_bytes(accel: Accelerator, runtime: Runtime, headroom: float) -> int:
 
 def tflops_at(accel: Accelerator, precision: Precision) -> float | None:
     """Dense throughput for a format: its native rate where the hardware has it, else the 16-bit rate."""
-    native = {"fp8": accel.fp8_tflops, "fp4": accel.fp4_tflops, "int8": accel.int8_tops}.get(precision.native_feature or "")
-    if native and precision.native_feature in accel.features:
-        return native
+    feature = precision.native_feature
+    if feature in ("fp8", "fp4", "int8") and feature in accel.features:
+        native = accel.fp8_tflops if feature == "fp8" else accel.fp4_tflops if feature == "fp4" else accel.int8_tops
+        if native:
+            return native
     return accel.bf16_tflops or accel.int8_tops
 
 
@@ -203,10 +205,12 @@ def training_fit(w: Workload, a: sizing.Arch, p: Precision, rt: Runtime, n: int,
 
 def evaluate(w: Workload, model: Model, accel: Accelerator, count: int, precision: Precision, runtime: Runtime, cat: Catalog,
              a: sizing.Arch | None = None, memo: dict[Any, sizing.Memory] | None = None,
-             kv: Precision | None = None, layout: Layout | None = None) -> Option:
+             kv: Precision | None = None, layout: Layout | None = None,
+             laid: tuple[Layout, sizing.Memory, sizing.Speed] | None = None) -> Option:
     """Size, time and price one configuration (``a`` and ``memo``: what the caller already computed for this model;
     ``kv``: a KV-cache format other than 16-bit, for inference; ``layout``: the layout a published run states,
-    instead of the one the planner would choose)."""
+    instead of the one the planner would choose; ``laid``: the layout, memory and speed a ``layout_search`` of this
+    configuration found)."""
     kv_bytes = kv.kv_bytes_per_element if kv is not None and kv.kv_bytes_per_element else KV_BYTES_DEFAULT
     a = a or arch(model)
     usable = usable_bytes(accel, runtime, cat.policy.fit_headroom)
@@ -218,10 +222,9 @@ def evaluate(w: Workload, model: Model, accel: Accelerator, count: int, precisio
         rate = sizing.training_tokens_per_s(a, accel.bf16_tflops, cat.policy.training_mfu, count, ckpt)
         per_user, total, prefill, bound = rate, rate, None, "compute"
     else:
-        layout, mem, speed = _inference_layout(w, model, a, accel, count, precision, runtime, cat, kv_bytes, usable, layout, memo)
-        turns = w.concurrency / _batch(w, runtime)
+        layout, mem, speed = laid or _inference_layout(w, model, a, accel, count, precision, runtime, cat, kv_bytes, usable, layout, memo)
         measured = speed_factor(accel, runtime, cat)  # 1.0 unless the user measured this device (llmhw calibrate)
-        per_user, total, prefill, bound = speed.decode_per_seq / turns * measured, speed.decode_total * measured, speed.prefill, speed.bound
+        per_user, total, prefill, bound = per_user_rate(w, speed, accel, runtime, cat), speed.decode_total * measured, speed.prefill, speed.bound
     cost = cost_of(w, accel, count, cat, sizing.model_weight_bytes(a, precision.bits_per_weight, precision.quantizes))
     return Option(
         hardware=accel.id, count=count, precision=precision.id, runtime=runtime.id, memory=mem, usable_bytes=usable,
@@ -245,33 +248,56 @@ def _inference_layout(w: Workload, model: Model, a: sizing.Arch, accel: Accelera
                       runtime: Runtime, cat: Catalog, kv_bytes: float, usable: int,
                       forced: Layout | None = None, memo: dict[Any, sizing.Memory] | None = None,
                       ) -> tuple[Layout, sizing.Memory, sizing.Speed]:
-    """The layout this inference option runs in (``layouts.choose``, or ``forced``), its memory per device and speed.
-    ``memo`` keeps the memory per rank, which depends on the format, runtime and split, not on the device."""
+    """The layout this inference option runs in (``layouts.choose``, or ``forced``), its memory per device and speed."""
+    return layout_search(w, model, a, accel, precision, runtime, cat, kv_bytes, usable, memo)(count, forced)
+
+
+LayoutAt = Callable[[int, "Layout | None"], tuple[Layout, sizing.Memory, sizing.Speed]]
+
+
+def layout_search(w: Workload, model: Model, a: sizing.Arch, accel: Accelerator, precision: Precision, runtime: Runtime,
+                  cat: Catalog, kv_bytes: float, usable: int, memo: dict[Any, sizing.Memory] | None = None) -> LayoutAt:
+    """``_inference_layout`` for any device count of one device, format and runtime: what does not depend on the count
+    (the device's rates and links, the runtime's costs) is looked up once. ``memo`` keeps the memory per rank, which
+    depends on the format, runtime and split, not on the device."""
     batch = _batch(w, runtime)
     weights = sizing.model_weight_bytes(a, precision.bits_per_weight, precision.quantizes)
     per_sequence = sizing.kv_cache_bytes(a, w.context, 1, kv_bytes)
     bandwidth, efficiency = accel.mem_bandwidth_gbs, bandwidth_efficiency(accel, cat)
     tflops, overhead, net = tflops_at(accel, precision), step_overhead(runtime, accel, cat), layouts.links(accel, cat)
+    compute, target = compute_efficiency(accel, cat), cat.policy.target_tokens_per_s
+    per_node, micro_batches = accel.max_devices, runtime.split == "tensor"
+    memory_key = ("rank", precision.bits_per_weight, precision.quantizes, kv_bytes, runtime.prefill_chunk_tokens, runtime.overhead_bytes)
+    memo = {} if memo is None else memo
+    expert_parallel = layouts.expert_parallel_runs(model, runtime, cat)
 
     def memory(lay: Layout) -> sizing.Memory:
-        split = layouts.split(lay, accel, runtime)
-        key = ("rank", precision.bits_per_weight, precision.quantizes, kv_bytes, runtime.prefill_chunk_tokens, runtime.overhead_bytes, split)
-        if memo is None or key not in memo:
-            mem = scaleout.rank_memory(a, weights, kv_bytes, w.context, w.concurrency,
-                                       runtime.prefill_chunk_tokens, runtime.overhead_bytes, split)
-            if memo is None:
-                return mem
-            memo[key] = mem
-        return memo[key]
+        split = layouts.split(lay, per_node, micro_batches)
+        key = (*memory_key, split)
+        mem = memo.get(key)
+        if mem is None:
+            mem = memo[key] = scaleout.rank_memory(a, weights, kv_bytes, w.context, w.concurrency,
+                                                   runtime.prefill_chunk_tokens, runtime.overhead_bytes, split)
+        return mem
 
     def speed(lay: Layout) -> sizing.Speed:
-        return scaleout.decode_speed(a, weights, per_sequence, batch, layouts.split(lay, accel, runtime), bandwidth,
-                                     efficiency, tflops, compute_efficiency(accel, cat), net, overhead)
+        return scaleout.decode_speed(a, weights, per_sequence, batch, layouts.split(lay, per_node, micro_batches), bandwidth,
+                                     efficiency, tflops, compute, net, overhead)
 
-    if forced is not None:
-        return forced, memory(forced), speed(forced)
-    options = layouts.candidates(w, a, accel, count, runtime, layouts.expert_parallel_runs(model, runtime, cat))
-    return layouts.choose(options, memory, speed, usable, cat.policy.target_tokens_per_s)
+    def at(count: int, forced: Layout | None = None) -> tuple[Layout, sizing.Memory, sizing.Speed]:
+        if forced is not None:
+            return forced, memory(forced), speed(forced)
+        options = layouts.candidates(w, a, accel, count, runtime, expert_parallel)
+        return layouts.choose(options, memory, speed, usable, target)
+
+    return at
+
+
+def per_user_rate(w: Workload, speed: sizing.Speed, accel: Accelerator, runtime: Runtime, cat: Catalog) -> float:
+    """The decode speed each user sees: the users take turns on a runtime that does not batch, and a device the user
+    measured (llmhw calibrate) is scaled by its measurement."""
+    turns = w.concurrency / _batch(w, runtime)
+    return speed.decode_per_seq / turns * speed_factor(accel, runtime, cat)
 
 
 def quality_of(precision: Precision, model: Model) -> str:

@@ -22,7 +22,9 @@ from .evaluate import (
     arch,
     device_counts,
     evaluate,
+    layout_search,
     offered,
+    per_user_rate,
     precisions_for,
     prices_of,
     runs_at,
@@ -30,7 +32,7 @@ from .evaluate import (
     trains_on,
     usable_bytes,
 )
-from .options import QUALITY_RANK, Option, Workload
+from .options import KV_BYTES_DEFAULT, QUALITY_RANK, Layout, Option, Workload
 from .tiers import Floors
 
 
@@ -46,9 +48,9 @@ class _Shared:
 
     def offered(self, w: Workload, model: Model, accel: Accelerator, p: Precision, cat: Catalog) -> list[Runtime]:
         """``evaluate.offered``, which depends only on the ecosystem, whether the device has the format's feature, its
-        compute capability (old CUDA cards get fewer runtimes) and whether it has 16-bit matrix products (training)."""
+        compute capability (old CUDA cards get fewer runtimes) and, for training, whether it has 16-bit matrix products."""
         key = (accel.ecosystem, p.id, p.native_feature in accel.features, accel.compute_capability,
-               trains_on(accel))
+               w.training and trains_on(accel))
         if key not in self.runtimes:
             self.runtimes[key] = offered(w, model, accel, p, cat)
         return self.runtimes[key]
@@ -60,51 +62,87 @@ def options_for(w: Workload, model: Model, accel: Accelerator, cat: Catalog, sha
     shared = shared or _Shared(arch(model), precisions_for(w, model, cat), {})
     out: list[Option] = []
     counts = device_counts(w, accel, cat)
-    speeds = [] if w.training else [cat.policy.min_tokens_per_s, cat.policy.target_tokens_per_s]
     for p in shared.precisions:
         same: set[tuple[Any, ...]] = set()  # runtimes with identical numbers (vLLM, TensorRT-LLM): the first stands for all
         for rt in shared.offered(w, model, accel, p, cat) if counts else []:
-            first = _fewest_fitting(w, model, accel, p, rt, [n for n in counts if runs_at(rt, n)], cat, shared)
-            if first is None:
-                continue
-            numbers = (first.count, first.memory, first.usable_bytes, first.tokens_per_s, first.serves_many)
-            if numbers in same:
-                continue
-            same.add(numbers)
-            out.append(first)
-            found = first
-            for speed in speeds:
-                for n in (n for n in counts if n > found.count and runs_at(rt, n) and (found.tokens_per_s or 0) < speed):
-                    faster = evaluate(w, model, accel, n, p, rt, cat, shared.a, shared.memo)
-                    if (faster.tokens_per_s or 0) >= speed:
-                        out.append(faster)
-                        found = faster
-                        break
+            runs = [n for n in counts if runs_at(rt, n)]
+            if w.training:
+                first = _fewest_training(w, model, accel, p, rt, runs, cat, shared)
+                if first is not None and _new((first.count, first.memory, first.usable_bytes, first.tokens_per_s,
+                                               first.serves_many), same):
+                    out.append(first)
+            else:
+                out += _serving(w, model, accel, p, rt, runs, cat, shared, same)
     return out
 
 
-def _fewest_fitting(w: Workload, model: Model, accel: Accelerator, p: Precision, rt: Runtime, counts: list[int], cat: Catalog,
-                    shared: _Shared) -> Option | None:
-    if not w.training:
-        # Memory per device is (weights + KV + activations)/n + overhead: solve for n instead of trying each count.
-        key = (p.id, rt.id)
-        if key not in shared.memo:
-            shared.memo[key] = _inference_memory(w, shared.a, p, rt, 1)
-        one = shared.memo[key]
-        room = usable_bytes(accel, rt, cat.policy.fit_headroom) - rt.overhead_bytes
-        if room <= 0:
-            return None
-        need = math.ceil((one.total - rt.overhead_bytes) / room)
-        counts = [n for n in counts if n >= need][:2]
-    else:  # the training need is memoized: time and price only the fewest devices it fits on
-        usable = usable_bytes(accel, rt, cat.policy.fit_headroom)
-        fewest = next((n for n in counts if training_fit(w, shared.a, p, rt, n, usable, shared.memo)[0].total <= usable), None)
-        counts = [] if fewest is None else [fewest]
-    for n in counts:
-        option = evaluate(w, model, accel, n, p, rt, cat, shared.a, shared.memo)
-        if option.fits:
-            return option
-    return None
+def _new(numbers: tuple[Any, ...], same: set[tuple[Any, ...]]) -> bool:
+    """Whether no runtime tried before gave these numbers (an option's count, memory, usable memory, speed per user
+    and batching), remembering them."""
+    if numbers in same:
+        return False
+    same.add(numbers)
+    return True
+
+
+def _serving(w: Workload, model: Model, accel: Accelerator, p: Precision, rt: Runtime, counts: list[int], cat: Catalog,
+             shared: _Shared, same: set[tuple[Any, ...]]) -> list[Option]:
+    """The fewest of ``counts`` devices that hold the model (unless another runtime gave the same numbers), then per
+    speed (the floor, then the target) it does not reach, the fewest more devices that reach it.
+
+    Memory per device is (weights + KV + activations)/n + overhead: the fewest devices is solved, not searched. A
+    count's layout is worked out once, whichever question asks; an option is built only for a count that answers one.
+    """
+    key = (p.id, rt.id)
+    if key not in shared.memo:
+        shared.memo[key] = _inference_memory(w, shared.a, p, rt, 1)
+    one = shared.memo[key]
+    usable = usable_bytes(accel, rt, cat.policy.fit_headroom)
+    room = usable - rt.overhead_bytes
+    if room <= 0:
+        return []
+    need = math.ceil((one.total - rt.overhead_bytes) / room)
+    tried = [n for n in counts if n >= need][:2]
+    if not tried:
+        return []
+    at = layout_search(w, model, shared.a, accel, p, rt, cat, KV_BYTES_DEFAULT, usable, shared.memo)
+    laid: dict[int, tuple[Layout, sizing.Memory, sizing.Speed]] = {}
+
+    def option(n: int) -> Option:
+        return evaluate(w, model, accel, n, p, rt, cat, shared.a, shared.memo, laid=laid[n])
+
+    for n in tried:
+        laid[n] = at(n, None)
+        if laid[n][1].total <= usable:
+            break
+    else:
+        return []
+    rates = {n: per_user_rate(w, laid[n][2], accel, rt, cat)}
+    if not _new((n, laid[n][1], usable, rates[n], rt.serves_many), same):  # a twin runtime's: no option built
+        return []
+    out = [option(n)]
+    reached = out[0].tokens_per_s or 0
+    for speed in (cat.policy.min_tokens_per_s, cat.policy.target_tokens_per_s):
+        for m in (m for m in counts if m > out[-1].count and reached < speed):
+            if m not in rates:
+                laid[m] = at(m, None)
+                rates[m] = per_user_rate(w, laid[m][2], accel, rt, cat)
+            if rates[m] >= speed:
+                out.append(option(m))
+                reached = out[-1].tokens_per_s or 0
+                break
+    return out
+
+
+def _fewest_training(w: Workload, model: Model, accel: Accelerator, p: Precision, rt: Runtime, counts: list[int], cat: Catalog,
+                     shared: _Shared) -> Option | None:
+    """The fewest of ``counts`` devices the training run fits on: its need is memoized, only that count is timed and priced."""
+    usable = usable_bytes(accel, rt, cat.policy.fit_headroom)
+    fewest = next((n for n in counts if training_fit(w, shared.a, p, rt, n, usable, shared.memo)[0].total <= usable), None)
+    if fewest is None:
+        return None
+    option = evaluate(w, model, accel, fewest, p, rt, cat, shared.a, shared.memo)
+    return option if option.fits else None
 
 
 def enumerate_options(w: Workload, model: Model, accelerators: Iterable[Accelerator], cat: Catalog) -> list[Option]:

@@ -62,10 +62,11 @@ def _serving(heads: int, kv: int, layers: int, per_node: int, count: int, replic
     return tuple(lay for lay in out if lay.data_parallel <= max(users, 1)) or tuple(out[-1:])
 
 
-def split(layout: Layout, accel: Accelerator, runtime: Runtime) -> scaleout.Split:
-    """The sizing view of a layout."""
+@lru_cache(maxsize=4096)
+def split(layout: Layout, per_node: int, micro_batches: bool) -> scaleout.Split:
+    """The sizing view of a layout on nodes of ``per_node`` devices (``micro_batches``: a serving engine's)."""
     return scaleout.Split(tensor=layout.tensor_parallel, pipeline=layout.pipeline_parallel, replicas=layout.data_parallel,
-                          per_node=accel.max_devices, micro_batches=runtime.split == "tensor")
+                          per_node=per_node, micro_batches=micro_batches)
 
 
 def links(accel: Accelerator, cat: Catalog) -> scaleout.Links:
