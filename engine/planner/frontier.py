@@ -88,7 +88,8 @@ def _new(numbers: tuple[Any, ...], same: set[tuple[Any, ...]]) -> bool:
 def _serving(w: Workload, model: Model, accel: Accelerator, p: Precision, rt: Runtime, counts: list[int], cat: Catalog,
              shared: _Shared, same: set[tuple[Any, ...]]) -> list[Option]:
     """The fewest of ``counts`` devices that hold the model (unless another runtime gave the same numbers), then per
-    speed (the floor, then the target) it does not reach, the fewest more devices that reach it.
+    speed (the floor, then the target) it does not reach, the fewest more devices that reach it, then the fewest that
+    leave memory to spare if the last one does not.
 
     Memory per device is (weights + KV + activations)/n + overhead: the fewest devices is solved, not searched. A
     count's layout is worked out once, whichever question asks; an option is built only for a count that answers one.
@@ -130,6 +131,16 @@ def _serving(w: Workload, model: Model, accel: Accelerator, p: Precision, rt: Ru
             if rates[m] >= speed:
                 out.append(option(m))
                 reached = out[-1].tokens_per_s or 0
+                break
+    # Memory to spare is a merit of its own (the recommended tier wants it): when the last count fills more than the
+    # comfortable share, the fewest more devices that leave room (500 users on 16 A100s at 49%, not only 8 at 97%).
+    roomy = cat.policy.comfortable_utilization * usable
+    if out[-1].memory.total > roomy:
+        for m in (m for m in counts if m > out[-1].count):
+            if m not in laid:
+                laid[m] = at(m, None)
+            if laid[m][1].total <= roomy:
+                out.append(option(m))
                 break
     return out
 
