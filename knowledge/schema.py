@@ -403,6 +403,7 @@ class Policy:
     # what fits
     fit_headroom: float = _limit("fraction of usable memory")
     comfortable_utilization: float = _limit("fraction of usable memory")
+    best_max_utilization: float = _limit("fraction of usable memory")
     device_counts: tuple[int, ...] = _limit("devices")
     max_devices_personal: int = _limit("devices")
     max_devices_team: int = _limit("devices")

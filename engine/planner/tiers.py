@@ -28,6 +28,7 @@ class Floors:
     speed: float  # tokens/s per user every tier reaches
     target: float  # tokens/s per user the recommended tier aims for
     comfortable: float  # fraction of usable memory the recommended tier prefers to stay under
+    full: float  # fraction of usable memory above which the best tier counts an option as full
     premium: float  # how much more than the cheapest option reaching the target the recommended tier pays for comfort
     batching: bool  # several users: the recommended tier prefers a runtime that batches them
     budget: float | None
@@ -43,6 +44,7 @@ class Floors:
             speed=0.0 if training else cat.policy.min_tokens_per_s,
             target=0.0 if training else cat.policy.target_tokens_per_s,
             comfortable=cat.policy.comfortable_utilization,
+            full=cat.policy.best_max_utilization,
             premium=math.inf if training else cat.policy.recommended_max_premium,
             batching=not training and w.concurrency > cat.policy.serving_engine_above_users,
             budget=w.budget,
@@ -215,8 +217,9 @@ def unique_share(o: Option) -> float:
 
 def pick_best(options: list[Option], recommended: Option | None, f: Floors, idle_below: float) -> tuple[Option | None, bool]:
     """The best-in-budget tier: best quality class, then fastest, within the budget and above the speed floor, never
-    below the recommended tier; configurations the workload leaves mostly idle (under ``idle_below`` of their memory)
-    only if nothing else qualifies (``unique_share``). Returns the pick and whether it had to be a mostly idle one."""
+    below the recommended tier, not full (``Floors.full``) when an option has room; configurations the workload leaves
+    mostly idle (under ``idle_below`` of their memory) only if nothing else qualifies (``unique_share``). Returns the
+    pick and whether it had to be a mostly idle one."""
     pool = _eligible(options, f)
     if f.budget is not None:
         pool = [o for o in pool if _cost(o) <= f.budget]
@@ -225,7 +228,9 @@ def pick_best(options: list[Option], recommended: Option | None, f: Floors, idle
     if recommended is not None and recommended in pool:
         pool = [o for o in pool if (_quality(o), _speed(o)) >= (_quality(recommended), _speed(recommended))]
     used = [o for o in pool if unique_share(o) >= idle_below]
-    pick = min(used or pool, key=lambda o: (-_quality(o), -_speed(o), _cost(o), o.id), default=None)
+    # Some room before speed: a top tier at 99% of its memory fails on the first longer prompt or extra user.
+    roomy = [o for o in used or pool if o.utilization <= f.full]
+    pick = min(roomy or used or pool, key=lambda o: (-_quality(o), -_speed(o), _cost(o), o.id), default=None)
     while pick is not None and (better := dominator(pick, pool, f)) is not None:
         pick = better  # a mostly idle option that costs no more and is no worse is still the better buy
     return pick, bool(pool) and not used
