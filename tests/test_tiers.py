@@ -69,6 +69,11 @@ def check_promises(profile: dict[str, Any]) -> None:
         if rec is not None and (w.budget is None or (rec.cost.budget_usd or 0) <= w.budget):
             assert (q[top.quality], top.tokens_per_s or 0) >= (q[rec.quality], rec.tokens_per_s or 0), (
                 f"{profile}: best-in-budget {top.id} ranks below recommended {rec.id}")
+        if top.utilization > f.full:  # a full top tier only when no option as good as the recommended one has room
+            roomy = [c for c in candidates if c.utilization <= f.full and planner.meets(c, f.quality, f.speed) and c.price_known
+                     and (w.budget is None or (c.cost.budget_usd or 0) <= w.budget)
+                     and (rec is None or (q[c.quality], c.tokens_per_s or 0) >= (q[rec.quality], rec.tokens_per_s or 0))]
+            assert not roomy, f"{profile}: best-in-budget {top.id} is full while {roomy[0].id} has room"
     comfortable = CAT.policy.comfortable_utilization
     kept = {c.id for c in candidates}
     for o in raw:
