@@ -238,8 +238,7 @@ def training_memory(arch: Arch, setup: TrainingSetup, overhead_bytes: int) -> Me
         # A quantized frozen base (QLoRA) quantizes the linear layers only: bitsandbytes replaces torch.nn.Linear modules
         # (the embedding table is an nn.Embedding) and leaves the output head out ("keep the lm_head in full precision",
         # transformers quantizers/base.py get_keys_to_not_convert), so both stay 16-bit: ~4.2 GB of a 70B's ~37 GB.
-        embeddings = embedding_params(arch) if setup.frozen_bits_per_weight < 16 else 0
-        frozen = weight_bytes(arch.params - embeddings, setup.frozen_bits_per_weight) + BYTES_16BIT * embeddings
+        frozen = model_weight_bytes(arch, setup.frozen_bits_per_weight, "linear")
         weights = frozen / (n if setup.zero_stage >= 3 else 1)
         grads = 0
         optimizer = ADAPTER_STATE_BYTES * trainable
