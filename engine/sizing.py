@@ -101,22 +101,39 @@ def routed_expert_weights(arch: Arch) -> int:
     return (arch.moe_layers or arch.layers) * arch.experts * 3 * arch.hidden * arch.moe_intermediate
 
 
+def router_params(arch: Arch) -> int:
+    """Elements of the MoE routers' weight matrices (hidden x experts in each MoE layer); 0 for a dense model."""
+    if not arch.experts:
+        return 0
+    return (arch.moe_layers or arch.layers) * arch.experts * arch.hidden
+
+
+def linear_weights(arch: Arch) -> int:
+    """The parameters post-training quantizers convert: the linear layers inside the transformer blocks, that is every
+    parameter but the embedding table, the output head and the MoE routers. The norms' few vectors (< 0.01%) are
+    counted with them."""
+    return arch.params - embedding_params(arch) - router_params(arch)
+
+
 def quantized_params(arch: Arch, quantizes: str) -> int:
-    """The parameters a format stores at its own bits (``model_weight_bytes``): all of them, or the routed experts'
-    matrices, or on a model without routed experts its linear layers (all but the embeddings)."""
+    """The parameters a format stores at its own bits (``model_weight_bytes``): all of them, the linear layers, or the
+    routed experts' matrices (on a model without routed experts, its linear layers)."""
     if quantizes == "all":
         return arch.params
-    return routed_expert_weights(arch) or arch.params - embedding_params(arch)
+    if quantizes == "routed-experts" and routed_expert_weights(arch):
+        return routed_expert_weights(arch)
+    return linear_weights(arch)
 
 
 def model_weight_bytes(arch: Arch, bits_per_weight: float, quantizes: str = "all") -> int:
     """Bytes of a model's weights in a format that stores ``quantizes`` of them at ``bits_per_weight``, the rest 16-bit.
 
-    "all": every parameter at the format's (whole-checkpoint average) bits. "routed-experts": the routed experts'
-    matrices only, as gpt-oss's MXFP4 release and transformers' Mxfp4HfQuantizer do (modules_to_not_convert:
-    attention, router, embeddings, output head); a model without routed experts has its linear layers at the
-    format's bits and its embeddings 16-bit, as post-training quantizers leave them (transformers
-    get_keys_to_not_convert keeps the output head; an nn.Embedding is no linear layer).
+    "all": every parameter at the format's bits (a GGUF mix's whole-file average). "linear": the linear layers at the
+    format's own bits with its scales, the embeddings, output head and MoE routers 16-bit, as FP8/INT8/AWQ/GPTQ/NVFP4
+    checkpoints store them (llm-compressor recipes ignore lm_head, vLLM builds the DeepSeek-V3 router unquantized, an
+    nn.Embedding is no linear layer). "routed-experts": the routed experts' matrices only, as gpt-oss's MXFP4 release
+    and transformers' Mxfp4HfQuantizer do (modules_to_not_convert: attention, router, embeddings, output head); a model
+    without routed experts has its linear layers at the format's bits.
     """
     quantized = quantized_params(arch, quantizes)
     return weight_bytes(quantized, bits_per_weight) + BYTES_16BIT * (arch.params - quantized)
@@ -124,7 +141,7 @@ def model_weight_bytes(arch: Arch, bits_per_weight: float, quantizes: str = "all
 
 def average_bits_per_weight(arch: Arch, bits_per_weight: float, quantizes: str = "all") -> float:
     """The bits per parameter a format averages over this model: its own bits when it stores every weight at them, else
-    ``model_weight_bytes`` x 8 / params to the hundredth (precisions.yaml's precision for whole-checkpoint averages)."""
+    ``model_weight_bytes`` x 8 / params to the hundredth."""
     if quantizes == "all":
         return bits_per_weight
     return round(model_weight_bytes(arch, bits_per_weight, quantizes) * 8 / arch.params, 2)
@@ -221,8 +238,7 @@ def training_memory(arch: Arch, setup: TrainingSetup, overhead_bytes: int) -> Me
         # A quantized frozen base (QLoRA) quantizes the linear layers only: bitsandbytes replaces torch.nn.Linear modules
         # (the embedding table is an nn.Embedding) and leaves the output head out ("keep the lm_head in full precision",
         # transformers quantizers/base.py get_keys_to_not_convert), so both stay 16-bit: ~4.2 GB of a 70B's ~37 GB.
-        embeddings = embedding_params(arch) if setup.frozen_bits_per_weight < 16 else 0
-        frozen = weight_bytes(arch.params - embeddings, setup.frozen_bits_per_weight) + BYTES_16BIT * embeddings
+        frozen = model_weight_bytes(arch, setup.frozen_bits_per_weight, "linear")
         weights = frozen / (n if setup.zero_stage >= 3 else 1)
         grads = 0
         optimizer = ADAPTER_STATE_BYTES * trainable

@@ -41,9 +41,10 @@ QUALITY = ("primary", "secondary", "tertiary", "derived", "assumption")
 # precisions.yaml; large-loss (Q2_K, 20x the Q4_K_M perplexity loss) is the part of "3 bits and below" used only
 # when nothing else fits. A model's released format (Model.native_precision) is lossless for that model.
 QUALITY_CLASSES = ("large-loss", "noticeable-loss", "small-loss", "near-lossless", "lossless")
-# The weights a format stores at its bits_per_weight (sizing.model_weight_bytes): all of them (a checkpoint's average),
-# or only the routed experts' matrices, the rest staying 16-bit (gpt-oss's MXFP4 release).
-QUANTIZED_PARTS = ("all", "routed-experts")
+# The weights a format stores at its bits_per_weight (sizing.model_weight_bytes): all of them (a GGUF mix's average),
+# the linear layers (post-training FP8/INT8/AWQ/GPTQ/NVFP4/NF4), or only the routed experts' matrices (gpt-oss's MXFP4
+# release); the rest stays 16-bit.
+QUANTIZED_PARTS = ("all", "linear", "routed-experts")
 
 
 @dataclass(frozen=True)

@@ -144,7 +144,8 @@ class ArticleRules:
         ## Example
         DeepSeek-R1 671B: ~410 GB at Q4_K_M fits, ~690 GB at FP8 does not.
         """
-        native_bytes, q4 = sizing.weight_bytes(params, native_bits), sizing.weight_bytes(params, q4_bits)
+        native_bytes = sizing.model_weight_bytes(arch(self.catalog.models[workload["model"]]), native_bits, self.catalog.precisions[native].quantizes)
+        q4 = sizing.weight_bytes(params, q4_bits)
         claim = Phrase("DeepSeek-R1 671B runs on a {mac_bytes:gb0} Mac Studio", mac_bytes=mac_bytes)
         self.conclude(Note(claim=str(claim)), claim=claim, model=self.catalog.models[workload["model"]].name, q4_bytes=q4,
                       native_bytes=native_bytes, native_name=native.upper())

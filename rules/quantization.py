@@ -159,8 +159,8 @@ class QuantizationRules:
         accel = self.catalog.accelerators[self.option(rec).hardware]
         if "fp8" not in accel.features:
             return  # the hardware's features are a catalog fact the configuration's fact does not carry
-        params = self.catalog.models[workload["model"]].params
-        bf16 = sizing.weight_bytes(params, self.catalog.precisions["bf16"].bits_per_weight)
-        fp8 = sizing.weight_bytes(params, self.catalog.precisions["fp8"].bits_per_weight)
+        model = arch(self.catalog.models[workload["model"]])  # FP8 stores the linear layers only: model_weight_bytes
+        bf16, fp8 = (sizing.model_weight_bytes(model, p.bits_per_weight, p.quantizes)
+                     for p in (self.catalog.precisions["bf16"], self.catalog.precisions["fp8"]))
         self.conclude(Tip(effect_bytes=bf16 - fp8), hardware=accel.name, fp8_bytes=fp8, bf16_bytes=bf16, fp8_tflops=accel.fp8_tflops,
                       bf16_tflops=accel.bf16_tflops)

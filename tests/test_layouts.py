@@ -135,13 +135,13 @@ def test_one_user_gets_every_device_of_a_node() -> None:
 
 def test_mla_cache_is_whole_on_every_tensor_parallel_rank() -> None:
     """DeepSeek-R1 at 128k for 8 users on 8 x A100 under vLLM tensor parallel 8: the latent cache, one head, is on every
-    GPU (73.7 GB), so AWQ weights (47 GB) plus the cache need ~123 GB per 80 GB GPU: it does not fit."""
+    GPU (73.7 GB), so AWQ weights (44 GB) plus the cache need ~120 GB per 80 GB GPU: it does not fit."""
     w = workload("deepseek-r1", 8, 131072)
     m, accel = CAT.models["deepseek-r1"], CAT.accelerators["a100-80gb-sxm"]
     o = planner.evaluate(w, m, accel, 8, CAT.precisions["awq-int4"], CAT.runtimes["vllm"], CAT)
     assert o.layout.tensor_parallel == 8
     assert o.memory.kv_cache == sizing.kv_cache_bytes(planner.arch(m), 131072, 8, 2.0)  # whole, not an eighth
-    assert o.memory.total > 120e9 and not o.fits
+    assert o.memory.total > 115e9 and not o.fits
 
 
 def test_replicated_kv_heads_are_counted_per_rank() -> None:

@@ -181,8 +181,13 @@ def test_models_show_says_which_weights_the_released_format_quantizes(runner):
     assert result.exit_code == 0, result.output
     assert ("  weights        13,761,264,768 bytes in that format: 19,110,297,600 routed-expert weights at 4.25 bits, "
             "the other 1,804,459,584 16-bit") in result.stdout.splitlines()
-    sheet = run_json(runner, "models", "show", "deepseek-v3")  # FP8: every weight at the format's average bits
-    assert (sheet["weight_bytes"], sheet["moe_layers"]) == (sizing.weight_bytes(671_026_419_200, 8.24), 58)
+    # FP8: the linear layers at 8 bits; embeddings, output head and the 58 x 256 routers BF16
+    result = runner.invoke(main, ["models", "show", "deepseek-v3"])
+    assert ("  weights        672,986,207,744 bytes in that format: 669,066,630,656 linear-layer weights at 8 bits, "
+            "the other 1,959,788,544 16-bit") in result.stdout.splitlines()
+    assert 1_959_788_544 == 2 * 129280 * 7168 + 58 * 256 * 7168
+    sheet = run_json(runner, "models", "show", "deepseek-v3")
+    assert (sheet["weight_bytes"], sheet["moe_layers"]) == (672_986_207_744, 58)
 
 
 def test_the_experts_are_the_routed_ones_in_moe_layers_only():

@@ -201,3 +201,34 @@ def test_every_model_in_every_format_weighs_between_the_formats_bits_and_16_bits
             low, high = sorted((p.bits_per_weight, 16))
             assert sizing.weight_bytes(model.params, low) <= got <= sizing.weight_bytes(model.params, high), (model.id, p.id)
             assert (got == sizing.weight_bytes(model.params, p.bits_per_weight)) == (p.quantizes == "all"), (model.id, p.id)
+
+
+# Llama-2-7B, not in the catalog: its Hub count and shape (source hfapi-llama2-7b), to size a small-vocabulary 7B
+LLAMA2_7B = sizing.Arch(params=6_738_415_616, active_params=6_738_415_616, layers=32, hidden=4096, heads=32, kv_heads=32,
+                        head_dim=128, intermediate=11008, vocab=32000)
+
+
+# Published checkpoints of the post-training formats, sized with the linear layers at the format's own bits and the
+# embeddings, output head and MoE routers 16-bit (knowledge/precisions.yaml). One whole-file average calibrated on a 70B
+# put the 8B FP8 at 8.27 GB (-9%), Llama-2-7B AWQ at 3.80 GB (-2%) and DeepSeek-V3 FP8 at 691.2 GB (+2.9%).
+@pytest.mark.parametrize(("model_id", "fmt", "published_bytes", "source"), [
+    ("llama-3.1-8b", "fp8", 9.08e9, "fm-8bit-llama31-8b: nvidia/Llama-3.1-8B-Instruct-FP8 shards 5 + 4.08 GB"),
+    ("llama-3.1-8b", "int8", 9.08e9, "fm-8bit-llama31-8b: neuralmagic/Meta-Llama-3.1-8B-Instruct-quantized.w8a8 5 + 4.08 GB"),
+    ("llama-2-7b", "awq-int4", 3.89e9, "fm-awq-llama2-7b: TheBloke/Llama-2-7B-AWQ model.safetensors 3.89 GB"),
+    ("llama-3.1-70b", "awq-int4", 39.77e9, "fm-awq-llama31-70b: hugging-quants/Meta-Llama-3.1-70B-Instruct-AWQ-INT4 39.77 GB"),
+    ("llama-3.1-70b", "gptq-int4", 39.8e9, "fm-w4a16-llama31-70b: neuralmagic/...-quantized.w4a16 model.safetensors 39.8 GB"),
+    ("deepseek-v3", "fp8", (640.1 - 14.4) * 2**30, "paddle-v3-mtp: the 640.1 GiB FP8 checkpoint less its 14.4 GiB MTP module"),
+])
+def test_a_post_training_format_weighs_its_published_checkpoint(catalog, model_id, fmt, published_bytes, source):
+    a = LLAMA2_7B if model_id == "llama-2-7b" else arch(catalog.models[model_id])
+    p = catalog.precisions[fmt]
+    assert p.quantizes == "linear"
+    assert sizing.model_weight_bytes(a, p.bits_per_weight, p.quantizes) == pytest.approx(published_bytes, rel=0.01), source
+
+
+def test_the_linear_layers_are_all_but_the_embeddings_the_head_and_the_routers(catalog):
+    v3, llama = arch(catalog.models["deepseek-v3"]), arch(catalog.models["llama-3.1-8b"])
+    assert sizing.linear_weights(v3) == 671_026_419_200 - 2 * 129280 * 7168 - 58 * 256 * 7168
+    assert sizing.linear_weights(llama) == llama.params - 2 * 128256 * 4096
+    # an experts-only format (MXFP4) on a dense model falls back to the same linear layers
+    assert sizing.quantized_params(llama, "routed-experts") == sizing.quantized_params(llama, "linear")

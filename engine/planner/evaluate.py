@@ -308,7 +308,7 @@ def quality_of(precision: Precision, model: Model) -> str:
 def precisions_for(w: Workload, model: Model, cat: Catalog) -> list[Precision]:
     """The formats worth trying, released format first: the user's, or every format no wider than the released one.
 
-    "No wider" compares whole bits per weight (fp8 8.24, int8 8.24 and q8_0 8.5 are all 8-bit): upcasting a released
+    "No wider" compares whole bits per weight (fp8 8, int8 8 and q8_0 8.5 are all 8-bit): upcasting a released
     checkpoint (BF16 for an FP8 model) costs memory and gains nothing, while Q8_0 is how llama.cpp runs an 8-bit model.
     """
     if w.precision != "auto":
