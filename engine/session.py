@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from experta import Fact, KnowledgeEngine, Rule
-from experta.matchers import ReteMatcher
 from experta.strategies import DepthStrategy
 
 from . import facts as F
+from . import rete
 from .knowledge.loader import Catalog
 from .knowledge.schema import Policy
 from .planner import Option, Workload
@@ -67,35 +67,11 @@ class StableDepthStrategy(DepthStrategy):  # type: ignore[misc]
         return (activation.rule.salience, facts, getattr(meta, "id", ""))
 
 
-class ResettingOnce(ReteMatcher):  # type: ignore[misc]
-    """experta's Rete matcher, whose reset (one per consultation) clears each node's memory once.
-
-    experta resets recursively, so a node shared by several rules is cleared once per path to it (~1,000 visits
-    for ~560 nodes, each logged); the network does not change once built, so its nodes are listed once.
-    """
-
-    _nodes: tuple[Any, ...] | None = None
-
-    def reset(self) -> None:
-        nodes = self._nodes
-        if nodes is None:
-            found: dict[int, Any] = {}
-            todo = [self.root_node]
-            while todo:
-                node = todo.pop()
-                if id(node) not in found:
-                    found[id(node)] = node
-                    todo += [child.node for child in node.children]
-            nodes = self._nodes = tuple(found.values())
-        for node in nodes:
-            node._reset()
-
-
 class BaseEngine(KnowledgeEngine):  # type: ignore[misc]
     """The machinery every rule module relies on (``rules.Host``): catalog and policy access and ``conclude``."""
 
     __strategy__ = StableDepthStrategy
-    __matcher__ = ResettingOnce
+    __matcher__ = rete.Matcher
     catalog: Catalog
     policy: Policy
 
