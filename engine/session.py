@@ -81,6 +81,18 @@ class BaseEngine(KnowledgeEngine):  # type: ignore[misc]
         self.events: list[TraceEvent] = []
         self.options: dict[str, Option] = {}
 
+    def get_deffacts(self) -> list[Any]:
+        """experta's DefFacts (its InitialFact), found once: experta lists every member of the engine at each reset.
+
+        Each is bound to this engine again, as the attribute lookup experta makes would bind it.
+        """
+        found: list[Any] | None = self.__dict__.get("_deffacts")
+        if found is None:
+            found = self._deffacts = list(super().get_deffacts())
+        for deffacts in found:
+            deffacts.__get__(self, type(self))
+        return found
+
     def start(self, catalog: Catalog) -> None:
         self.catalog = catalog
         self.policy = catalog.policy
