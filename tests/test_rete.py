@@ -1,0 +1,45 @@
+"""llmhw's Rete matcher (llmhw.rete) fires exactly what experta's own matcher fires, on the same network."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from experta.matchers import ReteMatcher
+from llmhw import api, rete, session
+
+
+class ExpertaMatched(session.AdvisorEngine):
+    """The same rules matched by experta's unmodified Rete matcher."""
+
+    __matcher__ = ReteMatcher
+
+
+# A budget fallback to smaller models, training, a check of a proposal, and an upgrade of owned hardware: between them
+# every kind of node (type routing, tests that bind, TESTs, joins, several activations of one rule) does work.
+CONSULTATIONS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
+    ("advise", {"model": "deepseek-r1:70b", "concurrency": 20, "context": 8192, "budget": 5000}, {}),
+    ("advise", {"model": "qwen2.5-7b", "task": "qlora", "batch": 16, "ecosystem": "rocm", "deployment": "cloud"}, {}),
+    ("check", {"model": "llama-3.1-70b", "concurrency": 4, "cpu_cores": 4, "ram_gb": 16}, {"hardware": "RTX 4090", "count": 2}),
+    ("advise", {"model": "qwen3-30b-a3b", "context": 32768}, {"have": "RTX 3090", "have_count": 1}),
+]
+
+
+def _answer(kind: str, profile: dict[str, Any], extra: dict[str, Any]) -> tuple[str, list[dict[str, Any]], Any]:
+    result: Any = api.advise(profile, **extra) if kind == "advise" else api.check(profile, **extra)
+    facts = result.evidence.facts if result.evidence is not None else None
+    return repr(result), [e.to_dict() for e in result.trace], facts
+
+
+@pytest.mark.parametrize(("kind", "profile", "extra"), CONSULTATIONS)
+def test_the_fast_matcher_concludes_what_experta_concludes(monkeypatch: pytest.MonkeyPatch, kind: str,
+                                                             profile: dict[str, Any], extra: dict[str, Any]) -> None:
+    fast = session.engine()
+    assert isinstance(fast.matcher, rete.Matcher) and isinstance(fast.matcher.root_node, rete.Bus)
+    ours = _answer(kind, profile, extra)
+    monkeypatch.setattr(session._local, "engine", ExpertaMatched())
+    theirs = _answer(kind, profile, extra)
+    assert ours[0] == theirs[0]  # the answer
+    assert ours[1] == theirs[1]  # every firing, in order, with its bindings, inputs and outputs
+    assert ours[2] == theirs[2]  # every fact, with its id
+    assert len(ours[1]) > 10
