@@ -11,6 +11,9 @@ gives each node of the kinds below a subclass that does the same matching withou
 - a join keeps each stored token's bindings as a dict, instead of rebuilding it at each comparison;
 - only the rules whose matches changed are asked for their activations, in experta's order.
 
+The network is built by experta, except that its rules are wired by ``wire`` (experta's ``wire_rule`` without a
+fresh single-dispatch function per rule: a third of building the network, which every process does once).
+
 Node kinds without a subclass here (experta's NOT, EXISTS and FORALL nodes: the rulebase uses none) keep experta's
 own code, which reads the same tokens.
 """
@@ -21,11 +24,15 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from experta.activation import Activation
+from experta.conditionalelement import AND, EXISTS, FORALL, NOT, OR, TEST
+from experta.fact import Fact
 from experta.matchers.rete import ReteMatcher
 from experta.matchers.rete.check import FactCapture, FeatureCheck, SameContextCheck, TypeCheck, WhereCheck
 from experta.matchers.rete.mixins import ChildNode
-from experta.matchers.rete.nodes import BusNode, ConflictSetNode, FeatureTesterNode, OrdinaryMatchNode, WhereNode
+from experta.matchers.rete.nodes import BusNode, ConflictSetNode, FeatureTesterNode, NotNode, OrdinaryMatchNode, WhereNode
 from experta.matchers.rete.token import Token, TokenInfo
+from experta.matchers.rete.utils import wire_rule
+from experta.rule import Rule
 
 VALID = Token.TagType.VALID
 _tuple_new = tuple.__new__
@@ -221,8 +228,68 @@ class Conflicts(ConflictSetNode):  # type: ignore[misc]
             self.changed.add(self.index)
 
 
+def _has_quantifier(ce: Any) -> bool:
+    return isinstance(ce, (EXISTS, FORALL)) or (isinstance(ce, tuple) and any(_has_quantifier(e) for e in ce))
+
+
+def wire(rule: Any, alpha_terminals: Mapping[Any, Any], lhs: Any) -> None:
+    """experta's ``wire_rule`` for rules of facts, NOTs and TESTs: the same nodes, created and connected in the same
+    order (experta's builds a fresh single-dispatch function for each rule; here the element kinds, which share no
+    class, are told apart by ``isinstance``). A rule with EXISTS or FORALL is wired by experta's own function."""
+    if _has_quantifier(lhs):
+        wire_rule(rule, alpha_terminals, lhs=lhs)
+        return
+
+    def node_of(elem: Any) -> Any:
+        if isinstance(elem, TEST):
+            return WhereNode(WhereCheck(elem[0]))
+        if isinstance(elem, (Rule, AND)):
+            if len(elem) == 1:
+                return alpha_terminals[elem[0]] if isinstance(elem[0], Fact) else node_of(elem[0])
+            current = None
+            for first, second in zip(elem, elem[1:], strict=False):  # consecutive pairs
+                if isinstance(second, TEST):
+                    if current is None:
+                        current = node_of(first)
+                    test = node_of(second)
+                    current.add_child(test, test.activate)
+                    current = test
+                else:
+                    kind = NotNode if isinstance(second, NOT) else OrdinaryMatchNode
+                    if current is None:
+                        current = kind(SameContextCheck())
+                        left, right = node_of(first), node_of(second)
+                    else:
+                        left, right = current, node_of(second)
+                        current = kind(SameContextCheck())
+                    left.add_child(current, current.activate_left)
+                    right.add_child(current, current.activate_right)
+            return current
+        if isinstance(elem, OR):
+            raise SyntaxError("You can't use an OR clause inside FORALL or EXISTS")
+        if isinstance(elem, Fact):
+            return alpha_terminals[elem]
+        if isinstance(elem, NOT):
+            return alpha_terminals[elem[0]]
+        raise TypeError(f"Unknown type {type(elem)}")
+
+    last = node_of(lhs)
+    conflicts = ConflictSetNode(rule)
+    last.add_child(conflicts, conflicts.activate)
+
+
 class Matcher(ReteMatcher):  # type: ignore[misc]
     """experta's Rete matcher on the node subclasses above; a reset clears each node once."""
+
+    @staticmethod
+    def build_beta_part(ruleset: Any, alpha_terminals: Mapping[Any, Any]) -> None:
+        """experta's ``build_beta_part``, wiring each rule with ``wire``."""
+        for rule in ruleset:
+            if isinstance(rule[0], OR):
+                for subrule in rule[0]:
+                    wire(rule, alpha_terminals, subrule)
+            else:
+                wire(rule, alpha_terminals, rule)
 
     def build_network(self) -> None:
         super().build_network()

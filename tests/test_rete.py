@@ -43,3 +43,27 @@ def test_the_fast_matcher_concludes_what_experta_concludes(monkeypatch: pytest.M
     assert ours[1] == theirs[1]  # every firing, in order, with its bindings, inputs and outputs
     assert ours[2] == theirs[2]  # every fact, with its id
     assert len(ours[1]) > 10
+
+
+def _shape(root: Any) -> list[tuple[Any, ...]]:
+    """The network as data: each node's kind, its check's kind and its children's ports, depth first (shared nodes once)."""
+    out: list[tuple[Any, ...]] = []
+    seen: dict[int, int] = {}
+
+    def visit(node: Any) -> None:
+        if id(node) in seen:
+            out.append(("shared", seen[id(node)]))
+            return
+        seen[id(node)] = len(seen)
+        kind = next(k for k in type(node).__mro__ if k.__module__.startswith("experta"))  # llmhw's subclasses are experta's kinds
+        out.append((kind.__name__, type(getattr(node, "matcher", None)).__name__, [c.callback.__name__ for c in node.children]))
+        for child in node.children:
+            visit(child.node)
+
+    visit(root)
+    return out
+
+
+def test_the_network_is_wired_as_experta_wires_it() -> None:
+    ours, theirs = _shape(session.AdvisorEngine().matcher.root_node), _shape(ExpertaMatched().matcher.root_node)
+    assert ours == theirs and len(ours) > 500
