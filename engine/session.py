@@ -38,13 +38,7 @@ from .rules.roles import RoleRules
 from .rules.training import TrainingRules
 from .rules.upgrade import UpgradeRules
 from .trace.events import TraceEvent
-from .units import render, render_lenient
-
-
-def statement(template: str, values: Mapping[str, Any]) -> str:
-    """A rule's statement with its bindings filled in (unbound placeholders stay visible)."""
-    return render_lenient(template, values)
-
+from .units import render
 
 # Conclusions that carry the firing rule's id and message (a Recommendation's id is its option's).
 STAMPED = (F.Warning, F.Tip, F.Note, F.Upgrade)
@@ -113,9 +107,8 @@ class BaseEngine(KnowledgeEngine):  # type: ignore[misc]
         if meta.message and isinstance(fact, STAMPED):
             fact = type(fact)(**{**fact.as_dict(), "id": meta.id, "message": render(meta.message, values)})
         declared = self.declare(fact)
-        self.events.append(TraceEvent(
-            seq=len(self.events) + 1, rule_id=meta.id, rule_name=meta.name,
-            statement=statement(meta.statement, values),
+        self.events.append(TraceEvent.unrendered(
+            meta.statement, seq=len(self.events) + 1, rule_id=meta.id, rule_name=meta.name,
             bindings=dict(sorted(values.items())),  # made JSON-ready (trace.plain) only if a trace is written
             inputs=tuple(sorted({f.__factid__ for f in used if f.__factid__ is not None})),
             outputs=(declared.__factid__,) if declared is not None else (),
