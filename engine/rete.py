@@ -8,7 +8,7 @@ gives each node of the kinds below a subclass that does the same matching withou
 - a fact goes only to the branch of its own type (the root's children test nothing but the type);
 - a token is copied only where a node adds to its bindings (no node changes a token it passed on);
 - the checks of a pattern are called without their logging (their logic is experta's, read from the check);
-- a join keeps each stored token's bindings as a dict, instead of rebuilding it at each comparison;
+- a join stores tokens as they came (experta freezes each, hashing every fact, and thaws it at each comparison);
 - only the rules whose matches changed are asked for their activations, in experta's order.
 
 The network is built by experta, except that its rules are wired by ``wire`` (experta's ``wire_rule`` without a
@@ -165,23 +165,27 @@ def _same_context(left: Mapping[Any, Any], right: Mapping[Any, Any]) -> bool:
 
 
 class Join(OrdinaryMatchNode):  # type: ignore[misc]
-    """A join of two branches; each side's memory holds (frozen token, its facts, its bindings as a dict)."""
+    """A join of two branches; each side's memory holds the tokens it received, as (facts, bindings).
+
+    experta stores each token frozen (``TokenInfo``), which hashes every fact and binding, and thaws the bindings
+    back into a dict at each comparison; a token here is frozen only to find it again when it is withdrawn.
+    """
 
     def _reset(self) -> None:
-        self.left_memory: list[tuple[Any, frozenset[Any], dict[Any, Any]]] = []
-        self.right_memory: list[tuple[Any, frozenset[Any], dict[Any, Any]]] = []
+        self.left_memory: list[tuple[set[Any], dict[Any, Any]]] = []
+        self.right_memory: list[tuple[set[Any], dict[Any, Any]]] = []
 
     def _join(self, token: Any, memory: list[Any], other_memory: list[Any], is_left: bool) -> None:
-        info = _info(token)
         if token.tag is VALID:
-            memory.append((info, info.data, token.context))
-        else:
-            for i, entry in enumerate(memory):
-                if entry[0] == info:
+            memory.append((token.data, token.context))
+        else:  # experta removes the first stored token equal to this one, compared frozen
+            info = _info(token)
+            for i, (data, context) in enumerate(memory):
+                if _tuple_new(TokenInfo, (frozenset(data), frozenset(context.items()))) == info:
                     del memory[i]
                     break
         context = token.context
-        for _, other_data, other_context in other_memory:
+        for other_data, other_context in other_memory:
             if is_left:
                 match = _same_context(context, other_context)
             else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from experta import AS, MATCH, TEST, Fact, KnowledgeEngine, Rule
 from experta.matchers import ReteMatcher
 from llmhw import api, rete, session
 
@@ -67,3 +68,49 @@ def _shape(root: Any) -> list[tuple[Any, ...]]:
 def test_the_network_is_wired_as_experta_wires_it() -> None:
     ours, theirs = _shape(session.AdvisorEngine().matcher.root_node), _shape(ExpertaMatched().matcher.root_node)
     assert ours == theirs and len(ours) > 500
+
+
+class Item(Fact):
+    pass
+
+
+class Limit(Fact):
+    pass
+
+
+class Toy(KnowledgeEngine):
+    """Joins, a TEST and a binding test; facts declared and retracted (llmhw's rules never retract)."""
+
+    @Rule(Item(name=MATCH.name, size=MATCH.size), Limit(size=MATCH.limit), TEST(lambda size, limit: size > limit))
+    def too_big(self, name: str, size: int, limit: int) -> None:
+        pass
+
+    @Rule(AS.a << Item(name=MATCH.name), AS.b << Item(name=MATCH.name, size=3))
+    def same_name(self, a: Fact, b: Fact, name: str) -> None:
+        pass
+
+
+class ToyFast(Toy):
+    __matcher__ = rete.Matcher
+
+
+def _agenda_after_changes(engine_class: type) -> list[list[tuple[str, list[int], tuple[Any, ...]]]]:
+    """The agenda after each declaration or retraction, as (rule, fact ids, bindings): a fact bound without a name
+    is under a key that differs from one network to the next."""
+    engine = engine_class()
+    engine.reset()
+    steps = []
+    facts = [Limit(size=2), Item(name="x", size=3), Item(name="y", size=1), Item(name="x", size=5), Item(name="y", size=3)]
+    changes = [("declare", f) for f in facts] + [("retract", 2), ("retract", 4), ("declare", Item(name="x", size=4)), ("retract", 1)]
+    for what, arg in changes:
+        engine.declare(arg) if what == "declare" else engine.retract(arg)
+        steps.append(sorted((a.rule.__name__, sorted(f["__factid__"] for f in a.facts),
+                             tuple(sorted((k, repr(v)) for k, v in a.context.items() if not k.startswith("__"))))
+                            for a in engine.agenda.activations))
+    return steps
+
+
+def test_retracted_facts_withdraw_the_same_activations() -> None:
+    ours, theirs = _agenda_after_changes(ToyFast), _agenda_after_changes(Toy)
+    assert ours == theirs
+    assert any(len(step) >= 3 for step in ours) and len(ours[-1]) < max(len(step) for step in ours)
