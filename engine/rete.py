@@ -11,8 +11,10 @@ gives each node of the kinds below a subclass that does the same matching withou
 - a join stores tokens as they came (experta freezes each, hashing every fact, and thaws it at each comparison);
 - only the rules whose matches changed are asked for their activations, in experta's order.
 
-The network is built by experta, except that its rules are wired by ``wire`` (experta's ``wire_rule`` without a
-fresh single-dispatch function per rule: a third of building the network, which every process does once).
+The network is built by experta's code but for two steps that every process pays once, at its first consultation:
+``prepare`` normalizes the patterns of a rule that is a plain list of patterns and TESTs one by one (experta rewrites
+the whole rule until it stops changing, twice), and ``wire`` is experta's ``wire_rule`` without a fresh
+single-dispatch function per rule. test_rete checks both give experta's rules and network.
 
 Node kinds without a subclass here (experta's NOT, EXISTS and FORALL nodes: the rulebase uses none) keep experta's
 own code, which reads the same tokens.
@@ -28,10 +30,11 @@ from experta.conditionalelement import AND, EXISTS, FORALL, NOT, OR, TEST
 from experta.fact import Fact
 from experta.matchers.rete import ReteMatcher
 from experta.matchers.rete.check import FactCapture, FeatureCheck, SameContextCheck, TypeCheck, WhereCheck
+from experta.matchers.rete.dnf import dnf
 from experta.matchers.rete.mixins import ChildNode
 from experta.matchers.rete.nodes import BusNode, ConflictSetNode, FeatureTesterNode, NotNode, OrdinaryMatchNode, WhereNode
 from experta.matchers.rete.token import Token, TokenInfo
-from experta.matchers.rete.utils import wire_rule
+from experta.matchers.rete.utils import prepare_rule, wire_rule
 from experta.rule import Rule
 
 VALID = Token.TagType.VALID
@@ -232,6 +235,31 @@ class Conflicts(ConflictSetNode):  # type: ignore[misc]
             self.changed.add(self.index)
 
 
+def _normal_fact(fact: Any) -> Any:
+    """experta's disjunctive normal form of one pattern, applied until it no longer changes (as experta applies it to
+    a whole rule); None if the pattern splits into alternatives."""
+    last, current = None, fact
+    while last != current:
+        last, current = current, dnf(current)
+        if not isinstance(current, Fact):
+            return None
+    return current
+
+
+def prepare(rule: Any) -> Any:
+    """experta's ``prepare_rule``: the rule in disjunctive normal form, an InitialFact in front where it has none.
+
+    A rule that is a list of patterns and TESTs starting with a pattern is already in that form but for its patterns'
+    own constraints: those are normalized one by one, instead of rewriting the whole rule until it stops changing
+    (twice: experta normalizes the prepared rule again). Any other rule is prepared by experta.
+    """
+    if len(rule) and isinstance(rule[0], Fact) and all(isinstance(e, (Fact, TEST)) for e in rule):
+        parts = [_normal_fact(e) if isinstance(e, Fact) else e for e in rule]
+        if all(p is not None for p in parts):
+            return rule.new_conditions(*parts)
+    return prepare_rule(rule)
+
+
 def _has_quantifier(ce: Any) -> bool:
     return isinstance(ce, (EXISTS, FORALL)) or (isinstance(ce, tuple) and any(_has_quantifier(e) for e in ce))
 
@@ -284,6 +312,11 @@ def wire(rule: Any, alpha_terminals: Mapping[Any, Any], lhs: Any) -> None:
 
 class Matcher(ReteMatcher):  # type: ignore[misc]
     """experta's Rete matcher on the node subclasses above; a reset clears each node once."""
+
+    @staticmethod
+    def prepare_ruleset(engine: Any) -> set[Any]:
+        """experta's ``prepare_ruleset``, preparing each rule with ``prepare``."""
+        return {prepare(rule) for rule in engine.get_rules()}
 
     @staticmethod
     def build_beta_part(ruleset: Any, alpha_terminals: Mapping[Any, Any]) -> None:

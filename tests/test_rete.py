@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from experta import AS, MATCH, TEST, Fact, KnowledgeEngine, Rule
 from experta.matchers import ReteMatcher
+from experta.matchers.rete.utils import prepare_rule
 from llmhw import api, rete, session
 
 
@@ -63,6 +64,12 @@ def _shape(root: Any) -> list[tuple[Any, ...]]:
 
     visit(root)
     return out
+
+
+def test_every_rule_is_prepared_as_experta_prepares_it() -> None:
+    rules = session.engine().get_rules()
+    assert [rete.prepare(rule) for rule in rules] == [prepare_rule(rule) for rule in rules]
+    assert len(rules) > 80
 
 
 def test_the_network_is_wired_as_experta_wires_it() -> None:
