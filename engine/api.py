@@ -210,10 +210,11 @@ def advise(profile: ProfileLike, knowledge_dirs: Iterable[str] = (), have: str |
     result, defaults = run_with_defaults(cat, answers, owned=owned)
     recs = sorted(result.of(F.Recommendation), key=lambda f: TIERS.index(f["tier"]))
     need = result.of(F.MemoryNeed)
+    launches = _launches(result)
     return Advice(
         profile=_profile(answers, defaults, cat), defaults_used=dict(sorted(defaults.items())),
         memory_need={k: v for k, v in need[0].as_dict().items() if not str(k).startswith("__")} if need else {},
-        recommendations=tuple(_recommendation(f, result.options[f["id"]], cat, _launches(result)) for f in recs),
+        recommendations=tuple(_recommendation(f, result.options[f["id"]], cat, launches) for f in recs),
         warnings=_items(result, F.Warning), tips=_items(result, F.Tip), notes=_items(result, F.Note),
         candidates=len(result.of(F.Candidate)), trace=tuple(result.events),
         # what the user owns is not among the inputs a trace replays, so an upgrade answer carries no evidence to write

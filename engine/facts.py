@@ -8,14 +8,37 @@ missing answers positively). Everything else is declared by a rule through
 
 from __future__ import annotations
 
-from experta import Fact, Field
+import experta
+from experta import Field
+from experta.utils import freeze
+
+# Values experta's ``freeze`` returns unchanged (hashable scalars): stored without its dispatch.
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
-class Answers(Fact):  # type: ignore[misc]
+class Fact(experta.Fact):  # type: ignore[misc]
+    """experta's Fact, filled faster: a consultation builds ~100 facts of ~10 fields each.
+
+    experta's constructor stores each field through ``__setitem__`` (which looks up the fact id to refuse changes
+    after declaration, then freezes the value through a single-dispatch function); a new fact has no id yet, so
+    the fields are stored directly, frozen only where freezing changes them (lists, dicts, sets).
+    """
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        if args or "__factid__" in kwargs:
+            super().__init__(*args, **kwargs)
+            return
+        store = dict.__setitem__
+        for key, value in kwargs.items():
+            store(self, key, value if type(value) in _SCALARS else freeze(value))
+        self._Fact__defaults: dict[object, object] = {}  # experta's private attribute, set as its constructor sets it
+
+
+class Answers(Fact):
     """Every input slot: what the user gave or a documented default, ``None`` where still unknown."""
 
 
-class Policy(Fact):  # type: ignore[misc]
+class Policy(Fact):
     """Every policy threshold, one field per entry of knowledge/policy.yaml, declared once per run.
 
     Rules test their thresholds in the pattern, as a CLIPS rule tests a defglobal:
@@ -23,34 +46,34 @@ class Policy(Fact):  # type: ignore[misc]
     """
 
 
-class PrecisionSpec(Fact):  # type: ignore[misc]
+class PrecisionSpec(Fact):
     """A catalog precision's numbers that rules test in their patterns (bits per weight, quality), one fact per precision."""
 
 
-class Mode(Fact):  # type: ignore[misc]
+class Mode(Fact):
     """What the consultation answers: ``recommend`` (rank options) or ``check`` (judge a proposal)."""
 
     kind = Field(str, mandatory=True)
 
 
-class Question(Fact):  # type: ignore[misc]
+class Question(Fact):
     """An input a rule needs and does not have."""
 
     slot = Field(str, mandatory=True)
 
 
-class Workload(Fact):  # type: ignore[misc]
+class Workload(Fact):
     """All inputs, resolved and complete: what every later rule reasons about."""
 
 
-class Proposal(Fact):  # type: ignore[misc]
+class Proposal(Fact):
     """A configuration the user names for `llmhw check`."""
 
     hardware = Field(str, mandatory=True)
     count = Field(int, mandatory=True)
 
 
-class Owned(Fact):  # type: ignore[misc]
+class Owned(Fact):
     """The hardware the user already has (`recommend --have`): an accelerator and count, or none (a CPU-only machine)."""
 
     hardware = Field(str, mandatory=True)  # a catalog accelerator id, or "none"
@@ -58,55 +81,55 @@ class Owned(Fact):  # type: ignore[misc]
     count = Field(int, mandatory=True)
 
 
-class Upgrade(Fact):  # type: ignore[misc]
+class Upgrade(Fact):
     """What the owned hardware runs, one addition to it (with its cost and what it reaches), or renting instead."""
 
 
-class Exclusion(Fact):  # type: ignore[misc]
+class Exclusion(Fact):
     """A class of hardware ruled out, and why."""
 
     what = Field(str, mandatory=True)  # e.g. "kind:tpu", "ecosystem:npu", "obtain:cloud"
 
 
-class ModelSpec(Fact):  # type: ignore[misc]
+class ModelSpec(Fact):
     """The catalog's numbers about the workload's model that rules test in their patterns (size, architecture, experts)."""
 
 
-class MemoryNeed(Fact):  # type: ignore[misc]
+class MemoryNeed(Fact):
     """The memory breakdown of the workload at one precision on one device (bytes)."""
 
 
-class Candidate(Fact):  # type: ignore[misc]
+class Candidate(Fact):
     """One configuration (accelerator x count x precision) that fits, with its numbers."""
 
 
-class CandidateSet(Fact):  # type: ignore[misc]
+class CandidateSet(Fact):
     """Marks that candidate generation is done: tier selection may start."""
 
 
-class Fit(Fact):  # type: ignore[misc]
+class Fit(Fact):
     """How a proposed configuration holds the workload."""
 
 
-class HostNeed(Fact):  # type: ignore[misc]
+class HostNeed(Fact):
     """What the host around the configuration under discussion needs: CPU cores, RAM, and the weights it loads (P2)."""
 
 
-class Recommendation(Fact):  # type: ignore[misc]
+class Recommendation(Fact):
     """A ranked option: minimum, recommended, or best within budget."""
 
 
-class Warning(Fact):  # type: ignore[misc]
+class Warning(Fact):
     """A pitfall that applies, with what is at stake."""
 
 
-class Tip(Fact):  # type: ignore[misc]
+class Tip(Fact):
     """A technique that helps this workload, with its effect."""
 
 
-class Note(Fact):  # type: ignore[misc]
+class Note(Fact):
     """A statement the output shows but that is neither warning nor tip (e.g. article check)."""
 
 
-class Launch(Fact):  # type: ignore[misc]
+class Launch(Fact):
     """How to start a recommended or proposed configuration: its runtime's commands, each option with its reason."""

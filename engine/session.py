@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from experta import Fact, KnowledgeEngine, Rule
-from experta.matchers import ReteMatcher
 from experta.strategies import DepthStrategy
 
 from . import facts as F
+from . import rete
 from .knowledge.loader import Catalog
 from .knowledge.schema import Policy
 from .planner import Option, Workload
@@ -38,13 +38,7 @@ from .rules.roles import RoleRules
 from .rules.training import TrainingRules
 from .rules.upgrade import UpgradeRules
 from .trace.events import TraceEvent
-from .units import render, render_lenient
-
-
-def statement(template: str, values: Mapping[str, Any]) -> str:
-    """A rule's statement with its bindings filled in (unbound placeholders stay visible)."""
-    return render_lenient(template, values)
-
+from .units import render
 
 # Conclusions that carry the firing rule's id and message (a Recommendation's id is its option's).
 STAMPED = (F.Warning, F.Tip, F.Note, F.Upgrade)
@@ -67,35 +61,11 @@ class StableDepthStrategy(DepthStrategy):  # type: ignore[misc]
         return (activation.rule.salience, facts, getattr(meta, "id", ""))
 
 
-class ResettingOnce(ReteMatcher):  # type: ignore[misc]
-    """experta's Rete matcher, whose reset (one per consultation) clears each node's memory once.
-
-    experta resets recursively, so a node shared by several rules is cleared once per path to it (~1,000 visits
-    for ~560 nodes, each logged); the network does not change once built, so its nodes are listed once.
-    """
-
-    _nodes: tuple[Any, ...] | None = None
-
-    def reset(self) -> None:
-        nodes = self._nodes
-        if nodes is None:
-            found: dict[int, Any] = {}
-            todo = [self.root_node]
-            while todo:
-                node = todo.pop()
-                if id(node) not in found:
-                    found[id(node)] = node
-                    todo += [child.node for child in node.children]
-            nodes = self._nodes = tuple(found.values())
-        for node in nodes:
-            node._reset()
-
-
 class BaseEngine(KnowledgeEngine):  # type: ignore[misc]
     """The machinery every rule module relies on (``rules.Host``): catalog and policy access and ``conclude``."""
 
     __strategy__ = StableDepthStrategy
-    __matcher__ = ResettingOnce
+    __matcher__ = rete.Matcher
     catalog: Catalog
     policy: Policy
 
@@ -104,6 +74,18 @@ class BaseEngine(KnowledgeEngine):  # type: ignore[misc]
         self.firing: list[tuple[Any, dict[str, Any]]] = []
         self.events: list[TraceEvent] = []
         self.options: dict[str, Option] = {}
+
+    def get_deffacts(self) -> list[Any]:
+        """experta's DefFacts (its InitialFact), found once: experta lists every member of the engine at each reset.
+
+        Each is bound to this engine again, as the attribute lookup experta makes would bind it.
+        """
+        found: list[Any] | None = self.__dict__.get("_deffacts")
+        if found is None:
+            found = self._deffacts = list(super().get_deffacts())
+        for deffacts in found:
+            deffacts.__get__(self, type(self))
+        return found
 
     def start(self, catalog: Catalog) -> None:
         self.catalog = catalog
@@ -125,9 +107,8 @@ class BaseEngine(KnowledgeEngine):  # type: ignore[misc]
         if meta.message and isinstance(fact, STAMPED):
             fact = type(fact)(**{**fact.as_dict(), "id": meta.id, "message": render(meta.message, values)})
         declared = self.declare(fact)
-        self.events.append(TraceEvent(
-            seq=len(self.events) + 1, rule_id=meta.id, rule_name=meta.name,
-            statement=statement(meta.statement, values),
+        self.events.append(TraceEvent.unrendered(
+            meta.statement, seq=len(self.events) + 1, rule_id=meta.id, rule_name=meta.name,
             bindings=dict(sorted(values.items())),  # made JSON-ready (trace.plain) only if a trace is written
             inputs=tuple(sorted({f.__factid__ for f in used if f.__factid__ is not None})),
             outputs=(declared.__factid__,) if declared is not None else (),

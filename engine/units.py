@@ -9,7 +9,7 @@ trace and are turned into text in exactly one place.
 from __future__ import annotations
 
 import string
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -78,6 +78,13 @@ def _parsed(template: str) -> tuple[tuple[str, str | None, str | None, str | Non
     return tuple(string.Formatter().parse(template))
 
 
+@lru_cache(maxsize=4096)
+def _plain(template: str) -> bool:
+    """Whether every field of a template is a plain name with a literal spec (``{need_bytes:gb}``, not ``{a.b}``)."""
+    return all(name is None or (name.isidentifier() and not any(c in (spec or "") for c in "{}"))
+               for _, name, spec, _ in _parsed(template))
+
+
 class UnitFormatter(string.Formatter):
     """``str.format`` with unit specs; ``strict=False`` leaves unbound fields and odd values visible instead of failing."""
 
@@ -87,6 +94,21 @@ class UnitFormatter(string.Formatter):
 
     def parse(self, format_string: str) -> Iterable[tuple[str, str | None, str | None, str | None]]:
         return _parsed(format_string)  # a few hundred templates, each parsed once instead of at every rendering
+
+    def vformat(self, format_string: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> str:
+        """``string.Formatter.vformat``, without its general machinery for templates whose fields are plain names.
+
+        The same calls in the same order (get_value, convert_field, format_field), so the same text; a template with
+        attribute or index fields, positional fields or nested specs takes the general path.
+        """
+        if args or not _plain(format_string):
+            return super().vformat(format_string, args, kwargs)
+        out = []
+        for literal, name, spec, conversion in _parsed(format_string):
+            out.append(literal)
+            if name is not None:
+                out.append(self.format_field(self.convert_field(self.get_value(name, args, kwargs), conversion), spec or ""))
+        return "".join(out)
 
     def get_value(self, key: int | str, args: Any, kwargs: Mapping[str, Any]) -> Any:
         if self.strict or key in kwargs:

@@ -20,6 +20,31 @@ class TraceEvent:
     outputs: tuple[int, ...]
     sources: tuple[str, ...]
 
+    @classmethod
+    def unrendered(cls, template: str, **fields: Any) -> TraceEvent:
+        """An event whose ``statement`` is filled from ``template`` and its bindings when first read.
+
+        Most consultations never show their trace, and filling every firing's statement was a twentieth of a warm
+        consultation. The text is the one ``render_lenient(template, bindings)`` gives at any time: bindings are the
+        rule's matched values (frozen by experta) and the values it concluded with, which no rule changes afterwards.
+        """
+        event = cls.__new__(cls)
+        for name, value in fields.items():
+            object.__setattr__(event, name, value)
+        object.__setattr__(event, "_template", template)
+        return event
+
+    def __getattr__(self, name: str) -> Any:
+        # Called only for attributes not set: an unrendered event's statement, filled once and kept.
+        template = self.__dict__.get("_template")
+        if name != "statement" or template is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        from ..units import render_lenient
+
+        text = render_lenient(template, self.bindings)
+        object.__setattr__(self, "statement", text)
+        return text
+
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["inputs"], out["outputs"], out["sources"] = list(self.inputs), list(self.outputs), list(self.sources)
