@@ -4,9 +4,11 @@ minimum: the cheapest option at acceptable quality that meets the speed floor.
 recommended: within the budget, at least as fast as the minimum (or of a better quality class at the speed
     target), reading the timed prompt within the time-to-first-token target when an option within its price limit
     does, and dominated by no option (none is cheaper-or-equal, faster-or-equal and of the same or a better quality
-    class).
+    class). A training run has no speed target: its recommended tier is the option with memory to spare at the
+    lowest cost per training token/s.
 best-in-budget: the best quality class, then the fastest, within the budget and above the speed floor, never
-    below the recommended tier on quality-and-speed.
+    below the recommended tier on quality-and-speed, and not full (policy best-max-utilization) when an option
+    that good has room.
 Options without a price take part only when no priced option qualifies: they cannot be compared on cost.
 """
 
