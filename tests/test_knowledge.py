@@ -65,9 +65,6 @@ def test_every_number_has_a_source(catalog):
 _SERVER_ONLY = "sold only inside OEM servers or 8-GPU platforms, whose quotes are not public; rented meanwhile, shown as price unknown"
 UNPRICED = {
     "a10": _SERVER_ONLY, "l40": _SERVER_ONLY,
-    "a100-40gb-sxm": _SERVER_ONLY + " (HGX A100 boards are sold used as whole servers with no stored price)",
-    "mi250x-gcd": _SERVER_ONLY + " (an HPC part of Frontier/LUMI-class systems, no rent price either)",
-    "mi355x": _SERVER_ONLY + "; no public rent price stored either",
     "apple-m1-max-64gb": "discontinued; no dated used price for the 64 GB configuration in the stored sources",
     "apple-m2-max-96gb": "discontinued; no dated used price for the 96 GB configuration in the stored sources",
     "npu-amd-ryzen-ai-300": "a chip in many laptops; no laptop's dated price stored",
