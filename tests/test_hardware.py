@@ -34,13 +34,18 @@ def test_filters_pick_the_cheap_24gb_cuda_cards(runner):
     ]
 
 
-def test_rocm_listing_shows_rent_prices_and_unknown_ones(runner):
+def test_rocm_listing_shows_system_and_rent_prices(runner):
     out = lines(runner, "--ecosystem", "rocm")
     assert ("mi300x                        gpu     rocm           206.1  5,300    2,615 FP8      93  "
             "153,846 USD for 8 (whole system) street-new, 2026 (11 mo)") in out
     assert "mi325x                        gpu     rocm           274.9  6,000    2,615 FP8       -  1.95 USD/h cloud-on-demand, 2026-05 (7 mo)" in out
-    assert "mi355x                        gpu     rocm           309.2  8,000    5,000 FP8       -  price unknown" in out
+    assert "mi355x                        gpu     rocm           309.2  8,000    5,000 FP8       -  2.59 USD/h cloud-on-demand, 2026-07 (5 mo)" in out
     assert out[-1] == "15 devices"
+
+
+def test_a_device_with_no_price_is_listed_as_price_unknown(runner):
+    out = lines(runner, "--ecosystem", "npu")
+    assert "npu-amd-ryzen-ai-300          npu     npu             17.2    120      50 INT8       -  price unknown" in out
 
 
 def test_a_filter_nothing_passes_says_so(runner):

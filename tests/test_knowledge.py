@@ -64,14 +64,11 @@ def test_every_number_has_a_source(catalog):
 # without a dated buy price (or a cloud-only one without a rent price) fails the test below until it is priced or listed here.
 _SERVER_ONLY = "sold only inside OEM servers or 8-GPU platforms, whose quotes are not public; rented meanwhile, shown as price unknown"
 UNPRICED = {
-    "a10": _SERVER_ONLY, "l40": _SERVER_ONLY,
-    "a100-40gb-sxm": _SERVER_ONLY + " (HGX A100 boards are sold used as whole servers with no stored price)",
-    "mi250x-gcd": _SERVER_ONLY + " (an HPC part of Frontier/LUMI-class systems, no rent price either)",
-    "mi355x": _SERVER_ONLY + "; no public rent price stored either",
-    "apple-m1-max-64gb": "discontinued; no dated used price for the 64 GB configuration in the stored sources",
-    "apple-m2-max-96gb": "discontinued; no dated used price for the 96 GB configuration in the stored sources",
-    "npu-amd-ryzen-ai-300": "a chip in many laptops; no laptop's dated price stored",
-    "cpu-workstation-trpro-7985wx": "the 7985WX's list price is not in the stored sources (the 7975WX boxes are priced instead)",
+    "a10": _SERVER_ONLY, "l40": _SERVER_ONLY, "mi355x": _SERVER_ONLY + " (rented at Vultr for 2.59 USD per GPU-hour)",
+    "apple-m1-max-64gb": "discontinued; no dated used or refurbished price for the 64 GB configuration found (searched 2026-12)",
+    "apple-m2-max-96gb": "discontinued; no dated used or refurbished price for the 96 GB configuration found (searched 2026-12)",
+    "npu-amd-ryzen-ai-300": "a chip in many laptops; no 16 GB Ryzen AI 300 laptop with a dated price found (searched 2026-12)",
+    "cpu-workstation-trpro-7985wx": "no named outlet's 7985WX launch price found (searched 2026-12); the 7975WX boxes are priced",
 }
 
 
