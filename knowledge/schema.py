@@ -405,6 +405,7 @@ class Policy:
     fit_headroom: float = _limit("fraction of usable memory")
     comfortable_utilization: float = _limit("fraction of usable memory")
     best_max_utilization: float = _limit("fraction of usable memory")
+    best_speed_tie: float = _limit("fraction of decode speed")
     device_counts: tuple[int, ...] = _limit("devices")
     max_devices_personal: int = _limit("devices")
     max_devices_team: int = _limit("devices")

@@ -6,9 +6,9 @@ recommended: within the budget, at least as fast as the minimum (or of a better 
     does, and dominated by no option (none is cheaper-or-equal, faster-or-equal and of the same or a better quality
     class). A training run has no speed target: its recommended tier is the option with memory to spare at the
     lowest cost per training token/s.
-best-in-budget: the best quality class, then the fastest, within the budget and above the speed floor, never
-    below the recommended tier on quality-and-speed, and not full (policy best-max-utilization) when an option
-    that good has room.
+best-in-budget: the best quality class, then the fastest (the cheapest of those within a few percent of it), within
+    the budget and above the speed floor, never below the recommended tier on quality-and-speed, and not full
+    (policy best-max-utilization) when an option that good has room.
 Options without a price take part only when no priced option qualifies: they cannot be compared on cost.
 """
 
@@ -31,6 +31,7 @@ class Floors:
     target: float  # tokens/s per user the recommended tier aims for
     comfortable: float  # fraction of usable memory the recommended tier prefers to stay under
     full: float  # fraction of usable memory above which the best tier counts an option as full
+    speed_tie: float  # speeds closer than this fraction are the same to the best tier, which then takes the cheaper
     premium: float  # how much more than the cheapest option reaching the target the recommended tier pays for comfort
     batching: bool  # several users: the recommended tier prefers a runtime that batches them
     budget: float | None
@@ -47,6 +48,7 @@ class Floors:
             target=0.0 if training else cat.policy.target_tokens_per_s,
             comfortable=cat.policy.comfortable_utilization,
             full=cat.policy.best_max_utilization,
+            speed_tie=cat.policy.best_speed_tie,
             premium=math.inf if training else cat.policy.recommended_max_premium,
             batching=not training and w.concurrency > cat.policy.serving_engine_above_users,
             budget=w.budget,
@@ -218,10 +220,10 @@ def unique_share(o: Option) -> float:
 
 
 def pick_best(options: list[Option], recommended: Option | None, f: Floors, idle_below: float) -> tuple[Option | None, bool]:
-    """The best-in-budget tier: best quality class, then fastest, within the budget and above the speed floor, never
-    below the recommended tier, not full (``Floors.full``) when an option has room; configurations the workload leaves
-    mostly idle (under ``idle_below`` of their memory) only if nothing else qualifies (``unique_share``). Returns the
-    pick and whether it had to be a mostly idle one."""
+    """The best-in-budget tier: best quality class, then fastest (the cheapest within ``speed_tie`` of the fastest),
+    within the budget and above the speed floor, never below the recommended tier, not full (``Floors.full``) when an
+    option has room; configurations the workload leaves mostly idle (under ``idle_below`` of their memory) only if
+    nothing else qualifies (``unique_share``). Returns the pick and whether it had to be a mostly idle one."""
     pool = _eligible(options, f)
     if f.budget is not None:
         pool = [o for o in pool if _cost(o) <= f.budget]
@@ -232,7 +234,11 @@ def pick_best(options: list[Option], recommended: Option | None, f: Floors, idle
     used = [o for o in pool if unique_share(o) >= idle_below]
     # Some room before speed: a top tier at 99% of its memory fails on the first longer prompt or extra user.
     roomy = [o for o in used or pool if o.utilization <= f.full]
-    pick = min(roomy or used or pool, key=lambda o: (-_quality(o), -_speed(o), _cost(o), o.id), default=None)
+    field = roomy or used or pool
+    pick = min(field, key=lambda o: (-_quality(o), -_speed(o), _cost(o), o.id), default=None)
+    if pick is not None:  # speeds within the tie of the fastest of its class are the same to a user: the cheapest of them
+        near = [o for o in field if _quality(o) == _quality(pick) and _speed(o) >= (1 - f.speed_tie) * _speed(pick)]
+        pick = min(near, key=lambda o: (_cost(o), -_speed(o), o.id))
     while pick is not None and (better := dominator(pick, pool, f)) is not None:
         pick = better  # a mostly idle option that costs no more and is no worse is still the better buy
     return pick, bool(pool) and not used
