@@ -300,8 +300,8 @@ class CandidateRules:
 
     @Rule(AS.done << CandidateSet(count=MATCH.count), AS.workload << Workload(), Mode(kind="recommend"),
           TEST(lambda count: count > 0), salience=SALIENCE_ADVICE)
-    @rule_meta(id="CAND-unpriced", statement="{unpriced} of the {count} configurations that fit have no price in the catalog",
-               message="{unpriced} of the {count} configurations that fit have no price in the catalog{where} Get a quote to compare them.",
+    @rule_meta(id="CAND-unpriced", statement="{unpriced} of the {count} configurations that fit {have} no price in the catalog",
+               message="{unpriced} of the {count} configurations that fit {have} no price in the catalog{where} Get a quote to compare them.",
                sources=["llmhw-assumption"], needs=("model",))
     def unpriced(self: Host, done: CandidateSet, workload: Workload, count: int) -> None:
         """## What it decides
@@ -333,4 +333,4 @@ class CandidateRules:
                  else Phrase("; {hidden} of them are not among the tiers, the best of which: {best}.", hidden=len(hidden),
                              best=named) if hidden
                  else Phrase(", all shown above as price unknown."))
-        self.conclude(Note(), unpriced=len(unpriced), where=where)
+        self.conclude(Note(), unpriced=len(unpriced), where=where, have="has" if len(unpriced) == 1 else "have")
