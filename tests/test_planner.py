@@ -87,3 +87,16 @@ def test_a_rack_is_its_own_host_bought_or_rented(runner):
     assert bought["power_usd_per_year"] == round(72 * 1200 * 8 * 365 / 1000 * 0.13, 2)
     rented = run_json(runner, "check", "--model", "qwen2.5:7b", "--hardware", "GB200", "--deployment", "cloud")["cost"]
     assert (rented["host"], rented["host_usd"], rented["purchase_usd"]) == ("", None, round(2_500_000 / 72, 2))
+
+
+@pytest.mark.parametrize("model,deployment", [("deepseek-r1-distill-llama-70b", "local"), ("qwen3-30b-a3b", "cloud")])
+def test_an_enumeration_within_a_cost_keeps_the_same_options(catalog, model, deployment):
+    w = planner.Workload(model=model, task="inference", precision="auto", context=8192, concurrency=20, batch=1,
+                         activation_checkpointing=None, lora_rank=16, budget=None, ecosystem="any", deployment=deployment,
+                         scale="team", hours_per_day=8, cpu_cores=None, ram_gb=None)
+    accels = list(catalog.accelerators.values())
+    every = planner.enumerate_options(w, catalog.models[model], accels, catalog)
+    costs = sorted({o.cost.budget_usd for o in every if o.cost.budget_usd is not None})
+    for ceiling in (costs[0] / 2, costs[0], costs[len(costs) // 2], costs[-1]):  # on an option's cost exactly, too
+        within = [o for o in every if o.cost.budget_usd is not None and o.cost.budget_usd <= ceiling]
+        assert planner.enumerate_options(w, catalog.models[model], accels, catalog, within_usd=ceiling) == within

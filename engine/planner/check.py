@@ -104,8 +104,7 @@ def largest_smaller_model(w: Workload, model: Model, accels: list[Accelerator], 
     family = sorted((m for m in cat.models.values() if m.family == model.family and m.params < model.params),
                     key=lambda m: (-m.params, m.id))
     for other in family:
-        options = [o for o in enumerate_options(replace(w, model=other.id), other, accels, cat)
-                   if f.budget is None or (o.cost.budget_usd is not None and o.cost.budget_usd <= f.budget)]
+        options = enumerate_options(replace(w, model=other.id), other, accels, cat, within_usd=f.budget)
         pick, meets_floors = pick_minimum(options, f)
         if pick is not None and (meets_floors or not floors_only):
             return other, pick

@@ -44,6 +44,7 @@ class _Shared:
     a: sizing.Arch
     precisions: list[Precision]
     memo: dict[Any, sizing.Memory]
+    within_usd: float | None = None  # the options wanted cost at most this (None: any cost)
     runtimes: dict[tuple[str, str, bool, float | None, bool], list[Runtime]] = field(default_factory=dict)
 
     def offered(self, w: Workload, model: Model, accel: Accelerator, p: Precision, cat: Catalog) -> list[Runtime]:
@@ -104,7 +105,7 @@ def _serving(w: Workload, model: Model, accel: Accelerator, p: Precision, rt: Ru
         return []
     need = math.ceil((one.total - rt.overhead_bytes) / room)
     tried = [n for n in counts if n >= need][:2]
-    if not tried:
+    if not tried or _over(w, accel, tried[0], shared.within_usd):
         return []
     at = layout_search(w, model, shared.a, accel, p, rt, cat, KV_BYTES_DEFAULT, usable, shared.memo)
     laid: dict[int, tuple[Layout, sizing.Memory, sizing.Speed]] = {}
@@ -145,6 +146,12 @@ def _serving(w: Workload, model: Model, accel: Accelerator, p: Precision, rt: Ru
     return out
 
 
+def _over(w: Workload, accel: Accelerator, count: int, within_usd: float | None) -> bool:
+    """Whether every option of ``count`` or more of this device costs more than ``within_usd``: each device costs at
+    least ``least_cost`` (a relative slack keeps the comparison exact where the products round differently)."""
+    return within_usd is not None and count * least_cost(w, accel) > within_usd * (1 + 1e-9)
+
+
 def _fewest_training(w: Workload, model: Model, accel: Accelerator, p: Precision, rt: Runtime, counts: list[int], cat: Catalog,
                      shared: _Shared) -> Option | None:
     """The fewest of ``counts`` devices the training run fits on: its need is memoized, only that count is timed and priced."""
@@ -156,11 +163,18 @@ def _fewest_training(w: Workload, model: Model, accel: Accelerator, p: Precision
     return option if option.fits else None
 
 
-def enumerate_options(w: Workload, model: Model, accelerators: Iterable[Accelerator], cat: Catalog) -> list[Option]:
-    """Every fitting option over the given devices, pruned to the ones no other option beats on cost, quality and speed."""
-    shared = _Shared(arch(model), precisions_for(w, model, cat), {})
+def enumerate_options(w: Workload, model: Model, accelerators: Iterable[Accelerator], cat: Catalog,
+                      within_usd: float | None = None) -> list[Option]:
+    """Every fitting option over the given devices, pruned to the ones no other option beats on cost, quality and speed;
+    with ``within_usd``, only the priced ones that cost at most that.
+
+    Keeping the options within a cost before the pruning gives the same ones as after it (an option that beats
+    another costs no more), and a format whose fewest devices already cost more is not sized."""
+    shared = _Shared(arch(model), precisions_for(w, model, cat), {}, within_usd)
     options = [o for accel in undominated(w, (a for a in accelerators if not a.host_only))
                for o in offload.with_offload(w, model, accel, cat, options_for(w, model, accel, cat, shared))]
+    if within_usd is not None:
+        options = [o for o in options if o.cost.budget_usd is not None and o.cost.budget_usd <= within_usd]
     return pareto(options, cat.policy.comfortable_utilization, Floors.of(w, cat).prompt_ok)
 
 
