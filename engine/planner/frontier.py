@@ -22,6 +22,7 @@ from .evaluate import (
     arch,
     device_counts,
     evaluate,
+    layer_split_rate_ceiling,
     layout_search,
     offered,
     per_user_rate,
@@ -124,7 +125,11 @@ def _serving(w: Workload, model: Model, accel: Accelerator, p: Precision, rt: Ru
         return []
     out = [option(n)]
     reached = out[0].tokens_per_s or 0
+    # a layer split gets no faster with more devices: a speed over its ceiling is not looked for (slack for rounding)
+    ceiling = layer_split_rate_ceiling(w, shared.a, accel, p, rt, cat, KV_BYTES_DEFAULT) if reached < cat.policy.target_tokens_per_s else None
     for speed in (cat.policy.min_tokens_per_s, cat.policy.target_tokens_per_s):
+        if ceiling is not None and ceiling * (1 + 1e-9) < speed:
+            continue
         for m in (m for m in counts if m > out[-1].count and reached < speed):
             if m not in rates:
                 laid[m] = at(m, None)
