@@ -176,8 +176,9 @@ def enumerate_options(w: Workload, model: Model, accelerators: Iterable[Accelera
     Keeping the options within a cost before the pruning gives the same ones as after it (an option that beats
     another costs no more), and a format whose fewest devices already cost more is not sized."""
     shared = _Shared(arch(model), precisions_for(w, model, cat), {}, within_usd)
+    hybrid_memo: dict[str, tuple[sizing.Arch, sizing.Memory]] = {}
     options = [o for accel in undominated(w, (a for a in accelerators if not a.host_only))
-               for o in offload.with_offload(w, model, accel, cat, options_for(w, model, accel, cat, shared))]
+               for o in offload.with_offload(w, model, accel, cat, options_for(w, model, accel, cat, shared), memo=hybrid_memo)]
     if within_usd is not None:
         options = [o for o in options if o.cost.budget_usd is not None and o.cost.budget_usd <= within_usd]
     return pareto(options, cat.policy.comfortable_utilization, Floors.of(w, cat).prompt_ok)

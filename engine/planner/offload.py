@@ -91,31 +91,33 @@ def modes_for(w: Workload, model: Model) -> list[str]:
 
 
 def with_offload(w: Workload, model: Model, accel: Accelerator, cat: Catalog, gpu_only: list[Option],
-                 count: int | None = None) -> list[Option]:
+                 count: int | None = None, memo: dict[str, tuple[sizing.Arch, sizing.Memory]] | None = None) -> list[Option]:
     """The options to weigh for one device: ``gpu_only`` (the options that keep everything on it), plus or instead of
     hybrid options, as ``w.offload`` says (auto: hybrid in every format one device cannot hold alone, whatever several
-    of them hold, so that a device another dominates gets no hybrid option the other lacks: pruning it stays exact)."""
+    of them hold, so that a device another dominates gets no hybrid option the other lacks: pruning it stays exact).
+    ``memo``: the needs sized for other devices of the same workload and model (``_sized``)."""
     # None is "none" as the consultation passes it on (profile.NONE, an answer left empty on purpose, reads as None)
     if w.offload in (None, "none"):
         return gpu_only
     if w.offload == "auto":
         held = {o.precision for o in gpu_only if o.fits and o.count == 1}
-        return gpu_only + hybrid_options(w, model, accel, cat, count, skip=held)
-    return hybrid_options(w, model, accel, cat, count) or gpu_only
+        return gpu_only + hybrid_options(w, model, accel, cat, count, skip=held, memo=memo)
+    return hybrid_options(w, model, accel, cat, count, memo=memo) or gpu_only
 
 
 def hybrid_options(w: Workload, model: Model, accel: Accelerator, cat: Catalog, count: int | None = None,
-                   skip: frozenset[str] | set[str] = frozenset()) -> list[Option]:
+                   skip: frozenset[str] | set[str] = frozenset(),
+                   memo: dict[str, tuple[sizing.Arch, sizing.Memory]] | None = None) -> list[Option]:
     """Every hybrid option of this GPU (one, or ``count`` for a named configuration) with each host worth offering
     (the cheapest only for a named one), per format the hybrid runtime runs on it but for those in ``skip``. None for
-    training, rented or edge devices, or a device bought only as a whole system."""
+    training, rented or edge devices, or a device bought only as a whole system. ``memo``: as for ``with_offload``."""
     modes = modes_for(w, model)
     bought_whole = count is None and accel.purchase_unit > 1
     if not modes or w.training or w.deployment != "local" or accel.kind != "gpu" or bought_whole:
         return []
     rt = cat.runtimes[cat.policy.hybrid_runtime]
     n = count or 1
-    memo: dict[str, tuple[sizing.Arch, sizing.Memory]] = {}
+    memo = {} if memo is None else memo
     out: list[Option] = []
     for p in precisions_for(w, model, cat):
         if p.id in skip or not (runs_on(p, accel, model) and rt.runs(p.id, accel.ecosystem)):
