@@ -100,3 +100,17 @@ def test_an_enumeration_within_a_cost_keeps_the_same_options(catalog, model, dep
     for ceiling in (costs[0] / 2, costs[0], costs[len(costs) // 2], costs[-1]):  # on an option's cost exactly, too
         within = [o for o in every if o.cost.budget_usd is not None and o.cost.budget_usd <= ceiling]
         assert planner.enumerate_options(w, catalog.models[model], accels, catalog, within_usd=ceiling) == within
+
+
+@pytest.mark.parametrize("model,deployment,floor", [("qwen3-235b-a22b", "cloud", "near-lossless"), ("qwen2.5-72b", "local", "lossless"),
+                                                    ("deepseek-r1-distill-qwen-7b", "local", "small-loss")])
+def test_the_cheapest_within_a_growing_cost_is_the_cheapest_of_all(catalog, model, deployment, floor):
+    w = planner.Workload(model=model, task="inference", precision="auto", context=32768, concurrency=20, batch=1,
+                         activation_checkpointing=None, lora_rank=16, budget=None, ecosystem="tpu", deployment=deployment,
+                         scale="enterprise", hours_per_day=8, cpu_cores=None, ram_gb=None)
+    gpus = [a for a in catalog.accelerators.values() if a.ecosystem == "cuda"]
+    def wanted(o):
+        return planner.meets(o, floor, 0)
+    every = planner.enumerate_options(w, catalog.models[model], gpus, catalog)
+    assert planner.cheapest_meeting(w, catalog.models[model], gpus, catalog, wanted) == planner.cheapest(o for o in every if wanted(o))
+    assert planner.cheapest_meeting(w, catalog.models[model], gpus, catalog, lambda o: False) is None

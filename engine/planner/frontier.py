@@ -34,7 +34,9 @@ from .evaluate import (
     usable_bytes,
 )
 from .options import KV_BYTES_DEFAULT, QUALITY_RANK, Layout, Option, Workload
-from .tiers import Floors
+from .tiers import Floors, cheapest
+
+CHEAPEST_ROUNDS = 4  # enumerations within a growing cost before the whole catalog (cheapest_meeting)
 
 
 @dataclass
@@ -174,14 +176,32 @@ def enumerate_options(w: Workload, model: Model, accelerators: Iterable[Accelera
     with ``within_usd``, only the priced ones that cost at most that.
 
     Keeping the options within a cost before the pruning gives the same ones as after it (an option that beats
-    another costs no more), and a format whose fewest devices already cost more is not sized."""
+    another costs no more), and neither a device whose least cost is over it (``least_cost``) nor a format whose fewest
+    devices already cost more is sized."""
     shared = _Shared(arch(model), precisions_for(w, model, cat), {}, within_usd)
     hybrid_memo: dict[str, tuple[sizing.Arch, sizing.Memory]] = {}
+    if within_usd is not None:
+        accelerators = [a for a in accelerators if least_cost(w, a) <= within_usd]
     options = [o for accel in undominated(w, (a for a in accelerators if not a.host_only))
                for o in offload.with_offload(w, model, accel, cat, options_for(w, model, accel, cat, shared), memo=hybrid_memo)]
     if within_usd is not None:
         options = [o for o in options if o.cost.budget_usd is not None and o.cost.budget_usd <= within_usd]
     return pareto(options, cat.policy.comfortable_utilization, Floors.of(w, cat).prompt_ok)
+
+
+def cheapest_meeting(w: Workload, model: Model, accelerators: Iterable[Accelerator], cat: Catalog,
+                     wanted: Callable[[Option], bool]) -> Option | None:
+    """``tiers.cheapest`` of the enumerated options that are ``wanted``, enumerating within a cost that grows fourfold
+    from a few of the cheapest devices (the cheapest within a cost is the cheapest of all when it exists), the whole
+    catalog after a few rounds."""
+    accels = list(accelerators)
+    floors = [c for c in (least_cost(w, a) for a in accels) if c < math.inf]
+    ceilings = [min(floors) * 4 ** k for k in range(1, CHEAPEST_ROUNDS + 1)] if floors else []
+    for within_usd in [*ceilings, None]:
+        found = cheapest(o for o in enumerate_options(w, model, accels, cat, within_usd) if wanted(o))
+        if found is not None:
+            return found
+    return None
 
 
 def _price(w: Workload, accel: Accelerator) -> float:
