@@ -16,7 +16,7 @@ from typing import Any
 from .. import sizing
 from ..knowledge.loader import Catalog
 from ..knowledge.schema import Accelerator, Model, Precision, Runtime
-from . import offload
+from . import layouts, offload
 from .evaluate import (
     _inference_memory,
     arch,
@@ -29,10 +29,12 @@ from .evaluate import (
     precisions_for,
     prices_of,
     runs_at,
+    step_overhead,
     training_fit,
     trains_on,
     usable_bytes,
 )
+from .measured import speed_factor
 from .options import KV_BYTES_DEFAULT, QUALITY_RANK, Layout, Option, Workload
 from .tiers import Floors, cheapest
 
@@ -49,6 +51,7 @@ class _Shared:
     memo: dict[Any, sizing.Memory]
     within_usd: float | None = None  # the options wanted cost at most this (None: any cost)
     runtimes: dict[tuple[str, str, bool, float | None, bool], list[Runtime]] = field(default_factory=dict)
+    settings: dict[str, tuple[Any, ...]] = field(default_factory=dict)  # runtime id -> what of it sizes and times an option
 
     def offered(self, w: Workload, model: Model, accel: Accelerator, p: Precision, cat: Catalog) -> list[Runtime]:
         """``evaluate.offered``, which depends only on the ecosystem, whether the device has the format's feature, its
@@ -59,6 +62,20 @@ class _Shared:
             self.runtimes[key] = offered(w, model, accel, p, cat)
         return self.runtimes[key]
 
+    def alike(self, model: Model, accel: Accelerator, first: Runtime, other: Runtime, cat: Catalog) -> bool:
+        """Whether two runtimes size and time every inference option on this device alike (vLLM and TensorRT-LLM): the
+        second would only repeat the first's numbers, which ``_serving`` drops (``_new``)."""
+        return (self._settings(model, first, cat) == self._settings(model, other, cat)
+                and step_overhead(first, accel, cat) == step_overhead(other, accel, cat)
+                and speed_factor(accel, first, cat) == speed_factor(accel, other, cat))
+
+    def _settings(self, model: Model, rt: Runtime, cat: Catalog) -> tuple[Any, ...]:
+        """Everything of a runtime that ``_serving`` reads but its name, its per-layer costs and the user's measurements."""
+        if rt.id not in self.settings:
+            self.settings[rt.id] = (rt.memory_fraction, rt.overhead_bytes, rt.prefill_chunk_tokens, rt.batches, rt.split,
+                                    rt.serves_many, rt.max_devices, layouts.expert_parallel_runs(model, rt, cat))
+        return self.settings[rt.id]
+
 
 def options_for(w: Workload, model: Model, accel: Accelerator, cat: Catalog, shared: _Shared | None = None) -> list[Option]:
     """For one device: per format and runtime, the fewest devices that fit, and the fewest that also reach the
@@ -68,6 +85,7 @@ def options_for(w: Workload, model: Model, accel: Accelerator, cat: Catalog, sha
     counts = device_counts(w, accel, cat)
     for p in shared.precisions:
         same: set[tuple[Any, ...]] = set()  # runtimes with identical numbers (vLLM, TensorRT-LLM): the first stands for all
+        serving: list[Runtime] = []  # the runtimes sized for serving so far, none alike
         for rt in shared.offered(w, model, accel, p, cat) if counts else []:
             runs = [n for n in counts if runs_at(rt, n)]
             if w.training:
@@ -75,7 +93,8 @@ def options_for(w: Workload, model: Model, accel: Accelerator, cat: Catalog, sha
                 if first is not None and _new((first.count, first.memory, first.usable_bytes, first.tokens_per_s,
                                                first.serves_many), same):
                     out.append(first)
-            else:
+            elif not any(shared.alike(model, accel, r, rt, cat) for r in serving):  # else known to repeat one: not sized
+                serving.append(rt)
                 out += _serving(w, model, accel, p, rt, runs, cat, shared, same)
     return out
 
