@@ -236,7 +236,7 @@ class PitfallRules:
         w = self.workload(workload)
         model = self.catalog.models[w.model]
         gpus = [a for a in self.catalog.accelerators.values() if a.ecosystem == "cuda"]
-        alt = cheapest_meeting(w, model, gpus, self.catalog, lambda o: meets(o, self.policy.quality_floor_recommended, 0))
+        alt = cheapest_meeting(w, model, gpus, self.catalog, self.policy.quality_floor_recommended)
         if alt is None:
             alternative = Phrase("no CUDA configuration in the catalog for this workload")
         else:

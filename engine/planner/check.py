@@ -102,7 +102,8 @@ def largest_smaller_model(w: Workload, model: Model, accels: list[Accelerator], 
     family = sorted((m for m in cat.models.values() if m.family == model.family and m.params < model.params),
                     key=lambda m: (-m.params, m.id))
     for other in family:
-        options = enumerate_options(replace(w, model=other.id), other, accels, cat, within_usd=f.budget)
+        options = enumerate_options(replace(w, model=other.id), other, accels, cat, within_usd=f.budget,
+                                    quality_at_least=f.quality if floors_only else None)
         pick, meets_floors = pick_minimum(options, f)
         if pick is not None and (meets_floors or not floors_only):
             return other, pick

@@ -28,6 +28,7 @@ from .evaluate import (
     per_user_rate,
     precisions_for,
     prices_of,
+    quality_of,
     runs_at,
     step_overhead,
     training_fit,
@@ -190,14 +191,18 @@ def _fewest_training(w: Workload, model: Model, accel: Accelerator, p: Precision
 
 
 def enumerate_options(w: Workload, model: Model, accelerators: Iterable[Accelerator], cat: Catalog,
-                      within_usd: float | None = None) -> list[Option]:
+                      within_usd: float | None = None, quality_at_least: str | None = None) -> list[Option]:
     """Every fitting option over the given devices, pruned to the ones no other option beats on cost, quality and speed;
-    with ``within_usd``, only the priced ones that cost at most that.
+    with ``within_usd``, only the priced ones that cost at most that; with ``quality_at_least``, only the ones of that
+    quality class or a better one.
 
-    Keeping the options within a cost before the pruning gives the same ones as after it (an option that beats
-    another costs no more), and neither a device whose least cost is over it (``least_cost``) nor a format whose fewest
-    devices already cost more is sized."""
-    shared = _Shared(arch(model), precisions_for(w, model, cat), {}, within_usd)
+    Keeping the options within a cost or a quality class before the pruning gives the same ones as after it (an option
+    that beats another costs no more and is no worse), and neither a device whose least cost is over the cost
+    (``least_cost``), nor a format whose fewest devices already cost more, nor a format below the class is sized."""
+    precisions = precisions_for(w, model, cat)
+    if quality_at_least is not None:
+        precisions = [p for p in precisions if QUALITY_RANK[quality_of(p, model)] >= QUALITY_RANK[quality_at_least]]
+    shared = _Shared(arch(model), precisions, {}, within_usd)
     hybrid_memo: dict[str, tuple[sizing.Arch, sizing.Memory]] = {}
     if within_usd is not None:
         accelerators = [a for a in accelerators if least_cost(w, a) <= within_usd]
@@ -205,19 +210,21 @@ def enumerate_options(w: Workload, model: Model, accelerators: Iterable[Accelera
                for o in offload.with_offload(w, model, accel, cat, options_for(w, model, accel, cat, shared), memo=hybrid_memo)]
     if within_usd is not None:
         options = [o for o in options if o.cost.budget_usd is not None and o.cost.budget_usd <= within_usd]
+    if quality_at_least is not None:  # hybrid options too
+        options = [o for o in options if QUALITY_RANK[o.quality] >= QUALITY_RANK[quality_at_least]]
     return pareto(options, cat.policy.comfortable_utilization, Floors.of(w, cat).prompt_ok)
 
 
 def cheapest_meeting(w: Workload, model: Model, accelerators: Iterable[Accelerator], cat: Catalog,
-                     wanted: Callable[[Option], bool]) -> Option | None:
-    """``tiers.cheapest`` of the enumerated options that are ``wanted``, enumerating within a cost that grows fourfold
-    from a few of the cheapest devices (the cheapest within a cost is the cheapest of all when it exists), the whole
-    catalog after a few rounds."""
+                     quality_at_least: str) -> Option | None:
+    """``tiers.cheapest`` of the enumerated options of this quality class or a better one, enumerating within a cost
+    that grows fourfold from a few of the cheapest devices (the cheapest within a cost is the cheapest of all when it
+    exists), the whole catalog after a few rounds."""
     accels = list(accelerators)
     floors = [c for c in (least_cost(w, a) for a in accels) if c < math.inf]
     ceilings = [min(floors) * 4 ** k for k in range(1, CHEAPEST_ROUNDS + 1)] if floors else []
     for within_usd in [*ceilings, None]:
-        found = cheapest(o for o in enumerate_options(w, model, accels, cat, within_usd) if wanted(o))
+        found = cheapest(enumerate_options(w, model, accels, cat, within_usd, quality_at_least))
         if found is not None:
             return found
     return None
