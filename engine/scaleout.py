@@ -105,6 +105,19 @@ def decode_speed(arch: sizing.Arch, weight_total_bytes: int, kv_bytes_per_sequen
                         bound="interconnect" if t_hops > t_stages else stage.bound)
 
 
+def layer_split_speed_ceiling(arch: sizing.Arch, weight_total_bytes: int, kv_bytes_per_sequence: float, users: int,
+                              bandwidth_gbs: float, bandwidth_efficiency: float, overhead: sizing.StepOverhead) -> float:
+    """A ceiling on ``decode_speed``'s speed per sequence for a layer split (one replica, no tensor parallel, no
+    micro-batches) over any number of stages: more devices taking turns do not make a token faster.
+
+    The stages in turn pay at least every layer's fixed costs once and read at least all the weights the batch is
+    routed to (at least the share of the routed experts it visits) and half of each sequence's KV cache, at one
+    device's bandwidth; links, compute and rounding up only add time."""
+    sequences = max(users, 1)
+    read = weight_total_bytes * sizing.experts_touched(arch, sequences) + kv_bytes_per_sequence * sequences * kv_share_per_rank(arch, 1) / 2
+    return 1 / (overhead.per_step_s(arch, sequences) + read / (bandwidth_gbs * sizing.GIGA * bandwidth_efficiency))
+
+
 @lru_cache(maxsize=1024)
 def _stage_arch(arch: sizing.Arch, stages: int) -> sizing.Arch:
     """The part of the model one of ``stages`` pipeline stages holds (kept: every layout of a search asks again)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
+from functools import cached_property
 
 # -- constants of the formulas (not thresholds: those live in knowledge/policy.yaml) --
 
@@ -41,7 +42,7 @@ class Memory:
     optimizer: int = 0
     overhead: int = 0
 
-    @property
+    @cached_property  # asked for again and again by the layout search and the tiers: summed once
     def total(self) -> int:
         return self.weights + self.kv_cache + self.activations + self.gradients + self.optimizer + self.overhead
 

@@ -8,7 +8,7 @@ from experta import AS, MATCH, TEST, P
 
 from .. import sizing
 from ..facts import Candidate, Exclusion, Fit, HostNeed, Mode, Policy, PrecisionSpec, Recommendation, Tip, Warning, Workload
-from ..planner import QUALITY_RANK, cheapest, enumerate_options, meets
+from ..planner import QUALITY_RANK, cheapest, cheapest_meeting, enumerate_options, meets
 from ..units import GB, Phrase
 from . import SALIENCE_ADVICE, Host, Rule, rule_meta, subject
 from .candidates import excluded
@@ -236,7 +236,7 @@ class PitfallRules:
         w = self.workload(workload)
         model = self.catalog.models[w.model]
         gpus = [a for a in self.catalog.accelerators.values() if a.ecosystem == "cuda"]
-        alt = cheapest(o for o in enumerate_options(w, model, gpus, self.catalog) if meets(o, self.policy.quality_floor_recommended, 0))
+        alt = cheapest_meeting(w, model, gpus, self.catalog, self.policy.quality_floor_recommended)
         if alt is None:
             alternative = Phrase("no CUDA configuration in the catalog for this workload")
         else:

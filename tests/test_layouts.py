@@ -15,7 +15,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from llmhw import api, planner, session, sizing
+from llmhw.planner.evaluate import arch, layer_split_rate_ceiling, layout_search, per_user_rate, usable_bytes
 from llmhw.planner.layouts import tensor_sizes
+from llmhw.planner.options import KV_BYTES_DEFAULT
 
 CAT = api.catalog()
 INFERENCE_MODELS = sorted(m for m in CAT.models)
@@ -207,3 +209,18 @@ def test_a_pipeline_stage_is_sized_from_the_model_it_is_given() -> None:
     after = speed(deeper)
     scaleout._stage_arch.cache_clear()
     assert after == speed(deeper) < first
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(CASES, st.sampled_from(["bf16", "q8_0", "q4_k_m", "q2_k"]))
+def test_a_layer_split_is_never_faster_than_its_ceiling(case: tuple[str, str, int, int, int], fmt: str) -> None:
+    """The planner stops looking for a speed above this ceiling: no count of devices may reach it."""
+    model, device, count, users, context = case
+    w, m, accel = workload(model, users, context), CAT.models[model], CAT.accelerators[device]
+    p, rt = CAT.precisions[fmt], CAT.runtimes["llama-cpp"]
+    a, usable = arch(m), usable_bytes(accel, rt, CAT.policy.fit_headroom)
+    ceiling = layer_split_rate_ceiling(w, a, accel, p, rt, CAT, KV_BYTES_DEFAULT)
+    assert ceiling is not None
+    at = layout_search(w, m, a, accel, p, rt, CAT, KV_BYTES_DEFAULT, usable)
+    for n in (1, 2, 3, count):
+        assert per_user_rate(w, at(n, None)[2], accel, rt, CAT) <= ceiling

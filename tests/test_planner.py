@@ -87,3 +87,34 @@ def test_a_rack_is_its_own_host_bought_or_rented(runner):
     assert bought["power_usd_per_year"] == round(72 * 1200 * 8 * 365 / 1000 * 0.13, 2)
     rented = run_json(runner, "check", "--model", "qwen2.5:7b", "--hardware", "GB200", "--deployment", "cloud")["cost"]
     assert (rented["host"], rented["host_usd"], rented["purchase_usd"]) == ("", None, round(2_500_000 / 72, 2))
+
+
+@pytest.mark.parametrize("model,deployment", [("deepseek-r1-distill-llama-70b", "local"), ("qwen3-30b-a3b", "cloud")])
+def test_an_enumeration_within_a_cost_or_quality_keeps_the_same_options(catalog, model, deployment):
+    w = planner.Workload(model=model, task="inference", precision="auto", context=8192, concurrency=20, batch=1,
+                         activation_checkpointing=None, lora_rank=16, budget=None, ecosystem="any", deployment=deployment,
+                         scale="team", hours_per_day=8, cpu_cores=None, ram_gb=None)
+    accels = list(catalog.accelerators.values())
+    every = planner.enumerate_options(w, catalog.models[model], accels, catalog)
+    costs = sorted({o.cost.budget_usd for o in every if o.cost.budget_usd is not None})
+    for ceiling in (costs[0] / 2, costs[0], costs[len(costs) // 2], costs[-1]):  # on an option's cost exactly, too
+        within = [o for o in every if o.cost.budget_usd is not None and o.cost.budget_usd <= ceiling]
+        assert planner.enumerate_options(w, catalog.models[model], accels, catalog, within_usd=ceiling) == within
+    for floor in ("noticeable-loss", "small-loss", "lossless"):
+        good = [o for o in every if planner.QUALITY_RANK[o.quality] >= planner.QUALITY_RANK[floor]]
+        assert planner.enumerate_options(w, catalog.models[model], accels, catalog, quality_at_least=floor) == good
+
+
+@pytest.mark.parametrize("model,deployment,floor", [("qwen3-235b-a22b", "cloud", "near-lossless"), ("qwen2.5-72b", "local", "lossless"),
+                                                    ("deepseek-r1-distill-qwen-7b", "local", "small-loss")])
+def test_the_cheapest_within_a_growing_cost_is_the_cheapest_of_all(catalog, model, deployment, floor):
+    w = planner.Workload(model=model, task="inference", precision="auto", context=32768, concurrency=20, batch=1,
+                         activation_checkpointing=None, lora_rank=16, budget=None, ecosystem="tpu", deployment=deployment,
+                         scale="enterprise", hours_per_day=8, cpu_cores=None, ram_gb=None)
+    gpus = [a for a in catalog.accelerators.values() if a.ecosystem == "cuda"]
+    every = planner.enumerate_options(w, catalog.models[model], gpus, catalog)
+    cheapest = planner.cheapest(o for o in every if planner.meets(o, floor, 0))
+    assert planner.cheapest_meeting(w, catalog.models[model], gpus, catalog, floor) == cheapest
+    one_small_card = [catalog.accelerators["rtx-3060-12gb"]]  # nothing fits: every round and the whole catalog, then None
+    r1 = dataclasses.replace(w, model="deepseek-r1")
+    assert planner.cheapest_meeting(r1, catalog.models["deepseek-r1"], one_small_card, catalog, floor) is None

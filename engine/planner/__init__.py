@@ -30,13 +30,13 @@ from .evaluate import (
     training_fit,
     usable_bytes,
 )
-from .frontier import enumerate_options, options_for, pareto, undominated
+from .frontier import cheapest_meeting, enumerate_options, options_for, pareto, undominated
 from .options import KV_BYTES_DEFAULT, QUALITY_RANK, TIERS, Cost, Option, Workload
 from .tiers import Floors, cheapest, dominates, meets, pick_best, pick_minimum, pick_recommended, priced, smallest
 
 __all__ = [
     "KV_BYTES_DEFAULT", "QUALITY_RANK", "TIERS", "Cost", "Floors", "Option", "Remedies", "Workload", "arch",
-    "bandwidth_efficiency", "cheapest", "choose", "closest_context", "configurations", "cost_of",
+    "bandwidth_efficiency", "cheapest", "cheapest_meeting", "choose", "closest_context", "configurations", "cost_of",
     "device_counts", "dominates", "enumerate_options", "evaluate", "frontier", "largest_smaller_model", "offload",
     "meets", "offered", "options_for", "pareto", "pick_best", "pick_minimum", "pick_recommended", "precisions_for",
     "priced", "prices_of", "quality_of", "reference_memory", "reference_precision", "remedies", "runs_at", "runs_on",

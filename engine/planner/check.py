@@ -14,7 +14,7 @@ from ..knowledge.loader import Catalog
 from ..knowledge.schema import Accelerator, Model
 from . import offload
 from .evaluate import device_counts, evaluate, kv_formats, offered, precisions_for, runs_at
-from .frontier import enumerate_options, least_cost
+from .frontier import enumerate_options
 from .options import QUALITY_RANK, Option, Workload
 from .tiers import Floors, pick_minimum
 
@@ -99,13 +99,11 @@ def largest_smaller_model(w: Workload, model: Model, accels: list[Accelerator], 
     configuration the minimum tier would pick for it (one below the quality and speed floors only if ``floors_only``
     is off and nothing meets them)."""
     f = Floors.of(w, cat)
-    if f.budget is not None:  # a device whose cheapest option is over the budget cannot give one within it: size none of it
-        accels = [a for a in accels if least_cost(w, a) <= f.budget]
     family = sorted((m for m in cat.models.values() if m.family == model.family and m.params < model.params),
                     key=lambda m: (-m.params, m.id))
     for other in family:
-        options = [o for o in enumerate_options(replace(w, model=other.id), other, accels, cat)
-                   if f.budget is None or (o.cost.budget_usd is not None and o.cost.budget_usd <= f.budget)]
+        options = enumerate_options(replace(w, model=other.id), other, accels, cat, within_usd=f.budget,
+                                    quality_at_least=f.quality if floors_only else None)
         pick, meets_floors = pick_minimum(options, f)
         if pick is not None and (meets_floors or not floors_only):
             return other, pick

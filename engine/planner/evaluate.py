@@ -293,6 +293,19 @@ def layout_search(w: Workload, model: Model, a: sizing.Arch, accel: Accelerator,
     return at
 
 
+def layer_split_rate_ceiling(w: Workload, a: sizing.Arch, accel: Accelerator, precision: Precision, runtime: Runtime,
+                             cat: Catalog, kv_bytes: float) -> float | None:
+    """For a runtime that splits by layers, a ceiling on the speed per user at any count of this device
+    (``scaleout.layer_split_speed_ceiling``); None for a tensor-parallel one, which buys speed with devices."""
+    if runtime.split == "tensor":
+        return None
+    batch = _batch(w, runtime)
+    speed = scaleout.layer_split_speed_ceiling(a, sizing.model_weight_bytes(a, precision.bits_per_weight, precision.quantizes),
+                                               sizing.kv_cache_bytes(a, w.context, 1, kv_bytes), batch, accel.mem_bandwidth_gbs,
+                                               bandwidth_efficiency(accel, cat), step_overhead(runtime, accel, cat))
+    return speed / (w.concurrency / batch) * speed_factor(accel, runtime, cat)
+
+
 def per_user_rate(w: Workload, speed: sizing.Speed, accel: Accelerator, runtime: Runtime, cat: Catalog) -> float:
     """The decode speed each user sees: the users take turns on a runtime that does not batch, and a device the user
     measured (llmhw calibrate) is scaled by its measurement."""

@@ -16,24 +16,30 @@ from typing import Any
 from .. import sizing
 from ..knowledge.loader import Catalog
 from ..knowledge.schema import Accelerator, Model, Precision, Runtime
-from . import offload
+from . import layouts, offload
 from .evaluate import (
     _inference_memory,
     arch,
     device_counts,
     evaluate,
+    layer_split_rate_ceiling,
     layout_search,
     offered,
     per_user_rate,
     precisions_for,
     prices_of,
+    quality_of,
     runs_at,
+    step_overhead,
     training_fit,
     trains_on,
     usable_bytes,
 )
+from .measured import speed_factor
 from .options import KV_BYTES_DEFAULT, QUALITY_RANK, Layout, Option, Workload
-from .tiers import Floors
+from .tiers import Floors, cheapest
+
+CHEAPEST_ROUNDS = 4  # enumerations within a growing cost before the whole catalog (cheapest_meeting)
 
 
 @dataclass
@@ -44,7 +50,9 @@ class _Shared:
     a: sizing.Arch
     precisions: list[Precision]
     memo: dict[Any, sizing.Memory]
+    within_usd: float | None = None  # the options wanted cost at most this (None: any cost)
     runtimes: dict[tuple[str, str, bool, float | None, bool], list[Runtime]] = field(default_factory=dict)
+    settings: dict[str, tuple[Any, ...]] = field(default_factory=dict)  # runtime id -> what of it sizes and times an option
 
     def offered(self, w: Workload, model: Model, accel: Accelerator, p: Precision, cat: Catalog) -> list[Runtime]:
         """``evaluate.offered``, which depends only on the ecosystem, whether the device has the format's feature, its
@@ -55,6 +63,20 @@ class _Shared:
             self.runtimes[key] = offered(w, model, accel, p, cat)
         return self.runtimes[key]
 
+    def alike(self, model: Model, accel: Accelerator, first: Runtime, other: Runtime, cat: Catalog) -> bool:
+        """Whether two runtimes size and time every inference option on this device alike (vLLM and TensorRT-LLM): the
+        second would only repeat the first's numbers, which ``_serving`` drops (``_new``)."""
+        return (self._settings(model, first, cat) == self._settings(model, other, cat)
+                and step_overhead(first, accel, cat) == step_overhead(other, accel, cat)
+                and speed_factor(accel, first, cat) == speed_factor(accel, other, cat))
+
+    def _settings(self, model: Model, rt: Runtime, cat: Catalog) -> tuple[Any, ...]:
+        """Everything of a runtime that ``_serving`` reads but its name, its per-layer costs and the user's measurements."""
+        if rt.id not in self.settings:
+            self.settings[rt.id] = (rt.memory_fraction, rt.overhead_bytes, rt.prefill_chunk_tokens, rt.batches, rt.split,
+                                    rt.serves_many, rt.max_devices, layouts.expert_parallel_runs(model, rt, cat))
+        return self.settings[rt.id]
+
 
 def options_for(w: Workload, model: Model, accel: Accelerator, cat: Catalog, shared: _Shared | None = None) -> list[Option]:
     """For one device: per format and runtime, the fewest devices that fit, and the fewest that also reach the
@@ -64,6 +86,7 @@ def options_for(w: Workload, model: Model, accel: Accelerator, cat: Catalog, sha
     counts = device_counts(w, accel, cat)
     for p in shared.precisions:
         same: set[tuple[Any, ...]] = set()  # runtimes with identical numbers (vLLM, TensorRT-LLM): the first stands for all
+        serving: list[Runtime] = []  # the runtimes sized for serving so far, none alike
         for rt in shared.offered(w, model, accel, p, cat) if counts else []:
             runs = [n for n in counts if runs_at(rt, n)]
             if w.training:
@@ -71,7 +94,8 @@ def options_for(w: Workload, model: Model, accel: Accelerator, cat: Catalog, sha
                 if first is not None and _new((first.count, first.memory, first.usable_bytes, first.tokens_per_s,
                                                first.serves_many), same):
                     out.append(first)
-            else:
+            elif not any(shared.alike(model, accel, r, rt, cat) for r in serving):  # else known to repeat one: not sized
+                serving.append(rt)
                 out += _serving(w, model, accel, p, rt, runs, cat, shared, same)
     return out
 
@@ -104,7 +128,7 @@ def _serving(w: Workload, model: Model, accel: Accelerator, p: Precision, rt: Ru
         return []
     need = math.ceil((one.total - rt.overhead_bytes) / room)
     tried = [n for n in counts if n >= need][:2]
-    if not tried:
+    if not tried or _over(w, accel, tried[0], shared.within_usd):
         return []
     at = layout_search(w, model, shared.a, accel, p, rt, cat, KV_BYTES_DEFAULT, usable, shared.memo)
     laid: dict[int, tuple[Layout, sizing.Memory, sizing.Speed]] = {}
@@ -123,7 +147,11 @@ def _serving(w: Workload, model: Model, accel: Accelerator, p: Precision, rt: Ru
         return []
     out = [option(n)]
     reached = out[0].tokens_per_s or 0
+    # a layer split gets no faster with more devices: a speed over its ceiling is not looked for (slack for rounding)
+    ceiling = layer_split_rate_ceiling(w, shared.a, accel, p, rt, cat, KV_BYTES_DEFAULT) if reached < cat.policy.target_tokens_per_s else None
     for speed in (cat.policy.min_tokens_per_s, cat.policy.target_tokens_per_s):
+        if ceiling is not None and ceiling * (1 + 1e-9) < speed:
+            continue
         for m in (m for m in counts if m > out[-1].count and reached < speed):
             if m not in rates:
                 laid[m] = at(m, None)
@@ -145,6 +173,12 @@ def _serving(w: Workload, model: Model, accel: Accelerator, p: Precision, rt: Ru
     return out
 
 
+def _over(w: Workload, accel: Accelerator, count: int, within_usd: float | None) -> bool:
+    """Whether every option of ``count`` or more of this device costs more than ``within_usd``: each device costs at
+    least ``least_cost`` (a relative slack keeps the comparison exact where the products round differently)."""
+    return within_usd is not None and count * least_cost(w, accel) > within_usd * (1 + 1e-9)
+
+
 def _fewest_training(w: Workload, model: Model, accel: Accelerator, p: Precision, rt: Runtime, counts: list[int], cat: Catalog,
                      shared: _Shared) -> Option | None:
     """The fewest of ``counts`` devices the training run fits on: its need is memoized, only that count is timed and priced."""
@@ -156,12 +190,44 @@ def _fewest_training(w: Workload, model: Model, accel: Accelerator, p: Precision
     return option if option.fits else None
 
 
-def enumerate_options(w: Workload, model: Model, accelerators: Iterable[Accelerator], cat: Catalog) -> list[Option]:
-    """Every fitting option over the given devices, pruned to the ones no other option beats on cost, quality and speed."""
-    shared = _Shared(arch(model), precisions_for(w, model, cat), {})
+def enumerate_options(w: Workload, model: Model, accelerators: Iterable[Accelerator], cat: Catalog,
+                      within_usd: float | None = None, quality_at_least: str | None = None) -> list[Option]:
+    """Every fitting option over the given devices, pruned to the ones no other option beats on cost, quality and speed;
+    with ``within_usd``, only the priced ones that cost at most that; with ``quality_at_least``, only the ones of that
+    quality class or a better one.
+
+    Keeping the options within a cost or a quality class before the pruning gives the same ones as after it (an option
+    that beats another costs no more and is no worse), and neither a device whose least cost is over the cost
+    (``least_cost``), nor a format whose fewest devices already cost more, nor a format below the class is sized."""
+    precisions = precisions_for(w, model, cat)
+    if quality_at_least is not None:
+        precisions = [p for p in precisions if QUALITY_RANK[quality_of(p, model)] >= QUALITY_RANK[quality_at_least]]
+    shared = _Shared(arch(model), precisions, {}, within_usd)
+    hybrid_memo: dict[str, tuple[sizing.Arch, sizing.Memory]] = {}
+    if within_usd is not None:
+        accelerators = [a for a in accelerators if least_cost(w, a) <= within_usd]
     options = [o for accel in undominated(w, (a for a in accelerators if not a.host_only))
-               for o in offload.with_offload(w, model, accel, cat, options_for(w, model, accel, cat, shared))]
+               for o in offload.with_offload(w, model, accel, cat, options_for(w, model, accel, cat, shared), memo=hybrid_memo)]
+    if within_usd is not None:
+        options = [o for o in options if o.cost.budget_usd is not None and o.cost.budget_usd <= within_usd]
+    if quality_at_least is not None:  # hybrid options too
+        options = [o for o in options if QUALITY_RANK[o.quality] >= QUALITY_RANK[quality_at_least]]
     return pareto(options, cat.policy.comfortable_utilization, Floors.of(w, cat).prompt_ok)
+
+
+def cheapest_meeting(w: Workload, model: Model, accelerators: Iterable[Accelerator], cat: Catalog,
+                     quality_at_least: str) -> Option | None:
+    """``tiers.cheapest`` of the enumerated options of this quality class or a better one, enumerating within a cost
+    that grows fourfold from a few of the cheapest devices (the cheapest within a cost is the cheapest of all when it
+    exists), the whole catalog after a few rounds."""
+    accels = list(accelerators)
+    floors = [c for c in (least_cost(w, a) for a in accels) if c < math.inf]
+    ceilings = [min(floors) * 4 ** k for k in range(1, CHEAPEST_ROUNDS + 1)] if floors else []
+    for within_usd in [*ceilings, None]:
+        found = cheapest(enumerate_options(w, model, accels, cat, within_usd, quality_at_least))
+        if found is not None:
+            return found
+    return None
 
 
 def _price(w: Workload, accel: Accelerator) -> float:

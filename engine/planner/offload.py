@@ -91,31 +91,33 @@ def modes_for(w: Workload, model: Model) -> list[str]:
 
 
 def with_offload(w: Workload, model: Model, accel: Accelerator, cat: Catalog, gpu_only: list[Option],
-                 count: int | None = None) -> list[Option]:
+                 count: int | None = None, memo: dict[str, tuple[sizing.Arch, sizing.Memory]] | None = None) -> list[Option]:
     """The options to weigh for one device: ``gpu_only`` (the options that keep everything on it), plus or instead of
     hybrid options, as ``w.offload`` says (auto: hybrid in every format one device cannot hold alone, whatever several
-    of them hold, so that a device another dominates gets no hybrid option the other lacks: pruning it stays exact)."""
+    of them hold, so that a device another dominates gets no hybrid option the other lacks: pruning it stays exact).
+    ``memo``: the needs sized for other devices of the same workload and model (``_sized``)."""
     # None is "none" as the consultation passes it on (profile.NONE, an answer left empty on purpose, reads as None)
     if w.offload in (None, "none"):
         return gpu_only
     if w.offload == "auto":
         held = {o.precision for o in gpu_only if o.fits and o.count == 1}
-        return gpu_only + hybrid_options(w, model, accel, cat, count, skip=held)
-    return hybrid_options(w, model, accel, cat, count) or gpu_only
+        return gpu_only + hybrid_options(w, model, accel, cat, count, skip=held, memo=memo)
+    return hybrid_options(w, model, accel, cat, count, memo=memo) or gpu_only
 
 
 def hybrid_options(w: Workload, model: Model, accel: Accelerator, cat: Catalog, count: int | None = None,
-                   skip: frozenset[str] | set[str] = frozenset()) -> list[Option]:
+                   skip: frozenset[str] | set[str] = frozenset(),
+                   memo: dict[str, tuple[sizing.Arch, sizing.Memory]] | None = None) -> list[Option]:
     """Every hybrid option of this GPU (one, or ``count`` for a named configuration) with each host worth offering
     (the cheapest only for a named one), per format the hybrid runtime runs on it but for those in ``skip``. None for
-    training, rented or edge devices, or a device bought only as a whole system."""
+    training, rented or edge devices, or a device bought only as a whole system. ``memo``: as for ``with_offload``."""
     modes = modes_for(w, model)
     bought_whole = count is None and accel.purchase_unit > 1
     if not modes or w.training or w.deployment != "local" or accel.kind != "gpu" or bought_whole:
         return []
     rt = cat.runtimes[cat.policy.hybrid_runtime]
     n = count or 1
-    memo: dict[str, tuple[sizing.Arch, sizing.Memory]] = {}
+    memo = {} if memo is None else memo
     out: list[Option] = []
     for p in precisions_for(w, model, cat):
         if p.id in skip or not (runs_on(p, accel, model) and rt.runs(p.id, accel.ecosystem)):
@@ -126,7 +128,7 @@ def hybrid_options(w: Workload, model: Model, accel: Accelerator, cat: Catalog, 
                 continue
             hosts = hosts_for(w, n, placement.host_ram_bytes, cat, card_w=accel.tdp_w or 0.0)
             # A named configuration (check) gets the cheapest host that holds it; the search weighs the faster ones too.
-            out += [evaluate(w, model, accel, n, p, rt, placement, host, cat, memo) for host in (hosts[:1] if count else hosts)]
+            out += evaluate_hosts(w, model, accel, n, p, rt, placement, hosts[:1] if count else hosts, cat, memo)
     return out
 
 
@@ -152,24 +154,35 @@ def place(w: Workload, model: Model, accel: Accelerator, count: int, p: Precisio
 def evaluate(w: Workload, model: Model, accel: Accelerator, count: int, p: Precision, rt: Runtime, placement: hybrid.Placement,
              host: Host, cat: Catalog, memo: dict[str, tuple[sizing.Arch, sizing.Memory]] | None = None) -> Option:
     """Size, time and price one hybrid option: ``count`` GPUs (a layer split, one at a time) and ``host``."""
+    return evaluate_hosts(w, model, accel, count, p, rt, placement, [host], cat, memo)[0]
+
+
+def evaluate_hosts(w: Workload, model: Model, accel: Accelerator, count: int, p: Precision, rt: Runtime,
+                   placement: hybrid.Placement, hosts: list[Host], cat: Catalog,
+                   memo: dict[str, tuple[sizing.Arch, sizing.Memory]] | None = None) -> list[Option]:
+    """``evaluate`` with each of ``hosts``: what does not depend on the host is worked out once."""
     a, need = _sized(w, model, p, rt, memo)
     policy = cat.policy
     memory = sizing.Memory(weights=math.ceil(placement.gpu_weight_bytes / count), kv_cache=math.ceil(placement.gpu_kv_bytes / count),
                            activations=math.ceil(need.activations / count), overhead=rt.overhead_bytes)
     usable = usable_bytes(accel, rt, policy.fit_headroom)
     batch = w.concurrency if rt.batches else 1
-    link = hybrid.HostLink(host.bandwidth_gbs, policy.hybrid_cpu_bandwidth_efficiency, policy.hybrid_layer_overhead_s,
-                           policy.moe_offload_link_gbs, policy.hybrid_prefill_batch_tokens)
-    speed = hybrid.decode_speed(a, placement, batch, accel.mem_bandwidth_gbs, bandwidth_efficiency(accel, cat),
-                                step_overhead(rt, accel, cat), link, tflops_at(accel, p), policy.compute_efficiency)
+    efficiency, overhead, tflops = bandwidth_efficiency(accel, cat), step_overhead(rt, accel, cat), tflops_at(accel, p)
     turns = w.concurrency / batch
-    return Option(
-        hardware=accel.id, count=count, precision=p.id, runtime=rt.id, memory=memory, usable_bytes=usable,
-        fits=memory.total <= usable, tokens_per_s=speed.decode_per_seq / turns, total_tokens_per_s=speed.decode_total,
-        prefill_tokens_per_s=speed.prefill, bound=speed.bound, quality=quality_of(p, model), cost=cost_of(w, accel, count, host, cat),
-        serves_many=rt.serves_many, layout=Layout(pipeline_parallel=count, offload=placement.mode),
-        host_part=HostPart(placement, host.id, host.name, host.bandwidth_gbs, host.ram_bytes),
-    )
+    quality, layout = quality_of(p, model), Layout(pipeline_parallel=count, offload=placement.mode)
+    out = []
+    for host in hosts:
+        link = hybrid.HostLink(host.bandwidth_gbs, policy.hybrid_cpu_bandwidth_efficiency, policy.hybrid_layer_overhead_s,
+                               policy.moe_offload_link_gbs, policy.hybrid_prefill_batch_tokens)
+        speed = hybrid.decode_speed(a, placement, batch, accel.mem_bandwidth_gbs, efficiency, overhead, link, tflops,
+                                    policy.compute_efficiency)
+        out.append(Option(
+            hardware=accel.id, count=count, precision=p.id, runtime=rt.id, memory=memory, usable_bytes=usable,
+            fits=memory.total <= usable, tokens_per_s=speed.decode_per_seq / turns, total_tokens_per_s=speed.decode_total,
+            prefill_tokens_per_s=speed.prefill, bound=speed.bound, quality=quality, cost=cost_of(w, accel, count, host, cat),
+            serves_many=rt.serves_many, layout=layout, host_part=HostPart(placement, host.id, host.name, host.bandwidth_gbs, host.ram_bytes),
+        ))
+    return out
 
 
 def cost_of(w: Workload, accel: Accelerator, count: int, host: Host, cat: Catalog) -> Cost:
