@@ -43,7 +43,16 @@ def params(n: int) -> str:
 
 def minutes(seconds: float) -> str:
     """A duration given in seconds, shown in minutes."""
-    return f"{seconds / 60:,.1f} min"
+    return f"{seconds / SECONDS_PER_MINUTE:,.1f} min"
+
+
+SECONDS_PER_MINUTE = 60
+MINUTES_FROM_S = 2 * SECONDS_PER_MINUTE  # waits of two minutes and more read better in minutes
+
+
+def wait(seconds: float) -> str:
+    """A wait a user sits through: seconds, or minutes from two minutes on."""
+    return minutes(seconds) if seconds >= MINUTES_FROM_S else f"{seconds:,.0f} s"
 
 
 def known(value: Any) -> str:
@@ -53,7 +62,7 @@ def known(value: Any) -> str:
 
 # The unit format specs of message templates. ``gb`` takes a digit count: ``{claim_bytes:gb0}`` shows "64 GB".
 UNITS: Mapping[str, Callable[..., str]] = {
-    "gb": gb, "usd": usd, "rate": rate, "pct": pct, "params": params, "min": minutes, "known": known,
+    "gb": gb, "usd": usd, "rate": rate, "pct": pct, "params": params, "min": minutes, "wait": wait, "known": known,
 }
 
 

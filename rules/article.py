@@ -11,14 +11,15 @@ from experta import AS, MATCH, TEST
 
 from .. import sizing
 from ..facts import MemoryNeed, ModelSpec, Note, Policy, PrecisionSpec, Recommendation, Workload
-from ..planner import arch
+from ..planner import arch, average_bits, weights_at
 from ..units import Phrase
 from . import SALIENCE_ADVICE, SEVERAL_DEVICES, Host, Rule, rule_meta, subject
 
 
-def weights_at(engine: Host, params: int, precision: str) -> int:
-    """The weight bytes of a model of ``params`` parameters at one catalog precision."""
-    return sizing.weight_bytes(params, engine.catalog.precisions[precision].bits_per_weight)
+def weights_in(engine: Host, precision: str) -> int:
+    """The weight bytes of the consultation's model at one catalog precision."""
+    model = engine.catalog.models[engine.facts_of(Workload)[0]["model"]]
+    return weights_at(arch(model), engine.catalog.precisions[precision])
 
 
 def within(value: int, bounds: tuple[int, int]) -> bool:
@@ -49,8 +50,8 @@ class ArticleRules:
         """
         claim = Phrase("a 70B model needs {claim_bytes:gb0} of VRAM", claim_bytes=claim_bytes)
         self.conclude(Note(claim=str(claim)), claim=claim, model=self.catalog.models[workload["model"]].name,
-                      q4_bytes=weights_at(self, params, "q4_k_m"), q8_bytes=weights_at(self, params, "q8_0"),
-                      bf16_bytes=weights_at(self, params, "bf16"))
+                      q4_bytes=weights_in(self, "q4_k_m"), q8_bytes=weights_in(self, "q8_0"),
+                      bf16_bytes=weights_in(self, "bf16"))
 
     @Rule(AS.workload << Workload(), AS.spec << ModelSpec(params=MATCH.params),
           Policy(article_32b_params=MATCH.bounds, article_32b_claim_bytes=MATCH.claim_bytes),
@@ -72,7 +73,7 @@ class ArticleRules:
         """
         claim = Phrase("4-bit quantization lets a 32B model run on {claim_bytes:gb0}", claim_bytes=claim_bytes)
         self.conclude(Note(claim=str(claim)), claim=claim, model=self.catalog.models[workload["model"]].name,
-                      q4_bytes=weights_at(self, params, "q4_k_m"))
+                      q4_bytes=weights_in(self, "q4_k_m"))
 
     @Rule(AS.workload << Workload(), AS.spec << ModelSpec(params=MATCH.params),
           Policy(article_7b_params=MATCH.bounds, article_7b_claim_bytes=MATCH.claim_bytes),
@@ -94,7 +95,7 @@ class ArticleRules:
         """
         claim = Phrase("a 7B model needs at least {claim_bytes:gb0} of VRAM", claim_bytes=claim_bytes)
         self.conclude(Note(claim=str(claim)), claim=claim, model=self.catalog.models[workload["model"]].name,
-                      q4_bytes=weights_at(self, params, "q4_k_m"), bf16_bytes=weights_at(self, params, "bf16"))
+                      q4_bytes=weights_in(self, "q4_k_m"), bf16_bytes=weights_in(self, "bf16"))
 
     @Rule(subject(precision=MATCH.precision_id), PrecisionSpec(id=MATCH.precision_id, bits_per_weight=MATCH.bits),
           PrecisionSpec(id="bf16", bits_per_weight=MATCH.bf16_bits),
@@ -119,7 +120,7 @@ class ArticleRules:
         claim = Phrase("4-bit quantization cuts VRAM by {claimed_saving:pct}", claimed_saving=claimed_saving)
         precision = self.catalog.precisions[precision_id]
         model = self.catalog.models[self.facts_of(Workload)[0]["model"]]  # an experts-only format (MXFP4) averages more bits
-        bits = sizing.average_bits_per_weight(arch(model), bits, precision.quantizes)
+        bits = average_bits(arch(model), precision)
         self.conclude(Note(claim=str(claim)), claim=claim, precision=precision.name, bits=bits, saving=1 - bits / bf16_bits)
 
     @Rule(AS.workload << Workload(), AS.spec << ModelSpec(params=MATCH.params, native_precision=MATCH.native),
@@ -144,7 +145,7 @@ class ArticleRules:
         ## Example
         DeepSeek-R1 671B: ~410 GB at Q4_K_M fits, ~690 GB at FP8 does not.
         """
-        native_bytes = sizing.model_weight_bytes(arch(self.catalog.models[workload["model"]]), native_bits, self.catalog.precisions[native].quantizes)
+        native_bytes = weights_at(arch(self.catalog.models[workload["model"]]), self.catalog.precisions[native])
         q4 = sizing.weight_bytes(params, q4_bits)
         claim = Phrase("DeepSeek-R1 671B runs on a {mac_bytes:gb0} Mac Studio", mac_bytes=mac_bytes)
         self.conclude(Note(claim=str(claim)), claim=claim, model=self.catalog.models[workload["model"]].name, q4_bytes=q4,

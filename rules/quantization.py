@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from experta import AND, AS, MATCH, OR, TEST, P
 
-from .. import sizing
 from ..facts import Fit, Mode, Policy, PrecisionSpec, Recommendation, Tip, Warning, Workload
 from ..launch import documented_flag
-from ..planner import KV_BYTES_DEFAULT, arch, reference_precision
+from ..planner import KV_BYTES_DEFAULT, arch, average_bits, reference_precision, weights_at
 from . import SALIENCE_ADVICE, Host, Rule, rule_meta, subject, tiers_sharing
 
 WIDE = P(lambda precision: precision in ("bf16", "fp16"))
@@ -47,8 +46,7 @@ class QuantizationRules:
         chosen = self.catalog.precisions[option.precision]
         if chosen.bits_per_weight >= native.bits_per_weight:
             return
-        full = sizing.model_weight_bytes(arch(model), native.bits_per_weight, native.quantizes)
-        small = sizing.model_weight_bytes(arch(model), chosen.bits_per_weight, chosen.quantizes)
+        full, small = weights_at(arch(model), native), weights_at(arch(model), chosen)
         self.conclude(Tip(effect_bytes=full - small), precision=chosen.name, quantized_bytes=small, native_bytes=full,
                       native_name=native.name, saved_bytes=full - small, saved_share=1 - small / full, quality=chosen.quality)
 
@@ -134,7 +132,7 @@ class QuantizationRules:
         why = ("computed natively by its tensor cores" if native else
                "weights are dequantized to 16-bit in the kernels, so memory and bandwidth are saved but not compute")
         model = self.catalog.models[self.facts_of(Workload)[0]["model"]]  # an experts-only format (MXFP4) averages more bits
-        bits = sizing.average_bits_per_weight(arch(model), precision.bits_per_weight, precision.quantizes)
+        bits = average_bits(arch(model), precision)
         self.conclude(Tip(effect_bits=bits), hardware=accel.name, runtime=self.catalog.runtimes[option.runtime].name,
                       precision=precision.name, weights_bytes=option.weights_bytes, bits=bits,
                       why=why)
@@ -159,8 +157,7 @@ class QuantizationRules:
         accel = self.catalog.accelerators[self.option(rec).hardware]
         if "fp8" not in accel.features:
             return  # the hardware's features are a catalog fact the configuration's fact does not carry
-        model = arch(self.catalog.models[workload["model"]])  # FP8 stores the linear layers only: model_weight_bytes
-        bf16, fp8 = (sizing.model_weight_bytes(model, p.bits_per_weight, p.quantizes)
-                     for p in (self.catalog.precisions["bf16"], self.catalog.precisions["fp8"]))
+        model = arch(self.catalog.models[workload["model"]])  # FP8 stores the linear layers only
+        bf16, fp8 = (weights_at(model, self.catalog.precisions[p]) for p in ("bf16", "fp8"))
         self.conclude(Tip(effect_bytes=bf16 - fp8), hardware=accel.name, fp8_bytes=fp8, bf16_bytes=bf16, fp8_tflops=accel.fp8_tflops,
                       bf16_tflops=accel.bf16_tflops)

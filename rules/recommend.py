@@ -14,7 +14,7 @@ from ..planner import Floors, Option, cheapest, largest_smaller_model, meets, pi
 from ..planner import Workload as PlannerWorkload
 from ..planner.evaluate import prices_of
 from ..planner.tiers import comfortable
-from ..units import Phrase, minutes, pct
+from ..units import Phrase, pct, wait
 from . import SALIENCE_ADVICE, SALIENCE_SELECT, Host, Rule, listed, rule_meta, subject
 from .candidates import excluded
 
@@ -35,16 +35,12 @@ def _priced_note(option: Option) -> str:
     return "" if option.price_known else "; price unknown (no price in the catalog), so ranked by the memory it buys"
 
 
-SECONDS_PER_MINUTE = 60  # waits of two minutes and more read better in minutes
-
-
 def _prompt_note(option: Option, f: Floors) -> str:
     """How long the timed prompt takes before the first token, when that is beyond the target (CPU boxes, hybrid rigs)."""
     seconds = f.prompt_s(option)
     if seconds is None or f.prompt_ok(option):
         return ""
-    wait = minutes(seconds) if seconds >= SECONDS_PER_MINUTE * 2 else f"{seconds:,.0f} s"
-    return f"; a {f.prompt_tokens:,}-token prompt takes ~{wait} before the first token"
+    return f"; a {f.prompt_tokens:,}-token prompt takes ~{wait(seconds)} before the first token"
 
 
 def _recommend(engine: Host, tier: str, option: Option | None, candidates: list[Candidate], why: str, f: Floors,

@@ -72,7 +72,7 @@ class RoleRules:
             return  # the CPU options come from the candidates' options, so this test stays in the body
         accel = self.catalog.accelerators[option.hardware]
         seconds = floors.prompt_s(option)  # the prompt is what a CPU reads slowly: say how slowly when its rate is known
-        prompt = (Phrase("A {prompt_tokens:,}-token prompt takes ~{prompt_s:,.0f} s before the first token",
+        prompt = (Phrase("A {prompt_tokens:,}-token prompt takes ~{prompt_s:wait} before the first token",
                          prompt_tokens=floors.prompt_tokens, prompt_s=seconds) if seconds is not None
                   else Phrase("Prompts are processed much more slowly than on a GPU"))
         self.conclude(Tip(effect_usd=option.cost.budget_usd), model=self.catalog.models[workload["model"]].name, hardware=accel.name,

@@ -19,6 +19,16 @@ def arch(model: Model) -> sizing.Arch:
     return sizing.Arch(**{f: getattr(model, f) for f in sizing.Arch.__dataclass_fields__})
 
 
+def weights_at(a: sizing.Arch, p: Precision) -> int:
+    """A model's weight bytes in format ``p``: the part the format quantizes at its bits, the rest 16-bit."""
+    return sizing.model_weight_bytes(a, p.bits_per_weight, p.quantizes)
+
+
+def average_bits(a: sizing.Arch, p: Precision) -> float:
+    """The bits per parameter format ``p`` averages over this model (more than its own bits if it leaves parts 16-bit)."""
+    return sizing.average_bits_per_weight(a, p.bits_per_weight, p.quantizes)
+
+
 def usable_bytes(accel: Accelerator, runtime: Runtime, headroom: float) -> int:
     """Memory one device offers this runtime, with the policy's headroom kept free."""
     return int((accel.usable_memory_bytes or accel.memory_bytes) * runtime.memory_fraction * headroom)
@@ -225,7 +235,7 @@ def evaluate(w: Workload, model: Model, accel: Accelerator, count: int, precisio
         layout, mem, speed = laid or _inference_layout(w, model, a, accel, count, precision, runtime, cat, kv_bytes, usable, layout, memo)
         measured = speed_factor(accel, runtime, cat)  # 1.0 unless the user measured this device (llmhw calibrate)
         per_user, total, prefill, bound = per_user_rate(w, speed, accel, runtime, cat), speed.decode_total * measured, speed.prefill, speed.bound
-    cost = cost_of(w, accel, count, cat, sizing.model_weight_bytes(a, precision.bits_per_weight, precision.quantizes))
+    cost = cost_of(w, accel, count, cat, weights_at(a, precision))
     return Option(
         hardware=accel.id, count=count, precision=precision.id, runtime=runtime.id, memory=mem, usable_bytes=usable,
         fits=mem.total <= usable, tokens_per_s=per_user, total_tokens_per_s=total, prefill_tokens_per_s=prefill,
@@ -261,7 +271,7 @@ def layout_search(w: Workload, model: Model, a: sizing.Arch, accel: Accelerator,
     (the device's rates and links, the runtime's costs) is looked up once. ``memo`` keeps the memory per rank, which
     depends on the format, runtime and split, not on the device."""
     batch = _batch(w, runtime)
-    weights = sizing.model_weight_bytes(a, precision.bits_per_weight, precision.quantizes)
+    weights = weights_at(a, precision)
     per_sequence = sizing.kv_cache_bytes(a, w.context, 1, kv_bytes)
     bandwidth, efficiency = accel.mem_bandwidth_gbs, bandwidth_efficiency(accel, cat)
     tflops, overhead, net = tflops_at(accel, precision), step_overhead(runtime, accel, cat), layouts.links(accel, cat)
@@ -300,7 +310,7 @@ def layer_split_rate_ceiling(w: Workload, a: sizing.Arch, accel: Accelerator, pr
     if runtime.split == "tensor":
         return None
     batch = _batch(w, runtime)
-    speed = scaleout.layer_split_speed_ceiling(a, sizing.model_weight_bytes(a, precision.bits_per_weight, precision.quantizes),
+    speed = scaleout.layer_split_speed_ceiling(a, weights_at(a, precision),
                                                sizing.kv_cache_bytes(a, w.context, 1, kv_bytes), batch, accel.mem_bandwidth_gbs,
                                                bandwidth_efficiency(accel, cat), step_overhead(runtime, accel, cat))
     return speed / (w.concurrency / batch) * speed_factor(accel, runtime, cat)

@@ -16,7 +16,7 @@ from ..knowledge.loader import Catalog
 from ..knowledge.schema import Accelerator, Model
 from . import offload
 from .check import choose, configurations
-from .evaluate import arch, device_counts, evaluate, host_for, precisions_for, prices_of, quality_of, runs_on
+from .evaluate import arch, device_counts, evaluate, host_for, precisions_for, prices_of, quality_of, runs_on, weights_at
 from .options import QUALITY_RANK, Option, Workload
 from .tiers import Floors, meets
 
@@ -57,8 +57,7 @@ def more_cards(w: Workload, model: Model, accel: Accelerator, count: int, cat: C
             card_usd = buy.per_device_usd if buy else None
             host = None
             if accel.kind == "gpu" and n > cat.policy.upgrade_host_gpus:
-                p = cat.precisions[option.precision]
-                weights = sizing.model_weight_bytes(arch(model), p.bits_per_weight, p.quantizes)
+                weights = weights_at(arch(model), cat.precisions[option.precision])
                 host = host_for(n, sizing.host_ram_bytes(weights, cat.policy.host_ram_per_weights, cat.policy.host_os_reserve_bytes), cat,
                                 accel.tdp_w or 0.0)
             host_usd = host.buy_price.per_device_usd if host and host.buy_price else (0.0 if host is None else None)
