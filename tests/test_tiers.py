@@ -42,7 +42,7 @@ def consult(profile: dict[str, Any]) -> tuple[planner.Workload, dict[str, planne
     candidates = [run.options[f["id"]] for f in run.of(facts.Candidate)]
     exclusions = {f["what"] for f in run.of(facts.Exclusion)}
     model = CAT.models[w.model]
-    raw = [o for a in CAT.accelerators.values() if not excluded(a, exclusions) and not a.host_only for o in options_for(w, model, a, CAT)]
+    raw = [o for a in CAT.accelerators.values() if not excluded(a, exclusions) for o in options_for(w, model, a, CAT)]
     return w, tiers, candidates, {f["id"] for f in run.of(facts.Warning)}, raw
 
 

@@ -378,7 +378,10 @@ def offered(w: Workload, model: Model, accel: Accelerator, precision: Precision,
 def device_counts(w: Workload, accel: Accelerator, cat: Catalog) -> list[int]:
     """Device counts allowed for this scale: one node's worth, unless the scale is a cluster of server-class nodes.
     A purchase of parts sold as whole systems (HGX boards, quad V100 kits, NVL72 racks) comes in whole systems
-    (policy system-counts: a 72-GPU rack is no power-of-two count); a rented device-hour in any of the device counts."""
+    (policy system-counts: a 72-GPU rack is no power-of-two count); a rented device-hour in any of the device counts.
+    A box that only hosts GPUs (its CPUs unknown) runs nothing itself: no count."""
+    if accel.host_only:
+        return []
     policy = cat.policy
     limit = {"personal": policy.max_devices_personal, "team": policy.max_devices_team,
              "enterprise": policy.max_devices_enterprise}[w.scale]
@@ -388,6 +391,7 @@ def device_counts(w: Workload, accel: Accelerator, cat: Catalog) -> list[int]:
     unit = 1 if w.deployment == "cloud" else accel.purchase_unit
     counts = policy.device_counts if unit == 1 else [unit * k for k in policy.system_counts]
     return [n for n in counts if accel.min_devices <= n <= limit]  # TPU v5p from 4 chips
+
 
 def reference_precision(w: Workload, model: Model) -> str:
     """The precision the memory need is shown at: the user's, else the model's native format (training: bf16/nf4)."""

@@ -206,7 +206,7 @@ def enumerate_options(w: Workload, model: Model, accelerators: Iterable[Accelera
     hybrid_memo: dict[str, tuple[sizing.Arch, sizing.Memory]] = {}
     if within_usd is not None:
         accelerators = [a for a in accelerators if least_cost(w, a) <= within_usd]
-    options = [o for accel in undominated(w, (a for a in accelerators if not a.host_only))
+    options = [o for accel in undominated(w, accelerators)
                for o in offload.with_offload(w, model, accel, cat, options_for(w, model, accel, cat, shared), memo=hybrid_memo)]
     if within_usd is not None:
         options = [o for o in options if o.cost.budget_usd is not None and o.cost.budget_usd <= within_usd]
