@@ -16,6 +16,7 @@ from functools import cached_property
 
 GIGA = 1e9  # catalog bandwidths are GB/s with GB = 10^9 bytes (units of knowledge/schema.py)
 TERA = 1e12  # catalog throughputs are TFLOPS (10^12 operations per second)
+DAYS_PER_YEAR = 365  # rentals and power are paid for the hours a deployment runs in a year
 BYTES_16BIT = 2  # bf16/fp16 activations and KV cache (nv-kv-blog)
 ADAM_STATE_BYTES = 12  # fp32 master copy + Adam m + v per trainable parameter (zero-paper: K = 12)
 WORKING_WEIGHT_BYTES = 2  # bf16 working copy in mixed-precision training (zero-paper)
@@ -458,7 +459,7 @@ def break_even_months(purchase_usd: float, rent_usd_per_hour: float, power_usd_p
     """Months of use after which buying (purchase, then power) costs less than renting the same devices; ``None`` if
     an hour of power costs as much as an hour of rental, so buying never catches up. A month is a twelfth of a year
     of ``hours_per_day``; power is the option's yearly figure (electricity-usd-per-kwh, llmhw-assumption) per hour used."""
-    hours_per_year = hours_per_day * 365
+    hours_per_year = hours_per_day * DAYS_PER_YEAR
     saving_per_hour = rent_usd_per_hour - (power_usd_per_year or 0) / hours_per_year
     if saving_per_hour <= 0:
         return None

@@ -328,9 +328,9 @@ class UpgradeRules:
         else:
             verdict = Phrase("the {cost:usd} addition would take {months:,.0f} months to pay for itself: renting is cheaper over "
                              "{years:g} years", cost=cost, months=months, years=years)
-        self.conclude(_upgrade("rent", "rent", rent, per_hour * w.hours_per_day * 365, True,
+        self.conclude(_upgrade("rent", "rent", rent, per_hour * w.hours_per_year, True,
                                f"rent {rent.count} x {self.catalog.accelerators[rent.hardware].name}",
                                usd_per_hour=per_hour, rent_cheaper=months is None or months > years * 12,
                                break_even_months=None if months is None else round(months, 1)),
                       count=rent.count, hardware=self.catalog.accelerators[rent.hardware].name, usd_per_hour=per_hour,
-                      tokens_per_s=rent.tokens_per_s, year_usd=per_hour * w.hours_per_day * 365, hours=hours, verdict=verdict)
+                      tokens_per_s=rent.tokens_per_s, year_usd=per_hour * w.hours_per_year, hours=hours, verdict=verdict)

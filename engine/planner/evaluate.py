@@ -119,7 +119,7 @@ def cost_of(w: Workload, accel: Accelerator, count: int, cat: Catalog, weights_b
     figure a rented deployment's buy-vs-rent compares with. A device without a purchase price gets no box (there is no
     purchase to add it to); a rented device-hour is per device, its host included."""
     buy, rent = prices_of(accel)
-    hours_year = w.hours_per_day * 365
+    hours_year = w.hours_per_year
     policy = cat.policy
     power = sizing.power_cost_usd(accel.tdp_w, count, hours_year, policy.electricity_usd_per_kwh)
     purchase = buy.per_device_usd * count if buy else None

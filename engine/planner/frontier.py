@@ -243,7 +243,7 @@ def least_cost(w: Workload, accel: Accelerator) -> float:
     An option costs at least one device: its purchase (a host box only adds), or its rental over the year's hours
     (``evaluate.cost_of``, ``offload.cost_of``). It rises with ``_price``, so a device ``undominated`` would drop for a
     dearer one is never kept because the dearer one went over a budget."""
-    return _price(w, accel) * (w.hours_per_day * 365 if w.deployment == "cloud" else 1)
+    return _price(w, accel) * (w.hours_per_year if w.deployment == "cloud" else 1)
 
 
 def _specs(accel: Accelerator) -> tuple[float, ...]:

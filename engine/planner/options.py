@@ -44,6 +44,11 @@ class Workload:
     def training(self) -> bool:
         return self.task in TRAINING_TASKS
 
+    @property
+    def hours_per_year(self) -> float:
+        """The hours the deployment runs in a year: what rentals and power are paid for."""
+        return self.hours_per_day * sizing.DAYS_PER_YEAR
+
 
 @dataclass(frozen=True)
 class Cost:

@@ -154,4 +154,4 @@ def cheapest_rental(options: Iterable[Option], w: Workload, cat: Catalog) -> Opt
 
 def addition_power_usd_per_year(accel: Accelerator, added: int, w: Workload, cat: Catalog) -> float | None:
     """Electricity for the added devices over a year of the workload's hours."""
-    return sizing.power_cost_usd(accel.tdp_w, added, w.hours_per_day * 365, cat.policy.electricity_usd_per_kwh)
+    return sizing.power_cost_usd(accel.tdp_w, added, w.hours_per_year, cat.policy.electricity_usd_per_kwh)
