@@ -184,24 +184,32 @@ def pick_recommended(options: list[Option], minimum: Option | None, f: Floors) -
         pool = [o for o in pool if _cost(o) <= f.budget]
     if not pool:
         return minimum  # over the budget or below the floors: the budget rules say by how much
-    if f.training:  # a training tier is recommended on a device whose speed is known, when one fits
-        pool = [o for o in pool if o.tokens_per_s is not None] or pool
-        pick = _best_value([o for o in pool if o.utilization <= f.comfortable]) or _best_value(pool) or smallest(pool)
-        while pick is not None and (better := dominator(pick, pool, f)) is not None:
-            pick = better
-        return pick
+    pick = _training_pick(pool, f) if f.training else _serving_pick(pool, f)
+    while (better := dominator(pick, pool, f)) is not None:
+        pick = better
+    return pick
+
+
+def _training_pick(pool: list[Option], f: Floors) -> Option:
+    """On a device whose speed is known when one fits: memory to spare at the lowest cost per training token/s."""
+    pool = [o for o in pool if o.tokens_per_s is not None] or pool
+    pick = _best_value([o for o in pool if o.utilization <= f.comfortable]) or _best_value(pool) or smallest(pool)
+    assert pick is not None  # the pool is not empty
+    return pick
+
+
+def _serving_pick(pool: list[Option], f: Floors) -> Option:
+    """The cheapest comfortable option within the premium, else the cheapest reaching the target that reads the timed
+    prompt in time, else the cheapest reaching the target, else the fastest."""
     reaching = smallest(o for o in pool if _speed(o) >= f.target)
     # One user gains little from headroom, so comfort is bought only up to the premium; a service (which runs out of
     # memory, not speed, when tight) keeps it uncapped.
     limit = _cost(reaching) * f.premium if reaching is not None and not f.batching else math.inf
     # A first token within the target is comfort too: a CPU box that decodes at the target but reads a pasted page for a
     # minute gives way to a GPU within the premium; a 671B model's hybrid rig stays when nothing near its price is faster.
-    pick = (smallest(o for o in pool if comfortable(o, f) and _cost(o) <= limit)
+    return (smallest(o for o in pool if comfortable(o, f) and _cost(o) <= limit)
             or smallest(o for o in pool if _speed(o) >= f.target and f.prompt_ok(o) and _cost(o) <= limit) or reaching
             or min(pool, key=lambda o: (-_speed(o), -_quality(o), _cost(o), o.id)))
-    while (better := dominator(pick, pool, f)) is not None:
-        pick = better
-    return pick
 
 
 def _best_value(options: list[Option]) -> Option | None:
