@@ -1,4 +1,4 @@
-"""Memory, speed and cost formulas: pure functions over numbers, no project imports.
+"""Memory and speed formulas: pure functions over numbers, no project imports (money is in ``money``).
 
 Everything is integer bytes inside. The formulas are the published ones (keys in
 knowledge/sources.yaml are named beside each constant); where a coefficient is
@@ -16,7 +16,6 @@ from functools import cached_property
 
 GIGA = 1e9  # catalog bandwidths are GB/s with GB = 10^9 bytes (units of knowledge/schema.py)
 TERA = 1e12  # catalog throughputs are TFLOPS (10^12 operations per second)
-DAYS_PER_YEAR = 365  # rentals and power are paid for the hours a deployment runs in a year
 BYTES_16BIT = 2  # bf16/fp16 activations and KV cache (nv-kv-blog)
 ADAM_STATE_BYTES = 12  # fp32 master copy + Adam m + v per trainable parameter (zero-paper: K = 12)
 WORKING_WEIGHT_BYTES = 2  # bf16 working copy in mixed-precision training (zero-paper)
@@ -398,13 +397,6 @@ def training_tokens_per_s(arch: Arch, tflops: float | None, mfu: float, devices:
     return tflops * TERA * mfu * devices / flops_per_token
 
 
-def power_cost_usd(tdp_w: float | None, devices: int, hours: float, usd_per_kwh: float) -> float | None:
-    """Electricity for ``devices`` at their rated power over ``hours``."""
-    if tdp_w is None:
-        return None
-    return tdp_w * devices * hours / 1000 * usd_per_kwh
-
-
 # -- the host around the accelerators, loading and offload (pitfall P2 and the technique rules) --
 
 
@@ -450,32 +442,3 @@ def zero3_sharded_bytes(state_bytes: float, devices: int) -> float:
 def zero3_saving(devices: int) -> float:
     """The share of model states ZeRO-3 saves per device over ``devices`` (1 - 1/N, zero-paper)."""
     return 1 - 1 / devices
-
-
-# -- money: buy against rent (BUD rules) --
-
-
-def break_even_months(purchase_usd: float, rent_usd_per_hour: float, power_usd_per_year: float | None, hours_per_day: float) -> float | None:
-    """Months of use after which buying (purchase, then power) costs less than renting the same devices; ``None`` if
-    an hour of power costs as much as an hour of rental, so buying never catches up. A month is a twelfth of a year
-    of ``hours_per_day``; power is the option's yearly figure (electricity-usd-per-kwh, llmhw-assumption) per hour used."""
-    hours_per_year = hours_per_day * DAYS_PER_YEAR
-    saving_per_hour = rent_usd_per_hour - (power_usd_per_year or 0) / hours_per_year
-    if saving_per_hour <= 0:
-        return None
-    return purchase_usd / saving_per_hour / (hours_per_year / 12)
-
-
-def rental_hours(budget_usd: float, usd_per_hour: float) -> float:
-    """Hours of rental a budget pays for."""
-    return budget_usd / usd_per_hour
-
-
-def training_seconds(tokens: int, tokens_per_s: float) -> float:
-    """Wall-clock seconds to train on ``tokens`` tokens at a training throughput (tokens / tokens per second)."""
-    return tokens / tokens_per_s
-
-
-def rental_cost_usd(seconds: float, usd_per_hour: float) -> float:
-    """What renting costs for a run of ``seconds``, at the configuration's price per hour (all its devices)."""
-    return seconds / 3600 * usd_per_hour

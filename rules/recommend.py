@@ -8,7 +8,7 @@ from typing import Any
 
 from experta import AS, MATCH, TEST
 
-from .. import sizing
+from .. import money
 from ..facts import Candidate, CandidateSet, Exclusion, Mode, Policy, Recommendation, Tip, Warning, Workload
 from ..planner import Floors, Option, cheapest, largest_smaller_model, meets, pick_best, pick_minimum, pick_recommended
 from ..planner import Workload as PlannerWorkload
@@ -201,7 +201,7 @@ class RecommendRules:
         if hourly:
             per_hour, _, rent = min(hourly)
             offers.append(Phrase("about {hours:,.0f} hours of {count} x {hardware} rented at {usd_per_hour:usd}/h",
-                                 hours=sizing.rental_hours(budget, per_hour), count=rent.count,
+                                 hours=money.rental_hours(budget, per_hour), count=rent.count,
                                  hardware=self.catalog.accelerators[rent.hardware].name, usd_per_hour=per_hour))
         buys = Phrase("{offers}.", offers=listed(offers)) if offers else Phrase("nothing in the catalog for this workload.")
         self.conclude(Warning(at_stake_usd=round(cost - budget, 2)), short_usd=cost - budget, buys=buys)
@@ -239,7 +239,7 @@ class RecommendRules:
         # a purchase that cannot be made (one SXM module of an 8-GPU board, two GPUs of an NVL72 rack) is no alternative
         if not (cost.purchase_usd and cost.cloud_usd_per_hour and rent) or option.count % accel.purchase_unit:
             return
-        months = sizing.break_even_months(cost.purchase_usd, cost.cloud_usd_per_hour, cost.power_usd_per_year, hours)
+        months = money.break_even_months(cost.purchase_usd, cost.cloud_usd_per_hour, cost.power_usd_per_year, hours)
         if months is None:
             return
         verdict = Phrase("buying pays off") if months <= years * 12 else Phrase("renting is cheaper over {years:g} years", years=years)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from experta import AS, MATCH, TEST, P
 
-from .. import sizing
+from .. import money
 from ..facts import Candidate, Mode, Owned, Policy, Upgrade, Workload
 from ..launch import documented_flag
 from ..launch.serve import gpu_layers
@@ -319,7 +319,7 @@ class UpgradeRules:
         power = None
         if choice["what"] in ("more-cards", "other-card"):
             power = plan.addition_power_usd_per_year(self.catalog.accelerators[choice["hardware"]], choice["added"], w, self.catalog)
-        months = sizing.break_even_months(cost, per_hour, power, hours)
+        months = money.break_even_months(cost, per_hour, power, hours)
         if months is None:
             verdict = Phrase("the addition's power costs more per hour than the rental, so renting stays cheaper")
         elif months <= years * 12:

@@ -36,6 +36,7 @@ MUTANT_UNITS: dict[str, Callable[..., str]] = {
     "pct": lambda fraction: f"{fraction:.2f}",  # a fraction where a percentage was meant
     "params": lambda n: f"{n / 1e6:,.0f} M",
     "min": lambda seconds: f"{seconds:,.0f} s",  # minutes shown as seconds
+    "wait": lambda seconds: f"{seconds / 60:,.1f} min",  # a wait in seconds shown as minutes
     "known": lambda value: "?",  # a known number shown as unknown
 }
 

@@ -6,7 +6,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .. import scaleout, sizing
+from .. import money, scaleout, sizing
 from ..knowledge.loader import Catalog
 from ..knowledge.schema import QUALITY_CLASSES, Accelerator, Model, Precision, Price, Runtime
 from . import layouts
@@ -121,7 +121,7 @@ def cost_of(w: Workload, accel: Accelerator, count: int, cat: Catalog, weights_b
     buy, rent = prices_of(accel)
     hours_year = w.hours_per_year
     policy = cat.policy
-    power = sizing.power_cost_usd(accel.tdp_w, count, hours_year, policy.electricity_usd_per_kwh)
+    power = money.power_cost_usd(accel.tdp_w, count, hours_year, policy.electricity_usd_per_kwh)
     purchase = buy.per_device_usd * count if buy else None
     host_name, host_usd = "", None
     if purchase is not None and needs_host(accel, buy) and w.cpu_cores is None and w.ram_gb is None:
@@ -131,7 +131,7 @@ def cost_of(w: Workload, accel: Accelerator, count: int, cat: Catalog, weights_b
         host_usd = host.buy_price.per_device_usd if host and host.buy_price else None
         purchase = purchase + host_usd if host_usd is not None else purchase
         # the box draws power too: its CPU's rated power where the catalog knows it
-        host_power = sizing.power_cost_usd(host.tdp_w, 1, hours_year, policy.electricity_usd_per_kwh) if host else None
+        host_power = money.power_cost_usd(host.tdp_w, 1, hours_year, policy.electricity_usd_per_kwh) if host else None
         power = power + host_power if power is not None and host_power is not None else power
     per_hour = rent.usd * count if rent else None
     if w.deployment == "cloud":
@@ -153,11 +153,11 @@ def training_run(w: Workload, accel: Accelerator, count: int, tokens_per_s: floa
     hardware (the purchase is the tier's cost already). None when no token budget was given."""
     if not (w.training and w.tokens):
         return None
-    seconds = sizing.training_seconds(w.tokens, tokens_per_s) if tokens_per_s else None
+    seconds = money.training_seconds(w.tokens, tokens_per_s) if tokens_per_s else None
     if w.deployment == "cloud":
         rent = cost.cloud_usd_per_hour
-        return TrainingRun(w.tokens, seconds, sizing.rental_cost_usd(seconds, rent) if seconds and rent else None, "rental")
-    power = sizing.power_cost_usd(accel.tdp_w, count, seconds / 3600, usd_per_kwh) if seconds else None
+        return TrainingRun(w.tokens, seconds, money.rental_cost_usd(seconds, rent) if seconds and rent else None, "rental")
+    power = money.power_cost_usd(accel.tdp_w, count, seconds / 3600, usd_per_kwh) if seconds else None
     return TrainingRun(w.tokens, seconds, power, "power")
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from .. import hybrid, sizing
+from .. import hybrid, money, sizing
 from ..errors import InputError
 from ..knowledge.loader import Catalog
 from ..knowledge.schema import Accelerator, Model, Precision, Runtime
@@ -188,7 +188,7 @@ def evaluate_hosts(w: Workload, model: Model, accel: Accelerator, count: int, p:
 def cost_of(w: Workload, accel: Accelerator, count: int, host: Host, cat: Catalog) -> Cost:
     """The GPUs' purchase plus the host box's (a described host is the user's own: nothing added), with the GPUs' power."""
     buy = prices_of(accel)[0]
-    power = sizing.power_cost_usd(accel.tdp_w, count, w.hours_per_year, cat.policy.electricity_usd_per_kwh)
+    power = money.power_cost_usd(accel.tdp_w, count, w.hours_per_year, cat.policy.electricity_usd_per_kwh)
     gpus = buy.per_device_usd * count if buy else None
     owned = host.id == DESCRIBED
     purchase = gpus + (host.usd or 0.0) if gpus is not None and (owned or host.usd is not None) else None

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from .. import hybrid, sizing
+from .. import hybrid, money, sizing
 from ..knowledge.schema import QUALITY_CLASSES
 from ..profile import TRAINING_TASKS
 
@@ -47,7 +47,7 @@ class Workload:
     @property
     def hours_per_year(self) -> float:
         """The hours the deployment runs in a year: what rentals and power are paid for."""
-        return self.hours_per_day * sizing.DAYS_PER_YEAR
+        return self.hours_per_day * money.DAYS_PER_YEAR
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from .. import hybrid, sizing
+from .. import hybrid, money, sizing
 from ..knowledge.loader import Catalog
 from ..knowledge.schema import Accelerator, Model
 from . import offload
@@ -154,4 +154,4 @@ def cheapest_rental(options: Iterable[Option], w: Workload, cat: Catalog) -> Opt
 
 def addition_power_usd_per_year(accel: Accelerator, added: int, w: Workload, cat: Catalog) -> float | None:
     """Electricity for the added devices over a year of the workload's hours."""
-    return sizing.power_cost_usd(accel.tdp_w, added, w.hours_per_year, cat.policy.electricity_usd_per_kwh)
+    return money.power_cost_usd(accel.tdp_w, added, w.hours_per_year, cat.policy.electricity_usd_per_kwh)
