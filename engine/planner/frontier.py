@@ -34,6 +34,7 @@ from .evaluate import (
     training_fit,
     trains_on,
     usable_bytes,
+    weights_at,
 )
 from .measured import speed_factor
 from .options import KV_BYTES_DEFAULT, QUALITY_RANK, Layout, Option, Workload
@@ -53,6 +54,18 @@ class _Shared:
     within_usd: float | None = None  # the options wanted cost at most this (None: any cost)
     runtimes: dict[tuple[str, str, bool, float | None, bool], list[Runtime]] = field(default_factory=dict)
     settings: dict[str, tuple[Any, ...]] = field(default_factory=dict)  # runtime id -> what of it sizes and times an option
+    weights: dict[str, int] = field(default_factory=dict)  # format id -> the model's weights in it (bytes)
+
+    def __post_init__(self) -> None:
+        self.weights = {p.id: weights_at(self.a, p) for p in self.precisions}
+
+    def most_held(self, w: Workload, accel: Accelerator, counts: list[int], cat: Catalog) -> float:
+        """The most weight bytes the most devices allowed could hold under any runtime (0: no bound): each device holds at
+        least 1/n of the weights, and no runtime fills more of it than the largest memory fraction."""
+        if w.training or not counts:
+            return 0.0
+        most = max(rt.memory_fraction for rt in cat.runtimes.values())
+        return counts[-1] * (accel.usable_memory_bytes or accel.memory_bytes) * most * cat.policy.fit_headroom
 
     def offered(self, w: Workload, model: Model, accel: Accelerator, p: Precision, cat: Catalog) -> list[Runtime]:
         """``evaluate.offered``, which depends only on the ecosystem, whether the device has the format's feature, its
@@ -84,7 +97,10 @@ def options_for(w: Workload, model: Model, accel: Accelerator, cat: Catalog, sha
     shared = shared or _Shared(arch(model), precisions_for(w, model, cat), {})
     out: list[Option] = []
     counts = device_counts(w, accel, cat)
+    held = shared.most_held(w, accel, counts, cat)
     for p in shared.precisions:
+        if shared.weights[p.id] > held > 0:  # no runtime holds this format's weights on the most devices allowed
+            continue
         same: set[tuple[Any, ...]] = set()  # runtimes with identical numbers (vLLM, TensorRT-LLM): the first stands for all
         serving: list[Runtime] = []  # the runtimes sized for serving so far, none alike
         for rt in shared.offered(w, model, accel, p, cat) if counts else []:
