@@ -9,9 +9,9 @@ between calls: each thread reuses its own engine (see ``session``).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any
 
 from .errors import InputError
@@ -48,7 +48,7 @@ class Advice:
     candidates: int
     trace: tuple[TraceEvent, ...] = field(repr=False, compare=False)
     evidence: Evidence | None = field(default=None, repr=False, compare=False)  # facts and hashes for trace.write()
-    compared: tuple[Mapping[str, Any], ...] = field(default=(), repr=False, compare=False)  # every candidate, for the report's chart
+    compared: Sequence[Mapping[str, Any]] = field(default=(), repr=False, compare=False)  # every candidate, for the report's chart
     upgrade: Mapping[str, Any] | None = None  # `recommend --have`: what is owned, what it runs, each addition, renting
 
     def to_dict(self) -> dict[str, Any]:
@@ -59,6 +59,27 @@ class Advice:
             "tips": [dict(t) for t in self.tips], "notes": [dict(n) for n in self.notes], "candidates": self.candidates,
             **({"upgrade": dict(self.upgrade)} if self.upgrade is not None else {}),
         }
+
+
+class Compared(Sequence[Mapping[str, Any]]):
+    """Every candidate configuration as plain data, described when first read: only the HTML report reads them, and a
+    cloud consultation compares hundreds.
+
+    .. versionadded:: 0.3.0
+    """
+
+    def __init__(self, options: tuple[Option, ...], cat: Catalog) -> None:
+        self._options, self._cat = options, cat
+
+    @cached_property
+    def _rows(self) -> tuple[Mapping[str, Any], ...]:
+        return tuple({**o.as_dict(), "hardware_name": self._cat.accelerators[o.hardware].name} for o in self._options)
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._rows[index]
+
+    def __len__(self) -> int:
+        return len(self._options)
 
 
 @dataclass(frozen=True)
@@ -219,8 +240,7 @@ def advise(profile: ProfileLike, knowledge_dirs: Iterable[str] = (), have: str |
         candidates=len(result.of(F.Candidate)), trace=tuple(result.events),
         # what the user owns is not among the inputs a trace replays, so an upgrade answer carries no evidence to write
         evidence=None if owned is not None else evidence("recommend", profile, knowledge_dirs, cat, result.facts, result.events),
-        compared=tuple({**o.as_dict(), "hardware_name": cat.accelerators[o.hardware].name}
-                       for o in (result.options[f["id"]] for f in result.of(F.Candidate))),
+        compared=Compared(tuple(result.options[f["id"]] for f in result.of(F.Candidate)), cat),
         upgrade=_upgrade(owned, result, cat) if owned is not None else None,
     )
 

@@ -58,12 +58,23 @@ def compute_efficiency(accel: Accelerator, cat: Catalog) -> float:
 
 
 def step_overhead(runtime: Runtime, accel: Accelerator, cat: Catalog) -> sizing.StepOverhead:
-    """A runtime's calibrated per-layer decode costs, for this device's ecosystem where they differ (Metal, ROCm)."""
-    def pick(table: Mapping[str, float]) -> float:
-        return table.get(f"{runtime.id}@{accel.ecosystem}", table[runtime.id])
-    p = cat.policy
-    return sizing.StepOverhead(pick(p.decode_layer_overhead_s), pick(p.decode_moe_layer_overhead_s),
-                               pick(p.decode_sequence_layer_overhead_s))
+    """A runtime's calibrated per-layer decode costs, for this device's ecosystem where they differ (Metal, ROCm):
+    looked up once per catalog, runtime and ecosystem."""
+    global _overheads
+    if _overheads[0] is not cat:
+        _overheads = (cat, {})
+    key = (runtime.id, accel.ecosystem)
+    found = _overheads[1].get(key)
+    if found is None:
+        def pick(table: Mapping[str, float]) -> float:
+            return table.get(f"{runtime.id}@{accel.ecosystem}", table[runtime.id])
+        p = cat.policy
+        found = _overheads[1][key] = sizing.StepOverhead(pick(p.decode_layer_overhead_s), pick(p.decode_moe_layer_overhead_s),
+                                                         pick(p.decode_sequence_layer_overhead_s))
+    return found
+
+
+_overheads: tuple[Catalog | None, dict[tuple[str, str], sizing.StepOverhead]] = (None, {})  # the last catalog asked about
 
 
 def runtimes_for(w: Workload, accel: Accelerator, precision: Precision, cat: Catalog) -> list[Runtime]:

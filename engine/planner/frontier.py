@@ -53,7 +53,7 @@ class _Shared:
     memo: dict[Any, sizing.Memory]
     within_usd: float | None = None  # the options wanted cost at most this (None: any cost)
     runtimes: dict[tuple[str, str, bool, float | None, bool], list[Runtime]] = field(default_factory=dict)
-    settings: dict[str, tuple[Any, ...]] = field(default_factory=dict)  # runtime id -> what of it sizes and times an option
+    settings: dict[tuple[str, str], tuple[Any, ...]] = field(default_factory=dict)  # (device, runtime) -> what sizes and times
     weights: dict[str, int] = field(default_factory=dict)  # format id -> the model's weights in it (bytes)
 
     def __post_init__(self) -> None:
@@ -79,16 +79,17 @@ class _Shared:
     def alike(self, model: Model, accel: Accelerator, first: Runtime, other: Runtime, cat: Catalog) -> bool:
         """Whether two runtimes size and time every inference option on this device alike (vLLM and TensorRT-LLM): the
         second would only repeat the first's numbers, which ``_serving`` drops (``_new``)."""
-        return (self._settings(model, first, cat) == self._settings(model, other, cat)
-                and step_overhead(first, accel, cat) == step_overhead(other, accel, cat)
-                and speed_factor(accel, first, cat) == speed_factor(accel, other, cat))
+        return self._numbers(model, accel, first, cat) == self._numbers(model, accel, other, cat)
 
-    def _settings(self, model: Model, rt: Runtime, cat: Catalog) -> tuple[Any, ...]:
-        """Everything of a runtime that ``_serving`` reads but its name, its per-layer costs and the user's measurements."""
-        if rt.id not in self.settings:
-            self.settings[rt.id] = (rt.memory_fraction, rt.overhead_bytes, rt.prefill_chunk_tokens, rt.batches, rt.split,
-                                    rt.serves_many, rt.max_devices, layouts.expert_parallel_runs(model, rt, cat))
-        return self.settings[rt.id]
+    def _numbers(self, model: Model, accel: Accelerator, rt: Runtime, cat: Catalog) -> tuple[Any, ...]:
+        """Everything of a runtime that ``_serving`` reads on this device but its name: its settings, its per-layer costs
+        here and the user's measurements."""
+        key = (accel.id, rt.id)
+        if key not in self.settings:
+            self.settings[key] = (rt.memory_fraction, rt.overhead_bytes, rt.prefill_chunk_tokens, rt.batches, rt.split,
+                                  rt.serves_many, rt.max_devices, layouts.expert_parallel_runs(model, rt, cat),
+                                  step_overhead(rt, accel, cat), speed_factor(accel, rt, cat))
+        return self.settings[key]
 
 
 def options_for(w: Workload, model: Model, accel: Accelerator, cat: Catalog, shared: _Shared | None = None) -> list[Option]:
@@ -104,7 +105,7 @@ def options_for(w: Workload, model: Model, accel: Accelerator, cat: Catalog, sha
         same: set[tuple[Any, ...]] = set()  # runtimes with identical numbers (vLLM, TensorRT-LLM): the first stands for all
         serving: list[Runtime] = []  # the runtimes sized for serving so far, none alike
         for rt in shared.offered(w, model, accel, p, cat) if counts else []:
-            runs = [n for n in counts if runs_at(rt, n)]
+            runs = counts if rt.max_devices is None else [n for n in counts if runs_at(rt, n)]
             if w.training:
                 first = _fewest_training(w, model, accel, p, rt, runs, cat, shared)
                 if first is not None and _new((first.count, first.memory, first.usable_bytes, first.tokens_per_s,
