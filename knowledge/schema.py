@@ -174,6 +174,11 @@ class Accelerator:
     compute_capability: float | None = meta(positive=True, cited=True, unit="CUDA compute capability")
     host_gpus: int | None = meta(positive=True, cited=True, unit="full-size GPUs the box takes")  # host boxes only
     host_power_w: float | None = meta(positive=True, cited=True, unit="W, the power supply's rating")  # host boxes only
+    # a PCIe card's thickness, the reference (Founders Edition) board's where partner boards run wider: a buyer can buy it
+    width_slots: float | None = meta(positive=True, cited=True, unit="expansion slots")
+    # the widest card a host box takes when it holds host_gpus of them (host boxes only; None: any width, the cards sit on
+    # riser cables in an open frame). Each box cites where it is read, also when None, so that every box states it.
+    max_card_slots: float | None = meta(positive=True, cited=True, unit="expansion slots per card")
     features: list[str] = meta([])
     stacks: list[str] = meta([])
     cpu_cores: int | None = meta(positive=True)
@@ -191,6 +196,14 @@ class Accelerator:
         """A box whose CPUs the catalog does not know (a GPU server listed by its chassis) hosts GPUs but is never
         offered to run a model on its CPUs: their speed would be a guess."""
         return self.kind == "cpu" and self.cpu_cores is None
+
+    def takes(self, card: Accelerator, count: int) -> bool:
+        """Whether this host box physically takes ``count`` cards like ``card``: no more than its GPU count, each no wider
+        than its widest card (a chassis spaced for double-width cards has no room for a 3-slot one). A box with no width
+        limit takes any card; a limited one refuses a card whose width is unknown (a module on its own carrier board).
+        The limit is the one at the box's full GPU count: fewer, wider cards are not offered it (a cautious reading)."""
+        fits = self.max_card_slots is None or (card.width_slots is not None and card.width_slots <= self.max_card_slots)
+        return (self.host_gpus or 0) >= count and fits
 
     def powers(self, cards_w: float, max_load: float) -> bool:
         """Whether this host box's supply feeds ``cards_w`` of GPU board power beside its own CPU (its rated power where

@@ -169,8 +169,8 @@ def test_a_host_box_is_offered_only_when_its_supply_feeds_the_cards():
     # 4 x 350 W beside the EPYC's 1,600 W supply: the sourced hobby rig, priced with its host
     assert (cost("RTX 3090", 4)["host"], cost("RTX 3090", 4)["purchase_usd"]) == (
         "Server-board box EPYC 7252 + ROMED8-2T + 32GB DDR4-3200 8-channel (4 GPUs at PCIe 4.0 x16)", 4 * 750 + 1314)
-    # 4 x 450 W beside the 7975WX's 350 W is more than 2,000 W: the workstation with a second 2,000 W supply
-    assert cost("RTX 4090", 4)["host"] == (
+    # 4 x 600 W beside the 7975WX's 350 W is more than 2,000 W: the workstation with a second 2,000 W supply
+    assert cost("RTX PRO 6000", 4)["host"] == (
         "Workstation box Threadripper PRO 7975WX + 512GB DDR5-5600 8-channel, two 2000 W supplies (4 x 600 W cards)")
     # 4 x 575 W: the same 4,000 W workstation (the published 4 x 5090 build)
     four = cost("RTX 5090", 4)

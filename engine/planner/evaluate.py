@@ -98,11 +98,11 @@ def needs_host(accel: Accelerator, buy: Price | None) -> bool:
     return accel.kind == "gpu" and not (buy is not None and buy.system)
 
 
-def host_for(count: int, ram_bytes: float, cat: Catalog, card_w: float) -> Accelerator | None:
-    """The cheapest priced host box that takes ``count`` GPUs of ``card_w`` board power each (0: unknown), holds
-    ``ram_bytes`` of RAM and whose supply feeds them (None: no such box)."""
-    cards_w = count * card_w
-    return next((h for h in host_boxes(cat) if (h.host_gpus or 0) >= count and h.usable_memory_bytes >= ram_bytes
+def host_for(count: int, ram_bytes: float, cat: Catalog, card: Accelerator) -> Accelerator | None:
+    """The cheapest priced host box that physically takes ``count`` of ``card`` (their number and width), holds
+    ``ram_bytes`` of RAM and whose supply feeds their board power (unknown: 0) (None: no such box)."""
+    cards_w = count * (card.tdp_w or 0.0)
+    return next((h for h in host_boxes(cat) if h.takes(card, count) and h.usable_memory_bytes >= ram_bytes
                  and h.powers(cards_w, cat.policy.host_psu_max_load)), None)
 
 
@@ -137,7 +137,7 @@ def cost_of(w: Workload, accel: Accelerator, count: int, cat: Catalog, weights_b
     host_name, host_usd = "", None
     if purchase is not None and needs_host(accel, buy) and w.cpu_cores is None and w.ram_gb is None:
         ram = weights_bytes * policy.host_ram_per_weights + policy.host_os_reserve_bytes
-        host = host_for(count, ram, cat, accel.tdp_w or 0.0)
+        host = host_for(count, ram, cat, accel)
         host_name = host.name if host else HOST_NOT_PRICED
         host_usd = host.buy_price.per_device_usd if host and host.buy_price else None
         purchase = purchase + host_usd if host_usd is not None else purchase

@@ -59,7 +59,7 @@ def more_cards(w: Workload, model: Model, accel: Accelerator, count: int, cat: C
             if accel.kind == "gpu" and n > cat.policy.upgrade_host_gpus:
                 weights = weights_at(arch(model), cat.precisions[option.precision])
                 host = host_for(n, sizing.host_ram_bytes(weights, cat.policy.host_ram_per_weights, cat.policy.host_os_reserve_bytes), cat,
-                                accel.tdp_w or 0.0)
+                                accel)
             host_usd = host.buy_price.per_device_usd if host and host.buy_price else (0.0 if host is None else None)
             cost = card_usd * (n - count) + host_usd if card_usd is not None and host_usd is not None else None
             return MoreCards(option, n - count, card_usd, host, cost)
