@@ -277,14 +277,16 @@ def undominated(w: Workload, accelerators: Iterable[Accelerator]) -> list[Accele
     Exact: the same count and format on the better device fits at least as well, runs at least as fast and
     costs no more, so ``pareto`` would drop the worse device's options anyway; sizing them is wasted work.
     Devices compare only within one class (kind, ecosystem, link, features, ISA, how obtained, which throughput
-    figures are known), where the runtime and the speed formula are the same.
+    figures are known), where the runtime and the speed formula are the same, and with the same width and power, so
+    that the same host boxes take them.
     """
     groups: dict[tuple[Any, ...], list[Accelerator]] = {}
     for a in accelerators:
         known = tuple(x is not None for x in (a.bf16_tflops, a.fp8_tflops, a.fp4_tflops, a.int8_tops))
         buy = prices_of(a)[0]
         bought_as = (a.purchase_unit, a.compute_capability, bool(buy and buy.system))  # counts, runtimes, host priced in
-        groups.setdefault((a.kind, a.ecosystem, a.interconnect, a.obtain, tuple(a.features), tuple(a.isa), known, bought_as),
+        boxed = (a.width_slots, a.tdp_w)  # which host boxes take and feed it
+        groups.setdefault((a.kind, a.ecosystem, a.interconnect, a.obtain, tuple(a.features), tuple(a.isa), known, bought_as, boxed),
                           []).append(a)
     keep = []
     for group in groups.values():
@@ -315,19 +317,24 @@ def _merits(o: Option, comfortable: float = 1.0, prompt_ok: Callable[[Option], b
 
 
 def pareto(options: list[Option], comfortable: float, prompt_ok: Callable[[Option], bool] = _no_prompt_target) -> list[Option]:
-    """The priced options no other priced option beats, and per unpriced device the options no fewer of it beat.
+    """The priced options no other priced option beats, the cards-only ones no other cards-only one beats, and per
+    unpriced device the options no fewer of it beat.
 
-    An option without a price is never dropped for a priced one: nobody knows which costs less. ``prompt_ok`` says
-    which options read the timed prompt within the time-to-first-token target (``Floors.prompt_ok``): a merit the
-    recommended tier asks for, which decode speed does not show.
+    An option without a price is never dropped for a priced one: nobody knows which costs less. Nor are cards whose
+    host box the catalog cannot price dropped for a whole system, or the other way round; they compare among
+    themselves, each still needing a box. ``prompt_ok`` says which options read the timed prompt within the
+    time-to-first-token target (``Floors.prompt_ok``): a merit the recommended tier asks for, which decode speed does
+    not show.
     """
-    priced = [o for o in options if o.price_known]
+    whole = [o for o in options if o.whole_price_known]
+    cards_only = [o for o in options if o.price_known and not o.whole_price_known]
     by_device: dict[str, list[Option]] = {}
     for o in options:
         if not o.price_known:
             by_device.setdefault(o.hardware, []).append(o)
-    front = _front(priced, comfortable, prompt_ok) + [o for group in by_device.values() for o in _front(group, comfortable, prompt_ok)]
-    return sorted(front, key=lambda o: (not o.price_known, *(-m for m in _merits(o, comfortable)[:3]), o.id))
+    front = [o for group in (whole, cards_only, *by_device.values()) for o in _front(group, comfortable, prompt_ok)]
+    return sorted(front, key=lambda o: (not o.whole_price_known, not o.price_known, *(-m for m in _merits(o, comfortable)[:3]),
+                                        o.id))
 
 
 def _front(options: list[Option], comfortable: float, prompt_ok: Callable[[Option], bool]) -> list[Option]:

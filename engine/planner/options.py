@@ -166,6 +166,13 @@ class Option:
         return self.cost.budget_usd is not None
 
     @property
+    def whole_price_known(self) -> bool:
+        """Whether the whole purchase is known. Cards whose host box the catalog cannot price are not: ranked by the cards
+        alone they would undercut whole systems (4 x H200 NVL at 140,000 USD + an unpriced 2.4 kW box against a 141,538
+        USD HGX server)."""
+        return self.price_known and not self.cost.host_unpriced
+
+    @property
     def weights_bytes(self) -> int:
         """The model's weights over all devices, counted once however many serving replicas hold a copy (training's
         data-parallel ranks shard them under ZeRO instead)."""

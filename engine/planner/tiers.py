@@ -67,15 +67,8 @@ class Floors:
         return seconds is None or seconds <= self.ttft_target
 
 
-def _known(o: Option) -> bool:
-    """Whether the whole purchase is known. Cards whose host box the catalog cannot price are not: ranked by the cards
-    alone they would undercut whole systems (4 x H200 NVL at 140,000 USD + an unpriced 2.4 kW box against a 141,538 USD
-    HGX server)."""
-    return o.price_known and not o.cost.host_unpriced
-
-
 def _cost(o: Option) -> float:
-    return o.cost.budget_usd if _known(o) and o.cost.budget_usd is not None else math.inf
+    return o.cost.budget_usd if o.whole_price_known and o.cost.budget_usd is not None else math.inf
 
 
 def _speed(o: Option) -> float:
@@ -91,7 +84,7 @@ def meets(o: Option, quality_floor: str, min_speed: float) -> bool:
 
 
 def priced(options: Iterable[Option]) -> list[Option]:
-    return [o for o in options if _known(o)]
+    return [o for o in options if o.whole_price_known]
 
 
 def cheapest(options: Iterable[Option]) -> Option | None:
@@ -102,7 +95,7 @@ def cheapest(options: Iterable[Option]) -> Option | None:
 def smallest(options: Iterable[Option]) -> Option | None:
     """The cheapest option (then the better quality, then the faster); among unpriced ones, ranked after every priced
     one, the least memory bought stands for the cost."""
-    return min(options, key=lambda o: (not _known(o), _cost(o), 0 if _known(o) else o.usable_bytes * o.count,
+    return min(options, key=lambda o: (not o.whole_price_known, _cost(o), 0 if o.whole_price_known else o.usable_bytes * o.count,
                                        -_quality(o), -_speed(o), o.id), default=None)
 
 
@@ -128,7 +121,7 @@ def dominates(a: Option, b: Option, f: Floors | None = None) -> bool:
     if f is not None and a.utilization > f.comfortable >= b.utilization:
         return False
     same_devices = _devices(a) == _devices(b)
-    if not same_devices and not (_known(a) and _known(b) and _cost(a) <= _cost(b)):
+    if not same_devices and not (a.whole_price_known and b.whole_price_known and _cost(a) <= _cost(b)):
         return False
     if not same_devices and (a.tokens_per_s is None or b.tokens_per_s is None):
         return False  # an unknown speed (a device without a throughput figure) is no slower and no faster
