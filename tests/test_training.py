@@ -181,3 +181,11 @@ def test_training_is_never_planned_on_a_card_without_16_bit_matrix_products():
     assert [n["message"] for n in checked["notes"] if n["id"] == "CAND-proposal"] == [
         "No runtime in the catalog runs lora in any format on NVIDIA Tesla P40 24GB (used): training needs 16-bit matrix "
         "products (BF16 or FP16), which it lacks."]
+
+
+def test_a_card_without_bf16_trains_in_fp16_and_says_so(runner) -> None:
+    """A V100 has FP16 tensor cores but no BF16: its run holds FP16 weights, and the launch turns FP16 on, not BF16."""
+    data = run_json(runner, "check", "--model", "qwen2.5-7b", "--task", "lora", "--hardware", "V100 SXM2 32GB", "--count", "4")
+    assert data["fits"] is True and data["precision"] == "fp16"
+    assert "--bf16 false --fp16 true" in data["launch"]["commands"][0]
+    assert run_json(runner, "check", "--model", "qwen2.5-7b", "--task", "lora", "--hardware", "RTX 3090")["precision"] == "bf16"

@@ -12,7 +12,7 @@ from ..planner.options import Option, Workload
 from . import Args, Builder, Launch, LaunchFile, Setting, hosts, hub_id
 
 DATASET = "your-org/your-dataset"  # the user's data: a placeholder the command cannot guess
-COMPUTE_IN_16BIT = ("bf16", "nf4")  # QLoRA computes in 16-bit over its NF4 base (qlora-paper)
+COMPUTE_IN_16BIT = ("bf16", "fp16", "nf4")  # QLoRA computes in 16-bit over its NF4 base (qlora-paper)
 PEFT_TASKS = ("lora", "qlora")
 
 

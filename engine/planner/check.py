@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from ..knowledge.loader import Catalog
 from ..knowledge.schema import Accelerator, Model
 from . import offload
-from .evaluate import device_counts, evaluate, kv_formats, offered, precisions_for, runs_at
+from .evaluate import device_counts, evaluate, kv_formats, offered, precisions_for, runs_at, trained_as
 from .frontier import enumerate_options
 from .options import QUALITY_RANK, Option, Workload
 from .tiers import Floors, pick_minimum
@@ -23,7 +23,8 @@ MIN_CONTEXT = 512  # the shortest context worth proposing: a short chat turn (ll
 
 def configurations(w: Workload, model: Model, accel: Accelerator, count: int, cat: Catalog) -> list[Option]:
     """Every format and runtime this device runs the workload with, at ``count`` devices, released format first."""
-    gpu_only = [evaluate(w, model, accel, count, p, rt, cat) for p in precisions_for(w, model, cat)
+    formats = [trained_as(w, p, accel, cat) for p in precisions_for(w, model, cat)]
+    gpu_only = [evaluate(w, model, accel, count, p, rt, cat) for p in formats
                 for rt in offered(w, model, accel, p, cat) if runs_at(rt, count)]
     return offload.with_offload(w, model, accel, cat, gpu_only, count)
 

@@ -379,6 +379,17 @@ def trains_on(accel: Accelerator) -> bool:
     return any(f in accel.features for f in TRAINING_MATMUL_FEATURES)
 
 
+def trained_as(w: Workload, precision: Precision, accel: Accelerator, cat: Catalog) -> Precision:
+    """The format a run holds its weights in on this device: a training run's 16-bit weights are FP16 (with loss
+    scaling) where the device has FP16 matrix products but no BF16 (a V100); otherwise the format asked for."""
+    if (not w.training or precision.family != "float" or precision.bits_per_weight != 16
+            or precision.native_feature in accel.features):
+        return precision
+    computed = [p for p in cat.precisions.values()
+                if p.family == "float" and p.bits_per_weight == 16 and p.native_feature in accel.features]
+    return computed[0] if computed else precision
+
+
 def offered(w: Workload, model: Model, accel: Accelerator, precision: Precision, cat: Catalog) -> list[Runtime]:
     """The runtimes that run this format on this device for this workload (none where the device cannot)."""
     if w.training and not trains_on(accel):

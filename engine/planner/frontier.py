@@ -31,6 +31,7 @@ from .evaluate import (
     quality_of,
     runs_at,
     step_overhead,
+    trained_as,
     training_fit,
     trains_on,
     usable_bytes,
@@ -102,6 +103,7 @@ def options_for(w: Workload, model: Model, accel: Accelerator, cat: Catalog, sha
     for p in shared.precisions:
         if shared.weights[p.id] > held > 0:  # no runtime holds this format's weights on the most devices allowed
             continue
+        p = trained_as(w, p, accel, cat)
         same: set[tuple[Any, ...]] = set()  # runtimes with identical numbers (vLLM, TensorRT-LLM): the first stands for all
         serving: list[Runtime] = []  # the runtimes sized for serving so far, none alike
         for rt in shared.offered(w, model, accel, p, cat) if counts else []:
