@@ -146,6 +146,9 @@ def test_extra_knowledge_directory_adds_entries(tmp_path):
          "key 'prices'[0], key 'kind': expected one of cloud-on-demand, cloud-spot, community, msrp, street-new, used; got 'street'"),
         (GOOD_ACCEL.replace("    obtain: buy\n", "    obtain: buy\n    prices: [{usd: 9, kind: used, date: 'last year', source: article}]\n"),
          "key 'prices'[0], key 'date': expected a date YYYY, YYYY-MM or YYYY-MM-DD, got 'last year'"),
+        (GOOD_ACCEL.replace("    obtain: buy\n", "    tdp_w: 700\n    unit: 8\n    system_power_w: 5000\n    obtain: buy\n")
+         .replace("mem_bandwidth_gbs: article}", "mem_bandwidth_gbs: article, tdp_w: article, unit: article, system_power_w: article}"),
+         "key 'system_power_w': expected at least unit x tdp_w (8 x 700 = 5600), got 5000"),
         ("schema_version: 2\naccelerators: []\n", "accelerators.yaml: schema_version: expected 1, got 2"),
         ("a: &x [1]\nb: *x\n", "accelerators.yaml: not valid YAML (line 2): YAML aliases are not allowed"),
     ],
