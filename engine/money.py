@@ -8,11 +8,12 @@ MONTHS_PER_YEAR = 12
 WH_PER_KWH = 1000
 
 
-def power_cost_usd(tdp_w: float | None, devices: int, hours: float, usd_per_kwh: float) -> float | None:
-    """Electricity for ``devices`` at their rated power over ``hours``."""
-    if tdp_w is None:
+def power_cost_usd(device_w: float | None, devices: int, hours: float, usd_per_kwh: float) -> float | None:
+    """Electricity for ``devices`` drawing ``device_w`` watts each (a GPU's rated power, or its share of a whole
+    system's) over ``hours``."""
+    if device_w is None:
         return None
-    return tdp_w * devices * hours / WH_PER_KWH * usd_per_kwh
+    return device_w * devices * hours / WH_PER_KWH * usd_per_kwh
 
 
 def break_even_months(purchase_usd: float, rent_usd_per_hour: float, power_usd_per_year: float | None, hours_per_day: float) -> float | None:

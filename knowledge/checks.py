@@ -43,6 +43,13 @@ def _accelerator(a: Accelerator) -> Iterator[Problem]:
     # memory_bytes is the installed memory (the vendor's "GB" read as GiB): the driver never reports more
     if a.usable_memory_bytes > a.memory_bytes:
         yield "usable_memory_bytes", f"expected at most memory_bytes ({a.memory_bytes:,}), got {a.usable_memory_bytes:,}"
+    # a whole system's power is that of a part bought in systems, and covers at least its GPUs' own rated power
+    if a.system_power_w is not None:
+        if a.purchase_unit < 2:
+            yield "system_power_w", f"expected only with a unit of 2 or more devices, got unit {a.purchase_unit}"
+        elif a.tdp_w is not None and a.system_power_w < a.purchase_unit * a.tdp_w:
+            yield "system_power_w", (f"expected at least unit x tdp_w ({a.purchase_unit} x {a.tdp_w:g} = "
+                                     f"{a.purchase_unit * a.tdp_w:g}), got {a.system_power_w:g}")
 
 
 def _precision(p: Precision) -> Iterator[Problem]:

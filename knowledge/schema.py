@@ -170,6 +170,9 @@ class Accelerator:
     # SXM/OAM modules are bought as whole 8-GPU boards or servers (HGX, DGX, MI300X platforms): purchases come in
     # multiples of the unit (None: bought singly); a rented device-hour is still per device.
     unit: int | None = meta(positive=True, cited=True, unit="devices per purchase")
+    # The rated power of one whole system of ``unit`` devices (a DGX server's 10.2 kW, an NVL72 rack's 120 kW): its CPUs,
+    # switches, NICs and fans beside the GPUs. A system purchase draws this, not ``unit`` x tdp_w (None: not known).
+    system_power_w: float | None = meta(positive=True, cited=True, unit="W per whole system of `unit` devices")
     # CUDA compute capability where a runtime's minimum matters (Pascal 6.x, Volta 7.0); None = not limiting
     compute_capability: float | None = meta(positive=True, cited=True, unit="CUDA compute capability")
     host_gpus: int | None = meta(positive=True, cited=True, unit="full-size GPUs the box takes")  # host boxes only

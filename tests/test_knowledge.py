@@ -62,13 +62,15 @@ def test_every_number_has_a_source(catalog):
 
 # The buyable devices with no public purchase price in the stored sources, each with why (issue 13). A new buyable device
 # without a dated buy price (or a cloud-only one without a rent price) fails the test below until it is priced or listed here.
-_SERVER_ONLY = "sold only inside OEM servers or 8-GPU platforms, whose quotes are not public; rented meanwhile, shown as price unknown"
 UNPRICED = {
-    "a10": _SERVER_ONLY, "l40": _SERVER_ONLY, "mi355x": _SERVER_ONLY + " (rented at Vultr for 2.59 USD per GPU-hour)",
-    "apple-m1-max-64gb": "discontinued; no dated used or refurbished price for the 64 GB configuration found (searched 2026-12)",
-    "apple-m2-max-96gb": "discontinued; no dated used or refurbished price for the 96 GB configuration found (searched 2026-12)",
-    "npu-amd-ryzen-ai-300": "a chip in many laptops; no 16 GB Ryzen AI 300 laptop with a dated price found (searched 2026-12)",
-    "cpu-workstation-trpro-7985wx": "no named outlet's 7985WX launch price found (searched 2026-12); the 7975WX boxes are priced",
+    "a10": "sold to businesses inside OEM servers; no dated card price in the stored sources (searched 2026-12: pages, docs, "
+           "code price tables and GPU price trackers list only its 0.75-1.01 USD/h rentals)",
+    "mi355x": "sold only as 8-GPU liquid-cooled OEM platforms whose quotes are not public (searched 2026-12: only rentals and "
+              "relative claims such as '2.75 times cheaper per GPU than the B300'); rented at Vultr for 2.59 USD per GPU-hour",
+    "npu-amd-ryzen-ai-300": "a chip in many laptops; no named Ryzen AI 9 HX 370 laptop with a dated USD price found (searched "
+                            "2026-12: Zenbook S 16 UM5606 reviews and launch coverage give no price in the stored text)",
+    "cpu-workstation-trpro-7985wx": "no dated USD list or street price of the 7985WX CPU found (searched 2026-12: pages, docs, "
+                                    "CPU price datasets, PCPartPicker dumps); the 7975WX boxes are priced",
 }
 
 
@@ -146,6 +148,9 @@ def test_extra_knowledge_directory_adds_entries(tmp_path):
          "key 'prices'[0], key 'kind': expected one of cloud-on-demand, cloud-spot, community, msrp, street-new, used; got 'street'"),
         (GOOD_ACCEL.replace("    obtain: buy\n", "    obtain: buy\n    prices: [{usd: 9, kind: used, date: 'last year', source: article}]\n"),
          "key 'prices'[0], key 'date': expected a date YYYY, YYYY-MM or YYYY-MM-DD, got 'last year'"),
+        (GOOD_ACCEL.replace("    obtain: buy\n", "    tdp_w: 700\n    unit: 8\n    system_power_w: 5000\n    obtain: buy\n")
+         .replace("mem_bandwidth_gbs: article}", "mem_bandwidth_gbs: article, tdp_w: article, unit: article, system_power_w: article}"),
+         "key 'system_power_w': expected at least unit x tdp_w (8 x 700 = 5600), got 5000"),
         ("schema_version: 2\naccelerators: []\n", "accelerators.yaml: schema_version: expected 1, got 2"),
         ("a: &x [1]\nb: *x\n", "accelerators.yaml: not valid YAML (line 2): YAML aliases are not allowed"),
     ],

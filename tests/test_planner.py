@@ -79,12 +79,13 @@ def test_an_nvl72_rack_is_bought_whole_and_rented_per_gpu(catalog, rack):
 
 def test_a_rack_is_its_own_host_bought_or_rented(runner):
     """The rack's system price buys its 36 Grace CPUs with it: no host box is added to a bought rack, nor to the purchase
-    a rented GB200 GPU is compared with (it got a 900 USD desktop box before)."""
+    a rented GB200 GPU is compared with (it got a 900 USD desktop box before); and the rack draws its whole power, CPUs,
+    switches and fans with its GPUs."""
     bought = run_json(runner, "check", "--model", "deepseek-r1:671b", "--hardware", "GB200", "--count", "72",
                       "--concurrency", "1000", "--scale", "enterprise")["cost"]
     assert (bought["host"], bought["host_usd"], bought["purchase_usd"]) == ("", None, 2_500_000)
-    # 72 GPUs at their 1200 W for 8 h a day, a year, at 0.13 USD/kWh
-    assert bought["power_usd_per_year"] == round(72 * 1200 * 8 * 365 / 1000 * 0.13, 2)
+    # the rack's 120 kW (sth-gb200-nvl72-power) for 8 h a day, a year, at 0.13 USD/kWh: not its 72 GPUs' 86.4 kW alone
+    assert bought["power_usd_per_year"] == round(120_000 * 8 * 365 / 1000 * 0.13, 2)
     rented = run_json(runner, "check", "--model", "qwen2.5:7b", "--hardware", "GB200", "--deployment", "cloud")["cost"]
     assert (rented["host"], rented["host_usd"], rented["purchase_usd"]) == ("", None, round(2_500_000 / 72, 2))
 

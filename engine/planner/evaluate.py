@@ -98,6 +98,14 @@ def needs_host(accel: Accelerator, buy: Price | None) -> bool:
     return accel.kind == "gpu" and not (buy is not None and buy.system)
 
 
+def device_power_w(accel: Accelerator, buy: Price | None) -> float | None:
+    """The power one device draws as bought: its share of a whole system's rated power (CPUs, switches, NICs and fans
+    beside the GPUs) where the purchase is a system whose power the catalog knows, else its own rated power."""
+    if buy is not None and buy.system and accel.system_power_w is not None:
+        return accel.system_power_w / accel.purchase_unit
+    return accel.tdp_w
+
+
 def host_for(count: int, ram_bytes: float, cat: Catalog, card: Accelerator) -> Accelerator | None:
     """The cheapest priced host box that physically takes ``count`` of ``card`` (their number and width), holds
     ``ram_bytes`` of RAM and whose supply feeds their board power (unknown: 0) (None: no such box)."""
@@ -123,7 +131,8 @@ def host_boxes(cat: Catalog) -> list[Accelerator]:
 
 
 def cost_of(w: Workload, accel: Accelerator, count: int, cat: Catalog, weights_bytes: float = 0.0) -> Cost:
-    """Purchase or rental cost of ``count`` devices, with power over the ownership period's years.
+    """Purchase or rental cost of ``count`` devices, with power over the ownership period's years: a whole system's
+    rated power where one is bought (an NVL72 rack draws 120 kW, not 72 GPUs' 86 kW: ``device_power_w``).
 
     A purchase of PCIe cards adds the cheapest host box that takes them and holds the weights in RAM (P2), and its power,
     unless the user described the host they have (--cpu-cores / --ram): the whole system a buyer pays for, also the
@@ -132,7 +141,7 @@ def cost_of(w: Workload, accel: Accelerator, count: int, cat: Catalog, weights_b
     buy, rent = prices_of(accel)
     hours_year = w.hours_per_year
     policy = cat.policy
-    power = money.power_cost_usd(accel.tdp_w, count, hours_year, policy.electricity_usd_per_kwh)
+    power = money.power_cost_usd(device_power_w(accel, buy), count, hours_year, policy.electricity_usd_per_kwh)
     purchase = buy.per_device_usd * count if buy else None
     host_name, host_usd = "", None
     if purchase is not None and needs_host(accel, buy) and w.cpu_cores is None and w.ram_gb is None:
@@ -168,7 +177,8 @@ def training_run(w: Workload, accel: Accelerator, count: int, tokens_per_s: floa
     if w.deployment == "cloud":
         rent = cost.cloud_usd_per_hour
         return TrainingRun(w.tokens, seconds, money.rental_cost_usd(seconds, rent) if seconds and rent else None, "rental")
-    power = money.power_cost_usd(accel.tdp_w, count, seconds / 3600, usd_per_kwh) if seconds else None
+    watts = device_power_w(accel, prices_of(accel)[0])
+    power = money.power_cost_usd(watts, count, seconds / 3600, usd_per_kwh) if seconds else None
     return TrainingRun(w.tokens, seconds, power, "power")
 
 
