@@ -1,0 +1,122 @@
+"""The CPU cores a host needs (planner.host_cores): per runtime, as each documents it, and the same number in the P2
+advice and in the host box each tier is priced with."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from llmhw import planner
+from llmhw.knowledge.loader import load_catalog
+from llmhw.planner.evaluate import host_boxes, host_for
+from llmhw.planner.options import Layout
+
+CAT = load_catalog()
+GOLDEN = Path(__file__).parent / "golden"
+BOXES = {a.name: a for a in CAT.accelerators.values() if a.kind == "cpu"}
+
+
+def workload(task: str = "inference", users: int = 1) -> planner.Workload:
+    return planner.Workload(model="llama-3.1-70b", task=task, precision="auto", context=8192, concurrency=users, batch=1,
+                            activation_checkpointing=None, lora_rank=16, budget=None, ecosystem="any", deployment="local",
+                            scale="team", hours_per_day=8, cpu_cores=None, ram_gb=None)
+
+
+def need(runtime: str, count: int, users: int = 1, task: str = "inference", hardware: str = "rtx-3090", **layout: object) -> int:
+    return planner.host_cores(workload(task, users), CAT.accelerators[hardware], CAT.runtimes[runtime], count, Layout(**layout), CAT)
+
+
+@pytest.mark.parametrize("count, replicas, users, cores", [
+    (1, 1, 1, 2 + 1 + 1),  # vllm-cpu-resources: 2 + N, then one core per 16 users
+    (4, 1, 16, 2 + 4 + 1),  # tensor parallel 4: one API server, one engine core, four workers
+    (2, 2, 20, 2 * 2 + 2 + 1 + 2),  # two replicas: A + DP + N + the DP coordinator
+    (8, 8, 500, 8 * 2 + 8 + 1 + 32),  # "Minimum physical cores = A + DP + N + (1 if DP > 1 else 0)"
+])
+def test_vllm_counts_its_processes_as_its_docs_do(count, replicas, users, cores):
+    assert need("vllm", count, users, data_parallel=replicas, tensor_parallel=count // replicas) == cores
+
+
+def test_llama_cpp_with_every_layer_on_the_gpus_needs_one_thread_however_many_gpus():
+    assert need("llama-cpp", 1) == need("llama-cpp", 4, pipeline_parallel=4) == 1 + 1  # llamacpp-pr-2915, plus the user's core
+
+
+def test_a_hybrid_option_adds_the_cores_that_compute_the_host_part():
+    assert need("llama-cpp", 1, offload="experts") == 1 + CAT.policy.host_min_cores_cpu_inference + 1
+
+
+@pytest.mark.parametrize("runtime", ["transformers", "unsloth"])
+def test_training_needs_a_core_per_gpu_process_and_the_systems_four(runtime):
+    # mle-cpu-cores: 1 core per process tied to an accelerator, "let's say 4" for the OS; no users' share in training
+    assert need(runtime, 1, users=64, task="lora", data_parallel=1) == 1 + 4
+    assert need(runtime, 4, users=64, task="lora", data_parallel=4) == 4 + 4
+
+
+def test_a_runtime_without_a_published_figure_takes_the_dgx_share_per_device():
+    assert CAT.runtimes["tensorrt-llm"].host_cores is None
+    assert need("tensorrt-llm", 2, users=1, hardware="l40s") == 2 * CAT.policy.host_cores_per_device + 1
+
+
+def test_a_machine_whose_own_cpu_runs_the_model_needs_the_cpu_minimum():
+    assert need("llama-cpp", 1, hardware="cpu-desktop-ddr5-7700x") == CAT.policy.host_min_cores_cpu_inference + 1
+
+
+@pytest.mark.parametrize("cores", [1, 6, 8, 9, 12, 13, 32, 33])
+def test_the_box_bought_is_the_cheapest_with_the_cores_or_none(cores):
+    box = host_for(2, 0, cores, CAT, 0.0)
+    takes_two = [b for b in host_boxes(CAT) if (b.host_gpus or 0) >= 2 and b.host_power_w]
+    enough = [b for b in takes_two if b.cpu_cores is not None and b.cpu_cores >= cores]
+    assert box is None or box.cpu_cores is None or box.cpu_cores >= cores, (cores, box)
+    if enough:
+        assert box is not None and box.buy_price and enough[0].buy_price
+        assert box.buy_price.per_device_usd <= enough[0].buy_price.per_device_usd, (cores, box.id, enough[0].id)
+    else:  # only a chassis whose CPUs are ordered to the need is left (or nothing: the host is "not priced")
+        assert box is None or box.cpu_cores is None, (cores, box.id)
+
+
+def _tiers(answer: dict) -> list[dict]:
+    return [r for r in answer.get("recommendations") or [] if r.get("cost") and r["cost"].get("host") in BOXES]
+
+
+def _need(answer: dict, tier: dict) -> int:
+    profile = answer["profile"]
+    w = workload(profile["task"], profile.get("concurrency", 1))
+    lay = tier["layout"]
+    return planner.host_cores(w, CAT.accelerators[tier["hardware"]], CAT.runtimes[tier["runtime"]], tier["count"],
+                              Layout(**{k: lay[k] for k in ("tensor_parallel", "pipeline_parallel", "data_parallel", "offload")}), CAT)
+
+
+def test_every_golden_tier_is_priced_with_a_box_that_has_the_cores_p2_asks_for():
+    """The advice never contradicts the price: each tier's host box has the cores its configuration needs, and the
+    P2-host-sizing tip asks for exactly the recommended tier's need."""
+    checked = 0
+    for path in sorted(GOLDEN.glob("*.json")):
+        answer = json.loads(path.read_text())
+        if "profile" not in answer:
+            continue
+        for tier in _tiers(answer):
+            box, cores = BOXES[tier["cost"]["host"]], _need(answer, tier)
+            assert box.cpu_cores is None or box.cpu_cores >= cores, (path.name, tier["tier"], box.id, box.cpu_cores, cores)
+            checked += 1
+        tip = next((t["message"] for t in answer.get("tips", ()) if t["id"] == "P2-host-sizing"), None)
+        recommended = next((t for t in _tiers(answer) if t["tier"] == "recommended"), None)
+        if tip and recommended and answer["profile"].get("cpu_cores") is None:
+            asked = int(re.search(r"at least (\d+) CPU cores", tip).group(1))
+            assert asked == _need(answer, recommended), (path.name, tip)
+            box = BOXES[recommended["cost"]["host"]]
+            assert box.cpu_cores is None or box.cpu_cores >= asked, (path.name, box.id, asked)
+    assert checked >= 30  # the walk reads the pinned answers (a renamed key would make it vacuous)
+
+
+def test_a_four_core_host_feeds_two_gpus_under_llama_cpp_but_not_vllm_for_twenty_users(runner):
+    from llmhw.cli import main
+
+    def warned(*extra: str) -> set[str]:
+        result = runner.invoke(main, ["check", "--model", "deepseek-r1:70b", "--hardware", "H100 SXM", "--count", "2",
+                                      "--cpu-cores", "4", "--format", "json", *extra])
+        assert result.exit_code == 0, result.output
+        return {w["id"] for w in json.loads(result.stdout)["warnings"]}
+
+    assert "P2-weak-cpu" not in warned()  # one user: llama.cpp, one thread drives both GPUs
+    assert "P2-weak-cpu" in warned("--concurrency", "20")  # vLLM: API server, engine core, 2 workers, 2 cores for users
