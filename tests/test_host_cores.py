@@ -75,8 +75,18 @@ def test_the_box_bought_is_the_cheapest_with_the_cores_or_none(cores):
         assert box is None or box.cpu_cores is None, (cores, box.id)
 
 
+def _priced(tier: dict) -> bool:
+    return bool(tier.get("cost")) and tier["cost"].get("host") in BOXES
+
+
 def _tiers(answer: dict) -> list[dict]:
-    return [r for r in answer.get("recommendations") or [] if r.get("cost") and r["cost"].get("host") in BOXES]
+    """The configurations of an answer priced with a catalog host box: the tiers of `recommend`, the proposal of `check`."""
+    return [t for t in answer.get("recommendations") or ([answer] if "hardware" in answer else []) if _priced(t)]
+
+
+def _subject(answer: dict) -> dict | None:
+    """The configuration the P2 advice is about: the recommended tier, or the proposal `check` was asked about."""
+    return next((t for t in _tiers(answer) if t.get("tier", "recommended") == "recommended"), None)
 
 
 def _need(answer: dict, tier: dict) -> int:
@@ -87,26 +97,29 @@ def _need(answer: dict, tier: dict) -> int:
                               Layout(**{k: lay[k] for k in ("tensor_parallel", "pipeline_parallel", "data_parallel", "offload")}), CAT)
 
 
-def test_every_golden_tier_is_priced_with_a_box_that_has_the_cores_p2_asks_for():
-    """The advice never contradicts the price: each tier's host box has the cores its configuration needs, and the
-    P2-host-sizing tip asks for exactly the recommended tier's need."""
-    checked = 0
+def test_every_golden_configuration_is_priced_with_a_box_that_has_the_cores_p2_asks_for():
+    """The advice never contradicts the price: each priced configuration's host box has the cores it needs, and the
+    P2-host-sizing tip asks for exactly the need of the configuration it is about."""
+    checked = tips = 0
     for path in sorted(GOLDEN.glob("*.json")):
         answer = json.loads(path.read_text())
         if "profile" not in answer:
             continue
         for tier in _tiers(answer):
             box, cores = BOXES[tier["cost"]["host"]], _need(answer, tier)
-            assert box.cpu_cores is None or box.cpu_cores >= cores, (path.name, tier["tier"], box.id, box.cpu_cores, cores)
+            assert box.cpu_cores is None or box.cpu_cores >= cores, (path.name, tier.get("tier"), box.id, box.cpu_cores, cores)
             checked += 1
         tip = next((t["message"] for t in answer.get("tips", ()) if t["id"] == "P2-host-sizing"), None)
-        recommended = next((t for t in _tiers(answer) if t["tier"] == "recommended"), None)
-        if tip and recommended and answer["profile"].get("cpu_cores") is None:
-            asked = int(re.search(r"at least (\d+) CPU cores", tip).group(1))
-            assert asked == _need(answer, recommended), (path.name, tip)
-            box = BOXES[recommended["cost"]["host"]]
+        subject = _subject(answer)
+        if tip and subject:
+            match = re.search(r"at least (\d+) CPU cores", tip)
+            assert match, tip
+            asked = int(match.group(1))
+            assert asked == _need(answer, subject), (path.name, tip)
+            box = BOXES[subject["cost"]["host"]]
             assert box.cpu_cores is None or box.cpu_cores >= asked, (path.name, box.id, asked)
-    assert checked >= 30  # the walk reads the pinned answers (a renamed key would make it vacuous)
+            tips += 1
+    assert checked >= 40 and tips >= 20, (checked, tips)  # the walk reads the pinned answers (a renamed key would make it vacuous)
 
 
 def test_a_four_core_host_feeds_two_gpus_under_llama_cpp_but_not_vllm_for_twenty_users(runner):
