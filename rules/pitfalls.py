@@ -8,7 +8,8 @@ from experta import AS, MATCH, TEST, P
 
 from .. import sizing
 from ..facts import Candidate, Exclusion, Fit, HostNeed, Mode, Policy, PrecisionSpec, Recommendation, Tip, Warning, Workload
-from ..planner import QUALITY_RANK, cheapest, cheapest_meeting, enumerate_options, host_cores, meets
+from ..planner import QUALITY_RANK, SELF_HOSTED, cheapest, cheapest_meeting, enumerate_options, host_cores, meets
+from ..profile import TRAINING_TASKS
 from ..units import GB, Phrase
 from . import SALIENCE_ADVICE, Host, Rule, rule_meta, subject
 from .candidates import excluded
@@ -152,19 +153,20 @@ class PitfallRules:
         ram = sizing.host_ram_bytes(weights, ram_per_weights, reserve_bytes)
         buy = accel.counted_prices[0]
         self.conclude(HostNeed(count=option.count, hardware=accel.name, kind=rec["kind"], system=bool(buy and buy.system),
-                               cores=cores, ram_bytes=ram, weights_bytes=weights, runtime=runtime.name),
+                               cores=cores, ram_bytes=ram, weights_bytes=weights, runtime=runtime.id),
                       count=option.count, hardware=accel.name, cores=cores, runtime=runtime.name, ram_bytes=ram, weights_bytes=weights)
 
-    @Rule(AS.workload << Workload(cpu_cores=MATCH.cores & KNOWN, concurrency=MATCH.users),
-          AS.host << HostNeed(cores=MATCH.need, count=MATCH.count, hardware=MATCH.hardware, runtime=MATCH.runtime, kind=HAS_CORES_TO_SIZE),
+    @Rule(AS.workload << Workload(cpu_cores=MATCH.cores & KNOWN, concurrency=MATCH.users, task=MATCH.task),
+          AS.host << HostNeed(cores=MATCH.need, count=MATCH.count, hardware=MATCH.hardware, runtime=MATCH.runtime_id,
+                              kind=HAS_CORES_TO_SIZE),
           Policy(host_users_per_core=MATCH.users_per_core),
           TEST(lambda cores, need: cores < need), salience=SALIENCE_ADVICE)
     @rule_meta(id="P2-weak-cpu", statement="{cores} CPU cores feed {count} x {hardware}: {need} are needed",
-               message="The host has {cores} CPU cores; {count} x {hardware} serving {users} user(s) wants at least {need} "
-               "(what {runtime} runs on the host, plus one per {users_per_core} concurrent users). With fewer, the accelerators "
-               "wait on the CPU: the article reports whole-system efficiency dropping 50% or more.",
+               message="The host has {cores} CPU cores; {count} x {hardware} {use} wants at least {need} ({why}). With fewer, "
+               "the accelerators wait on the CPU: the article reports whole-system efficiency dropping 50% or more.",
                sources=["article", "vllm-cpu-resources", "llamacpp-pr-2915", "mle-cpu-cores", "gk-h100"], needs=("cpu_cores", "concurrency"))
-    def weak_cpu(self: Host, workload: Workload, host: HostNeed, cores: int, need: int, **_: object) -> None:
+    def weak_cpu(self: Host, workload: Workload, host: HostNeed, cores: int, need: int, users: int, task: str, runtime_id: str,
+                 users_per_core: int, **_: object) -> None:
         """## What it decides
         Whether the host's CPU cores can drive the accelerators and the users' requests.
 
@@ -174,9 +176,18 @@ class PitfallRules:
         tokenization and scheduling work.
 
         ## Example
-        A 70B model on two GPUs for 20 users from a 4-core host.
+        A 70B model on two GPUs for 20 users from a 4-core host: vLLM's API server, engine core and two workers, and
+        two cores for the users, 6 in all. The same GPUs serving one user through llama.cpp need 2.
         """
-        self.conclude(Warning(shortfall=need - cores))
+        runtime = self.catalog.runtimes[runtime_id]
+        system = runtime.host_cores.system if runtime.host_cores else 0
+        runs = (Phrase("the cores that run the model") if host["kind"] in SELF_HOSTED
+                else Phrase("the processes {runtime} runs on the host and {system} for the system", runtime=runtime.name, system=system)
+                if system else Phrase("the processes {runtime} runs on the host", runtime=runtime.name))
+        training = task in TRAINING_TASKS
+        use = Phrase("training") if training else Phrase("serving {users} user(s)", users=users)
+        why = runs if training else Phrase("{runs}, plus one per {users_per_core} concurrent users", runs=runs, users_per_core=users_per_core)
+        self.conclude(Warning(shortfall=need - cores), use=use, why=why)
 
     @Rule(AS.workload << Workload(ram_gb=MATCH.ram_gb & KNOWN),
           AS.host << HostNeed(ram_bytes=MATCH.need_bytes, weights_bytes=MATCH.weights_bytes, kind=IN_A_HOST),

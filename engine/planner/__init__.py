@@ -12,6 +12,7 @@ from __future__ import annotations
 from . import frontier, offload
 from .check import Remedies, choose, closest_context, configurations, largest_smaller_model, remedies
 from .evaluate import (
+    SELF_HOSTED,
     arch,
     average_bits,
     bandwidth_efficiency,
@@ -38,7 +39,7 @@ from .options import KV_BYTES_DEFAULT, QUALITY_RANK, TIERS, Cost, Option, Worklo
 from .tiers import Floors, cheapest, dominates, meets, pick_best, pick_minimum, pick_recommended, priced, smallest
 
 __all__ = [
-    "KV_BYTES_DEFAULT", "QUALITY_RANK", "TIERS", "Cost", "Floors", "Option", "Remedies", "Workload", "arch", "average_bits",
+    "KV_BYTES_DEFAULT", "QUALITY_RANK", "SELF_HOSTED", "TIERS", "Cost", "Floors", "Option", "Remedies", "Workload", "arch", "average_bits",
     "bandwidth_efficiency", "cheapest", "cheapest_meeting", "choose", "closest_context", "configurations", "cost_of",
     "device_counts", "dominates", "enumerate_options", "evaluate", "frontier", "host_cores", "largest_smaller_model", "offload",
     "meets", "offered", "options_for", "pareto", "pick_best", "pick_minimum", "pick_recommended", "precisions_for",
