@@ -133,3 +133,41 @@ def test_a_four_core_host_feeds_two_gpus_under_llama_cpp_but_not_vllm_for_twenty
 
     assert "P2-weak-cpu" not in warned()  # one user: llama.cpp, one thread drives both GPUs
     assert "P2-weak-cpu" in warned("--concurrency", "20")  # vLLM: API server, engine core, 2 workers, 2 cores for users
+
+
+GOOD_RUNTIME = """schema_version: 1
+runtimes:
+  - id: my-server
+    name: My Server
+    ecosystems: [cuda]
+    overhead_bytes: 1000000000
+    memory_fraction: 0.9
+    serves_many: true
+    batches: true
+    trains: false
+    infers: true
+    host_cores: {per_device: 1, per_replica: 2, sources: [vllm-cpu-resources]}
+    sources: [derived]
+"""
+
+
+def test_an_extra_runtime_brings_its_core_need(tmp_path):
+    (tmp_path / "runtimes.yaml").write_text(GOOD_RUNTIME)
+    cat = load_catalog((str(tmp_path),))
+    need = cat.runtimes["my-server"].host_cores
+    assert need is not None and need.cores(devices=4, replicas=1) == 4 + 2
+
+
+@pytest.mark.parametrize("change, message", [
+    ("sources: [vllm-cpu-resources]", "runtimes.yaml: runtime 'my-server', key 'host_cores': unknown source 'nowhere'"),
+    ("per_device: 1", "runtimes.yaml: runtime 'my-server', key 'host_cores': expected per_device of zero or more cores, got -1"),
+    ("per_device: 1, ", "runtime #1 'my-server', key 'host_cores', key 'per_device': missing"),
+])
+def test_a_core_need_without_a_source_or_below_zero_is_refused(tmp_path, change, message):
+    from llmhw.errors import KnowledgeError
+
+    broken = {"sources: [vllm-cpu-resources]": "sources: [nowhere]", "per_device: 1": "per_device: -1", "per_device: 1, ": ""}[change]
+    (tmp_path / "runtimes.yaml").write_text(GOOD_RUNTIME.replace(change, broken))
+    with pytest.raises(KnowledgeError) as err:
+        load_catalog((str(tmp_path),))
+    assert str(err.value).endswith(message), str(err.value)
