@@ -127,8 +127,7 @@ class PitfallRules:
         """## What it decides
         The CPU cores and RAM the host around the configuration under discussion needs, which the other P2 rules
         compare with the host the user has (or describe, when none is given), whether the configuration fits or not.
-        The cores are the ones the planner's host box is bought with (``planner.host_cores``), so the advice and the
-        tier's price never disagree.
+        The cores are the ones each tier's host box is bought with, so the advice and the tier's price never disagree.
 
         ## Why
         The article's second pitfall: the accelerators wait on a starved CPU, and loaders stage the checkpoint through
