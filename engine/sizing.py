@@ -403,8 +403,9 @@ def training_tokens_per_s(arch: Arch, tflops: float | None, mfu: float, devices:
 def host_cores(base_cores: int, users: int, users_per_core: int) -> int:
     """CPU cores a host needs: ``base_cores`` for the devices it drives plus one per ``users_per_core`` concurrent users.
 
-    :param base_cores: policy host-cores-per-device times the accelerators (gk-h100), or host-min-cores-cpu-inference
-        when the CPU runs the model (article).
+    :param base_cores: what the runtime keeps busy for its devices (runtimes.yaml host_cores: vllm-cpu-resources,
+        llamacpp-pr-2915, mle-cpu-cores; else policy host-cores-per-device per device, gk-h100), with
+        host-min-cores-cpu-inference for what the CPU computes itself (article); see planner.host_cores.
     :param users: concurrent users served (0 for training).
     :param users_per_core: policy host-users-per-core (llmhw-assumption).
     """

@@ -64,6 +64,10 @@ def _runtime(r: Runtime) -> Iterator[Problem]:
         yield "overhead_bytes", f"expected zero or more, got {r.overhead_bytes:,}"
     if not 0 < r.memory_fraction <= 1:
         yield "memory_fraction", f"expected a fraction in (0, 1], got {r.memory_fraction:g}"
+    for part in ("per_device", "per_replica", "coordinator", "system"):
+        cores = getattr(r.host_cores, part, 0)
+        if cores < 0:
+            yield "host_cores", f"expected {part} of zero or more cores, got {cores:,}"
     styles = [t.style for t in r.launch]
     for style in sorted({s for s in styles if styles.count(s) > 1}):
         yield "launch", f"expected one launcher of style {style!r}, got {styles.count(style)}"

@@ -171,6 +171,11 @@ def _check_whole(cat: dict[str, dict[str, Any]]) -> None:
             if unknown_sources or not tool.sources:
                 raise KnowledgeError(f"runtimes.yaml: runtime '{r.id}', key 'launch', {tool.style!r}: "
                                      + (f"unknown source {unknown_sources[0]!r}" if unknown_sources else "at least one source is required"))
+        if r.host_cores is not None:
+            where = f"runtimes.yaml: runtime '{r.id}', key 'host_cores'"
+            unknown = [s for s in r.host_cores.sources if s not in sources]
+            if unknown or not r.host_cores.sources:
+                raise KnowledgeError(f"{where}: " + (f"unknown source {unknown[0]!r}" if unknown else "at least one source is required"))
         for kv in r.kv_formats:
             if kv not in cat["precisions"] or cat["precisions"][kv].kv_bytes_per_element is None:
                 raise KnowledgeError(f"runtimes.yaml: runtime '{r.id}', key 'kv_formats': {kv!r} is not a precision with kv_bytes_per_element")

@@ -308,6 +308,23 @@ class LaunchTool:
 
 
 @dataclass(frozen=True)
+class HostCores:
+    """The CPU cores a runtime keeps busy on the host of its accelerators, as its documentation counts them (pitfall P2):
+    its processes per device and per copy of the model it serves, and what it leaves the operating system."""
+
+    per_device: int = meta(required=True, unit="cores per accelerator")  # 0: one process drives every device
+    sources: list[str] = meta(required=True)
+    per_replica: int = meta(0, unit="cores per copy of the model served")
+    coordinator: int = meta(0, unit="cores more when it serves several copies")
+    system: int = meta(0, unit="cores for the operating system")
+    notes: str = meta("")
+
+    def cores(self, devices: int, replicas: int) -> int:
+        """Cores for ``devices`` accelerators serving ``replicas`` copies of the model (before the users' share)."""
+        return self.per_device * devices + self.per_replica * replicas + (self.coordinator if replicas > 1 else 0) + self.system
+
+
+@dataclass(frozen=True)
 class Runtime:
     """A serving or training stack, with what it reserves on each device and the formats it runs where."""
 
@@ -329,6 +346,8 @@ class Runtime:
     # checkpoints to host RAM and never materialises the logits (unsloth-class), and the most devices it trains on.
     activation_device_fraction: float = meta(1.0, positive=True, unit="fraction of checkpointed activations")
     max_devices: int | None = meta(positive=True, unit="devices")
+    # the host's CPU cores it needs (None: no published figure; policy host-cores-per-device, from DGX H100, stands in)
+    host_cores: HostCores | None = meta()
     launch: list[LaunchTool] = meta([])  # how it is started; empty where no single launcher exists (launch_note says why)
     launch_note: str = meta("")
     notes: str = meta("")

@@ -8,7 +8,8 @@ from experta import AS, MATCH, TEST, P
 
 from .. import sizing
 from ..facts import Candidate, Exclusion, Fit, HostNeed, Mode, Policy, PrecisionSpec, Recommendation, Tip, Warning, Workload
-from ..planner import QUALITY_RANK, cheapest, cheapest_meeting, enumerate_options, meets
+from ..planner import QUALITY_RANK, SELF_HOSTED, cheapest, cheapest_meeting, enumerate_options, host_cores, meets
+from ..profile import TRAINING_TASKS
 from ..units import GB, Phrase
 from . import SALIENCE_ADVICE, Host, Rule, rule_meta, subject
 from .candidates import excluded
@@ -114,50 +115,57 @@ class PitfallRules:
             use=use,
         )
 
-    @Rule(AS.workload << Workload(concurrency=MATCH.users, task=MATCH.task), subject(any_verdict=True),
-          Policy(host_cores_per_device=MATCH.per_device, host_users_per_core=MATCH.users_per_core,
-                 host_min_cores_cpu_inference=MATCH.cpu_cores, host_ram_per_weights=MATCH.ram_per_weights,
-                 host_os_reserve_bytes=MATCH.reserve_bytes),
+    @Rule(AS.workload << Workload(), subject(any_verdict=True),
+          Policy(host_ram_per_weights=MATCH.ram_per_weights, host_os_reserve_bytes=MATCH.reserve_bytes),
           salience=SALIENCE_HOST_NEED)
     @rule_meta(id="P2-host-need",
-               statement="the host around {count} x {hardware} needs {cores} CPU cores and {ram_bytes:gb} of RAM to load "
-               "{weights_bytes:gb} of weights",
-               sources=["article", "gk-h100"], needs=("concurrency", "task"))
-    def host_need(self: Host, workload: Workload, rec: Recommendation, users: int, task: str, per_device: int, users_per_core: int,
-                  cpu_cores: int, ram_per_weights: float, reserve_bytes: int) -> None:
+               statement="the host around {count} x {hardware} needs {cores} CPU cores ({runtime}) and {ram_bytes:gb} of RAM to "
+               "load {weights_bytes:gb} of weights",
+               sources=["article", "vllm-cpu-resources", "llamacpp-pr-2915", "mle-cpu-cores", "gk-h100"],
+               needs=("concurrency", "task"))
+    def host_need(self: Host, workload: Workload, rec: Recommendation, ram_per_weights: float, reserve_bytes: int) -> None:
         """## What it decides
         The CPU cores and RAM the host around the configuration under discussion needs, which the other P2 rules
         compare with the host the user has (or describe, when none is given), whether the configuration fits or not.
+        The cores are the ones each tier's host box is bought with, so the advice and the tier's price never disagree.
 
         ## Why
-        The article's second pitfall: each accelerator wants CPU cores to launch its kernels and feed it, serving
-        many users adds tokenization and scheduling work, and loaders stage the checkpoint through host RAM.
+        The article's second pitfall: the accelerators wait on a starved CPU, and loaders stage the checkpoint through
+        host RAM. The cores are what the runtime keeps busy, as its own documentation counts them: vLLM's API server
+        and engine core per replica and a worker per GPU (2 + N at least), llama.cpp's single thread when every layer
+        is on the GPUs, a training process per GPU plus the system's share; serving many users adds tokenization.
 
         ## Example
-        Two GPUs serving 20 users: 4 cores per GPU plus one per 16 users, 10 cores in all.
+        Two GPUs running two vLLM replicas for 20 users: 2 API servers + 2 engine cores + 2 workers + 1 coordinator,
+        plus one core per 16 users, 9 cores in all; the same GPUs under llama.cpp for one user need 2.
+
+        ## Limits
+        A runtime that publishes no figure (TensorRT-LLM, JAX on TPU) is counted at policy host-cores-per-device, DGX
+        H100's share; DataLoader workers a training script adds take one core each on top.
         """
         option = self.option(rec)
-        base = cpu_cores if rec["kind"] in ("cpu", "unified", "npu") else option.count * per_device
-        weights = option.weights_bytes + (option.host_part.placement.host_weight_bytes if option.host_part else 0)  # replicas load one checkpoint
-        cores = sizing.host_cores(base, 0 if task != "inference" else users, users_per_core)
-        ram = sizing.host_ram_bytes(weights, ram_per_weights, reserve_bytes)
+        w = self.workload(workload)
         accel = self.catalog.accelerators[option.hardware]
+        runtime = self.catalog.runtimes[option.runtime]
+        weights = option.weights_bytes + (option.host_part.placement.host_weight_bytes if option.host_part else 0)  # replicas load one checkpoint
+        cores = host_cores(w, accel, runtime, option.count, option.layout, self.catalog)
+        ram = sizing.host_ram_bytes(weights, ram_per_weights, reserve_bytes)
         buy = accel.counted_prices[0]
         self.conclude(HostNeed(count=option.count, hardware=accel.name, kind=rec["kind"], system=bool(buy and buy.system),
-                               cores=cores, ram_bytes=ram, weights_bytes=weights),
-                      count=option.count, hardware=self.catalog.accelerators[option.hardware].name, cores=cores, ram_bytes=ram,
-                      weights_bytes=weights)
+                               cores=cores, ram_bytes=ram, weights_bytes=weights, runtime=runtime.id),
+                      count=option.count, hardware=accel.name, cores=cores, runtime=runtime.name, ram_bytes=ram, weights_bytes=weights)
 
-    @Rule(AS.workload << Workload(cpu_cores=MATCH.cores & KNOWN, concurrency=MATCH.users),
-          AS.host << HostNeed(cores=MATCH.need, count=MATCH.count, hardware=MATCH.hardware, kind=HAS_CORES_TO_SIZE),
-          Policy(host_cores_per_device=MATCH.per_device, host_users_per_core=MATCH.users_per_core),
+    @Rule(AS.workload << Workload(cpu_cores=MATCH.cores & KNOWN, concurrency=MATCH.users, task=MATCH.task),
+          AS.host << HostNeed(cores=MATCH.need, count=MATCH.count, hardware=MATCH.hardware, runtime=MATCH.runtime_id,
+                              kind=HAS_CORES_TO_SIZE),
+          Policy(host_users_per_core=MATCH.users_per_core),
           TEST(lambda cores, need: cores < need), salience=SALIENCE_ADVICE)
     @rule_meta(id="P2-weak-cpu", statement="{cores} CPU cores feed {count} x {hardware}: {need} are needed",
-               message="The host has {cores} CPU cores; {count} x {hardware} serving {users} user(s) wants at least {need} "
-               "({per_device} per device plus one per {users_per_core} concurrent users). With fewer, the accelerators wait on "
-               "the CPU: the article reports whole-system efficiency dropping 50% or more.",
-               sources=["article", "gk-h100"], needs=("cpu_cores", "concurrency"))
-    def weak_cpu(self: Host, workload: Workload, host: HostNeed, cores: int, need: int, **_: object) -> None:
+               message="The host has {cores} CPU cores; {count} x {hardware} {use} wants at least {need} ({why}). With fewer, "
+               "the accelerators wait on the CPU: the article reports whole-system efficiency dropping 50% or more.",
+               sources=["article", "vllm-cpu-resources", "llamacpp-pr-2915", "mle-cpu-cores", "gk-h100"], needs=("cpu_cores", "concurrency"))
+    def weak_cpu(self: Host, workload: Workload, host: HostNeed, cores: int, need: int, users: int, task: str, runtime_id: str,
+                 users_per_core: int, **_: object) -> None:
         """## What it decides
         Whether the host's CPU cores can drive the accelerators and the users' requests.
 
@@ -167,9 +175,18 @@ class PitfallRules:
         tokenization and scheduling work.
 
         ## Example
-        A 70B model on two GPUs for 20 users from a 4-core host.
+        A 70B model on two GPUs for 20 users from a 4-core host: vLLM's API server, engine core and two workers, and
+        two cores for the users, 6 in all. The same GPUs serving one user through llama.cpp need 2.
         """
-        self.conclude(Warning(shortfall=need - cores))
+        runtime = self.catalog.runtimes[runtime_id]
+        system = runtime.host_cores.system if runtime.host_cores else 0
+        runs = (Phrase("the cores that run the model") if host["kind"] in SELF_HOSTED
+                else Phrase("the processes {runtime} runs on the host and {system} for the system", runtime=runtime.name, system=system)
+                if system else Phrase("the processes {runtime} runs on the host", runtime=runtime.name))
+        training = task in TRAINING_TASKS
+        use = Phrase("training") if training else Phrase("serving {users} user(s)", users=users)
+        why = runs if training else Phrase("{runs}, plus one per {users_per_core} concurrent users", runs=runs, users_per_core=users_per_core)
+        self.conclude(Warning(shortfall=need - cores), use=use, why=why)
 
     @Rule(AS.workload << Workload(ram_gb=MATCH.ram_gb & KNOWN),
           AS.host << HostNeed(ram_bytes=MATCH.need_bytes, weights_bytes=MATCH.weights_bytes, kind=IN_A_HOST),
@@ -199,7 +216,7 @@ class PitfallRules:
     @rule_meta(id="P2-host-sizing", statement="the host for {count} x {hardware} needs at least {cores} cores and {ram_bytes:gb} of RAM",
                message="Host for {count} x {hardware}: at least {cores} CPU cores with {isa_name}, {ram_bytes:gb} of RAM (to load "
                "{weights_bytes:gb} of weights) and an NVMe SSD. Give --cpu-cores and --ram to check a host you already have.",
-               sources=["article", "gk-h100"], needs=("cpu_cores", "ram_gb"))
+               sources=["article", "vllm-cpu-resources", "llamacpp-pr-2915", "mle-cpu-cores", "gk-h100"], needs=("cpu_cores", "ram_gb"))
     def host_sizing(self: Host, workload: Workload, host: HostNeed, isa: str, **_: object) -> None:
         """## What it decides
         When the user has not described a host, what the host around the accelerators needs (for devices that sit in
@@ -207,10 +224,11 @@ class PitfallRules:
         own CPUs, whose sizing is the vendor's).
 
         ## Why
-        Pitfall P2 is avoided at purchase time: cores and RAM are cheap next to the accelerators they feed.
+        Pitfall P2 is avoided at purchase time: cores and RAM are cheap next to the accelerators they feed. The need is
+        P2-host-need's, the one the tier's host box is bought with, so the tip never asks for more than the price includes.
 
         ## Example
-        Two 48 GB GPUs for a 70B model: at least 10 cores, 48 GB of RAM and an NVMe drive.
+        Two 96 GB GPUs running two vLLM replicas of a 70B model for 20 users: at least 9 cores, 48 GB of RAM and an NVMe drive.
         """
         self.conclude(Tip(), isa_name=isa.upper())
 

@@ -56,7 +56,7 @@ def estimate(run: CalibrationRun, cat: Catalog) -> Comparison:
         w = dataclasses.replace(w, offload=run.offload, host=run.host, host_bandwidth_gbs=run.host_bandwidth_gbs)
         placement = offload.place(w, model, accel, run.count, precision, runtime, run.offload, cat)
         assert placement is not None, run.id
-        host = offload.hosts_for(w, run.count, 0, cat)[0]
+        host = offload.hosts_for(w, run.count, 0, cat, cores=0)[0]  # the run's own host, named or described
         option = offload.evaluate(w, model, accel, run.count, precision, runtime, placement, host, cat)
     else:
         option = planner.evaluate(w, model, accel, run.count, precision, runtime, cat, layout=stated_layout(run, cat))

@@ -67,7 +67,9 @@ def test_placement_bytes_add_up_to_the_model(catalog, model, mode):
     need = planner.evaluate(w, m, gpu, 1, p, rt, catalog).memory
     assert placement.gpu_weight_bytes + placement.host_weight_bytes == need.weights
     assert placement.gpu_kv_bytes + placement.host_kv_bytes == need.kv_cache
-    option = offload.evaluate(w, m, gpu, 1, p, rt, placement, offload.hosts_for(w, 1, placement.host_ram_bytes, catalog)[0], catalog)
+    cores = planner.host_cores(w, gpu, rt, 1, offload.hybrid_layout(1, placement), catalog)
+    option = offload.evaluate(w, m, gpu, 1, p, rt, placement, offload.hosts_for(w, 1, placement.host_ram_bytes, catalog, cores=cores)[0],
+                              catalog)
     assert option.fits and option.memory.weights == placement.gpu_weight_bytes and option.layout.offload == mode
 
 

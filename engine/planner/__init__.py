@@ -12,12 +12,14 @@ from __future__ import annotations
 from . import frontier, offload
 from .check import Remedies, choose, closest_context, configurations, largest_smaller_model, remedies
 from .evaluate import (
+    SELF_HOSTED,
     arch,
     average_bits,
     bandwidth_efficiency,
     cost_of,
     device_counts,
     evaluate,
+    host_cores,
     offered,
     precisions_for,
     prices_of,
@@ -37,9 +39,9 @@ from .options import KV_BYTES_DEFAULT, QUALITY_RANK, TIERS, Cost, Option, Worklo
 from .tiers import Floors, cheapest, dominates, meets, pick_best, pick_minimum, pick_recommended, priced, smallest
 
 __all__ = [
-    "KV_BYTES_DEFAULT", "QUALITY_RANK", "TIERS", "Cost", "Floors", "Option", "Remedies", "Workload", "arch", "average_bits",
+    "KV_BYTES_DEFAULT", "QUALITY_RANK", "SELF_HOSTED", "TIERS", "Cost", "Floors", "Option", "Remedies", "Workload", "arch", "average_bits",
     "bandwidth_efficiency", "cheapest", "cheapest_meeting", "choose", "closest_context", "configurations", "cost_of",
-    "device_counts", "dominates", "enumerate_options", "evaluate", "frontier", "largest_smaller_model", "offload",
+    "device_counts", "dominates", "enumerate_options", "evaluate", "frontier", "host_cores", "largest_smaller_model", "offload",
     "meets", "offered", "options_for", "pareto", "pick_best", "pick_minimum", "pick_recommended", "precisions_for",
     "priced", "prices_of", "quality_of", "reference_memory", "reference_precision", "remedies", "runs_at", "runs_on",
     "runtimes_for", "smallest", "tflops_at", "training_fit", "undominated", "usable_bytes", "weights_at",

@@ -106,12 +106,39 @@ def device_power_w(accel: Accelerator, buy: Price | None) -> float | None:
     return accel.tdp_w
 
 
-def host_for(count: int, ram_bytes: float, cat: Catalog, card: Accelerator) -> Accelerator | None:
+SELF_HOSTED = ("cpu", "unified", "npu")  # kinds whose own CPU runs the model: a CPU box, a Mac or Strix Halo, an NPU laptop
+
+
+def host_cores(w: Workload, accel: Accelerator, runtime: Runtime, count: int, layout: Layout, cat: Catalog) -> int:
+    """The CPU cores the host of this configuration needs (pitfall P2 states it; ``host_for`` buys a box that has it).
+
+    The runtime's own processes (``Runtime.host_cores``: vLLM's API server and engine core per replica and a worker per
+    GPU, llama.cpp's one thread, a training process per GPU and the system's share), else policy host-cores-per-device
+    per device; the CPU's share of a hybrid option (host-min-cores-cpu-inference); the whole model's minimum where the
+    CPU runs it; then one core per host-users-per-core concurrent users served."""
+    p = cat.policy
+    if accel.kind in SELF_HOSTED:
+        base = p.host_min_cores_cpu_inference
+    else:
+        own = runtime.host_cores
+        base = own.cores(count, layout.data_parallel) if own else count * p.host_cores_per_device
+        base += p.host_min_cores_cpu_inference if layout.offload != "none" else 0
+    return sizing.host_cores(base, 0 if w.training else w.concurrency, p.host_users_per_core)
+
+
+def has_cores(box: Accelerator, cores: int) -> bool:
+    """Whether a host box has ``cores`` CPU cores. A box listed by its chassis (CPUs not in the catalog: an 8-GPU server
+    whose two sockets are chosen when it is ordered) is taken at the CPUs P2 asks for."""
+    return box.cpu_cores is None or box.cpu_cores >= cores
+
+
+def host_for(count: int, ram_bytes: float, cores: int, cat: Catalog, card: Accelerator) -> Accelerator | None:
     """The cheapest priced host box that physically takes ``count`` of ``card`` (their number and width), holds
-    ``ram_bytes`` of RAM and whose supply feeds their board power (unknown: 0) (None: no such box)."""
+    ``ram_bytes`` of RAM, has ``cores`` CPU cores and whose supply feeds their board power (unknown: 0) (None: no such
+    box)."""
     cards_w = count * (card.tdp_w or 0.0)
     return next((h for h in host_boxes(cat) if h.takes(card, count) and h.usable_memory_bytes >= ram_bytes
-                 and h.powers(cards_w, cat.policy.host_psu_max_load)), None)
+                 and has_cores(h, cores) and h.powers(cards_w, cat.policy.host_psu_max_load)), None)
 
 
 _boxes: tuple[Catalog, list[Accelerator]] | None = None  # the last catalog asked about, and its boxes
@@ -130,11 +157,12 @@ def host_boxes(cat: Catalog) -> list[Accelerator]:
     return boxes
 
 
-def cost_of(w: Workload, accel: Accelerator, count: int, cat: Catalog, weights_bytes: float = 0.0) -> Cost:
+def cost_of(w: Workload, accel: Accelerator, count: int, cat: Catalog, weights_bytes: float, cores: int) -> Cost:
     """Purchase or rental cost of ``count`` devices, with power over the ownership period's years: a whole system's
     rated power where one is bought (an NVL72 rack draws 120 kW, not 72 GPUs' 86 kW: ``device_power_w``).
 
-    A purchase of PCIe cards adds the cheapest host box that takes them and holds the weights in RAM (P2), and its power,
+    A purchase of PCIe cards adds the cheapest host box that takes them, holds the weights in RAM and has the ``cores``
+    their runtime needs (P2: ``host_cores``), and its power,
     unless the user described the host they have (--cpu-cores / --ram): the whole system a buyer pays for, also the
     figure a rented deployment's buy-vs-rent compares with. A device without a purchase price gets no box (there is no
     purchase to add it to); a rented device-hour is per device, its host included."""
@@ -146,7 +174,7 @@ def cost_of(w: Workload, accel: Accelerator, count: int, cat: Catalog, weights_b
     host_name, host_usd = "", None
     if purchase is not None and needs_host(accel, buy) and w.cpu_cores is None and w.ram_gb is None:
         ram = weights_bytes * policy.host_ram_per_weights + policy.host_os_reserve_bytes
-        host = host_for(count, ram, cat, accel)
+        host = host_for(count, ram, cores, cat, accel)
         host_name = host.name if host else HOST_NOT_PRICED
         host_usd = host.buy_price.per_device_usd if host and host.buy_price else None
         purchase = purchase + host_usd if host_usd is not None else purchase
@@ -256,7 +284,7 @@ def evaluate(w: Workload, model: Model, accel: Accelerator, count: int, precisio
         layout, mem, speed = laid or _inference_layout(w, model, a, accel, count, precision, runtime, cat, kv_bytes, usable, layout, memo)
         measured = speed_factor(accel, runtime, cat)  # 1.0 unless the user measured this device (llmhw calibrate)
         per_user, total, prefill, bound = per_user_rate(w, speed, accel, runtime, cat), speed.decode_total * measured, speed.prefill, speed.bound
-    cost = cost_of(w, accel, count, cat, weights_at(a, precision))
+    cost = cost_of(w, accel, count, cat, weights_at(a, precision), host_cores(w, accel, runtime, count, layout, cat))
     return Option(
         hardware=accel.id, count=count, precision=precision.id, runtime=runtime.id, memory=mem, usable_bytes=usable,
         fits=mem.total <= usable, tokens_per_s=per_user, total_tokens_per_s=total, prefill_tokens_per_s=prefill,

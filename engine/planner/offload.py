@@ -21,7 +21,9 @@ from .evaluate import (
     _inference_memory,
     arch,
     bandwidth_efficiency,
+    has_cores,
     host_boxes,
+    host_cores,
     precisions_for,
     prices_of,
     quality_of,
@@ -58,9 +60,10 @@ def host_id(cat: Catalog, name: str) -> str:
     return found
 
 
-def hosts_for(w: Workload, count: int, need_bytes: int, cat: Catalog, *, card_w: float = 0.0) -> list[Host]:
-    """The hosts that could run a split needing ``need_bytes`` of host RAM with ``count`` GPUs of ``card_w`` board power
-    each (0: unknown; a catalog box's supply must feed them, see host_for) (see the module doc)."""
+def hosts_for(w: Workload, count: int, need_bytes: int, cat: Catalog, *, cores: int, card_w: float = 0.0) -> list[Host]:
+    """The hosts that could run a split needing ``need_bytes`` of host RAM and ``cores`` CPU cores (``host_cores``) with
+    ``count`` GPUs of ``card_w`` board power each (0: unknown; a catalog box's supply must feed them, see host_for) (see
+    the module doc). A host the user named or described is theirs: P2 compares its cores with the need."""
     ram = int(w.ram_gb * GB) if w.ram_gb else None
     if ram is not None and ram < need_bytes:
         return []
@@ -73,7 +76,7 @@ def hosts_for(w: Workload, count: int, need_bytes: int, cat: Catalog, *, card_w:
         return [Host(box.id, box.name, box.mem_bandwidth_gbs, have, buy.per_device_usd if buy else None)] if have >= need_bytes else []
     out: list[Host] = []
     for box in host_boxes(cat):  # cheapest first: a dearer box is worth it only if faster
-        if (box.host_gpus or 0) < count or (ram or box.usable_memory_bytes) < need_bytes \
+        if (box.host_gpus or 0) < count or (ram or box.usable_memory_bytes) < need_bytes or not has_cores(box, cores) \
                 or not box.powers(count * card_w, cat.policy.host_psu_max_load):
             continue
         if not out or box.mem_bandwidth_gbs > out[-1].bandwidth_gbs:
@@ -126,7 +129,8 @@ def hybrid_options(w: Workload, model: Model, accel: Accelerator, cat: Catalog, 
             placement = place(w, model, accel, n, p, rt, mode, cat, memo)
             if placement is None:
                 continue
-            hosts = hosts_for(w, n, placement.host_ram_bytes, cat, card_w=accel.tdp_w or 0.0)
+            cores = host_cores(w, accel, rt, n, hybrid_layout(n, placement), cat)
+            hosts = hosts_for(w, n, placement.host_ram_bytes, cat, cores=cores, card_w=accel.tdp_w or 0.0)
             # A named configuration (check) gets the cheapest host that holds it; the search weighs the faster ones too.
             out += evaluate_hosts(w, model, accel, n, p, rt, placement, hosts[:1] if count else hosts, cat, memo)
     return out
@@ -151,6 +155,11 @@ def place(w: Workload, model: Model, accel: Accelerator, count: int, p: Precisio
                         cat.policy.host_os_reserve_bytes)
 
 
+def hybrid_layout(count: int, placement: hybrid.Placement) -> Layout:
+    """A hybrid option's layout: its GPUs take consecutive layers (one works at a time), the host computes the rest."""
+    return Layout(pipeline_parallel=count, offload=placement.mode)
+
+
 def evaluate(w: Workload, model: Model, accel: Accelerator, count: int, p: Precision, rt: Runtime, placement: hybrid.Placement,
              host: Host, cat: Catalog, memo: dict[str, tuple[sizing.Arch, sizing.Memory]] | None = None) -> Option:
     """Size, time and price one hybrid option: ``count`` GPUs (a layer split, one at a time) and ``host``."""
@@ -169,7 +178,7 @@ def evaluate_hosts(w: Workload, model: Model, accel: Accelerator, count: int, p:
     batch = w.concurrency if rt.batches else 1
     efficiency, overhead, tflops = bandwidth_efficiency(accel, cat), step_overhead(rt, accel, cat), tflops_at(accel, p)
     turns = w.concurrency / batch
-    quality, layout = quality_of(p, model), Layout(pipeline_parallel=count, offload=placement.mode)
+    quality, layout = quality_of(p, model), hybrid_layout(count, placement)
     out = []
     for host in hosts:
         link = hybrid.HostLink(host.bandwidth_gbs, policy.hybrid_cpu_bandwidth_efficiency, policy.hybrid_layer_overhead_s,
@@ -209,7 +218,8 @@ def expert_offload_plan(w: Workload, model: Model, cat: Catalog, precision: str)
                   key=lambda g: (g.memory_bytes, g.id))
     for gpu in gpus:
         placement = place(forced, model, gpu, 1, p, rt, "experts", cat)
-        hosts = hosts_for(forced, 1, placement.host_ram_bytes, cat, card_w=gpu.tdp_w or 0.0) if placement else []
+        hosts = hosts_for(forced, 1, placement.host_ram_bytes, cat, cores=host_cores(forced, gpu, rt, 1, hybrid_layout(1, placement), cat),
+                          card_w=gpu.tdp_w or 0.0) if placement else []
         if placement and hosts:
             return evaluate(forced, model, gpu, 1, p, rt, placement, hosts[0], cat)
     return None

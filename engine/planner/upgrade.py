@@ -16,7 +16,18 @@ from ..knowledge.loader import Catalog
 from ..knowledge.schema import Accelerator, Model
 from . import offload
 from .check import choose, configurations
-from .evaluate import arch, device_counts, evaluate, host_for, precisions_for, prices_of, quality_of, runs_on, weights_at
+from .evaluate import (
+    arch,
+    device_counts,
+    evaluate,
+    host_cores,
+    host_for,
+    precisions_for,
+    prices_of,
+    quality_of,
+    runs_on,
+    weights_at,
+)
 from .options import QUALITY_RANK, Option, Workload
 from .tiers import Floors, meets
 
@@ -58,8 +69,9 @@ def more_cards(w: Workload, model: Model, accel: Accelerator, count: int, cat: C
             host = None
             if accel.kind == "gpu" and n > cat.policy.upgrade_host_gpus:
                 weights = weights_at(arch(model), cat.precisions[option.precision])
-                host = host_for(n, sizing.host_ram_bytes(weights, cat.policy.host_ram_per_weights, cat.policy.host_os_reserve_bytes), cat,
-                                accel)
+                ram = sizing.host_ram_bytes(weights, cat.policy.host_ram_per_weights, cat.policy.host_os_reserve_bytes)
+                cores = host_cores(w, accel, cat.runtimes[option.runtime], n, option.layout, cat)
+                host = host_for(n, ram, cores, cat, accel)
             host_usd = host.buy_price.per_device_usd if host and host.buy_price else (0.0 if host is None else None)
             cost = card_usd * (n - count) + host_usd if card_usd is not None and host_usd is not None else None
             return MoreCards(option, n - count, card_usd, host, cost)
@@ -70,7 +82,7 @@ def reference_host(w: Workload, count: int, cat: Catalog) -> offload.Host:
     """The host the offloaded part runs on: the one the user named (``--host``) or described (``--host-bandwidth``),
     else the policy's reference desktop (upgrade-reference-host); its RAM is ``--ram``, checked by the caller."""
     named = replace(w, host=w.host or cat.policy.upgrade_reference_host)
-    return offload.hosts_for(named, count, 0, cat)[0]
+    return offload.hosts_for(named, count, 0, cat, cores=0)[0]  # the named host: its cores are P2's to compare
 
 
 @dataclass(frozen=True)
