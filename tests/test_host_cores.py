@@ -4,7 +4,6 @@ advice and in the host box each tier is priced with."""
 from __future__ import annotations
 
 import dataclasses
-
 import json
 import re
 from pathlib import Path
