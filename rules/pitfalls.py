@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 from experta import AS, MATCH, TEST, P
 
 from .. import sizing
 from ..facts import Candidate, Exclusion, Fit, HostNeed, Mode, Policy, PrecisionSpec, Recommendation, Tip, Warning, Workload
-from ..planner import QUALITY_RANK, SELF_HOSTED, cheapest, cheapest_meeting, enumerate_options, host_cores, meets
+from ..planner import QUALITY_RANK, SELF_HOSTED, cheapest, cheapest_meeting, enumerate_options, host_cores, meets, per_node
 from ..profile import TRAINING_TASKS
 from ..units import GB, Phrase
 from . import SALIENCE_ADVICE, Host, Rule, rule_meta, subject
@@ -22,6 +23,11 @@ OWNED = P(lambda d: d != "cloud")
 # machine (Mac, DGX Spark, Strix Halo) or a laptop NPU is its own host: its RAM is the device memory the fit already counts.
 IN_A_HOST = P(lambda kind: kind in ("gpu", "tpu"))
 HAS_CORES_TO_SIZE = P(lambda kind: kind in ("gpu", "tpu", "cpu"))  # a CPU host runs the model on the cores it has
+
+
+def each_of(nodes: int) -> Phrase:
+    """Names the node a host need is for, when the configuration spans several (one host box per node)."""
+    return Phrase(" in each of {nodes} nodes", nodes=nodes) if nodes > 1 else Phrase("")
 
 
 def compared_tier(recommended_usd: float | None, cost_usd: float | None) -> str:
@@ -119,8 +125,8 @@ class PitfallRules:
           Policy(host_ram_per_weights=MATCH.ram_per_weights, host_os_reserve_bytes=MATCH.reserve_bytes),
           salience=SALIENCE_HOST_NEED)
     @rule_meta(id="P2-host-need",
-               statement="the host around {count} x {hardware} needs {cores} CPU cores ({runtime}) and {ram_bytes:gb} of RAM to "
-               "load {weights_bytes:gb} of weights",
+               statement="the host around {count} x {hardware}{each} needs {cores} CPU cores ({runtime}) and {ram_bytes:gb} of RAM "
+               "to load {weights_bytes:gb} of weights",
                sources=["article", "vllm-cpu-resources", "llamacpp-pr-2915", "mle-cpu-cores", "gk-h100"],
                needs=("concurrency", "task"))
     def host_need(self: Host, workload: Workload, rec: Recommendation, ram_per_weights: float, reserve_bytes: int) -> None:
@@ -147,13 +153,15 @@ class PitfallRules:
         w = self.workload(workload)
         accel = self.catalog.accelerators[option.hardware]
         runtime = self.catalog.runtimes[option.runtime]
-        weights = option.weights_bytes + (option.host_part.placement.host_weight_bytes if option.host_part else 0)  # replicas load one checkpoint
-        cores = host_cores(w, accel, runtime, option.count, option.layout, self.catalog)
+        checkpoint = option.weights_bytes + (option.host_part.placement.host_weight_bytes if option.host_part else 0)  # replicas load one
+        nodes, cards, weights = per_node(option.count, checkpoint, option.layout)  # one host per node, as the tier buys them
+        cores = math.ceil(host_cores(w, accel, runtime, option.count, option.layout, self.catalog) / nodes)
         ram = sizing.host_ram_bytes(weights, ram_per_weights, reserve_bytes)
         buy = accel.counted_prices[0]
-        self.conclude(HostNeed(count=option.count, hardware=accel.name, kind=rec["kind"], system=bool(buy and buy.system),
-                               cores=cores, ram_bytes=ram, weights_bytes=weights, runtime=runtime.id),
-                      count=option.count, hardware=accel.name, cores=cores, runtime=runtime.name, ram_bytes=ram, weights_bytes=weights)
+        self.conclude(HostNeed(count=cards, hardware=accel.name, kind=rec["kind"], system=bool(buy and buy.system),
+                               cores=cores, ram_bytes=ram, weights_bytes=weights, runtime=runtime.id, nodes=nodes),
+                      count=cards, hardware=accel.name, each=each_of(nodes), cores=cores, runtime=runtime.name, ram_bytes=ram,
+                      weights_bytes=weights)
 
     @Rule(AS.workload << Workload(cpu_cores=MATCH.cores & KNOWN, concurrency=MATCH.users, task=MATCH.task),
           AS.host << HostNeed(cores=MATCH.need, count=MATCH.count, hardware=MATCH.hardware, runtime=MATCH.runtime_id,
@@ -213,8 +221,8 @@ class PitfallRules:
           AS.host << HostNeed(count=MATCH.count, hardware=MATCH.hardware, cores=MATCH.cores, ram_bytes=MATCH.ram_bytes,
                               weights_bytes=MATCH.weights_bytes, kind=IN_A_HOST, system=False),
           Policy(host_isa_required=MATCH.isa), salience=SALIENCE_ADVICE)
-    @rule_meta(id="P2-host-sizing", statement="the host for {count} x {hardware} needs at least {cores} cores and {ram_bytes:gb} of RAM",
-               message="Host for {count} x {hardware}: at least {cores} CPU cores with {isa_name}, {ram_bytes:gb} of RAM (to load "
+    @rule_meta(id="P2-host-sizing", statement="the host for {count} x {hardware}{each} needs at least {cores} cores and {ram_bytes:gb} of RAM",
+               message="Host for {count} x {hardware}{each}: at least {cores} CPU cores with {isa_name}, {ram_bytes:gb} of RAM (to load "
                "{weights_bytes:gb} of weights) and an NVMe SSD. Give --cpu-cores and --ram to check a host you already have.",
                sources=["article", "vllm-cpu-resources", "llamacpp-pr-2915", "mle-cpu-cores", "gk-h100"], needs=("cpu_cores", "ram_gb"))
     def host_sizing(self: Host, workload: Workload, host: HostNeed, isa: str, **_: object) -> None:
@@ -230,7 +238,7 @@ class PitfallRules:
         ## Example
         Two 96 GB GPUs running two vLLM replicas of a 70B model for 20 users: at least 9 cores, 48 GB of RAM and an NVMe drive.
         """
-        self.conclude(Tip(), isa_name=isa.upper())
+        self.conclude(Tip(), isa_name=isa.upper(), each=each_of(host["nodes"]))
 
     @Rule(AS.workload << Workload(ecosystem="tpu", deployment=MATCH.deployment), salience=SALIENCE_ADVICE)
     @rule_meta(id="P3-tpu-lock-in",

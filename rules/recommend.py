@@ -243,7 +243,9 @@ class RecommendRules:
         if months is None:
             return
         verdict = Phrase("buying pays off") if months <= years * 12 else Phrase("renting is cheaper over {years:g} years", years=years)
-        with_host = Phrase(" incl. a {host_usd:usd} host box", host_usd=cost.host_usd) if cost.host_usd else Phrase("")
+        boxes = cost.hosts
+        with_host = (Phrase("") if not cost.host_usd else Phrase(" incl. a {host_usd:usd} host box", host_usd=cost.host_usd)
+                     if boxes == 1 else Phrase(" incl. {boxes} host boxes ({host_usd:usd})", boxes=boxes, host_usd=cost.host_usd))
         # a rented deployment's cost carries no power figure: the comparison then leaves power out, and says so
         with_power = Phrase(" + power") if cost.power_usd_per_year else Phrase(", power not counted")
         self.conclude(Tip(effect_usd=round(cost.purchase_usd, 2)), count=option.count, hardware=accel.name,

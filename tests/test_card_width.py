@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from llmhw.cli import main
 
+FRAME = "Server-board box EPYC 7252 + ROMED8-2T + 256GB DDR4 8-channel (4 GPUs at PCIe 4.0 x16)"
+WORKSTATION = "Workstation box Threadripper PRO 7975WX + 512GB DDR5-5600 8-channel, two 2000 W supplies (4 x 600 W cards)"
 SERVER = "Server box Supermicro SYS-421GE-TNRT 4U, 2x Xeon + 1TB DDR5-4800 16-channel (8 double-width PCIe GPUs)"
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -24,16 +25,22 @@ def check_cost(runner, card: str, count: int) -> dict:
 
 
 def test_eight_rtx_3090_get_no_server_built_for_double_width_cards(runner):
-    # RTX 3090 reference boards are 3 slots wide; the 8-GPU server takes double-width cards, and no other box takes
-    # eight: no host is priced, and the purchase is the eight used cards alone (8 x 750 USD)
+    # RTX 3090 reference boards are 3 slots wide; the 8-GPU server takes double-width cards: eight of them run as two
+    # nodes of four (a consumer card's node), each in an open frame on risers (8 x 750 USD + 2 x 1,564 USD)
     cost = check_cost(runner, "RTX 3090", 8)
-    assert (cost["host"], cost["host_usd"], cost["purchase_usd"]) == ("not priced", None, 6000)
+    assert (cost["host"], cost["hosts"], cost["host_usd"], cost["purchase_usd"]) == (FRAME, 2, 2 * 1564, 6000 + 2 * 1564)
 
 
-@pytest.mark.parametrize("card, purchase_usd", [("A100 PCIe 80GB", 8 * 8000 + 21271), ("RTX PRO 6000", 8 * 8565 + 21271)])
-def test_eight_dual_slot_cards_still_get_the_eight_gpu_server(runner, card, purchase_usd):
-    cost = check_cost(runner, card, 8)
-    assert (cost["host"], cost["host_usd"], cost["purchase_usd"]) == (SERVER, 21271, purchase_usd)
+def test_eight_dual_slot_cards_still_get_the_eight_gpu_server(runner):
+    cost = check_cost(runner, "A100 PCIe 80GB", 8)
+    assert (cost["host"], cost["hosts"], cost["host_usd"], cost["purchase_usd"]) == (SERVER, 1, 21271, 8 * 8000 + 21271)
+
+
+def test_cards_over_two_nodes_buy_a_box_for_each(runner):
+    # a node holds four RTX PRO 6000 Workstation cards (its max_devices): eight run as two nodes, and two 4-card
+    # Threadripper boxes (10,000 USD each) cost less than one 8-GPU server
+    cost = check_cost(runner, "RTX PRO 6000", 8)
+    assert (cost["host"], cost["hosts"], cost["host_usd"], cost["purchase_usd"]) == (WORKSTATION, 2, 20000, 8 * 8565 + 20000)
 
 
 def test_four_triple_slot_cards_skip_the_double_width_workstation(runner):
@@ -64,5 +71,6 @@ def test_no_golden_answer_puts_a_card_in_a_box_too_narrow_for_it(catalog):
             box = boxes.get(rec["cost"].get("host", ""))
             if box is not None:
                 seen += 1
-                assert box.takes(catalog.accelerators[rec["hardware"]], rec["count"]), (path.name, rec["hardware"])
+                cards = -(-rec["count"] // rec["cost"].get("hosts", 1))  # one box per node
+                assert box.takes(catalog.accelerators[rec["hardware"]], cards), (path.name, rec["hardware"])
     assert seen >= 50

@@ -184,9 +184,11 @@ def test_a_host_box_is_offered_only_when_its_supply_feeds_the_cards():
         10000, 4 * 1999 + 10000)
     # eight PCIe cards: the 4U eight-slot server, not an HGX board
     assert cost("L40S", 8)["host"] == "Server box Supermicro SYS-421GE-TNRT 4U, 2x Xeon + 1TB DDR5-4800 16-channel (8 double-width PCIe GPUs)"
-    # more cards than any catalog box takes: none is offered and the cards are priced alone
+    # more cards than a node holds: two nodes of five, each in its own eight-slot server
     ten = cost("L40S", 10)
-    assert (ten["host"], ten["host_usd"], ten["purchase_usd"]) == ("not priced", None, 10 * 8000)
+    assert (ten["host"], ten["hosts"], ten["host_usd"], ten["purchase_usd"]) == (
+        "Server box Supermicro SYS-421GE-TNRT 4U, 2x Xeon + 1TB DDR5-4800 16-channel (8 double-width PCIe GPUs)", 2, 2 * 21271,
+        10 * 8000 + 2 * 21271)
 
 
 # Sources whose public address was not found, each with why. Every other source carries a web address, or, being

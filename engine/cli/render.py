@@ -401,9 +401,11 @@ def what_if_text(w: WhatIfView) -> str:
 
 
 def _cost_suffix(cost: dict[str, Any]) -> str:
-    """What the cost column's figure covers: a year of rent, the host box it includes, or a host still to buy."""
+    """What the cost column's figure covers: a year of rent, the host boxes it includes (one per node), or hosts still to
+    buy."""
     if cost["basis"] == "cloud":
         return "/year rented"
+    boxes = cost.get("hosts", 1)
     if cost.get("host") == "not priced":
-        return " + host"
-    return " incl. host" if cost.get("host") else ""
+        return f" + {boxes} hosts" if boxes > 1 else " + host"
+    return (f" incl. {boxes} hosts" if boxes > 1 else " incl. host") if cost.get("host") else ""

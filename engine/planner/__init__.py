@@ -21,6 +21,7 @@ from .evaluate import (
     evaluate,
     host_cores,
     offered,
+    per_node,
     precisions_for,
     prices_of,
     quality_of,
@@ -42,7 +43,7 @@ __all__ = [
     "KV_BYTES_DEFAULT", "QUALITY_RANK", "SELF_HOSTED", "TIERS", "Cost", "Floors", "Option", "Remedies", "Workload", "arch", "average_bits",
     "bandwidth_efficiency", "cheapest", "cheapest_meeting", "choose", "closest_context", "configurations", "cost_of",
     "device_counts", "dominates", "enumerate_options", "evaluate", "frontier", "host_cores", "largest_smaller_model", "offload",
-    "meets", "offered", "options_for", "pareto", "pick_best", "pick_minimum", "pick_recommended", "precisions_for",
+    "meets", "offered", "options_for", "pareto", "per_node", "pick_best", "pick_minimum", "pick_recommended", "precisions_for",
     "priced", "prices_of", "quality_of", "reference_memory", "reference_precision", "remedies", "runs_at", "runs_on",
     "runtimes_for", "smallest", "tflops_at", "training_fit", "undominated", "usable_bytes", "weights_at",
 ]

@@ -157,29 +157,32 @@ def host_boxes(cat: Catalog) -> list[Accelerator]:
     return boxes
 
 
-def cost_of(w: Workload, accel: Accelerator, count: int, cat: Catalog, weights_bytes: float, cores: int) -> Cost:
+def cost_of(w: Workload, accel: Accelerator, count: int, cat: Catalog, weights_bytes: float, cores: int,
+            layout: Layout | None = None) -> Cost:
     """Purchase or rental cost of ``count`` devices, with power over the ownership period's years: a whole system's
     rated power where one is bought (an NVL72 rack draws 120 kW, not 72 GPUs' 86 kW: ``device_power_w``).
 
     A purchase of PCIe cards adds the cheapest host box that takes them, holds the weights in RAM and has the ``cores``
-    their runtime needs (P2: ``host_cores``), and its power,
-    unless the user described the host they have (--cpu-cores / --ram): the whole system a buyer pays for, also the
-    figure a rented deployment's buy-vs-rent compares with. A device without a purchase price gets no box (there is no
-    purchase to add it to); a rented device-hour is per device, its host included."""
+    their runtime needs (P2: ``host_cores``), and its power; cards over several nodes (``layout``) take one such box per
+    node, each with its share of the cards and cores and the weights its node loads (``per_node``). Not when the user
+    described the host they have (--cpu-cores / --ram): the whole system a buyer pays for, also the figure a rented
+    deployment's buy-vs-rent compares with. A device without a purchase price gets no box (there is no purchase to add
+    it to); a rented device-hour is per device, its host included."""
     buy, rent = prices_of(accel)
     hours_year = w.hours_per_year
     policy = cat.policy
     power = money.power_cost_usd(device_power_w(accel, buy), count, hours_year, policy.electricity_usd_per_kwh)
     purchase = buy.per_device_usd * count if buy else None
-    host_name, host_usd = "", None
+    host_name, host_usd, boxes = "", None, 1
     if purchase is not None and needs_host(accel, buy) and w.cpu_cores is None and w.ram_gb is None:
-        ram = weights_bytes * policy.host_ram_per_weights + policy.host_os_reserve_bytes
-        host = host_for(count, ram, cores, cat, accel)
+        boxes, cards, staged = per_node(count, weights_bytes, layout)
+        ram = staged * policy.host_ram_per_weights + policy.host_os_reserve_bytes
+        host = host_for(cards, ram, math.ceil(cores / boxes), cat, accel)
         host_name = host.name if host else HOST_NOT_PRICED
-        host_usd = host.buy_price.per_device_usd if host and host.buy_price else None
+        host_usd = host.buy_price.per_device_usd * boxes if host and host.buy_price else None
         purchase = purchase + host_usd if host_usd is not None else purchase
         # the box draws power too: its CPU's rated power where the catalog knows it
-        host_power = money.power_cost_usd(host.tdp_w, 1, hours_year, policy.electricity_usd_per_kwh) if host else None
+        host_power = money.power_cost_usd(host.tdp_w, boxes, hours_year, policy.electricity_usd_per_kwh) if host else None
         power = power + host_power if power is not None and host_power is not None else power
     per_hour = rent.usd * count if rent else None
     if w.deployment == "cloud":
@@ -187,12 +190,24 @@ def cost_of(w: Workload, accel: Accelerator, count: int, cat: Catalog, weights_b
             purchase_usd=purchase, cloud_usd_per_hour=per_hour, power_usd_per_year=None,
             budget_usd=per_hour * hours_year if per_hour else None, basis="cloud",
             price_kind=rent.kind if rent else "", price_date=rent.date if rent else "", host=host_name, host_usd=host_usd,
+            hosts=boxes,
         )
     return Cost(
         purchase_usd=purchase, cloud_usd_per_hour=per_hour, power_usd_per_year=power,
         budget_usd=purchase, basis="purchase", price_kind=buy.kind if buy else "", price_date=buy.date if buy else "",
-        host=host_name, host_usd=host_usd,
+        host=host_name, host_usd=host_usd, hosts=boxes,
     )
+
+
+def per_node(count: int, weights_bytes: float, layout: Layout | None) -> tuple[int, int, float]:
+    """The host boxes ``count`` cards need (one per node of the layout), the cards in each, and the weight bytes each
+    node loads through its RAM: a replica within a node loads all of them (replicas of one node share the checkpoint
+    in the page cache), one spread over nodes its nodes' share."""
+    if layout is None or layout.nodes <= 1:
+        return 1, count, weights_bytes
+    cards = math.ceil(count / layout.nodes)
+    replica = layout.tensor_parallel * layout.pipeline_parallel
+    return layout.nodes, cards, weights_bytes * min(1.0, cards / replica)
 
 
 def training_run(w: Workload, accel: Accelerator, count: int, tokens_per_s: float | None, cost: Cost,
@@ -284,7 +299,7 @@ def evaluate(w: Workload, model: Model, accel: Accelerator, count: int, precisio
         layout, mem, speed = laid or _inference_layout(w, model, a, accel, count, precision, runtime, cat, kv_bytes, usable, layout, memo)
         measured = speed_factor(accel, runtime, cat)  # 1.0 unless the user measured this device (llmhw calibrate)
         per_user, total, prefill, bound = per_user_rate(w, speed, accel, runtime, cat), speed.decode_total * measured, speed.prefill, speed.bound
-    cost = cost_of(w, accel, count, cat, weights_at(a, precision), host_cores(w, accel, runtime, count, layout, cat))
+    cost = cost_of(w, accel, count, cat, weights_at(a, precision), host_cores(w, accel, runtime, count, layout, cat), layout)
     return Option(
         hardware=accel.id, count=count, precision=precision.id, runtime=runtime.id, memory=mem, usable_bytes=usable,
         fits=mem.total <= usable, tokens_per_s=per_user, total_tokens_per_s=total, prefill_tokens_per_s=prefill,

@@ -62,7 +62,8 @@ class Cost:
     price_kind: str = ""
     price_date: str = ""
     host: str = ""  # the host box priced into the purchase ("" when none is needed or it is in the system price)
-    host_usd: float | None = None  # its share of purchase_usd; None with a host named HOST_NOT_PRICED
+    host_usd: float | None = None  # its share of purchase_usd (all the boxes); None with a host named HOST_NOT_PRICED
+    hosts: int = 1  # host boxes bought, one per node
 
     @property
     def host_unpriced(self) -> bool:
