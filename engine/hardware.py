@@ -64,14 +64,16 @@ def _price(p: Price | None, cat: Catalog, today: date) -> dict[str, Any] | None:
 
 
 def row(a: Accelerator, cat: Catalog, today: date) -> dict[str, Any]:
-    """One device as JSON: capacity (installed and usable, with the basis), speed numbers, and its prices with their age."""
+    """One device as JSON: capacity (installed and usable, with the basis), speed numbers, power (a whole system's where
+    it is bought as one), what a card needs of a host box and what a box takes, and its prices with their age."""
     buy = prices_of(a)[0]  # a whole system's price where the part is bought as one (HGX/DGX, quad V100 kit)
     return {
         "id": a.id, "name": a.name, "kind": a.kind, "ecosystem": a.ecosystem, "obtain": a.obtain,
         "memory_bytes": a.memory_bytes, "usable_memory_bytes": a.usable_memory_bytes, "usable_memory_basis": a.usable_memory_basis,
         "mem_bandwidth_gbs": a.mem_bandwidth_gbs, "bf16_tflops": a.bf16_tflops, "fp8_tflops": a.fp8_tflops,
         "fp4_tflops": a.fp4_tflops, "int8_tops": a.int8_tops, "tdp_w": a.tdp_w, "unit": a.purchase_unit,
-        "compute_capability": a.compute_capability, "host_gpus": a.host_gpus, "features": list(a.features),
+        "compute_capability": a.compute_capability, "features": list(a.features), "system_power_w": a.system_power_w,
+        "width_slots": a.width_slots, "host_gpus": a.host_gpus, "max_card_slots": a.max_card_slots, "cpu_cores": a.cpu_cores,
         "buy": _price(buy, cat, today), "rent": _price(rent_price(a), cat, today),
         "usd_per_usable_gb": round(buy.per_device_usd / (a.usable_memory_bytes / GB), 2) if buy else None,
         "prices": [_price(p, cat, today) for p in a.prices],
