@@ -358,7 +358,12 @@ class Runtime:
 
     def runs(self, precision: str, ecosystem: str) -> bool:
         """Whether this runtime runs ``precision`` on hardware of ``ecosystem``."""
-        return any(f.precision == precision and ecosystem in f.ecosystems for f in self.formats)
+        return (precision, ecosystem) in self._runs
+
+    @cached_property
+    def _runs(self) -> frozenset[tuple[str, str]]:
+        """Every (precision, ecosystem) it runs: asked for each device and format of every enumeration."""
+        return frozenset((f.precision, e) for f in self.formats for e in f.ecosystems)
 
 
 @dataclass(frozen=True)
