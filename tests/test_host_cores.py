@@ -63,7 +63,7 @@ def test_a_machine_whose_own_cpu_runs_the_model_needs_the_cpu_minimum():
     assert need("llama-cpp", 1, hardware="cpu-desktop-ddr5-7700x") == CAT.policy.host_min_cores_cpu_inference + 1
 
 
-@pytest.mark.parametrize("cores", [1, 6, 8, 9, 12, 13, 32, 33])
+@pytest.mark.parametrize("cores", [1, 6, 8, 9, 12, 13, 16, 17, 24, 25, 32, 33])
 def test_the_box_bought_is_the_cheapest_with_the_cores_or_none(cores):
     card = dataclasses.replace(CAT.accelerators["rtx-pro-6000-blackwell"], tdp_w=None)  # double-width, power not asked
     box = host_for(2, 0, cores, CAT, card)
