@@ -63,7 +63,7 @@ def test_a_machine_whose_own_cpu_runs_the_model_needs_the_cpu_minimum():
     assert need("llama-cpp", 1, hardware="cpu-desktop-ddr5-7700x") == CAT.policy.host_min_cores_cpu_inference + 1
 
 
-@pytest.mark.parametrize("cores", [1, 6, 8, 9, 12, 13, 32, 33])
+@pytest.mark.parametrize("cores", [1, 6, 8, 9, 12, 13, 16, 17, 24, 25, 32, 33])
 def test_the_box_bought_is_the_cheapest_with_the_cores_or_none(cores):
     card = dataclasses.replace(CAT.accelerators["rtx-pro-6000-blackwell"], tdp_w=None)  # double-width, power not asked
     box = host_for(2, 0, cores, CAT, card)
@@ -173,3 +173,27 @@ def test_a_core_need_without_a_source_or_below_zero_is_refused(tmp_path, change,
     with pytest.raises(KnowledgeError) as err:
         load_catalog((str(tmp_path),))
     assert str(err.value).endswith(message), str(err.value)
+
+
+def test_four_r9700_serve_a_32b_at_fp8_in_two_replicas_on_the_16_core_epyc_box(runner):
+    """The two vLLM replicas of TP 2 on four cards need 10 cores (2 API servers + 2 engine cores + 4 workers + the
+    DP coordinator + 1 for 4 users): the 8-core EPYC 7252 frame cannot host them, the same frame with a 16-core EPYC
+    7302P can, priced as the 7252 box with the CPU swapped at AMD's list prices (348 -> 825 USD, cpuspec-epyc-rome)."""
+    from llmhw.cli import main
+
+    result = runner.invoke(main, ["recommend", "--model", "qwen2.5-32b", "--concurrency", "4", "--precision", "fp8",
+                                  "--context", "32768", "--budget", "5000", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    minimum = json.loads(result.stdout)["recommendations"][0]
+    assert (minimum["tier"], minimum["count"], minimum["hardware"]) == ("minimum", 4, "radeon-ai-pro-r9700")
+    assert (minimum["layout"]["tensor_parallel"], minimum["layout"]["data_parallel"]) == (2, 2)
+    box, eight_core = CAT.accelerators["cpu-epyc-7302p-romed8-256gb"], CAT.accelerators["cpu-epyc-7252-romed8-256gb"]
+    assert need("vllm", 4, users=4, hardware="radeon-ai-pro-r9700", tensor_parallel=2, data_parallel=2) == 10
+    assert eight_core.cpu_cores == 8 and box.cpu_cores == 16
+    assert eight_core.buy_price and box.buy_price
+    assert box.buy_price.per_device_usd == eight_core.buy_price.per_device_usd - 348 + 825
+    card = CAT.accelerators["radeon-ai-pro-r9700"].buy_price
+    assert card is not None
+    cost = minimum["cost"]
+    assert (cost["host"], cost["host_usd"]) == (box.name, box.buy_price.per_device_usd)
+    assert cost["purchase_usd"] == 4 * card.per_device_usd + box.buy_price.per_device_usd  # 7,841 USD

@@ -138,7 +138,8 @@ def test_a_dense_model_offloads_layers_only_when_asked(runner):
     (["--host-bandwidth", "0"], "Error: host_bandwidth_gbs: expected a number from 1 to 10,000, got '0'\n"),
     (["--host", "Xeon 9"], "Error: host: expected a host box of the catalog (cpu-desktop-5700x-64gb, cpu-desktop-7900x-128gb, "
      "cpu-desktop-7900x-192gb, cpu-desktop-7900x-64gb, cpu-desktop-7900x-96gb, cpu-desktop-ddr4-i5-12400, "
-     "cpu-desktop-ddr5-7700x, cpu-epyc-7252-romed8-256gb, cpu-epyc-7252-romed8-32gb, cpu-server-8gpu-421ge-tnrt-1tb, "
+     "cpu-desktop-ddr5-7700x, cpu-epyc-7252-romed8-256gb, cpu-epyc-7252-romed8-32gb, cpu-epyc-7302p-romed8-256gb, "
+     "cpu-epyc-7302p-romed8-32gb, cpu-epyc-7402p-romed8-256gb, cpu-epyc-7402p-romed8-32gb, cpu-server-8gpu-421ge-tnrt-1tb, "
      "cpu-server-epyc-9554, "
      "cpu-server-xeon-8480, cpu-server-xeon6-6980p-1536gb, cpu-server-xeon6-6980p-384gb, "
      "cpu-server-xeon6-6980p-768gb, cpu-trpro-7975wx-1024gb, cpu-trpro-7975wx-256gb, cpu-trpro-7975wx-512gb, "
