@@ -176,11 +176,22 @@ def pick_recommended(options: list[Option], minimum: Option | None, f: Floors) -
     if f.budget is not None:
         pool = [o for o in pool if _cost(o) <= f.budget]
     if not pool:
-        return minimum  # over the budget or below the floors: the budget rules say by how much
+        return _fastest_below_floor(options, minimum, f) or minimum  # over the budget: the budget rules say by how much
     pick = _training_pick(pool, f) if f.training else _serving_pick(pool, f)
     while (better := dominator(pick, pool, f)) is not None:
         pick = better
     return pick
+
+
+def _fastest_below_floor(options: list[Option], minimum: Option, f: Floors) -> Option | None:
+    """When nothing reaches the speed floor, the fastest priced option at acceptable quality within the budget, if it is
+    faster than the minimum: a 405B model on CPUs alone runs at 1.5 tok/s on a 12-channel server, not at the 0.2 of the
+    cheapest box that holds it, and the buyer should see the best there is before deciding against it."""
+    if meets(minimum, f.quality, f.speed):
+        return None
+    slow = [o for o in priced(options) if _quality(o) >= QUALITY_RANK[f.quality] and (f.budget is None or _cost(o) <= f.budget)]
+    fastest = min(slow, key=lambda o: (-_speed(o), _cost(o), o.id), default=None)
+    return fastest if fastest is not None and _speed(fastest) > _speed(minimum) else None
 
 
 def _training_pick(pool: list[Option], f: Floors) -> Option:
