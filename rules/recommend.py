@@ -66,7 +66,8 @@ def _recommended_why(option: Option, minimum: Option, w: PlannerWorkload, f: Flo
         return "nothing within the budget meets the quality and speed floor, so this is the minimum again (see BUD-over-budget)"
     if not meets(option, f.quality, f.speed):
         if option is not minimum:
-            return f"nothing reaches the {f.speed:g} tok/s floor: the fastest at acceptable quality {'within the budget' if f.budget is not None else 'that fits'}"
+            within = "within the budget" if f.budget is not None else "that fits"
+            return f"nothing reaches the {f.speed:g} tok/s floor: the fastest at acceptable quality {within}"
         return "nothing meets the quality and speed floor, so this is the minimum again"
     if w.training:
         room = "fits with memory to spare" if option.utilization <= f.comfortable else "fits, with memory tight"
