@@ -123,7 +123,9 @@ class RecommendRules:
         PCIe beyond two cards, reads a 4k-token prompt within 10 s (a CPU box decodes a 20B MoE at the target but
         takes a minute over a pasted page: a GPU within the premium takes its place) and, for several
         users, runs on a serving engine that batches them; else the cheapest
-        that reaches the target; else the fastest. If another option costs no more, runs no slower and is of no
+        that reaches the target with some room (not over best-max-utilization: a card 99% full fails on the first
+        longer prompt), else the cheapest that reaches the target; else the fastest at acceptable quality, also when
+        nothing reaches the speed floor. If another option costs no more, runs no slower and is of no
         lower quality class, it takes its place: the recommended tier is never dominated.
 
         ## Why

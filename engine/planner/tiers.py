@@ -204,14 +204,18 @@ def _training_pick(pool: list[Option], f: Floors) -> Option:
 
 def _serving_pick(pool: list[Option], f: Floors) -> Option:
     """The cheapest comfortable option within the premium, else the cheapest reaching the target that reads the timed
-    prompt in time, else the cheapest reaching the target, else the fastest."""
+    prompt in time and is not full (within the premium too), else the same full, else the cheapest reaching the
+    target, else the fastest."""
     reaching = smallest(o for o in pool if _speed(o) >= f.target)
     # One user gains little from headroom, so comfort is bought only up to the premium; a service (which runs out of
     # memory, not speed, when tight) keeps it uncapped.
     limit = _cost(reaching) * f.premium if reaching is not None and not f.batching else math.inf
     # A first token within the target is comfort too: a CPU box that decodes at the target but reads a pasted page for a
     # minute gives way to a GPU within the premium; a 671B model's hybrid rig stays when nothing near its price is faster.
+    # Without memory to spare, some room still: a card 99% full fails on the first longer prompt (a 930 USD P40 at 92%
+    # and 59 tok/s, not an 8 GB 3060 at 99% and 15 tok/s for 16 USD less).
     return (smallest(o for o in pool if comfortable(o, f) and _cost(o) <= limit)
+            or smallest(o for o in pool if _speed(o) >= f.target and f.prompt_ok(o) and o.utilization <= f.full and _cost(o) <= limit)
             or smallest(o for o in pool if _speed(o) >= f.target and f.prompt_ok(o) and _cost(o) <= limit) or reaching
             or min(pool, key=lambda o: (-_speed(o), -_quality(o), _cost(o), o.id)))
 
