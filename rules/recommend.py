@@ -9,7 +9,7 @@ from typing import Any
 from experta import AS, MATCH, TEST
 
 from .. import money
-from ..facts import Candidate, CandidateSet, Exclusion, Mode, Policy, Recommendation, Tip, Warning, Workload
+from ..facts import Candidate, CandidateSet, Exclusion, Fit, Mode, Policy, Recommendation, Tip, Warning, Workload
 from ..planner import Floors, Option, cheapest, largest_smaller_model, meets, pick_best, pick_minimum, pick_recommended
 from ..planner import Workload as PlannerWorkload
 from ..planner.evaluate import prices_of
@@ -210,6 +210,42 @@ class RecommendRules:
                                  hardware=self.catalog.accelerators[rent.hardware].name, usd_per_hour=per_hour))
         buys = Phrase("{offers}.", offers=listed(offers)) if offers else Phrase("nothing in the catalog for this workload.")
         self.conclude(Warning(at_stake_usd=round(cost - budget, 2)), short_usd=cost - budget, buys=buys)
+
+    @Rule(AS.workload << Workload(deployment=MATCH.deployment), AS.fit << Fit(hardware=MATCH.hardware, count=MATCH.count),
+          TEST(lambda deployment: deployment != "cloud"), salience=SALIENCE_ADVICE)
+    @rule_meta(id="BUD-whole-system",
+               statement="{name} is sold as {unit}-GPU systems: {count} of them means buying {systems} for {purchase_usd:usd}",
+               message="{name} is sold only as whole {unit}-GPU systems ({system_usd:usd} each, {price_kind} of {price_date}, "
+               "{price_source}): the {share_usd:usd} above is the share of {count} of its GPUs. The smallest purchase that holds "
+               "them is {systems} for {purchase_usd:usd}; renting pays for exactly {count}.",
+               sources=["amcompute-hgx", "aa-gb200nvl72"], needs=("deployment",))
+    def whole_system(self: Host, workload: Workload, fit: Fit, hardware: str, count: int, **_: object) -> None:
+        """## What it decides
+        For a checked count of a part bought only as a whole system (an 8-GPU HGX/DGX server, a 4-GPU SXM2 carrier board, a
+        72-GPU NVL72 rack), what the purchase really is: the systems that hold that many, and their price.
+
+        ## Why
+        One SXM module cannot be put in a desktop: the price per GPU is a share of a system, and a check of 2 x H100 SXM
+        priced at two shares would hide that the smallest purchase is the 8-GPU server.
+
+        ## Example
+        `llmhw check --hardware "H100 SXM" --count 2`: 49,750 USD is two GPUs' share; the purchase is one 8-GPU system
+        for 199,000 USD, or rent two.
+
+        ## Limits
+        Whether the part is sold whole and the count is not a whole number of systems is tested in the body (from the
+        catalog price).
+        """
+        accel = self.catalog.accelerators[hardware]
+        buy = prices_of(accel)[0]
+        unit = accel.purchase_unit
+        if buy is None or not buy.system or unit <= 1 or count % unit == 0:
+            return
+        n = math.ceil(count / unit)
+        systems = Phrase("one system") if n == 1 else Phrase("{n} systems", n=n)
+        self.conclude(Warning(at_stake_usd=round(buy.per_device_usd * (n * unit - count), 2)), name=accel.name, unit=unit,
+                      systems=systems, system_usd=buy.per_device_usd * unit, share_usd=buy.per_device_usd * count,
+                      purchase_usd=buy.per_device_usd * unit * n, price_kind=buy.kind, price_date=buy.date, price_source=buy.source)
 
     @Rule(AS.workload << Workload(deployment=MATCH.deployment, hours_per_day=MATCH.hours), subject(),
           Policy(ownership_years=MATCH.years), salience=SALIENCE_ADVICE)
