@@ -69,6 +69,26 @@ def _placement(pl: Mapping[str, Any] | None) -> str:
             f"the host needs {gb(pl['host_ram_bytes'])} of RAM.")
 
 
+PRICE_KINDS = {"msrp": "list price", "street-new": "street price new", "used": "used price",
+               "cloud-on-demand": "on-demand price", "cloud-spot": "spot price", "community": "community marketplace price"}
+
+
+def _price_basis(cost: Mapping[str, Any]) -> str:
+    """Which price the tier's cost is (its kind and date) and the host boxes bought with the cards."""
+    if not cost.get("price_kind"):
+        return ""
+    if cost["basis"] == "cloud":
+        return f"Rented at {usd(cost['cloud_usd_per_hour'])}/h, the {PRICE_KINDS[cost['price_kind']]} of {cost['price_date']}."
+    text = f"Priced at the {PRICE_KINDS[cost['price_kind']]} of {cost['price_date']}"
+    boxes = cost.get("hosts", 1)
+    if cost.get("host_usd"):
+        text += (f", with the host box ({usd(cost['host_usd'])}): {cost['host']}" if boxes == 1
+                 else f", with {boxes} host boxes ({usd(cost['host_usd'])} in all): {cost['host']}")
+    elif cost.get("host") == "not priced":
+        text += "; no host box in the catalog takes these cards, so the cost is the cards' alone"
+    return text + "."
+
+
 def _training_run(run: Mapping[str, Any] | None) -> str:
     """The time and cost of training on the user's tokens (--tokens), or why there is none; empty without a budget."""
     if not run:
@@ -128,7 +148,8 @@ def advice_text(d: Mapping[str, Any]) -> str:
                                + ". Per device: " + ", ".join(f"{k.replace('_', ' ')} {gb(v)}" for k, v in r["memory"].items()
                                                                if v and k in MEMORY_PARTS) + "."
                                + (" " + _placement(r.get("placement")) if r.get("placement") else "")
-                               + (" " + _training_run(r.get("training_run")) if r.get("training_run") else ""), 4))
+                               + (" " + _training_run(r.get("training_run")) if r.get("training_run") else "")
+                               + (" " + _price_basis(r["cost"]) if _price_basis(r["cost"]) else ""), 4))
             lines += _launch_lines(r.get("launch"), 4)
         lines.append("Ask `llmhw recommend ... --trace FILE` then `llmhw explain FILE` for the full chain of each conclusion.")
     lines += _items("Warnings", d["warnings"]) + _items("Tips", d["tips"]) + _items("Notes", d["notes"])
