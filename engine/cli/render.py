@@ -201,6 +201,8 @@ def check_text(d: Mapping[str, Any], hardware_name: str) -> str:
                          f"Training {d['training_run']['tokens']:,} tokens: no time or cost, the configuration does not fit.")
         cost = d["cost"]
         lines.append(f"Cost: purchase {usd(cost.get('purchase_usd'))}, rent {usd(cost.get('cloud_usd_per_hour'))}/h")
+        if _price_basis(cost):
+            lines.append(_wrap("  " + _price_basis(cost), 2))
         if d.get("launch"):
             lines += ["", "Launch  [RUN-launch-proposal]"] + _launch_lines(d["launch"], 2)
     lines += _items("Warnings", d["warnings"]) + _items("Tips", d["tips"]) + _items("Notes", d["notes"])
