@@ -71,6 +71,12 @@ UNPRICED = {
                             "2026-12: Zenbook S 16 UM5606 reviews and launch coverage give no price in the stored text)",
     "cpu-workstation-trpro-7985wx": "no dated USD list or street price of the 7985WX CPU found (searched 2026-12: pages, docs, "
                                     "CPU price datasets, PCPartPicker dumps); the 7975WX boxes are priced",
+    "apple-m3-max-48gb": "no launch price of a 48 GB M3 Max MacBook Pro found (searched 2026-12: pages, code; launch coverage "
+                         "and reviews quote only the 36 GB base models at 3,199/3,499 USD and the 128 GB / 8 TB build at 7,199)",
+    "apple-m3-max-64gb": "no launch price of a 64 GB M3 Max MacBook Pro found (searched 2026-12: the one quote, 4,998 USD, "
+                         "includes 2 TB and three years of AppleCare+, whose prices are not in the stored sources)",
+    "apple-m3-max-96gb": "no launch price of a 96 GB M3 Max MacBook Pro found, nor Apple's 36 to 96 GB upgrade price "
+                         "(searched 2026-12: pages, code, Apple refurbished listings)",
 }
 
 
