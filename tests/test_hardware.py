@@ -40,7 +40,7 @@ def test_rocm_listing_shows_system_and_rent_prices(runner):
             "153,846 USD for 8 (whole system) street-new, 2026 (11 mo)") in out
     assert "mi325x                        gpu     rocm           274.9  6,000    2,615 FP8       -  1.95 USD/h cloud-on-demand, 2026-05 (7 mo)" in out
     assert "mi355x                        gpu     rocm           309.2  8,000    5,000 FP8       -  2.59 USD/h cloud-on-demand, 2026-07 (5 mo)" in out
-    assert out[-1] == "15 devices"
+    assert out[-1] == "16 devices"
 
 
 def test_a_device_with_no_price_is_listed_as_price_unknown(runner):

@@ -77,6 +77,15 @@ UNPRICED = {
                          "includes 2 TB and three years of AppleCare+, whose prices are not in the stored sources)",
     "apple-m3-max-96gb": "no launch price of a 96 GB M3 Max MacBook Pro found, nor Apple's 36 to 96 GB upgrade price "
                          "(searched 2026-12: pages, code, Apple refurbished listings)",
+    "l20": "sold in China only; no dated price found (searched 2026-12: the export-rule coverage quotes H20 prices, not L20)",
+    "h20": "sold in China only, as 8-GPU HGX servers; its January 2024 China distributor prices (Reuters: $12,000-$15,000 "
+           "per card, 1.4 million yuan per server) are in its notes, not offered as a purchase a buyer elsewhere can make",
+    "mi210": "sold to businesses inside OEM servers; no dated card price found (searched 2026-12: pages and code give specs "
+             "and cluster use only)",
+    "gh200": "sold inside OEM servers of one to four superchips whose prices are not published (searched 2026-12: pages, "
+             "docs and code give specs and Lambda's 1x GH200 rent only); rented at Lambda for 2.29 USD per hour",
+    "tpu-v7": "no TPU7x rent price in the stored sources (searched 2026-12: the TPU7x docs describe GKE, Compute Engine "
+              "and All Capacity reservations; the stored pricing pages give v2-v6e rates only)",
 }
 
 

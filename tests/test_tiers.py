@@ -99,13 +99,15 @@ def test_tiers_keep_their_promises_over_the_whole_sweep() -> None:
 
 def test_unpriced_configurations_are_shown_not_dropped() -> None:
     """DeepSeek-R1 on ROCm without a hybrid CPU+GPU rig: only Instinct modules hold it. The MI300X platform has a
-    (derived) price and takes the tiers; the MI355X, sold inside OEM platforms without a public price, is still counted
-    and named, never dropped (the MI250X, an HPC part only rented, is left out of a local answer)."""
+    (derived) price and takes the tiers; the MI355X, sold inside OEM platforms without a public price, and the unpriced
+    MI210 cards are still counted and named, never dropped (the MI250X, an HPC part only rented, is left out of a local
+    answer)."""
     data = api.advise({"model": "deepseek-r1", "ecosystem": "rocm", "offload": "none"}).to_dict()
     assert data["recommendations"], "nothing recommended although a configuration fits"
     assert all(r["hardware"] == "mi300x" and r["price_known"] for r in data["recommendations"])
     unpriced = next(n["message"] for n in data["notes"] if n["id"] == "CAND-unpriced")
-    assert unpriced.startswith("4 of the 7 configurations that fit have no price in the catalog") and "MI355X" in unpriced
+    assert unpriced.startswith("10 of the 13 configurations that fit have no price in the catalog") and "MI355X" in unpriced
+    assert "MI210" in unpriced
 
 
 def test_released_format_first() -> None:
