@@ -11,9 +11,11 @@ import dataclasses
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 from experta import Fact, KnowledgeEngine, Rule
+from experta.agenda import Agenda
 from experta.strategies import DepthStrategy
 
 from . import facts as F
@@ -86,6 +88,17 @@ class BaseEngine(KnowledgeEngine):  # type: ignore[misc]
         for deffacts in found:
             deffacts.__get__(self, type(self))
         return found
+
+    def reset(self) -> None:
+        """experta's ``reset`` (a new agenda and fact list, the network cleared, the DefFacts declared) on llmhw's fact list.
+
+        experta reads each DefFacts' signature to pass it the keyword arguments of ``reset``; none are ever given here.
+        """
+        self.agenda = Agenda()
+        self.facts = F.FactList()
+        self.matcher.reset()
+        self._KnowledgeEngine__declare(*chain.from_iterable(deffacts() for deffacts in self.get_deffacts()))  # as experta's reset
+        self.running = False
 
     def start(self, catalog: Catalog) -> None:
         self.catalog = catalog
