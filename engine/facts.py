@@ -11,10 +11,23 @@ from __future__ import annotations
 import experta
 import experta.factlist
 from experta import Field
-from experta.utils import freeze
+from experta.utils import freeze, frozendict, frozenlist
 
 # Values experta's ``freeze`` returns unchanged (hashable scalars): stored without its dispatch.
 _SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _freeze(value: object) -> object:
+    """experta's ``freeze`` (dicts to frozendicts, lists to frozenlists, hashable values kept), its single-dispatch
+    lookup skipped for scalars, dicts and lists: a launch plan is a dict of lists of dicts (~60 values)."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is dict:
+        return frozendict((k, _freeze(v)) for k, v in value.items())  # type: ignore[attr-defined]
+    if kind is list:
+        return frozenlist(_freeze(v) for v in value)  # type: ignore[attr-defined]
+    return freeze(value)
 
 
 class Fact(experta.Fact):  # type: ignore[misc]
@@ -34,7 +47,7 @@ class Fact(experta.Fact):  # type: ignore[misc]
         else:
             store = dict.__setitem__
             for key, value in kwargs.items():
-                store(self, key, value if type(value) in _SCALARS else freeze(value))
+                store(self, key, _freeze(value))
         self._Fact__defaults: dict[object, object] = {}  # experta's private attribute, set as its constructor sets it
 
     def has_field_constraints(self) -> bool:
