@@ -9,11 +9,25 @@ missing answers positively). Everything else is declared by a rule through
 from __future__ import annotations
 
 import experta
+import experta.factlist
 from experta import Field
-from experta.utils import freeze
+from experta.utils import freeze, frozendict, frozenlist
 
 # Values experta's ``freeze`` returns unchanged (hashable scalars): stored without its dispatch.
 _SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _freeze(value: object) -> object:
+    """experta's ``freeze`` (dicts to frozendicts, lists to frozenlists, hashable values kept), its single-dispatch
+    lookup skipped for scalars, dicts and lists: a launch plan is a dict of lists of dicts (~60 values)."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is dict:
+        return frozendict((k, _freeze(v)) for k, v in value.items())  # type: ignore[attr-defined]
+    if kind is list:
+        return frozenlist(_freeze(v) for v in value)  # type: ignore[attr-defined]
+    return freeze(value)
 
 
 class Fact(experta.Fact):  # type: ignore[misc]
@@ -28,10 +42,48 @@ class Fact(experta.Fact):  # type: ignore[misc]
         if args or "__factid__" in kwargs:
             super().__init__(*args, **kwargs)
             return
-        store = dict.__setitem__
-        for key, value in kwargs.items():
-            store(self, key, value if type(value) in _SCALARS else freeze(value))
+        if _SCALARS.issuperset(map(type, kwargs.values())):  # most facts: nothing to freeze, stored in one step
+            dict.update(self, kwargs)
+        else:
+            store = dict.__setitem__
+            for key, value in kwargs.items():
+                store(self, key, _freeze(value))
         self._Fact__defaults: dict[object, object] = {}  # experta's private attribute, set as its constructor sets it
+
+    def has_field_constraints(self) -> bool:
+        """experta's check that no value is a pattern (declaring one is an error), skipped when every value is a scalar."""
+        return not _SCALARS.issuperset(map(type, self.values())) and bool(super().has_field_constraints())
+
+    def has_nested_accessor(self) -> bool:
+        """experta's check that no key holds a double underscore (declaring one is an error), made once per set of keys."""
+        keys = tuple(self)
+        nested = _NESTED.get(keys)
+        if nested is None:
+            nested = _NESTED[keys] = bool(super().has_nested_accessor())
+        return nested
+
+
+# Whether a fact with these keys has a nested accessor, by its keys: the facts of one type have the same few key sets.
+_NESTED: dict[tuple[object, ...], bool] = {}
+# Whether none of these keys is special (``__factid__``, ``__bind__``): a fact's identity is then all its items.
+_PLAIN: dict[tuple[object, ...], bool] = {}
+
+
+class FactList(experta.factlist.FactList):  # type: ignore[misc]
+    """experta's working memory, telling facts apart faster.
+
+    experta identifies a fact by its type and its items but the special ones, testing each key for being special; a
+    consultation declares ~100 facts of a few key sets each, so the test is made once per key set.
+    """
+
+    def _get_fact_id(self, fact: experta.Fact) -> frozenset[object]:
+        keys = tuple(fact)
+        plain = _PLAIN.get(keys)
+        if plain is None:
+            plain = _PLAIN[keys] = not any(experta.Fact.is_special(k) for k in keys)
+        if plain:
+            return frozenset((fact.__class__, *fact.items()))
+        return super()._get_fact_id(fact)  # type: ignore[no-any-return]
 
 
 class Answers(Fact):

@@ -7,7 +7,9 @@ gives each node of the kinds below a subclass that does the same matching withou
 
 - a fact goes only to the branch of its own type (the root's children test nothing but the type);
 - a token is copied only where a node adds to its bindings (no node changes a token it passed on);
-- the checks of a pattern are called without their logging (their logic is experta's, read from the check);
+- the checks of a pattern are called without their logging (their logic is experta's, read from the check; a field
+  tested against a literal, a predicate or a wildcard reads its constraint once, not through properties at each fact);
+- a fact of a type no pattern tests (a consultation's Candidates) makes no token, and a reset clears only nodes with memory;
 - a join stores tokens as they came (experta freezes each, hashing every fact, and thaws it at each comparison);
 - only the rules whose matches changed are asked for their activations, in experta's order.
 
@@ -28,10 +30,11 @@ from typing import Any
 from experta.activation import Activation
 from experta.conditionalelement import AND, EXISTS, FORALL, NOT, OR, TEST
 from experta.fact import Fact
+from experta.fieldconstraint import L, P, W
 from experta.matchers.rete import ReteMatcher
 from experta.matchers.rete.check import FactCapture, FeatureCheck, SameContextCheck, TypeCheck, WhereCheck
 from experta.matchers.rete.dnf import dnf
-from experta.matchers.rete.mixins import ChildNode
+from experta.matchers.rete.mixins import ChildNode, NoMemory
 from experta.matchers.rete.nodes import BusNode, ConflictSetNode, FeatureTesterNode, NotNode, OrdinaryMatchNode, WhereNode
 from experta.matchers.rete.token import Token, TokenInfo
 from experta.matchers.rete.utils import prepare_rule, wire_rule
@@ -73,18 +76,19 @@ class Bus(BusNode):  # type: ignore[misc]
         return routes
 
     def add(self, fact: Any) -> None:
-        self._send(_token(VALID, {fact}, {}))
+        self._send(fact, VALID)
 
     def remove(self, fact: Any) -> None:
-        self._send(_token(Token.TagType.INVALID, {fact}, {}))
+        self._send(fact, Token.TagType.INVALID)
 
-    def _send(self, token: Any) -> None:
-        (fact,) = token.data
+    def _send(self, fact: Any, tag: Any) -> None:
         routes = self._by_type.get(type(fact))
         if routes is None:
             routes = self._routes(type(fact))
-        for callback in routes:
-            callback(token)
+        if routes:  # most facts (a consultation's Candidates) match no pattern: no token is made for them
+            token = _token(tag, {fact}, {})
+            for callback in routes:
+                callback(token)
 
 
 def _feature_test(check: Any) -> Callable[[Any], Any]:
@@ -99,6 +103,8 @@ def _feature_test(check: Any) -> Callable[[Any], Any]:
             and not check.what.endswith("__"):
         path = tuple(int(p) if p.isnumeric() else p for p in check.what.split("__"))
         test, expected = check.check, check.expected
+        if len(path) == 1 and type(expected) in (L, P, W):
+            return _field_test(path[0], expected)
 
         def feature(fact: Any) -> Any:
             record = fact
@@ -113,10 +119,53 @@ def _feature_test(check: Any) -> Callable[[Any], Any]:
     return check  # type: ignore[no-any-return]
 
 
+def _field_test(key: Any, how: Any) -> Callable[[Any], Any]:
+    """A test of one field against a literal, a predicate or a wildcard: experta's ``equal_literal``,
+    ``match_predicate`` and ``wildcard_match`` with the constraint's value and binding read once."""
+    bind = how.__bind__
+    kind = type(how)
+    if kind is L:
+        value = how.value
+
+        def literal(fact: Any) -> Any:
+            try:
+                record = fact[key]
+            except (IndexError, KeyError, TypeError):
+                return False
+            if value == record:
+                return True if bind is None else {bind: record}
+            return False
+
+        return literal
+    if kind is P:
+        match = how.match
+
+        def predicate(fact: Any) -> Any:
+            try:
+                record = fact[key]
+            except (IndexError, KeyError, TypeError):
+                return False
+            if match(record):
+                return True if bind is None else {bind: record}
+            return False
+
+        return predicate
+
+    def wildcard(fact: Any) -> Any:
+        try:
+            record = fact[key]
+        except (IndexError, KeyError, TypeError):
+            return False
+        return True if bind is None else {bind: record}
+
+    return wildcard
+
+
 class Tester(FeatureTesterNode):  # type: ignore[misc]
     """One test of one fact; a token is copied only when the test adds bindings to it."""
 
     test: Callable[[Any], Any]
+    calls: tuple[Callable[[Any], Any], ...]  # the children's callbacks
 
     def activate(self, token: Any) -> None:
         data = token.data
@@ -124,6 +173,10 @@ class Tester(FeatureTesterNode):  # type: ignore[misc]
             raise ValueError("a feature test receives one fact")
         (fact,) = data
         match = self.test(fact)
+        if match is True:  # a test that binds nothing (experta's checks return True, False or a dict)
+            for call in self.calls:
+                call(token)
+            return
         if not match:
             return
         if type(match) is dict or isinstance(match, Mapping):  # bindings; the dict test first: an ABC test is slow
@@ -138,8 +191,8 @@ class Tester(FeatureTesterNode):  # type: ignore[misc]
                     if (False, key) in context and context[(False, key)] == value:
                         return
             token = _token(token.tag, data, {**context, **match})
-        for child in self.children:
-            child.callback(token)
+        for call in self.calls:
+            call(token)
 
 
 class Where(WhereNode):  # type: ignore[misc]
@@ -331,13 +384,15 @@ class Matcher(ReteMatcher):  # type: ignore[misc]
     def build_network(self) -> None:
         super().build_network()
         nodes = self._all_nodes()
-        self._nodes = tuple(nodes)
+        self._memories = tuple(node for node in nodes if not isinstance(node, NoMemory))  # the nodes a reset clears
         self._changed: set[int] = set()
         self._conflict_sets = self._get_conflict_set_nodes()
         for node in nodes:
             self._specialize(node)
         for node in nodes:  # the children's callbacks were bound to experta's methods: bind them again
             node.children = [ChildNode(child.node, getattr(child.node, child.callback.__name__)) for child in node.children]
+            if isinstance(node, Tester):
+                node.calls = tuple(_callbacks(node))
 
     def _all_nodes(self) -> list[Any]:
         found: dict[int, Any] = {}
@@ -370,8 +425,9 @@ class Matcher(ReteMatcher):  # type: ignore[misc]
             node.index = self._conflict_sets.index(node)
 
     def reset(self) -> None:
-        """experta resets recursively: a node shared by several rules was cleared once per path to it."""
-        for node in self._nodes:
+        """experta resets recursively: a node shared by several rules was cleared once per path to it, and nodes
+        without memory (tests) were visited too."""
+        for node in self._memories:
             node._reset()
         self._changed.clear()
 

@@ -11,9 +11,11 @@ import dataclasses
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 from experta import Fact, KnowledgeEngine, Rule
+from experta.agenda import Agenda
 from experta.strategies import DepthStrategy
 
 from . import facts as F
@@ -72,6 +74,9 @@ class BaseEngine(KnowledgeEngine):  # type: ignore[misc]
     def __init__(self) -> None:
         super().__init__()
         self.firing: list[tuple[Any, dict[str, Any]]] = []
+        self._split_firing: tuple[Any, dict[str, Any]] | None = None  # the firing whose matched facts and values follow
+        self._matched_ids: set[int | None] = set()
+        self._matched_values: dict[str, Any] = {}
         self.events: list[TraceEvent] = []
         self.options: dict[str, Option] = {}
 
@@ -87,6 +92,17 @@ class BaseEngine(KnowledgeEngine):  # type: ignore[misc]
             deffacts.__get__(self, type(self))
         return found
 
+    def reset(self) -> None:
+        """experta's ``reset`` (a new agenda and fact list, the network cleared, the DefFacts declared) on llmhw's fact list.
+
+        experta reads each DefFacts' signature to pass it the keyword arguments of ``reset``; none are ever given here.
+        """
+        self.agenda = Agenda()
+        self.facts = F.FactList()
+        self.matcher.reset()
+        self._KnowledgeEngine__declare(*chain.from_iterable(deffacts() for deffacts in self.get_deffacts()))  # as experta's reset
+        self.running = False
+
     def start(self, catalog: Catalog) -> None:
         self.catalog = catalog
         self.policy = catalog.policy
@@ -100,19 +116,23 @@ class BaseEngine(KnowledgeEngine):  # type: ignore[misc]
         A Warning, Tip or Note of a rule with a message template gets the rule's id and the message filled from
         the same values as the statement: the rule's matched bindings and ``bindings``.
         """
-        meta, matched = self.firing[-1]
-        used = [v for v in matched.values() if isinstance(v, Fact)] + list(inputs)
-        values = {k: v for k, v in matched.items() if not isinstance(v, Fact)}
-        values.update(bindings)
+        firing = self.firing[-1]
+        if firing is not self._split_firing:  # a rule's matched facts and values, split once per firing
+            self._split_firing = firing
+            matched = firing[1]
+            self._matched_ids = {v.__factid__ for v in matched.values() if isinstance(v, Fact)}
+            self._matched_values = {k: v for k, v in matched.items() if not isinstance(v, Fact)}
+        meta = firing[0]
+        values = {**self._matched_values, **bindings}
         if meta.message and isinstance(fact, STAMPED):
             fact = type(fact)(**{**fact.as_dict(), "id": meta.id, "message": render(meta.message, values)})
         declared = self.declare(fact)
+        used = self._matched_ids.union([f.__factid__ for f in inputs]) if inputs else set(self._matched_ids)
+        used.discard(None)
         self.events.append(TraceEvent.unrendered(
             meta.statement, seq=len(self.events) + 1, rule_id=meta.id, rule_name=meta.name,
             bindings=dict(sorted(values.items())),  # made JSON-ready (trace.plain) only if a trace is written
-            inputs=tuple(sorted({f.__factid__ for f in used if f.__factid__ is not None})),
-            outputs=(declared.__factid__,) if declared is not None else (),
-            sources=meta.sources,
+            inputs=tuple(sorted(used)), outputs=(declared.__factid__,) if declared is not None else (), sources=meta.sources,
         ))
         return declared
 

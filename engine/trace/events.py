@@ -29,9 +29,7 @@ class TraceEvent:
         rule's matched values (frozen by experta) and the values it concluded with, which no rule changes afterwards.
         """
         event = cls.__new__(cls)
-        for name, value in fields.items():
-            object.__setattr__(event, name, value)
-        object.__setattr__(event, "_template", template)
+        event.__dict__.update(fields, _template=template)  # what object.__setattr__ of each field would store
         return event
 
     def __getattr__(self, name: str) -> Any:
