@@ -149,11 +149,12 @@ def _serving(w: Workload, model: Model, accel: Accelerator, p: Precision, rt: Ru
     tried = [n for n in counts if n >= need][:2]
     if not tried or _over(w, accel, tried[0], shared.within_usd):
         return []
-    at = layout_search(w, model, shared.a, accel, p, rt, cat, KV_BYTES_DEFAULT, usable, shared.memo)
+    weights = shared.weights[p.id]
+    at = layout_search(w, model, shared.a, accel, p, rt, cat, KV_BYTES_DEFAULT, usable, shared.memo, weights)
     laid: dict[int, tuple[Layout, sizing.Memory, sizing.Speed]] = {}
 
     def option(n: int) -> Option:
-        return evaluate(w, model, accel, n, p, rt, cat, shared.a, shared.memo, laid=laid[n])
+        return evaluate(w, model, accel, n, p, rt, cat, shared.a, shared.memo, laid=laid[n], weights=weights)
 
     for n in tried:
         laid[n] = at(n, None)
