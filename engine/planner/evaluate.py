@@ -137,12 +137,22 @@ def has_cores(box: Accelerator, cores: int) -> bool:
 def host_for(count: int, ram_bytes: float, cores: int, cat: Catalog, card: Accelerator) -> Accelerator | None:
     """The cheapest priced host box that physically takes ``count`` of ``card`` (their number and width), holds
     ``ram_bytes`` of RAM, has ``cores`` CPU cores and whose supply feeds their board power (unknown: 0) (None: no such
-    box)."""
+    box). Kept per catalog: a box depends only on these numbers and the card's width and power, which the options of
+    many devices and formats share."""
+    global _hosts
+    if _hosts[0] is not cat or len(_hosts[1]) >= _HOSTS_KEPT:
+        _hosts = (cat, {})
+    key = (count, ram_bytes, cores, card.width_slots, card.tdp_w)
+    if key in _hosts[1]:
+        return _hosts[1][key]
     cards_w = count * (card.tdp_w or 0.0)
-    return next((h for h in host_boxes(cat) if h.takes(card, count) and h.usable_memory_bytes >= ram_bytes
-                 and has_cores(h, cores) and h.powers(cards_w, cat.policy.host_psu_max_load)), None)
+    found = _hosts[1][key] = next((h for h in host_boxes(cat) if h.takes(card, count) and h.usable_memory_bytes >= ram_bytes
+                                   and has_cores(h, cores) and h.powers(cards_w, cat.policy.host_psu_max_load)), None)
+    return found
 
 
+_hosts: tuple[Catalog | None, dict[tuple[Any, ...], Accelerator | None]] = (None, {})  # the last catalog asked about
+_HOSTS_KEPT = 4096  # boxes remembered before starting afresh (a consultation asks a few hundred)
 _boxes: tuple[Catalog, list[Accelerator]] | None = None  # the last catalog asked about, and its boxes
 
 
