@@ -335,28 +335,31 @@ def pareto(options: list[Option], comfortable: float, prompt_ok: Callable[[Optio
     for o in options:
         if not o.price_known:
             by_device.setdefault(o.hardware, []).append(o)
-    front = [o for group in (whole, cards_only, *by_device.values()) for o in _front(group, comfortable, prompt_ok)]
-    return sorted(front, key=lambda o: (not o.whole_price_known, not o.price_known, *(-m for m in _merits(o, comfortable)[:3]),
-                                        o.id))
+    # ranked by price knowledge, then cost, quality and speed (the first merits, which prompt time does not change)
+    front = [(not o.whole_price_known, not o.price_known, -m[0], -m[1], -m[2], o_id, o)
+             for group in (whole, cards_only, *by_device.values()) for m, o_id, o in _front(group, comfortable, prompt_ok)]
+    front.sort(key=lambda ranked: ranked[:6])
+    return [ranked[6] for ranked in front]
 
 
-def _front(options: list[Option], comfortable: float, prompt_ok: Callable[[Option], bool]) -> list[Option]:
+def _front(options: list[Option], comfortable: float,
+           prompt_ok: Callable[[Option], bool]) -> list[tuple[tuple[float, ...], str, Option]]:
     """Drop options that another option equals or beats on every axis (cost, quality, speed, headroom, link, batching,
-    prompt time).
+    prompt time); the ones kept with their merits and id.
 
     Sorted best-first (cheapest first), an option can only be dominated by one kept before it, and every kept
     option is already no dearer; so it is enough to know, for each combination of the discrete axes (quality,
     headroom, link, batching, prompt time: a few dozen at most), the fastest option kept so far.
     """
-    ranked = sorted(((_merits(o, comfortable, prompt_ok), o) for o in options), key=lambda mo: mo[1].id)
+    ranked = sorted(((_merits(o, comfortable, prompt_ok), o.id, o) for o in options), key=lambda mo: mo[1])
     ranked.sort(key=lambda mo: mo[0], reverse=True)  # best first; equal options keep the first id
     fastest: dict[tuple[float, ...], float] = {}  # discrete merits -> the fastest kept option with them
-    front: list[tuple[tuple[float, ...], Option]] = []
+    front: list[tuple[tuple[float, ...], str, Option]] = []
     ge = operator.ge
-    for m, o in ranked:
+    for m, o_id, o in ranked:
         discrete, speed = (m[1], *m[3:]), m[2]
         if any(s >= speed and all(map(ge, d, discrete)) for d, s in fastest.items()):
             continue
-        front.append((m, o))
+        front.append((m, o_id, o))
         fastest[discrete] = max(speed, fastest.get(discrete, speed))
-    return [o for _, o in front]
+    return front
