@@ -56,6 +56,7 @@ class _Shared:
     runtimes: dict[tuple[str, str, bool, float | None, bool], list[Runtime]] = field(default_factory=dict)
     settings: dict[tuple[str, str], tuple[Any, ...]] = field(default_factory=dict)  # (device, runtime) -> what sizes and times
     weights: dict[str, int] = field(default_factory=dict)  # format id -> the model's weights in it (bytes)
+    fullest: float | None = None  # the largest memory fraction of any runtime (``most_held``), once known
 
     def __post_init__(self) -> None:
         self.weights = {p.id: weights_at(self.a, p) for p in self.precisions}
@@ -65,7 +66,9 @@ class _Shared:
         least 1/n of the weights, and no runtime fills more of it than the largest memory fraction."""
         if w.training or not counts:
             return 0.0
-        most = max(rt.memory_fraction for rt in cat.runtimes.values())
+        if self.fullest is None:
+            self.fullest = max(rt.memory_fraction for rt in cat.runtimes.values())
+        most = self.fullest
         return counts[-1] * (accel.usable_memory_bytes or accel.memory_bytes) * most * cat.policy.fit_headroom
 
     def offered(self, w: Workload, model: Model, accel: Accelerator, p: Precision, cat: Catalog) -> list[Runtime]:
@@ -100,15 +103,17 @@ def options_for(w: Workload, model: Model, accel: Accelerator, cat: Catalog, sha
     out: list[Option] = []
     counts = device_counts(w, accel, cat)
     held = shared.most_held(w, accel, counts, cat)
+    training = w.training
     for p in shared.precisions:
         if shared.weights[p.id] > held > 0:  # no runtime holds this format's weights on the most devices allowed
             continue
-        p = trained_as(w, p, accel, cat)
+        if training:
+            p = trained_as(w, p, accel, cat)
         same: set[tuple[Any, ...]] = set()  # runtimes with identical numbers (vLLM, TensorRT-LLM): the first stands for all
         serving: list[Runtime] = []  # the runtimes sized for serving so far, none alike
         for rt in shared.offered(w, model, accel, p, cat) if counts else []:
             runs = counts if rt.max_devices is None else [n for n in counts if runs_at(rt, n)]
-            if w.training:
+            if training:
                 first = _fewest_training(w, model, accel, p, rt, runs, cat, shared)
                 if first is not None and _new((first.count, first.memory, first.usable_bytes, first.tokens_per_s,
                                                first.serves_many), same):
