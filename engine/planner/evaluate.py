@@ -386,13 +386,14 @@ def layout_search(w: Workload, model: Model, a: sizing.Arch, accel: Accelerator,
 
 
 def layer_split_rate_ceiling(w: Workload, a: sizing.Arch, accel: Accelerator, precision: Precision, runtime: Runtime,
-                             cat: Catalog, kv_bytes: float) -> float | None:
+                             cat: Catalog, kv_bytes: float, weights: int | None = None) -> float | None:
     """For a runtime that splits by layers, a ceiling on the speed per user at any count of this device
-    (``scaleout.layer_split_speed_ceiling``); None for a tensor-parallel one, which buys speed with devices."""
+    (``scaleout.layer_split_speed_ceiling``); None for a tensor-parallel one, which buys speed with devices. ``weights``:
+    ``weights_at`` of the format, when the caller knows it."""
     if runtime.split == "tensor":
         return None
     batch = _batch(w, runtime)
-    speed = scaleout.layer_split_speed_ceiling(a, weights_at(a, precision),
+    speed = scaleout.layer_split_speed_ceiling(a, weights_at(a, precision) if weights is None else weights,
                                                sizing.kv_cache_bytes(a, w.context, 1, kv_bytes), batch, accel.mem_bandwidth_gbs,
                                                bandwidth_efficiency(accel, cat), step_overhead(runtime, accel, cat))
     return speed / (w.concurrency / batch) * speed_factor(accel, runtime, cat)
@@ -472,7 +473,22 @@ def device_counts(w: Workload, accel: Accelerator, cat: Catalog) -> list[int]:
     """Device counts allowed for this scale: one node's worth, unless the scale is a cluster of server-class nodes.
     A purchase of parts sold as whole systems (HGX boards, quad V100 kits, NVL72 racks) comes in whole systems
     (policy system-counts: a 72-GPU rack is no power-of-two count); a rented device-hour in any of the device counts.
-    A box that only hosts GPUs (its CPUs unknown) runs nothing itself: no count."""
+    A box that only hosts GPUs (its CPUs unknown) runs nothing itself: no count. Kept per catalog and the numbers it
+    reads (every enumeration asks for every device)."""
+    global _counts
+    if _counts[0] is not cat:
+        _counts = (cat, {})
+    key = (w.scale, w.deployment, accel.host_only, accel.kind, accel.max_devices, accel.purchase_unit, accel.min_devices)
+    found = _counts[1].get(key)
+    if found is None:
+        found = _counts[1][key] = _device_counts(w, accel, cat)
+    return list(found)
+
+
+_counts: tuple[Catalog | None, dict[tuple[Any, ...], list[int]]] = (None, {})  # the last catalog asked about
+
+
+def _device_counts(w: Workload, accel: Accelerator, cat: Catalog) -> list[int]:
     if accel.host_only:
         return []
     policy = cat.policy

@@ -173,7 +173,8 @@ def _serving(w: Workload, model: Model, accel: Accelerator, p: Precision, rt: Ru
     out = [option(n)]
     reached = out[0].tokens_per_s or 0
     # a layer split gets no faster with more devices: a speed over its ceiling is not looked for (slack for rounding)
-    ceiling = layer_split_rate_ceiling(w, shared.a, accel, p, rt, cat, KV_BYTES_DEFAULT) if reached < cat.policy.target_tokens_per_s else None
+    ceiling = (layer_split_rate_ceiling(w, shared.a, accel, p, rt, cat, KV_BYTES_DEFAULT, weights)
+               if reached < cat.policy.target_tokens_per_s else None)
     for speed in (cat.policy.min_tokens_per_s, cat.policy.target_tokens_per_s):
         if ceiling is not None and ceiling * (1 + 1e-9) < speed:
             continue
@@ -287,7 +288,26 @@ def undominated(w: Workload, accelerators: Iterable[Accelerator]) -> list[Accele
     Devices compare only within one class (kind, ecosystem, link, features, ISA, how obtained, which throughput
     figures are known), where the runtime and the speed formula are the same, and with the same width and power, so
     that the same host boxes take them.
+
+    Kept per deployment and list of devices (the same objects, kept alive with the answer so that their ids stay
+    theirs): later enumerations of a consultation and later consultations ask again for the same devices.
     """
+    accels = list(accelerators)
+    key = (w.deployment, tuple(map(id, accels)))
+    found = _UNDOMINATED.get(key)
+    if found is None:
+        if len(_UNDOMINATED) >= _UNDOMINATED_KEPT:
+            _UNDOMINATED.clear()
+        found = _UNDOMINATED[key] = (accels, _undominated(w, accels))
+    return list(found[1])
+
+
+_UNDOMINATED: dict[tuple[str, tuple[int, ...]], tuple[list[Accelerator], list[Accelerator]]] = {}  # see undominated
+_UNDOMINATED_KEPT = 64  # device lists remembered (a consultation asks one to a few)
+
+
+def _undominated(w: Workload, accelerators: list[Accelerator]) -> list[Accelerator]:
+    """``undominated``, worked out."""
     groups: dict[tuple[Any, ...], list[Accelerator]] = {}
     for a in accelerators:
         known = tuple(x is not None for x in (a.bf16_tflops, a.fp8_tflops, a.fp4_tflops, a.int8_tops))
@@ -334,17 +354,23 @@ def pareto(options: list[Option], comfortable: float, prompt_ok: Callable[[Optio
     time-to-first-token target (``Floors.prompt_ok``): a merit the recommended tier asks for, which decode speed does
     not show.
     """
-    whole = [o for o in options if o.whole_price_known]
-    cards_only = [o for o in options if o.price_known and not o.whole_price_known]
+    whole: list[Option] = []
+    cards_only: list[Option] = []
     by_device: dict[str, list[Option]] = {}
     for o in options:
         if not o.price_known:
             by_device.setdefault(o.hardware, []).append(o)
-    # ranked by price knowledge, then cost, quality and speed (the first merits, which prompt time does not change)
-    front = [(not o.whole_price_known, not o.price_known, -m[0], -m[1], -m[2], o_id, o)
-             for group in (whole, cards_only, *by_device.values()) for m, o_id, o in _front(group, comfortable, prompt_ok)]
-    front.sort(key=lambda ranked: ranked[:6])
-    return [ranked[6] for ranked in front]
+        elif o.whole_price_known:
+            whole.append(o)
+        else:
+            cards_only.append(o)
+    # ranked whole prices first, then cards only, then unpriced (not whole_price_known, not price_known), then by cost,
+    # quality and speed (the first merits, which prompt time does not change)
+    front = [(unknown, -m[0], -m[1], -m[2], o_id, o)
+             for unknown, groups in (((False, False), (whole,)), ((True, False), (cards_only,)), ((True, True), by_device.values()))
+             for group in groups for m, o_id, o in _front(group, comfortable, prompt_ok)]
+    front.sort(key=lambda ranked: ranked[:5])
+    return [ranked[5] for ranked in front]
 
 
 def _front(options: list[Option], comfortable: float,
