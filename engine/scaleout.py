@@ -96,7 +96,7 @@ def decode_speed(arch: sizing.Arch, weight_total_bytes: int, kv_bytes_per_sequen
         stage_arch, math.ceil(weight_total_bytes / stages), math.ceil(kv_read), micro, bandwidth_gbs, bandwidth_efficiency,
         tflops, compute_efficiency, split.tensor, link_gbs, latency, overhead)
     t_stages = stages / (1 / step)  # the stage's speed per sequence, 1 / step, as sizing.decode_speed gives it
-    t_hops = (stages - 1) * _hop_s(arch, micro, split, links)
+    t_hops = (stages - 1) * _hop_s(arch, micro, split, links) if stages > 1 else 0.0  # a hop's time is finite: 0 x it is 0
     t_pass = t_stages + t_hops
     served = min(max(users, 1), per_replica * split.replicas)
     # Stages take a prompt's chunks in turn when the engine pipelines them; a layer split runs one device at a time.

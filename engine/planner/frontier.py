@@ -76,9 +76,10 @@ class _Shared:
         compute capability (old CUDA cards get fewer runtimes) and, for training, whether it has 16-bit matrix products."""
         key = (accel.ecosystem, p.id, p.native_feature in accel.features, accel.compute_capability,
                w.training and trains_on(accel))
-        if key not in self.runtimes:
-            self.runtimes[key] = offered(w, model, accel, p, cat)
-        return self.runtimes[key]
+        found = self.runtimes.get(key)
+        if found is None:
+            found = self.runtimes[key] = offered(w, model, accel, p, cat)
+        return found
 
     def alike(self, model: Model, accel: Accelerator, first: Runtime, other: Runtime, cat: Catalog) -> bool:
         """Whether two runtimes size and time every inference option on this device alike (vLLM and TensorRT-LLM): the
@@ -102,6 +103,8 @@ def options_for(w: Workload, model: Model, accel: Accelerator, cat: Catalog, sha
     shared = shared or _Shared(arch(model), precisions_for(w, model, cat), {})
     out: list[Option] = []
     counts = device_counts(w, accel, cat)
+    if not counts:  # nothing runs on it at this scale
+        return out
     held = shared.most_held(w, accel, counts, cat)
     training = w.training
     for p in shared.precisions:
@@ -111,14 +114,14 @@ def options_for(w: Workload, model: Model, accel: Accelerator, cat: Catalog, sha
             p = trained_as(w, p, accel, cat)
         same: set[tuple[Any, ...]] = set()  # runtimes with identical numbers (vLLM, TensorRT-LLM): the first stands for all
         serving: list[Runtime] = []  # the runtimes sized for serving so far, none alike
-        for rt in shared.offered(w, model, accel, p, cat) if counts else []:
+        for rt in shared.offered(w, model, accel, p, cat):
             runs = counts if rt.max_devices is None else [n for n in counts if runs_at(rt, n)]
             if training:
                 first = _fewest_training(w, model, accel, p, rt, runs, cat, shared)
                 if first is not None and _new((first.count, first.memory, first.usable_bytes, first.tokens_per_s,
                                                first.serves_many), same):
                     out.append(first)
-            elif not any(shared.alike(model, accel, r, rt, cat) for r in serving):  # else known to repeat one: not sized
+            elif not (serving and any(shared.alike(model, accel, r, rt, cat) for r in serving)):  # else known to repeat one: not sized
                 serving.append(rt)
                 out += _serving(w, model, accel, p, rt, runs, cat, shared, same)
     return out
@@ -176,7 +179,7 @@ def _serving(w: Workload, model: Model, accel: Accelerator, p: Precision, rt: Ru
     ceiling = (layer_split_rate_ceiling(w, shared.a, accel, p, rt, cat, KV_BYTES_DEFAULT, weights)
                if reached < cat.policy.target_tokens_per_s else None)
     for speed in (cat.policy.min_tokens_per_s, cat.policy.target_tokens_per_s):
-        if ceiling is not None and ceiling * (1 + 1e-9) < speed:
+        if reached >= speed or (ceiling is not None and ceiling * (1 + 1e-9) < speed):  # reached, or out of reach
             continue
         for m in (m for m in counts if m > out[-1].count and reached < speed):
             if m not in rates:
