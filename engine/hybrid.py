@@ -103,20 +103,35 @@ def decode_speed(arch: sizing.Arch, p: Placement, sequences: int, gpu_bandwidth_
     half the context on average, as in ``sizing.decode_speed``. Prefill: a prompt micro-batch copies the offloaded
     weights to the GPU over PCIe, so it runs at ``prefill_batch_tokens`` per copy, or the GPU's compute rate if lower.
     """
+    return decode_speeds(arch, p, sequences, gpu_bandwidth_gbs, gpu_efficiency, gpu_overhead, [host], gpu_tflops,
+                         compute_efficiency)[0]
+
+
+def decode_speeds(arch: sizing.Arch, p: Placement, sequences: int, gpu_bandwidth_gbs: float, gpu_efficiency: float,
+                  gpu_overhead: sizing.StepOverhead, hosts: list[HostLink], gpu_tflops: float | None,
+                  compute_efficiency: float) -> list[sizing.Speed]:
+    """``decode_speed`` with each of ``hosts``: the GPU's part of the step is worked out once."""
     gpu_read, host_read = step_reads(arch, p, sequences)
     gpu_layers = p.layers if p.mode == "experts" else p.layers - p.offloaded_layers
     t_gpu = gpu_read / (gpu_bandwidth_gbs * sizing.GIGA * gpu_efficiency)
     t_fixed = gpu_overhead.per_step_s(arch, sequences) * gpu_layers / p.layers
-    t_host = host_read / (host.bandwidth_gbs * sizing.GIGA * host.efficiency)
-    t_hops = p.offloaded_layers * host.layer_overhead_s
-    step = t_gpu + t_fixed + t_host + t_hops
-    parts = {"memory": t_gpu, "overhead": t_fixed + t_hops, "host-memory": t_host}
-    copy_s = p.host_weight_bytes / (host.link_gbs * sizing.GIGA)
-    prefill = host.prefill_batch_tokens / copy_s
-    if gpu_tflops:  # the GPU computes the micro-batch: 2 FLOPs per active parameter per token
-        prefill = min(prefill, gpu_tflops * sizing.TERA * compute_efficiency / (2 * arch.active_params))
-    return sizing.Speed(decode_per_seq=1 / step, decode_total=sequences / step, prefill=prefill,
-                        bound=max(parts, key=lambda k: parts[k]))
+    # the GPU computes the micro-batch: 2 FLOPs per active parameter per token
+    gpu_prefill = gpu_tflops * sizing.TERA * compute_efficiency / (2 * arch.active_params) if gpu_tflops else None
+    out = []
+    for host in hosts:
+        t_host = host_read / (host.bandwidth_gbs * sizing.GIGA * host.efficiency)
+        t_hops = p.offloaded_layers * host.layer_overhead_s
+        step = t_gpu + t_fixed + t_host + t_hops
+        bound, longest = "memory", t_gpu  # the largest part, the first named on a tie
+        for part, t in (("overhead", t_fixed + t_hops), ("host-memory", t_host)):
+            if t > longest:
+                bound, longest = part, t
+        copy_s = p.host_weight_bytes / (host.link_gbs * sizing.GIGA)
+        prefill = host.prefill_batch_tokens / copy_s
+        if gpu_prefill is not None:
+            prefill = min(prefill, gpu_prefill)
+        out.append(sizing.Speed(decode_per_seq=1 / step, decode_total=sequences / step, prefill=prefill, bound=bound))
+    return out
 
 
 def step_reads(arch: sizing.Arch, p: Placement, sequences: int) -> tuple[float, float]:

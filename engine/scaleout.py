@@ -92,17 +92,18 @@ def decode_speed(arch: sizing.Arch, weight_total_bytes: int, kv_bytes_per_sequen
     kv_read = kv_bytes_per_sequence * micro * kv_share_per_rank(arch, split.tensor) * split.tensor / stages
     link_gbs, latency = ((links.node_gbs, links.node_latency_s) if split.tensor_across_nodes
                          else (links.device_gbs, links.device_latency_s))
-    stage = sizing.decode_speed(stage_arch, math.ceil(weight_total_bytes / stages), math.ceil(kv_read), micro, bandwidth_gbs,
-                                bandwidth_efficiency, tflops, compute_efficiency, split.tensor, link_gbs, latency, overhead)
-    t_stages = stages / stage.decode_per_seq
-    t_hops = (stages - 1) * _hop_s(arch, micro, split, links)
+    step, stage_prefill, stage_bound = sizing.decode_step(
+        stage_arch, math.ceil(weight_total_bytes / stages), math.ceil(kv_read), micro, bandwidth_gbs, bandwidth_efficiency,
+        tflops, compute_efficiency, split.tensor, link_gbs, latency, overhead)
+    t_stages = stages / (1 / step)  # the stage's speed per sequence, 1 / step, as sizing.decode_speed gives it
+    t_hops = (stages - 1) * _hop_s(arch, micro, split, links) if stages > 1 else 0.0  # a hop's time is finite: 0 x it is 0
     t_pass = t_stages + t_hops
     served = min(max(users, 1), per_replica * split.replicas)
     # Stages take a prompt's chunks in turn when the engine pipelines them; a layer split runs one device at a time.
     spread = split.replicas if split.micro_batches else split.replicas / stages
-    prefill = stage.prefill * spread if stage.prefill is not None else None
+    prefill = stage_prefill * spread if stage_prefill is not None else None
     return sizing.Speed(decode_per_seq=1 / t_pass, decode_total=served / t_pass, prefill=prefill,
-                        bound="interconnect" if t_hops > t_stages else stage.bound)
+                        bound="interconnect" if t_hops > t_stages else stage_bound)
 
 
 def layer_split_speed_ceiling(arch: sizing.Arch, weight_total_bytes: int, kv_bytes_per_sequence: float, users: int,

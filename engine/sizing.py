@@ -361,6 +361,15 @@ def decode_speed(
     amortise). Every layer costs the runtime's fixed per-layer time (``StepOverhead``). Tensor parallel adds
     two all-reduces of the hidden state per layer per step, each paying the link's latency.
     """
+    step, prefill, bound = decode_step(arch, weight_total_bytes, kv_total_bytes, sequences, bandwidth_gbs, bandwidth_efficiency,
+                                       tflops, compute_efficiency, devices, link_gbs, link_latency_s, overhead)
+    return Speed(decode_per_seq=1 / step, decode_total=sequences / step, prefill=prefill, bound=bound)
+
+
+def decode_step(arch: Arch, weight_total_bytes: int, kv_total_bytes: int, sequences: int, bandwidth_gbs: float,
+                bandwidth_efficiency: float, tflops: float | None, compute_efficiency: float, devices: int,
+                link_gbs: float | None, link_latency_s: float, overhead: StepOverhead) -> tuple[float, float | None, str]:
+    """``decode_speed``'s step time in seconds, prefill rate and bound (for a caller that builds its own ``Speed``)."""
     read = weight_total_bytes * moe_weight_fraction_read(arch, sequences) + kv_total_bytes / 2
     t_memory = read / (bandwidth_gbs * GIGA * bandwidth_efficiency * devices)
     flops_step = 2 * arch.active_params * sequences
@@ -377,7 +386,7 @@ def decode_speed(
         if t > longest:
             bound, longest = part, t
     prefill = (tflops * TERA * compute_efficiency * devices) / (2 * arch.active_params) if tflops else None
-    return Speed(decode_per_seq=1 / step, decode_total=sequences / step, prefill=prefill, bound=bound)
+    return step, prefill, bound
 
 
 TRAIN_FLOPS_PER_PARAM = 6  # forward 2 + backward 4 FLOPs per parameter per token (eleuther-tm101)

@@ -50,6 +50,10 @@ def test_dominated_device_is_skipped(catalog):
     worse = dataclasses.replace(h100, id="h100-worse", mem_bandwidth_gbs=h100.mem_bandwidth_gbs / 2)
     kept = planner.undominated(w, [h100, worse])
     assert kept == [h100]
+    # the answer is kept per list of device objects, not per id: a device changed under the same id gets its own
+    better = dataclasses.replace(h100, id="h100-worse", mem_bandwidth_gbs=h100.mem_bandwidth_gbs * 2)
+    assert planner.undominated(w, [h100, better]) == [better]
+    assert planner.undominated(w, [h100, worse]) == [h100]
 
 
 def test_workload_has_one_field_per_input_slot():

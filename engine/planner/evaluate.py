@@ -44,11 +44,13 @@ def tflops_at(accel: Accelerator, precision: Precision) -> float | None:
     return accel.bf16_tflops or accel.int8_tops
 
 
+_BANDWIDTH_EFFICIENCY = {kind: f"bandwidth_efficiency_{kind}" for kind in ("gpu", "unified", "cpu", "tpu", "npu")}  # policy keys
+
+
 def bandwidth_efficiency(accel: Accelerator, cat: Catalog) -> float:
     """The share of peak memory bandwidth decode reaches on this kind of device."""
-    p = cat.policy
-    return {"gpu": p.bandwidth_efficiency_gpu, "unified": p.bandwidth_efficiency_unified, "cpu": p.bandwidth_efficiency_cpu,
-            "tpu": p.bandwidth_efficiency_tpu, "npu": p.bandwidth_efficiency_npu}[accel.kind]
+    share: float = getattr(cat.policy, _BANDWIDTH_EFFICIENCY[accel.kind])
+    return share
 
 
 def compute_efficiency(accel: Accelerator, cat: Catalog) -> float:
@@ -135,12 +137,22 @@ def has_cores(box: Accelerator, cores: int) -> bool:
 def host_for(count: int, ram_bytes: float, cores: int, cat: Catalog, card: Accelerator) -> Accelerator | None:
     """The cheapest priced host box that physically takes ``count`` of ``card`` (their number and width), holds
     ``ram_bytes`` of RAM, has ``cores`` CPU cores and whose supply feeds their board power (unknown: 0) (None: no such
-    box)."""
+    box). Kept per catalog: a box depends only on these numbers and the card's width and power, which the options of
+    many devices and formats share."""
+    global _hosts
+    if _hosts[0] is not cat or len(_hosts[1]) >= _HOSTS_KEPT:
+        _hosts = (cat, {})
+    key = (count, ram_bytes, cores, card.width_slots, card.tdp_w)
+    if key in _hosts[1]:
+        return _hosts[1][key]
     cards_w = count * (card.tdp_w or 0.0)
-    return next((h for h in host_boxes(cat) if h.takes(card, count) and h.usable_memory_bytes >= ram_bytes
-                 and has_cores(h, cores) and h.powers(cards_w, cat.policy.host_psu_max_load)), None)
+    found = _hosts[1][key] = next((h for h in host_boxes(cat) if h.takes(card, count) and h.usable_memory_bytes >= ram_bytes
+                                   and has_cores(h, cores) and h.powers(cards_w, cat.policy.host_psu_max_load)), None)
+    return found
 
 
+_hosts: tuple[Catalog | None, dict[tuple[Any, ...], Accelerator | None]] = (None, {})  # the last catalog asked about
+_HOSTS_KEPT = 4096  # boxes remembered before starting afresh (a consultation asks a few hundred)
 _boxes: tuple[Catalog, list[Accelerator]] | None = None  # the last catalog asked about, and its boxes
 
 
@@ -280,13 +292,14 @@ def training_fit(w: Workload, a: sizing.Arch, p: Precision, rt: Runtime, n: int,
 def evaluate(w: Workload, model: Model, accel: Accelerator, count: int, precision: Precision, runtime: Runtime, cat: Catalog,
              a: sizing.Arch | None = None, memo: dict[Any, sizing.Memory] | None = None,
              kv: Precision | None = None, layout: Layout | None = None,
-             laid: tuple[Layout, sizing.Memory, sizing.Speed] | None = None) -> Option:
-    """Size, time and price one configuration (``a`` and ``memo``: what the caller already computed for this model;
-    ``kv``: a KV-cache format other than 16-bit, for inference; ``layout``: the layout a published run states,
-    instead of the one the planner would choose; ``laid``: the layout, memory and speed a ``layout_search`` of this
-    configuration found)."""
+             laid: tuple[Layout, sizing.Memory, sizing.Speed] | None = None, weights: int | None = None) -> Option:
+    """Size, time and price one configuration (``a``, ``memo`` and ``weights``, the model's weights in ``precision``:
+    what the caller already computed for this model; ``kv``: a KV-cache format other than 16-bit, for inference;
+    ``layout``: the layout a published run states, instead of the one the planner would choose; ``laid``: the layout,
+    memory and speed a ``layout_search`` of this configuration found)."""
     kv_bytes = kv.kv_bytes_per_element if kv is not None and kv.kv_bytes_per_element else KV_BYTES_DEFAULT
     a = a or arch(model)
+    weights = weights_at(a, precision) if weights is None else weights
     usable = usable_bytes(accel, runtime, cat.policy.fit_headroom)
     micro, steps, ckpt = 0, 0, False
     if w.training:
@@ -298,8 +311,9 @@ def evaluate(w: Workload, model: Model, accel: Accelerator, count: int, precisio
     else:
         layout, mem, speed = laid or _inference_layout(w, model, a, accel, count, precision, runtime, cat, kv_bytes, usable, layout, memo)
         measured = speed_factor(accel, runtime, cat)  # 1.0 unless the user measured this device (llmhw calibrate)
-        per_user, total, prefill, bound = per_user_rate(w, speed, accel, runtime, cat), speed.decode_total * measured, speed.prefill, speed.bound
-    cost = cost_of(w, accel, count, cat, weights_at(a, precision), host_cores(w, accel, runtime, count, layout, cat), layout)
+        per_user = speed.decode_per_seq / (w.concurrency / _batch(w, runtime)) * measured  # per_user_rate
+        total, prefill, bound = speed.decode_total * measured, speed.prefill, speed.bound
+    cost = cost_of(w, accel, count, cat, weights, host_cores(w, accel, runtime, count, layout, cat), layout)
     return Option(
         hardware=accel.id, count=count, precision=precision.id, runtime=runtime.id, memory=mem, usable_bytes=usable,
         fits=mem.total <= usable, tokens_per_s=per_user, total_tokens_per_s=total, prefill_tokens_per_s=prefill,
@@ -330,32 +344,36 @@ LayoutAt = Callable[[int, "Layout | None"], tuple[Layout, sizing.Memory, sizing.
 
 
 def layout_search(w: Workload, model: Model, a: sizing.Arch, accel: Accelerator, precision: Precision, runtime: Runtime,
-                  cat: Catalog, kv_bytes: float, usable: int, memo: dict[Any, sizing.Memory] | None = None) -> LayoutAt:
+                  cat: Catalog, kv_bytes: float, usable: int, memo: dict[Any, sizing.Memory] | None = None,
+                  weights: int | None = None) -> LayoutAt:
     """``_inference_layout`` for any device count of one device, format and runtime: what does not depend on the count
     (the device's rates and links, the runtime's costs) is looked up once. ``memo`` keeps the memory per rank, which
-    depends on the format, runtime and split, not on the device."""
+    depends on the format, runtime and split, not on the device; ``weights``: ``weights_at`` of the format, when the
+    caller knows it."""
     batch = _batch(w, runtime)
-    weights = weights_at(a, precision)
+    weights = weights_at(a, precision) if weights is None else weights
     per_sequence = sizing.kv_cache_bytes(a, w.context, 1, kv_bytes)
     bandwidth, efficiency = accel.mem_bandwidth_gbs, bandwidth_efficiency(accel, cat)
     tflops, overhead, net = tflops_at(accel, precision), step_overhead(runtime, accel, cat), layouts.links(accel, cat)
     compute, target = compute_efficiency(accel, cat), cat.policy.target_tokens_per_s
     per_node, micro_batches = accel.max_devices, runtime.split == "tensor"
-    memory_key = ("rank", precision.bits_per_weight, precision.quantizes, kv_bytes, runtime.prefill_chunk_tokens, runtime.overhead_bytes)
+    chunk, overhead_bytes = runtime.prefill_chunk_tokens, runtime.overhead_bytes
+    # a rank's memory reads the split's tensor, pipeline and replica counts only, not the node size
+    memory_key = ("rank", precision.bits_per_weight, precision.quantizes, kv_bytes, chunk, overhead_bytes)
     memo = {} if memo is None else memo
     expert_parallel = layouts.expert_parallel_runs(model, runtime, cat)
+    split_of = layouts.split
 
     def memory(lay: Layout) -> sizing.Memory:
-        split = layouts.split(lay, per_node, micro_batches)
-        key = (*memory_key, split)
+        key = (*memory_key, lay.tensor_parallel, lay.pipeline_parallel, lay.data_parallel)
         mem = memo.get(key)
         if mem is None:
-            mem = memo[key] = scaleout.rank_memory(a, weights, kv_bytes, w.context, w.concurrency,
-                                                   runtime.prefill_chunk_tokens, runtime.overhead_bytes, split)
+            mem = memo[key] = scaleout.rank_memory(a, weights, kv_bytes, w.context, w.concurrency, chunk, overhead_bytes,
+                                                   split_of(lay, per_node, micro_batches))
         return mem
 
     def speed(lay: Layout) -> sizing.Speed:
-        return scaleout.decode_speed(a, weights, per_sequence, batch, layouts.split(lay, per_node, micro_batches), bandwidth,
+        return scaleout.decode_speed(a, weights, per_sequence, batch, split_of(lay, per_node, micro_batches), bandwidth,
                                      efficiency, tflops, compute, net, overhead)
 
     def at(count: int, forced: Layout | None = None) -> tuple[Layout, sizing.Memory, sizing.Speed]:
@@ -368,13 +386,14 @@ def layout_search(w: Workload, model: Model, a: sizing.Arch, accel: Accelerator,
 
 
 def layer_split_rate_ceiling(w: Workload, a: sizing.Arch, accel: Accelerator, precision: Precision, runtime: Runtime,
-                             cat: Catalog, kv_bytes: float) -> float | None:
+                             cat: Catalog, kv_bytes: float, weights: int | None = None) -> float | None:
     """For a runtime that splits by layers, a ceiling on the speed per user at any count of this device
-    (``scaleout.layer_split_speed_ceiling``); None for a tensor-parallel one, which buys speed with devices."""
+    (``scaleout.layer_split_speed_ceiling``); None for a tensor-parallel one, which buys speed with devices. ``weights``:
+    ``weights_at`` of the format, when the caller knows it."""
     if runtime.split == "tensor":
         return None
     batch = _batch(w, runtime)
-    speed = scaleout.layer_split_speed_ceiling(a, weights_at(a, precision),
+    speed = scaleout.layer_split_speed_ceiling(a, weights_at(a, precision) if weights is None else weights,
                                                sizing.kv_cache_bytes(a, w.context, 1, kv_bytes), batch, accel.mem_bandwidth_gbs,
                                                bandwidth_efficiency(accel, cat), step_overhead(runtime, accel, cat))
     return speed / (w.concurrency / batch) * speed_factor(accel, runtime, cat)
@@ -454,7 +473,22 @@ def device_counts(w: Workload, accel: Accelerator, cat: Catalog) -> list[int]:
     """Device counts allowed for this scale: one node's worth, unless the scale is a cluster of server-class nodes.
     A purchase of parts sold as whole systems (HGX boards, quad V100 kits, NVL72 racks) comes in whole systems
     (policy system-counts: a 72-GPU rack is no power-of-two count); a rented device-hour in any of the device counts.
-    A box that only hosts GPUs (its CPUs unknown) runs nothing itself: no count."""
+    A box that only hosts GPUs (its CPUs unknown) runs nothing itself: no count. Kept per catalog and the numbers it
+    reads (every enumeration asks for every device)."""
+    global _counts
+    if _counts[0] is not cat:
+        _counts = (cat, {})
+    key = (w.scale, w.deployment, accel.host_only, accel.kind, accel.max_devices, accel.purchase_unit, accel.min_devices)
+    found = _counts[1].get(key)
+    if found is None:
+        found = _counts[1][key] = _device_counts(w, accel, cat)
+    return list(found)
+
+
+_counts: tuple[Catalog | None, dict[tuple[Any, ...], list[int]]] = (None, {})  # the last catalog asked about
+
+
+def _device_counts(w: Workload, accel: Accelerator, cat: Catalog) -> list[int]:
     if accel.host_only:
         return []
     policy = cat.policy

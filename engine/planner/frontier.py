@@ -56,6 +56,7 @@ class _Shared:
     runtimes: dict[tuple[str, str, bool, float | None, bool], list[Runtime]] = field(default_factory=dict)
     settings: dict[tuple[str, str], tuple[Any, ...]] = field(default_factory=dict)  # (device, runtime) -> what sizes and times
     weights: dict[str, int] = field(default_factory=dict)  # format id -> the model's weights in it (bytes)
+    fullest: float | None = None  # the largest memory fraction of any runtime (``most_held``), once known
 
     def __post_init__(self) -> None:
         self.weights = {p.id: weights_at(self.a, p) for p in self.precisions}
@@ -65,7 +66,9 @@ class _Shared:
         least 1/n of the weights, and no runtime fills more of it than the largest memory fraction."""
         if w.training or not counts:
             return 0.0
-        most = max(rt.memory_fraction for rt in cat.runtimes.values())
+        if self.fullest is None:
+            self.fullest = max(rt.memory_fraction for rt in cat.runtimes.values())
+        most = self.fullest
         return counts[-1] * (accel.usable_memory_bytes or accel.memory_bytes) * most * cat.policy.fit_headroom
 
     def offered(self, w: Workload, model: Model, accel: Accelerator, p: Precision, cat: Catalog) -> list[Runtime]:
@@ -73,9 +76,10 @@ class _Shared:
         compute capability (old CUDA cards get fewer runtimes) and, for training, whether it has 16-bit matrix products."""
         key = (accel.ecosystem, p.id, p.native_feature in accel.features, accel.compute_capability,
                w.training and trains_on(accel))
-        if key not in self.runtimes:
-            self.runtimes[key] = offered(w, model, accel, p, cat)
-        return self.runtimes[key]
+        found = self.runtimes.get(key)
+        if found is None:
+            found = self.runtimes[key] = offered(w, model, accel, p, cat)
+        return found
 
     def alike(self, model: Model, accel: Accelerator, first: Runtime, other: Runtime, cat: Catalog) -> bool:
         """Whether two runtimes size and time every inference option on this device alike (vLLM and TensorRT-LLM): the
@@ -99,21 +103,25 @@ def options_for(w: Workload, model: Model, accel: Accelerator, cat: Catalog, sha
     shared = shared or _Shared(arch(model), precisions_for(w, model, cat), {})
     out: list[Option] = []
     counts = device_counts(w, accel, cat)
+    if not counts:  # nothing runs on it at this scale
+        return out
     held = shared.most_held(w, accel, counts, cat)
+    training = w.training
     for p in shared.precisions:
         if shared.weights[p.id] > held > 0:  # no runtime holds this format's weights on the most devices allowed
             continue
-        p = trained_as(w, p, accel, cat)
+        if training:
+            p = trained_as(w, p, accel, cat)
         same: set[tuple[Any, ...]] = set()  # runtimes with identical numbers (vLLM, TensorRT-LLM): the first stands for all
         serving: list[Runtime] = []  # the runtimes sized for serving so far, none alike
-        for rt in shared.offered(w, model, accel, p, cat) if counts else []:
+        for rt in shared.offered(w, model, accel, p, cat):
             runs = counts if rt.max_devices is None else [n for n in counts if runs_at(rt, n)]
-            if w.training:
+            if training:
                 first = _fewest_training(w, model, accel, p, rt, runs, cat, shared)
                 if first is not None and _new((first.count, first.memory, first.usable_bytes, first.tokens_per_s,
                                                first.serves_many), same):
                     out.append(first)
-            elif not any(shared.alike(model, accel, r, rt, cat) for r in serving):  # else known to repeat one: not sized
+            elif not (serving and any(shared.alike(model, accel, r, rt, cat) for r in serving)):  # else known to repeat one: not sized
                 serving.append(rt)
                 out += _serving(w, model, accel, p, rt, runs, cat, shared, same)
     return out
@@ -149,11 +157,12 @@ def _serving(w: Workload, model: Model, accel: Accelerator, p: Precision, rt: Ru
     tried = [n for n in counts if n >= need][:2]
     if not tried or _over(w, accel, tried[0], shared.within_usd):
         return []
-    at = layout_search(w, model, shared.a, accel, p, rt, cat, KV_BYTES_DEFAULT, usable, shared.memo)
+    weights = shared.weights[p.id]
+    at = layout_search(w, model, shared.a, accel, p, rt, cat, KV_BYTES_DEFAULT, usable, shared.memo, weights)
     laid: dict[int, tuple[Layout, sizing.Memory, sizing.Speed]] = {}
 
     def option(n: int) -> Option:
-        return evaluate(w, model, accel, n, p, rt, cat, shared.a, shared.memo, laid=laid[n])
+        return evaluate(w, model, accel, n, p, rt, cat, shared.a, shared.memo, laid=laid[n], weights=weights)
 
     for n in tried:
         laid[n] = at(n, None)
@@ -167,9 +176,10 @@ def _serving(w: Workload, model: Model, accel: Accelerator, p: Precision, rt: Ru
     out = [option(n)]
     reached = out[0].tokens_per_s or 0
     # a layer split gets no faster with more devices: a speed over its ceiling is not looked for (slack for rounding)
-    ceiling = layer_split_rate_ceiling(w, shared.a, accel, p, rt, cat, KV_BYTES_DEFAULT) if reached < cat.policy.target_tokens_per_s else None
+    ceiling = (layer_split_rate_ceiling(w, shared.a, accel, p, rt, cat, KV_BYTES_DEFAULT, weights)
+               if reached < cat.policy.target_tokens_per_s else None)
     for speed in (cat.policy.min_tokens_per_s, cat.policy.target_tokens_per_s):
-        if ceiling is not None and ceiling * (1 + 1e-9) < speed:
+        if reached >= speed or (ceiling is not None and ceiling * (1 + 1e-9) < speed):  # reached, or out of reach
             continue
         for m in (m for m in counts if m > out[-1].count and reached < speed):
             if m not in rates:
@@ -281,7 +291,26 @@ def undominated(w: Workload, accelerators: Iterable[Accelerator]) -> list[Accele
     Devices compare only within one class (kind, ecosystem, link, features, ISA, how obtained, which throughput
     figures are known), where the runtime and the speed formula are the same, and with the same width and power, so
     that the same host boxes take them.
+
+    Kept per deployment and list of devices (the same objects, kept alive with the answer so that their ids stay
+    theirs): later enumerations of a consultation and later consultations ask again for the same devices.
     """
+    accels = list(accelerators)
+    key = (w.deployment, tuple(map(id, accels)))
+    found = _UNDOMINATED.get(key)
+    if found is None:
+        if len(_UNDOMINATED) >= _UNDOMINATED_KEPT:
+            _UNDOMINATED.clear()
+        found = _UNDOMINATED[key] = (accels, _undominated(w, accels))
+    return list(found[1])
+
+
+_UNDOMINATED: dict[tuple[str, tuple[int, ...]], tuple[list[Accelerator], list[Accelerator]]] = {}  # see undominated
+_UNDOMINATED_KEPT = 64  # device lists remembered (a consultation asks one to a few)
+
+
+def _undominated(w: Workload, accelerators: list[Accelerator]) -> list[Accelerator]:
+    """``undominated``, worked out."""
     groups: dict[tuple[Any, ...], list[Accelerator]] = {}
     for a in accelerators:
         known = tuple(x is not None for x in (a.bf16_tflops, a.fp8_tflops, a.fp4_tflops, a.int8_tops))
@@ -328,34 +357,43 @@ def pareto(options: list[Option], comfortable: float, prompt_ok: Callable[[Optio
     time-to-first-token target (``Floors.prompt_ok``): a merit the recommended tier asks for, which decode speed does
     not show.
     """
-    whole = [o for o in options if o.whole_price_known]
-    cards_only = [o for o in options if o.price_known and not o.whole_price_known]
+    whole: list[Option] = []
+    cards_only: list[Option] = []
     by_device: dict[str, list[Option]] = {}
     for o in options:
         if not o.price_known:
             by_device.setdefault(o.hardware, []).append(o)
-    front = [o for group in (whole, cards_only, *by_device.values()) for o in _front(group, comfortable, prompt_ok)]
-    return sorted(front, key=lambda o: (not o.whole_price_known, not o.price_known, *(-m for m in _merits(o, comfortable)[:3]),
-                                        o.id))
+        elif o.whole_price_known:
+            whole.append(o)
+        else:
+            cards_only.append(o)
+    # ranked whole prices first, then cards only, then unpriced (not whole_price_known, not price_known), then by cost,
+    # quality and speed (the first merits, which prompt time does not change)
+    front = [(unknown, -m[0], -m[1], -m[2], o_id, o)
+             for unknown, groups in (((False, False), (whole,)), ((True, False), (cards_only,)), ((True, True), by_device.values()))
+             for group in groups for m, o_id, o in _front(group, comfortable, prompt_ok)]
+    front.sort(key=lambda ranked: ranked[:5])
+    return [ranked[5] for ranked in front]
 
 
-def _front(options: list[Option], comfortable: float, prompt_ok: Callable[[Option], bool]) -> list[Option]:
+def _front(options: list[Option], comfortable: float,
+           prompt_ok: Callable[[Option], bool]) -> list[tuple[tuple[float, ...], str, Option]]:
     """Drop options that another option equals or beats on every axis (cost, quality, speed, headroom, link, batching,
-    prompt time).
+    prompt time); the ones kept with their merits and id.
 
     Sorted best-first (cheapest first), an option can only be dominated by one kept before it, and every kept
     option is already no dearer; so it is enough to know, for each combination of the discrete axes (quality,
     headroom, link, batching, prompt time: a few dozen at most), the fastest option kept so far.
     """
-    ranked = sorted(((_merits(o, comfortable, prompt_ok), o) for o in options), key=lambda mo: mo[1].id)
+    ranked = sorted(((_merits(o, comfortable, prompt_ok), o.id, o) for o in options), key=lambda mo: mo[1])
     ranked.sort(key=lambda mo: mo[0], reverse=True)  # best first; equal options keep the first id
     fastest: dict[tuple[float, ...], float] = {}  # discrete merits -> the fastest kept option with them
-    front: list[tuple[tuple[float, ...], Option]] = []
+    front: list[tuple[tuple[float, ...], str, Option]] = []
     ge = operator.ge
-    for m, o in ranked:
+    for m, o_id, o in ranked:
         discrete, speed = (m[1], *m[3:]), m[2]
         if any(s >= speed and all(map(ge, d, discrete)) for d, s in fastest.items()):
             continue
-        front.append((m, o))
+        front.append((m, o_id, o))
         fastest[discrete] = max(speed, fastest.get(discrete, speed))
-    return [o for _, o in front]
+    return front

@@ -24,7 +24,8 @@ def speed_factor(accel: Accelerator, runtime: Runtime, cat: Catalog) -> float:
         if len(_FACTORS) >= _KEPT:
             _FACTORS.clear()
         entry = _FACTORS[id(cat)] = (cat, _factors(cat))
-    return entry[1].get((accel.id, runtime.id), 1.0)
+    factors = entry[1]
+    return factors.get((accel.id, runtime.id), 1.0) if factors else 1.0
 
 
 def measured_runs(accel: Accelerator, runtime: Runtime, cat: Catalog) -> list[CalibrationRun]:

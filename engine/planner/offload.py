@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import Any
 
 from .. import hybrid, money, sizing
 from ..errors import InputError
@@ -63,7 +64,23 @@ def host_id(cat: Catalog, name: str) -> str:
 def hosts_for(w: Workload, count: int, need_bytes: int, cat: Catalog, *, cores: int, card_w: float = 0.0) -> list[Host]:
     """The hosts that could run a split needing ``need_bytes`` of host RAM and ``cores`` CPU cores (``host_cores``) with
     ``count`` GPUs of ``card_w`` board power each (0: unknown; a catalog box's supply must feed them, see host_for) (see
-    the module doc). A host the user named or described is theirs: P2 compares its cores with the need."""
+    the module doc). A host the user named or described is theirs: P2 compares its cores with the need. Kept per
+    catalog and these numbers: the devices of an enumeration ask again for the same splits."""
+    global _hosts
+    if _hosts[0] is not cat or len(_hosts[1]) >= _HOSTS_KEPT:
+        _hosts = (cat, {})
+    key = (w.ram_gb, w.host_bandwidth_gbs, w.host, count, need_bytes, cores, card_w)
+    found = _hosts[1].get(key)
+    if found is None:
+        found = _hosts[1][key] = _hosts_for(w, count, need_bytes, cat, cores=cores, card_w=card_w)
+    return list(found)
+
+
+_hosts: tuple[Catalog | None, dict[tuple[Any, ...], list[Host]]] = (None, {})  # the last catalog asked about
+_HOSTS_KEPT = 4096  # splits remembered before starting afresh (a consultation asks a few hundred)
+
+
+def _hosts_for(w: Workload, count: int, need_bytes: int, cat: Catalog, *, cores: int, card_w: float) -> list[Host]:
     ram = int(w.ram_gb * GB) if w.ram_gb else None
     if ram is not None and ram < need_bytes:
         return []
@@ -103,9 +120,18 @@ def with_offload(w: Workload, model: Model, accel: Accelerator, cat: Catalog, gp
     if w.offload in (None, "none"):
         return gpu_only
     if w.offload == "auto":
+        if not _offloads(w, model, accel, count):  # no hybrid option: the formats held need not be known
+            return gpu_only
         held = {o.precision for o in gpu_only if o.fits and o.count == 1}
         return gpu_only + hybrid_options(w, model, accel, cat, count, skip=held, memo=memo)
     return hybrid_options(w, model, accel, cat, count, memo=memo) or gpu_only
+
+
+def _offloads(w: Workload, model: Model, accel: Accelerator, count: int | None) -> bool:
+    """Whether this device may get hybrid options: not for training, rented or edge devices, nor a device bought only as
+    a whole system, nor where no split is tried (``modes_for``)."""
+    bought_whole = count is None and accel.purchase_unit > 1
+    return bool(modes_for(w, model)) and not (w.training or w.deployment != "local" or accel.kind != "gpu" or bought_whole)
 
 
 def hybrid_options(w: Workload, model: Model, accel: Accelerator, cat: Catalog, count: int | None = None,
@@ -114,10 +140,9 @@ def hybrid_options(w: Workload, model: Model, accel: Accelerator, cat: Catalog, 
     """Every hybrid option of this GPU (one, or ``count`` for a named configuration) with each host worth offering
     (the cheapest only for a named one), per format the hybrid runtime runs on it but for those in ``skip``. None for
     training, rented or edge devices, or a device bought only as a whole system. ``memo``: as for ``with_offload``."""
-    modes = modes_for(w, model)
-    bought_whole = count is None and accel.purchase_unit > 1
-    if not modes or w.training or w.deployment != "local" or accel.kind != "gpu" or bought_whole:
+    if not _offloads(w, model, accel, count):
         return []
+    modes = modes_for(w, model)
     rt = cat.runtimes[cat.policy.hybrid_runtime]
     n = count or 1
     memo = {} if memo is None else memo
@@ -179,12 +204,12 @@ def evaluate_hosts(w: Workload, model: Model, accel: Accelerator, count: int, p:
     efficiency, overhead, tflops = bandwidth_efficiency(accel, cat), step_overhead(rt, accel, cat), tflops_at(accel, p)
     turns = w.concurrency / batch
     quality, layout = quality_of(p, model), hybrid_layout(count, placement)
+    links = [hybrid.HostLink(host.bandwidth_gbs, policy.hybrid_cpu_bandwidth_efficiency, policy.hybrid_layer_overhead_s,
+                             policy.moe_offload_link_gbs, policy.hybrid_prefill_batch_tokens) for host in hosts]
+    speeds = hybrid.decode_speeds(a, placement, batch, accel.mem_bandwidth_gbs, efficiency, overhead, links, tflops,
+                                  policy.compute_efficiency)
     out = []
-    for host in hosts:
-        link = hybrid.HostLink(host.bandwidth_gbs, policy.hybrid_cpu_bandwidth_efficiency, policy.hybrid_layer_overhead_s,
-                               policy.moe_offload_link_gbs, policy.hybrid_prefill_batch_tokens)
-        speed = hybrid.decode_speed(a, placement, batch, accel.mem_bandwidth_gbs, efficiency, overhead, link, tflops,
-                                    policy.compute_efficiency)
+    for host, speed in zip(hosts, speeds, strict=True):
         out.append(Option(
             hardware=accel.id, count=count, precision=p.id, runtime=rt.id, memory=memory, usable_bytes=usable,
             fits=memory.total <= usable, tokens_per_s=speed.decode_per_seq / turns, total_tokens_per_s=speed.decode_total,

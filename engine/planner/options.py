@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from .. import hybrid, money, sizing
@@ -40,11 +41,11 @@ class Workload:
     host_bandwidth_gbs: float | None = None  # a described host's memory bandwidth, when it is not a catalog box
     tokens: int | None = None  # training tokens of the whole run (dataset x epochs), when the user gave them
 
-    @property
+    @cached_property  # asked for every device, format, runtime and option of an enumeration: worked out once
     def training(self) -> bool:
         return self.task in TRAINING_TASKS
 
-    @property
+    @cached_property
     def hours_per_year(self) -> float:
         """The hours the deployment runs in a year: what rentals and power are paid for."""
         return self.hours_per_day * money.DAYS_PER_YEAR
