@@ -12,7 +12,7 @@ from typing import Any
 
 from .knowledge.loader import Catalog
 from .knowledge.schema import Accelerator, Price
-from .planner.evaluate import prices_of
+from .planner.costs import prices_of
 from .units import GB, usd
 
 

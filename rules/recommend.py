@@ -12,7 +12,7 @@ from .. import money
 from ..facts import Candidate, CandidateSet, Exclusion, Fit, Mode, Policy, Recommendation, Tip, Warning, Workload
 from ..planner import Floors, Option, cheapest, largest_smaller_model, meets, pick_best, pick_minimum, pick_recommended
 from ..planner import Workload as PlannerWorkload
-from ..planner.evaluate import prices_of
+from ..planner.costs import prices_of
 from ..planner.tiers import comfortable
 from ..units import Phrase, pct, wait
 from . import SALIENCE_ADVICE, SALIENCE_SELECT, Host, Rule, listed, rule_meta, subject

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from llmhw import planner
 from llmhw.knowledge.loader import load_catalog
-from llmhw.planner.evaluate import host_boxes, host_for
+from llmhw.planner.costs import host_boxes, host_for
 from llmhw.planner.options import Layout
 
 CAT = load_catalog()

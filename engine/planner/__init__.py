@@ -2,7 +2,7 @@
 
 Rules call these functions: the arithmetic stays here and in ``sizing``, the
 reasoning (what is excluded, which tier, which warning) stays in the rules.
-``options`` holds the vocabulary, ``evaluate`` sizes one configuration,
+``options`` holds the vocabulary, ``evaluate`` sizes one configuration and ``costs`` prices it (host boxes included),
 ``frontier`` searches the catalog and keeps the options no other beats, ``tiers`` picks the three tiers, ``check``
 chooses the format for a named configuration and what would make it fit.
 """
@@ -11,19 +11,15 @@ from __future__ import annotations
 
 from . import frontier, offload
 from .check import Remedies, choose, closest_context, configurations, largest_smaller_model, remedies
+from .costs import SELF_HOSTED, cost_of, host_cores, per_node, prices_of
 from .evaluate import (
-    SELF_HOSTED,
     arch,
     average_bits,
     bandwidth_efficiency,
-    cost_of,
     device_counts,
     evaluate,
-    host_cores,
     offered,
-    per_node,
     precisions_for,
-    prices_of,
     quality_of,
     reference_memory,
     reference_precision,

@@ -1,4 +1,4 @@
-"""Sizing, timing and pricing one configuration: a device, a count, a format and the runtime that runs it."""
+"""Sizing and timing one configuration (a device, a count, a format and the runtime that runs it), priced by ``costs``."""
 
 from __future__ import annotations
 
@@ -6,12 +6,13 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .. import money, scaleout, sizing
+from .. import scaleout, sizing
 from ..knowledge.loader import Catalog
-from ..knowledge.schema import QUALITY_CLASSES, Accelerator, Model, Precision, Price, Runtime
+from ..knowledge.schema import QUALITY_CLASSES, Accelerator, Model, Precision, Runtime
 from . import layouts
+from .costs import cost_of, host_cores, training_run
 from .measured import speed_factor
-from .options import HOST_NOT_PRICED, KV_BYTES_DEFAULT, Cost, Layout, Option, TrainingRun, Workload
+from .options import KV_BYTES_DEFAULT, Layout, Option, Workload
 
 
 def arch(model: Model) -> sizing.Arch:
@@ -87,154 +88,6 @@ def runtimes_for(w: Workload, accel: Accelerator, precision: Precision, cat: Cat
     return [r for r in cat.runtimes.values()
             if r.runs(precision.id, accel.ecosystem) and (r.trains if w.training else r.infers)
             and (cc is None or accel.ecosystem != "cuda" or cc >= floor.get(r.id, 0.0))]
-
-
-def prices_of(accel: Accelerator) -> tuple[Price | None, Price | None]:
-    """The purchase price that counts and the cheapest on-demand hour (``Accelerator.counted_prices``)."""
-    return accel.counted_prices
-
-
-def needs_host(accel: Accelerator, buy: Price | None) -> bool:
-    """A PCIe card (or a module on a carrier board) sits in a host box bought beside it; a Mac, a CPU box, an NPU
-    laptop or a whole DGX/HGX server (a ``system`` price) is the box itself."""
-    return accel.kind == "gpu" and not (buy is not None and buy.system)
-
-
-def device_power_w(accel: Accelerator, buy: Price | None) -> float | None:
-    """The power one device draws as bought: its share of a whole system's rated power (CPUs, switches, NICs and fans
-    beside the GPUs) where the purchase is a system whose power the catalog knows, else its own rated power."""
-    if buy is not None and buy.system and accel.system_power_w is not None:
-        return accel.system_power_w / accel.purchase_unit
-    return accel.tdp_w
-
-
-SELF_HOSTED = ("cpu", "unified", "npu")  # kinds whose own CPU runs the model: a CPU box, a Mac or Strix Halo, an NPU laptop
-
-
-def host_cores(w: Workload, accel: Accelerator, runtime: Runtime, count: int, layout: Layout, cat: Catalog) -> int:
-    """The CPU cores the host of this configuration needs (pitfall P2 states it; ``host_for`` buys a box that has it).
-
-    The runtime's own processes (``Runtime.host_cores``: vLLM's API server and engine core per replica and a worker per
-    GPU, llama.cpp's one thread, a training process per GPU and the system's share), else policy host-cores-per-device
-    per device; the CPU's share of a hybrid option (host-min-cores-cpu-inference); the whole model's minimum where the
-    CPU runs it; then one core per host-users-per-core concurrent users served."""
-    p = cat.policy
-    if accel.kind in SELF_HOSTED:
-        base = p.host_min_cores_cpu_inference
-    else:
-        own = runtime.host_cores
-        base = own.cores(count, layout.data_parallel) if own else count * p.host_cores_per_device
-        base += p.host_min_cores_cpu_inference if layout.offload != "none" else 0
-    return sizing.host_cores(base, 0 if w.training else w.concurrency, p.host_users_per_core)
-
-
-def has_cores(box: Accelerator, cores: int) -> bool:
-    """Whether a host box has ``cores`` CPU cores. A box listed by its chassis (CPUs not in the catalog: an 8-GPU server
-    whose two sockets are chosen when it is ordered) is taken at the CPUs P2 asks for."""
-    return box.cpu_cores is None or box.cpu_cores >= cores
-
-
-def host_for(count: int, ram_bytes: float, cores: int, cat: Catalog, card: Accelerator) -> Accelerator | None:
-    """The cheapest priced host box that physically takes ``count`` of ``card`` (their number and width), holds
-    ``ram_bytes`` of RAM, has ``cores`` CPU cores and whose supply feeds their board power (unknown: 0) (None: no such
-    box). Kept per catalog: a box depends only on these numbers and the card's width and power, which the options of
-    many devices and formats share."""
-    global _hosts
-    if _hosts[0] is not cat or len(_hosts[1]) >= _HOSTS_KEPT:
-        _hosts = (cat, {})
-    key = (count, ram_bytes, cores, card.width_slots, card.tdp_w)
-    if key in _hosts[1]:
-        return _hosts[1][key]
-    cards_w = count * (card.tdp_w or 0.0)
-    found = _hosts[1][key] = next((h for h in host_boxes(cat) if h.takes(card, count) and h.usable_memory_bytes >= ram_bytes
-                                   and has_cores(h, cores) and h.powers(cards_w, cat.policy.host_psu_max_load)), None)
-    return found
-
-
-_hosts: tuple[Catalog | None, dict[tuple[Any, ...], Accelerator | None]] = (None, {})  # the last catalog asked about
-_HOSTS_KEPT = 4096  # boxes remembered before starting afresh (a consultation asks a few hundred)
-_boxes: tuple[Catalog, list[Accelerator]] | None = None  # the last catalog asked about, and its boxes
-
-
-def host_boxes(cat: Catalog) -> list[Accelerator]:
-    """The catalog's priced host boxes that take GPUs, cheapest first (the faster of two at one price first, then by
-    id): sorted once per catalog, not once per option."""
-    global _boxes
-    last = _boxes
-    if last is not None and last[0] is cat:
-        return last[1]
-    boxes = sorted((h for h in cat.accelerators.values() if h.kind == "cpu" and h.host_gpus is not None and h.buy_price),
-                   key=lambda h: (h.buy_price.per_device_usd if h.buy_price else math.inf, -h.mem_bandwidth_gbs, h.id))
-    _boxes = (cat, boxes)
-    return boxes
-
-
-def cost_of(w: Workload, accel: Accelerator, count: int, cat: Catalog, weights_bytes: float, cores: int,
-            layout: Layout | None = None) -> Cost:
-    """Purchase or rental cost of ``count`` devices, with power over the ownership period's years: a whole system's
-    rated power where one is bought (an NVL72 rack draws 120 kW, not 72 GPUs' 86 kW: ``device_power_w``).
-
-    A purchase of PCIe cards adds the cheapest host box that takes them, holds the weights in RAM and has the ``cores``
-    their runtime needs (P2: ``host_cores``), and its power; cards over several nodes (``layout``) take one such box per
-    node, each with its share of the cards and cores and the weights its node loads (``per_node``). Not when the user
-    described the host they have (--cpu-cores / --ram): the whole system a buyer pays for, also the figure a rented
-    deployment's buy-vs-rent compares with. A device without a purchase price gets no box (there is no purchase to add
-    it to); a rented device-hour is per device, its host included."""
-    buy, rent = prices_of(accel)
-    hours_year = w.hours_per_year
-    policy = cat.policy
-    power = money.power_cost_usd(device_power_w(accel, buy), count, hours_year, policy.electricity_usd_per_kwh)
-    purchase = buy.per_device_usd * count if buy else None
-    host_name, host_usd, boxes = "", None, 1
-    if purchase is not None and needs_host(accel, buy) and w.cpu_cores is None and w.ram_gb is None:
-        boxes, cards, staged = per_node(count, weights_bytes, layout)
-        ram = staged * policy.host_ram_per_weights + policy.host_os_reserve_bytes
-        host = host_for(cards, ram, math.ceil(cores / boxes), cat, accel)
-        host_name = host.name if host else HOST_NOT_PRICED
-        host_usd = host.buy_price.per_device_usd * boxes if host and host.buy_price else None
-        purchase = purchase + host_usd if host_usd is not None else purchase
-        # the box draws power too: its CPU's rated power where the catalog knows it
-        host_power = money.power_cost_usd(host.tdp_w, boxes, hours_year, policy.electricity_usd_per_kwh) if host else None
-        power = power + host_power if power is not None and host_power is not None else power
-    per_hour = rent.usd * count if rent else None
-    if w.deployment == "cloud":
-        return Cost(
-            purchase_usd=purchase, cloud_usd_per_hour=per_hour, power_usd_per_year=None,
-            budget_usd=per_hour * hours_year if per_hour else None, basis="cloud",
-            price_kind=rent.kind if rent else "", price_date=rent.date if rent else "", host=host_name, host_usd=host_usd,
-            hosts=boxes,
-        )
-    return Cost(
-        purchase_usd=purchase, cloud_usd_per_hour=per_hour, power_usd_per_year=power,
-        budget_usd=purchase, basis="purchase", price_kind=buy.kind if buy else "", price_date=buy.date if buy else "",
-        host=host_name, host_usd=host_usd, hosts=boxes,
-    )
-
-
-def per_node(count: int, weights_bytes: float, layout: Layout | None) -> tuple[int, int, float]:
-    """The host boxes ``count`` cards need (one per node of the layout), the cards in each, and the weight bytes each
-    node loads through its RAM: a replica within a node loads all of them (replicas of one node share the checkpoint
-    in the page cache), one spread over nodes its nodes' share."""
-    if layout is None or layout.nodes <= 1:
-        return 1, count, weights_bytes
-    cards = math.ceil(count / layout.nodes)
-    replica = layout.tensor_parallel * layout.pipeline_parallel
-    return layout.nodes, cards, weights_bytes * min(1.0, cards / replica)
-
-
-def training_run(w: Workload, accel: Accelerator, count: int, tokens_per_s: float | None, cost: Cost,
-                 usd_per_kwh: float) -> TrainingRun | None:
-    """The time to train on the user's tokens and its cost: rental hours x price in the cloud, electricity for owned
-    hardware (the purchase is the tier's cost already). None when no token budget was given."""
-    if not (w.training and w.tokens):
-        return None
-    seconds = money.training_seconds(w.tokens, tokens_per_s) if tokens_per_s else None
-    if w.deployment == "cloud":
-        rent = cost.cloud_usd_per_hour
-        return TrainingRun(w.tokens, seconds, money.rental_cost_usd(seconds, rent) if seconds and rent else None, "rental")
-    watts = device_power_w(accel, prices_of(accel)[0])
-    power = money.power_cost_usd(watts, count, seconds / 3600, usd_per_kwh) if seconds else None
-    return TrainingRun(w.tokens, seconds, power, "power")
 
 
 def _inference_memory(w: Workload, a: sizing.Arch, p: Precision, rt: Runtime, n: int,

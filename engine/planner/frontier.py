@@ -17,6 +17,7 @@ from .. import sizing
 from ..knowledge.loader import Catalog
 from ..knowledge.schema import Accelerator, Model, Precision, Runtime
 from . import layouts, offload
+from .costs import prices_of
 from .evaluate import (
     _inference_memory,
     arch,
@@ -27,7 +28,6 @@ from .evaluate import (
     offered,
     per_user_rate,
     precisions_for,
-    prices_of,
     quality_of,
     runs_at,
     step_overhead,
@@ -270,7 +270,7 @@ def least_cost(w: Workload, accel: Accelerator) -> float:
     """A floor under the budget cost of every option of this device (infinite when it has no price for this deployment).
 
     An option costs at least one device: its purchase (a host box only adds), or its rental over the year's hours
-    (``evaluate.cost_of``, ``offload.cost_of``). It rises with ``_price``, so a device ``undominated`` would drop for a
+    (``costs.cost_of``, ``offload.cost_of``). It rises with ``_price``, so a device ``undominated`` would drop for a
     dearer one is never kept because the dearer one went over a budget."""
     return _price(w, accel) * (w.hours_per_year if w.deployment == "cloud" else 1)
 

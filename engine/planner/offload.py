@@ -18,15 +18,12 @@ from ..errors import InputError
 from ..knowledge.loader import Catalog
 from ..knowledge.schema import Accelerator, Model, Precision, Runtime
 from ..units import GB
+from .costs import has_cores, host_boxes, host_cores, prices_of
 from .evaluate import (
     _inference_memory,
     arch,
     bandwidth_efficiency,
-    has_cores,
-    host_boxes,
-    host_cores,
     precisions_for,
-    prices_of,
     quality_of,
     runs_on,
     step_overhead,

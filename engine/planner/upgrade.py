@@ -16,18 +16,8 @@ from ..knowledge.loader import Catalog
 from ..knowledge.schema import Accelerator, Model
 from . import offload
 from .check import choose, configurations
-from .evaluate import (
-    arch,
-    device_counts,
-    evaluate,
-    host_cores,
-    host_for,
-    precisions_for,
-    prices_of,
-    quality_of,
-    runs_on,
-    weights_at,
-)
+from .costs import host_cores, host_for, prices_of
+from .evaluate import arch, device_counts, evaluate, precisions_for, quality_of, runs_on, weights_at
 from .options import QUALITY_RANK, Option, Workload
 from .tiers import Floors, meets
 
