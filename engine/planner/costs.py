@@ -5,11 +5,11 @@ time and cost."""
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from .. import money, sizing
 from ..knowledge.loader import Catalog
 from ..knowledge.schema import Accelerator, Price, Runtime
+from .memo import per_catalog
 from .options import HOST_NOT_PRICED, Cost, Layout, TrainingRun, Workload
 
 
@@ -63,34 +63,27 @@ def host_for(count: int, ram_bytes: float, cores: int, cat: Catalog, card: Accel
     ``ram_bytes`` of RAM, has ``cores`` CPU cores and whose supply feeds their board power (unknown: 0) (None: no such
     box). Kept per catalog: a box depends only on these numbers and the card's width and power, which the options of
     many devices and formats share."""
-    global _hosts
-    if _hosts[0] is not cat or len(_hosts[1]) >= _HOSTS_KEPT:
-        _hosts = (cat, {})
+    memo = per_catalog("host-for", cat, HOSTS_KEPT)
     key = (count, ram_bytes, cores, card.width_slots, card.tdp_w)
-    if key in _hosts[1]:
-        return _hosts[1][key]
+    if key in memo:
+        return memo[key]  # type: ignore[no-any-return]
     cards_w = count * (card.tdp_w or 0.0)
-    found = _hosts[1][key] = next((h for h in host_boxes(cat) if h.takes(card, count) and h.usable_memory_bytes >= ram_bytes
+    found = memo[key] = next((h for h in host_boxes(cat) if h.takes(card, count) and h.usable_memory_bytes >= ram_bytes
                                    and has_cores(h, cores) and h.powers(cards_w, cat.policy.host_psu_max_load)), None)
     return found
 
 
-_hosts: tuple[Catalog | None, dict[tuple[Any, ...], Accelerator | None]] = (None, {})  # the last catalog asked about
-_HOSTS_KEPT = 4096  # boxes remembered before starting afresh (a consultation asks a few hundred)
-_boxes: tuple[Catalog, list[Accelerator]] | None = None  # the last catalog asked about, and its boxes
+HOSTS_KEPT = 4096  # answers remembered before starting afresh (a consultation asks a few hundred)
 
 
 def host_boxes(cat: Catalog) -> list[Accelerator]:
     """The catalog's priced host boxes that take GPUs, cheapest first (the faster of two at one price first, then by
     id): sorted once per catalog, not once per option."""
-    global _boxes
-    last = _boxes
-    if last is not None and last[0] is cat:
-        return last[1]
-    boxes = sorted((h for h in cat.accelerators.values() if h.kind == "cpu" and h.host_gpus is not None and h.buy_price),
-                   key=lambda h: (h.buy_price.per_device_usd if h.buy_price else math.inf, -h.mem_bandwidth_gbs, h.id))
-    _boxes = (cat, boxes)
-    return boxes
+    memo = per_catalog("host-boxes", cat)
+    if "boxes" not in memo:
+        memo["boxes"] = sorted((h for h in cat.accelerators.values() if h.kind == "cpu" and h.host_gpus is not None and h.buy_price),
+                               key=lambda h: (h.buy_price.per_device_usd if h.buy_price else math.inf, -h.mem_bandwidth_gbs, h.id))
+    return memo["boxes"]  # type: ignore[no-any-return]
 
 
 def cost_of(w: Workload, accel: Accelerator, count: int, cat: Catalog, weights_bytes: float, cores: int,

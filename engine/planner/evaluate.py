@@ -12,6 +12,7 @@ from ..knowledge.schema import QUALITY_CLASSES, Accelerator, Model, Precision, R
 from . import layouts
 from .costs import cost_of, host_cores, training_run
 from .measured import speed_factor
+from .memo import per_catalog
 from .options import KV_BYTES_DEFAULT, Layout, Option, Workload
 
 
@@ -63,21 +64,16 @@ def compute_efficiency(accel: Accelerator, cat: Catalog) -> float:
 def step_overhead(runtime: Runtime, accel: Accelerator, cat: Catalog) -> sizing.StepOverhead:
     """A runtime's calibrated per-layer decode costs, for this device's ecosystem where they differ (Metal, ROCm):
     looked up once per catalog, runtime and ecosystem."""
-    global _overheads
-    if _overheads[0] is not cat:
-        _overheads = (cat, {})
+    memo = per_catalog("step-overhead", cat)
     key = (runtime.id, accel.ecosystem)
-    found = _overheads[1].get(key)
+    found: sizing.StepOverhead | None = memo.get(key)
     if found is None:
         def pick(table: Mapping[str, float]) -> float:
             return table.get(f"{runtime.id}@{accel.ecosystem}", table[runtime.id])
         p = cat.policy
-        found = _overheads[1][key] = sizing.StepOverhead(pick(p.decode_layer_overhead_s), pick(p.decode_moe_layer_overhead_s),
-                                                         pick(p.decode_sequence_layer_overhead_s))
+        found = memo[key] = sizing.StepOverhead(pick(p.decode_layer_overhead_s), pick(p.decode_moe_layer_overhead_s),
+                                                pick(p.decode_sequence_layer_overhead_s))
     return found
-
-
-_overheads: tuple[Catalog | None, dict[tuple[str, str], sizing.StepOverhead]] = (None, {})  # the last catalog asked about
 
 
 def runtimes_for(w: Workload, accel: Accelerator, precision: Precision, cat: Catalog) -> list[Runtime]:
@@ -328,17 +324,12 @@ def device_counts(w: Workload, accel: Accelerator, cat: Catalog) -> list[int]:
     (policy system-counts: a 72-GPU rack is no power-of-two count); a rented device-hour in any of the device counts.
     A box that only hosts GPUs (its CPUs unknown) runs nothing itself: no count. Kept per catalog and the numbers it
     reads (every enumeration asks for every device)."""
-    global _counts
-    if _counts[0] is not cat:
-        _counts = (cat, {})
+    memo = per_catalog("device-counts", cat)
     key = (w.scale, w.deployment, accel.host_only, accel.kind, accel.max_devices, accel.purchase_unit, accel.min_devices)
-    found = _counts[1].get(key)
+    found: list[int] | None = memo.get(key)
     if found is None:
-        found = _counts[1][key] = _device_counts(w, accel, cat)
+        found = memo[key] = _device_counts(w, accel, cat)
     return list(found)
-
-
-_counts: tuple[Catalog | None, dict[tuple[Any, ...], list[int]]] = (None, {})  # the last catalog asked about
 
 
 def _device_counts(w: Workload, accel: Accelerator, cat: Catalog) -> list[int]:

@@ -15,6 +15,7 @@ from functools import lru_cache
 from .. import scaleout, sizing
 from ..knowledge.loader import Catalog
 from ..knowledge.schema import Accelerator, Model, Runtime
+from .memo import per_catalog
 from .options import Layout, Workload
 
 
@@ -72,20 +73,15 @@ def split(layout: Layout, per_node: int, micro_batches: bool) -> scaleout.Split:
 def links(accel: Accelerator, cat: Catalog) -> scaleout.Links:
     """The device's own link inside a node and the network that joins its nodes (policy node-network): built once per
     catalog, link and link speed, not once per layout search."""
-    global _links
-    if _links[0] is not cat:
-        _links = (cat, {})
+    memo = per_catalog("links", cat)
     key = (accel.interconnect, accel.interconnect_gbs)
-    found = _links[1].get(key)
+    found: scaleout.Links | None = memo.get(key)
     if found is None:
         p = cat.policy
         network = p.node_network[accel.interconnect]
-        found = _links[1][key] = scaleout.Links(device_gbs=accel.interconnect_gbs, device_latency_s=p.link_latency_s[accel.interconnect],
-                                                node_gbs=p.node_network_gbs[network], node_latency_s=p.node_network_latency_s[network])
+        found = memo[key] = scaleout.Links(device_gbs=accel.interconnect_gbs, device_latency_s=p.link_latency_s[accel.interconnect],
+                                           node_gbs=p.node_network_gbs[network], node_latency_s=p.node_network_latency_s[network])
     return found
-
-
-_links: tuple[Catalog | None, dict[tuple[str, float | None], scaleout.Links]] = (None, {})  # the last catalog asked about
 
 
 def network_of(accel: Accelerator, cat: Catalog) -> str:

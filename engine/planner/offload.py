@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import Any
 
 from .. import hybrid, money, sizing
 from ..errors import InputError
 from ..knowledge.loader import Catalog
 from ..knowledge.schema import Accelerator, Model, Precision, Runtime
 from ..units import GB
-from .costs import has_cores, host_boxes, host_cores, prices_of
+from .costs import HOSTS_KEPT, has_cores, host_boxes, host_cores, prices_of
 from .evaluate import (
     _inference_memory,
     arch,
@@ -30,6 +29,7 @@ from .evaluate import (
     tflops_at,
     usable_bytes,
 )
+from .memo import per_catalog
 from .options import Cost, HostPart, Layout, Option, Workload
 
 DESCRIBED = "described"  # the host id of a host given by its bandwidth (--host-bandwidth), not a catalog box
@@ -63,18 +63,12 @@ def hosts_for(w: Workload, count: int, need_bytes: int, cat: Catalog, *, cores: 
     ``count`` GPUs of ``card_w`` board power each (0: unknown; a catalog box's supply must feed them, see host_for) (see
     the module doc). A host the user named or described is theirs: P2 compares its cores with the need. Kept per
     catalog and these numbers: the devices of an enumeration ask again for the same splits."""
-    global _hosts
-    if _hosts[0] is not cat or len(_hosts[1]) >= _HOSTS_KEPT:
-        _hosts = (cat, {})
+    memo = per_catalog("hybrid-hosts", cat, HOSTS_KEPT)
     key = (w.ram_gb, w.host_bandwidth_gbs, w.host, count, need_bytes, cores, card_w)
-    found = _hosts[1].get(key)
+    found: list[Host] | None = memo.get(key)
     if found is None:
-        found = _hosts[1][key] = _hosts_for(w, count, need_bytes, cat, cores=cores, card_w=card_w)
+        found = memo[key] = _hosts_for(w, count, need_bytes, cat, cores=cores, card_w=card_w)
     return list(found)
-
-
-_hosts: tuple[Catalog | None, dict[tuple[Any, ...], list[Host]]] = (None, {})  # the last catalog asked about
-_HOSTS_KEPT = 4096  # splits remembered before starting afresh (a consultation asks a few hundred)
 
 
 def _hosts_for(w: Workload, count: int, need_bytes: int, cat: Catalog, *, cores: int, card_w: float) -> list[Host]:
