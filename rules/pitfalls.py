@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 
 from experta import AS, MATCH, TEST, P
 
 from .. import sizing
 from ..facts import Candidate, Exclusion, Fit, HostNeed, Mode, Policy, PrecisionSpec, Recommendation, Tip, Warning, Workload
-from ..planner import QUALITY_RANK, SELF_HOSTED, cheapest, cheapest_meeting, enumerate_options, host_cores, meets, per_node
+from ..planner import QUALITY_RANK, SELF_HOSTED, cheapest, cheapest_meeting, enumerate_options, meets, node_host
 from ..profile import TRAINING_TASKS
 from ..units import GB, Phrase
 from . import SALIENCE_ADVICE, Host, Rule, rule_meta, subject
@@ -122,6 +121,7 @@ class PitfallRules:
         )
 
     @Rule(AS.workload << Workload(), subject(any_verdict=True),
+          # the policy node_host sizes the RAM with, matched so that the trace names it
           Policy(host_ram_per_weights=MATCH.ram_per_weights, host_os_reserve_bytes=MATCH.reserve_bytes),
           salience=SALIENCE_HOST_NEED)
     @rule_meta(id="P2-host-need",
@@ -129,7 +129,7 @@ class PitfallRules:
                "to load {weights_bytes:gb} of weights",
                sources=["article", "vllm-cpu-resources", "llamacpp-pr-2915", "mle-cpu-cores", "gk-h100"],
                needs=("concurrency", "task"))
-    def host_need(self: Host, workload: Workload, rec: Recommendation, ram_per_weights: float, reserve_bytes: int) -> None:
+    def host_need(self: Host, workload: Workload, rec: Recommendation, **_: object) -> None:
         """## What it decides
         The CPU cores and RAM the host around the configuration under discussion needs, which the other P2 rules
         compare with the host the user has (or describe, when none is given), whether the configuration fits or not.
@@ -154,14 +154,13 @@ class PitfallRules:
         accel = self.catalog.accelerators[option.hardware]
         runtime = self.catalog.runtimes[option.runtime]
         checkpoint = option.weights_bytes + (option.host_part.placement.host_weight_bytes if option.host_part else 0)  # replicas load one
-        nodes, cards, weights = per_node(option.count, checkpoint, option.layout)  # one host per node, as the tier buys them
-        cores = math.ceil(host_cores(w, accel, runtime, option.count, option.layout, self.catalog) / nodes)
-        ram = sizing.host_ram_bytes(weights, ram_per_weights, reserve_bytes)
+        need = node_host(w, accel, runtime, option.count, option.layout, checkpoint, self.catalog)  # as the tier buys each node's
         buy = accel.counted_prices[0]
-        self.conclude(HostNeed(count=cards, hardware=accel.name, kind=rec["kind"], system=bool(buy and buy.system),
-                               cores=cores, ram_bytes=ram, weights_bytes=weights, runtime=runtime.id, nodes=nodes),
-                      count=cards, hardware=accel.name, each=each_of(nodes), cores=cores, runtime=runtime.name, ram_bytes=ram,
-                      weights_bytes=weights)
+        self.conclude(HostNeed(count=need.cards, hardware=accel.name, kind=rec["kind"], system=bool(buy and buy.system),
+                               cores=need.cores, ram_bytes=need.ram_bytes, weights_bytes=need.weights_bytes, runtime=runtime.id,
+                               nodes=need.boxes),
+                      count=need.cards, hardware=accel.name, each=each_of(need.boxes), cores=need.cores, runtime=runtime.name,
+                      ram_bytes=need.ram_bytes, weights_bytes=need.weights_bytes)
 
     @Rule(AS.workload << Workload(cpu_cores=MATCH.cores & KNOWN, concurrency=MATCH.users, task=MATCH.task),
           AS.host << HostNeed(cores=MATCH.need, count=MATCH.count, hardware=MATCH.hardware, runtime=MATCH.runtime_id,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from . import frontier, offload
 from .check import Remedies, choose, closest_context, configurations, largest_smaller_model, remedies
-from .costs import SELF_HOSTED, cost_of, host_cores, per_node, prices_of
+from .costs import SELF_HOSTED, cost_of, host_cores, node_host, prices_of
 from .evaluate import (
     arch,
     average_bits,
@@ -39,7 +39,7 @@ __all__ = [
     "KV_BYTES_DEFAULT", "QUALITY_RANK", "SELF_HOSTED", "TIERS", "Cost", "Floors", "Option", "Remedies", "Workload", "arch", "average_bits",
     "bandwidth_efficiency", "cheapest", "cheapest_meeting", "choose", "closest_context", "configurations", "cost_of",
     "device_counts", "dominates", "enumerate_options", "evaluate", "frontier", "host_cores", "largest_smaller_model", "offload",
-    "meets", "offered", "options_for", "pareto", "per_node", "pick_best", "pick_minimum", "pick_recommended", "precisions_for",
+    "meets", "offered", "options_for", "node_host", "pareto", "pick_best", "pick_minimum", "pick_recommended", "precisions_for",
     "priced", "prices_of", "quality_of", "reference_memory", "reference_precision", "remedies", "runs_at", "runs_on",
     "runtimes_for", "smallest", "tflops_at", "training_fit", "undominated", "usable_bytes", "weights_at",
 ]

@@ -5,6 +5,7 @@ time and cost."""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from .. import money, sizing
 from ..knowledge.loader import Catalog
@@ -86,17 +87,40 @@ def host_boxes(cat: Catalog) -> list[Accelerator]:
     return memo["boxes"]  # type: ignore[no-any-return]
 
 
-def cost_of(w: Workload, accel: Accelerator, count: int, cat: Catalog, weights_bytes: float, cores: int,
-            layout: Layout | None = None) -> Cost:
+@dataclass(frozen=True)
+class NodeHost:
+    """What the host box of each node of a configuration needs: P2 states it, ``cost_of`` buys it."""
+
+    boxes: int  # one per node
+    cards: int  # in each box
+    cores: int  # in each box (``host_cores`` shared among the nodes)
+    ram_bytes: float  # in each box: the weights its node loads, staged through RAM, and the system's share
+    weights_bytes: float  # the weights each node loads
+
+
+def node_host(w: Workload, accel: Accelerator, runtime: Runtime, count: int, layout: Layout, weights_bytes: float,
+              cat: Catalog) -> NodeHost:
+    """The host of each node of ``count`` devices in ``layout`` loading ``weights_bytes`` of weights in all: a replica
+    within a node loads all of them (replicas of one node share the checkpoint in the page cache), one spread over nodes
+    its nodes' share."""
+    boxes, cards, staged = 1, count, weights_bytes
+    if layout.nodes > 1:
+        boxes, cards = layout.nodes, math.ceil(count / layout.nodes)
+        staged = weights_bytes * min(1.0, cards / (layout.tensor_parallel * layout.pipeline_parallel))
+    p = cat.policy
+    return NodeHost(boxes, cards, math.ceil(host_cores(w, accel, runtime, count, layout, cat) / boxes),
+                    sizing.host_ram_bytes(staged, p.host_ram_per_weights, p.host_os_reserve_bytes), staged)
+
+
+def cost_of(w: Workload, accel: Accelerator, count: int, cat: Catalog, need: NodeHost) -> Cost:
     """Purchase or rental cost of ``count`` devices, with power over the ownership period's years: a whole system's
     rated power where one is bought (an NVL72 rack draws 120 kW, not 72 GPUs' 86 kW: ``device_power_w``).
 
-    A purchase of PCIe cards adds the cheapest host box that takes them, holds the weights in RAM and has the ``cores``
-    their runtime needs (P2: ``host_cores``), and its power; cards over several nodes (``layout``) take one such box per
-    node, each with its share of the cards and cores and the weights its node loads (``per_node``). Not when the user
-    described the host they have (--cpu-cores / --ram): the whole system a buyer pays for, also the figure a rented
-    deployment's buy-vs-rent compares with. A device without a purchase price gets no box (there is no purchase to add
-    it to); a rented device-hour is per device, its host included."""
+    A purchase of PCIe cards adds, for each node, the cheapest host box that takes its cards and has what ``need`` says
+    (RAM for the weights, the cores their runtime needs: P2), and its power. Not when the user described the host they
+    have (--cpu-cores / --ram): the whole system a buyer pays for, also the figure a rented deployment's buy-vs-rent
+    compares with. A device without a purchase price gets no box (there is no purchase to add it to); a rented
+    device-hour is per device, its host included."""
     buy, rent = prices_of(accel)
     hours_year = w.hours_per_year
     policy = cat.policy
@@ -104,9 +128,8 @@ def cost_of(w: Workload, accel: Accelerator, count: int, cat: Catalog, weights_b
     purchase = buy.per_device_usd * count if buy else None
     host_name, host_usd, boxes = "", None, 1
     if purchase is not None and needs_host(accel, buy) and w.cpu_cores is None and w.ram_gb is None:
-        boxes, cards, staged = per_node(count, weights_bytes, layout)
-        ram = staged * policy.host_ram_per_weights + policy.host_os_reserve_bytes
-        host = host_for(cards, ram, math.ceil(cores / boxes), cat, accel)
+        boxes = need.boxes
+        host = host_for(need.cards, need.ram_bytes, need.cores, cat, accel)
         host_name = host.name if host else HOST_NOT_PRICED
         host_usd = host.buy_price.per_device_usd * boxes if host and host.buy_price else None
         purchase = purchase + host_usd if host_usd is not None else purchase
@@ -126,17 +149,6 @@ def cost_of(w: Workload, accel: Accelerator, count: int, cat: Catalog, weights_b
         budget_usd=purchase, basis="purchase", price_kind=buy.kind if buy else "", price_date=buy.date if buy else "",
         host=host_name, host_usd=host_usd, hosts=boxes,
     )
-
-
-def per_node(count: int, weights_bytes: float, layout: Layout | None) -> tuple[int, int, float]:
-    """The host boxes ``count`` cards need (one per node of the layout), the cards in each, and the weight bytes each
-    node loads through its RAM: a replica within a node loads all of them (replicas of one node share the checkpoint
-    in the page cache), one spread over nodes its nodes' share."""
-    if layout is None or layout.nodes <= 1:
-        return 1, count, weights_bytes
-    cards = math.ceil(count / layout.nodes)
-    replica = layout.tensor_parallel * layout.pipeline_parallel
-    return layout.nodes, cards, weights_bytes * min(1.0, cards / replica)
 
 
 def training_run(w: Workload, accel: Accelerator, count: int, tokens_per_s: float | None, cost: Cost,

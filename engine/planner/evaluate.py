@@ -10,7 +10,7 @@ from .. import scaleout, sizing
 from ..knowledge.loader import Catalog
 from ..knowledge.schema import QUALITY_CLASSES, Accelerator, Model, Precision, Runtime
 from . import layouts
-from .costs import cost_of, host_cores, training_run
+from .costs import cost_of, node_host, training_run
 from .measured import speed_factor
 from .memo import per_catalog
 from .options import KV_BYTES_DEFAULT, Layout, Option, Workload
@@ -162,7 +162,7 @@ def evaluate(w: Workload, model: Model, accel: Accelerator, count: int, precisio
         measured = speed_factor(accel, runtime, cat)  # 1.0 unless the user measured this device (llmhw calibrate)
         per_user = speed.decode_per_seq / (w.concurrency / _batch(w, runtime)) * measured  # per_user_rate
         total, prefill, bound = speed.decode_total * measured, speed.prefill, speed.bound
-    cost = cost_of(w, accel, count, cat, weights, host_cores(w, accel, runtime, count, layout, cat), layout)
+    cost = cost_of(w, accel, count, cat, node_host(w, accel, runtime, count, layout, weights, cat))
     return Option(
         hardware=accel.id, count=count, precision=precision.id, runtime=runtime.id, memory=mem, usable_bytes=usable,
         fits=mem.total <= usable, tokens_per_s=per_user, total_tokens_per_s=total, prefill_tokens_per_s=prefill,
