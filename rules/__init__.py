@@ -44,6 +44,7 @@ import experta
 from ..units import Phrase
 
 if TYPE_CHECKING:
+    from .. import sizing
     from ..knowledge.loader import Catalog
     from ..knowledge.schema import Policy
     from ..planner import Option, Workload
@@ -163,6 +164,14 @@ class Host(Protocol):
 
     def workload(self, fact: Any) -> Workload:
         """The planner's view of a Workload fact."""
+
+
+def consulted_arch(engine: Host) -> sizing.Arch:
+    """The sizing view of the model the consultation is about (its Workload fact's)."""
+    from ..facts import Workload as WorkloadFact
+    from ..planner import arch
+
+    return arch(engine.catalog.models[engine.facts_of(WorkloadFact)[0]["model"]])
 
 
 def tiers_sharing(engine: Host, rec: Any, field: str) -> list[str]:

@@ -13,13 +13,12 @@ from .. import sizing
 from ..facts import MemoryNeed, ModelSpec, Note, Policy, PrecisionSpec, Recommendation, Workload
 from ..planner import arch, average_bits, weights_at
 from ..units import Phrase
-from . import SALIENCE_ADVICE, SEVERAL_DEVICES, Host, Rule, rule_meta, subject
+from . import SALIENCE_ADVICE, SEVERAL_DEVICES, Host, Rule, consulted_arch, rule_meta, subject
 
 
 def weights_in(engine: Host, precision: str) -> int:
     """The weight bytes of the consultation's model at one catalog precision."""
-    model = engine.catalog.models[engine.facts_of(Workload)[0]["model"]]
-    return weights_at(arch(model), engine.catalog.precisions[precision])
+    return weights_at(consulted_arch(engine), engine.catalog.precisions[precision])
 
 
 def within(value: int, bounds: tuple[int, int]) -> bool:
@@ -119,8 +118,7 @@ class ArticleRules:
         """
         claim = Phrase("4-bit quantization cuts VRAM by {claimed_saving:pct}", claimed_saving=claimed_saving)
         precision = self.catalog.precisions[precision_id]
-        model = self.catalog.models[self.facts_of(Workload)[0]["model"]]  # an experts-only format (MXFP4) averages more bits
-        bits = average_bits(arch(model), precision)
+        bits = average_bits(consulted_arch(self), precision)  # an experts-only format (MXFP4) averages more bits
         self.conclude(Note(claim=str(claim)), claim=claim, precision=precision.name, bits=bits, saving=1 - bits / bf16_bits)
 
     @Rule(AS.workload << Workload(), AS.spec << ModelSpec(params=MATCH.params, native_precision=MATCH.native),

@@ -11,7 +11,7 @@ from experta import AND, AS, MATCH, OR, TEST, P
 from ..facts import Fit, Mode, Policy, PrecisionSpec, Recommendation, Tip, Warning, Workload
 from ..launch import documented_flag
 from ..planner import KV_BYTES_DEFAULT, arch, average_bits, reference_precision, weights_at
-from . import SALIENCE_ADVICE, Host, Rule, rule_meta, subject, tiers_sharing
+from . import SALIENCE_ADVICE, Host, Rule, consulted_arch, rule_meta, subject, tiers_sharing
 
 WIDE = P(lambda precision: precision in ("bf16", "fp16"))
 
@@ -131,8 +131,7 @@ class QuantizationRules:
         native = precision.native_feature in accel.features if precision.native_feature else False
         why = ("computed natively by its tensor cores" if native else
                "weights are dequantized to 16-bit in the kernels, so memory and bandwidth are saved but not compute")
-        model = self.catalog.models[self.facts_of(Workload)[0]["model"]]  # an experts-only format (MXFP4) averages more bits
-        bits = average_bits(arch(model), precision)
+        bits = average_bits(consulted_arch(self), precision)  # an experts-only format (MXFP4) averages more bits
         self.conclude(Tip(effect_bits=bits), hardware=accel.name, runtime=self.catalog.runtimes[option.runtime].name,
                       precision=precision.name, weights_bytes=option.weights_bytes, bits=bits,
                       why=why)
