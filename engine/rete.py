@@ -24,7 +24,9 @@ own code, which reads the same tokens.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 from experta.activation import Activation
@@ -124,41 +126,19 @@ def _field_test(key: Any, how: Any) -> Callable[[Any], Any]:
     ``match_predicate`` and ``wildcard_match`` with the constraint's value and binding read once."""
     bind = how.__bind__
     kind = type(how)
-    if kind is L:
-        value = how.value
+    passes: Callable[[Any], Any] | None = (partial(operator.eq, how.value) if kind is L else how.match if kind is P
+                                           else None)  # None: a wildcard, any value passes
 
-        def literal(fact: Any) -> Any:
-            try:
-                record = fact[key]
-            except (IndexError, KeyError, TypeError):
-                return False
-            if value == record:
-                return True if bind is None else {bind: record}
-            return False
-
-        return literal
-    if kind is P:
-        match = how.match
-
-        def predicate(fact: Any) -> Any:
-            try:
-                record = fact[key]
-            except (IndexError, KeyError, TypeError):
-                return False
-            if match(record):
-                return True if bind is None else {bind: record}
-            return False
-
-        return predicate
-
-    def wildcard(fact: Any) -> Any:
+    def field(fact: Any) -> Any:
         try:
             record = fact[key]
         except (IndexError, KeyError, TypeError):
             return False
-        return True if bind is None else {bind: record}
+        if passes is None or passes(record):
+            return True if bind is None else {bind: record}
+        return False
 
-    return wildcard
+    return field
 
 
 class Tester(FeatureTesterNode):  # type: ignore[misc]
