@@ -73,6 +73,11 @@ PRICE_KINDS = {"msrp": "list price", "street-new": "street price new", "used": "
                "cloud-on-demand": "on-demand price", "cloud-spot": "spot price", "community": "community marketplace price"}
 
 
+def _spaced(text: str) -> str:
+    """A sentence appended to another: a space before it, nothing when it is empty."""
+    return " " + text if text else ""
+
+
 def _price_basis(cost: Mapping[str, Any]) -> str:
     """Which price the tier's cost is (its kind and date) and the host boxes bought with the cards."""
     if not cost.get("price_kind"):
@@ -147,9 +152,8 @@ def advice_text(d: Mapping[str, Any]) -> str:
                                + (f", micro-batch {r['micro_batch']} x {r['accumulation_steps']} steps" if r["micro_batch"] else "")
                                + ". Per device: " + ", ".join(f"{k.replace('_', ' ')} {gb(v)}" for k, v in r["memory"].items()
                                                                if v and k in MEMORY_PARTS) + "."
-                               + (" " + _placement(r.get("placement")) if r.get("placement") else "")
-                               + (" " + _training_run(r.get("training_run")) if r.get("training_run") else "")
-                               + (" " + _price_basis(r["cost"]) if _price_basis(r["cost"]) else ""), 4))
+                               + _spaced(_placement(r.get("placement"))) + _spaced(_training_run(r.get("training_run")))
+                               + _spaced(_price_basis(r["cost"])), 4))
             lines += _launch_lines(r.get("launch"), 4)
         lines.append("Ask `llmhw recommend ... --trace FILE` then `llmhw explain FILE` for the full chain of each conclusion.")
     lines += _items("Warnings", d["warnings"]) + _items("Tips", d["tips"]) + _items("Notes", d["notes"])
@@ -201,8 +205,8 @@ def check_text(d: Mapping[str, Any], hardware_name: str) -> str:
                          f"Training {d['training_run']['tokens']:,} tokens: no time or cost, the configuration does not fit.")
         cost = d["cost"]
         lines.append(f"Cost: purchase {usd(cost.get('purchase_usd'))}, rent {usd(cost.get('cloud_usd_per_hour'))}/h")
-        if _price_basis(cost):
-            lines.append(_wrap("  " + _price_basis(cost), 2))
+        if basis := _price_basis(cost):
+            lines.append(_wrap("  " + basis, 2))
         if d.get("launch"):
             lines += ["", "Launch  [RUN-launch-proposal]"] + _launch_lines(d["launch"], 2)
     lines += _items("Warnings", d["warnings"]) + _items("Tips", d["tips"]) + _items("Notes", d["notes"])
