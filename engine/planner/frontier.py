@@ -57,19 +57,27 @@ class _Shared:
     settings: dict[tuple[str, str], tuple[Any, ...]] = field(default_factory=dict)  # (device, runtime) -> what sizes and times
     weights: dict[str, int] = field(default_factory=dict)  # format id -> the model's weights in it (bytes)
     fullest: float | None = None  # the largest memory fraction of any runtime (``most_held``), once known
+    users_kv: int | None = None  # every user's 16-bit KV cache (``least_held``), once known
 
     def __post_init__(self) -> None:
         self.weights = {p.id: weights_at(self.a, p) for p in self.precisions}
 
     def most_held(self, w: Workload, accel: Accelerator, counts: list[int], cat: Catalog) -> float:
-        """The most weight bytes the most devices allowed could hold under any runtime (0: no bound): each device holds at
-        least 1/n of the weights, and no runtime fills more of it than the largest memory fraction."""
+        """The most bytes the most devices allowed could hold under any runtime (0: no bound): no runtime fills more of a
+        device than the largest memory fraction."""
         if w.training or not counts:
             return 0.0
         if self.fullest is None:
             self.fullest = max(rt.memory_fraction for rt in cat.runtimes.values())
         most = self.fullest
         return counts[-1] * (accel.usable_memory_bytes or accel.memory_bytes) * most * cat.policy.fit_headroom
+
+    def least_held(self, w: Workload, p: Precision) -> int:
+        """The fewest bytes any layout of an inference option holds over all its devices: the format's weights (replicas
+        hold copies) and every user's KV cache (tensor-parallel ranks split it or hold copies of heads)."""
+        if self.users_kv is None:
+            self.users_kv = sizing.kv_cache_bytes(self.a, w.context, w.concurrency, KV_BYTES_DEFAULT)
+        return self.weights[p.id] + self.users_kv
 
     def offered(self, w: Workload, model: Model, accel: Accelerator, p: Precision, cat: Catalog) -> list[Runtime]:
         """``evaluate.offered``, which depends only on the ecosystem, whether the device has the format's feature, its
@@ -108,7 +116,7 @@ def options_for(w: Workload, model: Model, accel: Accelerator, cat: Catalog, sha
     held = shared.most_held(w, accel, counts, cat)
     training = w.training
     for p in shared.precisions:
-        if shared.weights[p.id] > held > 0:  # no runtime holds this format's weights on the most devices allowed
+        if held and shared.least_held(w, p) > held:  # no runtime holds this format and the KV cache on the most devices allowed
             continue
         if training:
             p = trained_as(w, p, accel, cat)
