@@ -113,10 +113,15 @@ def options_for(w: Workload, model: Model, accel: Accelerator, cat: Catalog, sha
     counts = device_counts(w, accel, cat)
     if not counts:  # nothing runs on it at this scale
         return out
-    held = shared.most_held(w, accel, counts, cat)
     training = w.training
+    affordable = counts  # within a cost, the counts that may cost no more (a larger one is never sized: ``_over``)
+    if shared.within_usd is not None and not training:
+        affordable = [n for n in counts if not _over(w, accel, n, shared.within_usd)]
+        if not affordable:
+            return out
+    held = shared.most_held(w, accel, affordable, cat)
     for p in shared.precisions:
-        if held and shared.least_held(w, p) > held:  # no runtime holds this format and the KV cache on the most devices allowed
+        if held and shared.least_held(w, p) > held:  # no runtime holds the format and the KV cache on the most devices affordable
             continue
         if training:
             p = trained_as(w, p, accel, cat)
