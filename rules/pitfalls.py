@@ -153,8 +153,7 @@ class PitfallRules:
         w = self.workload(workload)
         accel = self.catalog.accelerators[option.hardware]
         runtime = self.catalog.runtimes[option.runtime]
-        checkpoint = option.weights_bytes + (option.host_part.placement.host_weight_bytes if option.host_part else 0)  # replicas load one
-        need = node_host(w, accel, runtime, option.count, option.layout, checkpoint, self.catalog)  # as the tier buys each node's
+        need = node_host(w, accel, runtime, option.count, option.layout, option.checkpoint_bytes, self.catalog)  # as the tier buys each node's
         buy = accel.counted_prices[0]
         self.conclude(HostNeed(count=need.cards, hardware=accel.name, kind=rec["kind"], system=bool(buy and buy.system),
                                cores=need.cores, ram_bytes=need.ram_bytes, weights_bytes=need.weights_bytes, runtime=runtime.id,

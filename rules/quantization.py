@@ -133,7 +133,7 @@ class QuantizationRules:
                "weights are dequantized to 16-bit in the kernels, so memory and bandwidth are saved but not compute")
         bits = average_bits(consulted_arch(self), precision)  # an experts-only format (MXFP4) averages more bits
         self.conclude(Tip(effect_bits=bits), hardware=accel.name, runtime=self.catalog.runtimes[option.runtime].name,
-                      precision=precision.name, weights_bytes=option.weights_bytes, bits=bits,
+                      precision=precision.name, weights_bytes=option.checkpoint_bytes, bits=bits,
                       why=why)
 
     @Rule(AS.workload << Workload(task="inference"), subject(precision=WIDE), salience=SALIENCE_ADVICE)

@@ -117,6 +117,20 @@ def test_a_described_host_is_the_users_own_and_sets_the_speed(runner):
     assert slow["cost"]["purchase_usd"] == 2500 and slow["tokens_per_s"] < fast["tokens_per_s"]
 
 
+def test_a_host_described_by_its_ram_is_the_users_own_read_at_the_reference_desktops_bandwidth(runner):
+    # --ram describes the host the cards go into: a hybrid tier runs its experts there, buying no box with somebody else's
+    # RAM (a 32 GB desktop box was priced in, with the user's 64 GB standing for its RAM)
+    got = run_json(runner, "recommend", "--model", "gpt-oss-120b", "--ram", "64")
+    hybrid = [r for r in got["recommendations"] if r.get("placement")]
+    reference = CATALOG.accelerators[CATALOG.policy.upgrade_reference_host]
+    assert hybrid, got["recommendations"]
+    for r in hybrid:
+        assert r["placement"]["host"] == "described" and r["placement"]["host_bandwidth_gbs"] == reference.mem_bandwidth_gbs
+        assert r["placement"]["host_ram_available_bytes"] == 64e9 and not r["cost"]["host_usd"] and not r["cost"]["host"]
+    text = runner.invoke(main, ["recommend", "--model", "gpt-oss-120b", "--ram", "64"]).stdout
+    assert f"on your host (at the memory bandwidth of a {reference.name})" in " ".join(text.split())
+
+
 def test_too_little_host_ram_is_no_hybrid(runner):
     got = run_json(runner, "check", "--model", "deepseek-r1:671b", "--hardware", "RTX 4090", "--precision", "q4_k_m", "--ram", "256")
     assert not got["fits"] and "placement" not in got

@@ -127,7 +127,7 @@ def advice_text(d: Mapping[str, Any]) -> str:
               else "speeds are decode tokens/s per user, and for all users together")
     lines = _workload_line(p) + [_defaults(d["defaults_used"]), f"(GB = 10^9 bytes; {speeds})"]
     if d.get("upgrade"):
-        lines += _upgrade_lines(d["upgrade"])
+        lines += _upgrade_lines(d["upgrade"], p)
     need = d.get("memory_need") or {}
     if need:
         lines += ["", f"Memory need at {need['precision']} on one device (reference, runtime {need['runtime']})  [MEM-need]"]
@@ -160,16 +160,20 @@ def advice_text(d: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _upgrade_title(u: Mapping[str, Any]) -> str:
+def _upgrade_title(u: Mapping[str, Any], p: Mapping[str, Any]) -> str:
+    """What is owned, and what the tiers below are: a whole new machine, or (the host described by its cores or RAM,
+    which the tiers are then priced without: costs.cost_of) new GPUs for that host."""
     have = u["have"]
     owned = f"{have['count']} x {have['hardware_name']}" if have["hardware"] != "none" else "no GPU"
     where = " (this machine)" if have["source"] == "this machine" else ""
-    return f"Upgrade from what you have: {owned}{where} (a whole new machine: the tiers below)"
+    tiers = ("new GPUs for the host you described" if p.get("cpu_cores") is not None or p.get("ram_gb") is not None
+             else "a whole new machine")
+    return f"Upgrade from what you have: {owned}{where} ({tiers}: the tiers below)"
 
 
-def _upgrade_lines(u: Mapping[str, Any]) -> list[str]:
+def _upgrade_lines(u: Mapping[str, Any], p: Mapping[str, Any]) -> list[str]:
     """The answer to `recommend --have`: what is owned and runs, the cheapest addition, the others, renting."""
-    return _items(_upgrade_title(u), u["answers"])
+    return _items(_upgrade_title(u, p), u["answers"])
 
 
 def layout_brief(layout: Mapping[str, Any] | None, count: int, lead: str, training: bool = False) -> str:
@@ -218,7 +222,7 @@ def advice_markdown(d: Mapping[str, Any]) -> str:
     p = d["profile"]
     lines = [f"# Hardware for {p['model_name']}", "", *(f"- {line}" for line in _workload_line(p)), f"- {_defaults(d['defaults_used'])}", ""]
     if d.get("upgrade"):
-        lines += [f"## {_upgrade_title(d['upgrade'])}", ""] + [f"- **{i['id']}**: {i['message']}" for i in d["upgrade"]["answers"]] + [""]
+        lines += [f"## {_upgrade_title(d['upgrade'], p)}", ""] + [f"- **{i['id']}**: {i['message']}" for i in d["upgrade"]["answers"]] + [""]
     lines += ["| # | tier | hardware | precision | memory used / usable (GB = 1e9 B) | tok/s per user | tok/s all | cost (USD) |",
               "|---|---|---|---|---|---|---|---|"]
     for i, r in enumerate(d["recommendations"], 1):

@@ -3,8 +3,10 @@ whose CPU computes them, as llama.cpp (``--n-cpu-moe N``, ``-ot exps=CPU``, ``-n
 
 ``with_offload`` is the one call the search makes: on ``offload=auto`` it adds hybrid options only for a device that
 cannot hold the model; ``experts`` / ``layers`` force that split; ``none`` never offloads. The host is the one the
-user named (``--host``), described (``--host-bandwidth``), or else each priced catalog host box that takes the GPUs
-and holds the offloaded bytes, a dearer box kept only when its memory is faster (its bandwidth sets the speed).
+user named (``--host``), described (``--host-bandwidth``; or by its cores or RAM, ``--cpu-cores`` / ``--ram``, then
+read at the reference desktop's bandwidth, policy upgrade-reference-host), or else each priced catalog host box that
+takes the GPUs and holds the offloaded bytes, a dearer box kept only when its memory is faster (its bandwidth sets the
+speed).
 """
 
 from __future__ import annotations
@@ -82,6 +84,9 @@ def _hosts_for(w: Workload, count: int, need_bytes: int, cat: Catalog, *, cores:
         have = ram if ram is not None else box.usable_memory_bytes
         buy = box.buy_price
         return [Host(box.id, box.name, box.mem_bandwidth_gbs, have, buy.per_device_usd if buy else None)] if have >= need_bytes else []
+    if ram is not None or w.cpu_cores is not None:  # the host the user described (cost_of buys no box beside it either)
+        ref = cat.accelerators[cat.policy.upgrade_reference_host]  # its memory bandwidth, which the user did not give
+        return [Host(DESCRIBED, f"your host (at the memory bandwidth of a {ref.name})", ref.mem_bandwidth_gbs, ram, None)]
     out: list[Host] = []
     for box in host_boxes(cat):  # cheapest first: a dearer box is worth it only if faster
         if (box.host_gpus or 0) < count or (ram or box.usable_memory_bytes) < need_bytes or not has_cores(box, cores) \

@@ -182,6 +182,12 @@ class Option:
         return self.memory.weights * self.count // copies
 
     @property
+    def checkpoint_bytes(self) -> int:
+        """The model's weights as one copy of it loads them: ``weights_bytes``, and the part a hybrid option keeps in
+        host RAM."""
+        return self.weights_bytes + (self.host_part.placement.host_weight_bytes if self.host_part else 0)
+
+    @property
     def utilization(self) -> float:
         return self.memory.total / self.usable_bytes if self.usable_bytes else math.inf
 
