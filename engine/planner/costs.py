@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 from .. import money, sizing
 from ..knowledge.loader import Catalog
-from ..knowledge.schema import Accelerator, Price, Runtime
+from ..knowledge.runtime_schema import Runtime
+from ..knowledge.schema import Accelerator, Price
 from .memo import per_catalog
 from .options import HOST_NOT_PRICED, Cost, Layout, TrainingRun, Workload
 

@@ -8,7 +8,8 @@ from typing import Any
 
 from .. import scaleout, sizing
 from ..knowledge.loader import Catalog
-from ..knowledge.schema import QUALITY_CLASSES, Accelerator, Model, Precision, Runtime
+from ..knowledge.runtime_schema import Runtime
+from ..knowledge.schema import QUALITY_CLASSES, Accelerator, Model, Precision
 from . import layouts
 from .costs import cost_of, node_host, training_run
 from .measured import speed_factor
