@@ -16,17 +16,17 @@ from .errors import LlmhwError as LlmhwError
 from .errors import TraceError as TraceError
 
 if TYPE_CHECKING:
-    from .api import Advice as Advice
-    from .api import CheckResult as CheckResult
     from .api import advise as advise
     from .api import check as check
     from .api import show_model as show_model
     from .consult import Consultation as Consultation
     from .profile import Profile as Profile
+    from .results import Advice as Advice
+    from .results import CheckResult as CheckResult
 
 __version__ = "0.1.0"
 # Loaded on first use; Profile too, so that the console script's Ctrl-C handler (``_entry``) is in place ~20 ms sooner.
-_LAZY = {"Advice": "api", "CheckResult": "api", "advise": "api", "check": "api", "show_model": "api", "Consultation": "consult",
+_LAZY = {"Advice": "results", "CheckResult": "results", "advise": "api", "check": "api", "show_model": "api", "Consultation": "consult",
          "Profile": "profile"}
 
 

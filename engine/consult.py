@@ -27,7 +27,7 @@ from .units import params
 from .views import HowView, QuestionView, RuleNote, WhatIfView, WhyView, differences
 
 if TYPE_CHECKING:
-    from .api import Advice
+    from .results import Advice
 
 # The same presets as the context slot's hint, offered as typical values.
 CONTEXT_PRESETS = ((4096, "short chat"), (8192, "chat with history"), (32768, "documents"), (131072, "long context"))

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from . import api
+from . import api, results
 from .errors import InputError
 from .models import with_model
 
@@ -91,7 +91,7 @@ def largest(fits: Callable[[int], bool], known: int, limit: int, guess: int, ste
     return grid[low]
 
 
-def _tokens_fitting(result: api.CheckResult, tokens_held: int) -> int:
+def _tokens_fitting(result: results.CheckResult, tokens_held: int) -> int:
     """How many tokens the spare memory of a fitting check could hold, from its KV cache per token."""
     memory: Mapping[str, int] = result.configuration.get("memory", {})
     kv, total, available = memory.get("kv_cache", 0), memory.get("total", 0), result.configuration.get("available") or 0
@@ -100,7 +100,7 @@ def _tokens_fitting(result: api.CheckResult, tokens_held: int) -> int:
     return int(tokens_held + (available - total) / (kv / tokens_held))
 
 
-def _fit_model(check: Callable[..., api.CheckResult], model: Any, default_context: int) -> FitRow | None:
+def _fit_model(check: Callable[..., results.CheckResult], model: Any, default_context: int) -> FitRow | None:
     context = min(default_context, model.max_context)
     first = check(model=model.id, context=context)
     if not first.fits:
@@ -150,7 +150,7 @@ def fit(hardware: str, count: int = 1, models: Iterable[str] = (), sort: str = "
     # a named model may be a path or Hub id (llmhw.models): its id, the absolute path, is what each check reads again
     chosen = [with_model(cat, m).model(m) for m in models] if models else sorted(cat.models.values(), key=lambda m: m.id)
 
-    def check(**profile: Any) -> api.CheckResult:  # what the hardware itself holds: no part in host RAM
+    def check(**profile: Any) -> results.CheckResult:  # what the hardware itself holds: no part in host RAM
         return api.check({**profile, "offload": "none"}, accel.id, count, knowledge_dirs=dirs)
 
     rows, missing = [], []

@@ -21,7 +21,7 @@ from experta.strategies import DepthStrategy
 from . import facts as F
 from . import rete
 from .knowledge.loader import Catalog
-from .knowledge.schema import Policy
+from .knowledge.policy_schema import Policy
 from .planner import Option, Workload
 from .profile import NONE, SLOT_BY_NAME, SLOTS
 from .rules import metas

@@ -11,7 +11,7 @@ from .planner import TIERS
 from .trace.explain import Explained
 
 if TYPE_CHECKING:
-    from .api import Advice
+    from .results import Advice
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from functools import cache
 from typing import Any, TypeVar, Union
 
 from ..errors import KnowledgeError
-from .schema import Policy, PolicyValue
+from .policy_schema import Policy, PolicyValue
 
 T = TypeVar("T")
 
@@ -122,7 +122,7 @@ def build(cls: type[T], raw: Any, where: str) -> T:
 
 
 def build_policy(entries: Mapping[str, PolicyValue], where: str = "policy.yaml") -> Policy:
-    """The typed policy: every field of ``schema.Policy`` from its entry, each value checked against the field's type."""
+    """The typed policy: every field of ``policy_schema.Policy`` from its entry, each value checked against the field's type."""
     fields, hints = _schema_of(Policy)
     ids = {name.replace("_", "-"): name for name in fields}
     unknown = sorted(set(entries) - set(ids))
@@ -135,7 +135,7 @@ def build_policy(entries: Mapping[str, PolicyValue], where: str = "policy.yaml")
     values = {}
     for entry_id, name in ids.items():
         if entry_id not in entries:
-            raise KnowledgeError(f"{where}: policy value '{entry_id}': missing (schema.Policy declares it)")
+            raise KnowledgeError(f"{where}: policy value '{entry_id}': missing (policy_schema.Policy declares it)")
         values[name] = _convert(entries[entry_id].value, hints[name], f"{where}: policy value '{entry_id}', key 'value'", fields[name])
     return Policy(**values)
 

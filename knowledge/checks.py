@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from ..errors import KnowledgeError
-from .schema import LAUNCH_STYLES, Accelerator, LaunchTool, Model, Precision, Runtime
+from .runtime_schema import LAUNCH_STYLES, LaunchTool, Runtime
+from .schema import Accelerator, Model, Precision
 
 # How each form of option is spelled: a dashed option, a MaxText key, a dotted DeepSpeed config key, a Python keyword.
 FLAG_SPELLING = {"option": r"--?[A-Za-z0-9][\w-]*", "switch": r"--?[A-Za-z0-9][\w-]*", "setting": r"[a-z][a-z0-9_]*",

@@ -19,7 +19,9 @@ from typing import Any, TypeVar, cast
 
 from ..errors import InputError, KnowledgeError
 from . import schema, snapshot
-from .schema import Accelerator, CalibrationRun, Model, Policy, PolicyValue, Precision, Runtime, RuntimeFormat, Source
+from .policy_schema import Policy, PolicyValue
+from .runtime_schema import Runtime, RuntimeFormat
+from .schema import Accelerator, CalibrationRun, Model, Precision, Source
 from .yamlio import read_bytes
 
 BUILTIN_DIR = Path(__file__).resolve().parent

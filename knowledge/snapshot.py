@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any
 
 FORMAT = b"llmhw-knowledge-snapshot 1\n"
-CODE = ("schema.py", "build.py", "checks.py", "loader.py", "snapshot.py", "yamlio.py")  # what turns YAML into entries
+# what turns YAML into entries (the schema modules name the classes a snapshot restores)
+CODE = ("schema.py", "runtime_schema.py", "policy_schema.py", "build.py", "checks.py", "loader.py", "snapshot.py", "yamlio.py")
 KEEP = 16  # snapshots kept in the cache directory (one per knowledge set in use), the most recent ones
 
 

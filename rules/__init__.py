@@ -46,7 +46,7 @@ from ..units import Phrase
 if TYPE_CHECKING:
     from .. import sizing
     from ..knowledge.loader import Catalog
-    from ..knowledge.schema import Policy
+    from ..knowledge.policy_schema import Policy
     from ..planner import Option, Workload
 
 PREFIXES = ("IN", "MEM", "CAND", "CMP", "REC", "BUD", "P1", "P2", "P3", "QNT", "TRN", "NET", "MOE", "OFF", "ART", "UPG",

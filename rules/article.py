@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from experta import AS, MATCH, TEST
 
-from .. import sizing
+from .. import sizing, training_sizing
 from ..facts import MemoryNeed, ModelSpec, Note, Policy, PrecisionSpec, Recommendation, Workload
 from ..planner import arch, average_bits, weights_at
 from ..units import Phrase
@@ -169,7 +169,7 @@ class ArticleRules:
         """
         count = self.option(rec).count
         claim = Phrase("ZeRO-3 reduces memory by {claimed_saving:pct}", claimed_saving=claimed_saving)
-        self.conclude(Note(claim=str(claim)), claim=claim, count=count, saving=sizing.zero3_saving(count))
+        self.conclude(Note(claim=str(claim)), claim=claim, count=count, saving=training_sizing.zero3_saving(count))
 
     @Rule(AS.workload << Workload(ecosystem="tpu"), salience=SALIENCE_ADVICE)
     @rule_meta(id="ART-tpu-tensorflow-only", statement="the article's '{claim}' is wrong: TPUs run JAX, PyTorch/XLA and TensorFlow",

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from experta import AS, MATCH, TEST, P
 
-from .. import sizing
+from .. import host_sizing
 from ..facts import Candidate, Exclusion, Fit, HostNeed, Mode, Policy, PrecisionSpec, Recommendation, Tip, Warning, Workload
 from ..planner import QUALITY_RANK, SELF_HOSTED, cheapest, cheapest_meeting, enumerate_options, meets, node_host
 from ..profile import TRAINING_TASKS
@@ -326,7 +326,7 @@ class PitfallRules:
 
     @Rule(AS.workload << Workload(deployment=OWNED), AS.host << HostNeed(weights_bytes=MATCH.weights_bytes),
           Policy(sata_gbs=MATCH.sata_gbs, nvme_gbs=MATCH.nvme_gbs, slow_load_seconds=MATCH.slow_s),
-          TEST(lambda weights_bytes, sata_gbs, slow_s: sizing.load_seconds(weights_bytes, sata_gbs) > slow_s),
+          TEST(lambda weights_bytes, sata_gbs, slow_s: host_sizing.load_seconds(weights_bytes, sata_gbs) > slow_s),
           salience=SALIENCE_ADVICE)
     @rule_meta(id="P2-slow-storage", statement="loading {weights_bytes:gb} takes {sata_s:min} from a SATA SSD and {nvme_s:min} from NVMe",
                message="Loading {weights_bytes:gb} of weights takes ~{sata_s:min} from a SATA SSD but ~{nvme_s:min} from an NVMe "
@@ -344,8 +344,8 @@ class PitfallRules:
         ## Example
         DeepSeek-R1 671B at FP8: ~690 GB, 21 minutes from SATA, 3 minutes from one NVMe drive.
         """
-        sata = sizing.load_seconds(weights_bytes, sata_gbs)
-        nvme = sizing.load_seconds(weights_bytes, nvme_gbs)
+        sata = host_sizing.load_seconds(weights_bytes, sata_gbs)
+        nvme = host_sizing.load_seconds(weights_bytes, nvme_gbs)
         self.conclude(Tip(effect_s=round(sata - nvme)), sata_s=sata, nvme_s=nvme)
 
     @Rule(subject(any_verdict=True, kind="cpu"), Policy(host_isa_required=MATCH.required), salience=SALIENCE_ADVICE)

@@ -10,7 +10,7 @@ import math
 
 from experta import AS, MATCH, P
 
-from .. import sizing
+from .. import training_sizing
 from ..facts import ModelSpec, Policy, Recommendation, Tip, Workload
 from ..planner import arch, offered, runs_at, training_fit, usable_bytes
 from ..profile import TRAINING_TASKS
@@ -45,16 +45,16 @@ class TrainingRules:
         option = self.option(rec)
         a = arch(self.catalog.models[workload["model"]])
         tokens = option.micro_batch * context
-        hidden_bytes = sizing.training_hidden_bytes(workload["task"] in ("finetune", "pretrain"))
-        without = sizing.training_activation_bytes(a, tokens, False, hidden_bytes)
+        hidden_bytes = training_sizing.training_hidden_bytes(workload["task"] in ("finetune", "pretrain"))
+        without = training_sizing.training_activation_bytes(a, tokens, False, hidden_bytes)
         # an offloading stack (unsloth-class) keeps only part of the checkpointed activations on the device
         kept = self.catalog.runtimes[option.runtime].activation_device_fraction
-        with_ = math.ceil(sizing.training_activation_bytes(a, tokens, True, hidden_bytes) * kept)
+        with_ = math.ceil(training_sizing.training_activation_bytes(a, tokens, True, hidden_bytes) * kept)
         saving, peak = without - with_, option.memory.total
         verdict = ("is on and needed to fit" if option.checkpointing else
                    "would save little here" if saving < min_share * peak else "would free memory for a larger micro-batch")
         self.conclude(Tip(effect_bytes=saving), verdict=verdict, micro_batch=option.micro_batch, without_bytes=without,
-                      with_bytes=with_, saved_bytes=saving, peak_bytes=peak, extra_compute=sizing.recompute_extra_compute())
+                      with_bytes=with_, saved_bytes=saving, peak_bytes=peak, extra_compute=training_sizing.recompute_extra_compute())
 
     @Rule(AS.workload << Workload(task=TRAINING, batch=MATCH.batch), subject(), salience=SALIENCE_ADVICE)
     @rule_meta(id="TRN-gradient-accumulation", statement="batch {batch} = micro-batch {micro} x {steps} accumulation steps",
@@ -102,8 +102,8 @@ class TrainingRules:
         A 7B full fine-tune: 122 GB of model states, 15 GB per device over 8 GPUs.
         """
         count = self.option(rec).count
-        full = sizing.MIXED_PRECISION_STATE_BYTES * params
-        sharded = sizing.zero3_sharded_bytes(full, count)
+        full = training_sizing.MIXED_PRECISION_STATE_BYTES * params
+        sharded = training_sizing.zero3_sharded_bytes(full, count)
         self.conclude(Tip(effect_bytes=int(full - sharded)), count=count, full_bytes=full, sharded_bytes=sharded)
 
     @Rule(AS.workload << Workload(task=FULL_TRAINING), AS.spec << ModelSpec(params=MATCH.params), salience=SALIENCE_ADVICE)
@@ -124,8 +124,8 @@ class TrainingRules:
         ## Example
         A 1.5B full fine-tune: 28 GB of model states before any activation.
         """
-        states = sizing.MIXED_PRECISION_STATE_BYTES * params
-        self.conclude(Tip(effect_bytes=states), states_bytes=states, bytes_per_param=sizing.MIXED_PRECISION_STATE_BYTES)
+        states = training_sizing.MIXED_PRECISION_STATE_BYTES * params
+        self.conclude(Tip(effect_bytes=states), states_bytes=states, bytes_per_param=training_sizing.MIXED_PRECISION_STATE_BYTES)
 
     @Rule(AS.workload << Workload(task=FULL_TRAINING, context=MATCH.context), subject(), SEVERAL_DEVICES, salience=SALIENCE_ADVICE)
     @rule_meta(id="TRN-cpu-offload",
@@ -151,12 +151,12 @@ class TrainingRules:
         option = self.option(rec)
         a = arch(self.catalog.models[workload["model"]])
         fewer = option.count // 2
-        setup = sizing.TrainingSetup(mode="full", micro_batch=1, seq_len=context, checkpointing=True, devices=fewer,
+        setup = training_sizing.TrainingSetup(mode="full", micro_batch=1, seq_len=context, checkpointing=True, devices=fewer,
                                      zero_stage=3 if fewer > 1 else 0, offload_optimizer=True)
-        memory = sizing.training_memory(a, setup, self.catalog.runtimes[option.runtime].overhead_bytes)
+        memory = training_sizing.training_memory(a, setup, self.catalog.runtimes[option.runtime].overhead_bytes)
         if memory.total > option.usable_bytes:
             return
-        self.conclude(Tip(effect_devices=option.count - fewer), optimizer_bytes=sizing.ADAM_STATE_BYTES * a.params, fewer=fewer,
+        self.conclude(Tip(effect_devices=option.count - fewer), optimizer_bytes=training_sizing.ADAM_STATE_BYTES * a.params, fewer=fewer,
                       count=option.count, per_device_bytes=memory.total)
 
     @Rule(AS.workload << Workload(task="finetune", context=MATCH.context, lora_rank=MATCH.rank), subject(), salience=SALIENCE_ADVICE)
@@ -184,8 +184,8 @@ class TrainingRules:
         option = self.option(rec)
         a = arch(self.catalog.models[workload["model"]])
         overhead = self.catalog.runtimes[option.runtime].overhead_bytes
-        lora = sizing.training_memory(a, sizing.TrainingSetup("lora", 1, context, True, lora_rank=rank), overhead)
-        qlora = sizing.training_memory(a, sizing.TrainingSetup("qlora", 1, context, True, lora_rank=rank,
+        lora = training_sizing.training_memory(a, training_sizing.TrainingSetup("lora", 1, context, True, lora_rank=rank), overhead)
+        qlora = training_sizing.training_memory(a, training_sizing.TrainingSetup("qlora", 1, context, True, lora_rank=rank,
                                                                frozen_bits_per_weight=self.catalog.precisions["nf4"].bits_per_weight), overhead)
         full = option.memory.total * option.count
         if lora.total >= full:
@@ -270,10 +270,10 @@ class TrainingRules:
         if option.fits or accel.ecosystem not in OFFLOAD_ECOSYSTEMS:
             return
         a = arch(self.catalog.models[workload["model"]])
-        setup = sizing.TrainingSetup(mode="full", micro_batch=1, seq_len=context, checkpointing=True, offload_optimizer=True)
-        memory = sizing.training_memory(a, setup, self.catalog.runtimes[option.runtime].overhead_bytes)
+        setup = training_sizing.TrainingSetup(mode="full", micro_batch=1, seq_len=context, checkpointing=True, offload_optimizer=True)
+        memory = training_sizing.training_memory(a, setup, self.catalog.runtimes[option.runtime].overhead_bytes)
         if memory.total > option.usable_bytes:
             return
         self.conclude(Tip(effect_bytes=option.memory.total - memory.total), hardware=accel.name,
                       offload_bytes=memory.total, need_bytes=option.memory.total,
-                      optimizer_bytes=sizing.ADAM_STATE_BYTES * a.params)
+                      optimizer_bytes=training_sizing.ADAM_STATE_BYTES * a.params)

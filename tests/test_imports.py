@@ -35,7 +35,8 @@ def loaded(args: list[str], watched: list[str], cache: Path) -> list[str]:
 
 
 def test_help_loads_no_engine_no_knowledge_and_no_yaml(tmp_path):
-    assert loaded(["--help"], [*ENGINE, *TRACE, "yaml", "llmhw.api", "llmhw.knowledge.schema", "llmhw.planner"], tmp_path) == []
+    assert loaded(["--help"], [*ENGINE, *TRACE, "yaml", "llmhw.api", "llmhw.results", "llmhw.knowledge.schema",
+                              "llmhw.knowledge.runtime_schema", "llmhw.knowledge.policy_schema", "llmhw.planner"], tmp_path) == []
 
 
 @pytest.mark.parametrize("args", [["models"], ["hardware", "--kind", "gpu"], ["rules"], ["rules", "P1-oversized-vram"]])

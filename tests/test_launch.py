@@ -17,7 +17,7 @@ from llmhw.cli import main
 from llmhw.errors import KnowledgeError
 from llmhw.knowledge.checks import check_entries
 from llmhw.knowledge.loader import load_catalog
-from llmhw.knowledge.schema import LAUNCH_STYLES, LaunchFlag
+from llmhw.knowledge.runtime_schema import LAUNCH_STYLES, LaunchFlag
 from llmhw.launch import plan
 from llmhw.planner.options import Layout, Option, Workload
 

@@ -8,7 +8,7 @@ import pytest
 from llmhw.errors import KnowledgeError
 from llmhw.knowledge.build import build_policy
 from llmhw.knowledge.loader import load_catalog
-from llmhw.knowledge.schema import Policy
+from llmhw.knowledge.policy_schema import Policy
 
 
 def test_every_policy_entry_is_one_typed_field(catalog):
@@ -24,7 +24,7 @@ def test_a_missing_entry_is_named(catalog):
     entries = {k: v for k, v in catalog.policy_entries.items() if k != "nvme-gbs"}
     with pytest.raises(KnowledgeError) as err:
         build_policy(entries)
-    assert str(err.value) == "policy.yaml: policy value 'nvme-gbs': missing (schema.Policy declares it)"
+    assert str(err.value) == "policy.yaml: policy value 'nvme-gbs': missing (policy_schema.Policy declares it)"
 
 
 def test_an_ill_typed_value_is_named(catalog):

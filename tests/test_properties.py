@@ -17,7 +17,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from llmhw import api, planner, sizing
+from llmhw import api, planner, sizing, training_sizing
 from llmhw.errors import InputError
 from llmhw.knowledge.loader import load_catalog
 from llmhw.profile import DEPLOYMENTS, ECOSYSTEMS, SCALES, SLOTS, TASKS, TRAINING_TASKS
@@ -252,8 +252,9 @@ def test_more_bits_per_weight_never_lowers_memory(w, bits, more_bits, micro):
     inf = [sizing.inference_memory(a, b, 2.0, w.context, w.concurrency, 2048, 500_000_000).total for b in (bits, bits + more_bits)]
     assert inf[1] >= inf[0]
     for mode in ("full", "lora", "qlora"):
-        totals = [sizing.training_memory(a, sizing.TrainingSetup(mode=mode, micro_batch=micro, seq_len=w.context, checkpointing=False,
-                                                                 frozen_bits_per_weight=b), 500_000_000).total
+        totals = [training_sizing.training_memory(a, training_sizing.TrainingSetup(mode=mode, micro_batch=micro, seq_len=w.context,
+                                                                                   checkpointing=False, frozen_bits_per_weight=b),
+                                                  500_000_000).total
                   for b in (bits, bits + more_bits)]
         assert totals[1] >= totals[0]
 

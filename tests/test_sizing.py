@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from llmhw import sizing
+from llmhw import sizing, training_sizing
 from llmhw.planner import arch
 
 MEASURED = json.loads((Path(__file__).parent / "data" / "measured-h200.json").read_text())["models"]
@@ -54,21 +54,21 @@ def test_prefill_peak_within_15_percent(catalog, model_id, row):
 @pytest.mark.parametrize("model_id, row", cases("training"))
 def test_training_peak_within_15_percent(catalog, model_id, row):
     mode = "full" if row["mode"] == "full-mixed" else "lora"
-    setup = sizing.TrainingSetup(mode=mode, micro_batch=row["batch"], seq_len=row["seq"], checkpointing=row["grad_ckpt"], lora_rank=16)
-    peak = sizing.training_memory(arch(catalog.models[model_id]), setup, overhead_bytes=0).total
+    setup = training_sizing.TrainingSetup(mode=mode, micro_batch=row["batch"], seq_len=row["seq"], checkpointing=row["grad_ckpt"], lora_rank=16)
+    peak = training_sizing.training_memory(arch(catalog.models[model_id]), setup, overhead_bytes=0).total
     if row.get("oom"):
         assert peak > 139 * 2**30  # the run ran out of the 139 GiB the card offers; we must say it does not fit
     else:
         assert peak == pytest.approx(row["peak_bytes"], rel=0.15)
         if mode == "lora":
-            assert sizing.lora_params(arch(catalog.models[model_id]), 16) == row["trainable_params"]
+            assert training_sizing.lora_params(arch(catalog.models[model_id]), 16) == row["trainable_params"]
 
 
 def test_activation_checkpointing_effect_depends_on_workload(catalog):
     """Measured: recomputation halves a 7B LoRA peak but leaves a 1.5B full fine-tune's peak where it was."""
     def peak(model_id, mode, ckpt):
-        setup = sizing.TrainingSetup(mode=mode, micro_batch=1, seq_len=2048, checkpointing=ckpt)
-        return sizing.training_memory(arch(catalog.models[model_id]), setup, 0).total
+        setup = training_sizing.TrainingSetup(mode=mode, micro_batch=1, seq_len=2048, checkpointing=ckpt)
+        return training_sizing.training_memory(arch(catalog.models[model_id]), setup, 0).total
 
     assert peak("deepseek-r1-distill-qwen-7b", "lora", True) < 0.6 * peak("deepseek-r1-distill-qwen-7b", "lora", False)
     assert peak("deepseek-r1-distill-qwen-1.5b", "full", True) > 0.85 * peak("deepseek-r1-distill-qwen-1.5b", "full", False)
@@ -100,8 +100,8 @@ def test_moe_stores_every_expert(catalog):
 
 def test_zero3_divides_model_states(catalog):
     a = arch(catalog.models["deepseek-r1-distill-qwen-7b"])
-    one = sizing.training_memory(a, sizing.TrainingSetup("full", 1, 2048, True, devices=1), 0)
-    eight = sizing.training_memory(a, sizing.TrainingSetup("full", 1, 2048, True, devices=8, zero_stage=3), 0)
+    one = training_sizing.training_memory(a, training_sizing.TrainingSetup("full", 1, 2048, True, devices=1), 0)
+    eight = training_sizing.training_memory(a, training_sizing.TrainingSetup("full", 1, 2048, True, devices=8, zero_stage=3), 0)
     states = lambda m: m.weights + m.gradients + m.optimizer  # noqa: E731
     assert states(eight) == pytest.approx(states(one) / 8, rel=0.001)
     assert eight.activations == one.activations or eight.activations < one.activations

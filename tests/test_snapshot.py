@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -140,3 +141,23 @@ def test_key_follows_every_file_and_the_code(tmp_path):
     assert base != snapshot.key([("/k", [("models.yaml", "b" * 64)])])
     assert base != snapshot.key([("/k", [("models.yaml", "a" * 64)]), ("/x", [("models.yaml", "a" * 64)])])
     assert base != snapshot.key([("/j", [("models.yaml", "a" * 64)])])
+
+
+def test_key_covers_every_module_that_turns_yaml_into_entries():
+    """A module that declares or builds entries and is missing from ``CODE`` could change a class a snapshot restores
+    without changing the key (as when a schema class moves to a module of its own)."""
+    here = Path(snapshot.__file__).resolve().parent
+    assert set(snapshot.CODE) == {p.name for p in here.glob("*.py")} - {"__init__.py"}
+
+
+def test_snapshot_naming_a_class_that_moved_is_parsed_again(cache):
+    """A snapshot whose payload names a class no module defines any more (one written before the class moved) is
+    ignored, even under today's key with its payload hash right."""
+    parsed = fresh()
+    (path,) = snapshots(cache)
+    data = path.read_bytes()
+    k = data[len(snapshot.FORMAT):len(snapshot.FORMAT) + 64]
+    payload = b"cllmhw.knowledge.schema\nRuntime\n."  # pickle protocol 0: the global llmhw.knowledge.schema.Runtime
+    path.write_bytes(snapshot.FORMAT + k + b"\n" + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
+    assert fresh() == parsed and parses() == 2
+    assert path.read_bytes() == data, "the stale snapshot was not replaced"

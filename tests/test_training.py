@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from llmhw import planner, sizing
+from llmhw import planner, sizing, training_sizing
 
 from .conftest import run_json
 
@@ -81,26 +81,26 @@ def test_no_recommendation_offers_one_tpu_v5p_chip(runner) -> None:
 
 def test_offloaded_fraction_applies_only_with_recompute() -> None:
     a = sizing.Arch(8_030_261_248, 8_030_261_248, 32, 4096, 32, 8, 128, 14336, 128256)
-    on = sizing.TrainingSetup("qlora", 1, 8192, True, offloaded_activation_fraction=0.15)
-    off = sizing.TrainingSetup("qlora", 1, 8192, False, offloaded_activation_fraction=0.15)
-    assert sizing.training_memory(a, on, 0).activations == pytest.approx(
-        0.15 * sizing.training_activation_bytes(a, 8192, True), rel=1e-9)
-    assert sizing.training_memory(a, off, 0).activations == sizing.training_activation_bytes(a, 8192, False)
+    on = training_sizing.TrainingSetup("qlora", 1, 8192, True, offloaded_activation_fraction=0.15)
+    off = training_sizing.TrainingSetup("qlora", 1, 8192, False, offloaded_activation_fraction=0.15)
+    assert training_sizing.training_memory(a, on, 0).activations == pytest.approx(
+        0.15 * training_sizing.training_activation_bytes(a, 8192, True), rel=1e-9)
+    assert training_sizing.training_memory(a, off, 0).activations == training_sizing.training_activation_bytes(a, 8192, False)
 
 
 def test_a_qlora_base_keeps_its_embeddings_and_lm_head_in_16_bit(catalog) -> None:
     """bitsandbytes quantizes the linear layers only: a 70B's two 128256 x 8192 tables stay bf16 (~3 GB more than NF4)."""
     nf4 = catalog.precisions["nf4"].bits_per_weight
-    setup = sizing.TrainingSetup("qlora", 1, 2048, True, frozen_bits_per_weight=nf4)
+    setup = training_sizing.TrainingSetup("qlora", 1, 2048, True, frozen_bits_per_weight=nf4)
     llama = planner.arch(catalog.models["llama-3.1-70b"])
     tables = 2 * 128256 * 8192  # untied: embed_tokens and lm_head
-    weights = sizing.training_memory(llama, setup, 0).weights
+    weights = training_sizing.training_memory(llama, setup, 0).weights
     assert weights == sizing.weight_bytes(llama.params - tables, nf4) + 2 * tables
     assert weights - sizing.weight_bytes(llama.params, nf4) == pytest.approx(3.1e9, rel=0.02)
     tied = planner.arch(catalog.models["llama-3.2-3b"])  # one shared table
-    assert sizing.training_memory(tied, setup, 0).weights == sizing.weight_bytes(tied.params - 128256 * 3072, nf4) + 2 * 128256 * 3072
-    lora = sizing.TrainingSetup("lora", 1, 2048, True)  # a 16-bit frozen base: every weight at 16 bits, as before
-    assert sizing.training_memory(llama, lora, 0).weights == 2 * llama.params
+    assert training_sizing.training_memory(tied, setup, 0).weights == sizing.weight_bytes(tied.params - 128256 * 3072, nf4) + 2 * 128256 * 3072
+    lora = training_sizing.TrainingSetup("lora", 1, 2048, True)  # a 16-bit frozen base: every weight at 16 bits, as before
+    assert training_sizing.training_memory(llama, lora, 0).weights == 2 * llama.params
 
 
 def test_tokens_give_the_time_and_power_cost_of_the_run(runner) -> None:

@@ -16,7 +16,8 @@ from typing import Any
 
 from ..errors import KnowledgeError
 from ..knowledge.loader import Catalog
-from ..knowledge.schema import LaunchTool, Model, Runtime
+from ..knowledge.runtime_schema import LaunchTool, Runtime
+from ..knowledge.schema import Model
 from ..planner.options import Option, Workload
 
 

@@ -6,7 +6,8 @@ import math
 import re
 
 from ..knowledge.loader import Catalog
-from ..knowledge.schema import Model, Runtime
+from ..knowledge.runtime_schema import Runtime
+from ..knowledge.schema import Model
 from ..planner.options import Option, Workload
 from . import Args, Builder, Launch, hosts, hub_id, replicas_note
 

@@ -7,7 +7,8 @@ import shlex
 from typing import Any
 
 from ..knowledge.loader import Catalog
-from ..knowledge.schema import Model, Runtime
+from ..knowledge.runtime_schema import Runtime
+from ..knowledge.schema import Model
 from ..planner.options import Option, Workload
 from . import Args, Builder, Launch, LaunchFile, Setting, hosts, hub_id
 

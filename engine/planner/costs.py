@@ -7,9 +7,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .. import money, sizing
+from .. import host_sizing, money
 from ..knowledge.loader import Catalog
-from ..knowledge.schema import Accelerator, Price, Runtime
+from ..knowledge.runtime_schema import Runtime
+from ..knowledge.schema import Accelerator, Price
 from .memo import per_catalog
 from .options import HOST_NOT_PRICED, Cost, Layout, TrainingRun, Workload
 
@@ -50,7 +51,7 @@ def host_cores(w: Workload, accel: Accelerator, runtime: Runtime, count: int, la
         own = runtime.host_cores
         base = own.cores(count, layout.data_parallel) if own else count * p.host_cores_per_device
         base += p.host_min_cores_cpu_inference if layout.offload != "none" else 0
-    return sizing.host_cores(base, 0 if w.training else w.concurrency, p.host_users_per_core)
+    return host_sizing.host_cores(base, 0 if w.training else w.concurrency, p.host_users_per_core)
 
 
 def has_cores(box: Accelerator, cores: int) -> bool:
@@ -109,7 +110,7 @@ def node_host(w: Workload, accel: Accelerator, runtime: Runtime, count: int, lay
         staged = weights_bytes * min(1.0, cards / (layout.tensor_parallel * layout.pipeline_parallel))
     p = cat.policy
     return NodeHost(boxes, cards, math.ceil(host_cores(w, accel, runtime, count, layout, cat) / boxes),
-                    sizing.host_ram_bytes(staged, p.host_ram_per_weights, p.host_os_reserve_bytes), staged)
+                    host_sizing.host_ram_bytes(staged, p.host_ram_per_weights, p.host_os_reserve_bytes), staged)
 
 
 def cost_of(w: Workload, accel: Accelerator, count: int, cat: Catalog, need: NodeHost) -> Cost:

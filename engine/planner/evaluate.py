@@ -6,9 +6,10 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .. import scaleout, sizing
+from .. import scaleout, sizing, training_sizing
 from ..knowledge.loader import Catalog
-from ..knowledge.schema import QUALITY_CLASSES, Accelerator, Model, Precision, Runtime
+from ..knowledge.runtime_schema import Runtime
+from ..knowledge.schema import QUALITY_CLASSES, Accelerator, Model, Precision
 from . import layouts
 from .costs import cost_of, node_host, training_run
 from .measured import speed_factor
@@ -92,9 +93,9 @@ def _inference_memory(w: Workload, a: sizing.Arch, p: Precision, rt: Runtime, n:
                                    rt.prefill_chunk_tokens, rt.overhead_bytes, devices=n, quantizes=p.quantizes)
 
 
-def _training_setup(w: Workload, p: Precision, rt: Runtime, n: int, micro_batch: int, checkpointing: bool) -> sizing.TrainingSetup:
+def _training_setup(w: Workload, p: Precision, rt: Runtime, n: int, micro_batch: int, checkpointing: bool) -> training_sizing.TrainingSetup:
     mode = {"lora": "lora", "qlora": "qlora"}.get(w.task, "full")
-    return sizing.TrainingSetup(
+    return training_sizing.TrainingSetup(
         mode=mode, micro_batch=micro_batch, seq_len=w.context, checkpointing=checkpointing, devices=n,
         zero_stage=3 if n > 1 else 0, lora_rank=w.lora_rank, frozen_bits_per_weight=p.bits_per_weight,
         offloaded_activation_fraction=rt.activation_device_fraction,
@@ -118,7 +119,7 @@ def training_fit(w: Workload, a: sizing.Arch, p: Precision, rt: Runtime, n: int,
     def need(mb: int, ckpt: bool) -> sizing.Memory:
         key = (p.id, rt.id, n, mb, ckpt)
         if key not in memo:
-            memo[key] = sizing.training_memory(a, _training_setup(w, p, rt, n, mb, ckpt), rt.overhead_bytes)
+            memo[key] = training_sizing.training_memory(a, _training_setup(w, p, rt, n, mb, ckpt), rt.overhead_bytes)
         return memo[key]
 
     choices = {"on": (True,), "off": (False,)}.get(w.activation_checkpointing or "auto", (False, True))
@@ -155,7 +156,7 @@ def evaluate(w: Workload, model: Model, accel: Accelerator, count: int, precisio
         layout = Layout(data_parallel=count, nodes=math.ceil(count / accel.max_devices))  # ZeRO shards data-parallel ranks
         mem, micro, ckpt = training_fit(w, a, precision, runtime, count, usable, memo)
         steps = math.ceil(w.batch / micro)
-        rate = sizing.training_tokens_per_s(a, accel.bf16_tflops, cat.policy.training_mfu, count, ckpt)
+        rate = training_sizing.training_tokens_per_s(a, accel.bf16_tflops, cat.policy.training_mfu, count, ckpt)
         per_user, total, prefill, bound = rate, rate, None, "compute"
     else:
         layout, mem, speed = laid or _inference_layout(w, model, a, accel, count, precision, runtime, cat, kv_bytes, usable, layout, memo)
@@ -366,5 +367,5 @@ def reference_memory(w: Workload, model: Model, precision: Precision, cat: Catal
     runtime = sorted(runtimes or list(cat.runtimes.values()), key=lambda r: r.serves_many == w.training)[0]
     if w.training:
         ckpt = w.activation_checkpointing == "on"
-        return sizing.training_memory(arch(model), _training_setup(w, precision, runtime, 1, 1, ckpt), runtime.overhead_bytes), runtime
+        return training_sizing.training_memory(arch(model), _training_setup(w, precision, runtime, 1, 1, ckpt), runtime.overhead_bytes), runtime
     return _inference_memory(w, arch(model), precision, runtime, 1), runtime

@@ -15,7 +15,8 @@ from typing import Any
 
 from .. import sizing
 from ..knowledge.loader import Catalog
-from ..knowledge.schema import Accelerator, Model, Precision, Runtime
+from ..knowledge.runtime_schema import Runtime
+from ..knowledge.schema import Accelerator, Model, Precision
 from . import layouts, offload
 from .costs import prices_of
 from .evaluate import (

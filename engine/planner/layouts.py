@@ -14,7 +14,8 @@ from functools import lru_cache
 
 from .. import scaleout, sizing
 from ..knowledge.loader import Catalog
-from ..knowledge.schema import Accelerator, Model, Runtime
+from ..knowledge.runtime_schema import Runtime
+from ..knowledge.schema import Accelerator, Model
 from .memo import per_catalog
 from .options import Layout, Workload
 

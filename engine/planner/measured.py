@@ -11,7 +11,8 @@ import math
 from collections import defaultdict
 
 from ..knowledge.loader import Catalog
-from ..knowledge.schema import Accelerator, CalibrationRun, Runtime
+from ..knowledge.runtime_schema import Runtime
+from ..knowledge.schema import Accelerator, CalibrationRun
 
 _FACTORS: dict[int, tuple[Catalog, dict[tuple[str, str], float]]] = {}  # by catalog: its factors (the catalog kept alive)
 _KEPT = 16  # catalogs remembered (load_catalog caches 8, consultations of model files add a few)

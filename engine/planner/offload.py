@@ -17,7 +17,8 @@ from dataclasses import dataclass, replace
 from .. import hybrid, money, sizing
 from ..errors import InputError
 from ..knowledge.loader import Catalog
-from ..knowledge.schema import Accelerator, Model, Precision, Runtime
+from ..knowledge.runtime_schema import Runtime
+from ..knowledge.schema import Accelerator, Model, Precision
 from ..units import GB
 from .costs import HOSTS_KEPT, has_cores, host_boxes, host_cores, prices_of
 from .evaluate import (

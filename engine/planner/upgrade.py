@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from .. import hybrid, money, sizing
+from .. import host_sizing, hybrid, money, sizing
 from ..knowledge.loader import Catalog
 from ..knowledge.schema import Accelerator, Model
 from . import offload
@@ -59,7 +59,7 @@ def more_cards(w: Workload, model: Model, accel: Accelerator, count: int, cat: C
             host = None
             if accel.kind == "gpu" and n > cat.policy.upgrade_host_gpus:
                 weights = weights_at(arch(model), cat.precisions[option.precision])
-                ram = sizing.host_ram_bytes(weights, cat.policy.host_ram_per_weights, cat.policy.host_os_reserve_bytes)
+                ram = host_sizing.host_ram_bytes(weights, cat.policy.host_ram_per_weights, cat.policy.host_os_reserve_bytes)
                 cores = host_cores(w, accel, cat.runtimes[option.runtime], n, option.layout, cat)
                 host = host_for(n, ram, cores, cat, accel)
             host_usd = host.buy_price.per_device_usd if host and host.buy_price else (0.0 if host is None else None)
