@@ -1,5 +1,5 @@
-"""The host around the accelerators, loading and offload (pitfall P2): CPU cores, RAM, reading a checkpoint from a
-drive, streaming weights over a link; pure functions over numbers.
+"""The host around the accelerators, loading and offload (pitfall P2): CPU cores, RAM and reading a checkpoint from a
+drive; pure functions over numbers.
 """
 
 from __future__ import annotations
@@ -31,8 +31,3 @@ def load_seconds(n_bytes: float, read_gbs: float) -> float:
     """Seconds to read ``n_bytes`` from a drive reading ``read_gbs`` GB/s (policy sata-gbs, nvme-gbs)."""
     return n_bytes / (read_gbs * GIGA)
 
-
-def streamed_steps_per_s(bytes_per_step: float, link_gbs: float) -> float:
-    """Decode steps per second when each step streams ``bytes_per_step`` over a ``link_gbs`` GB/s link
-    (policy moe-offload-link-gbs: PCIe Gen4 x16, l40s-datasheet-copy)."""
-    return link_gbs * GIGA / bytes_per_step

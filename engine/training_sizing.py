@@ -21,7 +21,6 @@ MIXED_PRECISION_STATE_BYTES = WORKING_WEIGHT_BYTES + GRADIENT_BYTES + ADAM_STATE
 ADAPTER_STATE_BYTES = 16  # LoRA adapters train in fp32: weight 4 + grad 4 + Adam m, v 8 (measured-h200 lora-bf16)
 TRAIN_LAYER_FACTOR = 2.45  # training keeps ~2.45x one layer's inference transient per layer (measured-h200 7B LoRA, no recompute)
 LOGIT_BYTES_PER_VOCAB = 8  # bf16 logits + fp32 upcast for the loss + fp32 gradient, per vocab entry per token (measured-h200, fit within 6%)
-CHECKPOINT_BYTES_PER_HIDDEN = 2  # full recompute keeps each layer's 16-bit input: 2sbh per layer (korthikanti)
 
 
 def training_activation_bytes(arch: Arch, tokens: int, checkpointing: bool, hidden_bytes: int = BYTES_16BIT) -> int:
