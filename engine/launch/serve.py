@@ -53,14 +53,18 @@ def vllm(option: Option, w: Workload, model: Model, runtime: Runtime, catalog: C
     args = Args(tool)
     layout = option.layout
     _parallel(args, option)
-    if layout.data_parallel > 1:
+    ranks = "data-parallel attention ranks" if layout.dp_attention else "replicas"
+    if layout.dp_attention:
+        args.set("data_parallel", layout.data_parallel,
+                 f"layout: attention data-parallel over {layout.data_parallel} ranks, each holding only its own users' MLA cache")
+    elif layout.data_parallel > 1:
         args.set("data_parallel", layout.data_parallel, f"layout: {layout.data_parallel} data-parallel replicas, each serving its own users")
     if layout.expert_parallel > 1:
         args.set("expert_parallel", None, f"layout: expert parallel {layout.expert_parallel} (vLLM spreads the routed experts "
                  "over tensor x data parallel ranks)")
     args.set("context", w.context, f"workload: {w.context:,} tokens per sequence")
     args.set("sequences", _sequences(option, w),
-             f"workload: {w.concurrency} concurrent user(s)" + (f" over {layout.data_parallel} replicas" if layout.data_parallel > 1 else ""))
+             f"workload: {w.concurrency} concurrent user(s)" + (f" over {layout.data_parallel} {ranks}" if layout.data_parallel > 1 else ""))
     args.set("memory_fraction", runtime.memory_fraction,
              f"runtime: the plan sized {runtime.memory_fraction:g} of each device's memory for weights, KV cache and overhead")
     if option.precision != model.native_precision and option.precision in VLLM_DTYPES:
