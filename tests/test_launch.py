@@ -178,6 +178,21 @@ def test_vllm_takes_pipeline_across_nodes_data_parallel_replicas_and_expert_para
     assert "Ray cluster" in launch.note and launch.numbers["data_parallel"] == 2
 
 
+def test_vllm_runs_data_parallel_attention_with_one_rank_per_device_and_the_experts_spread_over_all():
+    """The golden 1,000-user DeepSeek-R1 tier on 8 x MI300X: --data-parallel-size 8 --enable-expert-parallel and no
+    tensor parallel, each rank scheduling its eighth of the users, every setting saying why."""
+    data = json.loads((GOLDEN / "r1-671b-1000-users-rack.json").read_text())
+    low = data["recommendations"][0]
+    assert low["layout"]["dp_attention"]
+    launch = low["launch"]
+    roles = parse(launch["commands"][0], "vllm")
+    assert roles["data_parallel"] == "8" and "tensor_parallel" not in roles and roles["expert_parallel"] is None
+    assert roles["sequences"] == str(math.ceil(1000 / 8))
+    why = {s["flag"]: s["why"] for s in launch["flags"]}
+    assert why["--data-parallel-size"] == "layout: attention data-parallel over 8 ranks, each holding only its own users' MLA cache"
+    assert why["--max-num-seqs"] == "workload: 1000 concurrent user(s) over 8 data-parallel attention ranks"
+
+
 def test_llama_server_keeps_experts_in_host_ram_and_starts_one_server_per_replica():
     option, w = _option("llama-cpp", 2, Layout(data_parallel=2, offload="experts"), precision="q4_k_m", hardware="rtx-4090")
     launch = plan(option, w, CAT)

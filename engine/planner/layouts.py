@@ -53,8 +53,13 @@ def candidates(w: Workload, a: sizing.Arch, accel: Accelerator, count: int, runt
     serving = _serving(a.heads, kv, a.layers, accel.max_devices, count, runtime.serves_many, min(w.concurrency, count),
                        expert_parallel and bool(a.experts))
     if dp_attention and 1 < count <= (a.experts or 0):  # every rank holds at least one expert
-        return (*serving, _dp_attention(count, nodes, sizing.moe_shared_fraction(a)))
+        return (*serving, dp_attention_layout(a, count, accel.max_devices))
     return serving
+
+
+def dp_attention_layout(a: sizing.Arch, count: int, per_node: int) -> Layout:
+    """Attention data-parallel over ``count`` devices, the routed experts expert-parallel over all of them."""
+    return _dp_attention(count, math.ceil(count / per_node), sizing.moe_shared_fraction(a))
 
 
 @lru_cache(maxsize=1024)
