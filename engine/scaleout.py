@@ -3,6 +3,11 @@
 A layout runs ``replicas`` copies of the model, each split ``tensor`` ways inside a node (every layer divided, two
 all-reduces per layer) and ``pipeline`` ways by consecutive layers (stages, across nodes when they do not share one).
 Each replica serves its share of the users; replicas add throughput, not speed per user.
+
+Data-parallel attention (``Split.dp_attention``) is the other shape, for MLA mixture-of-experts models whose cache
+tensor parallel cannot split: the ranks form one model, each running the attention of its own users (their MLA cache
+only, the attention and shared weights whole), the routed experts spread over all of them, the tokens exchanged with
+the experts' ranks by two all-to-alls per MoE layer (vllm-dp-deploy, sglang-dp-attention).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ class Split:
     replicas: int = 1
     per_node: int = 1
     micro_batches: bool = True  # a serving engine keeps every stage busy with micro-batches; a layer split does not
+    dp_attention: bool = False  # the ``replicas`` ranks are one model: attention data-parallel, experts expert-parallel
 
     @property
     def devices(self) -> int:
@@ -65,13 +71,24 @@ def rank_memory(arch: sizing.Arch, weight_total_bytes: int, kv_bytes_per_element
     """Memory on one device of the layout: its share of the weights and of its replica's KV cache, with the KV heads
     a tensor-parallel rank must replicate (``kv_share_per_rank``)."""
     per_replica = users_per_replica(users, split.replicas)
-    shards = split.tensor * split.pipeline
     in_flight = context * per_replica if prefill_chunk is None else min(context * per_replica, prefill_chunk)
+    if split.dp_attention:  # a rank: the attention and shared weights whole, its share of the experts, its users' cache
+        return sizing.Memory(weights=math.ceil(weight_total_bytes * rank_weight_share(arch, split.replicas)),
+                             kv_cache=sizing.kv_cache_bytes(arch, context, per_replica, kv_bytes_per_element),
+                             activations=sizing.inference_activation_bytes(arch, in_flight), overhead=overhead_bytes)
+    shards = split.tensor * split.pipeline
     kv = sizing.kv_cache_bytes(arch, context, per_replica, kv_bytes_per_element) * kv_share_per_rank(arch, split.tensor)
     return sizing.Memory(weights=math.ceil(weight_total_bytes / shards),
                          kv_cache=math.ceil(kv / split.pipeline),
                          activations=math.ceil(sizing.inference_activation_bytes(arch, in_flight) / shards),
                          overhead=overhead_bytes)
+
+
+def rank_weight_share(arch: sizing.Arch, ranks: int) -> float:
+    """The share of a MoE's weights one of ``ranks`` data-parallel-attention ranks holds: the part outside the routed
+    experts (attention, embeddings, shared experts: ``sizing.moe_shared_fraction``) whole, the routed experts divided."""
+    shared = sizing.moe_shared_fraction(arch)
+    return shared + (1 - shared) / ranks
 
 
 def decode_speed(arch: sizing.Arch, weight_total_bytes: int, kv_bytes_per_sequence: float, users: int, split: Split,
@@ -85,6 +102,9 @@ def decode_speed(arch: sizing.Arch, weight_total_bytes: int, kv_bytes_per_sequen
     user still waits for the whole pass, but the stages work at once. Replicas multiply the users served, not the
     speed each sees. ``kv_bytes_per_sequence`` is a full-context sequence's KV cache over all layers.
     """
+    if split.dp_attention:
+        return _dp_attention_speed(arch, weight_total_bytes, kv_bytes_per_sequence, users, split, bandwidth_gbs,
+                                   bandwidth_efficiency, tflops, compute_efficiency, links, overhead)
     per_replica = users_per_replica(users, split.replicas)
     stages = split.pipeline
     micro = math.ceil(per_replica / stages) if split.micro_batches else per_replica
@@ -104,6 +124,48 @@ def decode_speed(arch: sizing.Arch, weight_total_bytes: int, kv_bytes_per_sequen
     prefill = stage_prefill * spread if stage_prefill is not None else None
     return sizing.Speed(decode_per_seq=1 / t_pass, decode_total=served / t_pass, prefill=prefill,
                         bound="interconnect" if t_hops > t_stages else stage_bound)
+
+
+def _dp_attention_speed(arch: sizing.Arch, weight_total_bytes: int, kv_bytes_per_sequence: float, users: int, split: Split,
+                        bandwidth_gbs: float, bandwidth_efficiency: float, tflops: float | None, compute_efficiency: float,
+                        links: Links, overhead: sizing.StepOverhead) -> sizing.Speed:
+    """Decode speed under data-parallel attention: every rank steps at once, timed by ``sizing.decode_step`` on its own
+    users, plus the step's expert all-to-alls.
+
+    A rank reads its attention and shared weights whole, and of its share of the routed experts those that any token of
+    the step, from every rank, is routed to; its own users' KV cache; it computes its users' tokens (balanced routing
+    gives it as many expert tokens as it sends out)."""
+    ranks = split.replicas
+    per_rank = users_per_replica(users, ranks)
+    served = min(max(users, 1), per_rank * ranks)
+    shared = sizing.moe_shared_fraction(arch)
+    read = weight_total_bytes * (shared + (1 - shared) / ranks * sizing.experts_touched(arch, served))
+    # decode_step reads moe_weight_fraction_read(arch, per_rank) of the weights it is given: give it those whose share
+    # that is the rank's read (no tensor parallel: one device, no all-reduce)
+    given = math.ceil(read / sizing.moe_weight_fraction_read(arch, per_rank))
+    step, rank_prefill, bound = sizing.decode_step(
+        arch, given, math.ceil(kv_bytes_per_sequence * per_rank), per_rank, bandwidth_gbs, bandwidth_efficiency, tflops,
+        compute_efficiency, 1, None, 0.0, overhead)
+    t_exchange = _all_to_all_s(arch, per_rank, split, links)
+    t_step = step + t_exchange
+    return sizing.Speed(decode_per_seq=1 / t_step, decode_total=served / t_step,
+                        prefill=rank_prefill * ranks if rank_prefill is not None else None,
+                        bound="interconnect" if t_exchange > step else bound)
+
+
+def _all_to_all_s(arch: sizing.Arch, sequences: int, split: Split, links: Links) -> float:
+    """Seconds of one decode step's expert all-to-alls: two per MoE layer (the tokens to their experts' ranks and the
+    results back), each rank sending each of its ``sequences`` tokens' hidden state once to every other rank that holds
+    one of the token's k experts (uniform routing: a given rank holds one with chance 1 - (1 - 1/ranks)^k). Ranks in
+    the node take the devices' link, the others the node network, both at once."""
+    ranks = split.replicas
+    message = sequences * arch.hidden * sizing.BYTES_16BIT * (1 - (1 - 1 / ranks) ** (arch.experts_active or 1))
+    in_node = min(ranks, split.per_node) - 1
+    off_node = ranks - 1 - in_node
+    t_in = in_node * message / (links.device_gbs * sizing.GIGA) if links.device_gbs else 0.0
+    t_off = off_node * message / (links.node_gbs * sizing.GIGA)
+    latency = links.node_latency_s if off_node else links.device_latency_s
+    return 2 * (arch.moe_layers or arch.layers) * (latency + max(t_in, t_off))
 
 
 def layer_split_speed_ceiling(arch: sizing.Arch, weight_total_bytes: int, kv_bytes_per_sequence: float, users: int,

@@ -123,6 +123,7 @@ class Policy:
     node_network_gbs: dict[str, float] = meta(required=True, unit="GB/s per direction")
     node_network_latency_s: dict[str, float] = meta(required=True, unit="seconds per message")
     expert_parallel_runtimes: tuple[str, ...] = meta(required=True)
+    dp_attention_runtimes: tuple[str, ...] = meta(required=True)
     # hybrid CPU+GPU: routed experts or whole layers in host RAM, computed by the host CPU (engine/hybrid.py)
     default_offload: str = meta(required=True, choices=("auto", "none", "experts", "layers"))
     hybrid_runtime: str = meta(required=True)

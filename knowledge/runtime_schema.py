@@ -28,7 +28,7 @@ LAUNCH_STYLES: dict[str, tuple[str, ...]] = {
     "llama-server": ("model_file", "gpu_layers", "context", "sequences", "kv_dtype_k", "kv_dtype_v", "cpu_moe", "split_mode",
                      "tensor_split", "port"),
     "trtllm-serve": ("tensor_parallel", "pipeline_parallel", "expert_parallel", "sequences", "context", "batched_tokens",
-                     "memory_fraction", "port"),
+                     "memory_fraction", "port", "llm_api_options"),
     "mlx-lm-server": ("model", "port"),
     "accelerate": ("processes", "machines", "module"),
     "trl-sft": ("model", "dataset", "micro_batch", "accumulation", "checkpointing", "bf16", "fp16", "context", "peft", "lora_rank",

@@ -275,6 +275,7 @@ class CalibrationRun:
     tensor_parallel: int | None = meta(positive=True, unit="devices")
     pipeline_parallel: int | None = meta(positive=True, unit="devices")
     data_parallel: int | None = meta(positive=True, unit="replicas")
+    dp_attention: bool = meta(False)  # the data_parallel ranks run the attention of one model, the experts spread over all
     notes: str = meta("")
     local: bool = meta(False)  # measured on the user's machine (`llmhw calibrate`): corrects that device and runtime's estimates
     # hybrid CPU+GPU runs (engine/hybrid.py): what stayed in host RAM, and the host (a catalog CPU box, or its bandwidth)

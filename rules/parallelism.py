@@ -108,12 +108,55 @@ class ParallelismRules:
         """
         option = self.option(rec)
         lay = option.layout
-        if lay.data_parallel < 2:
-            return  # the layout (a planner result) is not in the pattern
+        if lay.data_parallel < 2 or lay.dp_attention:
+            return  # the layout (a planner result) is not in the pattern; data-parallel attention: NET-dp-attention
         self.conclude(Tip(effect_nodes=lay.nodes), replicas=lay.data_parallel, per_replica=option.count // lay.data_parallel,
                       hardware=self.catalog.accelerators[option.hardware].name, users=users,
                       users_each=math.ceil(users / lay.data_parallel), total_tokens_per_s=option.total_tokens_per_s,
                       dp_flag=_vllm_flag(self, "data_parallel"))
+
+    @Rule(AS.workload << Workload(task="inference", concurrency=MATCH.users), subject(), SEVERAL_DEVICES,
+          salience=SALIENCE_ADVICE)
+    @rule_meta(id="NET-dp-attention",
+               statement="attention runs data-parallel over {ranks} devices, each holding the MLA cache of about {users_each} "
+               "of the {users} users, and the routed experts expert-parallel over all of them",
+               message="Run {model}'s attention data-parallel and its routed experts expert-parallel over the {ranks} x {hardware} "
+               "(vLLM: {dp_flag} {ranks} {ep_flag}; SGLang: --enable-dp-attention). Its MLA cache is one latent per token that "
+               "tensor parallel cannot split, so under TP every device would keep the cache of all {users} users; here each "
+               "keeps only its own ~{users_each} users' ({kv_bytes:gb}), beside the attention and shared weights whole and "
+               "1/{ranks} of the experts ({weights_bytes:gb} of weights per device). Two all-to-alls per MoE layer carry the "
+               "tokens to their experts' devices ({tokens_per_s:rate} per user, {total_tokens_per_s:rate} in all).",
+               sources=["vllm-dp-deploy", "sglang-dp-attention", "sglang-mla-replicated", "vllm-ep-deployment"],
+               needs=("model", "concurrency"))
+    def dp_attention(self: Host, workload: Workload, rec: Recommendation, users: int) -> None:
+        """## What it decides
+        For an MLA mixture-of-experts model (DeepSeek-V3/R1) served to many users: run the attention data-parallel and
+        the experts expert-parallel, instead of tensor parallel, when that fits where TP does not or runs faster.
+
+        ## Why
+        MLA caches one compressed latent per token, a single KV head that tensor parallel cannot divide: every TP rank
+        keeps the whole cache (sglang-mla-replicated), so many users' cache fills every device. Data-parallel attention
+        gives each rank its own requests, hence only their cache, while the routed experts, most of the weights, are
+        still spread over all ranks; the ranks meet before and after every MoE layer to exchange tokens.
+
+        ## Example
+        DeepSeek-R1 at FP8 for 1,000 users at 8k context on 8 x MI300X: ~125 users' cache (72 GB) and ~99 GB of weights
+        per GPU, where TP 8 would need all 576 GB of cache on each.
+
+        ## Limits
+        Users are taken as spread evenly over the ranks and routing as uniform over the experts; vLLM is the catalog
+        runtime that runs it (SGLang does too, TensorRT-LLM's enable_attention_dp is not written by its launch plan).
+        """
+        option = self.option(rec)
+        lay = option.layout
+        if not lay.dp_attention:
+            return  # the layout (a planner result) is not in the pattern
+        self.conclude(Tip(effect_bytes=option.memory.kv_cache), model=self.catalog.models[workload["model"]].name,
+                      ranks=lay.data_parallel, hardware=self.catalog.accelerators[option.hardware].name, users=users,
+                      users_each=math.ceil(users / lay.data_parallel), kv_bytes=option.memory.kv_cache,
+                      weights_bytes=option.memory.weights, tokens_per_s=option.tokens_per_s,
+                      total_tokens_per_s=option.total_tokens_per_s, dp_flag=_vllm_flag(self, "data_parallel"),
+                      ep_flag=_vllm_flag(self, "expert_parallel"))
 
     @Rule(OR(AND(AS.rec << Recommendation(tp_over_pcie=True), Mode(kind="recommend")), AS.rec << Fit(tp_over_pcie=True)),
           salience=SALIENCE_ADVICE)

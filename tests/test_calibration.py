@@ -20,7 +20,7 @@ from llmhw import planner
 from llmhw.errors import KnowledgeError
 from llmhw.knowledge.loader import Catalog, load_catalog
 from llmhw.knowledge.schema import CalibrationRun
-from llmhw.planner import offload
+from llmhw.planner import layouts, offload
 from llmhw.planner.options import Layout
 
 BAND = (0.75, 1.33)  # an estimate within x0.75-1.33 of the published figure counts as calibrated
@@ -76,6 +76,8 @@ def stated_layout(run: CalibrationRun, cat: Catalog) -> Layout | None:
     tp, pp, dp = run.tensor_parallel or 1, run.pipeline_parallel or 1, run.data_parallel or 1
     moe = cat.models[run.model].architecture == "moe" and run.runtime in cat.policy.expert_parallel_runtimes
     per_node = cat.accelerators[run.hardware].max_devices
+    if run.dp_attention:  # attention data-parallel over the ranks, the experts expert-parallel over all of them
+        return layouts.dp_attention_layout(planner.arch(cat.models[run.model]), dp, per_node)
     return Layout(tensor_parallel=tp, pipeline_parallel=pp, expert_parallel=tp if moe else 1, data_parallel=dp,
                   nodes=math.ceil(run.count / per_node))
 

@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from llmhw import api
+from llmhw import api, planner
 from llmhw.cli import main
 from llmhw.errors import KnowledgeError
 from llmhw.knowledge.checks import check_entries
 from llmhw.knowledge.loader import load_catalog
 from llmhw.knowledge.runtime_schema import LAUNCH_STYLES, LaunchFlag
 from llmhw.launch import plan
+from llmhw.planner import layouts
 from llmhw.planner.options import Layout, Option, Workload
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -176,6 +177,35 @@ def test_vllm_takes_pipeline_across_nodes_data_parallel_replicas_and_expert_para
     assert "expert_parallel" in roles and roles["expert_parallel"] is None
     assert roles["sequences"] == str(math.ceil(64 / 2)) and roles["context"] == "16384"
     assert "Ray cluster" in launch.note and launch.numbers["data_parallel"] == 2
+
+
+def test_vllm_runs_data_parallel_attention_with_one_rank_per_device_and_the_experts_spread_over_all():
+    """The golden 1,000-user DeepSeek-R1 tier on 8 x MI300X: --data-parallel-size 8 --enable-expert-parallel and no
+    tensor parallel, each rank scheduling its eighth of the users, every setting saying why."""
+    data = json.loads((GOLDEN / "r1-671b-1000-users-rack.json").read_text())
+    low = data["recommendations"][0]
+    assert low["layout"]["dp_attention"]
+    launch = low["launch"]
+    roles = parse(launch["commands"][0], "vllm")
+    assert roles["data_parallel"] == "8" and "tensor_parallel" not in roles and roles["expert_parallel"] is None
+    assert roles["sequences"] == str(math.ceil(1000 / 8))
+    why = {s["flag"]: s["why"] for s in launch["flags"]}
+    assert why["--data-parallel-size"] == "layout: attention data-parallel over 8 ranks, each holding only its own users' MLA cache"
+    assert why["--max-num-seqs"] == "workload: 1000 concurrent user(s) over 8 data-parallel attention ranks"
+
+
+def test_trtllm_serve_runs_data_parallel_attention_from_its_options_file():
+    """TensorRT-LLM's DeepSeek-R1 max-throughput recipe on 8 x H200 (trtllm-r1-best-perf): one trtllm-serve with
+    --tp_size 8 --ep_size 8, enable_attention_dp in its LLM API options file and --max_batch_size per rank."""
+    w = dataclasses.replace(_option("vllm", 8, Layout())[1], model="deepseek-r1", context=3072, concurrency=1024)
+    model = CAT.models["deepseek-r1"]
+    option = planner.evaluate(w, model, CAT.accelerators["h200"], 8, CAT.precisions["fp8"], CAT.runtimes["tensorrt-llm"], CAT,
+                              layout=layouts.dp_attention_layout(planner.arch(model), 8, 8))
+    launch = plan(option, w, CAT)
+    assert launch.commands == ("trtllm-serve deepseek-ai/DeepSeek-R1 --tp_size 8 --ep_size 8 --max_batch_size 128 "
+                               "--max_seq_len 3072 --max_num_tokens 8192 --kv_cache_free_gpu_memory_fraction 0.9 "
+                               "--extra_llm_api_options extra-llm-api-config.yml",)
+    assert [(f.name, f.text) for f in launch.files] == [("extra-llm-api-config.yml", "enable_attention_dp: true\n")]
 
 
 def test_llama_server_keeps_experts_in_host_ram_and_starts_one_server_per_replica():

@@ -14,10 +14,10 @@ import os
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from llmhw import api, planner, session, sizing
-from llmhw.planner.evaluate import arch, layer_split_rate_ceiling, layout_search, per_user_rate, usable_bytes
+from llmhw import api, planner, scaleout, session, sizing
+from llmhw.planner.evaluate import arch, layer_split_rate_ceiling, layout_search, per_user_rate, usable_bytes, weights_at
 from llmhw.planner.layouts import tensor_sizes
-from llmhw.planner.options import KV_BYTES_DEFAULT
+from llmhw.planner.options import KV_BYTES_DEFAULT, Layout
 
 CAT = api.catalog()
 INFERENCE_MODELS = sorted(m for m in CAT.models)
@@ -140,10 +140,55 @@ def test_mla_cache_is_whole_on_every_tensor_parallel_rank() -> None:
     GPU (73.7 GB), so AWQ weights (44 GB) plus the cache need ~120 GB per 80 GB GPU: it does not fit."""
     w = workload("deepseek-r1", 8, 131072)
     m, accel = CAT.models["deepseek-r1"], CAT.accelerators["a100-80gb-sxm"]
-    o = planner.evaluate(w, m, accel, 8, CAT.precisions["awq-int4"], CAT.runtimes["vllm"], CAT)
-    assert o.layout.tensor_parallel == 8
+    o = planner.evaluate(w, m, accel, 8, CAT.precisions["awq-int4"], CAT.runtimes["vllm"], CAT,
+                         layout=Layout(tensor_parallel=8, expert_parallel=8))
     assert o.memory.kv_cache == sizing.kv_cache_bytes(planner.arch(m), 131072, 8, 2.0)  # whole, not an eighth
     assert o.memory.total > 115e9 and not o.fits
+
+
+def test_data_parallel_attention_holds_each_ranks_own_users_cache() -> None:
+    """The same 8 users on the same 8 x A100: the planner runs the attention data-parallel (vLLM --data-parallel-size 8
+    --enable-expert-parallel), so each GPU holds one user's cache, the attention and shared weights whole and an eighth of
+    the routed experts, and it fits where tensor parallel 8 does not."""
+    w = workload("deepseek-r1", 8, 131072)
+    m, accel = CAT.models["deepseek-r1"], CAT.accelerators["a100-80gb-sxm"]
+    p = CAT.precisions["awq-int4"]
+    o = planner.evaluate(w, m, accel, 8, p, CAT.runtimes["vllm"], CAT)
+    a = planner.arch(m)
+    assert o.layout.dp_attention and (o.layout.data_parallel, o.layout.expert_parallel, o.layout.tensor_parallel) == (8, 8, 1)
+    assert o.memory.kv_cache == sizing.kv_cache_bytes(a, 131072, 1, 2.0)
+    assert o.memory.weights == math.ceil(weights_at(a, p) * (sizing.moe_shared_fraction(a) + (1 - sizing.moe_shared_fraction(a)) / 8))
+    assert o.fits and o.weights_bytes == pytest.approx(weights_at(a, p), rel=1e-9)  # one copy of the model, not eight
+    assert planner.evaluate(w, m, accel, 8, p, CAT.runtimes["llama-cpp"], CAT).layout.dp_attention is False  # vLLM's
+
+
+MLA_MOE = sorted(m.id for m in CAT.models.values() if m.kv_lora_rank and m.architecture == "moe")
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(st.sampled_from(MLA_MOE), st.sampled_from([2, 4, 8, 16, 32, 64]), st.integers(1, 4000),
+       st.sampled_from([2048, 8192, 32768, 131072]))
+def test_dp_attention_never_holds_more_kv_per_rank_than_tensor_parallel(model: str, count: int, users: int,
+                                                                        context: int) -> None:
+    """For an MLA model, a data-parallel-attention rank never holds more KV cache than a rank of any tensor-parallel
+    layout of the same devices (TP t, count / t replicas): TP keeps the whole latent cache of its replica's users."""
+    a = planner.arch(CAT.models[model])
+    dp = scaleout.rank_memory(a, 10**12, 2.0, context, users, None, 0, scaleout.Split(replicas=count, per_node=8, dp_attention=True))
+    for t in (t for t in (1, 2, 4, 8) if count % t == 0):
+        tp = scaleout.rank_memory(a, 10**12, 2.0, context, users, None, 0,
+                                  scaleout.Split(tensor=t, replicas=count // t, per_node=8))
+        assert dp.kv_cache <= tp.kv_cache, (t, dp.kv_cache, tp.kv_cache)
+
+
+def test_a_thousand_r1_users_get_a_serving_engine_on_one_8_gpu_node() -> None:
+    """DeepSeek-R1 for 1,000 users at 8k on 5 M USD: tensor parallel replicates the 576 GB MLA cache on every GPU, so
+    without data-parallel attention the cheapest tier was llama.cpp on 8 x MI300X; with it, the cheapest is a serving
+    engine on one 8-GPU node (inspur-r1-sglang: 1000+ users on 8 x H200 with SGLang)."""
+    data = api.advise({"model": "deepseek-r1:671b", "scale": "enterprise", "concurrency": 1000, "budget": 5000000}).to_dict()
+    low = data["recommendations"][0]
+    assert low["tier"] == "minimum" and low["serves_many"] and low["runtime"] == "vllm", low["id"]
+    assert low["count"] == 8 and low["layout"]["nodes"] == 1 and low["layout"]["dp_attention"], low["layout"]
+    assert "NET-dp-attention" in {t["id"] for t in data["tips"]}
 
 
 def test_replicated_kv_heads_are_counted_per_rank() -> None:

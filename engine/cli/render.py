@@ -178,9 +178,12 @@ def _upgrade_lines(u: Mapping[str, Any], p: Mapping[str, Any]) -> list[str]:
 
 def layout_brief(layout: Mapping[str, Any] | None, count: int, lead: str, training: bool = False) -> str:
     """How several devices split the work, in a few words after ``lead`` ("TP 8 x PP 2 on 2 nodes", "4 replicas of
-    TP 2"; training: "DP 4", ZeRO's data-parallel ranks); nothing for one device."""
+    TP 2", "DP attention 8 x EP 8"; training: "DP 4", ZeRO's data-parallel ranks); nothing for one device."""
     if not layout or count < 2:
         return ""
+    if layout.get("dp_attention"):
+        text = f"DP attention {layout['data_parallel']} x EP {layout['expert_parallel']}"
+        return lead + text + (f" on {layout['nodes']} nodes" if layout["nodes"] > 1 else "")
     split = " x ".join(f"{k} {layout[f]}" for k, f in (("TP", "tensor_parallel"), ("PP", "pipeline_parallel"))
                        if layout[f] > 1)
     dp = layout["data_parallel"]

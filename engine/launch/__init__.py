@@ -1,7 +1,7 @@
 """Launch plans: the commands that start a sized option on its runtime, with the options that make the plan true.
 
 Every option comes from the runtime's launch table (knowledge/runtimes.yaml, checked on load against the roles of
-its style in ``knowledge.schema.LAUNCH_STYLES``), and every value from a number of the plan: the layout's tensor,
+its style in ``knowledge.runtime_schema.LAUNCH_STYLES``), and every value from a number of the plan: the layout's tensor,
 pipeline, data and expert parallel sizes, the workload's context and users, the runtime's memory share, the
 training plan's micro-batch, accumulation steps, ZeRO stage and recomputation. ``plan`` is pure: the RUN rules call
 it and record each value with the number that set it.

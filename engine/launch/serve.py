@@ -9,11 +9,12 @@ from ..knowledge.loader import Catalog
 from ..knowledge.runtime_schema import Runtime
 from ..knowledge.schema import Model
 from ..planner.options import Option, Workload
-from . import Args, Builder, Launch, hosts, hub_id, replicas_note
+from . import Args, Builder, Launch, LaunchFile, hosts, hub_id, replicas_note
 
 LLAMA_SERVER_PORT = 8080  # llama-server's default --port (llamacpp-server-args); replicas take the next ones
 MLX_SERVER_PORT = 8080  # mlx_lm.server's default --port (mlx-lm-server)
 TRTLLM_SERVE_PORT = 8000  # trtllm-serve's default --port (trtllm-serve-args)
+TRTLLM_OPTIONS_FILE = "extra-llm-api-config.yml"  # its LLM API options file, named as NVIDIA's examples do (trtllm-r1-serve-example)
 # vLLM's --dtype names for the 16- and 32-bit formats (vllm-serve-args: {auto,half,float16,bfloat16,float,float32})
 VLLM_DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
 # Formats vLLM quantizes a 16-bit checkpoint to at load time: `--quantization fp8` (vllm-serve-args); any other
@@ -54,14 +55,18 @@ def vllm(option: Option, w: Workload, model: Model, runtime: Runtime, catalog: C
     args = Args(tool)
     layout = option.layout
     _parallel(args, option)
-    if layout.data_parallel > 1:
+    ranks = "data-parallel attention ranks" if layout.dp_attention else "replicas"
+    if layout.dp_attention:
+        args.set("data_parallel", layout.data_parallel,
+                 f"layout: attention data-parallel over {layout.data_parallel} ranks, each holding only its own users' MLA cache")
+    elif layout.data_parallel > 1:
         args.set("data_parallel", layout.data_parallel, f"layout: {layout.data_parallel} data-parallel replicas, each serving its own users")
     if layout.expert_parallel > 1:
         args.set("expert_parallel", None, f"layout: expert parallel {layout.expert_parallel} (vLLM spreads the routed experts "
                  "over tensor x data parallel ranks)")
     args.set("context", w.context, f"workload: {w.context:,} tokens per sequence")
     args.set("sequences", _sequences(option, w),
-             f"workload: {w.concurrency} concurrent user(s)" + (f" over {layout.data_parallel} replicas" if layout.data_parallel > 1 else ""))
+             f"workload: {w.concurrency} concurrent user(s)" + (f" over {layout.data_parallel} {ranks}" if layout.data_parallel > 1 else ""))
     args.set("memory_fraction", runtime.memory_fraction,
              f"runtime: the plan sized {runtime.memory_fraction:g} of each device's memory for weights, KV cache and overhead")
     if option.precision != model.native_precision and option.precision in VLLM_DTYPES:
@@ -136,6 +141,8 @@ def trtllm_serve(option: Option, w: Workload, model: Model, runtime: Runtime, ca
     assert tool is not None
     layout = option.layout
     checkpoint, note = _checkpoint(option, w, model)
+    if layout.dp_attention:
+        return _trtllm_attention_dp(option, w, runtime, checkpoint, note)
     commands = []
     for replica in range(layout.data_parallel):
         args = Args(tool)
@@ -156,6 +163,28 @@ def trtllm_serve(option: Option, w: Workload, model: Model, runtime: Runtime, ca
     note = " ".join(n for n in (note, replicas_note(layout.data_parallel, layout.tensor_parallel * layout.pipeline_parallel,
                                                     tool.flag("port").flag)) if n)
     return Launch(runtime.id, tuple(commands), tuple(args.settings), note=note, numbers=args.numbers)
+
+
+def _trtllm_attention_dp(option: Option, w: Workload, runtime: Runtime, checkpoint: str, note: str) -> Launch:
+    """One `trtllm-serve` over all the ranks: tensor and expert parallel as wide as the layout, the attention made
+    data-parallel by its LLM API options file (enable_attention_dp), --max_batch_size per rank."""
+    tool = runtime.tool("trtllm-serve")
+    assert tool is not None
+    ranks = option.layout.data_parallel
+    args = Args(tool)
+    args.set("tensor_parallel", ranks, f"layout: {ranks} ranks (the attention data-parallel over them, by {TRTLLM_OPTIONS_FILE})")
+    args.set("expert_parallel", ranks, f"layout: expert parallel {ranks}, the routed experts spread over every rank")
+    args.set("sequences", _sequences(option, w), f"workload: {w.concurrency} concurrent user(s) over {ranks} data-parallel attention ranks")
+    args.set("context", w.context, f"workload: {w.context:,} tokens per sequence")
+    if runtime.prefill_chunk_tokens:
+        args.set("batched_tokens", runtime.prefill_chunk_tokens,
+                 f"runtime: the plan sized activations for {runtime.prefill_chunk_tokens:,} prompt tokens per step")
+    args.set("memory_fraction", runtime.memory_fraction,
+             f"runtime: the plan gives the KV cache {runtime.memory_fraction:g} of the memory left after the weights")
+    args.set("llm_api_options", TRTLLM_OPTIONS_FILE,
+             f"layout: attention data-parallel over {ranks} ranks, each holding only its own users' MLA cache")
+    files = (LaunchFile(TRTLLM_OPTIONS_FILE, "enable_attention_dp: true\n"),)
+    return Launch(runtime.id, (args.command(checkpoint),), tuple(args.settings), files, note=note, numbers=args.numbers)
 
 
 def mlx_server(option: Option, w: Workload, model: Model, runtime: Runtime, catalog: Catalog) -> Launch:

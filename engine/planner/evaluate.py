@@ -212,10 +212,11 @@ def layout_search(w: Workload, model: Model, a: sizing.Arch, accel: Accelerator,
     memory_key = ("rank", precision.bits_per_weight, precision.quantizes, kv_bytes, chunk, overhead_bytes)
     memo = {} if memo is None else memo
     expert_parallel = layouts.expert_parallel_runs(model, runtime, cat)
+    dp_attention = layouts.dp_attention_runs(model, runtime, cat)
     split_of = layouts.split
 
     def memory(lay: Layout) -> sizing.Memory:
-        key = (*memory_key, lay.tensor_parallel, lay.pipeline_parallel, lay.data_parallel)
+        key = (*memory_key, lay.tensor_parallel, lay.pipeline_parallel, lay.data_parallel, lay.dp_attention)
         mem = memo.get(key)
         if mem is None:
             mem = memo[key] = scaleout.rank_memory(a, weights, kv_bytes, w.context, w.concurrency, chunk, overhead_bytes,
@@ -229,7 +230,7 @@ def layout_search(w: Workload, model: Model, a: sizing.Arch, accel: Accelerator,
     def at(count: int, forced: Layout | None = None) -> tuple[Layout, sizing.Memory, sizing.Speed]:
         if forced is not None:
             return forced, memory(forced), speed(forced)
-        options = layouts.candidates(w, a, accel, count, runtime, expert_parallel)
+        options = layouts.candidates(w, a, accel, count, runtime, expert_parallel, dp_attention)
         return layouts.choose(options, memory, speed, usable, target)
 
     return at

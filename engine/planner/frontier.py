@@ -102,6 +102,7 @@ class _Shared:
         if key not in self.settings:
             self.settings[key] = (rt.memory_fraction, rt.overhead_bytes, rt.prefill_chunk_tokens, rt.batches, rt.split,
                                   rt.serves_many, rt.max_devices, layouts.expert_parallel_runs(model, rt, cat),
+                                  layouts.dp_attention_runs(model, rt, cat),
                                   step_overhead(rt, accel, cat), speed_factor(accel, rt, cat))
         return self.settings[key]
 

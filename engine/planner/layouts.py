@@ -4,6 +4,10 @@ A few layouts per count, one per replica count (never a cross product): each rep
 wide as its node, the attention heads and the KV heads allow, and pipeline-parallel over the rest (across nodes).
 The planner takes the most replicas that fit and still give each user the speed target (500 users of an 8B model
 run on many one-GPU replicas, not one 32-way split); below the target, the fastest layout that fits.
+
+An MLA mixture-of-experts model on a runtime that runs its attention data-parallel (policy dp-attention-runtimes) gets
+one more layout per count: attention data-parallel over all the devices, the routed experts expert-parallel over them.
+It is taken over that choice when it fits and that one does not, or when it is faster.
 """
 
 from __future__ import annotations
@@ -34,8 +38,9 @@ def _tensor_sizes(heads: int, kv: int, per_node: int) -> tuple[int, ...]:
 
 
 def candidates(w: Workload, a: sizing.Arch, accel: Accelerator, count: int, runtime: Runtime,
-               expert_parallel: bool) -> tuple[Layout, ...]:
-    """The layouts to try at ``count`` devices, most replicas first.
+               expert_parallel: bool, dp_attention: bool = False) -> tuple[Layout, ...]:
+    """The layouts to try at ``count`` devices, most replicas first, then (``dp_attention``: the runtime runs this
+    model's attention data-parallel, ``dp_attention_runs``) the data-parallel-attention layout.
 
     Training shards data-parallel under ZeRO; a layer-split runtime (llama.cpp) gives each device consecutive layers;
     a serving engine tries one layout per replica count (no more replicas than users, unless the devices admit no
@@ -46,8 +51,21 @@ def candidates(w: Workload, a: sizing.Arch, accel: Accelerator, count: int, runt
     if runtime.split != "tensor":
         return (Layout(pipeline_parallel=count, nodes=nodes),)
     kv = 1 if a.kv_lora_rank else a.kv_heads
-    return _serving(a.heads, kv, a.layers, accel.max_devices, count, runtime.serves_many, min(w.concurrency, count),
-                    expert_parallel and bool(a.experts))
+    serving = _serving(a.heads, kv, a.layers, accel.max_devices, count, runtime.serves_many, min(w.concurrency, count),
+                       expert_parallel and bool(a.experts))
+    if dp_attention and 1 < count <= (a.experts or 0):  # every rank holds at least one expert
+        return (*serving, dp_attention_layout(a, count, accel.max_devices))
+    return serving
+
+
+def dp_attention_layout(a: sizing.Arch, count: int, per_node: int) -> Layout:
+    """Attention data-parallel over ``count`` devices, the routed experts expert-parallel over all of them."""
+    return _dp_attention(count, math.ceil(count / per_node), sizing.moe_shared_fraction(a))
+
+
+@lru_cache(maxsize=1024)
+def _dp_attention(count: int, nodes: int, replicated_share: float) -> Layout:
+    return Layout(data_parallel=count, expert_parallel=count, nodes=nodes, dp_attention=True, replicated_share=replicated_share)
 
 
 @lru_cache(maxsize=4096)
@@ -68,7 +86,7 @@ def _serving(heads: int, kv: int, layers: int, per_node: int, count: int, replic
 def split(layout: Layout, per_node: int, micro_batches: bool) -> scaleout.Split:
     """The sizing view of a layout on nodes of ``per_node`` devices (``micro_batches``: a serving engine's)."""
     return scaleout.Split(tensor=layout.tensor_parallel, pipeline=layout.pipeline_parallel, replicas=layout.data_parallel,
-                          per_node=per_node, micro_batches=micro_batches)
+                          per_node=per_node, micro_batches=micro_batches, dp_attention=layout.dp_attention)
 
 
 def links(accel: Accelerator, cat: Catalog) -> scaleout.Links:
@@ -93,7 +111,26 @@ def network_of(accel: Accelerator, cat: Catalog) -> str:
 def choose(layouts: Sequence[Layout], memory: Callable[[Layout], sizing.Memory], speed: Callable[[Layout], sizing.Speed],
            usable: int, target: float) -> tuple[Layout, sizing.Memory, sizing.Speed]:
     """The layout an option runs in: the most replicas that fit and reach ``target`` tokens/s per user, else the
-    fastest that fits, else (nothing fits) the one needing the least memory per device."""
+    fastest that fits, else (nothing fits) the one needing the least memory per device. A data-parallel-attention
+    layout replaces that choice when it fits and the choice does not, or when it is faster."""
+    chosen = _choose([lay for lay in layouts if not lay.dp_attention], memory, speed, usable, target)
+    for lay in layouts:
+        if not lay.dp_attention:
+            continue
+        m = memory(lay)
+        chosen_fits = chosen[1].total <= usable
+        if m.total > usable:
+            if not chosen_fits and m.total < chosen[1].total:
+                chosen = (lay, m, speed(lay))
+            continue
+        s = speed(lay)
+        if not chosen_fits or s.decode_per_seq > chosen[2].decode_per_seq:
+            chosen = (lay, m, s)
+    return chosen
+
+
+def _choose(layouts: Sequence[Layout], memory: Callable[[Layout], sizing.Memory], speed: Callable[[Layout], sizing.Speed],
+            usable: int, target: float) -> tuple[Layout, sizing.Memory, sizing.Speed]:
     best: tuple[Layout, sizing.Memory, sizing.Speed] | None = None
     smallest: tuple[Layout, sizing.Memory] | None = None
     for lay in layouts:
@@ -116,3 +153,10 @@ def expert_parallel_runs(model: Model, runtime: Runtime, cat: Catalog) -> bool:
     """Whether this runtime places a MoE's routed experts whole on the tensor-parallel ranks (policy
     expert-parallel-runtimes: vLLM and SGLang --enable-expert-parallel, TensorRT-LLM moe_expert_parallel_size)."""
     return model.architecture == "moe" and runtime.id in cat.policy.expert_parallel_runtimes
+
+
+def dp_attention_runs(model: Model, runtime: Runtime, cat: Catalog) -> bool:
+    """Whether this runtime runs this model's attention data-parallel and its experts expert-parallel over all the ranks
+    (policy dp-attention-runtimes): a mixture of experts with MLA, whose single latent KV head tensor parallel cannot
+    split (sglang-mla-replicated)."""
+    return (model.architecture == "moe" and bool(model.kv_lora_rank) and runtime.id in cat.policy.dp_attention_runtimes)

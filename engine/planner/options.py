@@ -98,6 +98,10 @@ class Layout:
     consecutive layers (a layer split, where one stage works at a time for a token); expert parallel spreads a
     MoE's routed experts over the ranks that hold them; data-parallel replicas each serve their own users.
     ``offload`` says what stays in host RAM and runs on the host CPU ("none", "experts" or "layers").
+
+    ``dp_attention``: the ``data_parallel`` ranks are no whole replicas but one model: each runs the attention (and
+    holds the MLA cache) of its own users, with the attention and shared weights whole, the routed experts spread
+    expert-parallel over all of them (``replicated_share``: the share of the weights every rank holds whole).
     """
 
     tensor_parallel: int = 1
@@ -106,13 +110,26 @@ class Layout:
     data_parallel: int = 1
     nodes: int = 1
     offload: str = "none"
+    dp_attention: bool = False
+    replicated_share: float = 0.0
 
     @property
     def devices(self) -> int:
         return self.tensor_parallel * self.pipeline_parallel * self.data_parallel
 
+    @property
+    def weight_copies(self) -> float:
+        """How many copies of the model's weights the devices hold together: one per replica; under DP attention one,
+        and the replicated share once more on every other rank."""
+        if self.dp_attention:
+            return 1 + self.replicated_share * (self.data_parallel - 1)
+        return self.data_parallel
+
     def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        out = {k: v for k, v in self.__dict__.items() if k not in ("dp_attention", "replicated_share")}
+        if self.dp_attention:  # only then: the other layouts' answers keep their shape
+            out.update(dp_attention=True, replicated_share=round(self.replicated_share, 4))
+        return out
 
 
 @dataclass(frozen=True)
@@ -178,8 +195,8 @@ class Option:
     def weights_bytes(self) -> int:
         """The model's weights over all devices, counted once however many serving replicas hold a copy (training's
         data-parallel ranks shard them under ZeRO instead)."""
-        copies = self.layout.data_parallel if self.zero_stage == 0 else 1
-        return self.memory.weights * self.count // copies
+        copies = self.layout.weight_copies if self.zero_stage == 0 else 1
+        return int(self.memory.weights * self.count // copies)
 
     @property
     def checkpoint_bytes(self) -> int:
