@@ -75,7 +75,8 @@ class BaseEngine(KnowledgeEngine):  # type: ignore[misc]
         super().__init__()
         self.firing: list[tuple[Any, dict[str, Any]]] = []
         self._split_firing: tuple[Any, dict[str, Any]] | None = None  # the firing whose matched facts and values follow
-        self._matched_ids: set[int | None] = set()
+        self._matched_ids: set[int] = set()
+        self._matched_sorted: tuple[int, ...] = ()
         self._matched_values: dict[str, Any] = {}
         self.events: list[TraceEvent] = []
         self.options: dict[str, Option] = {}
@@ -120,20 +121,34 @@ class BaseEngine(KnowledgeEngine):  # type: ignore[misc]
         if firing is not self._split_firing:  # a rule's matched facts and values, split once per firing
             self._split_firing = firing
             matched = firing[1]
-            self._matched_ids = {v.__factid__ for v in matched.values() if isinstance(v, Fact)}
+            self._matched_ids = {v.__factid__ for v in matched.values() if isinstance(v, Fact)} - {None}
+            self._matched_sorted = tuple(sorted(self._matched_ids))
             self._matched_values = {k: v for k, v in matched.items() if not isinstance(v, Fact)}
         meta = firing[0]
         values = {**self._matched_values, **bindings}
         if meta.message and isinstance(fact, STAMPED):
             fact = type(fact)(**{**fact.as_dict(), "id": meta.id, "message": render(meta.message, values)})
-        declared = self.declare(fact)
-        used = self._matched_ids.union([f.__factid__ for f in inputs]) if inputs else set(self._matched_ids)
-        used.discard(None)
-        self.events.append(TraceEvent.unrendered(
-            meta.statement, seq=len(self.events) + 1, rule_id=meta.id, rule_name=meta.name,
+        declared = self._declare_one(fact)
+        if inputs:
+            used = self._matched_ids.union([f.get("__factid__") for f in inputs])
+            used.discard(None)
+            inputs_ids = tuple(sorted(used))
+        else:
+            inputs_ids = self._matched_sorted
+        events = self.events
+        events.append(TraceEvent.unrendered(
+            meta.statement, seq=len(events) + 1, rule_id=meta.id, rule_name=meta.name,
             bindings=dict(sorted(values.items())),  # made JSON-ready (trace.plain) only if a trace is written
-            inputs=tuple(sorted(used)), outputs=(declared.__factid__,) if declared is not None else (), sources=meta.sources,
+            inputs=inputs_ids, outputs=(declared["__factid__"],) if declared is not None else (), sources=meta.sources,
         ))
+        return declared
+
+    def _declare_one(self, fact: Fact) -> Fact | None:
+        """experta's ``declare`` of one fact while the rules run: the same checks and working memory, without the
+        varargs and generator expressions around them (the agenda is updated by the run loop, as experta does then)."""
+        if not self.running or fact.has_field_constraints() or fact.has_nested_accessor():
+            return self.declare(fact)  # experta's own path (and its errors)
+        declared: Fact | None = self.facts.declare(fact)
         return declared
 
     def workload(self, fact: Fact) -> Workload:
