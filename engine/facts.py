@@ -75,8 +75,30 @@ class FactList(experta.factlist.FactList):  # type: ignore[misc]
     """experta's working memory, telling facts apart and storing them faster.
 
     experta identifies a fact by its type and its items but the special ones, testing each key for being special; a
-    consultation declares ~100 facts of a few key sets each, so the test is made once per key set.
+    consultation declares ~100 facts of a few key sets each, so the test is made once per key set. The facts are also
+    kept by type, in declaration order, for the rules that read every fact of one type (``of_type``).
     """
+
+    last_index: int  # experta's: the id the next fact gets
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.by_type: dict[type, list[experta.Fact]] = {}
+
+    def of_type(self, kind: type) -> list[experta.Fact]:
+        """The facts that are instances of ``kind``, in declaration order (the order of their ids)."""
+        found = [facts for of, facts in self.by_type.items() if issubclass(of, kind)]
+        if len(found) == 1:
+            return list(found[0])
+        return sorted((f for facts in found for f in facts), key=lambda f: f["__factid__"])
+
+    def retract(self, idx_or_fact: int | experta.Fact) -> int:
+        idx = idx_or_fact if isinstance(idx_or_fact, int) else idx_or_fact.__factid__
+        fact = self.get(idx)
+        retracted: int = super().retract(idx_or_fact)
+        facts = self.by_type[type(fact)]
+        del facts[next(i for i, f in enumerate(facts) if f is fact)]
+        return retracted
 
     def declare(self, fact: experta.Fact) -> experta.Fact | None:
         """experta's ``declare`` (validated, refused if an equal fact is stored and duplication is off, else numbered
@@ -95,6 +117,11 @@ class FactList(experta.factlist.FactList):  # type: ignore[misc]
         self[idx] = fact
         self.last_index = idx + 1
         self.added.append(fact)
+        by_type = self.by_type.get(type(fact))
+        if by_type is None:
+            self.by_type[type(fact)] = [fact]
+        else:
+            by_type.append(fact)
         counter[fact_id] = counter.get(fact_id, 0) + 1
         if watchers.FACTS.isEnabledFor(logging.INFO):
             watchers.FACTS.info(" ==> %s: %r", fact, fact)

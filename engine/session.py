@@ -8,13 +8,14 @@ consultation: building the network is the costly part.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from itertools import chain
 from typing import Any
 
-from experta import Fact, KnowledgeEngine, Rule
+from experta import Fact, KnowledgeEngine, Rule, watchers
 from experta.agenda import Agenda
 from experta.strategies import DepthStrategy
 
@@ -104,6 +105,24 @@ class BaseEngine(KnowledgeEngine):  # type: ignore[misc]
         self._KnowledgeEngine__declare(*chain.from_iterable(deffacts() for deffacts in self.get_deffacts()))  # as experta's reset
         self.running = False
 
+    def run(self, steps: float = float("inf")) -> None:
+        """experta's ``run`` (the agenda updated, its next activation fired, until none is left or the engine halts)
+        without formatting each firing's facts for the RULES watcher when it would not log them (experta formats them
+        for every firing). With that watcher or the AGENDA one on, experta's own loop runs."""
+        if watchers.RULES.isEnabledFor(logging.INFO) or watchers.worth("AGENDA", "DEBUG"):
+            super().run(steps)
+            return
+        self.running = True
+        while steps > 0 and self.running:
+            added, removed = self.get_activations()
+            self.strategy.update_agenda(self.agenda, added, removed)
+            activation = self.agenda.get_next()
+            if activation is None:
+                break
+            steps -= 1
+            activation.rule(self, **{k: v for k, v in activation.context.items() if not k.startswith("__")})
+        self.running = False
+
     def start(self, catalog: Catalog) -> None:
         self.catalog = catalog
         self.policy = catalog.policy
@@ -157,7 +176,8 @@ class BaseEngine(KnowledgeEngine):  # type: ignore[misc]
 
     def facts_of(self, kind: type) -> list[Fact]:
         """The facts of one type in working memory, in declaration order."""
-        return [f for f in self.facts.values() if isinstance(f, kind)]
+        found: list[Fact] = self.facts.of_type(kind)
+        return found
 
     def option(self, fact: Fact) -> Option:
         """The sized option behind a Candidate or Fit fact."""
