@@ -172,7 +172,7 @@ class Tester(FeatureTesterNode):  # type: ignore[misc]
                 return
             if type(match) is dict or isinstance(match, Mapping):  # bindings; the dict test first: an ABC test is slow
                 context = token.context
-                for key, value in match.items():
+                for key, value in match.items() if context else ():  # no binding so far (a fact's first test): none to contradict
                     if isinstance(key, tuple):  # a negated binding
                         if key[1] in context and context[key[1]] == value:
                             return
@@ -265,14 +265,14 @@ class Conflicts(ConflictSetNode):  # type: ignore[misc]
         if token.tag is VALID:
             if info not in self.memory:
                 self.memory.add(info)
-                if activation in self.removed:
+                if self.removed and activation in self.removed:  # an activation hashes its facts and bindings: only if needed
                     self.removed.remove(activation)
                 else:
                     self.added.add(activation)
                 self.changed.add(self.index)
         else:
             self.memory.remove(info)  # experta's node raises KeyError too for a token it never held
-            if activation in self.added:
+            if self.added and activation in self.added:
                 self.added.remove(activation)
             else:
                 self.removed.add(activation)
