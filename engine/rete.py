@@ -146,7 +146,7 @@ def _field_test(key: Any, how: Any) -> Callable[[Any], Any]:
 class Tester(FeatureTesterNode):  # type: ignore[misc]
     """One test of one fact, and the tests below it while each is its parent's only child (one pattern's tests of
     its fields): the chain runs in this node, in order, and its last node's children get the token. A token is copied
-    only when a test adds bindings to it."""
+    once, when the chain's tests add bindings to it."""
 
     test: Callable[[Any], Any]
     tests: tuple[Callable[[Any], Any], ...]  # this node's test and the chain's below it
@@ -164,6 +164,8 @@ class Tester(FeatureTesterNode):  # type: ignore[misc]
         if len(data) != 1:
             raise ValueError("a feature test receives one fact")
         (fact,) = data
+        context = token.context
+        bound = False  # whether ``context`` is this chain's own copy, with its bindings so far
         for test in self.tests:
             match = test(fact)
             if match is True:  # a test that binds nothing (experta's checks return True, False or a dict)
@@ -171,7 +173,6 @@ class Tester(FeatureTesterNode):  # type: ignore[misc]
             if not match:
                 return
             if type(match) is dict or isinstance(match, Mapping):  # bindings; the dict test first: an ABC test is slow
-                context = token.context
                 for key, value in match.items() if context else ():  # no binding so far (a fact's first test): none to contradict
                     if isinstance(key, tuple):  # a negated binding
                         if key[1] in context and context[key[1]] == value:
@@ -181,7 +182,12 @@ class Tester(FeatureTesterNode):  # type: ignore[misc]
                             return
                         if (False, key) in context and context[(False, key)] == value:
                             return
-                token = _token(token.tag, data, {**context, **match})
+                if bound:
+                    context.update(match)
+                else:
+                    context, bound = {**context, **match}, True
+        if bound:
+            token = _token(token.tag, data, context)
         for call in self.calls:
             call(token)
 
