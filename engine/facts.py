@@ -52,6 +52,13 @@ class Fact(experta.Fact):  # type: ignore[misc]
                 store(self, key, _freeze(value))
         self._Fact__defaults: dict[object, object] = {}  # experta's private attribute, set as its constructor sets it
 
+    def copy(self) -> Fact:
+        """experta's ``copy`` (an undeclared fact of the same type and items), the items stored as they are: they are
+        frozen already."""
+        new = type(self)()
+        dict.update(new, self if _plain(self) else {k: v for k, v in self.items() if not experta.Fact.is_special(k)})
+        return new
+
     def has_field_constraints(self) -> bool:
         """experta's check that no value is a pattern (declaring one is an error), skipped when every value is a scalar."""
         return not _SCALARS.issuperset(map(type, self.values())) and bool(super().has_field_constraints())
@@ -69,6 +76,15 @@ class Fact(experta.Fact):  # type: ignore[misc]
 _NESTED: dict[tuple[object, ...], bool] = {}
 # Whether none of these keys is special (``__factid__``, ``__bind__``): a fact's identity is then all its items.
 _PLAIN: dict[tuple[object, ...], bool] = {}
+
+
+def _plain(fact: experta.Fact) -> bool:
+    """Whether no key of the fact is special (experta's ``is_special``), found once per set of keys."""
+    keys = tuple(fact)
+    plain = _PLAIN.get(keys)
+    if plain is None:
+        plain = _PLAIN[keys] = not any(experta.Fact.is_special(k) for k in keys)
+    return plain
 
 
 class FactList(experta.factlist.FactList):  # type: ignore[misc]
@@ -128,11 +144,7 @@ class FactList(experta.factlist.FactList):  # type: ignore[misc]
         return fact
 
     def _get_fact_id(self, fact: experta.Fact) -> frozenset[object]:
-        keys = tuple(fact)
-        plain = _PLAIN.get(keys)
-        if plain is None:
-            plain = _PLAIN[keys] = not any(experta.Fact.is_special(k) for k in keys)
-        if plain:
+        if _plain(fact):
             return frozenset((fact.__class__, *fact.items()))
         return super()._get_fact_id(fact)  # type: ignore[no-any-return]
 

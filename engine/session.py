@@ -171,6 +171,16 @@ class BaseEngine(KnowledgeEngine):  # type: ignore[misc]
         declared: Fact | None = self.facts.declare(fact)
         return declared
 
+    def knowledge_facts(self, catalog: Catalog) -> list[Fact]:
+        """The catalog's Policy and PrecisionSpec facts: new ones each run (declaring a fact stores its id in it), copied
+        from those built for the last catalog with the same policy and precisions (their ~90 values frozen once)."""
+        built: tuple[Policy, Mapping[str, Any], list[Fact]] | None = self.__dict__.get("_knowledge")
+        if built is None or built[0] is not catalog.policy or built[1] is not catalog.precisions:
+            policy = F.Policy(**{f.name: getattr(catalog.policy, f.name) for f in dataclasses.fields(catalog.policy)})
+            specs = [F.PrecisionSpec(id=p.id, bits_per_weight=p.bits_per_weight, quality=p.quality) for p in catalog.precisions.values()]
+            built = self._knowledge = (catalog.policy, catalog.precisions, [policy, *specs])
+        return [fact.copy() for fact in built[2]]
+
     def workload(self, fact: Fact) -> Workload:
         """The planner's view of a Workload fact."""
         return Workload(**{k: fact[k] for k in Workload.__dataclass_fields__})
@@ -241,8 +251,7 @@ def run(catalog: Catalog, answers: Mapping[str, Any], proposal: tuple[str, int] 
     if owned is not None:
         facts.append(F.Owned(**owned))
     # Knowledge the patterns test, declared after the inputs so that fact 1 stays the Answers.
-    facts.append(F.Policy(**{f.name: getattr(eng.policy, f.name) for f in dataclasses.fields(eng.policy)}))
-    facts += [F.PrecisionSpec(id=p.id, bits_per_weight=p.bits_per_weight, quality=p.quality) for p in catalog.precisions.values()]
+    facts += eng.knowledge_facts(catalog)
     # One declaration: experta matches them in this order (the same fact ids) and then collects the activations of
     # its ~250 rules once, not once per fact (a seventh of a consultation, declared one by one).
     eng.declare(*facts)

@@ -41,3 +41,12 @@ def test_a_consultation_fires_the_same_rules_with_experta_watching(caplog: pytes
     assert watched == quiet and len(quiet) > 10
     fired = sum(r.message.startswith("FIRE") for r in caplog.records)  # experta's loop logged each firing
     assert fired >= len({e["rule_id"] for e in quiet}) > 10
+
+
+def test_a_copy_of_a_declared_fact_is_an_equal_undeclared_fact() -> None:
+    memory = F.FactList()
+    original = memory.declare(F.Policy(limits={"a": [1, 2]}, names=("x",), share=0.5))
+    copy = original.copy()
+    assert type(copy) is F.Policy and copy.__factid__ is None
+    assert dict(copy) == {k: v for k, v in original.items() if k != "__factid__"} and copy["limits"]["a"] == (1, 2)
+    assert memory.declare(copy) is None  # the same fact: refused as experta refuses an equal fact
