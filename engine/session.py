@@ -257,7 +257,7 @@ def run(catalog: Catalog, answers: Mapping[str, Any], proposal: tuple[str, int] 
     eng.declare(*facts)
     eng.run()
     # Policy and precisions are knowledge, not part of this consultation: the trace records their files by hash.
-    facts = [f for _, f in sorted(eng.facts.items()) if not isinstance(f, KNOWLEDGE_FACTS)]
+    facts = [f for f in eng.facts.values() if not isinstance(f, KNOWLEDGE_FACTS)]  # in id order: the order of declaration
     order = [s.name for s in SLOTS]
     questions = sorted({f["slot"] for f in facts if isinstance(f, F.Question)}, key=order.index)
     return Run(facts=facts, events=list(eng.events), options=dict(eng.options), questions=questions)
