@@ -161,9 +161,7 @@ class Tester(FeatureTesterNode):  # type: ignore[misc]
 
     def activate(self, token: Any) -> None:
         data = token.data
-        if len(data) != 1:
-            raise ValueError("a feature test receives one fact")
-        (fact,) = data
+        (fact,) = data  # a feature test receives one fact (unpacking raises ValueError otherwise)
         context = token.context
         bound = False  # whether ``context`` is this chain's own copy, with its bindings so far
         for test in self.tests:
