@@ -8,9 +8,11 @@ missing answers positively). Everything else is declared by a rule through
 
 from __future__ import annotations
 
+import logging
+
 import experta
 import experta.factlist
-from experta import Field
+from experta import Field, watchers
 from experta.utils import freeze, frozendict, frozenlist
 
 # Values experta's ``freeze`` returns unchanged (hashable scalars): stored without its dispatch.
@@ -50,6 +52,13 @@ class Fact(experta.Fact):  # type: ignore[misc]
                 store(self, key, _freeze(value))
         self._Fact__defaults: dict[object, object] = {}  # experta's private attribute, set as its constructor sets it
 
+    def copy(self) -> Fact:
+        """experta's ``copy`` (an undeclared fact of the same type and items), the items stored as they are: they are
+        frozen already."""
+        new = type(self)()
+        dict.update(new, self if _plain(self) else {k: v for k, v in self.items() if not experta.Fact.is_special(k)})
+        return new
+
     def has_field_constraints(self) -> bool:
         """experta's check that no value is a pattern (declaring one is an error), skipped when every value is a scalar."""
         return not _SCALARS.issuperset(map(type, self.values())) and bool(super().has_field_constraints())
@@ -69,19 +78,73 @@ _NESTED: dict[tuple[object, ...], bool] = {}
 _PLAIN: dict[tuple[object, ...], bool] = {}
 
 
+def _plain(fact: experta.Fact) -> bool:
+    """Whether no key of the fact is special (experta's ``is_special``), found once per set of keys."""
+    keys = tuple(fact)
+    plain = _PLAIN.get(keys)
+    if plain is None:
+        plain = _PLAIN[keys] = not any(experta.Fact.is_special(k) for k in keys)
+    return plain
+
+
 class FactList(experta.factlist.FactList):  # type: ignore[misc]
-    """experta's working memory, telling facts apart faster.
+    """experta's working memory, telling facts apart and storing them faster.
 
     experta identifies a fact by its type and its items but the special ones, testing each key for being special; a
-    consultation declares ~100 facts of a few key sets each, so the test is made once per key set.
+    consultation declares ~100 facts of a few key sets each, so the test is made once per key set. The facts are also
+    kept by type, in declaration order, for the rules that read every fact of one type (``of_type``).
     """
 
+    last_index: int  # experta's: the id the next fact gets
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.by_type: dict[type, list[experta.Fact]] = {}
+
+    def of_type(self, kind: type) -> list[experta.Fact]:
+        """The facts that are instances of ``kind``, in declaration order (the order of their ids)."""
+        found = [facts for of, facts in self.by_type.items() if issubclass(of, kind)]
+        if len(found) == 1:
+            return list(found[0])
+        return sorted((f for facts in found for f in facts), key=lambda f: f["__factid__"])
+
+    def retract(self, idx_or_fact: int | experta.Fact) -> int:
+        idx = idx_or_fact if isinstance(idx_or_fact, int) else idx_or_fact.__factid__
+        fact = self.get(idx)
+        retracted: int = super().retract(idx_or_fact)
+        facts = self.by_type[type(fact)]
+        del facts[next(i for i, f in enumerate(facts) if f is fact)]
+        return retracted
+
+    def declare(self, fact: experta.Fact) -> experta.Fact | None:
+        """experta's ``declare`` (validated, refused if an equal fact is stored and duplication is off, else numbered
+        and stored), without the validation of a type that declares no field, a log line built when the FACTS watcher
+        is off, or the Python-level fallbacks of the fact id's property and the reference counter's missing key."""
+        if not isinstance(fact, experta.Fact):
+            raise ValueError("The fact must descend the Fact class.")
+        if fact.__fields__:
+            fact.validate()
+        fact_id = self._get_fact_id(fact)
+        counter = self.reference_counter
+        if not self.duplication and fact_id in counter:
+            return None
+        idx = self.last_index
+        dict.__setitem__(fact, "__factid__", idx)
+        self[idx] = fact
+        self.last_index = idx + 1
+        self.added.append(fact)
+        by_type = self.by_type.get(type(fact))
+        if by_type is None:
+            self.by_type[type(fact)] = [fact]
+        else:
+            by_type.append(fact)
+        counter[fact_id] = counter.get(fact_id, 0) + 1
+        if watchers.FACTS.isEnabledFor(logging.INFO):
+            watchers.FACTS.info(" ==> %s: %r", fact, fact)
+        return fact
+
     def _get_fact_id(self, fact: experta.Fact) -> frozenset[object]:
-        keys = tuple(fact)
-        plain = _PLAIN.get(keys)
-        if plain is None:
-            plain = _PLAIN[keys] = not any(experta.Fact.is_special(k) for k in keys)
-        if plain:
+        if _plain(fact):
             return frozenset((fact.__class__, *fact.items()))
         return super()._get_fact_id(fact)  # type: ignore[no-any-return]
 

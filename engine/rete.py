@@ -9,6 +9,8 @@ gives each node of the kinds below a subclass that does the same matching withou
 - a token is copied only where a node adds to its bindings (no node changes a token it passed on);
 - the checks of a pattern are called without their logging (their logic is experta's, read from the check; a field
   tested against a literal, a predicate or a wildcard reads its constraint once, not through properties at each fact);
+- the tests of one pattern (a chain of nodes, each its parent's only child) run in a loop in the chain's first node,
+  not in a call per node (the nodes stay in the network, as experta wired them);
 - a fact of a type no pattern tests (a consultation's Candidates) makes no token, and a reset clears only nodes with memory;
 - a join stores tokens as they came (experta freezes each, hashing every fact, and thaws it at each comparison);
 - only the rules whose matches changed are asked for their activations, in experta's order.
@@ -142,35 +144,48 @@ def _field_test(key: Any, how: Any) -> Callable[[Any], Any]:
 
 
 class Tester(FeatureTesterNode):  # type: ignore[misc]
-    """One test of one fact; a token is copied only when the test adds bindings to it."""
+    """One test of one fact, and the tests below it while each is its parent's only child (one pattern's tests of
+    its fields): the chain runs in this node, in order, and its last node's children get the token. A token is copied
+    once, when the chain's tests add bindings to it."""
 
     test: Callable[[Any], Any]
-    calls: tuple[Callable[[Any], Any], ...]  # the children's callbacks
+    tests: tuple[Callable[[Any], Any], ...]  # this node's test and the chain's below it
+    calls: tuple[Callable[[Any], Any], ...]  # the callbacks of the chain's last node's children
+
+    def chain(self) -> None:
+        node, tests = self, [self.test]
+        while len(node.children) == 1 and isinstance(node.children[0].node, Tester):
+            node = node.children[0].node
+            tests.append(node.test)
+        self.tests, self.calls = tuple(tests), tuple(_callbacks(node))
 
     def activate(self, token: Any) -> None:
         data = token.data
-        if len(data) != 1:
-            raise ValueError("a feature test receives one fact")
-        (fact,) = data
-        match = self.test(fact)
-        if match is True:  # a test that binds nothing (experta's checks return True, False or a dict)
-            for call in self.calls:
-                call(token)
-            return
-        if not match:
-            return
-        if type(match) is dict or isinstance(match, Mapping):  # bindings; the dict test first: an ABC test is slow
-            context = token.context
-            for key, value in match.items():
-                if isinstance(key, tuple):  # a negated binding
-                    if key[1] in context and context[key[1]] == value:
-                        return
+        (fact,) = data  # a feature test receives one fact (unpacking raises ValueError otherwise)
+        context = token.context
+        bound = False  # whether ``context`` is this chain's own copy, with its bindings so far
+        for test in self.tests:
+            match = test(fact)
+            if match is True:  # a test that binds nothing (experta's checks return True, False or a dict)
+                continue
+            if not match:
+                return
+            if type(match) is dict or isinstance(match, Mapping):  # bindings; the dict test first: an ABC test is slow
+                for key, value in match.items() if context else ():  # no binding so far (a fact's first test): none to contradict
+                    if isinstance(key, tuple):  # a negated binding
+                        if key[1] in context and context[key[1]] == value:
+                            return
+                    else:
+                        if context.get(key, value) != value:
+                            return
+                        if (False, key) in context and context[(False, key)] == value:
+                            return
+                if bound:
+                    context.update(match)
                 else:
-                    if context.get(key, value) != value:
-                        return
-                    if (False, key) in context and context[(False, key)] == value:
-                        return
-            token = _token(token.tag, data, {**context, **match})
+                    context, bound = {**context, **match}, True
+        if bound:
+            token = _token(token.tag, data, context)
         for call in self.calls:
             call(token)
 
@@ -254,14 +269,14 @@ class Conflicts(ConflictSetNode):  # type: ignore[misc]
         if token.tag is VALID:
             if info not in self.memory:
                 self.memory.add(info)
-                if activation in self.removed:
+                if self.removed and activation in self.removed:  # an activation hashes its facts and bindings: only if needed
                     self.removed.remove(activation)
                 else:
                     self.added.add(activation)
                 self.changed.add(self.index)
         else:
             self.memory.remove(info)  # experta's node raises KeyError too for a token it never held
-            if activation in self.added:
+            if self.added and activation in self.added:
                 self.added.remove(activation)
             else:
                 self.removed.add(activation)
@@ -371,8 +386,9 @@ class Matcher(ReteMatcher):  # type: ignore[misc]
             self._specialize(node)
         for node in nodes:  # the children's callbacks were bound to experta's methods: bind them again
             node.children = [ChildNode(child.node, getattr(child.node, child.callback.__name__)) for child in node.children]
+        for node in nodes:  # each chain of tests runs in its first node (the network keeps experta's shape)
             if isinstance(node, Tester):
-                node.calls = tuple(_callbacks(node))
+                node.chain()
 
     def _all_nodes(self) -> list[Any]:
         found: dict[int, Any] = {}

@@ -8,13 +8,15 @@ consultation: building the network is the costly part.
 from __future__ import annotations
 
 import dataclasses
+import gc
+import logging
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from itertools import chain
 from typing import Any
 
-from experta import Fact, KnowledgeEngine, Rule
+from experta import Fact, KnowledgeEngine, Rule, watchers
 from experta.agenda import Agenda
 from experta.strategies import DepthStrategy
 
@@ -75,7 +77,8 @@ class BaseEngine(KnowledgeEngine):  # type: ignore[misc]
         super().__init__()
         self.firing: list[tuple[Any, dict[str, Any]]] = []
         self._split_firing: tuple[Any, dict[str, Any]] | None = None  # the firing whose matched facts and values follow
-        self._matched_ids: set[int | None] = set()
+        self._matched_ids: set[int] = set()
+        self._matched_sorted: tuple[int, ...] = ()
         self._matched_values: dict[str, Any] = {}
         self.events: list[TraceEvent] = []
         self.options: dict[str, Option] = {}
@@ -103,6 +106,24 @@ class BaseEngine(KnowledgeEngine):  # type: ignore[misc]
         self._KnowledgeEngine__declare(*chain.from_iterable(deffacts() for deffacts in self.get_deffacts()))  # as experta's reset
         self.running = False
 
+    def run(self, steps: float = float("inf")) -> None:
+        """experta's ``run`` (the agenda updated, its next activation fired, until none is left or the engine halts)
+        without formatting each firing's facts for the RULES watcher when it would not log them (experta formats them
+        for every firing). With that watcher or the AGENDA one on, experta's own loop runs."""
+        if watchers.RULES.isEnabledFor(logging.INFO) or watchers.worth("AGENDA", "DEBUG"):
+            super().run(steps)
+            return
+        self.running = True
+        while steps > 0 and self.running:
+            added, removed = self.get_activations()
+            self.strategy.update_agenda(self.agenda, added, removed)
+            activation = self.agenda.get_next()
+            if activation is None:
+                break
+            steps -= 1
+            activation.rule(self, **{k: v for k, v in activation.context.items() if not k.startswith("__")})
+        self.running = False
+
     def start(self, catalog: Catalog) -> None:
         self.catalog = catalog
         self.policy = catalog.policy
@@ -120,21 +141,45 @@ class BaseEngine(KnowledgeEngine):  # type: ignore[misc]
         if firing is not self._split_firing:  # a rule's matched facts and values, split once per firing
             self._split_firing = firing
             matched = firing[1]
-            self._matched_ids = {v.__factid__ for v in matched.values() if isinstance(v, Fact)}
+            self._matched_ids = {v.__factid__ for v in matched.values() if isinstance(v, Fact)} - {None}
+            self._matched_sorted = tuple(sorted(self._matched_ids))
             self._matched_values = {k: v for k, v in matched.items() if not isinstance(v, Fact)}
         meta = firing[0]
         values = {**self._matched_values, **bindings}
         if meta.message and isinstance(fact, STAMPED):
             fact = type(fact)(**{**fact.as_dict(), "id": meta.id, "message": render(meta.message, values)})
-        declared = self.declare(fact)
-        used = self._matched_ids.union([f.__factid__ for f in inputs]) if inputs else set(self._matched_ids)
-        used.discard(None)
-        self.events.append(TraceEvent.unrendered(
-            meta.statement, seq=len(self.events) + 1, rule_id=meta.id, rule_name=meta.name,
+        declared = self._declare_one(fact)
+        if inputs:
+            used = self._matched_ids.union([f.get("__factid__") for f in inputs])
+            used.discard(None)
+            inputs_ids = tuple(sorted(used))
+        else:
+            inputs_ids = self._matched_sorted
+        events = self.events
+        events.append(TraceEvent.unrendered(
+            meta.statement, seq=len(events) + 1, rule_id=meta.id, rule_name=meta.name,
             bindings=dict(sorted(values.items())),  # made JSON-ready (trace.plain) only if a trace is written
-            inputs=tuple(sorted(used)), outputs=(declared.__factid__,) if declared is not None else (), sources=meta.sources,
+            inputs=inputs_ids, outputs=(declared["__factid__"],) if declared is not None else (), sources=meta.sources,
         ))
         return declared
+
+    def _declare_one(self, fact: Fact) -> Fact | None:
+        """experta's ``declare`` of one fact while the rules run: the same checks and working memory, without the
+        varargs and generator expressions around them (the agenda is updated by the run loop, as experta does then)."""
+        if not self.running or fact.has_field_constraints() or fact.has_nested_accessor():
+            return self.declare(fact)  # experta's own path (and its errors)
+        declared: Fact | None = self.facts.declare(fact)
+        return declared
+
+    def knowledge_facts(self, catalog: Catalog) -> list[Fact]:
+        """The catalog's Policy and PrecisionSpec facts: new ones each run (declaring a fact stores its id in it), copied
+        from those built for the last catalog with the same policy and precisions (their ~90 values frozen once)."""
+        built: tuple[Policy, Mapping[str, Any], list[Fact]] | None = self.__dict__.get("_knowledge")
+        if built is None or built[0] is not catalog.policy or built[1] is not catalog.precisions:
+            policy = F.Policy(**{f.name: getattr(catalog.policy, f.name) for f in dataclasses.fields(catalog.policy)})
+            specs = [F.PrecisionSpec(id=p.id, bits_per_weight=p.bits_per_weight, quality=p.quality) for p in catalog.precisions.values()]
+            built = self._knowledge = (catalog.policy, catalog.precisions, [policy, *specs])
+        return [fact.copy() for fact in built[2]]
 
     def workload(self, fact: Fact) -> Workload:
         """The planner's view of a Workload fact."""
@@ -142,7 +187,8 @@ class BaseEngine(KnowledgeEngine):  # type: ignore[misc]
 
     def facts_of(self, kind: type) -> list[Fact]:
         """The facts of one type in working memory, in declaration order."""
-        return [f for f in self.facts.values() if isinstance(f, kind)]
+        found: list[Fact] = self.facts.of_type(kind)
+        return found
 
     def option(self, fact: Fact) -> Option:
         """The sized option behind a Candidate or Fit fact."""
@@ -173,6 +219,10 @@ def engine() -> AdvisorEngine:
     eng = getattr(_local, "engine", None)
     if eng is None:
         eng = _local.engine = AdvisorEngine()
+        # The network (~900 nodes and their checks) and the knowledge loaded so far live as long as the process: out of
+        # the collector's sight, its full collections (one every ~80 consultations) scan a few thousand objects, not
+        # ~90,000 (a twelfth of a warm consultation's time otherwise).
+        gc.freeze()
     return eng
 
 
@@ -201,14 +251,13 @@ def run(catalog: Catalog, answers: Mapping[str, Any], proposal: tuple[str, int] 
     if owned is not None:
         facts.append(F.Owned(**owned))
     # Knowledge the patterns test, declared after the inputs so that fact 1 stays the Answers.
-    facts.append(F.Policy(**{f.name: getattr(eng.policy, f.name) for f in dataclasses.fields(eng.policy)}))
-    facts += [F.PrecisionSpec(id=p.id, bits_per_weight=p.bits_per_weight, quality=p.quality) for p in catalog.precisions.values()]
+    facts += eng.knowledge_facts(catalog)
     # One declaration: experta matches them in this order (the same fact ids) and then collects the activations of
     # its ~250 rules once, not once per fact (a seventh of a consultation, declared one by one).
     eng.declare(*facts)
     eng.run()
     # Policy and precisions are knowledge, not part of this consultation: the trace records their files by hash.
-    facts = [f for _, f in sorted(eng.facts.items()) if not isinstance(f, KNOWLEDGE_FACTS)]
+    facts = [f for f in eng.facts.values() if not isinstance(f, KNOWLEDGE_FACTS)]  # in id order: the order of declaration
     order = [s.name for s in SLOTS]
     questions = sorted({f["slot"] for f in facts if isinstance(f, F.Question)}, key=order.index)
     return Run(facts=facts, events=list(eng.events), options=dict(eng.options), questions=questions)
