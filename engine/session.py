@@ -8,7 +8,6 @@ consultation: building the network is the costly part.
 from __future__ import annotations
 
 import dataclasses
-import gc
 import logging
 import threading
 from collections.abc import Iterable, Mapping
@@ -219,10 +218,6 @@ def engine() -> AdvisorEngine:
     eng = getattr(_local, "engine", None)
     if eng is None:
         eng = _local.engine = AdvisorEngine()
-        # The network (~900 nodes and their checks) and the knowledge loaded so far live as long as the process: out of
-        # the collector's sight, its full collections (one every ~80 consultations) scan a few thousand objects, not
-        # ~90,000 (a twelfth of a warm consultation's time otherwise).
-        gc.freeze()
     return eng
 
 
