@@ -254,3 +254,14 @@ def test_trace_with_extra_knowledge_replays_from_the_recorded_directory(runner, 
     lost = runner.invoke(main, ["audit", str(path)])
     assert lost.exit_code == 2 and "--knowledge" in lost.stderr
     assert runner.invoke(main, ["audit", str(path), "--knowledge", str(moved)]).exit_code == 0
+
+
+def test_the_rulebase_hash_covers_every_module_that_sizes_or_plans():
+    # the planner became a package and the sizing formulas three modules: a hash naming "planner.py" covered neither
+    from llmhw.trace.document import rulebase_files
+
+    engine = Path(rulebase_files()["engine/sizing.py"]).parent
+    covered = set(rulebase_files())
+    wanted = {f"engine/{p.relative_to(engine).as_posix()}" for p in [*engine.glob("planner/*.py"), *engine.glob("*sizing.py"),
+                                                                   engine / "scaleout.py", engine / "hybrid.py"]}
+    assert wanted <= covered, sorted(wanted - covered)

@@ -35,7 +35,9 @@ INPUT_FACTS = ("InitialFact", "Answers", "Mode", "Proposal")  # declared by the 
 CONCLUSION_FACTS = {"Recommendation": "recommendation", "Fit": "fit", "Warning": "warning", "Tip": "tip", "Note": "note",
                     "Launch": "launch"}
 # What the rulebase hash covers: every rule module, and the engine modules whose code decides what the rules conclude.
-ENGINE_MODULES = ("api.py", "facts.py", "planner.py", "profile.py", "session.py", "sizing.py", "units.py")
+# (patterns under engine/: the planner and the launch plans are packages)
+ENGINE_MODULES = ("api.py", "consult.py", "facts.py", "host_sizing.py", "hybrid.py", "money.py", "profile.py", "rete.py",
+                  "scaleout.py", "session.py", "sizing.py", "training_sizing.py", "units.py", "launch/*.py", "planner/*.py")
 
 
 def rulebase_files() -> dict[str, Path]:
@@ -45,7 +47,7 @@ def rulebase_files() -> dict[str, Path]:
     rules_dir = Path(rules.__file__).resolve().parent
     engine_dir = Path(__file__).resolve().parent.parent
     found = {f"rules/{p.name}": p for p in sorted(rules_dir.glob("*.py"))}
-    found.update({f"engine/{n}": engine_dir / n for n in ENGINE_MODULES if (engine_dir / n).exists()})
+    found.update({f"engine/{p.relative_to(engine_dir).as_posix()}": p for pattern in ENGINE_MODULES for p in sorted(engine_dir.glob(pattern))})
     return dict(sorted(found.items()))
 
 
