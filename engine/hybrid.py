@@ -50,7 +50,7 @@ class Placement:
 
 def routed_expert_bytes(arch: sizing.Arch, weight_bytes: int) -> int:
     """Bytes of a MoE model's routed experts (zero for a dense model): all but its shared part."""
-    return math.floor(weight_bytes * (1.0 - sizing.moe_shared_fraction(arch)))
+    return math.floor(weight_bytes * (1.0 - arch.moe_shared_fraction))
 
 
 def place(arch: sizing.Arch, mode: str, weight_bytes: int, kv_bytes: int, fixed_gpu_bytes: int, gpu_room_bytes: int,

@@ -86,8 +86,8 @@ def rank_memory(arch: sizing.Arch, weight_total_bytes: int, kv_bytes_per_element
 
 def rank_weight_share(arch: sizing.Arch, ranks: int) -> float:
     """The share of a MoE's weights one of ``ranks`` data-parallel-attention ranks holds: the part outside the routed
-    experts (attention, embeddings, shared experts: ``sizing.moe_shared_fraction``) whole, the routed experts divided."""
-    shared = sizing.moe_shared_fraction(arch)
+    experts (attention, embeddings, shared experts: ``sizing.Arch.moe_shared_fraction``) whole, the routed experts divided."""
+    shared = arch.moe_shared_fraction
     return shared + (1 - shared) / ranks
 
 
@@ -138,7 +138,7 @@ def _dp_attention_speed(arch: sizing.Arch, weight_total_bytes: int, kv_bytes_per
     ranks = split.replicas
     per_rank = users_per_replica(users, ranks)
     served = min(max(users, 1), per_rank * ranks)
-    shared = sizing.moe_shared_fraction(arch)
+    shared = arch.moe_shared_fraction
     read = weight_total_bytes * (shared + (1 - shared) / ranks * sizing.experts_touched(arch, served))
     # decode_step reads moe_weight_fraction_read(arch, per_rank) of the weights it is given: give it those whose share
     # that is the rank's read (no tensor parallel: one device, no all-reduce)

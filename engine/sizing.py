@@ -67,6 +67,19 @@ class Arch:
     sliding_layers: int = 0
     tied_embeddings: bool = False
 
+    @cached_property  # read by every decode step a layout search times: worked out once per model (or stage) view
+    def moe_shared_fraction(self) -> float:
+        """Share of a MoE model's weights outside its routed experts (attention, embeddings, shared experts).
+
+        Active parameters are the shared part plus k of E experts' share: active/total = shared + (1 - shared) k/E.
+        """
+        if not (self.experts and self.experts_active):
+            return 1.0
+        if self.experts_active >= self.experts:  # every expert active: the split is undefined; count all as routed (all are read)
+            return 0.0
+        k_over_e = self.experts_active / self.experts
+        return min(max((self.active_params / self.params - k_over_e) / (1.0 - k_over_e), 0.0), 1.0)
+
     @property
     def ffn_width(self) -> int:
         """Width of the feed-forward work one token does in one layer."""
@@ -187,19 +200,6 @@ def inference_memory(
     )
 
 
-def moe_shared_fraction(arch: Arch) -> float:
-    """Share of a MoE model's weights outside its routed experts (attention, embeddings, shared experts).
-
-    Active parameters are the shared part plus k of E experts' share: active/total = shared + (1 - shared) k/E.
-    """
-    if not (arch.experts and arch.experts_active):
-        return 1.0
-    if arch.experts_active >= arch.experts:  # every expert active: the split is undefined; count all as routed (all are read)
-        return 0.0
-    k_over_e = arch.experts_active / arch.experts
-    return min(max((arch.active_params / arch.params - k_over_e) / (1.0 - k_over_e), 0.0), 1.0)
-
-
 def experts_touched(arch: Arch, sequences: int) -> float:
     """Share of the routed experts one decode step of ``sequences`` tokens visits: 1 - (1 - k/E)^B (uniform routing)."""
     if not (arch.experts and arch.experts_active):
@@ -209,7 +209,7 @@ def experts_touched(arch: Arch, sequences: int) -> float:
 
 def moe_weight_fraction_read(arch: Arch, sequences: int) -> float:
     """Share of the weights one decode step reads: all of a dense model; a MoE's shared part plus the experts routed to."""
-    shared = moe_shared_fraction(arch)
+    shared = arch.moe_shared_fraction
     return shared + (1.0 - shared) * experts_touched(arch, sequences)
 
 

@@ -16,6 +16,7 @@ from ..facts import Candidate, CandidateSet, Exclusion, Fit, Mode, Note, Policy,
 from ..planner import QUALITY_RANK, Option, choose, closest_context, configurations, enumerate_options, largest_smaller_model, remedies
 from ..planner.check import MIN_CONTEXT
 from ..planner.evaluate import trains_on
+from ..planner.memo import per_catalog
 from ..profile import TRAINING_TASKS
 from ..units import Phrase
 from . import SALIENCE_ADVICE, SALIENCE_COLLECT, SALIENCE_FILTER, Host, Rule, listed, rule_meta
@@ -33,11 +34,23 @@ def candidate_fact(option: Option, accel: Any) -> Candidate:
     )
 
 
-def excluded(accel: Any, exclusions: set[str]) -> bool:
+def excluded(accel: Any, exclusions: frozenset[str]) -> bool:
     """Whether an Exclusion fact rules this device out."""
     return bool({f"kind:{accel.kind}", f"obtain:{accel.obtain}", f"ecosystem:{accel.ecosystem}"} & exclusions) or (
         any(e.startswith("ecosystem-only:") and e != f"ecosystem-only:{accel.ecosystem}" for e in exclusions)
     )
+
+
+def considered(engine: Host) -> list[Any]:
+    """The catalog's devices no Exclusion fact rules out, in catalog order: kept per catalog and set of exclusions (the
+    enumerations of a consultation and later consultations ask again for the same; the same objects in the same order
+    also find ``planner.undominated``'s answer kept)."""
+    exclusions = frozenset(f["what"] for f in engine.facts_of(Exclusion))
+    memo = per_catalog("considered", engine.catalog)
+    found: list[Any] | None = memo.get(exclusions)
+    if found is None:
+        found = memo[exclusions] = [a for a in engine.catalog.accelerators.values() if not excluded(a, exclusions)]
+    return list(found)
 
 
 UNPRICED_NAMED = 3  # unpriced configurations a note names before "and N more": a line a reader takes in
@@ -150,10 +163,9 @@ class CandidateRules:
         Device counts follow the scale: a desktop holds two cards, a server node eight, a cluster 256.
         """
         inputs = self.facts_of(Exclusion)
-        exclusions = {f["what"] for f in inputs}
         w = self.workload(workload)
         model = self.catalog.models[w.model]
-        accels = [a for a in self.catalog.accelerators.values() if not excluded(a, exclusions)]
+        accels = considered(self)
         for option in enumerate_options(w, model, accels, self.catalog):
             accel = self.catalog.accelerators[self.remember(option).hardware]
             self.conclude(candidate_fact(option, accel), inputs=inputs, count=option.count, hardware=accel.name,
@@ -272,8 +284,7 @@ class CandidateRules:
         """
         w = self.workload(workload)
         model = self.catalog.models[w.model]
-        exclusions = {f["what"] for f in self.facts_of(Exclusion)}
-        accels = [a for a in self.catalog.accelerators.values() if not excluded(a, exclusions)]
+        accels = considered(self)
         closest = []
         context = closest_context(w, model, accels, self.catalog)
         if context is not None:

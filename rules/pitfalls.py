@@ -7,12 +7,12 @@ from dataclasses import replace
 from experta import AS, MATCH, TEST, P
 
 from .. import host_sizing
-from ..facts import Candidate, Exclusion, Fit, HostNeed, Mode, Policy, PrecisionSpec, Recommendation, Tip, Warning, Workload
+from ..facts import Candidate, Fit, HostNeed, Mode, Policy, PrecisionSpec, Recommendation, Tip, Warning, Workload
 from ..planner import QUALITY_RANK, SELF_HOSTED, cheapest, cheapest_meeting, enumerate_options, meets, node_host
 from ..profile import TRAINING_TASKS
 from ..units import GB, Phrase
 from . import SALIENCE_ADVICE, Host, Rule, rule_meta, subject
-from .candidates import excluded
+from .candidates import considered
 
 # Host needs are worked out just before the advice that reads them.
 SALIENCE_HOST_NEED = SALIENCE_ADVICE + 1
@@ -307,8 +307,7 @@ class PitfallRules:
         speed = option.tokens_per_s or 0
         # The candidates hold the precision asked for; the narrower formats are sized here, on the hardware not excluded.
         w = replace(self.workload(workload), precision="auto")
-        exclusions = {f["what"] for f in self.facts_of(Exclusion)}
-        accels = [a for a in self.catalog.accelerators.values() if not excluded(a, exclusions)]
+        accels = considered(self)
         narrower = [o for o in enumerate_options(w, self.catalog.models[w.model], accels, self.catalog)
                     if self.catalog.precisions[o.precision].bits_per_weight < bits]
         alt = cheapest(o for o in narrower if meets(o, self.policy.quality_floor_recommended, speed) and o.cost.budget_usd is not None

@@ -9,14 +9,14 @@ from typing import Any
 from experta import AS, MATCH, TEST
 
 from .. import money
-from ..facts import Candidate, CandidateSet, Exclusion, Fit, Mode, Policy, Recommendation, Tip, Warning, Workload
+from ..facts import Candidate, CandidateSet, Fit, Mode, Policy, Recommendation, Tip, Warning, Workload
 from ..planner import Floors, Option, cheapest, largest_smaller_model, meets, pick_best, pick_minimum, pick_recommended
 from ..planner import Workload as PlannerWorkload
 from ..planner.costs import prices_of
 from ..planner.tiers import comfortable
 from ..units import Phrase, pct, wait
 from . import SALIENCE_ADVICE, SALIENCE_SELECT, Host, Rule, listed, rule_meta, subject
-from .candidates import excluded
+from .candidates import considered
 
 
 def _candidates(engine: Host) -> tuple[list[Option], list[Candidate]]:
@@ -299,8 +299,7 @@ class RecommendRules:
 def _smaller_model_within(engine: Host, w: PlannerWorkload, budget: float) -> Phrase | None:
     """The largest smaller model of the same family whose minimum configuration fits the budget."""
     model = engine.catalog.models[w.model]
-    exclusions = {f["what"] for f in engine.facts_of(Exclusion)}
-    accels = [a for a in engine.catalog.accelerators.values() if not excluded(a, exclusions)]
+    accels = considered(engine)
     found = largest_smaller_model(replace(w, budget=budget), model, accels, engine.catalog, floors_only=True)
     if found is None:
         return None

@@ -157,7 +157,7 @@ def test_data_parallel_attention_holds_each_ranks_own_users_cache() -> None:
     a = planner.arch(m)
     assert o.layout.dp_attention and (o.layout.data_parallel, o.layout.expert_parallel, o.layout.tensor_parallel) == (8, 8, 1)
     assert o.memory.kv_cache == sizing.kv_cache_bytes(a, 131072, 1, 2.0)
-    assert o.memory.weights == math.ceil(weights_at(a, p) * (sizing.moe_shared_fraction(a) + (1 - sizing.moe_shared_fraction(a)) / 8))
+    assert o.memory.weights == math.ceil(weights_at(a, p) * (a.moe_shared_fraction + (1 - a.moe_shared_fraction) / 8))
     assert o.fits and o.weights_bytes == pytest.approx(weights_at(a, p), rel=1e-9)  # one copy of the model, not eight
     assert planner.evaluate(w, m, accel, 8, p, CAT.runtimes["llama-cpp"], CAT).layout.dp_attention is False  # vLLM's
 

@@ -60,7 +60,7 @@ def candidates(w: Workload, a: sizing.Arch, accel: Accelerator, count: int, runt
 
 def dp_attention_layout(a: sizing.Arch, count: int, per_node: int) -> Layout:
     """Attention data-parallel over ``count`` devices, the routed experts expert-parallel over all of them."""
-    return _dp_attention(count, math.ceil(count / per_node), sizing.moe_shared_fraction(a))
+    return _dp_attention(count, math.ceil(count / per_node), a.moe_shared_fraction)
 
 
 @lru_cache(maxsize=1024)
