@@ -262,16 +262,30 @@ def enumerate_options(w: Workload, model: Model, accelerators: Iterable[Accelera
 def cheapest_meeting(w: Workload, model: Model, accelerators: Iterable[Accelerator], cat: Catalog,
                      quality_at_least: str) -> Option | None:
     """``tiers.cheapest`` of the enumerated options of this quality class or a better one, enumerating within a cost
-    that grows fourfold from a few of the cheapest devices (the cheapest within a cost is the cheapest of all when it
+    that grows fourfold from the least any option could cost (the cheapest within a cost is the cheapest of all when it
     exists), the whole catalog after a few rounds."""
     accels = list(accelerators)
-    floors = [c for c in (least_cost(w, a) for a in accels) if c < math.inf]
+    precisions = [p for p in precisions_for(w, model, cat) if QUALITY_RANK[quality_of(p, model)] >= QUALITY_RANK[quality_at_least]]
+    shared = _Shared(arch(model), precisions, {})
+    least = min((shared.least_held(w, p) for p in precisions), default=0)
+    floors = [c for c in (_least_option_cost(w, model, a, least, shared, cat) for a in accels) if c < math.inf]
     ceilings = [min(floors) * 4 ** k for k in range(1, CHEAPEST_ROUNDS + 1)] if floors else []
     for within_usd in [*ceilings, None]:
         found = cheapest(enumerate_options(w, model, accels, cat, within_usd, quality_at_least))
         if found is not None:
             return found
     return None
+
+
+def _least_option_cost(w: Workload, model: Model, accel: Accelerator, least_bytes: int, shared: _Shared, cat: Catalog) -> float:
+    """A floor under the cost of every option of this device: ``least_cost`` for the fewest of its counts that could hold
+    ``least_bytes`` (``_Shared.least_held`` of the narrowest format wanted; infinite if none can), or for one device
+    where the rest may stay in host RAM (a hybrid option) or the need is a training run's."""
+    if w.training or offload.offloads(w, model, accel, None):
+        return least_cost(w, accel)
+    counts = device_counts(w, accel, cat)
+    fewest = next((n for n in counts if shared.most_held(w, accel, [n], cat) >= least_bytes), None)
+    return math.inf if fewest is None else fewest * least_cost(w, accel)
 
 
 def _price(w: Workload, accel: Accelerator) -> float:

@@ -117,14 +117,14 @@ def with_offload(w: Workload, model: Model, accel: Accelerator, cat: Catalog, gp
     if w.offload in (None, "none"):
         return gpu_only
     if w.offload == "auto":
-        if not _offloads(w, model, accel, count):  # no hybrid option: the formats held need not be known
+        if not offloads(w, model, accel, count):  # no hybrid option: the formats held need not be known
             return gpu_only
         held = {o.precision for o in gpu_only if o.fits and o.count == 1}
         return gpu_only + hybrid_options(w, model, accel, cat, count, skip=held, memo=memo)
     return hybrid_options(w, model, accel, cat, count, memo=memo) or gpu_only
 
 
-def _offloads(w: Workload, model: Model, accel: Accelerator, count: int | None) -> bool:
+def offloads(w: Workload, model: Model, accel: Accelerator, count: int | None) -> bool:
     """Whether this device may get hybrid options: not for training, rented or edge devices, nor a device bought only as
     a whole system, nor where no split is tried (``modes_for``)."""
     bought_whole = count is None and accel.purchase_unit > 1
@@ -137,7 +137,7 @@ def hybrid_options(w: Workload, model: Model, accel: Accelerator, cat: Catalog, 
     """Every hybrid option of this GPU (one, or ``count`` for a named configuration) with each host worth offering
     (the cheapest only for a named one), per format the hybrid runtime runs on it but for those in ``skip``. None for
     training, rented or edge devices, or a device bought only as a whole system. ``memo``: as for ``with_offload``."""
-    if not _offloads(w, model, accel, count):
+    if not offloads(w, model, accel, count):
         return []
     modes = modes_for(w, model)
     rt = cat.runtimes[cat.policy.hybrid_runtime]
