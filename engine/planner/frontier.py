@@ -280,9 +280,14 @@ def cheapest_meeting(w: Workload, model: Model, accelerators: Iterable[Accelerat
 def _least_option_cost(w: Workload, model: Model, accel: Accelerator, least_bytes: int, shared: _Shared, cat: Catalog) -> float:
     """A floor under the cost of every option of this device: ``least_cost`` for the fewest of its counts that could hold
     ``least_bytes`` (``_Shared.least_held`` of the narrowest format wanted; infinite if none can), or for one device
-    where the rest may stay in host RAM (a hybrid option) or the need is a training run's."""
-    if w.training or offload.offloads(w, model, accel, None):
+    where a hybrid option may keep the rest in host RAM (its routed experts only: the GPU keeps the shared weights and
+    every user's KV cache, ``hybrid.place``), or where the need is a training run's."""
+    if w.training:
         return least_cost(w, accel)
+    if offload.offloads(w, model, accel, None):
+        kept = least_bytes - (1 - shared.a.moe_shared_fraction) * min(shared.weights.values(), default=0)
+        if w.offload == "layers" or shared.most_held(w, accel, [1], cat) >= kept:
+            return least_cost(w, accel)
     counts = device_counts(w, accel, cat)
     fewest = next((n for n in counts if shared.most_held(w, accel, [n], cat) >= least_bytes), None)
     return math.inf if fewest is None else fewest * least_cost(w, accel)
