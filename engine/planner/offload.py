@@ -144,7 +144,12 @@ def hybrid_options(w: Workload, model: Model, accel: Accelerator, cat: Catalog, 
     n = count or 1
     memo = {} if memo is None else memo
     out: list[Option] = []
-    for p in precisions_for(w, model, cat):
+    precisions = precisions_for(w, model, cat)
+    if modes == ["experts"] and precisions:  # the GPUs keep every user's KV cache, whatever the format (hybrid.place)
+        _, need = _sized(w, model, precisions[0], rt, memo)
+        if need.kv_cache + need.activations + rt.overhead_bytes * n > usable_bytes(accel, rt, cat.policy.fit_headroom) * n:
+            return out
+    for p in precisions:
         if p.id in skip or not (runs_on(p, accel, model) and rt.runs(p.id, accel.ecosystem)):
             continue
         for mode in modes:
