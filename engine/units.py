@@ -161,3 +161,18 @@ def render(template: str, values: Mapping[str, Any]) -> str:
 def render_lenient(template: str, values: Mapping[str, Any]) -> str:
     """A statement for the trace: fields without a binding stay visible as ``{name}``."""
     return STATEMENTS.vformat(template, (), values)
+
+
+def layout_brief(layout: Mapping[str, Any] | None, count: int, lead: str, training: bool = False) -> str:
+    """How several devices split the work, in a few words after ``lead`` ("TP 8 x PP 2 on 2 nodes", "4 replicas of
+    TP 2", "DP attention 8 x EP 8"; training: "DP 4", ZeRO's data-parallel ranks); nothing for one device."""
+    if not layout or count < 2:
+        return ""
+    if layout.get("dp_attention"):
+        text = f"DP attention {layout['data_parallel']} x EP {layout['expert_parallel']}"
+        return lead + text + (f" on {layout['nodes']} nodes" if layout["nodes"] > 1 else "")
+    split = " x ".join(f"{k} {layout[f]}" for k, f in (("TP", "tensor_parallel"), ("PP", "pipeline_parallel"))
+                       if layout[f] > 1)
+    dp = layout["data_parallel"]
+    text = (f"{dp} replicas" + (f" of {split}" if split else "")) if dp > 1 and not training else split or f"DP {dp}"
+    return lead + text + (f" on {layout['nodes']} nodes" if layout["nodes"] > 1 else "")

@@ -7,7 +7,7 @@ import textwrap
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..units import gb, params, pct, rate, usd
+from ..units import gb, layout_brief, params, pct, rate, usd
 
 if TYPE_CHECKING:  # the listing commands render without loading the consultation, trace and planner modules
     from ..trace.audit import Audit
@@ -174,21 +174,6 @@ def _upgrade_title(u: Mapping[str, Any], p: Mapping[str, Any]) -> str:
 def _upgrade_lines(u: Mapping[str, Any], p: Mapping[str, Any]) -> list[str]:
     """The answer to `recommend --have`: what is owned and runs, the cheapest addition, the others, renting."""
     return _items(_upgrade_title(u, p), u["answers"])
-
-
-def layout_brief(layout: Mapping[str, Any] | None, count: int, lead: str, training: bool = False) -> str:
-    """How several devices split the work, in a few words after ``lead`` ("TP 8 x PP 2 on 2 nodes", "4 replicas of
-    TP 2", "DP attention 8 x EP 8"; training: "DP 4", ZeRO's data-parallel ranks); nothing for one device."""
-    if not layout or count < 2:
-        return ""
-    if layout.get("dp_attention"):
-        text = f"DP attention {layout['data_parallel']} x EP {layout['expert_parallel']}"
-        return lead + text + (f" on {layout['nodes']} nodes" if layout["nodes"] > 1 else "")
-    split = " x ".join(f"{k} {layout[f]}" for k, f in (("TP", "tensor_parallel"), ("PP", "pipeline_parallel"))
-                       if layout[f] > 1)
-    dp = layout["data_parallel"]
-    text = (f"{dp} replicas" + (f" of {split}" if split else "")) if dp > 1 and not training else split or f"DP {dp}"
-    return lead + text + (f" on {layout['nodes']} nodes" if layout["nodes"] > 1 else "")
 
 
 def check_text(d: Mapping[str, Any], hardware_name: str) -> str:

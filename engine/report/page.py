@@ -15,7 +15,7 @@ from typing import Any
 
 from ..profile import SLOT_BY_NAME, SLOTS
 from ..trace.explain import Explanation
-from ..units import gb, params, pct, rate, usd
+from ..units import gb, layout_brief, params, pct, rate, usd
 from . import svg
 from .derivation import Derivations
 from .style import CSS
@@ -144,10 +144,12 @@ def _speed(option: Mapping[str, Any], training: bool) -> str:
     return _e(text)
 
 
-def _layout(layout: Any) -> str:
-    if isinstance(layout, Mapping):
-        return ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(layout.items()) if v not in (None, "", 0, False))
-    return str(layout)
+def _layout(o: Mapping[str, Any], training: bool) -> str:
+    """How the devices split the work, as the text answer says it (``units.layout_brief``), and what stays in host RAM."""
+    layout = o["layout"]
+    text = layout_brief(layout, o.get("count") or 1, "", training) or "one device"
+    offload = layout.get("offload")
+    return text + (f", its {offload} in host RAM" if offload and offload != "none" else "")
 
 
 def _option_facts(o: Mapping[str, Any], training: bool) -> str:
@@ -157,7 +159,7 @@ def _option_facts(o: Mapping[str, Any], training: bool) -> str:
         used += f" ({pct(o['utilization'])})"
     rows = [("precision", f"{_e(o.get('precision'))} <span class=\"tag\">{_e(_quality(o))}</span>"), ("runtime", _e(o.get("runtime")))]
     if o.get("layout"):
-        rows.append(("layout", _e(_layout(o["layout"]))))
+        rows.append(("layout", _e(_layout(o, training))))
     rows += [("speed", _speed(o, training)), ("memory", _e(used)), ("cost", _cost(o.get("cost") or {}, o.get("price_known")))]
     return '<dl class="facts">' + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows) + "</dl>"
 
