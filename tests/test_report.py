@@ -223,11 +223,12 @@ def test_a_result_without_optional_fields_still_renders(runner) -> None:
 def test_fields_the_planner_adds_are_shown(runner) -> None:
     data = json.loads(render(runner, DEMO["args"], "json"))
     rec = data["recommendations"][1]
-    rec["layout"] = {"tensor_parallel": 2, "pipeline_parallel": 1}
+    rec["layout"] = {**rec["layout"], "tensor_parallel": 2, "pipeline_parallel": 2, "data_parallel": 1, "nodes": 1}
+    rec["count"] = 4
     rec["price_known"] = False
     page = advice_html(data, [copy.deepcopy(rec)])
     validate(page)
-    assert "<dt>layout</dt><dd>pipeline parallel 1, tensor parallel 2</dd>" in page
+    assert "<dt>layout</dt><dd>TP 2 x PP 2</dd>" in page
     assert page.count("price unknown: fits, but no price in the catalog") == 1
     assert '<span class="tag">lossless</span>' in page
 
