@@ -5,6 +5,7 @@ Tolerances: weights and KV cache within 3%, training peaks within 15% (the issue
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -181,7 +182,7 @@ def test_more_users_never_speed_one_up_nor_slow_all_down(users, extra, experts, 
     """Adding users to a batch can only cost each of them speed, and can only add total throughput."""
     a = MOE if experts else DENSE_8B
     if experts:
-        a = sizing.Arch(**{**MOE.__dict__, "experts": experts, "experts_active": max(1, experts // 8)})
+        a = dataclasses.replace(MOE, experts=experts, experts_active=max(1, experts // 8))
 
     def at(n: int) -> sizing.Speed:
         return sizing.decode_speed(a, 20_000_000_000, kv_per_user * n, n, 1000.0, 0.9, tflops, 0.5, devices,

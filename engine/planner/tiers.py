@@ -107,7 +107,8 @@ def _devices(o: Option) -> tuple[str, int, str | None]:
 def dominates(a: Option, b: Option, f: Floors | None = None) -> bool:
     """``a`` costs no more, runs no slower and is of no lower quality class than ``b``, and is better on one of them.
 
-    Costs and speeds compare only when both are known, or when both are the same devices (the same unknown price).
+    Costs and speeds compare only when both are known (the same cards with a dearer host box cost more), or when both
+    are the same devices (the same unknown price).
     Within a consultation (``f``) two merits decode speed does not show count too: for several users a serving engine
     (a paged KV cache shared by the users, scheduling and chunked prefill, which keep the time to first token bounded
     under load), memory to spare (a run at 97% of memory fails on the first longer prompt or batch), and a prompt read
@@ -121,7 +122,8 @@ def dominates(a: Option, b: Option, f: Floors | None = None) -> bool:
     if f is not None and a.utilization > f.comfortable >= b.utilization:
         return False
     same_devices = _devices(a) == _devices(b)
-    if not same_devices and not (a.whole_price_known and b.whole_price_known and _cost(a) <= _cost(b)):
+    priced_both = a.whole_price_known and b.whole_price_known
+    if (priced_both and _cost(a) > _cost(b)) or not (priced_both or same_devices):  # the same cards in a dearer host cost more
         return False
     if not same_devices and (a.tokens_per_s is None or b.tokens_per_s is None):
         return False  # an unknown speed (a device without a throughput figure) is no slower and no faster
@@ -243,10 +245,10 @@ def pick_best(options: list[Option], recommended: Option | None, f: Floors, idle
     pool = _eligible(options, f)
     if f.budget is not None:
         pool = [o for o in pool if _cost(o) <= f.budget]
-    if f.batching:  # several users: the top tier runs on a serving engine (paged KV, scheduling) when one qualifies
-        pool = [o for o in pool if o.serves_many] or pool
     if recommended is not None and recommended in pool:
         pool = [o for o in pool if (_quality(o), _speed(o)) >= (_quality(recommended), _speed(recommended))]
+    if f.batching:  # several users: the top tier runs on a serving engine (paged KV, scheduling) when one that good qualifies
+        pool = [o for o in pool if o.serves_many] or pool
     used = [o for o in pool if unique_share(o) >= idle_below]
     # Some room before speed: a top tier at 99% of its memory fails on the first longer prompt or extra user.
     roomy = [o for o in used or pool if o.utilization <= f.full]
