@@ -247,12 +247,12 @@ def pick_best(options: list[Option], recommended: Option | None, f: Floors, idle
         pool = [o for o in pool if _cost(o) <= f.budget]
     if recommended is not None and recommended in pool:
         pool = [o for o in pool if (_quality(o), _speed(o)) >= (_quality(recommended), _speed(recommended))]
-    if f.batching:  # several users: the top tier runs on a serving engine (paged KV, scheduling) when one that good qualifies
-        pool = [o for o in pool if o.serves_many] or pool
     used = [o for o in pool if unique_share(o) >= idle_below]
     # Some room before speed: a top tier at 99% of its memory fails on the first longer prompt or extra user.
     roomy = [o for o in used or pool if o.utilization <= f.full]
     field = roomy or used or pool
+    if f.batching:  # several users: the top tier runs on a serving engine (paged KV, scheduling) when one that good qualifies
+        field = [o for o in field if o.serves_many] or field
     pick = min(field, key=lambda o: (-_quality(o), -_speed(o), _cost(o), o.id), default=None)
     if pick is not None:  # speeds within the tie of the fastest of its class are the same to a user: the cheapest of them
         near = [o for o in field if _quality(o) == _quality(pick) and _speed(o) >= (1 - f.speed_tie) * _speed(pick)]
