@@ -237,16 +237,18 @@ def layout_search(w: Workload, model: Model, a: sizing.Arch, accel: Accelerator,
 
 
 def layer_split_rate_ceiling(w: Workload, a: sizing.Arch, accel: Accelerator, precision: Precision, runtime: Runtime,
-                             cat: Catalog, kv_bytes: float, weights: int | None = None) -> float | None:
+                             cat: Catalog, kv_bytes: float, weights: int | None = None,
+                             per_sequence: float | None = None) -> float | None:
     """For a runtime that splits by layers, a ceiling on the speed per user at any count of this device
-    (``scaleout.layer_split_speed_ceiling``); None for a tensor-parallel one, which buys speed with devices. ``weights``:
-    ``weights_at`` of the format, when the caller knows it."""
+    (``scaleout.layer_split_speed_ceiling``); None for a tensor-parallel one, which buys speed with devices. ``weights``
+    and ``per_sequence`` (a full-context sequence's KV cache): what the caller already knows of the format and workload."""
     if runtime.split == "tensor":
         return None
     batch = _batch(w, runtime)
-    speed = scaleout.layer_split_speed_ceiling(a, weights_at(a, precision) if weights is None else weights,
-                                               sizing.kv_cache_bytes(a, w.context, 1, kv_bytes), batch, accel.mem_bandwidth_gbs,
-                                               bandwidth_efficiency(accel, cat), step_overhead(runtime, accel, cat))
+    per_sequence = sizing.kv_cache_bytes(a, w.context, 1, kv_bytes) if per_sequence is None else per_sequence
+    speed = scaleout.layer_split_speed_ceiling(a, weights_at(a, precision) if weights is None else weights, per_sequence,
+                                               batch, accel.mem_bandwidth_gbs, bandwidth_efficiency(accel, cat),
+                                               step_overhead(runtime, accel, cat))
     return speed / (w.concurrency / batch) * speed_factor(accel, runtime, cat)
 
 

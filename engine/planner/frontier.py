@@ -59,6 +59,7 @@ class _Shared:
     weights: dict[str, int] = field(default_factory=dict)  # format id -> the model's weights in it (bytes)
     fullest: float | None = None  # the largest memory fraction of any runtime (``most_held``), once known
     users_kv: int | None = None  # every user's 16-bit KV cache (``least_held``), once known
+    sequence_kv: int | None = None  # one full-context sequence's 16-bit KV cache (``layer_split_rate_ceiling``), once known
 
     def __post_init__(self) -> None:
         self.weights = {p.id: weights_at(self.a, p) for p in self.precisions}
@@ -191,7 +192,9 @@ def _serving(w: Workload, model: Model, accel: Accelerator, p: Precision, rt: Ru
     out = [option(n)]
     reached = out[0].tokens_per_s or 0
     # a layer split gets no faster with more devices: a speed over its ceiling is not looked for (slack for rounding)
-    ceiling = (layer_split_rate_ceiling(w, shared.a, accel, p, rt, cat, KV_BYTES_DEFAULT, weights)
+    if shared.sequence_kv is None:
+        shared.sequence_kv = sizing.kv_cache_bytes(shared.a, w.context, 1, KV_BYTES_DEFAULT)
+    ceiling = (layer_split_rate_ceiling(w, shared.a, accel, p, rt, cat, KV_BYTES_DEFAULT, weights, shared.sequence_kv)
                if reached < cat.policy.target_tokens_per_s else None)
     for speed in (cat.policy.min_tokens_per_s, cat.policy.target_tokens_per_s):
         if reached >= speed or (ceiling is not None and ceiling * (1 + 1e-9) < speed):  # reached, or out of reach
