@@ -243,8 +243,9 @@ def expert_offload_plan(w: Workload, model: Model, cat: Catalog, precision: str)
     forced = replace(w, offload="experts", deployment="local", ram_gb=None)
     gpus = sorted((g for g in cat.accelerators.values() if g.kind == "gpu" and g.obtain == "buy" and rt.runs(p.id, g.ecosystem)),
                   key=lambda g: (g.memory_bytes, g.id))
+    memo: dict[str, tuple[sizing.Arch, sizing.Memory]] = {}  # the need does not depend on the GPU: sized once
     for gpu in gpus:
-        placement = place(forced, model, gpu, 1, p, rt, "experts", cat)
+        placement = place(forced, model, gpu, 1, p, rt, "experts", cat, memo)
         hosts = hosts_for(forced, 1, placement.host_ram_bytes, cat, cores=host_cores(forced, gpu, rt, 1, hybrid_layout(1, placement), cat),
                           card_w=gpu.tdp_w or 0.0) if placement else []
         if placement and hosts:
