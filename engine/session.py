@@ -79,6 +79,7 @@ class BaseEngine(KnowledgeEngine):  # type: ignore[misc]
         self._matched_ids: set[int] = set()
         self._matched_sorted: tuple[int, ...] = ()
         self._matched_values: dict[str, Any] = {}
+        self._knowledge: tuple[Policy, Mapping[str, Any], list[Fact]] | None = None  # see knowledge_facts
         self.events: list[TraceEvent] = []
         self.options: dict[str, Option] = {}
 
@@ -173,7 +174,7 @@ class BaseEngine(KnowledgeEngine):  # type: ignore[misc]
     def knowledge_facts(self, catalog: Catalog) -> list[Fact]:
         """The catalog's Policy and PrecisionSpec facts: new ones each run (declaring a fact stores its id in it), copied
         from those built for the last catalog with the same policy and precisions (their ~90 values frozen once)."""
-        built: tuple[Policy, Mapping[str, Any], list[Fact]] | None = self.__dict__.get("_knowledge")
+        built = self._knowledge
         if built is None or built[0] is not catalog.policy or built[1] is not catalog.precisions:
             policy = F.Policy(**{f.name: getattr(catalog.policy, f.name) for f in dataclasses.fields(catalog.policy)})
             specs = [F.PrecisionSpec(id=p.id, bits_per_weight=p.bits_per_weight, quality=p.quality) for p in catalog.precisions.values()]
