@@ -151,18 +151,23 @@ def trtllm_serve(option: Option, w: Workload, model: Model, runtime: Runtime, ca
             args.set("expert_parallel", layout.expert_parallel, f"layout: expert parallel {layout.expert_parallel}")
         args.set("sequences", _sequences(option, w), f"workload: {w.concurrency} concurrent user(s)"
                  + (f" over {layout.data_parallel} replicas" if layout.data_parallel > 1 else ""))
-        args.set("context", w.context, f"workload: {w.context:,} tokens per sequence")
-        if runtime.prefill_chunk_tokens:
-            args.set("batched_tokens", runtime.prefill_chunk_tokens,
-                     f"runtime: the plan sized activations for {runtime.prefill_chunk_tokens:,} prompt tokens per step")
-        args.set("memory_fraction", runtime.memory_fraction,
-                 f"runtime: the plan gives the KV cache {runtime.memory_fraction:g} of the memory left after the weights")
+        _trtllm_sizes(args, w, runtime)
         if layout.data_parallel > 1:
             args.set("port", TRTLLM_SERVE_PORT + replica, f"replica {replica + 1} of {layout.data_parallel}")
         commands.append(args.command(checkpoint))
     note = " ".join(n for n in (note, replicas_note(layout.data_parallel, layout.tensor_parallel * layout.pipeline_parallel,
                                                     tool.flag("port").flag)) if n)
     return Launch(runtime.id, tuple(commands), tuple(args.settings), note=note, numbers=args.numbers)
+
+
+def _trtllm_sizes(args: Args, w: Workload, runtime: Runtime) -> None:
+    """What every `trtllm-serve` of a plan is sized with: the context, the prompt tokens per step, the KV cache's share."""
+    args.set("context", w.context, f"workload: {w.context:,} tokens per sequence")
+    if runtime.prefill_chunk_tokens:
+        args.set("batched_tokens", runtime.prefill_chunk_tokens,
+                 f"runtime: the plan sized activations for {runtime.prefill_chunk_tokens:,} prompt tokens per step")
+    args.set("memory_fraction", runtime.memory_fraction,
+             f"runtime: the plan gives the KV cache {runtime.memory_fraction:g} of the memory left after the weights")
 
 
 def _trtllm_attention_dp(option: Option, w: Workload, runtime: Runtime, checkpoint: str, note: str) -> Launch:
@@ -175,12 +180,7 @@ def _trtllm_attention_dp(option: Option, w: Workload, runtime: Runtime, checkpoi
     args.set("tensor_parallel", ranks, f"layout: {ranks} ranks (the attention data-parallel over them, by {TRTLLM_OPTIONS_FILE})")
     args.set("expert_parallel", ranks, f"layout: expert parallel {ranks}, the routed experts spread over every rank")
     args.set("sequences", _sequences(option, w), f"workload: {w.concurrency} concurrent user(s) over {ranks} data-parallel attention ranks")
-    args.set("context", w.context, f"workload: {w.context:,} tokens per sequence")
-    if runtime.prefill_chunk_tokens:
-        args.set("batched_tokens", runtime.prefill_chunk_tokens,
-                 f"runtime: the plan sized activations for {runtime.prefill_chunk_tokens:,} prompt tokens per step")
-    args.set("memory_fraction", runtime.memory_fraction,
-             f"runtime: the plan gives the KV cache {runtime.memory_fraction:g} of the memory left after the weights")
+    _trtllm_sizes(args, w, runtime)
     args.set("llm_api_options", TRTLLM_OPTIONS_FILE,
              f"layout: attention data-parallel over {ranks} ranks, each holding only its own users' MLA cache")
     files = (LaunchFile(TRTLLM_OPTIONS_FILE, "enable_attention_dp: true\n"),)
