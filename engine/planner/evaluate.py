@@ -195,14 +195,14 @@ LayoutAt = Callable[[int, "Layout | None"], tuple[Layout, sizing.Memory, sizing.
 
 def layout_search(w: Workload, model: Model, a: sizing.Arch, accel: Accelerator, precision: Precision, runtime: Runtime,
                   cat: Catalog, kv_bytes: float, usable: int, memo: dict[Any, sizing.Memory] | None = None,
-                  weights: int | None = None) -> LayoutAt:
+                  weights: int | None = None, per_sequence: float | None = None) -> LayoutAt:
     """``_inference_layout`` for any device count of one device, format and runtime: what does not depend on the count
     (the device's rates and links, the runtime's costs) is looked up once. ``memo`` keeps the memory per rank, which
-    depends on the format, runtime and split, not on the device; ``weights``: ``weights_at`` of the format, when the
-    caller knows it."""
+    depends on the format, runtime and split, not on the device; ``weights`` and ``per_sequence`` (a full-context
+    sequence's KV cache): ``weights_at`` of the format and what the caller already knows of the workload."""
     batch = _batch(w, runtime)
     weights = weights_at(a, precision) if weights is None else weights
-    per_sequence = sizing.kv_cache_bytes(a, w.context, 1, kv_bytes)
+    per_sequence = sizing.kv_cache_bytes(a, w.context, 1, kv_bytes) if per_sequence is None else per_sequence
     bandwidth, efficiency = accel.mem_bandwidth_gbs, bandwidth_efficiency(accel, cat)
     tflops, overhead, net = tflops_at(accel, precision), step_overhead(runtime, accel, cat), layouts.links(accel, cat)
     compute, target = compute_efficiency(accel, cat), cat.policy.target_tokens_per_s

@@ -58,8 +58,7 @@ class _Shared:
     settings: dict[tuple[str, str], tuple[Any, ...]] = field(default_factory=dict)  # (device, runtime) -> what sizes and times
     weights: dict[str, int] = field(default_factory=dict)  # format id -> the model's weights in it (bytes)
     fullest: float | None = None  # the largest memory fraction of any runtime (``most_held``), once known
-    users_kv: int | None = None  # every user's 16-bit KV cache (``least_held``), once known
-    sequence_kv: int | None = None  # one full-context sequence's 16-bit KV cache (``layer_split_rate_ceiling``), once known
+    kv_bytes: dict[int, int] = field(default_factory=dict)  # sequences -> their 16-bit KV cache (``kv``), once known
 
     def __post_init__(self) -> None:
         self.weights = {p.id: weights_at(self.a, p) for p in self.precisions}
@@ -74,12 +73,17 @@ class _Shared:
         most = self.fullest
         return counts[-1] * (accel.usable_memory_bytes or accel.memory_bytes) * most * cat.policy.fit_headroom
 
+    def kv(self, w: Workload, sequences: int) -> int:
+        """The 16-bit KV cache of ``sequences`` full-context sequences (one for the speed formulas, or every user)."""
+        found = self.kv_bytes.get(sequences)
+        if found is None:
+            found = self.kv_bytes[sequences] = sizing.kv_cache_bytes(self.a, w.context, sequences, KV_BYTES_DEFAULT)
+        return found
+
     def least_held(self, w: Workload, p: Precision) -> int:
         """The fewest bytes any layout of an inference option holds over all its devices: the format's weights (replicas
         hold copies) and every user's KV cache (tensor-parallel ranks split it or hold copies of heads)."""
-        if self.users_kv is None:
-            self.users_kv = sizing.kv_cache_bytes(self.a, w.context, w.concurrency, KV_BYTES_DEFAULT)
-        return self.weights[p.id] + self.users_kv
+        return self.weights[p.id] + self.kv(w, w.concurrency)
 
     def offered(self, w: Workload, model: Model, accel: Accelerator, p: Precision, cat: Catalog) -> list[Runtime]:
         """``evaluate.offered``, which depends only on the ecosystem, whether the device has the format's feature, its
@@ -174,7 +178,7 @@ def _serving(w: Workload, model: Model, accel: Accelerator, p: Precision, rt: Ru
     if not tried or _over(w, accel, tried[0], shared.within_usd):
         return []
     weights = shared.weights[p.id]
-    at = layout_search(w, model, shared.a, accel, p, rt, cat, KV_BYTES_DEFAULT, usable, shared.memo, weights)
+    at = layout_search(w, model, shared.a, accel, p, rt, cat, KV_BYTES_DEFAULT, usable, shared.memo, weights, shared.kv(w, 1))
     laid: dict[int, tuple[Layout, sizing.Memory, sizing.Speed]] = {}
 
     def option(n: int) -> Option:
@@ -192,9 +196,7 @@ def _serving(w: Workload, model: Model, accel: Accelerator, p: Precision, rt: Ru
     out = [option(n)]
     reached = out[0].tokens_per_s or 0
     # a layer split gets no faster with more devices: a speed over its ceiling is not looked for (slack for rounding)
-    if shared.sequence_kv is None:
-        shared.sequence_kv = sizing.kv_cache_bytes(shared.a, w.context, 1, KV_BYTES_DEFAULT)
-    ceiling = (layer_split_rate_ceiling(w, shared.a, accel, p, rt, cat, KV_BYTES_DEFAULT, weights, shared.sequence_kv)
+    ceiling = (layer_split_rate_ceiling(w, shared.a, accel, p, rt, cat, KV_BYTES_DEFAULT, weights, shared.kv(w, 1))
                if reached < cat.policy.target_tokens_per_s else None)
     for speed in (cat.policy.min_tokens_per_s, cat.policy.target_tokens_per_s):
         if reached >= speed or (ceiling is not None and ceiling * (1 + 1e-9) < speed):  # reached, or out of reach
@@ -271,7 +273,9 @@ def cheapest_meeting(w: Workload, model: Model, accelerators: Iterable[Accelerat
     precisions = [p for p in precisions_for(w, model, cat) if QUALITY_RANK[quality_of(p, model)] >= QUALITY_RANK[quality_at_least]]
     shared = _Shared(arch(model), precisions, {})
     least = min((shared.least_held(w, p) for p in precisions), default=0)
-    floors = [c for c in (_least_option_cost(w, model, a, least, shared, cat) for a in accels) if c < math.inf]
+    # what a hybrid option keeps on its GPU: all but the routed experts of the narrowest format (hybrid.place)
+    on_gpu = least - (1 - shared.a.moe_shared_fraction) * min(shared.weights.values(), default=0)
+    floors = [c for c in (_least_option_cost(w, model, a, least, on_gpu, shared, cat) for a in accels) if c < math.inf]
     ceilings = [min(floors) * 4 ** k for k in range(1, CHEAPEST_ROUNDS + 1)] if floors else []
     for within_usd in [*ceilings, None]:
         found = cheapest(enumerate_options(w, model, accels, cat, within_usd, quality_at_least))
@@ -280,17 +284,16 @@ def cheapest_meeting(w: Workload, model: Model, accelerators: Iterable[Accelerat
     return None
 
 
-def _least_option_cost(w: Workload, model: Model, accel: Accelerator, least_bytes: int, shared: _Shared, cat: Catalog) -> float:
+def _least_option_cost(w: Workload, model: Model, accel: Accelerator, least_bytes: int, on_gpu_bytes: float, shared: _Shared,
+                       cat: Catalog) -> float:
     """A floor under the cost of every option of this device: ``least_cost`` for the fewest of its counts that could hold
     ``least_bytes`` (``_Shared.least_held`` of the narrowest format wanted; infinite if none can), or for one device
-    where a hybrid option may keep the rest in host RAM (its routed experts only: the GPU keeps the shared weights and
-    every user's KV cache, ``hybrid.place``), or where the need is a training run's."""
+    where a hybrid option may keep the rest in host RAM (its routed experts only: one GPU holds ``on_gpu_bytes``, the
+    shared weights and every user's KV cache, ``hybrid.place``), or where the need is a training run's."""
     if w.training:
         return least_cost(w, accel)
-    if offload.offloads(w, model, accel, None):
-        kept = least_bytes - (1 - shared.a.moe_shared_fraction) * min(shared.weights.values(), default=0)
-        if w.offload == "layers" or shared.most_held(w, accel, [1], cat) >= kept:
-            return least_cost(w, accel)
+    if offload.offloads(w, model, accel, None) and (w.offload == "layers" or shared.most_held(w, accel, [1], cat) >= on_gpu_bytes):
+        return least_cost(w, accel)
     counts = device_counts(w, accel, cat)
     fewest = next((n for n in counts if shared.most_held(w, accel, [n], cat) >= least_bytes), None)
     return math.inf if fewest is None else fewest * least_cost(w, accel)
