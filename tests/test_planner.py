@@ -8,6 +8,7 @@ import types
 
 import pytest
 from llmhw import api, planner
+from llmhw.planner.bounds import Built
 
 from .conftest import run_json
 
@@ -40,6 +41,54 @@ def test_skipping_dominated_devices_changes_no_answer(monkeypatch, profile):
     pruned = api.advise(profile).to_dict()
     monkeypatch.setattr(planner.frontier, "undominated", lambda w, accels: list(accels))
     assert api.advise(profile).to_dict() == pruned
+
+
+RULED_OUT = [
+    {"model": "llama-3.1-8b", "deployment": "cloud"},
+    {"model": "qwen2.5-14b", "concurrency": 4, "budget": 5000},
+    {"model": "gemma-3-27b", "concurrency": 20, "context": 32768},
+]
+
+
+@pytest.mark.parametrize("profile", PROFILES + RULED_OUT, ids=lambda p: f"{p['model']}-{p.get('deployment', 'local')}")
+def test_ruling_options_out_before_sizing_changes_no_answer(monkeypatch, profile):
+    """An option built that beats every option of a device, format and layer-split runtime spares their sizing
+    (``frontier._beaten``): the answer and every candidate compared are the same as when all are sized."""
+    beaten = []
+    rule_out = planner.frontier._beaten
+
+    def counted(*args):
+        beaten.append(rule_out(*args))
+        return beaten[-1]
+
+    monkeypatch.setattr(planner.frontier, "_beaten", counted)
+    ruled_out = api.advise(profile)
+    monkeypatch.setattr(planner.frontier, "_beaten", lambda *args: False)
+    sized = api.advise(profile)
+    assert ruled_out.to_dict() == sized.to_dict()
+    assert list(ruled_out.compared) == list(sized.compared)
+    if profile in RULED_OUT:  # the shortcut is taken here, not only allowed
+        assert any(beaten)
+
+
+def test_built_options_keep_the_fastest_within_each_cost():
+    """``bounds.Built`` answers "the fastest option of this quality or a better one costing at most X" from the options
+    with nothing else against them: whole-priced, roomy, no TP over PCIe, the prompt read in time."""
+    def option(cost, speed, quality="near-lossless", utilization=0.5, host=""):
+        return types.SimpleNamespace(cost=types.SimpleNamespace(budget_usd=cost), whole_price_known=host == "",
+                                     utilization=utilization, tp_over_pcie=False, tokens_per_s=speed, quality=quality,
+                                     serves_many=False)
+
+    built = Built(comfortable=0.8, prompt_ok=lambda o: True)
+    for o in (option(1000, 20), option(2000, 15), option(3000, 40), option(500, 90, utilization=0.95),
+              option(400, 90, host="not priced"), option(2500, 60, quality="small-loss")):
+        built.add(o)
+    assert built.fastest("near-lossless", False, 999) == 0.0  # the roomy-less and the box-less ones do not count
+    assert built.fastest("near-lossless", False, 2999) == 20  # the dearer one at 15 tok/s never will
+    assert built.fastest("near-lossless", False, 3000) == 40
+    assert built.fastest("small-loss", False, 2600) == 60  # a better class counts for a worse one, not the other way
+    assert built.fastest("lossless", False, 1e9) == 0.0
+    assert built.fastest("near-lossless", True, 1e9) == 0.0  # no batching runtime built
 
 
 def test_dominated_device_is_skipped(catalog):

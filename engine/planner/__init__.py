@@ -3,8 +3,8 @@
 Rules call these functions: the arithmetic stays here and in ``sizing``, the
 reasoning (what is excluded, which tier, which warning) stays in the rules.
 ``options`` holds the vocabulary, ``evaluate`` sizes one configuration and ``costs`` prices it (host boxes included),
-``frontier`` searches the catalog and keeps the options no other beats, ``tiers`` picks the three tiers, ``check``
-chooses the format for a named configuration and what would make it fit.
+``frontier`` searches the catalog and keeps the options no other beats (``bounds``: those it need not size), ``tiers``
+picks the three tiers, ``check`` chooses the format for a named configuration and what would make it fit.
 """
 
 from __future__ import annotations

@@ -123,20 +123,11 @@ def training_fit(w: Workload, a: sizing.Arch, p: Precision, rt: Runtime, n: int,
         return memo[key]
 
     choices = {"on": (True,), "off": (False,)}.get(w.activation_checkpointing or "auto", (False, True))
-    best: tuple[sizing.Memory, int, bool] | None = None
-    for ckpt in choices:
-        mb = 1
-        while mb * 2 <= w.batch:
-            mb *= 2
-        while mb >= 1:
-            mem = need(mb, ckpt)
-            if mem.total <= limit:
-                return mem, mb, ckpt
-            best = best or (mem, mb, ckpt)
-            mb //= 2
-        best = (need(1, ckpt), 1, ckpt)
-    assert best is not None
-    return best
+    least = need(1, choices[-1])  # micro-batch 1, recompute on where allowed: the least memory of any choice
+    if least.total > limit:  # nothing fits: that one, without trying each micro-batch
+        return least, 1, choices[-1]
+    sizes = [1 << k for k in range(max(w.batch, 1).bit_length() - 1, -1, -1)]  # powers of two, the largest within the batch first
+    return next((mem, mb, ckpt) for ckpt in choices for mb in sizes if (mem := need(mb, ckpt)).total <= limit)
 
 
 def evaluate(w: Workload, model: Model, accel: Accelerator, count: int, precision: Precision, runtime: Runtime, cat: Catalog,

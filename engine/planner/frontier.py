@@ -18,7 +18,8 @@ from ..knowledge.loader import Catalog
 from ..knowledge.runtime_schema import Runtime
 from ..knowledge.schema import Accelerator, Model, Precision
 from . import layouts, offload
-from .costs import prices_of
+from .bounds import SPEED_SLACK, Built
+from .costs import host_for, needs_host, node_host, prices_of
 from .evaluate import (
     _inference_memory,
     arch,
@@ -59,6 +60,7 @@ class _Shared:
     weights: dict[str, int] = field(default_factory=dict)  # format id -> the model's weights in it (bytes)
     fullest: float | None = None  # the largest memory fraction of any runtime (``most_held``), once known
     kv_bytes: dict[int, int] = field(default_factory=dict)  # sequences -> their 16-bit KV cache (``kv``), once known
+    built: Built | None = None  # the options built so far, where they may rule out others before sizing (``_beaten``)
 
     def __post_init__(self) -> None:
         self.weights = {p.id: weights_at(self.a, p) for p in self.precisions}
@@ -178,6 +180,8 @@ def _serving(w: Workload, model: Model, accel: Accelerator, p: Precision, rt: Ru
     if not tried or _over(w, accel, tried[0], shared.within_usd):
         return []
     weights = shared.weights[p.id]
+    if rt.split != "tensor" and shared.built is not None and _beaten(w, model, accel, p, rt, counts, tried[0], cat, shared):
+        return []
     at = layout_search(w, model, shared.a, accel, p, rt, cat, KV_BYTES_DEFAULT, usable, shared.memo, weights, shared.kv(w, 1))
     laid: dict[int, tuple[Layout, sizing.Memory, sizing.Speed]] = {}
 
@@ -219,7 +223,41 @@ def _serving(w: Workload, model: Model, accel: Accelerator, p: Precision, rt: Ru
             if laid[m][1].total <= roomy:
                 out.append(option(m))
                 break
+    if shared.built is not None:
+        for o in out:
+            shared.built.add(o)
     return out
+
+
+def _beaten(w: Workload, model: Model, accel: Accelerator, p: Precision, rt: Runtime, counts: list[int], fewest: int,
+            cat: Catalog, shared: _Shared) -> bool:
+    """Whether an option built (``shared.built``) beats every option of this device, format and layer-split runtime at
+    ``counts`` from the ``fewest`` that hold the format: none is faster than the runtime's ceiling here (``bounds``).
+
+    Only where nothing else reads those options: no runtime after this one compares its numbers with theirs (``_new``)
+    and the device gets no hybrid option (``offload.with_offload`` looks for the formats one device holds); and only
+    where each of them would be priced whole, as the options built are (``pareto`` compares them only then)."""
+    floor = fewest * least_cost(w, accel)
+    fastest = shared.built.fastest(quality_of(p, model), rt.serves_many, floor) if shared.built and 0 < floor < math.inf else 0.0
+    if not fastest or shared.offered(w, model, accel, p, cat)[-1] is not rt or offload.offloads(w, model, accel, None):
+        return False
+    ceiling = layer_split_rate_ceiling(w, shared.a, accel, p, rt, cat, KV_BYTES_DEFAULT, shared.weights[p.id], shared.kv(w, 1))
+    return (ceiling is not None and fastest > ceiling * (1 + SPEED_SLACK)
+            and _priced_whole(w, accel, rt, [n for n in counts if n >= fewest], shared.weights[p.id], shared.a, cat))
+
+
+def _priced_whole(w: Workload, accel: Accelerator, rt: Runtime, counts: list[int], weights: int, a: sizing.Arch,
+                  cat: Catalog) -> bool:
+    """Whether every option of ``counts`` of this device under this runtime is priced whole (``Option.whole_price_known``):
+    no host box is bought beside the devices, or the catalog prices one for each count (``costs.cost_of``)."""
+    buy = prices_of(accel)[0]
+    if buy is None or not needs_host(accel, buy) or w.cpu_cores is not None or w.ram_gb is not None:
+        return True
+    for n in counts:
+        need = node_host(w, accel, rt, n, layouts.candidates(w, a, accel, n, rt, False)[0], weights, cat)
+        if host_for(need.cards, need.ram_bytes, need.cores, cat, accel) is None:
+            return False
+    return True
 
 
 def _over(w: Workload, accel: Accelerator, count: int, within_usd: float | None) -> bool:
@@ -251,7 +289,10 @@ def enumerate_options(w: Workload, model: Model, accelerators: Iterable[Accelera
     precisions = precisions_for(w, model, cat)
     if quality_at_least is not None:
         precisions = [p for p in precisions if QUALITY_RANK[quality_of(p, model)] >= QUALITY_RANK[quality_at_least]]
-    shared = _Shared(arch(model), precisions, {}, within_usd)
+    floors = Floors.of(w, cat)
+    # an option built may rule out another before it is sized, unless hybrid options replace the ones built (``_beaten``)
+    built = Built(cat.policy.comfortable_utilization, floors.prompt_ok) if w.offload in (None, "none", "auto") else None
+    shared = _Shared(arch(model), precisions, {}, within_usd, built=built)
     hybrid_memo: dict[str, tuple[sizing.Arch, sizing.Memory]] = {}
     if within_usd is not None:
         accelerators = [a for a in accelerators if least_cost(w, a) <= within_usd]
@@ -261,7 +302,7 @@ def enumerate_options(w: Workload, model: Model, accelerators: Iterable[Accelera
         options = [o for o in options if o.cost.budget_usd is not None and o.cost.budget_usd <= within_usd]
     if quality_at_least is not None:  # hybrid options too
         options = [o for o in options if QUALITY_RANK[o.quality] >= QUALITY_RANK[quality_at_least]]
-    return pareto(options, cat.policy.comfortable_utilization, Floors.of(w, cat).prompt_ok)
+    return pareto(options, cat.policy.comfortable_utilization, floors.prompt_ok)
 
 
 def cheapest_meeting(w: Workload, model: Model, accelerators: Iterable[Accelerator], cat: Catalog,
@@ -322,7 +363,8 @@ def _specs(accel: Accelerator) -> tuple[float, ...]:
 
 
 def undominated(w: Workload, accelerators: Iterable[Accelerator]) -> list[Accelerator]:
-    """Drop devices that another device of the same class beats on every sizing number and on price.
+    """Drop devices that another device of the same class beats on every sizing number and on price; the rest cheapest
+    first, so that an enumeration builds the options that rule out dearer ones before those (``_beaten``).
 
     A device without a price is kept: nothing is known to cost no more than it.
 
@@ -370,7 +412,7 @@ def _undominated(w: Workload, accelerators: list[Accelerator]) -> list[Accelerat
             )
             if not beaten:
                 keep.append(a)
-    return keep
+    return sorted(keep, key=lambda a: _price(w, a))
 
 
 def _no_prompt_target(o: Option) -> bool:
