@@ -8,7 +8,7 @@ import types
 
 import pytest
 from llmhw import api, planner
-from llmhw.planner.bounds import Built
+from llmhw.planner.bounds import PRICED, Built
 
 from .conftest import run_json
 
@@ -73,22 +73,26 @@ def test_ruling_options_out_before_sizing_changes_no_answer(monkeypatch, profile
 
 def test_built_options_keep_the_fastest_within_each_cost():
     """``bounds.Built`` answers "the fastest option of this quality or a better one costing at most X" from the options
-    with nothing else against them: whole-priced, roomy, no TP over PCIe, the prompt read in time."""
-    def option(cost, speed, quality="near-lossless", utilization=0.5, host=""):
-        return types.SimpleNamespace(cost=types.SimpleNamespace(budget_usd=cost), whole_price_known=host == "",
+    with nothing else against them (roomy, no TP over PCIe, the prompt read in time, not cards without their box); an
+    unpriced device's options answer for that device alone, by device count."""
+    def option(cost, speed, quality="near-lossless", utilization=0.5, host="", hardware="a", count=1):
+        return types.SimpleNamespace(cost=types.SimpleNamespace(budget_usd=cost), whole_price_known=cost is not None and host == "",
                                      utilization=utilization, tp_over_pcie=False, tokens_per_s=speed, quality=quality,
-                                     serves_many=False)
+                                     serves_many=False, hardware=hardware, count=count)
 
     built = Built(comfortable=0.8, prompt_ok=lambda o: True)
     for o in (option(1000, 20), option(2000, 15), option(3000, 40), option(500, 90, utilization=0.95),
-              option(400, 90, host="not priced"), option(2500, 60, quality="small-loss")):
+              option(400, 90, host="not priced"), option(2500, 60, quality="small-loss"),
+              option(None, 30, hardware="b", count=2), option(None, 50, hardware="b", count=4)):
         built.add(o)
-    assert built.fastest("near-lossless", False, 999) == 0.0  # the roomy-less and the box-less ones do not count
-    assert built.fastest("near-lossless", False, 2999) == 20  # the dearer one at 15 tok/s never will
-    assert built.fastest("near-lossless", False, 3000) == 40
-    assert built.fastest("small-loss", False, 2600) == 60  # a better class counts for a worse one, not the other way
-    assert built.fastest("lossless", False, 1e9) == 0.0
-    assert built.fastest("near-lossless", True, 1e9) == 0.0  # no batching runtime built
+    assert built.fastest(PRICED, "near-lossless", False, 999) == 0.0  # the roomy-less and the box-less ones do not count
+    assert built.fastest(PRICED, "near-lossless", False, 2999) == 20  # the dearer one at 15 tok/s never will
+    assert built.fastest(PRICED, "near-lossless", False, 3000) == 40
+    assert built.fastest(PRICED, "small-loss", False, 2600) == 60  # a better class counts for a worse one, not the other way
+    assert built.fastest(PRICED, "lossless", False, 1e9) == 0.0
+    assert built.fastest(PRICED, "near-lossless", True, 1e9) == 0.0  # no batching runtime built
+    assert (built.fastest("b", "near-lossless", False, 3), built.fastest("b", "near-lossless", False, 4)) == (30, 50)
+    assert built.fastest("a", "near-lossless", False, 8) == 0.0  # device a is priced: it has no group of its own
 
 
 def test_dominated_device_is_skipped(catalog):

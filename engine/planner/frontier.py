@@ -18,7 +18,7 @@ from ..knowledge.loader import Catalog
 from ..knowledge.runtime_schema import Runtime
 from ..knowledge.schema import Accelerator, Model, Precision
 from . import layouts, offload
-from .bounds import SPEED_SLACK, Built
+from .bounds import PRICED, SPEED_SLACK, Built
 from .costs import host_for, needs_host, node_host, prices_of
 from .evaluate import (
     _inference_memory,
@@ -236,14 +236,16 @@ def _beaten(w: Workload, model: Model, accel: Accelerator, p: Precision, rt: Run
 
     Only where nothing else reads those options: no runtime after this one compares its numbers with theirs (``_new``)
     and the device gets no hybrid option (``offload.with_offload`` looks for the formats one device holds); and only
-    where each of them would be priced whole, as the options built are (``pareto`` compares them only then)."""
-    floor = fewest * least_cost(w, accel)
-    fastest = shared.built.fastest(quality_of(p, model), rt.serves_many, floor) if shared.built and 0 < floor < math.inf else 0.0
+    where each of them would be compared with the options built: priced whole, or not priced (``pareto``)."""
+    assert shared.built is not None
+    price = least_cost(w, accel)
+    group, floor = (PRICED, fewest * price) if price < math.inf else (accel.id, fewest)
+    fastest = shared.built.fastest(group, quality_of(p, model), rt.serves_many, floor) if price > 0 else 0.0
     if not fastest or shared.offered(w, model, accel, p, cat)[-1] is not rt or offload.offloads(w, model, accel, None):
         return False
     ceiling = layer_split_rate_ceiling(w, shared.a, accel, p, rt, cat, KV_BYTES_DEFAULT, shared.weights[p.id], shared.kv(w, 1))
     return (ceiling is not None and fastest > ceiling * (1 + SPEED_SLACK)
-            and _priced_whole(w, accel, rt, [n for n in counts if n >= fewest], shared.weights[p.id], shared.a, cat))
+            and (group != PRICED or _priced_whole(w, accel, rt, [n for n in counts if n >= fewest], shared.weights[p.id], shared.a, cat)))
 
 
 def _priced_whole(w: Workload, accel: Accelerator, rt: Runtime, counts: list[int], weights: int, a: sizing.Arch,
