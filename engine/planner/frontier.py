@@ -232,33 +232,46 @@ def _serving(w: Workload, model: Model, accel: Accelerator, p: Precision, rt: Ru
 def _beaten(w: Workload, model: Model, accel: Accelerator, p: Precision, rt: Runtime, counts: list[int], fewest: int,
             cat: Catalog, shared: _Shared) -> bool:
     """Whether an option built (``shared.built``) beats every option of this device, format and layer-split runtime at
-    ``counts`` from the ``fewest`` that hold the format: none is faster than the runtime's ceiling here (``bounds``).
+    ``counts`` from the ``fewest`` that hold the format: one that costs no more than the fewest and runs faster than the
+    runtime's ceiling here at any count (``bounds``).
 
-    Only where nothing else reads those options: no runtime after this one compares its numbers with theirs (``_new``)
-    and the device gets no hybrid option (``offload.with_offload`` looks for the formats one device holds); and only
-    where each of them would be compared with the options built: priced whole, or not priced (``pareto``)."""
-    assert shared.built is not None
+    Only where each of those options would be compared with the options built, priced whole or not priced (``pareto``),
+    and nothing else reads them (``_read_by_none``). A tensor-parallel runtime buys speed with devices: its ceiling at
+    each count is too far above its speed to rule out as much as checking it would cost."""
+    built = shared.built
+    assert built is not None
     price = least_cost(w, accel)
     group, floor = (PRICED, fewest * price) if price < math.inf else (accel.id, fewest)
-    fastest = shared.built.fastest(group, quality_of(p, model), rt.serves_many, floor) if price > 0 else 0.0
-    if not fastest or shared.offered(w, model, accel, p, cat)[-1] is not rt or offload.offloads(w, model, accel, None):
+    fastest = built.fastest(group, quality_of(p, model), rt.serves_many, floor) if price > 0 else 0.0
+    if not (fastest and _read_by_none(w, model, accel, p, rt, cat, shared)):
         return False
-    ceiling = layer_split_rate_ceiling(w, shared.a, accel, p, rt, cat, KV_BYTES_DEFAULT, shared.weights[p.id], shared.kv(w, 1))
+    weights = shared.weights[p.id]
+    ceiling = layer_split_rate_ceiling(w, shared.a, accel, p, rt, cat, KV_BYTES_DEFAULT, weights, shared.kv(w, 1))
     return (ceiling is not None and fastest > ceiling * (1 + SPEED_SLACK)
-            and (group != PRICED or _priced_whole(w, accel, rt, [n for n in counts if n >= fewest], shared.weights[p.id], shared.a, cat)))
+            and (group != PRICED or _priced_whole(w, model, accel, rt, [n for n in counts if n >= fewest], weights, shared.a, cat)))
 
 
-def _priced_whole(w: Workload, accel: Accelerator, rt: Runtime, counts: list[int], weights: int, a: sizing.Arch,
+def _read_by_none(w: Workload, model: Model, accel: Accelerator, p: Precision, rt: Runtime, cat: Catalog, shared: _Shared) -> bool:
+    """Whether nothing but ``pareto`` reads the options of this device, format and runtime: no runtime after it compares
+    its numbers with theirs (``_new``) and the device gets no hybrid option (``offload.with_offload`` looks for the
+    formats one device holds)."""
+    return shared.offered(w, model, accel, p, cat)[-1] is rt and not offload.offloads(w, model, accel, None)
+
+
+def _priced_whole(w: Workload, model: Model, accel: Accelerator, rt: Runtime, counts: list[int], weights: int, a: sizing.Arch,
                   cat: Catalog) -> bool:
-    """Whether every option of ``counts`` of this device under this runtime is priced whole (``Option.whole_price_known``):
-    no host box is bought beside the devices, or the catalog prices one for each count (``costs.cost_of``)."""
+    """Whether every option of ``counts`` of this device under this runtime, in any layout, is priced whole
+    (``Option.whole_price_known``): no host box is bought beside the devices, or the catalog prices one for each
+    (``costs.cost_of``)."""
     buy = prices_of(accel)[0]
     if buy is None or not needs_host(accel, buy) or w.cpu_cores is not None or w.ram_gb is not None:
         return True
+    expert_parallel = layouts.expert_parallel_runs(model, rt, cat)
     for n in counts:
-        need = node_host(w, accel, rt, n, layouts.candidates(w, a, accel, n, rt, False)[0], weights, cat)
-        if host_for(need.cards, need.ram_bytes, need.cores, cat, accel) is None:
-            return False
+        for layout in layouts.candidates(w, a, accel, n, rt, expert_parallel):
+            need = node_host(w, accel, rt, n, layout, weights, cat)
+            if host_for(need.cards, need.ram_bytes, need.cores, cat, accel) is None:
+                return False
     return True
 
 
