@@ -304,6 +304,8 @@ def enumerate_options(w: Workload, model: Model, accelerators: Iterable[Accelera
     precisions = precisions_for(w, model, cat)
     if quality_at_least is not None:
         precisions = [p for p in precisions if QUALITY_RANK[quality_of(p, model)] >= QUALITY_RANK[quality_at_least]]
+    # within a quality class the narrowest format first: the faster options, which rule out the wider ones (``_beaten``)
+    precisions.sort(key=lambda p: (-QUALITY_RANK[quality_of(p, model)], p.bits_per_weight))
     floors = Floors.of(w, cat)
     # an option built may rule out another before it is sized, unless hybrid options replace the ones built (``_beaten``)
     built = Built(cat.policy.comfortable_utilization, floors.prompt_ok) if w.offload in (None, "none", "auto") else None
