@@ -8,6 +8,7 @@ import types
 
 import pytest
 from llmhw import api, planner
+from llmhw.planner import bounds
 from llmhw.planner.bounds import PRICED, Built
 
 from .conftest import run_json
@@ -53,17 +54,17 @@ RULED_OUT = [
 @pytest.mark.parametrize("profile", PROFILES + RULED_OUT, ids=lambda p: f"{p['model']}-{p.get('deployment', 'local')}")
 def test_ruling_options_out_before_sizing_changes_no_answer(monkeypatch, profile):
     """An option built that beats every option of a device, format and layer-split runtime spares their sizing
-    (``frontier._beaten``): the answer and every candidate compared are the same as when all are sized."""
+    (``bounds.beaten``): the answer and every candidate compared are the same as when all are sized."""
     beaten = []
-    rule_out = planner.frontier._beaten
+    rule_out = bounds.beaten
 
     def counted(*args):
         beaten.append(rule_out(*args))
         return beaten[-1]
 
-    monkeypatch.setattr(planner.frontier, "_beaten", counted)
+    monkeypatch.setattr(bounds, "beaten", counted)
     ruled_out = api.advise(profile)
-    monkeypatch.setattr(planner.frontier, "_beaten", lambda *args: False)
+    monkeypatch.setattr(bounds, "beaten", lambda *args: False)
     sized = api.advise(profile)
     assert ruled_out.to_dict() == sized.to_dict()
     assert list(ruled_out.compared) == list(sized.compared)

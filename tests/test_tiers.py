@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 from llmhw import api, facts, planner, session
-from llmhw.planner.frontier import _merits, options_for
+from llmhw.planner.frontier import options_for
+from llmhw.planner.pareto import merits
 from llmhw.rules.candidates import excluded
 
 CAT = api.catalog()
@@ -80,7 +81,7 @@ def check_promises(profile: dict[str, Any]) -> None:
         if o.id in kept:
             continue
         rivals = [c for c in candidates if c.price_known == o.price_known and (o.price_known or c.hardware == o.hardware)]
-        assert any(all(a >= b for a, b in zip(_merits(c, comfortable), _merits(o, comfortable), strict=True)) for c in rivals), (
+        assert any(all(a >= b for a, b in zip(merits(c, comfortable), merits(o, comfortable), strict=True)) for c in rivals), (
             f"{profile}: {o.id} fits but is neither a candidate nor beaten by one")
 
 

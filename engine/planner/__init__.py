@@ -3,8 +3,8 @@
 Rules call these functions: the arithmetic stays here and in ``sizing``, the
 reasoning (what is excluded, which tier, which warning) stays in the rules.
 ``options`` holds the vocabulary, ``evaluate`` sizes one configuration and ``costs`` prices it (host boxes included),
-``frontier`` searches the catalog and keeps the options no other beats (``bounds``: those it need not size), ``tiers``
-picks the three tiers, ``check`` chooses the format for a named configuration and what would make it fit.
+``frontier`` searches the catalog and keeps the options no other beats (``pareto``; ``bounds``: those it need not
+size), ``tiers`` picks the three tiers, ``check`` chooses the format for a named configuration and what would make it fit.
 """
 
 from __future__ import annotations
@@ -31,8 +31,9 @@ from .evaluate import (
     usable_bytes,
     weights_at,
 )
-from .frontier import cheapest_meeting, enumerate_options, options_for, pareto, undominated
+from .frontier import cheapest_meeting, enumerate_options, options_for, undominated
 from .options import KV_BYTES_DEFAULT, QUALITY_RANK, TIERS, Cost, Option, Workload
+from .pareto import pareto
 from .tiers import Floors, cheapest, dominates, meets, pick_best, pick_minimum, pick_recommended, priced, smallest
 
 __all__ = [

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,9 +17,8 @@ from .. import sizing
 from ..knowledge.loader import Catalog
 from ..knowledge.runtime_schema import Runtime
 from ..knowledge.schema import Accelerator, Model, Precision
-from . import layouts, offload
-from .bounds import PRICED, SPEED_SLACK, Built
-from .costs import host_for, needs_host, node_host, prices_of
+from . import bounds, layouts, offload
+from .costs import prices_of
 from .evaluate import (
     _inference_memory,
     arch,
@@ -41,6 +40,7 @@ from .evaluate import (
 )
 from .measured import speed_factor
 from .options import KV_BYTES_DEFAULT, QUALITY_RANK, Layout, Option, Workload
+from .pareto import pareto
 from .tiers import Floors, cheapest
 
 CHEAPEST_ROUNDS = 4  # enumerations within a growing cost before the whole catalog (cheapest_meeting)
@@ -60,7 +60,7 @@ class _Shared:
     weights: dict[str, int] = field(default_factory=dict)  # format id -> the model's weights in it (bytes)
     fullest: float | None = None  # the largest memory fraction of any runtime (``most_held``), once known
     kv_bytes: dict[int, int] = field(default_factory=dict)  # sequences -> their 16-bit KV cache (``kv``), once known
-    built: Built | None = None  # the options built so far, where they may rule out others before sizing (``_beaten``)
+    built: bounds.Built | None = None  # the options built so far, where they may rule out others before sizing (``bounds``)
 
     def __post_init__(self) -> None:
         self.weights = {p.id: weights_at(self.a, p) for p in self.precisions}
@@ -180,7 +180,8 @@ def _serving(w: Workload, model: Model, accel: Accelerator, p: Precision, rt: Ru
     if not tried or _over(w, accel, tried[0], shared.within_usd):
         return []
     weights = shared.weights[p.id]
-    if rt.split != "tensor" and shared.built is not None and _beaten(w, model, accel, p, rt, counts, tried[0], cat, shared):
+    if rt.split != "tensor" and shared.built is not None and bounds.beaten(w, model, accel, p, rt, counts, tried[0],
+                                                                            least_cost(w, accel), cat, shared):
         return []
     at = layout_search(w, model, shared.a, accel, p, rt, cat, KV_BYTES_DEFAULT, usable, shared.memo, weights, shared.kv(w, 1))
     laid: dict[int, tuple[Layout, sizing.Memory, sizing.Speed]] = {}
@@ -229,52 +230,6 @@ def _serving(w: Workload, model: Model, accel: Accelerator, p: Precision, rt: Ru
     return out
 
 
-def _beaten(w: Workload, model: Model, accel: Accelerator, p: Precision, rt: Runtime, counts: list[int], fewest: int,
-            cat: Catalog, shared: _Shared) -> bool:
-    """Whether an option built (``shared.built``) beats every option of this device, format and layer-split runtime at
-    ``counts`` from the ``fewest`` that hold the format: one that costs no more than the fewest and runs faster than the
-    runtime's ceiling here at any count (``bounds``).
-
-    Only where each of those options would be compared with the options built, priced whole or not priced (``pareto``),
-    and nothing else reads them (``_read_by_none``). A tensor-parallel runtime buys speed with devices: its ceiling at
-    each count is too far above its speed to rule out as much as checking it would cost."""
-    built = shared.built
-    assert built is not None
-    price = least_cost(w, accel)
-    group, floor = (PRICED, fewest * price) if price < math.inf else (accel.id, fewest)
-    fastest = built.fastest(group, quality_of(p, model), rt.serves_many, floor) if price > 0 else 0.0
-    if not (fastest and _read_by_none(w, model, accel, p, rt, cat, shared)):
-        return False
-    weights = shared.weights[p.id]
-    ceiling = layer_split_rate_ceiling(w, shared.a, accel, p, rt, cat, KV_BYTES_DEFAULT, weights, shared.kv(w, 1))
-    return (ceiling is not None and fastest > ceiling * (1 + SPEED_SLACK)
-            and (group != PRICED or _priced_whole(w, model, accel, rt, [n for n in counts if n >= fewest], weights, shared.a, cat)))
-
-
-def _read_by_none(w: Workload, model: Model, accel: Accelerator, p: Precision, rt: Runtime, cat: Catalog, shared: _Shared) -> bool:
-    """Whether nothing but ``pareto`` reads the options of this device, format and runtime: no runtime after it compares
-    its numbers with theirs (``_new``) and the device gets no hybrid option (``offload.with_offload`` looks for the
-    formats one device holds)."""
-    return shared.offered(w, model, accel, p, cat)[-1] is rt and not offload.offloads(w, model, accel, None)
-
-
-def _priced_whole(w: Workload, model: Model, accel: Accelerator, rt: Runtime, counts: list[int], weights: int, a: sizing.Arch,
-                  cat: Catalog) -> bool:
-    """Whether every option of ``counts`` of this device under this runtime, in any layout, is priced whole
-    (``Option.whole_price_known``): no host box is bought beside the devices, or the catalog prices one for each
-    (``costs.cost_of``)."""
-    buy = prices_of(accel)[0]
-    if buy is None or not needs_host(accel, buy) or w.cpu_cores is not None or w.ram_gb is not None:
-        return True
-    expert_parallel = layouts.expert_parallel_runs(model, rt, cat)
-    for n in counts:
-        for layout in layouts.candidates(w, a, accel, n, rt, expert_parallel):
-            need = node_host(w, accel, rt, n, layout, weights, cat)
-            if host_for(need.cards, need.ram_bytes, need.cores, cat, accel) is None:
-                return False
-    return True
-
-
 def _over(w: Workload, accel: Accelerator, count: int, within_usd: float | None) -> bool:
     """Whether every option of ``count`` or more of this device costs more than ``within_usd``: each device costs at
     least ``least_cost`` (a relative slack keeps the comparison exact where the products round differently)."""
@@ -304,11 +259,11 @@ def enumerate_options(w: Workload, model: Model, accelerators: Iterable[Accelera
     precisions = precisions_for(w, model, cat)
     if quality_at_least is not None:
         precisions = [p for p in precisions if QUALITY_RANK[quality_of(p, model)] >= QUALITY_RANK[quality_at_least]]
-    # within a quality class the narrowest format first: the faster options, which rule out the wider ones (``_beaten``)
+    # within a quality class the narrowest format first: the faster options, which rule out the wider ones (``bounds.beaten``)
     precisions.sort(key=lambda p: (-QUALITY_RANK[quality_of(p, model)], p.bits_per_weight))
     floors = Floors.of(w, cat)
-    # an option built may rule out another before it is sized, unless hybrid options replace the ones built (``_beaten``)
-    built = Built(cat.policy.comfortable_utilization, floors.prompt_ok) if w.offload in (None, "none", "auto") else None
+    # an option built may rule out another before it is sized, unless hybrid options replace the ones built (``bounds.beaten``)
+    built = bounds.Built(cat.policy.comfortable_utilization, floors.prompt_ok) if w.offload in (None, "none", "auto") else None
     shared = _Shared(arch(model), precisions, {}, within_usd, built=built)
     hybrid_memo: dict[str, tuple[sizing.Arch, sizing.Memory]] = {}
     if within_usd is not None:
@@ -381,7 +336,7 @@ def _specs(accel: Accelerator) -> tuple[float, ...]:
 
 def undominated(w: Workload, accelerators: Iterable[Accelerator]) -> list[Accelerator]:
     """Drop devices that another device of the same class beats on every sizing number and on price; the rest cheapest
-    first, so that an enumeration builds the options that rule out dearer ones before those (``_beaten``).
+    first, so that an enumeration builds the options that rule out dearer ones before those (``bounds.beaten``).
 
     A device without a price is kept: nothing is known to cost no more than it.
 
@@ -430,69 +385,3 @@ def _undominated(w: Workload, accelerators: list[Accelerator]) -> list[Accelerat
             if not beaten:
                 keep.append(a)
     return sorted(keep, key=lambda a: _price(w, a))
-
-
-def _no_prompt_target(o: Option) -> bool:
-    """Every option reads its prompt in time: the front of a caller that sets no time-to-first-token target."""
-    return True
-
-
-def _merits(o: Option, comfortable: float = 1.0, prompt_ok: Callable[[Option], bool] = _no_prompt_target) -> tuple[float, ...]:
-    """What makes an option better, every axis oriented so that larger is better (an unpriced option's cost axis
-    is its device count: it is compared only with the same device, where fewer devices cost less)."""
-    cost = o.cost.budget_usd if o.cost.budget_usd is not None else o.count
-    roomy = o.utilization <= comfortable
-    return (-cost, QUALITY_RANK[o.quality], o.tokens_per_s or 0.0, float(roomy), float(not o.tp_over_pcie), float(o.serves_many),
-            float(prompt_ok(o)))
-
-
-def pareto(options: list[Option], comfortable: float, prompt_ok: Callable[[Option], bool] = _no_prompt_target) -> list[Option]:
-    """The priced options no other priced option beats, the cards-only ones no other cards-only one beats, and per
-    unpriced device the options no fewer of it beat.
-
-    An option without a price is never dropped for a priced one: nobody knows which costs less. Nor are cards whose
-    host box the catalog cannot price dropped for a whole system, or the other way round; they compare among
-    themselves, each still needing a box. ``prompt_ok`` says which options read the timed prompt within the
-    time-to-first-token target (``Floors.prompt_ok``): a merit the recommended tier asks for, which decode speed does
-    not show.
-    """
-    whole: list[Option] = []
-    cards_only: list[Option] = []
-    by_device: dict[str, list[Option]] = {}
-    for o in options:
-        if not o.price_known:
-            by_device.setdefault(o.hardware, []).append(o)
-        elif o.whole_price_known:
-            whole.append(o)
-        else:
-            cards_only.append(o)
-    # ranked whole prices first, then cards only, then unpriced (not whole_price_known, not price_known), then by cost,
-    # quality and speed (the first merits, which prompt time does not change)
-    front = [(unknown, -m[0], -m[1], -m[2], o_id, o)
-             for unknown, groups in (((False, False), (whole,)), ((True, False), (cards_only,)), ((True, True), by_device.values()))
-             for group in groups for m, o_id, o in _front(group, comfortable, prompt_ok)]
-    front.sort(key=lambda ranked: ranked[:5])
-    return [ranked[5] for ranked in front]
-
-
-def _front(options: list[Option], comfortable: float,
-           prompt_ok: Callable[[Option], bool]) -> list[tuple[tuple[float, ...], str, Option]]:
-    """Drop options that another option equals or beats on every axis (cost, quality, speed, headroom, link, batching,
-    prompt time); the ones kept with their merits and id.
-
-    Sorted best-first (cheapest first), an option can only be dominated by one kept before it, and every kept
-    option is already no dearer; so it is enough to know, for each combination of the discrete axes (quality,
-    headroom, link, batching, prompt time: a few dozen at most), the fastest option kept so far.
-    """
-    ranked = sorted(((_merits(o, comfortable, prompt_ok), o.id, o) for o in options), key=lambda mo: mo[1])
-    ranked.sort(key=lambda mo: mo[0], reverse=True)  # best first; equal options keep the first id
-    fastest: dict[tuple[float, ...], float] = {}  # discrete merits -> the fastest kept option with them
-    front: list[tuple[tuple[float, ...], str, Option]] = []
-    ge = operator.ge
-    for m, o_id, o in ranked:
-        discrete, speed = (m[1], *m[3:]), m[2]
-        if any(s >= speed and all(map(ge, d, discrete)) for d, s in fastest.items()):
-            continue
-        front.append((m, o_id, o))
-        fastest[discrete] = max(speed, fastest.get(discrete, speed))
-    return front
