@@ -48,6 +48,7 @@ RULED_OUT = [
     {"model": "llama-3.1-8b", "deployment": "cloud"},
     {"model": "qwen2.5-14b", "concurrency": 4, "budget": 5000},
     {"model": "gemma-3-27b", "concurrency": 20, "context": 32768},
+    {"model": "qwen3-32b", "concurrency": 4, "context": 4096},  # cards whose box is not priced compare only among themselves
 ]
 
 
