@@ -20,7 +20,7 @@ from ..knowledge.loader import Catalog
 from ..knowledge.runtime_schema import Runtime
 from ..knowledge.schema import Accelerator, Model, Precision
 from . import layouts, offload
-from .costs import host_for, needs_host, node_host, prices_of
+from .costs import buys_host_box, host_for, node_host, prices_of
 from .evaluate import layer_split_rate_ceiling, quality_of
 from .options import KV_BYTES_DEFAULT, QUALITY_RANK, Option, Workload
 
@@ -107,8 +107,7 @@ def _priced_whole(w: Workload, model: Model, accel: Accelerator, rt: Runtime, co
     """Whether every option of ``counts`` of this device under this runtime, in any layout, is priced whole
     (``Option.whole_price_known``): no host box is bought beside the devices, or the catalog prices one for each
     (``costs.cost_of``)."""
-    buy = prices_of(accel)[0]
-    if buy is None or not needs_host(accel, buy) or w.cpu_cores is not None or w.ram_gb is not None:
+    if not buys_host_box(w, accel, prices_of(accel)[0]):
         return True
     expert_parallel = layouts.expert_parallel_runs(model, rt, cat)
     for n in counts:

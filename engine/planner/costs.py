@@ -26,6 +26,12 @@ def needs_host(accel: Accelerator, buy: Price | None) -> bool:
     return accel.kind == "gpu" and not (buy is not None and buy.system)
 
 
+def buys_host_box(w: Workload, accel: Accelerator, buy: Price | None) -> bool:
+    """Whether a purchase of this device adds a host box beside it (``cost_of``): it has a purchase price and needs a
+    box (``needs_host``), and the user did not describe the host they have (--cpu-cores / --ram)."""
+    return buy is not None and needs_host(accel, buy) and w.cpu_cores is None and w.ram_gb is None
+
+
 def device_power_w(accel: Accelerator, buy: Price | None) -> float | None:
     """The power one device draws as bought: its share of a whole system's rated power (CPUs, switches, NICs and fans
     beside the GPUs) where the purchase is a system whose power the catalog knows, else its own rated power."""
@@ -128,7 +134,7 @@ def cost_of(w: Workload, accel: Accelerator, count: int, cat: Catalog, need: Nod
     power = money.power_cost_usd(device_power_w(accel, buy), count, hours_year, policy.electricity_usd_per_kwh)
     purchase = buy.per_device_usd * count if buy else None
     host_name, host_usd, boxes = "", None, 1
-    if purchase is not None and needs_host(accel, buy) and w.cpu_cores is None and w.ram_gb is None:
+    if purchase is not None and buys_host_box(w, accel, buy):
         boxes = need.boxes
         host = host_for(need.cards, need.ram_bytes, need.cores, cat, accel)
         host_name = host.name if host else HOST_NOT_PRICED
