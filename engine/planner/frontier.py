@@ -61,6 +61,7 @@ class _Shared:
     fullest: float | None = None  # the largest memory fraction of any runtime (``most_held``), once known
     kv_bytes: dict[int, int] = field(default_factory=dict)  # sequences -> their 16-bit KV cache (``kv``), once known
     built: bounds.Built | None = None  # the options built so far, where they may rule out others before sizing (``bounds``)
+    plans: dict[tuple[Any, ...], list[tuple[Precision, int, list[Runtime]]]] = field(default_factory=dict)  # see ``formats``
 
     def __post_init__(self) -> None:
         self.weights = {p.id: weights_at(self.a, p) for p in self.precisions}
@@ -86,6 +87,18 @@ class _Shared:
         """The fewest bytes any layout of an inference option holds over all its devices: the format's weights (replicas
         hold copies) and every user's KV cache (tensor-parallel ranks split it or hold copies of heads)."""
         return self.weights[p.id] + self.kv(w, w.concurrency)
+
+    def formats(self, w: Workload, model: Model, accel: Accelerator, cat: Catalog) -> list[tuple[Precision, int, list[Runtime]]]:
+        """Per format to try on this device, in order: the format it holds the weights in (``trained_as``), the fewest
+        bytes an inference option of it holds (``least_held``) and the runtimes offered (``offered``). Worked out once per
+        ecosystem, features, compute capability and whether the device trains, which is all of the device they read."""
+        key = (accel.ecosystem, tuple(accel.features), accel.compute_capability, w.training and trains_on(accel))
+        found = self.plans.get(key)
+        if found is None:
+            held = [trained_as(w, p, accel, cat) if w.training else p for p in self.precisions]
+            found = self.plans[key] = [(q, self.least_held(w, p), self.offered(w, model, accel, q, cat))
+                                       for p, q in zip(self.precisions, held, strict=True)]
+        return found
 
     def offered(self, w: Workload, model: Model, accel: Accelerator, p: Precision, cat: Catalog) -> list[Runtime]:
         """``evaluate.offered``, which depends only on the ecosystem, whether the device has the format's feature, its
@@ -129,14 +142,12 @@ def options_for(w: Workload, model: Model, accel: Accelerator, cat: Catalog, sha
         if not affordable:
             return out
     held = shared.most_held(w, accel, affordable, cat)
-    for p in shared.precisions:
-        if held and shared.least_held(w, p) > held:  # no runtime holds the format and the KV cache on the most devices affordable
+    for p, least, runtimes in shared.formats(w, model, accel, cat):
+        if held and least > held:  # no runtime holds the format and the KV cache on the most devices affordable
             continue
-        if training:
-            p = trained_as(w, p, accel, cat)
         same: set[tuple[Any, ...]] = set()  # runtimes with identical numbers (vLLM, TensorRT-LLM): the first stands for all
         serving: list[Runtime] = []  # the runtimes sized for serving so far, none alike
-        for rt in shared.offered(w, model, accel, p, cat):
+        for rt in runtimes:
             runs = counts if rt.max_devices is None else [n for n in counts if runs_at(rt, n)]
             if training:
                 first = _fewest_training(w, model, accel, p, rt, runs, cat, shared)
