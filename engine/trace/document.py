@@ -36,7 +36,7 @@ CONCLUSION_FACTS = {"Recommendation": "recommendation", "Fit": "fit", "Warning":
                     "Launch": "launch"}
 # What the rulebase hash covers: every rule module, and the engine modules whose code decides what the rules conclude.
 # (patterns under engine/: the planner and the launch plans are packages)
-ENGINE_MODULES = ("api.py", "consult.py", "facts.py", "host_sizing.py", "hybrid.py", "money.py", "profile.py", "rete.py",
+ENGINE_MODULES = ("api.py", "consult.py", "facts.py", "host_sizing.py", "hybrid.py", "money.py", "profile.py", "rete/*.py",
                   "scaleout.py", "session.py", "sizing.py", "training_sizing.py", "units.py", "launch/*.py", "planner/*.py")
 
 
