@@ -87,7 +87,7 @@ def beaten(w: Workload, model: Model, accel: Accelerator, p: Precision, rt: Runt
     assert built is not None
     group, floor = (PRICED, fewest * price) if price < math.inf else (accel.id, fewest)
     fastest = built.fastest(group, quality_of(p, model), rt.serves_many, floor) if price > 0 else 0.0
-    if not (fastest and _read_by_none(w, model, accel, p, rt, cat, shared)):
+    if not (fastest and _read_by_none(w, model, accel, p, rt, fewest, cat, shared)):
         return False
     weights = shared.weights[p.id]
     ceiling = layer_split_rate_ceiling(w, shared.a, accel, p, rt, cat, KV_BYTES_DEFAULT, weights, shared.kv(w, 1))
@@ -95,11 +95,12 @@ def beaten(w: Workload, model: Model, accel: Accelerator, p: Precision, rt: Runt
             and (group != PRICED or _priced_whole(w, model, accel, rt, [n for n in counts if n >= fewest], weights, shared.a, cat)))
 
 
-def _read_by_none(w: Workload, model: Model, accel: Accelerator, p: Precision, rt: Runtime, cat: Catalog, shared: _Shared) -> bool:
-    """Whether nothing but ``pareto`` reads the options of this device, format and runtime: no runtime after it compares
-    its numbers with theirs (``frontier._new``) and the device gets no hybrid option (``offload.with_offload`` looks for the
-    formats one device holds)."""
-    return shared.offered(w, model, accel, p, cat)[-1] is rt and not offload.offloads(w, model, accel, None)
+def _read_by_none(w: Workload, model: Model, accel: Accelerator, p: Precision, rt: Runtime, fewest: int, cat: Catalog,
+                  shared: _Shared) -> bool:
+    """Whether nothing but ``pareto`` reads the options of this device, format and runtime from ``fewest`` devices up: no
+    runtime after it compares its numbers with theirs (``frontier._new``), and none is one device where the device gets
+    hybrid options (``offload.with_offload`` looks for the formats one device holds alone)."""
+    return shared.offered(w, model, accel, p, cat)[-1] is rt and (fewest > 1 or not offload.offloads(w, model, accel, None))
 
 
 def _priced_whole(w: Workload, model: Model, accel: Accelerator, rt: Runtime, counts: list[int], weights: int, a: sizing.Arch,

@@ -279,7 +279,11 @@ def enumerate_options(w: Workload, model: Model, accelerators: Iterable[Accelera
     hybrid_memo: dict[str, tuple[sizing.Arch, sizing.Memory]] = {}
     if within_usd is not None:
         accelerators = [a for a in accelerators if least_cost(w, a) <= within_usd]
-    options = [o for accel in undominated(w, accelerators)
+    devices = undominated(w, accelerators)
+    if built is not None and not w.training:  # the devices whose fewest hold the model cheapest first (``_holding_cost``)
+        least = min((shared.least_held(w, p) for p in precisions), default=0)
+        devices.sort(key=lambda a: _holding_cost(w, a, least, shared, cat))
+    options = [o for accel in devices
                for o in offload.with_offload(w, model, accel, cat, options_for(w, model, accel, cat, shared), memo=hybrid_memo)]
     if within_usd is not None:
         options = [o for o in options if o.cost.budget_usd is not None and o.cost.budget_usd <= within_usd]
@@ -306,6 +310,15 @@ def cheapest_meeting(w: Workload, model: Model, accelerators: Iterable[Accelerat
         if found is not None:
             return found
     return None
+
+
+def _holding_cost(w: Workload, accel: Accelerator, least_bytes: int, shared: _Shared, cat: Catalog) -> float:
+    """About what the fewest of this device that hold ``least_bytes`` cost: the order in which an enumeration walks the
+    devices, so that the options that rule out others before they are sized (``bounds.beaten``) come first. A device
+    cheaper each but needed by the dozen (128 A100s for a 671B model) comes after one that holds it with half as many.
+    Any order gives the same options; this one only lets more be skipped."""
+    per_device = shared.most_held(w, accel, [1], cat)
+    return least_cost(w, accel) * max(1, math.ceil(least_bytes / per_device)) if per_device else math.inf
 
 
 def _least_option_cost(w: Workload, model: Model, accel: Accelerator, least_bytes: int, on_gpu_bytes: float, shared: _Shared,
