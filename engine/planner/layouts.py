@@ -113,20 +113,16 @@ def choose(layouts: Sequence[Layout], memory: Callable[[Layout], sizing.Memory],
     """The layout an option runs in: the most replicas that fit and reach ``target`` tokens/s per user, else the
     fastest that fits, else (nothing fits) the one needing the least memory per device. A data-parallel-attention
     layout replaces that choice when it fits and the choice does not, or when it is faster."""
-    chosen = _choose([lay for lay in layouts if not lay.dp_attention], memory, speed, usable, target)
-    for lay in layouts:
-        if not lay.dp_attention:
-            continue
-        m = memory(lay)
-        chosen_fits = chosen[1].total <= usable
-        if m.total > usable:
-            if not chosen_fits and m.total < chosen[1].total:
-                chosen = (lay, m, speed(lay))
-            continue
-        s = speed(lay)
-        if not chosen_fits or s.decode_per_seq > chosen[2].decode_per_seq:
-            chosen = (lay, m, s)
-    return chosen
+    last = layouts[-1]
+    if not last.dp_attention:  # ``candidates`` puts that layout last, where there is one
+        return _choose(layouts, memory, speed, usable, target)
+    chosen = _choose(layouts[:-1], memory, speed, usable, target)
+    chosen_fits = chosen[1].total <= usable
+    m = memory(last)
+    if m.total > usable:
+        return (last, m, speed(last)) if not chosen_fits and m.total < chosen[1].total else chosen
+    s = speed(last)
+    return (last, m, s) if not chosen_fits or s.decode_per_seq > chosen[2].decode_per_seq else chosen
 
 
 def _choose(layouts: Sequence[Layout], memory: Callable[[Layout], sizing.Memory], speed: Callable[[Layout], sizing.Speed],
