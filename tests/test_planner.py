@@ -8,7 +8,7 @@ import types
 
 import pytest
 from llmhw import api, planner
-from llmhw.planner import bounds
+from llmhw.planner import bounds, offload
 from llmhw.planner.bounds import PRICED, Built
 
 from .conftest import run_json
@@ -49,6 +49,7 @@ RULED_OUT = [
     {"model": "qwen2.5-14b", "concurrency": 4, "budget": 5000},
     {"model": "gemma-3-27b", "concurrency": 20, "context": 32768},
     {"model": "qwen3-32b", "concurrency": 4, "context": 4096},  # cards whose box is not priced compare only among themselves
+    {"model": "mixtral-8x7b", "concurrency": 4},  # GPUs that also get hybrid options, where several of them hold the model
 ]
 
 
@@ -59,18 +60,24 @@ def test_ruling_options_out_before_sizing_changes_no_answer(monkeypatch, profile
     beaten = []
     rule_out = bounds.beaten
 
+    calls = []
+
     def counted(*args):
+        calls.append(args)
         beaten.append(rule_out(*args))
         return beaten[-1]
 
     monkeypatch.setattr(bounds, "beaten", counted)
     ruled_out = api.advise(profile)
+    beside_hybrid = [args[6] > 1 and offload.offloads(args[0], args[1], args[2], None) for args, hit in zip(calls, beaten, strict=True) if hit]
     monkeypatch.setattr(bounds, "beaten", lambda *args: False)
     sized = api.advise(profile)
     assert ruled_out.to_dict() == sized.to_dict()
     assert list(ruled_out.compared) == list(sized.compared)
     if profile in RULED_OUT:  # the shortcut is taken here, not only allowed
         assert any(beaten)
+    if profile["model"] == "mixtral-8x7b":  # hybrid options read only one-device options: several devices' are ruled out
+        assert any(beside_hybrid)
 
 
 def test_built_options_keep_the_fastest_within_each_cost():
