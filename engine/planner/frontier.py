@@ -360,7 +360,8 @@ def _specs(accel: Accelerator) -> tuple[float, ...]:
 
 def undominated(w: Workload, accelerators: Iterable[Accelerator]) -> list[Accelerator]:
     """Drop devices that another device of the same class beats on every sizing number and on price; the rest cheapest
-    first, so that an enumeration builds the options that rule out dearer ones before those (``bounds.beaten``).
+    first (an inference enumeration then walks them by what the fewest holding the model cost, ``_holding_cost``, so
+    that it builds the options that rule out dearer ones before those: ``bounds.beaten``).
 
     A device without a price is kept: nothing is known to cost no more than it.
 
