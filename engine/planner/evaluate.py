@@ -194,16 +194,13 @@ def layout_search(w: Workload, model: Model, a: sizing.Arch, accel: Accelerator,
     batch = _batch(w, runtime)
     weights = weights_at(a, precision) if weights is None else weights
     per_sequence = sizing.kv_cache_bytes(a, w.context, 1, kv_bytes) if per_sequence is None else per_sequence
-    bandwidth, efficiency = accel.mem_bandwidth_gbs, bandwidth_efficiency(accel, cat)
-    tflops, overhead, net = tflops_at(accel, precision), step_overhead(runtime, accel, cat), layouts.links(accel, cat)
-    compute, target = compute_efficiency(accel, cat), cat.policy.target_tokens_per_s
+    bandwidth, tflops, target = accel.mem_bandwidth_gbs, tflops_at(accel, precision), cat.policy.target_tokens_per_s
+    efficiency, overhead, net, compute, expert_parallel, dp_attention = _device_rates(model, accel, runtime, cat)
     per_node, micro_batches = accel.max_devices, runtime.split == "tensor"
     chunk, overhead_bytes = runtime.prefill_chunk_tokens, runtime.overhead_bytes
     # a rank's memory reads the split's tensor, pipeline and replica counts only, not the node size
     memory_key = ("rank", precision.bits_per_weight, precision.quantizes, kv_bytes, chunk, overhead_bytes)
     memo = {} if memo is None else memo
-    expert_parallel = layouts.expert_parallel_runs(model, runtime, cat)
-    dp_attention = layouts.dp_attention_runs(model, runtime, cat)
     split_of = layouts.split
 
     def memory(lay: Layout) -> sizing.Memory:
@@ -225,6 +222,20 @@ def layout_search(w: Workload, model: Model, a: sizing.Arch, accel: Accelerator,
         return layouts.choose(options, memory, speed, usable, target)
 
     return at
+
+
+def _device_rates(model: Model, accel: Accelerator, runtime: Runtime, cat: Catalog) -> tuple[Any, ...]:
+    """What a layout search reads of the device under this runtime, whatever the format and count: its bandwidth and
+    compute efficiency, the runtime's per-layer costs, the links, and whether the runtime splits this model's experts
+    and attention. Kept per catalog: an enumeration searches every format of a device."""
+    memo = per_catalog("device-rates", cat)
+    key = (accel.id, runtime.id, model.architecture, bool(model.kv_lora_rank))
+    found: tuple[Any, ...] | None = memo.get(key)
+    if found is None:
+        found = memo[key] = (bandwidth_efficiency(accel, cat), step_overhead(runtime, accel, cat), layouts.links(accel, cat),
+                             compute_efficiency(accel, cat), layouts.expert_parallel_runs(model, runtime, cat),
+                             layouts.dp_attention_runs(model, runtime, cat))
+    return found
 
 
 def layer_split_rate_ceiling(w: Workload, a: sizing.Arch, accel: Accelerator, precision: Precision, runtime: Runtime,
