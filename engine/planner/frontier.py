@@ -316,7 +316,8 @@ def _holding_cost(w: Workload, accel: Accelerator, least_bytes: int, shared: _Sh
     """About what the fewest of this device that hold ``least_bytes`` cost: the order in which an enumeration walks the
     devices, so that the options that rule out others before they are sized (``bounds.beaten``) come first. A device
     cheaper each but needed by the dozen (128 A100s for a 671B model) comes after one that holds it with half as many.
-    Any order gives the same options; this one only lets more be skipped."""
+    Any order gives the same options, so this is an estimate, not ``_least_option_cost`` (the floor the budget rounds of
+    ``cheapest_meeting`` need, which walks the allowed counts and counts hybrid options at one device)."""
     per_device = shared.most_held(w, accel, [1], cat)
     return least_cost(w, accel) * max(1, math.ceil(least_bytes / per_device)) if per_device else math.inf
 
