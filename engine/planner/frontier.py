@@ -145,7 +145,8 @@ def options_for(w: Workload, model: Model, accel: Accelerator, cat: Catalog, sha
     for p, least, runtimes in shared.formats(w, model, accel, cat):
         if held and least > held:  # no runtime holds the format and the KV cache on the most devices affordable
             continue
-        same: set[tuple[Any, ...]] = set()  # runtimes with identical numbers (vLLM, TensorRT-LLM): the first stands for all
+        # runtimes with identical numbers (vLLM, TensorRT-LLM): the first stands for all (None: one runtime, none to repeat)
+        same: set[tuple[Any, ...]] | None = set() if len(runtimes) > 1 else None
         serving: list[Runtime] = []  # the runtimes sized for serving so far, none alike
         for rt in runtimes:
             runs = counts if rt.max_devices is None else [n for n in counts if runs_at(rt, n)]
@@ -160,9 +161,11 @@ def options_for(w: Workload, model: Model, accel: Accelerator, cat: Catalog, sha
     return out
 
 
-def _new(numbers: tuple[Any, ...], same: set[tuple[Any, ...]]) -> bool:
+def _new(numbers: tuple[Any, ...], same: set[tuple[Any, ...]] | None) -> bool:
     """Whether no runtime tried before gave these numbers (an option's count, memory, usable memory, speed per user
-    and batching), remembering them."""
+    and batching), remembering them (``same`` None: the format has one runtime)."""
+    if same is None:
+        return True
     if numbers in same:
         return False
     same.add(numbers)
@@ -170,7 +173,7 @@ def _new(numbers: tuple[Any, ...], same: set[tuple[Any, ...]]) -> bool:
 
 
 def _serving(w: Workload, model: Model, accel: Accelerator, p: Precision, rt: Runtime, counts: list[int], cat: Catalog,
-             shared: _Shared, same: set[tuple[Any, ...]]) -> list[Option]:
+             shared: _Shared, same: set[tuple[Any, ...]] | None) -> list[Option]:
     """The fewest of ``counts`` devices that hold the model (unless another runtime gave the same numbers), then per
     speed (the floor, then the target) it does not reach, the fewest more devices that reach it, then the fewest that
     leave memory to spare if the last one does not.
