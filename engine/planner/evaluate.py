@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from .. import scaleout, sizing, training_sizing
 from ..knowledge.loader import Catalog
@@ -195,7 +195,7 @@ def layout_search(w: Workload, model: Model, a: sizing.Arch, accel: Accelerator,
     weights = weights_at(a, precision) if weights is None else weights
     per_sequence = sizing.kv_cache_bytes(a, w.context, 1, kv_bytes) if per_sequence is None else per_sequence
     bandwidth, tflops, target = accel.mem_bandwidth_gbs, tflops_at(accel, precision), cat.policy.target_tokens_per_s
-    efficiency, overhead, net, compute, expert_parallel, dp_attention = _device_rates(model, accel, runtime, cat)
+    efficiency, overhead, net, compute, expert_parallel, dp_attention = device_rates(model, accel, runtime, cat)
     per_node, micro_batches = accel.max_devices, runtime.split == "tensor"
     chunk, overhead_bytes = runtime.prefill_chunk_tokens, runtime.overhead_bytes
     # a rank's memory reads the split's tensor, pipeline and replica counts only, not the node size
@@ -224,17 +224,28 @@ def layout_search(w: Workload, model: Model, a: sizing.Arch, accel: Accelerator,
     return at
 
 
-def _device_rates(model: Model, accel: Accelerator, runtime: Runtime, cat: Catalog) -> tuple[Any, ...]:
-    """What a layout search reads of the device under this runtime, whatever the format and count: its bandwidth and
-    compute efficiency, the runtime's per-layer costs, the links, and whether the runtime splits this model's experts
-    and attention. Kept per catalog: an enumeration searches every format of a device."""
+class DeviceRates(NamedTuple):
+    """What sizing and timing read of a device under one runtime, whatever the format and count."""
+
+    bandwidth_efficiency: float
+    overhead: sizing.StepOverhead  # the runtime's per-layer decode costs on this ecosystem
+    links: scaleout.Links
+    compute_efficiency: float
+    expert_parallel: bool  # the runtime places this model's routed experts whole on the ranks
+    dp_attention: bool  # the runtime runs this model's attention data-parallel
+
+
+def device_rates(model: Model, accel: Accelerator, runtime: Runtime, cat: Catalog) -> DeviceRates:
+    """``DeviceRates`` of this device under this runtime for this model. Kept per catalog: an enumeration searches
+    every format of a device, and compares its runtimes (``frontier._Shared.alike``)."""
     memo = per_catalog("device-rates", cat)
     key = (accel.id, runtime.id, model.architecture, bool(model.kv_lora_rank))
-    found: tuple[Any, ...] | None = memo.get(key)
+    found: DeviceRates | None = memo.get(key)
     if found is None:
-        found = memo[key] = (bandwidth_efficiency(accel, cat), step_overhead(runtime, accel, cat), layouts.links(accel, cat),
-                             compute_efficiency(accel, cat), layouts.expert_parallel_runs(model, runtime, cat),
-                             layouts.dp_attention_runs(model, runtime, cat))
+        found = memo[key] = DeviceRates(bandwidth_efficiency(accel, cat), step_overhead(runtime, accel, cat),
+                                        layouts.links(accel, cat), compute_efficiency(accel, cat),
+                                        layouts.expert_parallel_runs(model, runtime, cat),
+                                        layouts.dp_attention_runs(model, runtime, cat))
     return found
 
 

@@ -17,12 +17,13 @@ from .. import sizing
 from ..knowledge.loader import Catalog
 from ..knowledge.runtime_schema import Runtime
 from ..knowledge.schema import Accelerator, Model, Precision
-from . import bounds, layouts, offload
+from . import bounds, offload
 from .costs import prices_of
 from .evaluate import (
     _inference_memory,
     arch,
     device_counts,
+    device_rates,
     evaluate,
     layer_split_rate_ceiling,
     layout_search,
@@ -31,7 +32,6 @@ from .evaluate import (
     precisions_for,
     quality_of,
     runs_at,
-    step_overhead,
     trained_as,
     training_fit,
     trains_on,
@@ -95,9 +95,9 @@ class _Shared:
         key = (accel.ecosystem, tuple(accel.features), accel.compute_capability, w.training and trains_on(accel))
         found = self.plans.get(key)
         if found is None:
-            held = [trained_as(w, p, accel, cat) if w.training else p for p in self.precisions]
+            stored = [trained_as(w, p, accel, cat) if w.training else p for p in self.precisions]
             found = self.plans[key] = [(q, self.least_held(w, p), self.offered(w, model, accel, q, cat))
-                                       for p, q in zip(self.precisions, held, strict=True)]
+                                       for p, q in zip(self.precisions, stored, strict=True)]
         return found
 
     def offered(self, w: Workload, model: Model, accel: Accelerator, p: Precision, cat: Catalog) -> list[Runtime]:
@@ -116,14 +116,13 @@ class _Shared:
         return self._numbers(model, accel, first, cat) == self._numbers(model, accel, other, cat)
 
     def _numbers(self, model: Model, accel: Accelerator, rt: Runtime, cat: Catalog) -> tuple[Any, ...]:
-        """Everything of a runtime that ``_serving`` reads on this device but its name: its settings, its per-layer costs
-        here and the user's measurements."""
+        """Everything of a runtime that ``_serving`` reads on this device but its name: its settings, what sizing reads of
+        the device under it (``device_rates``: its per-layer costs here, how it splits the model) and the user's
+        measurements."""
         key = (accel.id, rt.id)
         if key not in self.settings:
             self.settings[key] = (rt.memory_fraction, rt.overhead_bytes, rt.prefill_chunk_tokens, rt.batches, rt.split,
-                                  rt.serves_many, rt.max_devices, layouts.expert_parallel_runs(model, rt, cat),
-                                  layouts.dp_attention_runs(model, rt, cat),
-                                  step_overhead(rt, accel, cat), speed_factor(accel, rt, cat))
+                                  rt.serves_many, rt.max_devices, device_rates(model, accel, rt, cat), speed_factor(accel, rt, cat))
         return self.settings[key]
 
 
