@@ -186,6 +186,48 @@ def warm(n: int, n_hard: int) -> dict:
             "hard_profiles": n_hard, "hard": _stat([_timed_advise(api, p) for p in hard])}
 
 
+BUILD_WARM = r"""
+import json, sys, time
+sys.path.insert(0, sys.argv[1])
+from profiles import profiles
+from llmhw import api
+ps = profiles(int(sys.argv[2]))
+for p in ps[:10]:
+    api.advise(p)
+times = []
+for p in ps:
+    t = time.perf_counter()
+    api.advise(p)
+    times.append(time.perf_counter() - t)
+print(json.dumps(times))
+"""
+
+
+def compiled() -> bool:
+    """Whether the llmhw measured is a wheel's build, its planner compiled by mypyc (setup.py)."""
+    from llmhw.planner import frontier
+
+    return not frontier.__file__.endswith(".py")
+
+
+def builds(n: int, rounds: int = 3) -> dict:
+    """The warm consultations of the compiled build against the pure one (``LLMHW_PURE_PYTHON``: the editable .venv's
+    python, which `make bench` passes), each in its own process, the two interleaved round by round; per profile the
+    fastest of the rounds, so that a burst of load does not count against either."""
+    pure = os.environ.get("LLMHW_PURE_PYTHON")
+    if not compiled() or not pure:
+        return {"compiled": compiled()}
+    best: dict[str, list[float]] = {}
+    for _ in range(rounds):
+        for name, python in (("compiled", PY), ("pure", pure)):
+            out = subprocess.run([python, "-c", BUILD_WARM, str(HERE), str(n)], capture_output=True, text=True, check=True)
+            times = json.loads(out.stdout)
+            best[name] = [min(a, b) for a, b in zip(best[name], times, strict=True)] if name in best else times
+    c, p = statistics.median(best["compiled"]), statistics.median(best["pure"])
+    return {"compiled": True, "profiles": n, "rounds": rounds, "compiled_median_ms": 1000 * c, "pure_median_ms": 1000 * p,
+            "speedup_median": p / c, "speedup_mean": statistics.mean(best["pure"]) / statistics.mean(best["compiled"])}
+
+
 def previous_run(json_path: Path) -> dict | None:
     """The warm numbers of the run whose RESULTS.json this run is about to replace (None if there is none).
 
@@ -306,6 +348,20 @@ def _ms(x: float) -> str:
     return f"{x * 1000:.0f} ms"
 
 
+def _build_line(bd: dict) -> str:
+    """What was measured: the compiled build (a wheel) or the pure one, and the one against the other."""
+    if not bd.get("compiled"):
+        return ("Build: **pure Python** (an editable install, or a wheel built without a C compiler or with `LLMHW_PURE=1`); "
+                "`make bench` measures the compiled install.")
+    line = "Build: **compiled** (the wheel `pip install .` builds: setup.py compiles the planner and the formulas with mypyc)."
+    if "pure_median_ms" in bd:
+        line += (f" The same {bd['profiles']} warm consultations in the pure build (the editable .venv), each build in its own "
+                 f"process, interleaved over {bd['rounds']} rounds, fastest round per profile: {bd['pure_median_ms']:.1f} ms "
+                 f"median pure against {bd['compiled_median_ms']:.1f} ms compiled, **{bd['speedup_median']:.2f}x** "
+                 f"({bd['speedup_mean']:.2f}x on the mean).")
+    return line
+
+
 def write_results(r: dict, path: Path) -> None:
     m, c, w, s, b, sv = r["machine"], r["cold"], r["warm"], r["scale"], r["batch"], r.get("served")
     a, h, prev = w["current"], w["hard"], r.get("previous")
@@ -337,6 +393,8 @@ def write_results(r: dict, path: Path) -> None:
         "",
         f"Machine: {m['platform']}; CPU: {m['cpu']}; {m['cpus']} CPUs; Python {m['python']}; "
         f"load average at start: {m['load_at_start']}; at the end: {r.get('load_at_end', '?')}.",
+        "",
+        _build_line(r.get("builds", {})),
         "",
         "| # | What | Target | Measured | Verdict |",
         "|---|------|--------|----------|---------|",
@@ -435,6 +493,8 @@ def main() -> None:
     print("cold start:", r["cold"], flush=True)
     r["served"] = served(20 if q else 50)
     print("served:", r["served"], flush=True)
+    r["builds"] = builds(20 if q else 120)
+    print("builds:", r["builds"], flush=True)
     r["warm"] = warm(40 if q else 240, 12 if q else 120)
     print("warm:", r["warm"], flush=True)
     r["scale"] = scale(20 if q else 120)

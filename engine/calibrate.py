@@ -203,7 +203,7 @@ def calibrate(path: str, cat: Catalog, model: str | None = None, hardware: str |
             precision=precision_of(row.model_type, path), runtime=RUNTIME, engine=f"{tool} ({file.name})", users=1,
             context=row.gen_tokens + row.depth_tokens, quote=f"{row.model_type} | tg{row.gen_tokens}"
             + (f" @ d{row.depth_tokens}" if row.depth_tokens else "") + f" | {row.tok_s:g} t/s",
-            sources=(source,), per_user_tok_s=row.tok_s, local=True,  # type: ignore[arg-type]  # lists load as tuples
+            sources=(source,), per_user_tok_s=row.tok_s, local=True,
             notes=f"measured on this machine; {file.name} SHA-256 {sha}, {day.isoformat()}")
         measurements.append(Measurement(run, estimate(run, base)))
     stored = _store(knowledge_dir, source, file, sha, day, [m.run for m in measurements]) if knowledge_dir else None

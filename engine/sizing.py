@@ -10,8 +10,7 @@ that measurement.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
-from functools import cached_property
+from dataclasses import dataclass, field, fields
 
 # -- constants of the formulas (not thresholds: those live in knowledge/policy.yaml) --
 
@@ -22,7 +21,7 @@ INFER_FFN_VALUES = 3  # per token in one layer's prefill: gate, up and their pro
 INFER_HIDDEN_VALUES = 4  # per token: residual, normed input, attention output, projection (measured-h200 prefill)
 
 
-@dataclass(frozen=True)
+@dataclass(unsafe_hash=True)  # a record built per option: hashed by value, not frozen (planner/options.py says why)
 class Memory:
     """A memory breakdown in bytes, per device."""
 
@@ -32,15 +31,15 @@ class Memory:
     gradients: int = 0
     optimizer: int = 0
     overhead: int = 0
+    # read again and again by the layout search and the tiers: summed once, when made (a field, so that compiled code
+    # reads it as fast as the parts; not an argument, nor compared: it follows from them)
+    total: int = field(init=False, repr=False, compare=False)
 
-    @cached_property  # asked for again and again by the layout search and the tiers: summed once
-    def total(self) -> int:
-        return self.weights + self.kv_cache + self.activations + self.gradients + self.optimizer + self.overhead
+    def __post_init__(self) -> None:
+        self.total = self.weights + self.kv_cache + self.activations + self.gradients + self.optimizer + self.overhead
 
     def as_dict(self) -> dict[str, int]:
-        out = {f.name: getattr(self, f.name) for f in fields(self)}
-        out["total"] = self.total
-        return out
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 @dataclass(frozen=True)
@@ -66,19 +65,11 @@ class Arch:
     sliding_window: int | None = None
     sliding_layers: int = 0
     tied_embeddings: bool = False
+    # read by every decode step a layout search times: worked out once per model (or stage) view (``_moe_shared_fraction``)
+    moe_shared_fraction: float = field(init=False, repr=False, compare=False)
 
-    @cached_property  # read by every decode step a layout search times: worked out once per model (or stage) view
-    def moe_shared_fraction(self) -> float:
-        """Share of a MoE model's weights outside its routed experts (attention, embeddings, shared experts).
-
-        Active parameters are the shared part plus k of E experts' share: active/total = shared + (1 - shared) k/E.
-        """
-        if not (self.experts and self.experts_active):
-            return 1.0
-        if self.experts_active >= self.experts:  # every expert active: the split is undefined; count all as routed (all are read)
-            return 0.0
-        k_over_e = self.experts_active / self.experts
-        return min(max((self.active_params / self.params - k_over_e) / (1.0 - k_over_e), 0.0), 1.0)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "moe_shared_fraction", _moe_shared_fraction(self))
 
     @property
     def ffn_width(self) -> int:
@@ -86,6 +77,19 @@ class Arch:
         if self.experts and self.moe_intermediate:
             return (self.experts_active or 1) * self.moe_intermediate + (self.shared_experts or 0) * self.moe_intermediate
         return self.intermediate
+
+
+def _moe_shared_fraction(arch: Arch) -> float:
+    """Share of a MoE model's weights outside its routed experts (attention, embeddings, shared experts).
+
+    Active parameters are the shared part plus k of E experts' share: active/total = shared + (1 - shared) k/E.
+    """
+    if not (arch.experts and arch.experts_active):
+        return 1.0
+    if arch.experts_active >= arch.experts:  # every expert active: the split is undefined; count all as routed (all are read)
+        return 0.0
+    k_over_e = arch.experts_active / arch.experts
+    return min(max((arch.active_params / arch.params - k_over_e) / (1.0 - k_over_e), 0.0), 1.0)
 
 
 def weight_bytes(params: int, bits_per_weight: float) -> int:
@@ -213,7 +217,7 @@ def moe_weight_fraction_read(arch: Arch, sequences: int) -> float:
     return shared + (1.0 - shared) * experts_touched(arch, sequences)
 
 
-@dataclass(frozen=True)
+@dataclass(unsafe_hash=True)  # a record built per option: hashed by value, not frozen (planner/options.py says why)
 class Speed:
     """Expected decode and prefill rates."""
 

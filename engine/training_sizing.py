@@ -94,9 +94,9 @@ def training_memory(arch: Arch, setup: TrainingSetup, overhead_bytes: int) -> Me
         # transformers quantizers/base.py get_keys_to_not_convert), so both stay 16-bit: ~4.2 GB of a 70B's ~37 GB.
         frozen = model_weight_bytes(arch, setup.frozen_bits_per_weight, "linear")
         weights = frozen / (n if setup.zero_stage >= 3 else 1)
-        grads = 0
+        grads = 0.0
         optimizer = ADAPTER_STATE_BYTES * trainable
-        workspace = 0
+        workspace = 0.0
         hidden_bytes = BYTES_16BIT
     activations = training_activation_bytes(arch, tokens, setup.checkpointing, hidden_bytes)
     if setup.checkpointing:  # an offloading stack keeps the checkpoints in host RAM and never builds the full logits

@@ -15,12 +15,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from ..errors import InputError, KnowledgeError
 from . import schema, snapshot
 from .policy_schema import Policy, PolicyValue
-from .runtime_schema import Runtime, RuntimeFormat
+from .runtime_schema import Runtime
 from .schema import Accelerator, CalibrationRun, Model, Precision, Source
 from .yamlio import read_bytes
 
@@ -110,8 +110,7 @@ def _run_like(runtimes: dict[str, Runtime], variant: str, of: str) -> None:
     for rid, r in runtimes.items():
         extra = tuple(dataclasses.replace(f, precision=variant) for f in r.formats if f.precision == of)
         if extra:
-            # list fields hold tuples once loaded (frozen entries stay hashable): the annotation says list, as YAML does
-            runtimes[rid] = dataclasses.replace(r, formats=cast(list[RuntimeFormat], (*r.formats, *extra)))
+            runtimes[rid] = dataclasses.replace(r, formats=(*r.formats, *extra))
 
 
 def _fold(name: str) -> str:

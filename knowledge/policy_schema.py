@@ -17,7 +17,7 @@ class PolicyValue:
     value: Any = meta(required=True)
     unit: str = meta(required=True)
     why: str = meta(required=True)
-    sources: list[str] = meta([])
+    sources: tuple[str, ...] = meta([])
 
 
 def _limit(unit: str, positive: bool = True) -> Any:

@@ -14,8 +14,8 @@ class RuntimeFormat:
     """A format a runtime runs, and on which ecosystems (vendors) it really runs it."""
 
     precision: str = meta(required=True)
-    ecosystems: list[str] = meta(required=True)
-    sources: list[str] = meta([])
+    ecosystems: tuple[str, ...] = meta(required=True)
+    sources: tuple[str, ...] = meta([])
     notes: str = meta("")
 
 
@@ -59,8 +59,8 @@ class LaunchTool:
     command: str = meta(required=True)  # the documented entry point ("vllm serve"; a file name for a config file)
     version: str = meta(required=True)  # the release whose documentation the options were read from
     read: str = meta(required=True, pattern=DATE_PATTERN)  # when they were read
-    sources: list[str] = meta([])
-    flags: list[LaunchFlag] = meta([])
+    sources: tuple[str, ...] = meta([])
+    flags: tuple[LaunchFlag, ...] = meta([])
 
     def flag(self, role: str) -> LaunchFlag:
         """The option that plays ``role`` (the loader guarantees one for every role of the tool's style)."""
@@ -73,7 +73,7 @@ class HostCores:
     its processes per device and per copy of the model it serves, and what it leaves the operating system."""
 
     per_device: int = meta(required=True, unit="cores per accelerator")  # 0: one process drives every device
-    sources: list[str] = meta(required=True)
+    sources: tuple[str, ...] = meta(required=True)
     per_replica: int = meta(0, unit="cores per copy of the model served")
     coordinator: int = meta(0, unit="cores more when it serves several copies")
     system: int = meta(0, unit="cores for the operating system")
@@ -90,16 +90,16 @@ class Runtime:
 
     id: str = meta(required=True)
     name: str = meta(required=True)
-    ecosystems: list[str] = meta(required=True)
+    ecosystems: tuple[str, ...] = meta(required=True)
     overhead_bytes: int = meta(required=True, unit="bytes per device")
     memory_fraction: float = meta(required=True, positive=True, unit="fraction of device memory")
     serves_many: bool = meta(required=True)
     batches: bool = meta(required=True)  # decodes concurrent requests in one batch; else users take turns
     trains: bool = meta(required=True)
     infers: bool = meta(required=True)  # offered for inference (HF transformers is a training stack here)
-    formats: list[RuntimeFormat] = meta([])
-    kv_formats: list[str] = meta([])  # precisions it accepts as the KV-cache dtype instead of 16-bit
-    sources: list[str] = meta([])
+    formats: tuple[RuntimeFormat, ...] = meta([])
+    kv_formats: tuple[str, ...] = meta([])  # precisions it accepts as the KV-cache dtype instead of 16-bit
+    sources: tuple[str, ...] = meta([])
     prefill_chunk_tokens: int | None = meta(positive=True, unit="tokens")
     split: str = meta("tensor", choices=("tensor", "layer"))  # how it spreads a model over devices: layer = one device works at a time
     # Training stacks: the share of checkpointed activations left on the device when the stack offloads the
@@ -108,7 +108,7 @@ class Runtime:
     max_devices: int | None = meta(positive=True, unit="devices")
     # the host's CPU cores it needs (None: no published figure; policy host-cores-per-device, from DGX H100, stands in)
     host_cores: HostCores | None = meta()
-    launch: list[LaunchTool] = meta([])  # how it is started; empty where no single launcher exists (launch_note says why)
+    launch: tuple[LaunchTool, ...] = meta([])  # how it is started; empty where no single launcher exists (launch_note says why)
     launch_note: str = meta("")
     notes: str = meta("")
 

@@ -28,7 +28,7 @@ def meta(
 ) -> Any:
     """Declare a field with its unit, allowed values, range, text pattern, and whether each value must cite a source."""
     info = {"unit": unit, "choices": choices, "positive": positive, "required": required, "cited": cited, "pattern": pattern}
-    if isinstance(default, list):  # lists load as tuples, so that entries stay hashable; a default must too
+    if isinstance(default, list):  # a YAML list loads as a tuple (``tuple[X, ...]``), so that entries stay hashable; a default too
         return field(default=tuple(default), metadata=info)
     if isinstance(default, dict):
         return field(default_factory=lambda: dict(default), metadata=info)
@@ -81,8 +81,8 @@ class Model:
     tied_embeddings: bool = meta(required=True)
     max_context: int = meta(required=True, positive=True, unit="tokens")
     native_precision: str = meta(required=True)  # the released format (gpt-oss MXFP4, DeepSeek-V3/R1 FP8, BF16 for most)
-    sources: list[str] = meta([])
-    aliases: list[str] = meta([])
+    sources: tuple[str, ...] = meta([])
+    aliases: tuple[str, ...] = meta([])
     experts: int | None = meta(positive=True)
     experts_active: int | None = meta(positive=True)
     shared_experts: int | None = meta()
@@ -94,7 +94,7 @@ class Model:
     sliding_layers: int = meta(0)
     checkpoint_bytes: int | None = meta(positive=True, unit="bytes")
     notes: str = meta("")
-    origins: list[str] = meta([])  # models read from files: "field: file, key" for every number (where it came from)
+    origins: tuple[str, ...] = meta([])  # models read from files: "field: file, key" for every number (where it came from)
 
     @property
     def is_moe(self) -> bool:
@@ -153,8 +153,8 @@ class Accelerator:
     mem_bandwidth_gbs: float = meta(required=True, positive=True, cited=True, unit="GB/s")
     obtain: str = meta(required=True, choices=("buy", "cloud"))
     cites: dict[str, str] = meta({})  # number field -> the source id that gives (or, with 'derived', computes) it
-    sources: list[str] = meta([])
-    aliases: list[str] = meta([])
+    sources: tuple[str, ...] = meta([])
+    aliases: tuple[str, ...] = meta([])
     bf16_tflops: float | None = meta(positive=True, cited=True, unit="TFLOPS dense")
     fp8_tflops: float | None = meta(positive=True, cited=True, unit="TFLOPS dense")
     fp4_tflops: float | None = meta(positive=True, cited=True, unit="TFLOPS dense")
@@ -185,11 +185,11 @@ class Accelerator:
     # the widest card a host box takes when it holds host_gpus of them (host boxes only; None: any width, the cards sit on
     # riser cables in an open frame). Each box cites where it is read, also when None, so that every box states it.
     max_card_slots: float | None = meta(positive=True, cited=True, unit="expansion slots per card")
-    features: list[str] = meta([])
-    stacks: list[str] = meta([])
+    features: tuple[str, ...] = meta([])
+    stacks: tuple[str, ...] = meta([])
     cpu_cores: int | None = meta(positive=True)
-    isa: list[str] = meta([])
-    prices: list[Price] = meta([])
+    isa: tuple[str, ...] = meta([])
+    prices: tuple[Price, ...] = meta([])
     notes: str = meta("")
 
     @property
@@ -243,8 +243,8 @@ class Precision:
     family: str = meta(required=True, choices=("float", "int", "gguf", "fp8", "fp4"))
     quality: str = meta(required=True, choices=QUALITY_CLASSES)
     trainable: bool = meta(required=True)
-    sources: list[str] = meta([])
-    aliases: list[str] = meta([])
+    sources: tuple[str, ...] = meta([])
+    aliases: tuple[str, ...] = meta([])
     native_feature: str | None = meta()
     kv_bytes_per_element: float | None = meta(positive=True, unit="bytes")
     quantizes: str = meta("all", choices=QUANTIZED_PARTS)
@@ -266,7 +266,7 @@ class CalibrationRun:
     users: int = meta(required=True, positive=True, unit="concurrent sequences")
     context: int = meta(required=True, positive=True, unit="tokens per sequence at the end of the run")
     quote: str = meta(required=True)
-    sources: list[str] = meta([])
+    sources: tuple[str, ...] = meta([])
     per_user_tok_s: float | None = meta(positive=True, unit="tokens/s per user")
     total_tok_s: float | None = meta(positive=True, unit="tokens/s over all users")
     prompt_tokens: int | None = meta(positive=True, unit="tokens")  # given when the published rate counts prefill time too

@@ -92,7 +92,8 @@ ORPHAN_CHECK_S = 0.5  # how often a worker checks its parent is alive: an orphan
 
 
 def _init_worker(knowledge_dirs: tuple[str, ...], fmt: str, parent: int) -> None:
-    """Each worker process: ignore Ctrl-C (the parent handles it), die with the parent, build its engine once."""
+    """Each worker process: ignore Ctrl-C (the parent handles it; blocked until here, ``_submit``), die with the parent,
+    build its engine once."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler, inherited through fork
     threading.Thread(target=_orphan_watch, args=(parent,), name="llmhw-orphan-watch", daemon=True).start()
@@ -262,7 +263,7 @@ def _run_pool(rows: Iterable[Row], dirs: tuple[str, ...], fmt: str, jobs: int, f
                 finished(r.row, rec["error"], encode(rec, fmt))
             good = [r for r in part if r.error is None]
             if good:
-                pending.add(pool.submit(_work, good))
+                pending.add(_submit(pool, good))
             while len(pending) >= window:
                 pending = _collect(pending, finished, summary, bar)
         while pending:
@@ -277,6 +278,17 @@ def _run_pool(rows: Iterable[Row], dirs: tuple[str, ...], fmt: str, jobs: int, f
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
+
+
+def _submit(pool: ProcessPoolExecutor, rows: list[Row]) -> Future[Any]:
+    """``pool.submit``, with Ctrl-C blocked while it may fork a worker, which inherits the mask: a worker that got it
+    before its initializer ignores it could die holding the task queue's lock, and the pool's shutdown would wait for it
+    at exit. This thread gets Ctrl-C again once the submit returns (the pool's threads, started here, keep it blocked)."""
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        return pool.submit(_work, rows)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
 def _take(f: Future[Any], finished: Callable[[int, str | None, Any], None], summary: Summary) -> None:

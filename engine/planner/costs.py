@@ -94,7 +94,7 @@ def host_boxes(cat: Catalog) -> list[Accelerator]:
     return memo["boxes"]  # type: ignore[no-any-return]
 
 
-@dataclass(frozen=True)
+@dataclass(unsafe_hash=True)  # a record built per option: hashed by value, not frozen (``options`` says why)
 class NodeHost:
     """What the host box of each node of a configuration needs: P2 states it, ``cost_of`` buys it."""
 
@@ -102,10 +102,10 @@ class NodeHost:
     cards: int  # in each box
     cores: int  # in each box (``host_cores`` shared among the nodes)
     ram_bytes: float  # in each box: the weights its node loads, staged through RAM, and the system's share
-    weights_bytes: float  # the weights each node loads
+    weights_bytes: int  # the weights each node loads
 
 
-def node_host(w: Workload, accel: Accelerator, runtime: Runtime, count: int, layout: Layout, weights_bytes: float,
+def node_host(w: Workload, accel: Accelerator, runtime: Runtime, count: int, layout: Layout, weights_bytes: int,
               cat: Catalog) -> NodeHost:
     """The host of each node of ``count`` devices in ``layout`` loading ``weights_bytes`` of weights in all: a replica
     within a node loads all of them (replicas of one node share the checkpoint in the page cache), one spread over nodes
@@ -113,7 +113,7 @@ def node_host(w: Workload, accel: Accelerator, runtime: Runtime, count: int, lay
     boxes, cards, staged = 1, count, weights_bytes
     if layout.nodes > 1:
         boxes, cards = layout.nodes, math.ceil(count / layout.nodes)
-        staged = weights_bytes * min(1.0, cards / (layout.tensor_parallel * layout.pipeline_parallel))
+        staged = math.ceil(weights_bytes * min(1.0, cards / (layout.tensor_parallel * layout.pipeline_parallel)))
     p = cat.policy
     return NodeHost(boxes, cards, math.ceil(host_cores(w, accel, runtime, count, layout, cat) / boxes),
                     host_sizing.host_ram_bytes(staged, p.host_ram_per_weights, p.host_os_reserve_bytes), staged)

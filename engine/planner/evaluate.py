@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
+from dataclasses import fields
 from typing import Any, NamedTuple
 
 from .. import scaleout, sizing, training_sizing
@@ -19,7 +20,7 @@ from .options import KV_BYTES_DEFAULT, Layout, Option, Workload
 
 def arch(model: Model) -> sizing.Arch:
     """The sizing view of a catalog model."""
-    return sizing.Arch(**{f: getattr(model, f) for f in sizing.Arch.__dataclass_fields__})
+    return sizing.Arch(**{f.name: getattr(model, f.name) for f in fields(sizing.Arch) if f.init})
 
 
 def weights_at(a: sizing.Arch, p: Precision) -> int:

@@ -75,7 +75,7 @@ def hosts_for(w: Workload, count: int, need_bytes: int, cat: Catalog, *, cores: 
 
 
 def _hosts_for(w: Workload, count: int, need_bytes: int, cat: Catalog, *, cores: int, card_w: float) -> list[Host]:
-    ram = int(w.ram_gb * GB) if w.ram_gb else None
+    ram: int | None = int(w.ram_gb * GB) if w.ram_gb else None
     if ram is not None and ram < need_bytes:
         return []
     if w.host_bandwidth_gbs:

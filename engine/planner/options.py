@@ -1,10 +1,15 @@
-"""The planner's vocabulary: a resolved workload, what an option costs, and one sized option."""
+"""The planner's vocabulary: a resolved workload, what an option costs, and one sized option.
+
+The records built for every option sized (``Option``, its ``Cost`` and ``Layout``, ``costs.NodeHost``, ``sizing.Memory``
+and ``sizing.Speed``) are dataclasses hashed by value, as frozen ones are, but not frozen: a frozen dataclass's
+``__init__`` sets each field through ``object.__setattr__``, four times the cost of a plain one, which was a sixth of a
+consultation in the compiled build. Nothing assigns to their fields once built (tests/test_records.py reads the sources).
+"""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, fields
 from typing import Any
 
 from .. import hybrid, money, sizing
@@ -41,17 +46,17 @@ class Workload:
     host_bandwidth_gbs: float | None = None  # a described host's memory bandwidth, when it is not a catalog box
     tokens: int | None = None  # training tokens of the whole run (dataset x epochs), when the user gave them
 
-    @cached_property  # asked for every device, format, runtime and option of an enumeration: worked out once
+    @property
     def training(self) -> bool:
         return self.task in TRAINING_TASKS
 
-    @cached_property
+    @property
     def hours_per_year(self) -> float:
         """The hours the deployment runs in a year: what rentals and power are paid for."""
         return self.hours_per_day * money.DAYS_PER_YEAR
 
 
-@dataclass(frozen=True)
+@dataclass(unsafe_hash=True)  # a record built per option: hashed by value, not frozen (the module docstring says why)
 class Cost:
     """What an option costs, in USD."""
 
@@ -72,7 +77,7 @@ class Cost:
         return self.host == HOST_NOT_PRICED
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: (round(v, 2) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
+        return {f.name: (round(v, 2) if isinstance(v := getattr(self, f.name), float) else v) for f in fields(self)}
 
 
 @dataclass(frozen=True)
@@ -90,7 +95,7 @@ class TrainingRun:
                 "cost_usd": _round(self.cost_usd), "cost_basis": self.cost_basis}
 
 
-@dataclass(frozen=True)
+@dataclass(unsafe_hash=True)  # a record built per option: hashed by value, not frozen (the module docstring says why)
 class Layout:
     """How an option spreads over its devices: ``tensor_parallel x pipeline_parallel x data_parallel`` devices.
 
@@ -126,7 +131,7 @@ class Layout:
         return self.data_parallel
 
     def as_dict(self) -> dict[str, Any]:
-        out = {k: v for k, v in self.__dict__.items() if k not in ("dp_attention", "replicated_share")}
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("dp_attention", "replicated_share")}
         if self.dp_attention:  # only then: the other layouts' answers keep their shape
             out.update(dp_attention=True, replicated_share=round(self.replicated_share, 4))
         return out
@@ -147,7 +152,7 @@ class HostPart:
                 "host_bandwidth_gbs": self.host_bandwidth_gbs, "host_ram_available_bytes": self.host_ram_bytes}
 
 
-@dataclass(frozen=True)
+@dataclass(unsafe_hash=True)  # a record built per option: hashed by value, not frozen (the module docstring says why)
 class Option:
     """One configuration with its numbers: the payload of a Candidate or Fit fact."""
 
