@@ -1,7 +1,7 @@
 """The build: a wheel compiles the planner and the sizing formulas with mypyc (as mypy and black ship theirs), which
-makes a consultation about 1.4x faster (benchmarks/RESULTS.md); an editable install stays pure Python, so that an
-edited source is what runs. ``LLMHW_PURE=1`` builds pure Python anywhere; without a working C compiler the build
-says so and falls back to it. pyproject.toml holds the rest of the metadata.
+makes a consultation take about 0.7x the instructions (benchmarks/NOTES.md); an editable install stays pure Python,
+so that an edited source is what runs. ``LLMHW_PURE=1`` builds pure Python anywhere; without a working C compiler the
+build says so (in its log: ``pip -v``) and falls back to it. pyproject.toml holds the rest of the metadata.
 """
 
 from __future__ import annotations
