@@ -18,7 +18,6 @@ HERE = Path(__file__).parent
 # the modules a consultation spends its time in (the candidate search and the formulas it calls), as installed
 COMPILED = ["llmhw/planner/*.py", "llmhw/sizing.py", "llmhw/scaleout.py", "llmhw/training_sizing.py", "llmhw/hybrid.py",
             "llmhw/host_sizing.py"]
-SOURCES = {"llmhw": "engine", "llmhw/rules": "rules", "llmhw/knowledge": "knowledge"}  # pyproject's package-dir
 
 
 def _installed_layout() -> Path:
@@ -47,7 +46,7 @@ def _ext_modules() -> list[object]:
     # mypy's defaults, not the project's --strict (``make typecheck`` enforces it): the build environment lacks the
     # libraries' types (click, yaml, ...), which strict mode would report; read as untyped, they compile the same code
     return list(mypycify(["--config-file=", "--ignore-missing-imports", *paths], opt_level="3",
-                         multi_file=True))  # one C file per module: a third faster to build, as fast to run
+                         multi_file=True))  # one C file per module; as fast to run (same instruction counts)
 
 
 class _BuildExt(build_ext):  # type: ignore[misc]
