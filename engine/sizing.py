@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, fields
+from typing import Any
 
 # -- constants of the formulas (not thresholds: those live in knowledge/policy.yaml) --
 
@@ -70,6 +71,11 @@ class Arch:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "moe_shared_fraction", _moe_shared_fraction(self))
+
+    @classmethod
+    def of(cls, entry: Any) -> Arch:
+        """The view of a catalog model: any object with these fields' names (``moe_shared_fraction`` follows)."""
+        return cls(**{f.name: getattr(entry, f.name) for f in fields(cls) if f.init})
 
     @property
     def ffn_width(self) -> int:

@@ -5,7 +5,7 @@ Not a reader: it formats a catalog entry (built-in or read from files) with the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 from .. import sizing
@@ -82,7 +82,7 @@ class ModelSheet:
 def describe(cat: Catalog, model_id: str) -> ModelSheet:
     """The sheet of one catalog model (``cat`` already holds models read from files)."""
     m = cat.models[model_id]
-    arch = sizing.Arch(**{f.name: getattr(m, f.name) for f in fields(sizing.Arch) if f.init})
+    arch = sizing.Arch.of(m)
     formats = {p.id: p.kv_bytes_per_element for p in cat.precisions.values() if p.kv_bytes_per_element and p.family != "float"}
     kv_formats = {"bf16": 2.0, **formats}
     numbers = {"id": m.id, "name": m.name, "family": m.family, "architecture": m.architecture}

@@ -94,7 +94,7 @@ def host_boxes(cat: Catalog) -> list[Accelerator]:
     return memo["boxes"]  # type: ignore[no-any-return]
 
 
-@dataclass(unsafe_hash=True)  # a record built per option: hashed by value, not frozen (``options`` says why)
+@dataclass(unsafe_hash=True)  # a record built per option: hashed by value, not frozen (planner/options.py says why)
 class NodeHost:
     """What the host box of each node of a configuration needs: P2 states it, ``cost_of`` buys it."""
 

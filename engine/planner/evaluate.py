@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import fields
 from typing import Any, NamedTuple
 
 from .. import scaleout, sizing, training_sizing
@@ -20,7 +19,7 @@ from .options import KV_BYTES_DEFAULT, Layout, Option, Workload
 
 def arch(model: Model) -> sizing.Arch:
     """The sizing view of a catalog model."""
-    return sizing.Arch(**{f.name: getattr(model, f.name) for f in fields(sizing.Arch) if f.init})
+    return sizing.Arch.of(model)
 
 
 def weights_at(a: sizing.Arch, p: Precision) -> int:
