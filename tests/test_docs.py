@@ -22,6 +22,13 @@ def test_the_commands_are_the_documented_ones():
                         "rules", "serve"]
 
 
+@pytest.mark.parametrize(("columns", "widest"), [("200", 108), ("100", 98), ("60", 58), ("", 78), ("x", 78)])
+def test_help_fills_the_terminal_up_to_a_readable_width(runner, columns, widest):
+    """COLUMNS as the shell sets it (tests run without a terminal: 80 when it is unset or not a number)."""
+    text = runner.invoke(main, ["hardware", "--help"], env={"COLUMNS": columns}).stdout
+    assert widest - 10 < max(len(line) for line in text.splitlines() if not line.startswith("    llmhw")) <= widest
+
+
 @pytest.mark.parametrize("name", COMMANDS)
 def test_every_command_has_help_with_an_example(runner, name):
     result = runner.invoke(main, [name, "--help"])

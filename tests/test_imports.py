@@ -39,6 +39,14 @@ def test_help_loads_no_engine_no_knowledge_and_no_yaml(tmp_path):
                               "llmhw.knowledge.runtime_schema", "llmhw.knowledge.policy_schema", "llmhw.planner"], tmp_path) == []
 
 
+def test_help_loads_no_library_module_it_can_do_without(tmp_path):
+    """Each costs 2-4 ms of `llmhw --help` (a tenth in all); an editable install's import hook loads pathlib first."""
+    at_start = subprocess.run([sys.executable, "-c", "import sys; print(*sys.modules)"], capture_output=True, text=True,
+                              check=True).stdout.split()
+    avoidable = [m for m in ("pathlib", "shutil", "dataclasses") if m not in at_start]
+    assert loaded(["--help"], avoidable, tmp_path) == []
+
+
 @pytest.mark.parametrize("args", [["models"], ["hardware", "--kind", "gpu"], ["rules"], ["rules", "P1-oversized-vram"]])
 def test_listings_load_no_engine(tmp_path, args):
     loaded(["rules"], [], tmp_path)  # the first start ever describes the rulebase once (and snapshots it)

@@ -8,14 +8,16 @@ as typed and checked by ``Profile``, which names the field in its one-line error
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from click.types import OptionHelpExtra
 
 from ..errors import InputError, KnowledgeError
 from ..profile import SLOTS, Profile, Slot
+
+if TYPE_CHECKING:  # imported where a path is opened, as in ``commands``
+    from pathlib import Path
 
 F = TypeVar("F", bound=Callable[..., Any])
 METAVARS = {"int": "N", "float": "NUMBER"}
@@ -97,6 +99,8 @@ def build_profile(profile_file: str | None, options: dict[str, Any]) -> Profile:
     """The profile file (if any) overlaid with the workload options given on the command line."""
     data: dict[str, Any] = {}
     if profile_file:
+        from pathlib import Path
+
         from ..knowledge.yamlio import read_yaml  # PyYAML only when a file is given
 
         try:
@@ -117,6 +121,8 @@ def force_option(fn: F) -> F:
 
 def knowledge_files(dirs: tuple[str, ...]) -> list[Path]:
     """The files of the extra knowledge directories: inputs that no output may be written over."""
+    from pathlib import Path
+
     return [p for d in dirs if Path(d).is_dir() for p in sorted(Path(d).glob("*.yaml"))]
 
 
