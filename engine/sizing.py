@@ -22,7 +22,7 @@ INFER_FFN_VALUES = 3  # per token in one layer's prefill: gate, up and their pro
 INFER_HIDDEN_VALUES = 4  # per token: residual, normed input, attention output, projection (measured-h200 prefill)
 
 
-@dataclass(unsafe_hash=True)  # a record built per option: hashed by value, not frozen (planner/options.py says why)
+@dataclass(unsafe_hash=True)  # a record built per option: hashed by value, not frozen, __init__ written out (planner/options.py says why)
 class Memory:
     """A memory breakdown in bytes, per device."""
 
@@ -36,8 +36,11 @@ class Memory:
     # reads it as fast as the parts; not an argument, nor compared: it follows from them)
     total: int = field(init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        self.total = self.weights + self.kv_cache + self.activations + self.gradients + self.optimizer + self.overhead
+    def __init__(self, weights: int = 0, kv_cache: int = 0, activations: int = 0, gradients: int = 0, optimizer: int = 0,
+                 overhead: int = 0) -> None:
+        self.weights, self.kv_cache, self.activations, self.gradients, self.optimizer, self.overhead = (
+            weights, kv_cache, activations, gradients, optimizer, overhead)
+        self.total = weights + kv_cache + activations + gradients + optimizer + overhead
 
     def as_dict(self) -> dict[str, int]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -223,7 +226,7 @@ def moe_weight_fraction_read(arch: Arch, sequences: int) -> float:
     return shared + (1.0 - shared) * experts_touched(arch, sequences)
 
 
-@dataclass(unsafe_hash=True)  # a record built per option: hashed by value, not frozen (planner/options.py says why)
+@dataclass(unsafe_hash=True)  # a record built per option: hashed by value, not frozen, __init__ written out (planner/options.py says why)
 class Speed:
     """Expected decode and prefill rates."""
 
@@ -231,6 +234,9 @@ class Speed:
     decode_total: float  # tokens/s across all concurrent sequences
     prefill: float | None  # prompt tokens/s, None without a compute figure
     bound: str  # what sets the step time: "memory", "compute", "overhead" (per-layer fixed costs) or "interconnect"
+
+    def __init__(self, decode_per_seq: float, decode_total: float, prefill: float | None, bound: str) -> None:
+        self.decode_per_seq, self.decode_total, self.prefill, self.bound = decode_per_seq, decode_total, prefill, bound
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,7 @@
-"""The records built for every option are hashed by value but not frozen (engine/planner/options.py says why): no code
-assigns to their fields once they are built, which this reads off the sources, as a frozen dataclass would refuse it."""
+"""The records built for every option are hashed by value but not frozen, and their ``__init__`` is written out
+(engine/planner/options.py says why): no code assigns to their fields once they are built, which this reads off the
+sources, as a frozen dataclass would refuse it; and each ``__init__`` takes the fields, in order, with their defaults,
+as the one dataclass would write."""
 
 from __future__ import annotations
 
@@ -20,11 +22,11 @@ SOURCES = sorted([*ROOT.glob("engine/**/*.py"), *ROOT.glob("rules/*.py")])
 
 def field_writes(tree: ast.AST) -> list[tuple[int, str]]:
     """(line, field) of every statement that stores a record's field name on an object other than ``self``, or on
-    ``self`` inside a record's own methods but ``__post_init__`` (which completes a record being built)."""
-    own: set[int] = set()  # the ids of `self` stores allowed: another class's own attributes, a record's __post_init__
+    ``self`` inside a record's own methods but ``__init__`` and ``__post_init__`` (which build a record)."""
+    own: set[int] = set()  # the ids of `self` stores allowed: another class's own attributes, a record being built
     for cls in (n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)):
         for fn in (n for n in cls.body if isinstance(n, ast.FunctionDef)):
-            if cls.name not in NAMES or fn.name == "__post_init__":
+            if cls.name not in NAMES or fn.name in ("__init__", "__post_init__"):
                 own.update(id(n) for n in ast.walk(fn))
     found = []
     for node in ast.walk(tree):
@@ -57,8 +59,34 @@ def test_the_check_finds_a_write(code):
 
 @pytest.mark.parametrize("code", [
     "class Memory:\n    def __post_init__(self):\n        self.total = 1",
+    "class Memory:\n    def __init__(self, weights):\n        self.weights, self.total = weights, weights",
     "class Runner:\n    def __init__(self):\n        self.count = 0",  # another class's own attribute
     "count = option.count",
 ])
 def test_the_check_allows_a_record_being_built_and_other_objects(code):
     assert field_writes(ast.parse(code)) == []
+
+
+def built(cls: type) -> object:
+    """A record of ``cls`` from a real consultation: an option of a 70B model for 20 users, or a part of it."""
+    from llmhw import api, session
+
+    run, _ = session.run_with_defaults(api.catalog(), {"model": api.catalog().model("deepseek-r1:70b").id, "concurrency": 20,
+                                                           "budget": 40000})
+    option = max(run.options.values(), key=lambda o: (o.layout.tensor_parallel, o.id))  # a layout with no default field
+    parts = {options.Option: option, options.Cost: option.cost, options.Layout: option.layout, sizing.Memory: option.memory}
+    if cls in parts:
+        return parts[cls]
+    return {costs.NodeHost: costs.NodeHost(2, 4, 24, 3.5e11, 140_000_000_000), sizing.Speed: sizing.Speed(23.3, 466.0, 1e4, "memory")}[cls]
+
+
+@pytest.mark.parametrize("cls", RECORDS, ids=lambda c: c.__name__)
+def test_a_written_out_init_takes_the_fields_in_order_with_their_defaults(cls):
+    record = built(cls)
+    init = [f for f in dataclasses.fields(cls) if f.init]
+    values = [getattr(record, f.name) for f in init]
+    assert cls(*values) == record and dataclasses.replace(record) == record
+    assert [getattr(cls(*values), f.name) for f in dataclasses.fields(cls)] == [getattr(record, f.name) for f in dataclasses.fields(cls)]
+    required = [v for f, v in zip(init, values, strict=True) if f.default is dataclasses.MISSING]
+    bare = cls(*required)
+    assert [getattr(bare, f.name) for f in init[len(required):]] == [f.default for f in init[len(required):]]

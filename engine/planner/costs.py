@@ -94,7 +94,7 @@ def host_boxes(cat: Catalog) -> list[Accelerator]:
     return memo["boxes"]  # type: ignore[no-any-return]
 
 
-@dataclass(unsafe_hash=True)  # a record built per option: hashed by value, not frozen (planner/options.py says why)
+@dataclass(unsafe_hash=True)  # a record built per option: hashed by value, not frozen, __init__ written out (planner/options.py says why)
 class NodeHost:
     """What the host box of each node of a configuration needs: P2 states it, ``cost_of`` buys it."""
 
@@ -103,6 +103,9 @@ class NodeHost:
     cores: int  # in each box (``host_cores`` shared among the nodes)
     ram_bytes: float  # in each box: the weights its node loads, staged through RAM, and the system's share
     weights_bytes: int  # the weights each node loads
+
+    def __init__(self, boxes: int, cards: int, cores: int, ram_bytes: float, weights_bytes: int) -> None:
+        self.boxes, self.cards, self.cores, self.ram_bytes, self.weights_bytes = boxes, cards, cores, ram_bytes, weights_bytes
 
 
 def node_host(w: Workload, accel: Accelerator, runtime: Runtime, count: int, layout: Layout, weights_bytes: int,

@@ -4,6 +4,9 @@ The records built for every option sized (``Option``, its ``Cost`` and ``Layout`
 and ``sizing.Speed``) are dataclasses hashed by value, as frozen ones are, but not frozen: a frozen dataclass's
 ``__init__`` sets each field through ``object.__setattr__``, four times the cost of a plain one, which was a fifth of a
 consultation in the compiled build. Nothing assigns to their fields once built (tests/test_records.py reads the sources).
+Their ``__init__`` is written out, the fields in order with their defaults (the same test checks it): mypyc compiles a
+method written in the source, while the one a dataclass generates stays interpreted, and parsing an Option's 22
+arguments in the interpreter was another tenth of a consultation.
 """
 
 from __future__ import annotations
@@ -56,7 +59,7 @@ class Workload:
         return self.hours_per_day * money.DAYS_PER_YEAR
 
 
-@dataclass(unsafe_hash=True)  # a record built per option: hashed by value, not frozen (the module docstring says why)
+@dataclass(unsafe_hash=True)  # a record built per option: hashed by value, not frozen, __init__ written out (the module docstring says why)
 class Cost:
     """What an option costs, in USD."""
 
@@ -70,6 +73,13 @@ class Cost:
     host: str = ""  # the host box priced into the purchase ("" when none is needed or it is in the system price)
     host_usd: float | None = None  # its share of purchase_usd (all the boxes); None with a host named HOST_NOT_PRICED
     hosts: int = 1  # host boxes bought, one per node
+
+    def __init__(self, purchase_usd: float | None, cloud_usd_per_hour: float | None, power_usd_per_year: float | None,
+                 budget_usd: float | None, basis: str, price_kind: str = "", price_date: str = "", host: str = "",
+                 host_usd: float | None = None, hosts: int = 1) -> None:
+        self.purchase_usd, self.cloud_usd_per_hour, self.power_usd_per_year = purchase_usd, cloud_usd_per_hour, power_usd_per_year
+        self.budget_usd, self.basis, self.price_kind, self.price_date = budget_usd, basis, price_kind, price_date
+        self.host, self.host_usd, self.hosts = host, host_usd, hosts
 
     @property
     def host_unpriced(self) -> bool:
@@ -95,7 +105,7 @@ class TrainingRun:
                 "cost_usd": _round(self.cost_usd), "cost_basis": self.cost_basis}
 
 
-@dataclass(unsafe_hash=True)  # a record built per option: hashed by value, not frozen (the module docstring says why)
+@dataclass(unsafe_hash=True)  # a record built per option: hashed by value, not frozen, __init__ written out (the module docstring says why)
 class Layout:
     """How an option spreads over its devices: ``tensor_parallel x pipeline_parallel x data_parallel`` devices.
 
@@ -118,6 +128,12 @@ class Layout:
     dp_attention: bool = False
     replicated_share: float = 0.0
 
+    def __init__(self, tensor_parallel: int = 1, pipeline_parallel: int = 1, expert_parallel: int = 1, data_parallel: int = 1,
+                 nodes: int = 1, offload: str = "none", dp_attention: bool = False, replicated_share: float = 0.0) -> None:
+        self.tensor_parallel, self.pipeline_parallel, self.expert_parallel = tensor_parallel, pipeline_parallel, expert_parallel
+        self.data_parallel, self.nodes, self.offload = data_parallel, nodes, offload
+        self.dp_attention, self.replicated_share = dp_attention, replicated_share
+
     @property
     def devices(self) -> int:
         return self.tensor_parallel * self.pipeline_parallel * self.data_parallel
@@ -137,6 +153,9 @@ class Layout:
         return out
 
 
+ONE_DEVICE = Layout()  # the layout of an option on one device, nothing offloaded
+
+
 @dataclass(frozen=True)
 class HostPart:
     """The host side of a hybrid CPU+GPU option: what its RAM holds and the host box whose CPU computes it."""
@@ -152,7 +171,7 @@ class HostPart:
                 "host_bandwidth_gbs": self.host_bandwidth_gbs, "host_ram_available_bytes": self.host_ram_bytes}
 
 
-@dataclass(unsafe_hash=True)  # a record built per option: hashed by value, not frozen (the module docstring says why)
+@dataclass(unsafe_hash=True)  # a record built per option: hashed by value, not frozen, __init__ written out (the module docstring says why)
 class Option:
     """One configuration with its numbers: the payload of a Candidate or Fit fact."""
 
@@ -176,8 +195,21 @@ class Option:
     tp_over_pcie: bool = False
     serves_many: bool = False  # its runtime batches many users (continuous batching, paged KV)
     run: TrainingRun | None = None  # training: the time and cost of the user's token budget (--tokens)
-    layout: Layout = Layout()
+    layout: Layout = ONE_DEVICE
     host_part: HostPart | None = None  # hybrid CPU+GPU: experts or layers in host RAM, computed by the host CPU
+
+    def __init__(self, hardware: str, count: int, precision: str, runtime: str, memory: sizing.Memory, usable_bytes: int,
+                 fits: bool, tokens_per_s: float | None, total_tokens_per_s: float | None, prefill_tokens_per_s: float | None,
+                 bound: str, quality: str, cost: Cost, micro_batch: int = 0, accumulation_steps: int = 0,
+                 checkpointing: bool = False, zero_stage: int = 0, tp_over_pcie: bool = False, serves_many: bool = False,
+                 run: TrainingRun | None = None, layout: Layout = ONE_DEVICE, host_part: HostPart | None = None) -> None:
+        self.hardware, self.count, self.precision, self.runtime = hardware, count, precision, runtime
+        self.memory, self.usable_bytes, self.fits = memory, usable_bytes, fits
+        self.tokens_per_s, self.total_tokens_per_s, self.prefill_tokens_per_s = tokens_per_s, total_tokens_per_s, prefill_tokens_per_s
+        self.bound, self.quality, self.cost = bound, quality, cost
+        self.micro_batch, self.accumulation_steps, self.checkpointing = micro_batch, accumulation_steps, checkpointing
+        self.zero_stage, self.tp_over_pcie, self.serves_many = zero_stage, tp_over_pcie, serves_many
+        self.run, self.layout, self.host_part = run, layout, host_part
 
     @property
     def id(self) -> str:
