@@ -19,7 +19,7 @@ from functools import lru_cache
 from . import sizing
 
 
-@dataclass(frozen=True)
+@dataclass(unsafe_hash=True)  # a record built per layout timed: hashed by value, not frozen, __init__ written out (planner/options.py says why)
 class Split:
     """The shape of a layout: ``tensor x pipeline x replicas`` devices, ``per_node`` of them to a node."""
 
@@ -29,6 +29,11 @@ class Split:
     per_node: int = 1
     micro_batches: bool = True  # a serving engine keeps every stage busy with micro-batches; a layer split does not
     dp_attention: bool = False  # the ``replicas`` ranks are one model: attention data-parallel, experts expert-parallel
+
+    def __init__(self, tensor: int = 1, pipeline: int = 1, replicas: int = 1, per_node: int = 1, micro_batches: bool = True,
+                 dp_attention: bool = False) -> None:
+        self.tensor, self.pipeline, self.replicas, self.per_node = tensor, pipeline, replicas, per_node
+        self.micro_batches, self.dp_attention = micro_batches, dp_attention
 
     @property
     def devices(self) -> int:

@@ -10,10 +10,10 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-from llmhw import sizing
+from llmhw import scaleout, sizing
 from llmhw.planner import costs, options
 
-RECORDS = (options.Option, options.Cost, options.Layout, costs.NodeHost, sizing.Memory, sizing.Speed)
+RECORDS = (options.Option, options.Cost, options.Layout, costs.NodeHost, sizing.Memory, sizing.Speed, scaleout.Split)
 FIELDS = {f.name for cls in RECORDS for f in dataclasses.fields(cls)}
 NAMES = {cls.__name__ for cls in RECORDS}
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,7 +77,8 @@ def built(cls: type) -> object:
     parts = {options.Option: option, options.Cost: option.cost, options.Layout: option.layout, sizing.Memory: option.memory}
     if cls in parts:
         return parts[cls]
-    return {costs.NodeHost: costs.NodeHost(2, 4, 24, 3.5e11, 140_000_000_000), sizing.Speed: sizing.Speed(23.3, 466.0, 1e4, "memory")}[cls]
+    return {costs.NodeHost: costs.NodeHost(2, 4, 24, 3.5e11, 140_000_000_000), sizing.Speed: sizing.Speed(23.3, 466.0, 1e4, "memory"),
+            scaleout.Split: scaleout.Split(2, 3, 4, 8, False, True)}[cls]
 
 
 @pytest.mark.parametrize("cls", RECORDS, ids=lambda c: c.__name__)

@@ -82,9 +82,9 @@ def _serving(heads: int, kv: int, layers: int, per_node: int, count: int, replic
     return tuple(lay for lay in out if lay.data_parallel <= max(users, 1)) or tuple(out[-1:])
 
 
-@lru_cache(maxsize=4096)
 def split(layout: Layout, per_node: int, micro_batches: bool) -> scaleout.Split:
-    """The sizing view of a layout on nodes of ``per_node`` devices (``micro_batches``: a serving engine's)."""
+    """The sizing view of a layout on nodes of ``per_node`` devices (``micro_batches``: a serving engine's): built anew,
+    cheaper than looking it up by the layout (whose hash and equality are a dataclass's, interpreted)."""
     return scaleout.Split(tensor=layout.tensor_parallel, pipeline=layout.pipeline_parallel, replicas=layout.data_parallel,
                           per_node=per_node, micro_batches=micro_batches, dp_attention=layout.dp_attention)
 

@@ -1,7 +1,7 @@
 """The planner's vocabulary: a resolved workload, what an option costs, and one sized option.
 
-The records built for every option sized (``Option``, its ``Cost`` and ``Layout``, ``costs.NodeHost``, ``sizing.Memory``
-and ``sizing.Speed``) are dataclasses hashed by value, as frozen ones are, but not frozen: a frozen dataclass's
+The records built for every option sized (``Option``, its ``Cost`` and ``Layout``, ``costs.NodeHost``, ``sizing.Memory``,
+``sizing.Speed`` and ``scaleout.Split``) are dataclasses hashed by value, as frozen ones are, but not frozen: a frozen dataclass's
 ``__init__`` sets each field through ``object.__setattr__``, four times the cost of a plain one, which was a fifth of a
 consultation in the compiled build. Nothing assigns to their fields once built (tests/test_records.py reads the sources).
 Their ``__init__`` is written out, the fields in order with their defaults (the same test checks it): mypyc compiles a
