@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from llmhw import api, planner, scaleout, session, sizing
-from llmhw.planner.evaluate import arch, layer_split_rate_ceiling, layout_search, per_user_rate, usable_bytes, weights_at
+from llmhw.planner.evaluate import LayoutSearch, arch, layer_split_rate_ceiling, per_user_rate, usable_bytes, weights_at
 from llmhw.planner.layouts import tensor_sizes
 from llmhw.planner.options import KV_BYTES_DEFAULT, Layout
 
@@ -271,6 +271,6 @@ def test_a_layer_split_is_never_faster_than_its_ceiling(case: tuple[str, str, in
     a, usable = arch(m), usable_bytes(accel, rt, CAT.policy.fit_headroom)
     ceiling = layer_split_rate_ceiling(w, a, accel, p, rt, CAT, KV_BYTES_DEFAULT)
     assert ceiling is not None
-    at = layout_search(w, m, a, accel, p, rt, CAT, KV_BYTES_DEFAULT, usable)
+    at = LayoutSearch(w, m, a, accel, p, rt, CAT, KV_BYTES_DEFAULT, usable)
     for n in (1, 2, 3, count):
         assert per_user_rate(w, at(n, None)[2], accel, rt, CAT) <= ceiling

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from .. import scaleout, sizing, training_sizing
@@ -137,7 +137,7 @@ def evaluate(w: Workload, model: Model, accel: Accelerator, count: int, precisio
     """Size, time and price one configuration (``a``, ``memo`` and ``weights``, the model's weights in ``precision``:
     what the caller already computed for this model; ``kv``: a KV-cache format other than 16-bit, for inference;
     ``layout``: the layout a published run states, instead of the one the planner would choose; ``laid``: the layout,
-    memory and speed a ``layout_search`` of this configuration found)."""
+    memory and speed a ``LayoutSearch`` of this configuration found)."""
     kv_bytes = kv.kv_bytes_per_element if kv is not None and kv.kv_bytes_per_element else KV_BYTES_DEFAULT
     a = a or arch(model)
     weights = weights_at(a, precision) if weights is None else weights
@@ -178,50 +178,56 @@ def _inference_layout(w: Workload, model: Model, a: sizing.Arch, accel: Accelera
                       forced: Layout | None = None, memo: dict[Any, sizing.Memory] | None = None,
                       ) -> tuple[Layout, sizing.Memory, sizing.Speed]:
     """The layout this inference option runs in (``layouts.choose``, or ``forced``), its memory per device and speed."""
-    return layout_search(w, model, a, accel, precision, runtime, cat, kv_bytes, usable, memo)(count, forced)
+    return LayoutSearch(w, model, a, accel, precision, runtime, cat, kv_bytes, usable, memo)(count, forced)
 
 
-LayoutAt = Callable[[int, "Layout | None"], tuple[Layout, sizing.Memory, sizing.Speed]]
-
-
-def layout_search(w: Workload, model: Model, a: sizing.Arch, accel: Accelerator, precision: Precision, runtime: Runtime,
-                  cat: Catalog, kv_bytes: float, usable: int, memo: dict[Any, sizing.Memory] | None = None,
-                  weights: int | None = None, per_sequence: float | None = None) -> LayoutAt:
+class LayoutSearch:
     """``_inference_layout`` for any device count of one device, format and runtime: what does not depend on the count
     (the device's rates and links, the runtime's costs) is looked up once. ``memo`` keeps the memory per rank, which
     depends on the format, runtime and split, not on the device; ``weights`` and ``per_sequence`` (a full-context
-    sequence's KV cache): ``weights_at`` of the format and what the caller already knows of the workload."""
-    batch = _batch(w, runtime)
-    weights = weights_at(a, precision) if weights is None else weights
-    per_sequence = sizing.kv_cache_bytes(a, w.context, 1, kv_bytes) if per_sequence is None else per_sequence
-    bandwidth, tflops, target = accel.mem_bandwidth_gbs, tflops_at(accel, precision), cat.policy.target_tokens_per_s
-    efficiency, overhead, net, compute, expert_parallel, dp_attention = device_rates(model, accel, runtime, cat)
-    per_node, micro_batches = accel.max_devices, runtime.split == "tensor"
-    chunk, overhead_bytes = runtime.prefill_chunk_tokens, runtime.overhead_bytes
-    # a rank's memory reads the split's tensor, pipeline and replica counts only, not the node size
-    memory_key = ("rank", precision.bits_per_weight, precision.quantizes, kv_bytes, chunk, overhead_bytes)
-    memo = {} if memo is None else memo
-    split_of = layouts.split
+    sequence's KV cache): ``weights_at`` of the format and what the caller already knows of the workload.
 
-    def memory(lay: Layout) -> sizing.Memory:
-        key = (*memory_key, lay.tensor_parallel, lay.pipeline_parallel, lay.data_parallel, lay.dp_attention)
-        mem = memo.get(key)
+    A class, not a function returning closures: compiled closures share their enclosing function's frame in a reference
+    cycle, which only the garbage collector frees (a batch worker collected every few consultations, ~3% of its time).
+    """
+
+    def __init__(self, w: Workload, model: Model, a: sizing.Arch, accel: Accelerator, precision: Precision, runtime: Runtime,
+                 cat: Catalog, kv_bytes: float, usable: int, memo: dict[Any, sizing.Memory] | None = None,
+                 weights: int | None = None, per_sequence: float | None = None) -> None:
+        self.w, self.a, self.accel, self.runtime, self.kv_bytes, self.usable = w, a, accel, runtime, kv_bytes, usable
+        self.batch = _batch(w, runtime)
+        self.weights = weights_at(a, precision) if weights is None else weights
+        self.per_sequence = sizing.kv_cache_bytes(a, w.context, 1, kv_bytes) if per_sequence is None else per_sequence
+        self.bandwidth, self.tflops, self.target = accel.mem_bandwidth_gbs, tflops_at(accel, precision), cat.policy.target_tokens_per_s
+        self.rates = device_rates(model, accel, runtime, cat)
+        self.per_node, self.micro_batches = accel.max_devices, runtime.split == "tensor"
+        # a rank's memory reads the split's tensor, pipeline and replica counts only, not the node size
+        self.memory_key = ("rank", precision.bits_per_weight, precision.quantizes, kv_bytes, runtime.prefill_chunk_tokens,
+                           runtime.overhead_bytes)
+        self.memo: dict[Any, sizing.Memory] = {} if memo is None else memo
+
+    def memory(self, lay: Layout) -> sizing.Memory:
+        key = (*self.memory_key, lay.tensor_parallel, lay.pipeline_parallel, lay.data_parallel, lay.dp_attention)
+        mem = self.memo.get(key)
         if mem is None:
-            mem = memo[key] = scaleout.rank_memory(a, weights, kv_bytes, w.context, w.concurrency, chunk, overhead_bytes,
-                                                   split_of(lay, per_node, micro_batches))
+            rt = self.runtime
+            mem = self.memo[key] = scaleout.rank_memory(self.a, self.weights, self.kv_bytes, self.w.context, self.w.concurrency,
+                                                        rt.prefill_chunk_tokens, rt.overhead_bytes,
+                                                        layouts.split(lay, self.per_node, self.micro_batches))
         return mem
 
-    def speed(lay: Layout) -> sizing.Speed:
-        return scaleout.decode_speed(a, weights, per_sequence, batch, split_of(lay, per_node, micro_batches), bandwidth,
-                                     efficiency, tflops, compute, net, overhead)
+    def speed(self, lay: Layout) -> sizing.Speed:
+        r = self.rates
+        return scaleout.decode_speed(self.a, self.weights, self.per_sequence, self.batch,
+                                     layouts.split(lay, self.per_node, self.micro_batches), self.bandwidth,
+                                     r.bandwidth_efficiency, self.tflops, r.compute_efficiency, r.links, r.overhead)
 
-    def at(count: int, forced: Layout | None = None) -> tuple[Layout, sizing.Memory, sizing.Speed]:
+    def __call__(self, count: int, forced: Layout | None = None) -> tuple[Layout, sizing.Memory, sizing.Speed]:
         if forced is not None:
-            return forced, memory(forced), speed(forced)
-        options = layouts.candidates(w, a, accel, count, runtime, expert_parallel, dp_attention)
-        return layouts.choose(options, memory, speed, usable, target)
-
-    return at
+            return forced, self.memory(forced), self.speed(forced)
+        r = self.rates
+        options = layouts.candidates(self.w, self.a, self.accel, count, self.runtime, r.expert_parallel, r.dp_attention)
+        return layouts.choose(options, self.memory, self.speed, self.usable, self.target)
 
 
 class DeviceRates(NamedTuple):

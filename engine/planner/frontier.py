@@ -20,13 +20,13 @@ from ..knowledge.schema import Accelerator, Model, Precision
 from . import bounds, offload
 from .costs import prices_of
 from .evaluate import (
+    LayoutSearch,
     _inference_memory,
     arch,
     device_counts,
     device_rates,
     evaluate,
     layer_split_rate_ceiling,
-    layout_search,
     offered,
     per_user_rate,
     precisions_for,
@@ -196,7 +196,7 @@ def _serving(w: Workload, model: Model, accel: Accelerator, p: Precision, rt: Ru
     if rt.split != "tensor" and shared.built is not None and bounds.beaten(w, model, accel, p, rt, counts, tried[0],
                                                                             least_cost(w, accel), cat, shared):
         return []
-    at = layout_search(w, model, shared.a, accel, p, rt, cat, KV_BYTES_DEFAULT, usable, shared.memo, weights, shared.kv(w, 1))
+    at = LayoutSearch(w, model, shared.a, accel, p, rt, cat, KV_BYTES_DEFAULT, usable, shared.memo, weights, shared.kv(w, 1))
     laid: dict[int, tuple[Layout, sizing.Memory, sizing.Speed]] = {}
 
     def option(n: int) -> Option:
