@@ -119,7 +119,8 @@ class FactList(experta.factlist.FactList):  # type: ignore[misc]
     def declare(self, fact: experta.Fact) -> experta.Fact | None:
         """experta's ``declare`` (validated, refused if an equal fact is stored and duplication is off, else numbered
         and stored), without the validation of a type that declares no field, a log line built when the FACTS watcher
-        is off, or the Python-level fallbacks of the fact id's property and the reference counter's missing key."""
+        is off, the Python-level fallbacks of the fact id's property and the reference counter's missing key, or a
+        second hash of the items."""
         if not isinstance(fact, experta.Fact):
             raise ValueError("The fact must descend the Fact class.")
         if fact.__fields__:
@@ -130,6 +131,9 @@ class FactList(experta.factlist.FactList):  # type: ignore[misc]
             return None
         idx = self.last_index
         dict.__setitem__(fact, "__factid__", idx)
+        # experta's Fact.__hash__ keeps a hash of the items, made when first asked (the matcher puts each fact in a set);
+        # the identity's, made for the counter above, serves as well: equal facts have equal identities
+        fact.__dict__.setdefault("_hash", hash(fact_id))
         self[idx] = fact
         self.last_index = idx + 1
         self.added.append(fact)
