@@ -143,6 +143,35 @@ def test_thread_pool_gives_the_sequential_results():
     assert parallel_checks == [llmhw.check(*a).to_dict() for a in checks]
 
 
+# Mixture-of-experts consultations whose hybrid CPU+GPU options and tip read the host: none, one described by its cores
+# alone, by its RAM, by its bandwidth, a catalog box named; local, edge and cloud.
+HOSTS = [
+    {"model": "qwen3-235b-a22b", "concurrency": 4, "context": 2048, "ecosystem": "apple", "deployment": "local", "cpu_cores": 4,
+     "ram_gb": 64},
+    {"model": "qwen3-235b-a22b", "concurrency": 4, "context": 8192, "deployment": "cloud"},
+    {"model": "gpt-oss-20b", "deployment": "local", "cpu_cores": 8},
+    {"model": "gpt-oss-20b", "deployment": "local"},
+    {"model": "gpt-oss-20b", "deployment": "edge", "ram_gb": 32},
+    {"model": "gpt-oss-120b", "deployment": "local", "host_bandwidth_gbs": 200, "budget": 5000},
+    {"model": "gpt-oss-120b", "deployment": "local", "host": "cpu-desktop-7900x-64gb", "budget": 5000},
+    {"model": "gpt-oss-120b", "deployment": "local", "budget": 5000},
+]
+
+
+def test_an_answer_does_not_depend_on_the_consultations_before_it():
+    """The planner keeps values per catalog from one consultation to the next (planner/memo.py), keyed by what they
+    read: a key missing one would make a batch row's answer depend on the rows before it (a host described by its cores
+    once leaked into a cloud consultation's hybrid tip)."""
+    from llmhw.knowledge.loader import load_catalog
+
+    def answers(order: list[int]) -> dict[int, object]:
+        load_catalog.cache_clear()  # a new catalog: the kept values start empty
+        return {i: llmhw.advise(HOSTS[i]).to_dict() for i in order}
+
+    forward = answers(list(range(len(HOSTS))))
+    assert answers(list(reversed(range(len(HOSTS))))) == forward
+
+
 def test_thread_pool_traces_are_identical():
     from llmhw import trace
 

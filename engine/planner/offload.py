@@ -67,7 +67,7 @@ def hosts_for(w: Workload, count: int, need_bytes: int, cat: Catalog, *, cores: 
     the module doc). A host the user named or described is theirs: P2 compares its cores with the need. Kept per
     catalog and these numbers: the devices of an enumeration ask again for the same splits."""
     memo = per_catalog("hybrid-hosts", cat, HOSTS_KEPT)
-    key = (w.ram_gb, w.host_bandwidth_gbs, w.host, count, need_bytes, cores, card_w)
+    key = (w.ram_gb, w.cpu_cores is not None, w.host_bandwidth_gbs, w.host, count, need_bytes, cores, card_w)  # what it reads
     found: list[Host] | None = memo.get(key)
     if found is None:
         found = memo[key] = _hosts_for(w, count, need_bytes, cat, cores=cores, card_w=card_w)
