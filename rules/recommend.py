@@ -47,14 +47,14 @@ def _recommend(engine: Host, tier: str, option: Option | None, candidates: list[
                **bindings: Any) -> None:
     if option is None:
         return
-    accel = engine.catalog.accelerators[option.hardware]
+    accel, option_id = engine.catalog.accelerators[option.hardware], option.id
     why += _prompt_note(option, f) + _priced_note(option)
     engine.conclude(
-        Recommendation(tier=tier, id=option.id, hardware=option.hardware, count=option.count, precision=option.precision,
+        Recommendation(tier=tier, id=option_id, hardware=option.hardware, count=option.count, precision=option.precision,
                        kind=accel.kind, utilization=round(option.utilization, 4), cost_usd=option.cost.budget_usd,
                        tokens_per_s=option.tokens_per_s, tp_over_pcie=option.tp_over_pcie, quality=option.quality,
                        price_known=option.price_known, offload=option.layout.offload, because=why),
-        inputs=[c for c in candidates if c["id"] == option.id],
+        inputs=[c for c in candidates if c["id"] == option_id],
         tier=tier, count=option.count, hardware=accel.name, precision=option.precision, runtime=option.runtime,
         cost_usd=option.cost.budget_usd, because=why, **bindings,
     )

@@ -79,12 +79,18 @@ def step_overhead(runtime: Runtime, accel: Accelerator, cat: Catalog) -> sizing.
 
 def runtimes_for(w: Workload, accel: Accelerator, precision: Precision, cat: Catalog) -> list[Runtime]:
     """The runtimes that really run this format on this device's ecosystem, for this task (catalog order), from the
-    compute capability each supports (a Pascal P40 or Volta V100 gets llama.cpp, never vLLM: min-compute-capability)."""
-    floor = cat.policy.min_compute_capability
+    compute capability each supports (a Pascal P40 or Volta V100 gets llama.cpp, never vLLM: min-compute-capability).
+    Kept per catalog and the four things it reads: every enumeration asks again for the same."""
+    memo = per_catalog("runtimes-for", cat)
     cc = accel.compute_capability
-    return [r for r in cat.runtimes.values()
-            if r.runs(precision.id, accel.ecosystem) and (r.trains if w.training else r.infers)
-            and (cc is None or accel.ecosystem != "cuda" or cc >= floor.get(r.id, 0.0))]
+    key = (w.training, precision.id, accel.ecosystem, cc)
+    found: list[Runtime] | None = memo.get(key)
+    if found is None:
+        floor = cat.policy.min_compute_capability
+        found = memo[key] = [r for r in cat.runtimes.values()
+                             if r.runs(precision.id, accel.ecosystem) and (r.trains if w.training else r.infers)
+                             and (cc is None or accel.ecosystem != "cuda" or cc >= floor.get(r.id, 0.0))]
+    return list(found)
 
 
 def _inference_memory(w: Workload, a: sizing.Arch, p: Precision, rt: Runtime, n: int,
