@@ -1,5 +1,5 @@
 """The build: a wheel compiles the planner and the sizing formulas with mypyc (as mypy and black ship theirs), which
-makes a consultation take about 0.7x the instructions (benchmarks/NOTES.md); an editable install stays pure Python,
+makes a consultation take about 0.6x the instructions (benchmarks/NOTES.md); an editable install stays pure Python,
 so that an edited source is what runs. ``LLMHW_PURE=1`` builds pure Python anywhere; without a working C compiler the
 build says so (in its log: ``pip -v``) and falls back to it. pyproject.toml holds the rest of the metadata.
 """
