@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import functools
 from pathlib import Path
 
 import pytest
@@ -67,16 +68,21 @@ def test_the_check_allows_a_record_being_built_and_other_objects(code):
     assert field_writes(ast.parse(code)) == []
 
 
-def built(cls: type) -> object:
-    """A record of ``cls`` from a real consultation: an option of a 70B model for 20 users, or a part of it."""
+@functools.cache
+def consulted_option() -> options.Option:
+    """An option of a real consultation (a 70B model for 20 users), with a layout whose fields are not all defaults."""
     from llmhw import api, session
 
     run, _ = session.run_with_defaults(api.catalog(), {"model": api.catalog().model("deepseek-r1:70b").id, "concurrency": 20,
                                                            "budget": 40000})
-    option = max(run.options.values(), key=lambda o: (o.layout.tensor_parallel, o.id))  # a layout with no default field
-    parts = {options.Option: option, options.Cost: option.cost, options.Layout: option.layout, sizing.Memory: option.memory}
-    if cls in parts:
-        return parts[cls]
+    return max(run.options.values(), key=lambda o: (o.layout.tensor_parallel, o.id))
+
+
+def built(cls: type) -> object:
+    """A record of ``cls``: an option of a real consultation or a part of it, or one written here."""
+    if cls in (options.Option, options.Cost, options.Layout, sizing.Memory):
+        option = consulted_option()
+        return {options.Option: option, options.Cost: option.cost, options.Layout: option.layout, sizing.Memory: option.memory}[cls]
     return {costs.NodeHost: costs.NodeHost(2, 4, 24, 3.5e11, 140_000_000_000), sizing.Speed: sizing.Speed(23.3, 466.0, 1e4, "memory"),
             scaleout.Split: scaleout.Split(2, 3, 4, 8, False, True)}[cls]
 

@@ -194,7 +194,7 @@ class LayoutSearch:
     sequence's KV cache): ``weights_at`` of the format and what the caller already knows of the workload.
 
     A class, not a function returning closures: compiled closures share their enclosing function's frame in a reference
-    cycle, which only the garbage collector frees (a batch worker collected every few consultations, ~3% of its time).
+    cycle, which only the garbage collector frees (a batch worker collected every few consultations, 2.5% of its time).
     """
 
     def __init__(self, w: Workload, model: Model, a: sizing.Arch, accel: Accelerator, precision: Precision, runtime: Runtime,

@@ -67,25 +67,26 @@ def hosts_for(w: Workload, count: int, need_bytes: int, cat: Catalog, *, cores: 
     the module doc). A host the user named or described is theirs: P2 compares its cores with the need. Kept per
     catalog and these numbers: the devices of an enumeration ask again for the same splits."""
     memo = per_catalog("hybrid-hosts", cat, HOSTS_KEPT)
-    key = (w.ram_gb, w.cpu_cores is not None, w.host_bandwidth_gbs, w.host, count, need_bytes, cores, card_w)  # what it reads
+    key = (w.ram_gb, w.cpu_cores is not None, w.host_bandwidth_gbs, w.host, count, need_bytes, cores, card_w)
     found: list[Host] | None = memo.get(key)
     if found is None:
-        found = memo[key] = _hosts_for(w, count, need_bytes, cat, cores=cores, card_w=card_w)
+        found = memo[key] = _hosts_for(*key, cat)  # worked out from the key alone: the key holds all it reads
     return list(found)
 
 
-def _hosts_for(w: Workload, count: int, need_bytes: int, cat: Catalog, *, cores: int, card_w: float) -> list[Host]:
-    ram: int | None = int(w.ram_gb * GB) if w.ram_gb else None
+def _hosts_for(ram_gb: float | None, cores_given: bool, host_bandwidth_gbs: float | None, host: str | None, count: int,
+               need_bytes: int, cores: int, card_w: float, cat: Catalog) -> list[Host]:
+    ram: int | None = int(ram_gb * GB) if ram_gb else None
     if ram is not None and ram < need_bytes:
         return []
-    if w.host_bandwidth_gbs:
-        return [Host(DESCRIBED, "the described host", w.host_bandwidth_gbs, ram, None)]
-    if w.host:
-        box = cat.accelerators[w.host]
+    if host_bandwidth_gbs:
+        return [Host(DESCRIBED, "the described host", host_bandwidth_gbs, ram, None)]
+    if host:
+        box = cat.accelerators[host]
         have = ram if ram is not None else box.usable_memory_bytes
         buy = box.buy_price
         return [Host(box.id, box.name, box.mem_bandwidth_gbs, have, buy.per_device_usd if buy else None)] if have >= need_bytes else []
-    if ram is not None or w.cpu_cores is not None:  # the host the user described (cost_of buys no box beside it either)
+    if ram is not None or cores_given:  # the host the user described (cost_of buys no box beside it either)
         ref = cat.accelerators[cat.policy.upgrade_reference_host]  # its memory bandwidth, which the user did not give
         return [Host(DESCRIBED, f"your host (at the memory bandwidth of a {ref.name})", ref.mem_bandwidth_gbs, ram, None)]
     out: list[Host] = []
